@@ -1,0 +1,30 @@
+// Entry point of the `shadowsync` tool: builds the CLI11 app from the subcommand registrations
+// and turns shadowsync::Error (bad input, bad options) into a one-line message and exit code 2.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.hpp"
+#include "shadowsync/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"shadowsync: ShadowSync training of CTR models on one multi-socket host"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "shadowsync 0.1.0");
+
+  // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const shadowsync::Error& e) {
+    std::fprintf(stderr, "shadowsync: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shadowsync: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}
