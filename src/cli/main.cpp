@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "cli/commands.hpp"
+#include "commands.hpp"
 #include "shadowsync/error.hpp"
 
 int main(int argc, char** argv) {
