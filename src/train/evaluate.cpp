@@ -1,0 +1,45 @@
+// Parallel evaluation (see include/shadowsync/evaluate.hpp).
+#include "shadowsync/evaluate.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+
+#include "shadowsync/model_workspace.hpp"
+
+namespace shadowsync {
+namespace {
+constexpr size_t kEvalChunk = 1024;
+}
+
+std::vector<float> predict_all_logits(const Model& model, const float* dense,
+                                      const EmbeddingStore& embeddings, DataView data) {
+  std::vector<float> logits(data.rows);
+  if (data.rows == 0) return logits;
+  // ModelWorkspace is bound to the thread that made it: one per TBB thread.
+  tbb::enumerable_thread_specific<std::unique_ptr<ModelWorkspace>> workspaces;
+  const size_t chunks = (data.rows + kEvalChunk - 1) / kEvalChunk;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks), [&](const tbb::blocked_range<size_t>& r) {
+    auto& workspace = workspaces.local();
+    if (!workspace) workspace = std::make_unique<ModelWorkspace>(model, static_cast<int>(kEvalChunk));
+    for (size_t chunk = r.begin(); chunk != r.end(); ++chunk) {
+      const size_t begin = chunk * kEvalChunk;
+      const size_t end = std::min(data.rows, begin + kEvalChunk);
+      workspace->predict_logits(data.slice(begin, end), dense, embeddings, logits.data() + begin);
+    }
+  });
+  return logits;
+}
+
+BinaryMetrics evaluate_model(const Model& model, const float* dense,
+                             const EmbeddingStore& embeddings, DataView data) {
+  BinaryMetrics metrics;
+  if (data.rows == 0) return metrics;
+  const std::vector<float> logits = predict_all_logits(model, dense, embeddings, data);
+  metrics.add_logits(logits.data(), data.labels, data.rows);
+  return metrics;
+}
+
+}  // namespace shadowsync

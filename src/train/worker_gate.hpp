@@ -1,0 +1,78 @@
+// WorkerGate: every point where a training worker may wait, behind one mutex, so that the
+// coordinator can stop the world safely.
+//
+// Workers wait in three places: a pause (the coordinator evaluates or checkpoints), a foreground
+// sync barrier (all workers, or the workers of one group), and their turn (deterministic mode,
+// where workers take strict turns). Because all three are under one mutex, "every active worker
+// is waiting" is a stable state the coordinator can observe: a barrier completes only when its
+// last worker arrives, and its completion (the sync round) runs under the mutex, so the
+// coordinator never sees a quiescent state with a completion still running.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace shadowsync::train {
+
+class WorkerGate {
+ public:
+  // groups x workers_per_group workers. With `turns`, workers run strictly one at a time in a
+  // fixed order (worker w of group g has index g * workers_per_group + w).
+  WorkerGate(int groups, int workers_per_group, bool turns);
+
+  // Called by a worker before each batch. Blocks while a pause is in force; in turn mode, also
+  // until it is this worker's turn. Cheap (one relaxed load) when neither applies.
+  void before_batch(int group, int worker);
+  // Turn mode: hands the turn to the next active worker (call it before a sync_point, so the
+  // other workers can reach the barrier). No-op otherwise.
+  void after_batch(int group, int worker);
+
+  // Foreground sync point. With `whole_world`, waits until every active worker has arrived;
+  // otherwise until every active worker of `group` has. The last to arrive runs `completion`
+  // (under the gate's mutex) before anyone goes on. Returns the seconds spent here.
+  double sync_point(int group, int worker, bool whole_world, const std::function<void()>& completion);
+
+  // A worker that has no more batches leaves for good (it no longer counts at barriers, and a
+  // barrier it was the last missing worker of completes now).
+  void leave(int group, int worker, const std::function<void(int group, bool whole_world)>& complete);
+
+  // Coordinator: waits until every active worker is parked (paused, at a barrier or waiting for
+  // its turn), then returns; nothing a worker does changes parameters until resume().
+  void pause();
+  void resume();
+
+  int active_workers() const;
+
+ private:
+  struct Barrier {
+    int arrived = 0;
+    uint64_t generation = 0;
+  };
+  int index(int group, int worker) const { return group * workers_per_group_ + worker; }
+  bool all_parked_locked() const;
+  void park_while_paused_locked(std::unique_lock<std::mutex>& lock);
+  void complete_barrier_locked(Barrier& barrier, const std::function<void()>& completion);
+  void pass_turn_locked(int from);
+
+  const int groups_;
+  const int workers_per_group_;
+  const bool turns_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::atomic<bool> pause_requested_{false};
+  int active_ = 0;
+  std::vector<int> active_in_group_;
+  std::vector<bool> active_worker_;
+  int paused_ = 0;
+  int waiting_for_turn_ = 0;
+  int turn_ = 0;
+  Barrier world_;
+  std::vector<Barrier> group_barriers_;
+};
+
+}  // namespace shadowsync::train
