@@ -6,6 +6,12 @@
 
 namespace shadowsync::cli {
 
+// Thrown by a subcommand that has already said everything and must end the process with `code`
+// (e.g. 130 after SIGINT stopped training); main() returns it.
+struct ExitStatus {
+  int code;
+};
+
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
 
 }  // namespace shadowsync::cli

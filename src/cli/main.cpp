@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const shadowsync::cli::ExitStatus& status) {
+    return status.code;
   } catch (const shadowsync::Error& e) {
     std::fprintf(stderr, "shadowsync: error: %s\n", e.what());
     return 2;
