@@ -64,11 +64,12 @@ void CheckpointWriter::write_section(std::string_view name,
   char header[kSectionHeaderBytes] = {};
   std::memcpy(header, name.data(), name.size());
   uint64_t bytes = 0;
-  uint64_t checksum = 0;
+  Checksum64 sum;
   for (const auto& [data, size] : parts) {
     bytes += size;
-    checksum = checksum64(data, size, checksum);
+    sum.update(data, size);
   }
+  const uint64_t checksum = sum.digest();
   std::memcpy(header + kNameBytes, &bytes, 8);
   std::memcpy(header + kNameBytes + 8, &checksum, 8);
   write_all(fd_, header, sizeof header, temp_path_);

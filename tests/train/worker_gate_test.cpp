@@ -1,0 +1,130 @@
+// Tests of WorkerGate: barriers complete once per generation with every worker inside, pause()
+// returns only when every worker is parked (and nothing runs until resume()), turn mode runs
+// workers in strict order, and leaving workers release barriers.
+#include "train/worker_gate.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace shadowsync::train {
+namespace {
+
+TEST(WorkerGate, WorldBarrierRunsCompletionOncePerRoundWithEveryoneArrived) {
+  constexpr int kGroups = 2, kWorkers = 2, kRounds = 50;
+  WorkerGate gate(kGroups, kWorkers, false);
+  std::atomic<int> inside{0};
+  int completions = 0;
+  std::vector<int> seen_inside;
+  std::vector<std::thread> threads;
+  for (int g = 0; g < kGroups; ++g) {
+    for (int w = 0; w < kWorkers; ++w) {
+      threads.emplace_back([&, g, w] {
+        for (int r = 0; r < kRounds; ++r) {
+          gate.before_batch(g, w);
+          inside.fetch_add(1);
+          gate.sync_point(g, w, true, [&] {
+            ++completions;
+            seen_inside.push_back(inside.load());
+          });
+        }
+        gate.leave(g, w, nullptr);
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(completions, kRounds);
+  for (int r = 0; r < kRounds; ++r) EXPECT_EQ(seen_inside[static_cast<size_t>(r)], (r + 1) * kGroups * kWorkers);
+}
+
+TEST(WorkerGate, GroupBarrierCountsOnlyTheGroup) {
+  WorkerGate gate(3, 2, false);
+  std::vector<int> completions(3, 0);
+  std::vector<std::thread> threads;
+  for (int g = 0; g < 3; ++g) {
+    for (int w = 0; w < 2; ++w) {
+      threads.emplace_back([&, g, w] {
+        for (int r = 0; r < 10 * (g + 1); ++r) gate.sync_point(g, w, false, [&] { ++completions[static_cast<size_t>(g)]; });
+        gate.leave(g, w, nullptr);
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(completions, (std::vector<int>{10, 20, 30}));
+}
+
+TEST(WorkerGate, LeavingWorkerReleasesBarrierAndRunsCompletion) {
+  WorkerGate gate(1, 2, false);
+  int completions = 0;
+  std::thread waiter([&] {
+    gate.sync_point(0, 0, true, [&] { ++completions; });
+    gate.leave(0, 0, nullptr);
+  });
+  std::thread leaver([&] { gate.leave(0, 1, [&](int, bool) { ++completions; }); });
+  waiter.join();
+  leaver.join();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(gate.active_workers(), 0);
+}
+
+TEST(WorkerGate, PauseHoldsEveryWorkerIncludingThoseAtBarriers) {
+  constexpr int kGroups = 2, kWorkers = 2;
+  WorkerGate gate(kGroups, kWorkers, false);
+  std::atomic<bool> done{false};
+  std::atomic<long> steps{0};
+  std::vector<std::thread> threads;
+  for (int g = 0; g < kGroups; ++g) {
+    for (int w = 0; w < kWorkers; ++w) {
+      threads.emplace_back([&, g, w] {
+        long local = 0;
+        while (!done.load()) {
+          gate.before_batch(g, w);
+          steps.fetch_add(1);
+          if (++local % 3 == 0) gate.sync_point(g, w, true, [&] { steps.fetch_add(1000); });
+        }
+        gate.leave(g, w, [&](int, bool) { steps.fetch_add(1000); });
+      });
+    }
+  }
+  for (int i = 0; i < 20; ++i) {
+    gate.pause();
+    const long frozen = steps.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ(steps.load(), frozen) << "a worker or a barrier completion ran during a pause";
+    gate.resume();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  done = true;
+  for (auto& t : threads) t.join();
+}
+
+TEST(WorkerGate, TurnModeRunsWorkersInStrictRoundRobin) {
+  constexpr int kGroups = 3;
+  WorkerGate gate(kGroups, 1, true);
+  std::mutex m;
+  std::vector<int> order;
+  std::vector<std::thread> threads;
+  const int batches[kGroups] = {4, 2, 3};
+  for (int g = 0; g < kGroups; ++g) {
+    threads.emplace_back([&, g] {
+      for (int b = 0; b < batches[g]; ++b) {
+        gate.before_batch(g, 0);
+        {
+          std::lock_guard lock(m);
+          order.push_back(g);
+        }
+        gate.after_batch(g, 0);
+      }
+      gate.before_batch(g, 0);  // a worker with no more batches still takes its turn to leave
+      gate.leave(g, 0, nullptr);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 0, 1, 2, 0, 2, 0}));
+}
+
+}  // namespace
+}  // namespace shadowsync::train
