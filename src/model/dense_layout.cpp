@@ -1,0 +1,38 @@
+// DenseLayout::for_config: packs every MLP weight and bias at 64-byte-aligned offsets.
+#include "shadowsync/dense_layout.hpp"
+
+namespace shadowsync {
+namespace {
+
+size_t align16(size_t floats) { return (floats + 15) / 16 * 16; }
+
+}  // namespace
+
+DenseLayout DenseLayout::for_config(const ModelConfig& config) {
+  DenseLayout layout;
+  size_t offset = 0;
+  auto add = [&](std::vector<Layer>& layers, int in, int out) {
+    Layer layer;
+    layer.in = in;
+    layer.out = out;
+    layer.weight_offset = offset;
+    offset = align16(offset + size_t(in) * size_t(out));
+    layer.bias_offset = offset;
+    offset = align16(offset + size_t(out));
+    layers.push_back(layer);
+  };
+  int in = kNumDense;
+  for (int out : config.bottom) {
+    add(layout.bottom, in, out);
+    in = out;
+  }
+  in = config.interaction_width();
+  for (int out : config.top) {
+    add(layout.top, in, out);
+    in = out;
+  }
+  layout.total_floats = offset;
+  return layout;
+}
+
+}  // namespace shadowsync

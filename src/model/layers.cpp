@@ -1,0 +1,165 @@
+// Kernels of the model: fully connected layers on single-threaded dnnl_sgemm (row-major), and
+// vectorizable C++ for bias + ReLU, the dot interaction, BCE and the optimizers.
+#include "layers.hpp"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync::layers {
+namespace {
+
+void sgemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+           float beta, float* c, int ldc) {
+  const dnnl_status_t status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  if (status != dnnl_success) {
+    throw Error("model: dnnl_sgemm(" + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                std::to_string(k) + ") failed with status " + std::to_string(int(status)));
+  }
+}
+
+// Pad of the 27 interaction vectors to a vector-friendly count.
+constexpr int kPadded = 32;
+
+}  // namespace
+
+void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
+                    const float* b, bool relu, float* y, int ldy) {
+  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy);
+  for (int r = 0; r < rows; ++r) {
+    float* __restrict yr = y + size_t(r) * ldy;
+    if (relu) {
+      for (int c = 0; c < out; ++c) yr[c] = std::max(yr[c] + b[c], 0.0f);
+    } else {
+      for (int c = 0; c < out; ++c) yr[c] += b[c];
+    }
+  }
+}
+
+void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
+                          float* dx, int lddx) {
+  sgemm('N', 'N', rows, in, out, dy, lddy, w, in, 0.0f, dx, lddx);
+}
+
+void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
+                             int lddy, float* dw, float* db) {
+  sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in);
+  std::fill(db, db + out, 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict dyr = dy + size_t(r) * lddy;
+    for (int c = 0; c < out; ++c) db[c] += dyr[c];
+  }
+}
+
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy) {
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict yr = y + size_t(r) * ldy;
+    float* __restrict dyr = dy + size_t(r) * lddy;
+    for (int c = 0; c < cols; ++c) dyr[c] = yr[c] > 0.0f ? dyr[c] : 0.0f;
+  }
+}
+
+void interaction_dot_forward(int rows, int d, const float* t, float* z) {
+  const int width = d + kPairs;
+  // tt: the example's 27 vectors transposed (d x 32, zero padded) so that the dots of vector i
+  // with all others vectorize over the other index without reassociating any sum.
+  float tt_storage[kPadded * 64];
+  float* tt = tt_storage;
+  std::vector<float> heap;
+  if (d > 64) {
+    heap.assign(size_t(kPadded) * d, 0.0f);
+    tt = heap.data();
+  }
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict tr = t + size_t(r) * kVectors * d;
+    float* __restrict zr = z + size_t(r) * width;
+    for (int k = 0; k < d; ++k) {
+      for (int j = 0; j < kVectors; ++j) tt[k * kPadded + j] = tr[j * d + k];
+      for (int j = kVectors; j < kPadded; ++j) tt[k * kPadded + j] = 0.0f;
+    }
+    std::copy(tr, tr + d, zr);
+    float* __restrict out = zr + d;
+    for (int i = 1; i < kVectors; ++i) {
+      float acc[kPadded] = {};
+      const float* ti = tr + i * d;
+      for (int k = 0; k < d; ++k) {
+        const float a = ti[k];
+        const float* __restrict col = tt + k * kPadded;
+        for (int j = 0; j < kPadded; ++j) acc[j] += a * col[j];
+      }
+      for (int j = 0; j < i; ++j) *out++ = acc[j];
+    }
+  }
+}
+
+void interaction_dot_backward(int rows, int d, const float* t, const float* dz, float* dt) {
+  const int width = d + kPairs;
+  float g[kVectors * kVectors];  // symmetric pair gradients, zero diagonal
+  for (int i = 0; i < kVectors; ++i) g[i * kVectors + i] = 0.0f;
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict tr = t + size_t(r) * kVectors * d;
+    const float* __restrict dzr = dz + size_t(r) * width;
+    float* __restrict dtr = dt + size_t(r) * kVectors * d;
+    const float* pair = dzr + d;
+    for (int i = 1; i < kVectors; ++i) {
+      for (int j = 0; j < i; ++j) {
+        g[i * kVectors + j] = *pair;
+        g[j * kVectors + i] = *pair;
+        ++pair;
+      }
+    }
+    // dt[i] = sum_j g[i][j] t[j] (+ dz[0..d) for i = 0), vectorized over the d components.
+    for (int i = 0; i < kVectors; ++i) {
+      float* __restrict out = dtr + i * d;
+      if (i == 0) {
+        std::copy(dzr, dzr + d, out);
+      } else {
+        std::fill(out, out + d, 0.0f);
+      }
+      const float* gi = g + i * kVectors;
+      for (int j = 0; j < kVectors; ++j) {
+        const float gij = gi[j];
+        const float* __restrict tj = tr + j * d;
+        for (int k = 0; k < d; ++k) out[k] += gij * tj[k];
+      }
+    }
+  }
+}
+
+float bce_loss(float z, float y) {
+  return std::max(z, 0.0f) - z * y + std::log1p(std::exp(-std::fabs(z)));
+}
+
+double bce_forward_backward(int rows, const float* z, const float* y, float scale, float* dz) {
+  double sum = 0.0;
+  for (int i = 0; i < rows; ++i) {
+    sum += bce_loss(z[i], y[i]);
+    // Stable sigmoid: exp of a non-positive argument only.
+    const float e = std::exp(-std::fabs(z[i]));
+    const float p = z[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    dz[i] = (p - y[i]) * scale;
+  }
+  return sum;
+}
+
+void adagrad_update(size_t n, float* __restrict w, float* __restrict s, const float* __restrict g,
+                    float lr, float eps) {
+  // Benign Hogwild race (documented in model_workspace.hpp): plain loads/stores of aligned floats.
+  for (size_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float si = s[i] + gi * gi;
+    s[i] = si;
+    w[i] -= lr * gi / (std::sqrt(si) + eps);
+  }
+}
+
+void sgd_update(size_t n, float* __restrict w, const float* __restrict g, float lr) {
+  for (size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+}
+
+}  // namespace shadowsync::layers

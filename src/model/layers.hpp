@@ -1,0 +1,47 @@
+// Internal kernels of the model (one job each): fully connected layers on oneDNN GEMMs, the dot
+// interaction, binary cross-entropy and the dense optimizers. Not a public header: ModelWorkspace
+// and the tests (tests/model) use it. All matrices are row-major with explicit leading
+// dimensions (ld*, in floats); weights are (out x in) as in dense_layout.hpp.
+#pragma once
+
+#include <cstddef>
+
+namespace shadowsync::layers {
+
+inline constexpr int kVectors = 27;                        // bottom output + 26 embeddings
+inline constexpr int kPairs = kVectors * (kVectors - 1) / 2;  // 351
+
+// y = x * w^T + b, then ReLU if relu. x: rows x in (ldx), w: out x in, y: rows x out (ldy).
+void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
+                    const float* b, bool relu, float* y, int ldy);
+// dx = dy * w. dy: rows x out (lddy), dx: rows x in (lddx), overwritten.
+void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
+                          float* dx, int lddx);
+// dw = dy^T * x (out x in), db = column sums of dy (out); both overwritten.
+void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
+                             int lddy, float* dw, float* db);
+// dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
+
+// Dot interaction. t: rows x 27 x d (vector 0 = bottom output, 1 + i = table i's embedding).
+// z: rows x (d + 351): z[0..d) = t[0], then dot(t[i], t[j]) for i = 1..26, j = 0..i-1 (the
+// lower triangle without the diagonal, row by row, as DLRM's tril_indices(offset=-1)).
+void interaction_dot_forward(int rows, int d, const float* t, float* z);
+// dt (rows x 27 x d, overwritten) from dz (rows x (d + 351)) and the forward input t.
+void interaction_dot_backward(int rows, int d, const float* t, const float* dz, float* dt);
+
+// Numerically stable BCE of a logit z against a 0/1 label y:
+// max(z, 0) - z * y + log1p(exp(-|z|)).
+float bce_loss(float z, float y);
+// Sum over rows of bce_loss(z[i], y[i]); dz[i] = (sigmoid(z[i]) - y[i]) * scale.
+double bce_forward_backward(int rows, const float* z, const float* y, float scale, float* dz);
+
+// Dense optimizers over n floats (any n; vectorized). Hogwild: w and s may be read and written
+// by other threads at the same time; these loops use plain loads and stores on purpose (see
+// model_workspace.hpp for why this benign race is accepted).
+// Adagrad: s += g^2; w -= lr * g / (sqrt(s) + eps).
+void adagrad_update(size_t n, float* w, float* s, const float* g, float lr, float eps);
+// SGD: w -= lr * g.
+void sgd_update(size_t n, float* w, const float* g, float lr);
+
+}  // namespace shadowsync::layers

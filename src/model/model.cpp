@@ -1,0 +1,86 @@
+// Model: architecture + layout, and the deterministic DLRM initialization of its parameters.
+#include "shadowsync/model.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <string>
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync {
+namespace {
+
+// Counter-based generator: value i of stream s for a seed is a pure function of (seed, s, i),
+// so any split of the work (oneTBB) gives the same numbers.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+struct Stream {
+  uint64_t key;
+  Stream(uint64_t seed, uint64_t stream) : key(mix64(mix64(seed) ^ (stream * 0xD1B54A32D192ED03ull))) {}
+  // Uniform in (0, 1], 53 bits.
+  double uniform(uint64_t i) const { return (double((mix64(key + i) >> 11) + 1)) * 0x1.0p-53; }
+  // Standard normal (Box-Muller on draws 2i and 2i+1).
+  double normal(uint64_t i) const {
+    const double u1 = uniform(2 * i), u2 = uniform(2 * i + 1);
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  }
+};
+
+void init_layer(float* dense, const DenseLayout::Layer& layer, uint64_t seed, uint64_t index) {
+  const Stream weights(seed, 2 * index), biases(seed, 2 * index + 1);
+  const double w_std = std::sqrt(2.0 / (layer.in + layer.out));
+  const double b_std = std::sqrt(1.0 / layer.out);
+  const size_t n = size_t(layer.in) * size_t(layer.out);
+  for (size_t i = 0; i < n; ++i) dense[layer.weight_offset + i] = float(w_std * weights.normal(i));
+  for (int i = 0; i < layer.out; ++i) dense[layer.bias_offset + i] = float(b_std * biases.normal(i));
+}
+
+}  // namespace
+
+Model::Model(ModelConfig config) : config_(std::move(config)) {
+  config_.validate("model");
+  layout_ = DenseLayout::for_config(config_);
+}
+
+void Model::init_dense(float* dense, uint64_t seed) const {
+  std::memset(dense, 0, layout_.total_floats * sizeof(float));
+  uint64_t index = 0;
+  for (const auto& layer : layout_.bottom) init_layer(dense, layer, seed, index++);
+  for (const auto& layer : layout_.top) init_layer(dense, layer, seed, index++);
+}
+
+void Model::init_embeddings(EmbeddingStore& store, uint64_t seed) const {
+  if (store.dim() != config_.embedding_dim || store.hashing() != config_.hashing) {
+    throw Error("init_embeddings: the embedding store's dim / hashing differ from the model's");
+  }
+  const int dim = store.dim(), stride = store.row_stride();
+  constexpr size_t kRowsPerTask = 4096;
+  for (int t = 0; t < kNumSparse; ++t) {
+    const Stream stream(seed, 1000003 + uint64_t(t));
+    const double bound = std::sqrt(1.0 / double(store.rows(t)));
+    float* table = store.table_data(t);
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, store.rows(t), kRowsPerTask),
+                      [&](const tbb::blocked_range<size_t>& range) {
+                        for (size_t r = range.begin(); r != range.end(); ++r) {
+                          float* row = table + r * stride;
+                          for (int k = 0; k < dim; ++k) {
+                            const double u = stream.uniform(r * dim + k);  // (0, 1]
+                            row[k] = float(bound * (2.0 * u - 1.0));
+                          }
+                          for (int k = dim; k < stride; ++k) row[k] = 0.0f;
+                        }
+                      });
+    std::memset(store.accumulator(t), 0, store.rows(t) * sizeof(float));
+  }
+}
+
+}  // namespace shadowsync

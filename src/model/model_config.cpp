@@ -1,0 +1,229 @@
+// ModelConfig: presets, JSON reading / writing and validation of the model architecture.
+#include "shadowsync/model_config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync {
+namespace {
+
+constexpr int kMaxWidth = 1 << 16;
+constexpr int kInteractionVectors = kNumSparse + 1;
+constexpr int kPairs = kInteractionVectors * (kInteractionVectors - 1) / 2;  // 351
+
+std::vector<int> read_widths(const nlohmann::json& j, const char* field, const std::string& where) {
+  if (!j.contains(field)) throw Error(where + ": missing field \"" + field + "\"");
+  const nlohmann::json& list = j.at(field);
+  if (!list.is_array()) throw Error(where + ": " + field + " must be an array of layer widths");
+  std::vector<int> widths;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_number_integer()) {
+      throw Error(where + ": " + field + "[" + std::to_string(i) + "] must be an integer, got " +
+                  list[i].dump());
+    }
+    const long long w = list[i].get<long long>();
+    if (w < 1 || w > kMaxWidth) {
+      throw Error(where + ": " + field + "[" + std::to_string(i) + "] must be in 1.." +
+                  std::to_string(kMaxWidth) + ", got " + std::to_string(w));
+    }
+    widths.push_back(static_cast<int>(w));
+  }
+  return widths;
+}
+
+HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": hashing must be an object {\"rows\": ..., \"salt\": ...}");
+  for (const auto& item : j.items()) {
+    if (item.key() != "rows" && item.key() != "salt") {
+      throw Error(where + ": unknown field hashing." + item.key() + " (valid: rows, salt)");
+    }
+  }
+  HashingConfig hashing = HashingConfig::uniform();
+  if (j.contains("salt")) {
+    if (!j.at("salt").is_number_unsigned()) throw Error(where + ": hashing.salt must be a non-negative integer");
+    hashing.salt = j.at("salt").get<uint64_t>();
+  }
+  if (j.contains("rows")) {
+    const nlohmann::json& rows = j.at("rows");
+    auto read_one = [&](const nlohmann::json& v, const std::string& name) -> uint32_t {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() < 2 || v.get<uint64_t>() > 0xFFFFFFFFull) {
+        throw Error(where + ": " + name + " must be an integer in 2..4294967295, got " + v.dump());
+      }
+      return static_cast<uint32_t>(v.get<uint64_t>());
+    };
+    if (rows.is_number()) {
+      hashing.rows.fill(read_one(rows, "hashing.rows"));
+    } else if (rows.is_array() && rows.size() == kNumSparse) {
+      for (int t = 0; t < kNumSparse; ++t) {
+        hashing.rows[t] = read_one(rows[t], "hashing.rows[" + std::to_string(t) + "]");
+      }
+    } else {
+      throw Error(where + ": hashing.rows must be one integer or an array of " +
+                  std::to_string(kNumSparse) + " integers");
+    }
+  }
+  return hashing;
+}
+
+}  // namespace
+
+Interaction parse_interaction(std::string_view text, const std::string& where) {
+  if (text == "dot") return Interaction::Dot;
+  if (text == "cat") return Interaction::Cat;
+  throw Error(where + ": unknown interaction '" + std::string(text) + "' (valid: dot, cat)");
+}
+
+std::string interaction_name(Interaction interaction) {
+  return interaction == Interaction::Dot ? "dot" : "cat";
+}
+
+ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hashing) {
+  ModelConfig c;
+  c.hashing = hashing;
+  c.interaction = Interaction::Dot;
+  if (name == "tiny") {
+    c.bottom = {8, 4};
+    c.embedding_dim = 4;
+    c.top = {8, 1};
+  } else if (name == "small") {
+    c.bottom = {64, 16};
+    c.embedding_dim = 16;
+    c.top = {256, 64, 1};
+  } else if (name == "kaggle") {
+    c.bottom = {512, 256, 64, 16};
+    c.embedding_dim = 16;
+    c.top = {512, 256, 1};
+  } else {
+    throw Error("unknown model preset '" + std::string(name) +
+                "' (valid: tiny, small, kaggle, or a path to a .json model file)");
+  }
+  c.validate("preset " + std::string(name));
+  return c;
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": a model must be a JSON object");
+  static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing"};
+  for (const auto& item : j.items()) {
+    if (!known.count(item.key())) {
+      throw Error(where + ": unknown field \"" + item.key() +
+                  "\" (valid: bottom, top, embedding_dim, interaction, hashing)");
+    }
+  }
+  ModelConfig c;
+  c.bottom = read_widths(j, "bottom", where);
+  c.top = read_widths(j, "top", where);
+  if (!j.contains("embedding_dim")) throw Error(where + ": missing field \"embedding_dim\"");
+  const nlohmann::json& dim = j.at("embedding_dim");
+  if (!dim.is_number_integer() || dim.get<long long>() < 1 || dim.get<long long>() > kMaxWidth) {
+    throw Error(where + ": embedding_dim must be an integer in 1.." + std::to_string(kMaxWidth) +
+                ", got " + dim.dump());
+  }
+  c.embedding_dim = static_cast<int>(dim.get<long long>());
+  if (j.contains("interaction")) {
+    if (!j.at("interaction").is_string()) throw Error(where + ": interaction must be \"dot\" or \"cat\"");
+    c.interaction = parse_interaction(j.at("interaction").get<std::string>(), where);
+  }
+  c.hashing = j.contains("hashing") ? read_hashing(j.at("hashing"), where) : HashingConfig::uniform();
+  c.validate(where);
+  return c;
+}
+
+ModelConfig ModelConfig::from_json_file(const std::string& path, const HashingConfig& hashing) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open model file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": invalid JSON: " + e.what());
+  }
+  const bool has_hashing = j.is_object() && j.contains("hashing");
+  ModelConfig c = from_json(j, path);
+  if (!has_hashing) c.hashing = hashing;
+  return c;
+}
+
+ModelConfig ModelConfig::resolve(const std::string& preset_or_path, const HashingConfig& hashing) {
+  const bool looks_like_file =
+      (preset_or_path.size() >= 5 && preset_or_path.ends_with(".json")) ||
+      preset_or_path.find('/') != std::string::npos;
+  std::error_code ec;
+  if (looks_like_file || std::filesystem::is_regular_file(preset_or_path, ec)) {
+    return from_json_file(preset_or_path, hashing);
+  }
+  return preset(preset_or_path, hashing);
+}
+
+nlohmann::json ModelConfig::to_json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  for (uint32_t r : hashing.rows) rows.push_back(r);
+  return {{"bottom", bottom},
+          {"top", top},
+          {"embedding_dim", embedding_dim},
+          {"interaction", interaction_name(interaction)},
+          {"hashing", {{"rows", rows}, {"salt", hashing.salt}}}};
+}
+
+void ModelConfig::validate(const std::string& where) const {
+  if (embedding_dim < 1 || embedding_dim > kMaxWidth) {
+    throw Error(where + ": embedding_dim must be in 1.." + std::to_string(kMaxWidth) + ", got " +
+                std::to_string(embedding_dim));
+  }
+  if (bottom.empty()) throw Error(where + ": bottom must list at least one layer width");
+  if (top.empty()) throw Error(where + ": top must list at least one layer width");
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    if (bottom[i] < 1 || bottom[i] > kMaxWidth) {
+      throw Error(where + ": bottom[" + std::to_string(i) + "] must be in 1.." + std::to_string(kMaxWidth) +
+                  ", got " + std::to_string(bottom[i]));
+    }
+  }
+  for (size_t i = 0; i < top.size(); ++i) {
+    if (top[i] < 1 || top[i] > kMaxWidth) {
+      throw Error(where + ": top[" + std::to_string(i) + "] must be in 1.." + std::to_string(kMaxWidth) +
+                  ", got " + std::to_string(top[i]));
+    }
+  }
+  if (bottom.back() != embedding_dim) {
+    throw Error(where + ": bottom[-1] must equal embedding_dim (" + std::to_string(embedding_dim) +
+                "), got " + std::to_string(bottom.back()));
+  }
+  if (top.back() != 1) {
+    throw Error(where + ": top[-1] must be 1 (one logit), got " + std::to_string(top.back()));
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    if (hashing.rows[t] < 2) {
+      throw Error(where + ": hashing.rows[" + std::to_string(t) + "] must be >= 2, got " +
+                  std::to_string(hashing.rows[t]));
+    }
+  }
+}
+
+int ModelConfig::interaction_width() const {
+  return interaction == Interaction::Dot ? embedding_dim + kPairs : kInteractionVectors * embedding_dim;
+}
+
+double ModelConfig::flops_per_example_train() const {
+  double flops = 0;
+  int in = kNumDense;
+  for (size_t l = 0; l < bottom.size(); ++l) {
+    const double mk = double(in) * bottom[l];
+    flops += 2 * mk * (l == 0 ? 2 : 3);  // forward, backward-weights (+ backward-data)
+    in = bottom[l];
+  }
+  in = interaction_width();
+  for (int out : top) {
+    flops += 2 * 3 * double(in) * out;
+    in = out;
+  }
+  if (interaction == Interaction::Dot) {
+    flops += 2 * 3 * double(kPairs) * embedding_dim;  // forward dots + two backward products
+  }
+  return flops;
+}
+
+}  // namespace shadowsync

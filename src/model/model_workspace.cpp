@@ -1,0 +1,291 @@
+// ModelWorkspace: forward, backward and update of the DLRM model for one worker thread.
+// Buffers are sized for max_batch at construction; a step allocates nothing.
+#include "shadowsync/model_workspace.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "layers.hpp"
+#include "shadowsync/aligned_buffer.hpp"
+#include "shadowsync/error.hpp"
+#include "shadowsync/kernel_threading.hpp"
+
+namespace shadowsync {
+namespace {
+
+using layers::kVectors;
+
+// Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
+inline float shared_load(const float& x) {
+  return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
+}
+inline void shared_store(float& x, float v) {
+  std::atomic_ref<float>(x).store(v, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+struct ModelWorkspace::Impl {
+  const Model& model;
+  const DenseLayout& layout;
+  const int max_batch;
+  const int d;
+  const bool dot;
+  const int zwidth;  // top MLP input width
+  std::vector<AlignedFloatBuffer> bottom_act, top_act;
+  AlignedFloatBuffer t;       // max_batch x 27 x d
+  AlignedFloatBuffer z;       // dot: max_batch x zwidth
+  AlignedFloatBuffer dt;      // max_batch x 27 x d (cat: the top MLP's input gradient)
+  AlignedFloatBuffer grad_a;  // ping-pong activation gradients
+  AlignedFloatBuffer grad_b;
+  AlignedFloatBuffer grad;    // dense gradient scratch, layout.total_floats
+  std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
+  std::vector<float> row_grad;
+
+  Impl(const Model& m, int batch)
+      : model(m),
+        layout(m.layout()),
+        max_batch(batch),
+        d(m.config().embedding_dim),
+        dot(m.config().interaction == Interaction::Dot),
+        zwidth(m.config().interaction_width()) {
+    const size_t b = size_t(batch);
+    int widest = zwidth;
+    for (const auto& l : layout.bottom) {
+      bottom_act.emplace_back(b * l.out);
+      widest = std::max({widest, l.in, l.out});
+    }
+    for (const auto& l : layout.top) {
+      top_act.emplace_back(b * l.out);
+      widest = std::max({widest, l.in, l.out});
+    }
+    t = AlignedFloatBuffer(b * kVectors * d);
+    if (dot) z = AlignedFloatBuffer(b * zwidth);
+    dt = AlignedFloatBuffer(b * kVectors * d);
+    grad_a = AlignedFloatBuffer(b * widest);
+    grad_b = AlignedFloatBuffer(b * widest);
+    grad = AlignedFloatBuffer(layout.total_floats);
+    keys.resize(b);
+    row_grad.resize(size_t(d));
+  }
+
+  const float* top_input() const { return dot ? z.data() : t.data(); }
+
+  // Forward pass up to the logits (top_act.back(), rows x 1).
+  void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb) {
+    const int rows = int(batch.rows);
+    const float* x = batch.dense;
+    int ldx = kNumDense;
+    for (size_t l = 0; l < layout.bottom.size(); ++l) {
+      const auto& L = layout.bottom[l];
+      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
+                             dense + L.bias_offset, true, bottom_act[l].data(), L.out);
+      x = bottom_act[l].data();
+      ldx = L.out;
+    }
+    gather(batch, emb);
+    if (dot) layers::interaction_dot_forward(rows, d, t.data(), z.data());
+    x = top_input();
+    ldx = zwidth;
+    for (size_t l = 0; l < layout.top.size(); ++l) {
+      const auto& L = layout.top[l];
+      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
+                             dense + L.bias_offset, l + 1 < layout.top.size(), top_act[l].data(),
+                             L.out);
+      x = top_act[l].data();
+      ldx = L.out;
+    }
+  }
+
+  // t[r] = [bottom output, embedding rows of the 26 tables].
+  void gather(const DataView& batch, const EmbeddingStore& emb) {
+    const float* bottom_out = bottom_act.back().data();
+    for (size_t r = 0; r < batch.rows; ++r) {
+      float* tr = t.data() + r * kVectors * d;
+      std::copy(bottom_out + r * d, bottom_out + (r + 1) * d, tr);
+      const uint32_t* idx = batch.sparse + r * kNumSparse;
+      for (int table = 0; table < kNumSparse; ++table) {
+        if (idx[table] >= emb.rows(table)) {
+          throw Error("model: example " + std::to_string(r) + " of the batch: feature C" +
+                      std::to_string(table + 1) + " has row " + std::to_string(idx[table]) +
+                      " but its table has " + std::to_string(emb.rows(table)) +
+                      " rows (data hashed for another model?)");
+        }
+        const float* src = emb.row(table, idx[table]);
+        float* dst = tr + (1 + table) * d;
+        for (int k = 0; k < d; ++k) dst[k] = shared_load(src[k]);
+      }
+    }
+  }
+
+  // Backward pass after forward(): dense gradients into `g` (layout offsets), embedding input
+  // gradients into dt. With `apply`, each layer's parameters are updated right after its
+  // gradient is computed (while it is in cache) and after its backward-data GEMM used them.
+  double backward(const DataView& batch, const float* dense_in, float* g, float* dense_out,
+                  float* state, const OptimizerConfig* apply) {
+    const int rows = int(batch.rows);
+    const float* logits = top_act.back().data();
+    const double loss_sum =
+        layers::bce_forward_backward(rows, logits, batch.labels, 1.0f / float(rows), grad_a.data());
+    float* dy = grad_a.data();
+    int lddy = 1;
+    auto other = [&](const float* p) { return p == grad_a.data() ? grad_b.data() : grad_a.data(); };
+    auto update = [&](const DenseLayout::Layer& L) {
+      if (apply == nullptr) return;
+      const size_t begin = L.weight_offset;
+      const size_t end = L.bias_offset + size_t(L.out);
+      if (apply->dense == DenseOptimizer::Adagrad) {
+        layers::adagrad_update(end - begin, dense_out + begin, state + begin, g + begin, apply->lr,
+                               apply->eps);
+      } else {
+        layers::sgd_update(end - begin, dense_out + begin, g + begin, apply->lr);
+      }
+    };
+    for (int l = int(layout.top.size()) - 1; l >= 0; --l) {
+      const auto& L = layout.top[size_t(l)];
+      const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
+      const int ldx = l == 0 ? zwidth : L.in;
+      float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
+      layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
+      if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
+      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
+                                      g + L.bias_offset);
+      update(L);
+      dy = dx;
+      lddy = L.in;
+    }
+    if (dot) layers::interaction_dot_backward(rows, d, t.data(), dy, dt.data());
+    // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
+    dy = dt.data();
+    lddy = kVectors * d;
+    layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+    for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
+      const auto& L = layout.bottom[size_t(l)];
+      const float* x = l == 0 ? batch.dense : bottom_act[size_t(l) - 1].data();
+      const int ldx = l == 0 ? kNumDense : L.in;
+      float* dx = nullptr;
+      if (l > 0) {
+        dx = other(dy);
+        layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
+        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
+      }
+      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
+                                      g + L.bias_offset);
+      update(L);
+      dy = dx;
+      lddy = L.in;
+    }
+    return loss_sum;
+  }
+
+  // Calls fn(table, row, summed gradient) once per distinct (table, row) of the batch, in
+  // (table, row) order.
+  template <typename Fn>
+  void for_each_row_grad(const DataView& batch, Fn&& fn) {
+    const size_t rows = batch.rows;
+    for (int table = 0; table < kNumSparse; ++table) {
+      for (size_t r = 0; r < rows; ++r) {
+        keys[r] = (uint64_t(batch.sparse[r * kNumSparse + table]) << 32) | r;
+      }
+      std::sort(keys.begin(), keys.begin() + long(rows));
+      size_t i = 0;
+      while (i < rows) {
+        const uint32_t row = uint32_t(keys[i] >> 32);
+        std::fill(row_grad.begin(), row_grad.end(), 0.0f);
+        for (; i < rows && uint32_t(keys[i] >> 32) == row; ++i) {
+          const float* src = dt.data() + (keys[i] & 0xFFFFFFFFu) * kVectors * d + (1 + table) * d;
+          for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k];
+        }
+        fn(table, row, row_grad.data());
+      }
+    }
+  }
+
+  void check_batch(const DataView& batch, const char* what) const {
+    if (batch.rows > size_t(max_batch)) {
+      throw Error(std::string("model: ") + what + " got a batch of " + std::to_string(batch.rows) +
+                  " rows, more than this workspace's max batch " + std::to_string(max_batch));
+    }
+  }
+  void check_store(const EmbeddingStore& emb) const {
+    if (emb.dim() != d) {
+      throw Error("model: embedding store of dim " + std::to_string(emb.dim()) +
+                  " used with a model of embedding_dim " + std::to_string(d));
+    }
+  }
+};
+
+ModelWorkspace::ModelWorkspace(const Model& model, int max_batch) {
+  if (max_batch < 1) throw Error("model: max batch must be >= 1, got " + std::to_string(max_batch));
+  use_single_threaded_kernels_on_this_thread();
+  impl_ = std::make_unique<Impl>(model, max_batch);
+}
+
+ModelWorkspace::~ModelWorkspace() = default;
+
+int ModelWorkspace::max_batch() const { return impl_->max_batch; }
+
+float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
+                                 EmbeddingStore& embeddings, const OptimizerConfig& opt) {
+  use_single_threaded_kernels_on_this_thread();
+  Impl& w = *impl_;
+  w.check_batch(batch, "train_step");
+  w.check_store(embeddings);
+  if (batch.rows == 0) return 0.0f;
+  if (opt.dense == DenseOptimizer::Adagrad && dense_state == nullptr) {
+    throw Error("model: train_step with Adagrad needs the dense optimizer state");
+  }
+  w.forward(batch, dense, embeddings);
+  const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt);
+  // Row-wise Adagrad on the touched rows (relaxed atomic accesses: shared with other workers).
+  const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(w.d);
+  const int d = w.d;
+  w.for_each_row_grad(batch, [&](int table, uint32_t row, const float* g) {
+    float sumsq = 0.0f;
+    for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
+    float& acc = embeddings.accumulator(table)[row];
+    const float s = shared_load(acc) + sumsq * inv_d;
+    shared_store(acc, s);
+    const float step = lr / (std::sqrt(s) + eps);
+    float* p = embeddings.row(table, row);
+    for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
+  });
+  return float(loss / double(batch.rows));
+}
+
+void ModelWorkspace::predict_logits(DataView data, const float* dense,
+                                    const EmbeddingStore& embeddings, float* logits_out) {
+  use_single_threaded_kernels_on_this_thread();
+  Impl& w = *impl_;
+  w.check_store(embeddings);
+  for (size_t begin = 0; begin < data.rows; begin += size_t(w.max_batch)) {
+    const size_t end = std::min(data.rows, begin + size_t(w.max_batch));
+    w.forward(data.slice(begin, end), dense, embeddings);
+    std::copy(w.top_act.back().data(), w.top_act.back().data() + (end - begin), logits_out + begin);
+  }
+}
+
+float ModelWorkspace::loss_and_gradients(DataView batch, const float* dense,
+                                         const EmbeddingStore& embeddings, float* dense_grad,
+                                         std::vector<SparseRowGrad>* emb_grads) {
+  use_single_threaded_kernels_on_this_thread();
+  Impl& w = *impl_;
+  w.check_batch(batch, "loss_and_gradients");
+  w.check_store(embeddings);
+  std::memset(dense_grad, 0, w.layout.total_floats * sizeof(float));
+  if (emb_grads != nullptr) emb_grads->clear();
+  if (batch.rows == 0) return 0.0f;
+  w.forward(batch, dense, embeddings);
+  const double loss = w.backward(batch, dense, dense_grad, nullptr, nullptr, nullptr);
+  if (emb_grads != nullptr) {
+    w.for_each_row_grad(batch, [&](int table, uint32_t row, const float* g) {
+      emb_grads->push_back(SparseRowGrad{table, row, std::vector<float>(g, g + w.d)});
+    });
+  }
+  return float(loss / double(batch.rows));
+}
+
+}  // namespace shadowsync

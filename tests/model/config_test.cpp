@@ -1,0 +1,179 @@
+// ModelConfig presets, JSON round trip and validation messages; DenseLayout alignment;
+// EmbeddingStore layout; OptimizerConfig parsing.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "shadowsync/dense_layout.hpp"
+#include "shadowsync/embedding_store.hpp"
+#include "shadowsync/error.hpp"
+#include "shadowsync/model_config.hpp"
+#include "shadowsync/optimizer.hpp"
+
+namespace shadowsync {
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("shadowsync_model_test_" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(ModelConfig, PresetsHaveTheStatedShapes) {
+  const HashingConfig h = HashingConfig::uniform(50);
+  const ModelConfig kaggle = ModelConfig::preset("kaggle", h);
+  EXPECT_EQ(kaggle.bottom, (std::vector<int>{512, 256, 64, 16}));
+  EXPECT_EQ(kaggle.top, (std::vector<int>{512, 256, 1}));
+  EXPECT_EQ(kaggle.embedding_dim, 16);
+  EXPECT_EQ(kaggle.interaction, Interaction::Dot);
+  EXPECT_EQ(kaggle.hashing, h);
+  EXPECT_EQ(kaggle.interaction_width(), 16 + 351);
+  const ModelConfig small = ModelConfig::preset("small", h);
+  EXPECT_EQ(small.bottom, (std::vector<int>{64, 16}));
+  EXPECT_EQ(small.top, (std::vector<int>{256, 64, 1}));
+  const ModelConfig tiny = ModelConfig::preset("tiny", h);
+  EXPECT_EQ(tiny.embedding_dim, 4);
+  const std::string message = error_of([&] { ModelConfig::preset("huge", h); });
+  EXPECT_NE(message.find("huge"), std::string::npos);
+  EXPECT_NE(message.find("tiny, small, kaggle"), std::string::npos);
+}
+
+TEST(ModelConfig, FlopsCountEveryGemm) {
+  ModelConfig c = ModelConfig::preset("tiny", HashingConfig::uniform(50));
+  // bottom 13-8-4: 13*8 (fwd + wgrad), 8*4 (fwd, data, wgrad); top 355-8-1 (x3 each); dots 351*4 (x3).
+  const double expected = 2.0 * (13 * 8 * 2 + 8 * 4 * 3 + 355 * 8 * 3 + 8 * 1 * 3 + 351 * 4 * 3);
+  EXPECT_DOUBLE_EQ(c.flops_per_example_train(), expected);
+  c.interaction = Interaction::Cat;
+  EXPECT_EQ(c.interaction_width(), 27 * 4);
+  EXPECT_DOUBLE_EQ(c.flops_per_example_train(), 2.0 * (13 * 8 * 2 + 8 * 4 * 3 + 108 * 8 * 3 + 8 * 3));
+}
+
+TEST(ModelConfig, JsonRoundTripAndFiles) {
+  HashingConfig h = HashingConfig::uniform(50, 9);
+  h.rows[3] = 77;
+  ModelConfig c = ModelConfig::preset("small", h);
+  c.interaction = Interaction::Cat;
+  EXPECT_EQ(ModelConfig::from_json(c.to_json(), "x"), c);
+  // A model file without hashing takes the given one; with hashing, its own.
+  const std::string path = write_temp("arch.json",
+      R"({"bottom": [32, 8], "top": [16, 1], "embedding_dim": 8, "interaction": "dot"})");
+  const ModelConfig from_file = ModelConfig::from_json_file(path, h);
+  EXPECT_EQ(from_file.bottom, (std::vector<int>{32, 8}));
+  EXPECT_EQ(from_file.hashing, h);
+  EXPECT_EQ(ModelConfig::resolve(path, h), from_file);
+  EXPECT_EQ(ModelConfig::resolve("kaggle", h), ModelConfig::preset("kaggle", h));
+  const std::string with_hashing = write_temp("arch2.json",
+      R"({"bottom": [4], "top": [1], "embedding_dim": 4, "hashing": {"rows": 10, "salt": 3}})");
+  const ModelConfig c2 = ModelConfig::from_json_file(with_hashing, h);
+  EXPECT_EQ(c2.hashing, HashingConfig::uniform(10, 3));
+  EXPECT_EQ(c2.interaction, Interaction::Dot);
+}
+
+TEST(ModelConfig, ValidationErrorsNameFileAndField) {
+  const HashingConfig h = HashingConfig::uniform(50);
+  auto from_text = [&](const std::string& text) {
+    return error_of([&] { ModelConfig::from_json_file(write_temp("bad.json", text), h); });
+  };
+  std::string m = from_text(R"({"bottom": [512, 32], "top": [1], "embedding_dim": 16})");
+  EXPECT_NE(m.find("bad.json: bottom[-1] must equal embedding_dim (16), got 32"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [8], "embedding_dim": 16})");
+  EXPECT_NE(m.find("top[-1] must be 1"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16, 0], "top": [1], "embedding_dim": 16})");
+  EXPECT_NE(m.find("bottom[1]"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "interaction": "sum"})");
+  EXPECT_NE(m.find("interaction 'sum'"), std::string::npos) << m;
+  EXPECT_NE(m.find("dot, cat"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "layers": 3})");
+  EXPECT_NE(m.find("unknown field \"layers\""), std::string::npos) << m;
+  m = from_text(R"({"bottom": "16", "top": [1], "embedding_dim": 16})");
+  EXPECT_NE(m.find("bottom must be an array"), std::string::npos) << m;
+  m = from_text(R"({"top": [1], "embedding_dim": 16})");
+  EXPECT_NE(m.find("missing field \"bottom\""), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"rows": 1}})");
+  EXPECT_NE(m.find("hashing.rows"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"rows": [5, 6]}})");
+  EXPECT_NE(m.find("hashing.rows"), std::string::npos) << m;
+  m = from_text(R"({"bottom": [16], "top": [1.5], "embedding_dim": 16})");
+  EXPECT_NE(m.find("top[0] must be an integer"), std::string::npos) << m;
+  m = from_text("{ not json");
+  EXPECT_NE(m.find("bad.json: invalid JSON"), std::string::npos) << m;
+  m = from_text("[1, 2]");
+  EXPECT_NE(m.find("JSON object"), std::string::npos) << m;
+  m = error_of([&] { ModelConfig::from_json_file("/nonexistent/m.json", h); });
+  EXPECT_NE(m.find("/nonexistent/m.json: cannot open"), std::string::npos) << m;
+  m = error_of([&] { ModelConfig::resolve("/nonexistent/m.json", h); });
+  EXPECT_NE(m.find("cannot open"), std::string::npos) << m;
+}
+
+TEST(DenseLayout, TensorsAreAlignedDisjointAndInOrder) {
+  for (const char* name : {"tiny", "small", "kaggle"}) {
+    const ModelConfig c = ModelConfig::preset(name, HashingConfig::uniform(50));
+    const DenseLayout layout = DenseLayout::for_config(c);
+    ASSERT_EQ(layout.bottom.size(), c.bottom.size());
+    ASSERT_EQ(layout.top.size(), c.top.size());
+    size_t end = 0;
+    int in = kNumDense;
+    std::vector<DenseLayout::Layer> all = layout.bottom;
+    all.insert(all.end(), layout.top.begin(), layout.top.end());
+    for (size_t l = 0; l < all.size(); ++l) {
+      const auto& L = all[l];
+      if (l == layout.bottom.size()) in = c.interaction_width();
+      EXPECT_EQ(L.in, in);
+      in = L.out;
+      EXPECT_EQ(L.weight_offset % 16, 0u);
+      EXPECT_EQ(L.bias_offset % 16, 0u);
+      EXPECT_GE(L.weight_offset, end);
+      EXPECT_GE(L.bias_offset, L.weight_offset + size_t(L.in) * L.out);
+      end = L.bias_offset + size_t(L.out);
+    }
+    EXPECT_GE(layout.total_floats, end);
+    EXPECT_EQ(layout.total_floats % 16, 0u);
+  }
+  // kaggle: 13*512+512 + 512*256+256 + 256*64+64 + 64*16+16 + 367*512+512 + 512*256+256 + 256+1
+  // parameters, plus at most 15 floats of padding after each tensor.
+  const DenseLayout k = DenseLayout::for_config(ModelConfig::preset("kaggle", HashingConfig::uniform(50)));
+  const size_t params = 13 * 512 + 512 + 512 * 256 + 256 + 256 * 64 + 64 + 64 * 16 + 16 + 367 * 512 + 512 +
+                        512 * 256 + 256 + 256 + 1;
+  EXPECT_GE(k.total_floats, params);
+  EXPECT_LE(k.total_floats, params + 14 * 15);
+}
+
+TEST(EmbeddingStore, RowsArePaddedAndAligned) {
+  HashingConfig h = HashingConfig::uniform(10);
+  h.rows[5] = 3;
+  for (auto [dim, stride] : {std::pair{1, 1}, {4, 4}, {5, 8}, {16, 16}, {17, 32}, {40, 48}}) {
+    EmbeddingStore store(h, dim);
+    EXPECT_EQ(store.row_stride(), stride) << dim;
+    EXPECT_EQ(store.rows(5), 3u);
+    EXPECT_EQ(store.table_floats(5), 3u * stride);
+    for (int t = 0; t < kNumSparse; ++t) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(store.table_data(t)) % 64, 0u);
+      EXPECT_EQ(store.row(t, 2), store.table_data(t) + 2 * stride);
+      EXPECT_EQ(store.accumulator(t)[0], 0.0f);
+    }
+  }
+  EXPECT_THROW(EmbeddingStore(h, 0), Error);
+  h.rows[2] = 1;
+  EXPECT_THROW(EmbeddingStore(h, 4), Error);
+}
+
+TEST(OptimizerConfig, ParseListsValidValues) {
+  EXPECT_EQ(OptimizerConfig::parse("sgd"), DenseOptimizer::Sgd);
+  EXPECT_EQ(OptimizerConfig::parse("adagrad"), DenseOptimizer::Adagrad);
+  const std::string m = error_of([] { OptimizerConfig::parse("adam"); });
+  EXPECT_NE(m.find("adam"), std::string::npos);
+  EXPECT_NE(m.find("adagrad, sgd"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shadowsync

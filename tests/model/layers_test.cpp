@@ -1,0 +1,181 @@
+// The model's kernels (src/model/layers.*) one at a time: fully connected + ReLU, the dot
+// interaction, BCE and the optimizers, against naive double code and finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "model/layers.hpp"
+
+namespace shadowsync::layers {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// L = sum(c * relu(x w^T + b)) in double.
+double linear_objective(int rows, int in, int out, const std::vector<double>& x, const std::vector<double>& w,
+                        const std::vector<double>& b, const std::vector<float>& c, bool relu) {
+  double sum = 0;
+  for (int r = 0; r < rows; ++r) {
+    for (int o = 0; o < out; ++o) {
+      double y = b[size_t(o)];
+      for (int i = 0; i < in; ++i) y += x[size_t(r * in + i)] * w[size_t(o * in + i)];
+      if (relu) y = std::max(y, 0.0);
+      sum += c[size_t(r * out + o)] * y;
+    }
+  }
+  return sum;
+}
+
+TEST(Layers, LinearReluForwardAndBackwardMatchReference) {
+  for (bool relu : {true, false}) {
+    const int rows = 5, in = 7, out = 6;
+    const auto x = random_vector(rows * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
+    const auto c = random_vector(rows * out, 4);
+    std::vector<float> y(rows * out);
+    linear_forward(rows, in, out, x.data(), in, w.data(), b.data(), relu, y.data(), out);
+    for (int r = 0; r < rows; ++r) {
+      for (int o = 0; o < out; ++o) {
+        double ref = b[size_t(o)];
+        for (int i = 0; i < in; ++i) ref += double(x[size_t(r * in + i)]) * w[size_t(o * in + i)];
+        if (relu) ref = std::max(ref, 0.0);
+        EXPECT_NEAR(y[size_t(r * out + o)], ref, 1e-5);
+      }
+    }
+    // Backward: dy = c, through ReLU, then data and weight gradients.
+    std::vector<float> dy = c;
+    if (relu) relu_backward(rows, out, y.data(), out, dy.data(), out);
+    std::vector<float> dx(rows * in), dw(out * in), db(out);
+    linear_backward_data(rows, in, out, dy.data(), out, w.data(), dx.data(), in);
+    linear_backward_weights(rows, in, out, x.data(), in, dy.data(), out, dw.data(), db.data());
+    std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end());
+    const double h = 1e-6;
+    auto fd = [&](double& p) {
+      const double s = p;
+      p = s + h;
+      const double up = linear_objective(rows, in, out, xd, wd, bd, c, relu);
+      p = s - h;
+      const double down = linear_objective(rows, in, out, xd, wd, bd, c, relu);
+      p = s;
+      return (up - down) / (2 * h);
+    };
+    for (size_t i = 0; i < xd.size(); ++i) EXPECT_NEAR(dx[i], fd(xd[i]), 1e-4) << "dx " << i;
+    for (size_t i = 0; i < wd.size(); ++i) EXPECT_NEAR(dw[i], fd(wd[i]), 1e-4) << "dw " << i;
+    for (size_t i = 0; i < bd.size(); ++i) EXPECT_NEAR(db[i], fd(bd[i]), 1e-4) << "db " << i;
+  }
+}
+
+TEST(Layers, LinearHonoursLeadingDimensions) {
+  // x rows are strided (ldx 10 > in 4), output strided (ldy 9 > out 3).
+  const int rows = 3, in = 4, out = 3;
+  const auto x = random_vector(rows * 10, 5), w = random_vector(out * in, 6), b = random_vector(out, 7);
+  std::vector<float> y(rows * 9, 123.0f);
+  linear_forward(rows, in, out, x.data(), 10, w.data(), b.data(), false, y.data(), 9);
+  for (int r = 0; r < rows; ++r) {
+    for (int o = 0; o < out; ++o) {
+      double ref = b[size_t(o)];
+      for (int i = 0; i < in; ++i) ref += double(x[size_t(r * 10 + i)]) * w[size_t(o * in + i)];
+      EXPECT_NEAR(y[size_t(r * 9 + o)], ref, 1e-5);
+    }
+    for (int o = out; o < 9; ++o) EXPECT_EQ(y[size_t(r * 9 + o)], 123.0f);
+  }
+}
+
+// Naive dot interaction in double: z = [t0, dots of the lower triangle].
+std::vector<double> naive_dot(int d, const std::vector<double>& t) {
+  std::vector<double> z(t.begin(), t.begin() + d);
+  for (int i = 1; i < kVectors; ++i) {
+    for (int j = 0; j < i; ++j) {
+      double s = 0;
+      for (int k = 0; k < d; ++k) s += t[size_t(i * d + k)] * t[size_t(j * d + k)];
+      z.push_back(s);
+    }
+  }
+  return z;
+}
+
+TEST(Layers, DotInteractionMatchesNaiveAndFiniteDifferences) {
+  for (int d : {1, 4, 5, 16, 20}) {
+    const int rows = 3, width = d + kPairs;
+    const auto t = random_vector(size_t(rows) * kVectors * d, 10 + d);
+    const auto c = random_vector(size_t(rows) * width, 20 + d);
+    std::vector<float> z(size_t(rows) * width), dt(size_t(rows) * kVectors * d);
+    interaction_dot_forward(rows, d, t.data(), z.data());
+    interaction_dot_backward(rows, d, t.data(), c.data(), dt.data());
+    for (int r = 0; r < rows; ++r) {
+      std::vector<double> tr(t.begin() + r * kVectors * d, t.begin() + (r + 1) * kVectors * d);
+      const auto ref = naive_dot(d, tr);
+      ASSERT_EQ(ref.size(), size_t(width));
+      for (int k = 0; k < width; ++k) ASSERT_NEAR(z[size_t(r * width + k)], ref[size_t(k)], 1e-5) << d;
+      // Objective sum(c * z): finite differences per input.
+      auto objective = [&] {
+        const auto zz = naive_dot(d, tr);
+        double s = 0;
+        for (int k = 0; k < width; ++k) s += c[size_t(r * width + k)] * zz[size_t(k)];
+        return s;
+      };
+      const double h = 1e-6;
+      for (size_t i = 0; i < tr.size(); ++i) {
+        const double saved = tr[i];
+        tr[i] = saved + h;
+        const double up = objective();
+        tr[i] = saved - h;
+        const double down = objective();
+        tr[i] = saved;
+        EXPECT_NEAR(dt[size_t(r) * kVectors * d + i], (up - down) / (2 * h), 1e-4) << "d " << d << " i " << i;
+      }
+    }
+  }
+}
+
+TEST(Layers, BceMatchesDefinitionAndIsStableForLargeLogits) {
+  for (double z : {-8.0, -1.5, -0.1, 0.0, 0.3, 2.0, 9.0}) {
+    for (double y : {0.0, 1.0}) {
+      const double p = 1 / (1 + std::exp(-z));
+      const double ref = -(y * std::log(p) + (1 - y) * std::log(1 - p));
+      EXPECT_NEAR(bce_loss(float(z), float(y)), ref, 1e-6 * (1 + ref));
+      float dz = 0;
+      const float zf = float(z), yf = float(y);
+      bce_forward_backward(1, &zf, &yf, 0.5f, &dz);
+      EXPECT_NEAR(dz, 0.5 * (p - y), 1e-7);
+    }
+  }
+  // |z| = 100: the naive formula overflows / gives log(0); the stable one gives |z| or ~0.
+  EXPECT_FLOAT_EQ(bce_loss(100.0f, 0.0f), 100.0f);
+  EXPECT_FLOAT_EQ(bce_loss(-100.0f, 1.0f), 100.0f);
+  EXPECT_GE(bce_loss(100.0f, 1.0f), 0.0f);
+  EXPECT_LT(bce_loss(100.0f, 1.0f), 1e-30f);
+  const float z[4] = {100.0f, -100.0f, 1000.0f, -1000.0f}, y[4] = {0, 1, 1, 0};
+  float dz[4];
+  const double sum = bce_forward_backward(4, z, y, 1.0f, dz);
+  EXPECT_NEAR(sum, 200.0, 1e-3);
+  EXPECT_FLOAT_EQ(dz[0], 1.0f);
+  EXPECT_FLOAT_EQ(dz[1], -1.0f);
+  EXPECT_FLOAT_EQ(dz[2], 0.0f);
+  EXPECT_FLOAT_EQ(dz[3], 0.0f);
+}
+
+TEST(Layers, OptimizersMatchTheirFormulas) {
+  const size_t n = 37;  // not a multiple of the vector width
+  auto w = random_vector(n, 30), s = random_vector(n, 31, 0.0f, 1.0f), g = random_vector(n, 32);
+  const auto w0 = w, s0 = s;
+  adagrad_update(n, w.data(), s.data(), g.data(), 0.1f, 1e-8f);
+  for (size_t i = 0; i < n; ++i) {
+    const double si = double(s0[i]) + double(g[i]) * g[i];
+    EXPECT_NEAR(s[i], si, 1e-6);
+    EXPECT_NEAR(w[i], w0[i] - 0.1 * g[i] / (std::sqrt(si) + 1e-8), 1e-6);
+  }
+  auto v = w0;
+  sgd_update(n, v.data(), g.data(), 0.5f);
+  for (size_t i = 0; i < n; ++i) EXPECT_NEAR(v[i], w0[i] - 0.5 * g[i], 1e-6);
+}
+
+}  // namespace
+}  // namespace shadowsync::layers
