@@ -1,0 +1,105 @@
+// One worker, one pass over a planted-teacher dataset: the model's normalized entropy (NE, log
+// loss over the entropy of the base rate) on held-out data must fall well below 1 and come
+// within a stated margin of the teacher's own NE (the best any model can do).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "reference.hpp"
+#include "shadowsync/aligned_buffer.hpp"
+#include "shadowsync/model.hpp"
+#include "shadowsync/model_workspace.hpp"
+
+namespace shadowsync {
+namespace {
+
+struct Teacher {
+  std::vector<double> dense_w;
+  std::vector<std::vector<double>> table_w;  // a scalar effect per (table, row)
+  std::vector<double> u, v;                  // interaction between tables 0 and 1
+  double bias = -1.0;
+  Teacher(const HashingConfig& h, std::mt19937_64& rng) {
+    std::normal_distribution<double> n(0.0, 1.0);
+    for (int j = 0; j < kNumDense; ++j) dense_w.push_back(0.4 * n(rng));
+    for (int t = 0; t < kNumSparse; ++t) {
+      std::vector<double> w(h.rows[t]);
+      for (double& x : w) x = (t < 6 ? 0.6 : 0.15) * n(rng);
+      table_w.push_back(w);
+    }
+    for (uint32_t r = 0; r < h.rows[0]; ++r) u.push_back(n(rng));
+    for (uint32_t r = 0; r < h.rows[1]; ++r) v.push_back(n(rng));
+  }
+  double logit(const float* x, const uint32_t* s) const {
+    double z = bias;
+    for (int j = 0; j < kNumDense; ++j) z += dense_w[size_t(j)] * (x[j] - 1.0);
+    for (int t = 0; t < kNumSparse; ++t) z += table_w[size_t(t)][s[t]];
+    return z + 0.8 * u[s[0]] * v[s[1]];
+  }
+};
+
+test::Batch make_data(const Teacher& teacher, const HashingConfig& h, size_t rows, std::mt19937_64& rng,
+                      std::vector<double>* probabilities) {
+  std::exponential_distribution<double> count(0.3);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  test::Batch b;
+  for (size_t r = 0; r < rows; ++r) {
+    for (int j = 0; j < kNumDense; ++j) b.dense.push_back(float(std::log1p(std::floor(count(rng)))));
+    for (int t = 0; t < kNumSparse; ++t) b.sparse.push_back(u(rng) < 0.05 ? 0u : uint32_t(1 + rng() % (h.rows[t] - 1)));
+    const double p = 1.0 / (1.0 + std::exp(-teacher.logit(&b.dense[r * kNumDense], &b.sparse[r * kNumSparse])));
+    probabilities->push_back(p);
+    b.labels.push_back(u(rng) < p ? 1.0f : 0.0f);
+  }
+  return b;
+}
+
+double normalized_entropy(const std::vector<double>& p, const std::vector<float>& labels) {
+  double loss = 0, positives = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double q = std::clamp(p[i], 1e-12, 1 - 1e-12);
+    loss -= labels[i] > 0.5f ? std::log(q) : std::log(1 - q);
+    positives += labels[i];
+  }
+  const double rate = positives / double(p.size());
+  const double entropy = -(rate * std::log(rate) + (1 - rate) * std::log(1 - rate));
+  return loss / double(p.size()) / entropy;
+}
+
+TEST(ModelTraining, OnePassApproachesThePlantedTeacher) {
+  const HashingConfig h = HashingConfig::uniform(20);
+  std::mt19937_64 rng(2024);
+  const Teacher teacher(h, rng);
+  std::vector<double> train_p, test_p;
+  const test::Batch train = make_data(teacher, h, 60000, rng, &train_p);
+  const test::Batch held_out = make_data(teacher, h, 10000, rng, &test_p);
+  const double teacher_ne = normalized_entropy(test_p, held_out.labels);
+
+  const ModelConfig config = ModelConfig::preset("small", h);
+  const Model model(config);
+  AlignedFloatBuffer dense(model.layout().total_floats), state(model.layout().total_floats);
+  model.init_dense(dense.data(), 1);
+  EmbeddingStore store(h, config.embedding_dim);
+  model.init_embeddings(store, 1);
+  const int batch = 64;
+  ModelWorkspace workspace(model, batch);
+  const OptimizerConfig opt;  // the documented defaults
+  const DataView all = train.view();
+  for (size_t begin = 0; begin < all.rows; begin += batch) {
+    workspace.train_step(all.slice(begin, std::min(all.rows, begin + batch)), dense.data(), state.data(), store, opt);
+  }
+  std::vector<float> logits(held_out.labels.size());
+  workspace.predict_logits(held_out.view(), dense.data(), store, logits.data());
+  std::vector<double> model_p;
+  for (float z : logits) model_p.push_back(1.0 / (1.0 + std::exp(-double(z))));
+  const double model_ne = normalized_entropy(model_p, held_out.labels);
+  std::printf("teacher NE %.4f, model NE %.4f\n", teacher_ne, model_ne);
+  // Measured: teacher 0.632, model 0.665 (one pass over 60k examples of ~1100 planted effects;
+  // the estimation error alone of that many parameters is ~0.02 NE).
+  EXPECT_LT(teacher_ne, 0.7);               // the task is learnable
+  EXPECT_LT(model_ne, 0.75);                // well below 1 (a constant predictor)
+  EXPECT_LT(model_ne, teacher_ne + 0.05);   // and within 0.05 of the best possible
+}
+
+}  // namespace
+}  // namespace shadowsync
