@@ -4,6 +4,10 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -64,7 +68,13 @@ void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int l
   }
 }
 
-void interaction_dot_forward(int rows, int d, const float* t, float* z) {
+namespace {
+
+// Kd > 0: the embedding width as a compile-time constant (fully unrolled, vectorized inner
+// loops); Kd == 0: any width at run time.
+template <int Kd>
+void dot_forward(int rows, int d_runtime, const float* t, float* z) {
+  const int d = Kd > 0 ? Kd : d_runtime;
   const int width = d + kPairs;
   // tt: the example's 27 vectors transposed (d x 32, zero padded) so that the dots of vector i
   // with all others vectorize over the other index without reassociating any sum.
@@ -90,6 +100,7 @@ void interaction_dot_forward(int rows, int d, const float* t, float* z) {
       for (int k = 0; k < d; ++k) {
         const float a = ti[k];
         const float* __restrict col = tt + k * kPadded;
+#pragma omp simd
         for (int j = 0; j < kPadded; ++j) acc[j] += a * col[j];
       }
       for (int j = 0; j < i; ++j) *out++ = acc[j];
@@ -97,7 +108,9 @@ void interaction_dot_forward(int rows, int d, const float* t, float* z) {
   }
 }
 
-void interaction_dot_backward(int rows, int d, const float* t, const float* dz, float* dt) {
+template <int Kd>
+void dot_backward(int rows, int d_runtime, const float* t, const float* dz, float* dt) {
+  const int d = Kd > 0 ? Kd : d_runtime;
   const int width = d + kPairs;
   float g[kVectors * kVectors];  // symmetric pair gradients, zero diagonal
   for (int i = 0; i < kVectors; ++i) g[i * kVectors + i] = 0.0f;
@@ -125,9 +138,34 @@ void interaction_dot_backward(int rows, int d, const float* t, const float* dz, 
       for (int j = 0; j < kVectors; ++j) {
         const float gij = gi[j];
         const float* __restrict tj = tr + j * d;
+        // omp simd: without it GCC unrolls this into scalar FMAs (it cannot prove out and tj
+        // apart); they never overlap (out is in dt, tj in t).
+#pragma omp simd
         for (int k = 0; k < d; ++k) out[k] += gij * tj[k];
       }
     }
+  }
+}
+
+}  // namespace
+
+void interaction_dot_forward(int rows, int d, const float* t, float* z) {
+  switch (d) {
+    case 4: return dot_forward<4>(rows, d, t, z);
+    case 8: return dot_forward<8>(rows, d, t, z);
+    case 16: return dot_forward<16>(rows, d, t, z);
+    case 32: return dot_forward<32>(rows, d, t, z);
+    default: return dot_forward<0>(rows, d, t, z);
+  }
+}
+
+void interaction_dot_backward(int rows, int d, const float* t, const float* dz, float* dt) {
+  switch (d) {
+    case 4: return dot_backward<4>(rows, d, t, dz, dt);
+    case 8: return dot_backward<8>(rows, d, t, dz, dt);
+    case 16: return dot_backward<16>(rows, d, t, dz, dt);
+    case 32: return dot_backward<32>(rows, d, t, dz, dt);
+    default: return dot_backward<0>(rows, d, t, dz, dt);
   }
 }
 
@@ -150,7 +188,22 @@ double bce_forward_backward(int rows, const float* z, const float* y, float scal
 void adagrad_update(size_t n, float* __restrict w, float* __restrict s, const float* __restrict g,
                     float lr, float eps) {
   // Benign Hogwild race (documented in model_workspace.hpp): plain loads/stores of aligned floats.
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#if defined(__AVX512F__)
+  // Explicit AVX-512: GCC keeps std::sqrt scalar without -fno-math-errno (errno for s < 0, which
+  // cannot happen here: s is a sum of squares). Same IEEE sqrt and division as the scalar loop.
+  const __m512 vlr = _mm512_set1_ps(lr), veps = _mm512_set1_ps(eps);
+  // maskz with all lanes: _mm512_sqrt_ps trips a GCC 12 -Wmaybe-uninitialized false positive.
+  const __mmask16 kAll = 0xFFFF;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 gi = _mm512_loadu_ps(g + i);
+    const __m512 si = _mm512_add_ps(_mm512_loadu_ps(s + i), _mm512_mul_ps(gi, gi));
+    _mm512_storeu_ps(s + i, si);
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, gi), _mm512_add_ps(_mm512_maskz_sqrt_ps(kAll, si), veps));
+    _mm512_storeu_ps(w + i, _mm512_sub_ps(_mm512_loadu_ps(w + i), step));
+  }
+#endif
+  for (; i < n; ++i) {
     const float gi = g[i];
     const float si = s[i] + gi * gi;
     s[i] = si;

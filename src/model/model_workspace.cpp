@@ -18,6 +18,9 @@ namespace {
 
 using layers::kVectors;
 
+constexpr size_t kGatherAhead = 2;  // examples
+constexpr size_t kUpdateAhead = 8;  // sorted keys
+
 // Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
 inline float shared_load(const float& x) {
   return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
@@ -104,6 +107,14 @@ struct ModelWorkspace::Impl {
   void gather(const DataView& batch, const EmbeddingStore& emb) {
     const float* bottom_out = bottom_act.back().data();
     for (size_t r = 0; r < batch.rows; ++r) {
+      // The rows are random lines of large tables: prefetch those of a later example so that
+      // their misses overlap (prefetches never fault; out-of-range indices are skipped).
+      if (r + kGatherAhead < batch.rows) {
+        const uint32_t* ahead = batch.sparse + (r + kGatherAhead) * kNumSparse;
+        for (int table = 0; table < kNumSparse; ++table) {
+          if (ahead[table] < emb.rows(table)) __builtin_prefetch(emb.row(table, ahead[table]));
+        }
+      }
       float* tr = t.data() + r * kVectors * d;
       std::copy(bottom_out + r * d, bottom_out + (r + 1) * d, tr);
       const uint32_t* idx = batch.sparse + r * kNumSparse;
@@ -183,8 +194,9 @@ struct ModelWorkspace::Impl {
 
   // Calls fn(table, row, summed gradient) once per distinct (table, row) of the batch, in
   // (table, row) order.
+  // With `prefetch`, the rows and accumulators of later keys are prefetched for writing.
   template <typename Fn>
-  void for_each_row_grad(const DataView& batch, Fn&& fn) {
+  void for_each_row_grad(const DataView& batch, const EmbeddingStore* prefetch, Fn&& fn) {
     const size_t rows = batch.rows;
     for (int table = 0; table < kNumSparse; ++table) {
       for (size_t r = 0; r < rows; ++r) {
@@ -194,6 +206,11 @@ struct ModelWorkspace::Impl {
       size_t i = 0;
       while (i < rows) {
         const uint32_t row = uint32_t(keys[i] >> 32);
+        if (prefetch != nullptr && i + kUpdateAhead < rows) {
+          const uint32_t ahead = uint32_t(keys[i + kUpdateAhead] >> 32);
+          __builtin_prefetch(prefetch->row(table, ahead), 1);
+          __builtin_prefetch(prefetch->accumulator(table) + ahead, 1);
+        }
         std::fill(row_grad.begin(), row_grad.end(), 0.0f);
         for (; i < rows && uint32_t(keys[i] >> 32) == row; ++i) {
           const float* src = dt.data() + (keys[i] & 0xFFFFFFFFu) * kVectors * d + (1 + table) * d;
@@ -243,7 +260,7 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
   // Row-wise Adagrad on the touched rows (relaxed atomic accesses: shared with other workers).
   const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(w.d);
   const int d = w.d;
-  w.for_each_row_grad(batch, [&](int table, uint32_t row, const float* g) {
+  w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
     float sumsq = 0.0f;
     for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
     float& acc = embeddings.accumulator(table)[row];
@@ -281,7 +298,7 @@ float ModelWorkspace::loss_and_gradients(DataView batch, const float* dense,
   w.forward(batch, dense, embeddings);
   const double loss = w.backward(batch, dense, dense_grad, nullptr, nullptr, nullptr);
   if (emb_grads != nullptr) {
-    w.for_each_row_grad(batch, [&](int table, uint32_t row, const float* g) {
+    w.for_each_row_grad(batch, nullptr, [&](int table, uint32_t row, const float* g) {
       emb_grads->push_back(SparseRowGrad{table, row, std::vector<float>(g, g + w.d)});
     });
   }

@@ -1,0 +1,156 @@
+// Benchmarks of the model: one training step (forward, backward, dense Adagrad + row-wise
+// Adagrad update) of the small and kaggle presets on one thread, against the machine's
+// single-thread GEMM limit (dnnl_sgemm 2048^3); plus the GEMM options for one layer shape
+// (dnnl_sgemm vs a dnnl::matmul primitive created once) that decided the kernel choice.
+#include <benchmark/benchmark.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <random>
+#include <vector>
+
+#include "shadowsync/aligned_buffer.hpp"
+#include "shadowsync/kernel_threading.hpp"
+#include "shadowsync/model.hpp"
+#include "shadowsync/model_workspace.hpp"
+
+namespace shadowsync {
+namespace {
+
+constexpr int kLimitSize = 2048;
+
+double sgemm_seconds(int n, int repeats) {
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);  // warm up
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+// Single-thread sgemm GFLOP/s at 2048^3 (best of 5), measured once.
+double sgemm_limit_gflops() {
+  static const double limit = [] {
+    use_single_threaded_kernels_on_this_thread();
+    return 2.0 * kLimitSize * kLimitSize * kLimitSize / sgemm_seconds(kLimitSize, 5) * 1e-9;
+  }();
+  return limit;
+}
+
+void BM_SgemmLimit(benchmark::State& state) {
+  use_single_threaded_kernels_on_this_thread();
+  const int n = int(state.range(0));
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_SgemmLimit)->Arg(kLimitSize)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
+// Shared state of the step benchmarks: one model, replica and table set per preset.
+struct StepFixture {
+  ModelConfig config;
+  Model model;
+  AlignedFloatBuffer dense, dense_state;
+  EmbeddingStore store;
+  std::vector<float> labels, features;
+  std::vector<uint32_t> sparse;
+  static constexpr size_t kRows = 1 << 15;
+
+  explicit StepFixture(const char* preset)
+      : config(ModelConfig::preset(preset, HashingConfig::uniform())),
+        model(config),
+        dense(model.layout().total_floats),
+        dense_state(model.layout().total_floats),
+        store(config.hashing, config.embedding_dim) {
+    model.init_dense(dense.data(), 1);
+    model.init_embeddings(store, 1);
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<float> x(0.0f, 4.0f);
+    for (size_t r = 0; r < kRows; ++r) {
+      labels.push_back(float(rng() % 4 == 0));
+      for (int j = 0; j < kNumDense; ++j) features.push_back(x(rng));
+      for (int t = 0; t < kNumSparse; ++t) sparse.push_back(uint32_t(rng() % config.hashing.rows[t]));
+    }
+  }
+  DataView view() const { return DataView{kRows, labels.data(), features.data(), sparse.data()}; }
+};
+
+StepFixture& fixture(const char* preset) {
+  static StepFixture small("small");
+  static StepFixture kaggle("kaggle");
+  return std::string_view(preset) == "small" ? small : kaggle;
+}
+
+void train_step_bench(benchmark::State& state, const char* preset) {
+  const double limit = sgemm_limit_gflops();
+  StepFixture& f = fixture(preset);
+  const int batch = int(state.range(0));
+  ModelWorkspace workspace(f.model, batch);
+  const OptimizerConfig opt;
+  const DataView all = f.view();
+  size_t begin = 0;
+  for (auto _ : state) {
+    if (begin + size_t(batch) > all.rows) begin = 0;
+    benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
+                                                  f.dense_state.data(), f.store, opt));
+    begin += size_t(batch);
+  }
+  const double flops = f.config.flops_per_example_train() * batch;
+  state.counters["examples/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sgemm_limit_GFLOP/s"] = limit;
+  // Rate counter divided by the limit: the step's GFLOP/s as a fraction of sgemm's.
+  state.counters["ratio_to_sgemm"] = benchmark::Counter(flops * 1e-9 / limit, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_TrainStepSmall(benchmark::State& state) { train_step_bench(state, "small"); }
+void BM_TrainStepKaggle(benchmark::State& state) { train_step_bench(state, "kaggle"); }
+BENCHMARK(BM_TrainStepSmall)->RangeMultiplier(2)->Range(32, 1024)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TrainStepKaggle)->RangeMultiplier(2)->Range(32, 1024)->Unit(benchmark::kMicrosecond);
+
+// One layer shape (kaggle top layer 0 forward at batch B: B x 367 -> 512), dnnl_sgemm against a
+// dnnl::matmul primitive made once with the weights used in place (B x K times (K x N)^T view).
+void BM_LayerSgemm(benchmark::State& state) {
+  use_single_threaded_kernels_on_this_thread();
+  const int m = int(state.range(0)), k = 367, n = 512;
+  std::vector<float> x(size_t(m) * k, 0.5f), w(size_t(n) * k, 0.25f), y(size_t(m) * n);
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'T', m, n, k, 1.0f, x.data(), k, w.data(), k, 0.0f, y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LayerSgemm)->Arg(128)->Arg(1024);
+
+void BM_LayerMatmulPrimitive(benchmark::State& state) {
+  use_single_threaded_kernels_on_this_thread();
+  const int m = int(state.range(0)), k = 367, n = 512;
+  std::vector<float> x(size_t(m) * k, 0.5f), w(size_t(n) * k, 0.25f), y(size_t(m) * n);
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  using tag = dnnl::memory::format_tag;
+  using dt = dnnl::memory::data_type;
+  const dnnl::memory::desc src({m, k}, dt::f32, tag::ab);
+  const dnnl::memory::desc wei({k, n}, dt::f32, tag::ba);  // (out x in) row-major seen as K x N
+  const dnnl::memory::desc dst({m, n}, dt::f32, tag::ab);
+  const dnnl::matmul matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, dst), engine));
+  dnnl::memory src_mem(src, engine, x.data()), wei_mem(wei, engine, w.data()), dst_mem(dst, engine, y.data());
+  for (auto _ : state) {
+    matmul.execute(stream, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}});
+    stream.wait();
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LayerMatmulPrimitive)->Arg(128)->Arg(1024);
+
+}  // namespace
+}  // namespace shadowsync
+
+BENCHMARK_MAIN();
