@@ -135,8 +135,11 @@ struct ModelWorkspace::Impl {
   // Backward pass after forward(): dense gradients into `g` (layout offsets), embedding input
   // gradients into dt. With `apply`, each layer's parameters are updated right after its
   // gradient is computed (while it is in cache) and after its backward-data GEMM used them.
+  // `after_interaction()` runs as soon as dt holds the embedding gradients, before the bottom
+  // MLP's backward pass (train_step updates the rows then, while dt is still in cache).
+  template <typename AfterInteraction>
   double backward(const DataView& batch, const float* dense_in, float* g, float* dense_out,
-                  float* state, const OptimizerConfig* apply) {
+                  float* state, const OptimizerConfig* apply, AfterInteraction&& after_interaction) {
     const int rows = int(batch.rows);
     const float* logits = top_act.back().data();
     const double loss_sum =
@@ -169,6 +172,7 @@ struct ModelWorkspace::Impl {
       lddy = L.in;
     }
     if (dot) layers::interaction_dot_backward(rows, d, t.data(), dy, dt.data());
+    after_interaction();
     // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
     dy = dt.data();
     lddy = kVectors * d;
@@ -256,20 +260,22 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
     throw Error("model: train_step with Adagrad needs the dense optimizer state");
   }
   w.forward(batch, dense, embeddings);
-  const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt);
   // Row-wise Adagrad on the touched rows (relaxed atomic accesses: shared with other workers).
   const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(w.d);
   const int d = w.d;
-  w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
-    float sumsq = 0.0f;
-    for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
-    float& acc = embeddings.accumulator(table)[row];
-    const float s = shared_load(acc) + sumsq * inv_d;
-    shared_store(acc, s);
-    const float step = lr / (std::sqrt(s) + eps);
-    float* p = embeddings.row(table, row);
-    for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
-  });
+  auto update_rows = [&] {
+    w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
+      float sumsq = 0.0f;
+      for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
+      float& acc = embeddings.accumulator(table)[row];
+      const float s = shared_load(acc) + sumsq * inv_d;
+      shared_store(acc, s);
+      const float step = lr / (std::sqrt(s) + eps);
+      float* p = embeddings.row(table, row);
+      for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
+    });
+  };
+  const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt, update_rows);
   return float(loss / double(batch.rows));
 }
 
@@ -296,7 +302,7 @@ float ModelWorkspace::loss_and_gradients(DataView batch, const float* dense,
   if (emb_grads != nullptr) emb_grads->clear();
   if (batch.rows == 0) return 0.0f;
   w.forward(batch, dense, embeddings);
-  const double loss = w.backward(batch, dense, dense_grad, nullptr, nullptr, nullptr);
+  const double loss = w.backward(batch, dense, dense_grad, nullptr, nullptr, nullptr, [] {});
   if (emb_grads != nullptr) {
     w.for_each_row_grad(batch, nullptr, [&](int table, uint32_t row, const float* g) {
       emb_grads->push_back(SparseRowGrad{table, row, std::vector<float>(g, g + w.d)});
