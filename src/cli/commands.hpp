@@ -13,5 +13,6 @@ struct ExitStatus {
 };
 
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
+void add_gen_command(CLI::App& app);
 
 }  // namespace shadowsync::cli

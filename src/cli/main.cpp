@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "shadowsync 0.1.0");
 
   // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
+  shadowsync::cli::add_gen_command(app);
 
   try {
     app.parse(argc, argv);
