@@ -99,6 +99,9 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
     throw Error(fmt::format("synthetic data: rows must be in [1, {}], got {}", kSyntheticMaxRows,
                             options.rows));
   }
+  // A stale summary must not describe a file that is being rewritten (or that fails half-way):
+  // the summary is removed first and written only after the data is complete.
+  std::remove((out_path + ".json").c_str());
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(out_path.c_str(), "wb"));
   if (!file) {
     throw Error(fmt::format("{}: cannot open for writing: {}", out_path, std::strerror(errno)));

@@ -243,8 +243,9 @@ TEST(SyntheticCriteo, GenerateErrors) {
   const std::string message = error_of([&] { generate_synthetic_criteo({10, 1}, bad); });
   EXPECT_NE(message.find(bad), std::string::npos) << message;
   EXPECT_NE(message.find("cannot open"), std::string::npos) << message;
-  // A directory named like the summary file: the .json cannot be written.
+  // A non-empty directory named like the summary file: the .json cannot be written.
   fs::create_directories(dir.file("y.tsv.json"));
+  write_all(dir.file("y.tsv.json/keep"), "x");
   const std::string json_message = error_of([&] { generate_synthetic_criteo({10, 1}, dir.file("y.tsv")); });
   EXPECT_NE(json_message.find("y.tsv.json"), std::string::npos) << json_message;
 }
