@@ -1,0 +1,112 @@
+// The only code that touches replica memory shared with Hogwild workers (see the memory model in
+// include/shadowsync/sync_rule.hpp): a vectorized read of a replica range into private scratch,
+// and a vectorized read-modify-write that adds private deltas to a replica range.
+//
+// Benign race, documented here once: workers store floats into the same replicas concurrently.
+// On x86 the SIMD loads/stores below are explicit intrinsics (the compiler cannot merge, split
+// or re-read them, nor turn them into memcpy / rep movs); each 4-byte float lane of a vector
+// access is naturally aligned and therefore single-copy atomic, so a racing vector access sees or
+// leaves, per element, a whole old or a whole new float. Scalar heads/tails and non-x86 targets
+// use std::atomic_ref<float> with relaxed order. add_to_replica() loads, adds and stores: a worker
+// store landing between that load and that store (a window of a few nanoseconds) is lost, as
+// Hogwild updates can be lost among workers; anything written before the load is kept.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SHADOWSYNC_SYNC_X86 1
+#endif
+
+namespace shadowsync::sync_detail {
+
+inline float relaxed_load(const float* p) {
+  // atomic_ref needs a non-const referent; the access itself is a pure load.
+  return std::atomic_ref<float>(*const_cast<float*>(p)).load(std::memory_order_relaxed);
+}
+inline void relaxed_store(float* p, float v) {
+  std::atomic_ref<float>(*p).store(v, std::memory_order_relaxed);
+}
+
+#if defined(SHADOWSYNC_SYNC_X86) && defined(__AVX512F__)
+inline constexpr size_t kLanes = 16;
+using Vec = __m512;
+inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline void vstream(float* p, Vec v) { _mm512_stream_ps(p, v); }
+inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+#elif defined(SHADOWSYNC_SYNC_X86) && defined(__AVX__)
+inline constexpr size_t kLanes = 8;
+using Vec = __m256;
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline void vstream(float* p, Vec v) { _mm256_stream_ps(p, v); }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+#elif defined(SHADOWSYNC_SYNC_X86)
+inline constexpr size_t kLanes = 4;
+using Vec = __m128;
+inline Vec vload(const float* p) { return _mm_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm_storeu_ps(p, v); }
+inline void vstream(float* p, Vec v) { _mm_stream_ps(p, v); }
+inline Vec vadd(Vec a, Vec b) { return _mm_add_ps(a, b); }
+#endif
+
+// dst[k] = replica[k] for k < length (dst is private scratch).
+inline void read_replica(float* dst, const float* replica, size_t length) {
+  size_t k = 0;
+#ifdef SHADOWSYNC_SYNC_X86
+  for (; k + 2 * kLanes <= length; k += 2 * kLanes) {
+    const Vec a = vload(replica + k);
+    const Vec b = vload(replica + k + kLanes);
+    vstore(dst + k, a);
+    vstore(dst + k + kLanes, b);
+  }
+  for (; k + kLanes <= length; k += kLanes) vstore(dst + k, vload(replica + k));
+#endif
+  for (; k < length; ++k) dst[k] = relaxed_load(replica + k);
+}
+
+// replica[k] += delta[k] for k < length (delta is private scratch). With `nontemporal`, the
+// aligned body is written with streaming stores; the caller then calls store_fence() before it
+// publishes the round.
+inline void add_to_replica(float* replica, const float* delta, size_t length, bool nontemporal) {
+  size_t k = 0;
+#ifdef SHADOWSYNC_SYNC_X86
+  if (nontemporal) {
+    // Scalar head up to the vector alignment streaming stores need.
+    constexpr uintptr_t kAlign = kLanes * sizeof(float);
+    while (k < length && reinterpret_cast<uintptr_t>(replica + k) % kAlign != 0) {
+      relaxed_store(replica + k, relaxed_load(replica + k) + delta[k]);
+      ++k;
+    }
+    for (; k + kLanes <= length; k += kLanes) {
+      vstream(replica + k, vadd(vload(replica + k), vload(delta + k)));
+    }
+  } else {
+    for (; k + 2 * kLanes <= length; k += 2 * kLanes) {
+      const Vec a = vadd(vload(replica + k), vload(delta + k));
+      const Vec b = vadd(vload(replica + k + kLanes), vload(delta + k + kLanes));
+      vstore(replica + k, a);
+      vstore(replica + k + kLanes, b);
+    }
+    for (; k + kLanes <= length; k += kLanes) {
+      vstore(replica + k, vadd(vload(replica + k), vload(delta + k)));
+    }
+  }
+#else
+  (void)nontemporal;
+#endif
+  for (; k < length; ++k) relaxed_store(replica + k, relaxed_load(replica + k) + delta[k]);
+}
+
+// Orders streaming stores before what follows (no-op without them).
+inline void store_fence() {
+#ifdef SHADOWSYNC_SYNC_X86
+  _mm_sfence();
+#endif
+}
+
+}  // namespace shadowsync::sync_detail

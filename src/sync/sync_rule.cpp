@@ -1,0 +1,297 @@
+// SyncRule: MA / EASGD / BMUF rounds with the delta write-back, streamed chunk by chunk through
+// thread-local scratch. Replica memory is touched only through replica_access.hpp (the one
+// documented benign race, see there and sync_rule.hpp); everything else here works on private
+// scratch or on the rule's own state, which only the thread running a range touches.
+#include "shadowsync/sync_rule.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "shadowsync/error.hpp"
+#include "sync/replica_access.hpp"
+
+namespace shadowsync {
+namespace {
+
+using sync_detail::add_to_replica;
+using sync_detail::read_replica;
+
+constexpr size_t kChunkMultiple = 16;              // one 64-byte line of floats
+constexpr size_t kScratchBudgetBytes = 24 * 1024;  // automatic chunk: scratch fits L1
+constexpr size_t kMinChunk = 64;
+constexpr size_t kMaxChunk = 16384;
+
+// Per-thread scratch, grown on demand and freed at thread exit.
+class Scratch {
+ public:
+  ~Scratch() { std::free(data_); }
+  float* get(size_t floats) {
+    if (floats > capacity_) {
+      std::free(data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (data_ == nullptr) {
+        throw Error("SyncRule: cannot allocate " + std::to_string(bytes) + " bytes of scratch");
+      }
+      capacity_ = floats;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local Scratch scratch_of_thread;
+
+std::string number(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+void check_params(const SyncParams& p) {
+  switch (p.kind) {
+    case SyncRuleKind::MA:
+      break;
+    case SyncRuleKind::EASGD:
+      if (!(std::isfinite(p.alpha) && p.alpha > 0.0f && p.alpha <= 1.0f)) {
+        throw Error("sync parameters: alpha (EASGD elastic rate) must be in (0, 1], got " + number(p.alpha));
+      }
+      break;
+    case SyncRuleKind::BMUF:
+      if (!(std::isfinite(p.block_momentum) && p.block_momentum >= 0.0f && p.block_momentum < 1.0f)) {
+        throw Error("sync parameters: block_momentum (BMUF eta) must be in [0, 1), got " +
+                    number(p.block_momentum));
+      }
+      if (!(std::isfinite(p.block_lr) && p.block_lr > 0.0f)) {
+        throw Error("sync parameters: block_lr (BMUF zeta) must be finite and > 0, got " + number(p.block_lr));
+      }
+      break;
+    default:
+      throw Error("sync parameters: unknown rule kind " + std::to_string(static_cast<int>(p.kind)));
+  }
+  if (p.chunk_floats % kChunkMultiple != 0) {
+    throw Error("sync parameters: chunk_floats must be 0 (automatic) or a multiple of 16, got " +
+                std::to_string(p.chunk_floats));
+  }
+}
+
+void check_range(size_t begin, size_t end, size_t n, const char* what) {
+  if (begin > end || end > n) {
+    throw Error(std::string("SyncRule::") + what + ": range [" + std::to_string(begin) + ", " +
+                std::to_string(end) + ") is not inside [0, " + std::to_string(n) + ")");
+  }
+}
+
+}  // namespace
+
+SyncParams SyncParams::defaults(SyncRuleKind kind, int groups) {
+  if (groups < 1) {
+    throw Error("sync parameters: the number of groups must be >= 1, got " + std::to_string(groups));
+  }
+  SyncParams p;
+  p.kind = kind;
+  const float g = static_cast<float>(groups);
+  if (kind == SyncRuleKind::EASGD) p.alpha = 0.9f / g;
+  if (kind == SyncRuleKind::BMUF) {
+    p.block_momentum = 1.0f - 1.0f / g;
+    p.block_lr = 1.0f;
+    p.nesterov = true;
+  }
+  return p;
+}
+
+const char* sync_rule_name(SyncRuleKind kind) {
+  switch (kind) {
+    case SyncRuleKind::MA:
+      return "ma";
+    case SyncRuleKind::EASGD:
+      return "easgd";
+    case SyncRuleKind::BMUF:
+      return "bmuf";
+  }
+  return "unknown";
+}
+
+SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_t n, MemoryResource& memory)
+    : params_(params), replicas_(std::move(replicas)), size_(n), memory_(&memory) {
+  check_params(params_);
+  if (replicas_.empty()) throw Error("SyncRule: needs at least one replica, got none");
+  if (n == 0) throw Error("SyncRule: replicas must hold at least one float, got n = 0");
+  std::vector<std::pair<uintptr_t, size_t>> spans;
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (replicas_[i] == nullptr) throw Error("SyncRule: replica " + std::to_string(i) + " is a null pointer");
+    if (reinterpret_cast<uintptr_t>(replicas_[i]) % alignof(float) != 0) {
+      throw Error("SyncRule: replica " + std::to_string(i) + " is not aligned to a float");
+    }
+    spans.emplace_back(reinterpret_cast<uintptr_t>(replicas_[i]), i);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t k = 1; k < spans.size(); ++k) {
+    if (spans[k - 1].first + n * sizeof(float) > spans[k].first) {
+      throw Error("SyncRule: replicas " + std::to_string(spans[k - 1].second) + " and " +
+                  std::to_string(spans[k].second) + " overlap (each must be its own " + std::to_string(n) +
+                  " floats)");
+    }
+  }
+  const size_t g = replicas_.size();
+  chunk_ = params_.chunk_floats;
+  if (chunk_ == 0) {
+    chunk_ = kScratchBudgetBytes / (sizeof(float) * (g + 2)) / kChunkMultiple * kChunkMultiple;
+    chunk_ = std::clamp(chunk_, kMinChunk, kMaxChunk);
+  }
+  if (params_.kind != SyncRuleKind::MA) {
+    state_a_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));
+    read_replica(state_a_, replicas_[0], n);  // center / w_global start at replica 0
+  }
+  if (params_.kind == SyncRuleKind::BMUF) {
+    try {
+      state_b_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));  // zero-filled: delta = 0
+    } catch (...) {
+      memory_->deallocate(state_a_, n * sizeof(float));
+      throw;
+    }
+  }
+}
+
+SyncRule::~SyncRule() {
+  if (state_a_ != nullptr) memory_->deallocate(state_a_, size_ * sizeof(float));
+  if (state_b_ != nullptr) memory_->deallocate(state_b_, size_ * sizeof(float));
+}
+
+const float* SyncRule::center() const { return state_a_; }
+
+std::vector<std::pair<float*, size_t>> SyncRule::state_buffers() {
+  std::vector<std::pair<float*, size_t>> out;
+  if (state_a_ != nullptr) out.emplace_back(state_a_, size_);
+  if (state_b_ != nullptr) out.emplace_back(state_b_, size_);
+  return out;
+}
+
+void SyncRule::snapshot(size_t begin, size_t end, float* out) const {
+  check_range(begin, end, size_, "snapshot");
+  if (out == nullptr && end > begin) throw Error("SyncRule::snapshot: output buffer is a null pointer");
+  const size_t length = end - begin;
+  for (size_t i = 0; i < replicas_.size(); ++i) read_replica(out + i * length, replicas_[i] + begin, length);
+}
+
+void SyncRule::apply(size_t begin, size_t end, const float* snapshot) {
+  check_range(begin, end, size_, "apply");
+  if (snapshot == nullptr && end > begin) throw Error("SyncRule::apply: snapshot is a null pointer");
+  const size_t stride = end - begin;
+  float* work = scratch_of_thread.get(2 * chunk_);
+  for (size_t offset = 0; offset < stride; offset += chunk_) {
+    apply_chunk(begin + offset, std::min(chunk_, stride - offset), snapshot + offset, stride, work);
+  }
+  if (params_.nontemporal) sync_detail::store_fence();
+}
+
+void SyncRule::run_range(size_t begin, size_t end) {
+  check_range(begin, end, size_, "run_range");
+  const size_t g = replicas_.size();
+  float* snap = scratch_of_thread.get((g + 2) * chunk_);
+  float* work = snap + g * chunk_;
+  size_t b = begin;
+  while (b < end) {
+    // Chunk boundaries at multiples of chunk_ (aligned vectors when the replicas are aligned).
+    const size_t e = std::min(end, (b / chunk_ + 1) * chunk_);
+    const size_t length = e - b;
+    for (size_t i = 0; i < g; ++i) read_replica(snap + i * chunk_, replicas_[i] + b, length);
+    apply_chunk(b, length, snap, chunk_, work);
+    b = e;
+  }
+  if (params_.nontemporal) sync_detail::store_fence();
+}
+
+// Targets for elements [begin, begin + length) from `snapshot` (replica i at snapshot + i *
+// stride), the rule's state advanced, and replica_i += target_i - s_i. `work`: 2 x chunk_ floats.
+void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* work) {
+  const size_t g = replicas_.size();
+  float* __restrict target = work;
+  float* __restrict delta = work + chunk_;
+  const bool nt = params_.nontemporal;
+
+  if (params_.kind == SyncRuleKind::EASGD) {
+    float* __restrict c = state_a_ + begin;
+    const float alpha = params_.alpha;
+    for (size_t i = 0; i < g; ++i) {
+      const float* __restrict s = snapshot + i * stride;
+      for (size_t k = 0; k < length; ++k) {
+        const float d = alpha * (s[k] - c[k]);
+        c[k] += d;
+        delta[k] = -d;  // target_i - s_i = -d_i
+      }
+      add_to_replica(replicas_[i] + begin, delta, length, nt);
+    }
+    return;
+  }
+
+  // MA and BMUF: m = mean_j s_j.
+  {
+    const float* __restrict s0 = snapshot;
+    for (size_t k = 0; k < length; ++k) target[k] = s0[k];
+    for (size_t j = 1; j < g; ++j) {
+      const float* __restrict s = snapshot + j * stride;
+      for (size_t k = 0; k < length; ++k) target[k] += s[k];
+    }
+    const float inv_g = 1.0f / static_cast<float>(g);
+    for (size_t k = 0; k < length; ++k) target[k] *= inv_g;
+  }
+  if (params_.kind == SyncRuleKind::BMUF) {
+    float* __restrict w_global = state_a_ + begin;
+    float* __restrict momentum = state_b_ + begin;
+    const float eta = params_.block_momentum;
+    const float zeta = params_.block_lr;
+    const float look_ahead = params_.nesterov ? eta : 0.0f;
+    for (size_t k = 0; k < length; ++k) {
+      const float step = eta * momentum[k] + zeta * (target[k] - w_global[k]);
+      const float w = w_global[k] + step;
+      momentum[k] = step;
+      w_global[k] = w;
+      target[k] = w + look_ahead * step;
+    }
+  }
+  for (size_t i = 0; i < g; ++i) {
+    const float* __restrict s = snapshot + i * stride;
+    for (size_t k = 0; k < length; ++k) delta[k] = target[k] - s[k];
+    add_to_replica(replicas_[i] + begin, delta, length, nt);
+  }
+}
+
+void SyncRule::exchange_with_center(int group) {
+  if (params_.kind != SyncRuleKind::EASGD) {
+    throw Error(std::string("SyncRule::exchange_with_center: needs the EASGD rule, this one is ") +
+                sync_rule_name(params_.kind));
+  }
+  if (group < 0 || group >= groups()) {
+    throw Error("SyncRule::exchange_with_center: group " + std::to_string(group) + " is not in [0, " +
+                std::to_string(groups()) + ")");
+  }
+  float* snap = scratch_of_thread.get(2 * chunk_);
+  float* __restrict s = snap;
+  float* __restrict delta = snap + chunk_;
+  float* replica = replicas_[static_cast<size_t>(group)];
+  const float alpha = params_.alpha;
+  for (size_t b = 0; b < size_; b += chunk_) {
+    const size_t length = std::min(chunk_, size_ - b);
+    read_replica(s, replica + b, length);
+    float* __restrict c = state_a_ + b;
+    for (size_t k = 0; k < length; ++k) {
+      const float d = alpha * (s[k] - c[k]);
+      c[k] += d;
+      delta[k] = -d;
+    }
+    add_to_replica(replica + b, delta, length, params_.nontemporal);
+  }
+  if (params_.nontemporal) sync_detail::store_fence();
+}
+
+}  // namespace shadowsync
