@@ -30,6 +30,8 @@ class Topology {
 
   // The spec given to load() ("" for this machine).
   const std::string& spec() const { return spec_; }
+  // Where it came from: "this machine", "XML file 'F'" or "synthetic 'S'".
+  const std::string& source() const { return source_; }
   // True only for the running machine: only then can threads and memory be bound.
   bool is_this_system() const;
 
@@ -40,7 +42,7 @@ class Topology {
 
   struct Node {
     int os_index;           // the NUMA node number (as in numactl / hwloc P#)
-    int package;            // logical index of the package holding it (0 if none)
+    int package;            // logical index of the package holding it (or its first PU; 0 if none)
     uint64_t memory_bytes;  // local memory (0 when unknown)
     std::vector<int> pus;   // OS indexes of the PUs local to the node, ascending
   };
@@ -62,9 +64,11 @@ class Topology {
   hwloc_topology_t hwloc() const { return topology_; }
 
  private:
-  Topology(hwloc_topology_t topology, std::string spec) : topology_(topology), spec_(std::move(spec)) {}
+  Topology(hwloc_topology_t topology, std::string spec, std::string source)
+      : topology_(topology), spec_(std::move(spec)), source_(std::move(source)) {}
   hwloc_topology_t topology_ = nullptr;
   std::string spec_;
+  std::string source_;  // "this machine", "XML file '...'" or "synthetic '...'"
 };
 
 }  // namespace shadowsync::numa
