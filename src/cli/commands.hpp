@@ -14,5 +14,6 @@ struct ExitStatus {
 
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
 void add_gen_command(CLI::App& app);
+void add_topo_command(CLI::App& app);
 
 }  // namespace shadowsync::cli

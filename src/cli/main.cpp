@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
 
   // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
   shadowsync::cli::add_gen_command(app);
+  shadowsync::cli::add_topo_command(app);
 
   try {
     app.parse(argc, argv);
