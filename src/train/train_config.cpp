@@ -1,0 +1,63 @@
+// TrainConfig validation and its JSON form (written into checkpoints and --metrics lines).
+#include "shadowsync/train_config.hpp"
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync {
+
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j;
+  j["model"] = model.to_json();
+  j["optimizer"] = {{"dense", optimizer.dense == DenseOptimizer::Sgd ? "sgd" : "adagrad"},
+                    {"lr", optimizer.lr},
+                    {"emb_lr", optimizer.emb_lr},
+                    {"eps", optimizer.eps}};
+  j["sync"] = sync_mode_name(sync);
+  j["topology"] = topology.empty() ? "this machine" : topology;
+  j["groups"] = placement.groups == 0 ? nlohmann::json("auto") : nlohmann::json(placement.groups);
+  j["threads_per_group"] = placement.threads_per_group == 0
+                               ? nlohmann::json("auto")
+                               : nlohmann::json(placement.threads_per_group);
+  j["group_by"] = placement.group_by == numa::GroupBy::Socket ? "socket" : "numa";
+  j["oversubscribe"] = placement.oversubscribe;
+  j["batch"] = batch;
+  j["epochs"] = epochs;
+  j["seed"] = seed;
+  j["sync_every"] = sync_every;
+  j["sync_interval_ms"] = sync_interval_ms;
+  j["sync_threads"] = sync_threads == 0 ? nlohmann::json("per-group") : nlohmann::json(sync_threads);
+  if (alpha) j["alpha"] = *alpha;
+  if (block_momentum) j["block_momentum"] = *block_momentum;
+  if (block_lr) j["block_lr"] = *block_lr;
+  j["nesterov"] = nesterov;
+  j["deterministic"] = deterministic;
+  if (max_examples) j["max_examples"] = max_examples;
+  return j;
+}
+
+void TrainConfig::validate() const {
+  if (batch < 1) throw Error("--batch must be at least 1, got " + std::to_string(batch));
+  if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
+  if (sync_every < 1) throw Error("--sync-every must be at least 1, got " + std::to_string(sync_every));
+  if (sync_interval_ms < 0) {
+    throw Error("--sync-interval-ms must be 0 or more, got " + std::to_string(sync_interval_ms));
+  }
+  if (sync_threads < 0) throw Error("--sync-threads must be 0 (one per group) or more");
+  if (!(optimizer.lr > 0)) throw Error("--lr must be positive");
+  if (!(optimizer.emb_lr > 0)) throw Error("--emb-lr must be positive");
+  if (alpha && !(*alpha > 0 && *alpha <= 1)) throw Error("--alpha must be in (0, 1]");
+  if (block_momentum && !(*block_momentum >= 0 && *block_momentum < 1)) {
+    throw Error("--block-momentum must be in [0, 1)");
+  }
+  if (block_lr && !(*block_lr > 0)) throw Error("--block-lr must be positive");
+  if (deterministic && (is_shadow(sync) || sync == SyncMode::Hogwild)) {
+    throw Error("--deterministic: mode " + sync_mode_name(sync) +
+                " is nondeterministic by nature (background threads or shared replicas race with "
+                "the workers); use none, fr-ma, fr-easgd or fr-bmuf");
+  }
+  if (deterministic && placement.threads_per_group > 1) {
+    throw Error("--deterministic needs --threads-per-group 1 (Hogwild workers of one group race)");
+  }
+}
+
+}  // namespace shadowsync

@@ -1,0 +1,57 @@
+// TrainReport's JSON form: the object of one --metrics line (the trainer adds "config").
+#include <cmath>
+
+#include "shadowsync/trainer.hpp"
+
+namespace shadowsync {
+namespace {
+
+nlohmann::json optional_number(const std::optional<double>& value) {
+  return value && std::isfinite(*value) ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json finite_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json quality_json(const std::optional<QualityReport>& q) {
+  if (!q) return nullptr;
+  return {{"examples", q->examples}, {"ne", finite_or_null(q->ne)}, {"logloss", finite_or_null(q->logloss)},
+          {"auc", finite_or_null(q->auc)}, {"calibration", finite_or_null(q->calibration)}};
+}
+
+}  // namespace
+
+nlohmann::json TrainReport::to_json() const {
+  nlohmann::json j;
+  j["event"] = event;
+  j["examples"] = examples;
+  j["total_examples"] = total_examples;
+  j["elapsed_s"] = elapsed_s;
+  j["examples_per_second"] = examples_per_second;
+  j["sync_rounds"] = sync_rounds;
+  j["sync_rounds_per_second"] = sync_rounds_per_second;
+  j["sync_gap"] = optional_number(sync_gap);
+  j["divergence"] = finite_or_null(divergence);
+  j["wait_share"] = wait_share;
+  j["running_logloss"] = finite_or_null(running_logloss);
+  // Quality keys are always present; null until an evaluation has run.
+  j["ne"] = eval ? finite_or_null(eval->ne) : nlohmann::json(nullptr);
+  j["logloss"] = eval ? finite_or_null(eval->logloss) : nlohmann::json(nullptr);
+  j["auc"] = eval ? finite_or_null(eval->auc) : nlohmann::json(nullptr);
+  j["calibration"] = eval ? finite_or_null(eval->calibration) : nlohmann::json(nullptr);
+  j["eval"] = quality_json(eval);
+  j["center"] = quality_json(center);
+  nlohmann::json per_group = nlohmann::json::array();
+  for (const GroupProgress& g : groups) {
+    per_group.push_back({{"examples", g.examples},
+                         {"iterations", g.iterations},
+                         {"syncs", g.syncs},
+                         {"examples_per_second", g.examples_per_second}});
+  }
+  j["groups"] = per_group;
+  return j;
+}
+
+
+}  // namespace shadowsync

@@ -1,0 +1,602 @@
+// Trainer implementation: groups, Hogwild workers, shadow or foreground synchronization, the
+// coordinator loop (progress, evaluation, checkpoints, signals), and the final model.
+//
+// Threads and what they touch:
+//  - worker (g, w): reads and writes replica g (or the one shared replica in hogwild mode), its
+//    optimizer state and the shared embedding tables, inside ModelWorkspace::train_step, whose
+//    header documents the Hogwild access discipline; the group's counters are atomics.
+//  - shadow threads (ShadowSynchronizer): read and write every replica with the delta rule of
+//    SyncRule (see sync_rule.hpp for its access discipline).
+//  - the coordinator (the thread that calls run()): reads counters; samples the replicas for
+//    divergence with relaxed atomic loads; everything else it reads (means, evaluation,
+//    checkpoints) it reads only while WorkerGate::pause() holds every worker parked and the
+//    shadow threads are stopped.
+#include "shadowsync/trainer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "shadowsync/aligned_buffer.hpp"
+#include "shadowsync/checkpoint.hpp"
+#include "shadowsync/error.hpp"
+#include "shadowsync/evaluate.hpp"
+#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/numa/binder.hpp"
+#include "shadowsync/numa/topology.hpp"
+#include "shadowsync/shadow_sync.hpp"
+#include "shadowsync/sync_rule.hpp"
+#include "train/progress.hpp"
+#include "train/replica_math.hpp"
+#include "train/stop_signals.hpp"
+#include "train/worker_gate.hpp"
+
+namespace shadowsync {
+
+using train::WorkerGate;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+QualityReport quality_of(const BinaryMetrics& m) {
+  return QualityReport{m.count(), m.ne(), m.logloss(), m.auc(), m.calibration()};
+}
+
+SyncRuleKind rule_kind(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::ShadowEASGD:
+    case SyncMode::ForegroundEASGD:
+      return SyncRuleKind::EASGD;
+    case SyncMode::ShadowBMUF:
+    case SyncMode::ForegroundBMUF:
+      return SyncRuleKind::BMUF;
+    default:
+      return SyncRuleKind::MA;
+  }
+}
+
+bool has_center(SyncMode mode) {
+  return mode == SyncMode::ShadowEASGD || mode == SyncMode::ForegroundEASGD;
+}
+
+// Counters of one group, written by its workers (relaxed atomics: they are statistics and
+// progress, ordered for the checkpoint by the WorkerGate pause).
+struct alignas(64) GroupCounters {
+  std::atomic<uint64_t> next_batch{0};
+  std::atomic<uint64_t> batches_done{0};
+  std::atomic<uint64_t> examples{0};
+  std::atomic<uint64_t> iterations{0};
+  std::atomic<uint64_t> syncs{0};
+  std::atomic<double> loss_sum{0};
+};
+
+struct GroupData {
+  DataView rows;               // this group's disjoint share of the training data
+  uint64_t batches_per_epoch = 0;
+  uint64_t total_batches = 0;  // epochs x batches_per_epoch
+  float* replica = nullptr;
+  float* optimizer_state = nullptr;
+};
+
+}  // namespace
+
+class Trainer::Impl {
+ public:
+  Impl(TrainConfig config, DataView train, DataView eval);
+  ~Impl();
+  TrainResult run();
+
+  TrainConfig config_;
+  DataView train_;
+  DataView eval_;
+  numa::Topology topology_;
+  numa::Plan plan_;
+  std::unique_ptr<numa::Binder> binder_;
+  Model model_;
+  int groups_ = 0;
+  int threads_ = 0;
+  size_t dense_floats_ = 0;
+
+  std::vector<AlignedFloatBuffer> replicas_;         // 1 (hogwild) or one per group
+  std::vector<AlignedFloatBuffer> optimizer_state_;  // same count: Adagrad accumulators
+  std::unique_ptr<EmbeddingStore> embeddings_;
+  std::unique_ptr<SyncRule> rule_;
+  std::unique_ptr<AlignedFloatBuffer> final_dense_;
+
+  std::vector<GroupData> group_data_;
+  std::unique_ptr<GroupCounters[]> counters_;
+  std::unique_ptr<std::atomic<double>[]> wait_seconds_;  // per worker
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> diverged_{false};
+  std::atomic<uint64_t> diverged_at_{0};
+  std::atomic<uint64_t> foreground_rounds_{0};
+  std::string last_checkpoint_;
+
+ private:
+  void allocate();
+  void initialize();
+  void restore(const std::string& path);
+  void write_checkpoint(const std::string& path);
+  void worker(int group, int worker, WorkerGate& gate);
+  std::function<void()> foreground_completion(int group, bool whole_world);
+  TrainReport make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
+                          uint64_t rounds, double running_logloss) const;
+  uint64_t total_examples_done() const;
+  uint64_t target_examples() const;
+  void compute_final_dense();
+
+ public:
+  std::vector<const float*> replica_pointers() const;
+};
+
+Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval)
+    : config_(std::move(config)),
+      train_(train),
+      eval_(eval),
+      topology_(numa::Topology::load(config_.topology)),
+      plan_(numa::make_plan(topology_, config_.placement)),
+      model_(config_.model) {
+  config_.validate();
+  groups_ = static_cast<int>(plan_.groups.size());
+  threads_ = plan_.threads_per_group;
+  if (config_.deterministic && threads_ != 1) {
+    throw Error("--deterministic needs one worker per group; the plan has " + std::to_string(threads_) +
+                " (pass --threads-per-group 1)");
+  }
+  if (train_.rows < static_cast<size_t>(groups_)) {
+    throw Error("--data: " + std::to_string(train_.rows) + " training rows cannot be split over " +
+                std::to_string(groups_) + " groups");
+  }
+  binder_ = std::make_unique<numa::Binder>(topology_, plan_);
+  dense_floats_ = model_.layout().total_floats;
+  allocate();
+  if (config_.resume_path.empty()) {
+    initialize();
+  } else {
+    restore(config_.resume_path);
+  }
+}
+
+Trainer::Impl::~Impl() = default;
+
+void Trainer::Impl::allocate() {
+  const int replica_count = config_.sync == SyncMode::Hogwild ? 1 : groups_;
+  for (int r = 0; r < replica_count; ++r) {
+    // A group's replica and optimizer state live on its node; the one hogwild replica is
+    // interleaved over every node in use, like the embedding tables.
+    MemoryResource& memory = config_.sync == SyncMode::Hogwild ? binder_->interleaved_memory()
+                                                               : binder_->node_memory(r);
+    replicas_.emplace_back(dense_floats_, memory);
+    optimizer_state_.emplace_back(dense_floats_, memory);
+  }
+  embeddings_ = std::make_unique<EmbeddingStore>(config_.model.hashing, config_.model.embedding_dim,
+                                                 binder_->interleaved_memory());
+
+  counters_ = std::make_unique<GroupCounters[]>(static_cast<size_t>(groups_));
+  wait_seconds_ = std::make_unique<std::atomic<double>[]>(static_cast<size_t>(groups_ * threads_));
+  const uint64_t batch = static_cast<uint64_t>(config_.batch);
+  for (int g = 0; g < groups_; ++g) {
+    const size_t begin = train_.rows * static_cast<size_t>(g) / static_cast<size_t>(groups_);
+    const size_t end = train_.rows * static_cast<size_t>(g + 1) / static_cast<size_t>(groups_);
+    GroupData data;
+    data.rows = train_.slice(begin, end);
+    data.batches_per_epoch = (data.rows.rows + batch - 1) / batch;
+    data.total_batches = data.batches_per_epoch * static_cast<uint64_t>(config_.epochs);
+    const size_t r = replicas_.size() == 1 ? 0 : static_cast<size_t>(g);
+    data.replica = replicas_[r].data();
+    data.optimizer_state = optimizer_state_[r].data();
+    group_data_.push_back(data);
+  }
+}
+
+std::vector<const float*> Trainer::Impl::replica_pointers() const {
+  std::vector<const float*> out;
+  for (const AlignedFloatBuffer& r : replicas_) out.push_back(r.data());
+  return out;
+}
+
+void Trainer::Impl::initialize() {
+  // Every replica starts from the same point, as in the paper.
+  model_.init_dense(replicas_[0].data(), config_.seed);
+  for (size_t r = 1; r < replicas_.size(); ++r) {
+    std::memcpy(replicas_[r].data(), replicas_[0].data(), dense_floats_ * sizeof(float));
+  }
+  model_.init_embeddings(*embeddings_, config_.seed);
+  if (is_shadow(config_.sync) || is_foreground(config_.sync)) {
+    SyncParams params = SyncParams::defaults(rule_kind(config_.sync), groups_);
+    if (config_.alpha) params.alpha = *config_.alpha;
+    if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
+    if (config_.block_lr) params.block_lr = *config_.block_lr;
+    params.nesterov = config_.nesterov;
+    std::vector<float*> pointers;
+    for (AlignedFloatBuffer& r : replicas_) pointers.push_back(r.data());
+    rule_ = std::make_unique<SyncRule>(params, pointers, dense_floats_, binder_->node_memory(0));
+  }
+}
+
+void Trainer::Impl::restore(const std::string& path) {
+  CheckpointReader reader(path);
+  const nlohmann::json header = reader.json("header");
+  const std::string where = "--resume '" + path + "'";
+  ModelConfig saved;
+  try {
+    saved = ModelConfig::from_json(header.at("model"), path);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": header has no valid model configuration (" + e.what() + ")");
+  }
+  if (!(saved.hashing == config_.model.hashing)) {
+    throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
+                "salt differ from this run's --rows-per-table / --hash-salt)");
+  }
+  if (!(saved == config_.model)) {
+    throw Error(where + ": checkpoint is for another model: " + saved.to_json().dump() +
+                "; this run's model: " + config_.model.to_json().dump());
+  }
+  const int saved_groups = header.value("groups", 0);
+  const int saved_replicas = header.value("replicas", 0);
+  if (saved_groups != groups_ || saved_replicas != static_cast<int>(replicas_.size())) {
+    throw Error(where + ": checkpoint has " + std::to_string(saved_groups) + " groups and " +
+                std::to_string(saved_replicas) + " replicas; this run has " + std::to_string(groups_) +
+                " groups and " + std::to_string(replicas_.size()) + " replicas (same --groups and --sync needed)");
+  }
+  if (header.value("batch", 0) != config_.batch) {
+    throw Error(where + ": checkpoint was trained with --batch " + std::to_string(header.value("batch", 0)) +
+                "; resume with the same batch size");
+  }
+  // Sync state (centre / global model) is created as at the start, then overwritten.
+  initialize();
+  std::vector<std::pair<float*, size_t>> parts;
+  for (AlignedFloatBuffer& r : replicas_) parts.emplace_back(r.data(), dense_floats_);
+  reader.read_float_parts("replicas", parts);
+  parts.clear();
+  for (AlignedFloatBuffer& s : optimizer_state_) parts.emplace_back(s.data(), dense_floats_);
+  reader.read_float_parts("dense_state", parts);
+  parts.clear();
+  for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(embeddings_->table_data(t), embeddings_->table_floats(t));
+  reader.read_float_parts("embeddings", parts);
+  parts.clear();
+  for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(embeddings_->accumulator(t), embeddings_->rows(t));
+  reader.read_float_parts("embedding_state", parts);
+  if (rule_) {
+    const std::vector<std::pair<float*, size_t>> state = rule_->state_buffers();
+    if (!state.empty()) reader.read_float_parts("sync_state", state);
+  }
+  const nlohmann::json& progress = header.at("progress");
+  for (int g = 0; g < groups_; ++g) {
+    const nlohmann::json& p = progress.at(static_cast<size_t>(g));
+    const uint64_t batches = p.at("batches").get<uint64_t>();
+    if (batches > group_data_[static_cast<size_t>(g)].total_batches) {
+      throw Error(where + ": group " + std::to_string(g) + " had consumed " + std::to_string(batches) +
+                  " batches, more than this data and --epochs give (" +
+                  std::to_string(group_data_[static_cast<size_t>(g)].total_batches) + "): other data?");
+    }
+    GroupCounters& c = counters_[static_cast<size_t>(g)];
+    c.next_batch = batches;
+    c.batches_done = batches;
+    c.examples = p.at("examples").get<uint64_t>();
+    c.iterations = p.at("iterations").get<uint64_t>();
+    c.syncs = p.value("syncs", uint64_t{0});
+  }
+}
+
+void Trainer::Impl::write_checkpoint(const std::string& path) {
+  nlohmann::json header;
+  header["format"] = "shadowsync checkpoint";
+  header["model"] = config_.model.to_json();
+  header["train"] = config_.to_json();
+  header["sync"] = sync_mode_name(config_.sync);
+  header["groups"] = groups_;
+  header["replicas"] = replicas_.size();
+  header["dense_floats"] = dense_floats_;
+  header["batch"] = config_.batch;
+  nlohmann::json progress = nlohmann::json::array();
+  for (int g = 0; g < groups_; ++g) {
+    const GroupCounters& c = counters_[static_cast<size_t>(g)];
+    progress.push_back({{"batches", c.batches_done.load()},
+                        {"examples", c.examples.load()},
+                        {"iterations", c.iterations.load()},
+                        {"syncs", c.syncs.load()}});
+  }
+  header["progress"] = progress;
+  header["examples"] = total_examples_done();
+
+  CheckpointWriter writer(path);
+  writer.add_json("header", header);
+  std::vector<std::pair<const float*, size_t>> parts;
+  for (const AlignedFloatBuffer& r : replicas_) parts.emplace_back(r.data(), dense_floats_);
+  writer.add_float_parts("replicas", parts);
+  parts.clear();
+  for (const AlignedFloatBuffer& s : optimizer_state_) parts.emplace_back(s.data(), dense_floats_);
+  writer.add_float_parts("dense_state", parts);
+  parts.clear();
+  for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(embeddings_->table_data(t), embeddings_->table_floats(t));
+  writer.add_float_parts("embeddings", parts);
+  parts.clear();
+  for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(embeddings_->accumulator(t), embeddings_->rows(t));
+  writer.add_float_parts("embedding_state", parts);
+  if (rule_) {
+    parts.clear();
+    for (const auto& [data, count] : rule_->state_buffers()) parts.emplace_back(data, count);
+    if (!parts.empty()) writer.add_float_parts("sync_state", parts);
+  }
+  writer.commit();
+  last_checkpoint_ = path;
+}
+
+uint64_t Trainer::Impl::total_examples_done() const {
+  uint64_t total = 0;
+  for (int g = 0; g < groups_; ++g) total += counters_[static_cast<size_t>(g)].examples.load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t Trainer::Impl::target_examples() const {
+  uint64_t total = 0;
+  for (const GroupData& g : group_data_) total += g.rows.rows * static_cast<uint64_t>(config_.epochs);
+  if (config_.max_examples > 0) total = std::min(total, config_.max_examples);
+  return total;
+}
+
+std::function<void()> Trainer::Impl::foreground_completion(int group, bool whole_world) {
+  if (whole_world) {
+    return [this] {
+      rule_->run_round();
+      for (int g = 0; g < groups_; ++g) counters_[static_cast<size_t>(g)].syncs.fetch_add(1, std::memory_order_relaxed);
+      foreground_rounds_.fetch_add(1, std::memory_order_relaxed);
+    };
+  }
+  // fr-easgd: this group alone exchanges with the centre (the gate's mutex serializes groups).
+  return [this, group] {
+    rule_->exchange_with_center(group);
+    counters_[static_cast<size_t>(group)].syncs.fetch_add(1, std::memory_order_relaxed);
+    foreground_rounds_.fetch_add(1, std::memory_order_relaxed);
+  };
+}
+
+void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
+  binder_->bind_worker(group, worker);
+  ModelWorkspace workspace(model_, config_.batch);
+  GroupData& data = group_data_[static_cast<size_t>(group)];
+  GroupCounters& counters = counters_[static_cast<size_t>(group)];
+  const bool foreground = is_foreground(config_.sync);
+  const bool whole_world = config_.sync != SyncMode::ForegroundEASGD;
+  const uint64_t batch = static_cast<uint64_t>(config_.batch);
+  std::atomic<double>& waited = wait_seconds_[static_cast<size_t>(group * threads_ + worker)];
+  uint64_t my_iterations = 0;
+
+  while (!stop_.load(std::memory_order_relaxed)) {
+    gate.before_batch(group, worker);
+    if (stop_.load(std::memory_order_relaxed)) break;
+    const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
+    if (b >= data.total_batches) break;
+    const uint64_t begin = (b % data.batches_per_epoch) * batch;
+    const uint64_t end = std::min<uint64_t>(begin + batch, data.rows.rows);
+    const DataView rows = data.rows.slice(begin, end);
+    const float loss = workspace.train_step(rows, data.replica, data.optimizer_state, *embeddings_,
+                                            config_.optimizer);
+    const uint64_t done = counters.examples.fetch_add(end - begin, std::memory_order_relaxed) + (end - begin);
+    if (!std::isfinite(loss)) {
+      diverged_at_.store(total_examples_done(), std::memory_order_relaxed);
+      diverged_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
+      gate.after_batch(group, worker);
+      break;
+    }
+    (void)done;
+    counters.loss_sum.fetch_add(static_cast<double>(loss) * static_cast<double>(end - begin),
+                                std::memory_order_relaxed);
+    counters.iterations.fetch_add(1, std::memory_order_relaxed);
+    counters.batches_done.fetch_add(1, std::memory_order_relaxed);
+    gate.after_batch(group, worker);
+    if (foreground && ++my_iterations % static_cast<uint64_t>(config_.sync_every) == 0) {
+      const double seconds = gate.sync_point(group, worker, whole_world, foreground_completion(group, whole_world));
+      waited.fetch_add(seconds, std::memory_order_relaxed);
+    }
+  }
+  gate.leave(group, worker, [this](int g, bool world) {
+    if (rule_ && is_foreground(config_.sync)) foreground_completion(g, world)();
+  });
+}
+
+TrainReport Trainer::Impl::make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
+                                       uint64_t rounds, double running_logloss) const {
+  TrainReport r;
+  r.event = event;
+  r.examples = total_examples_done();
+  r.total_examples = target_examples();
+  r.elapsed_s = elapsed;
+  const double trained = static_cast<double>(r.examples - examples_at_start);
+  r.examples_per_second = elapsed > 0 ? trained / elapsed : 0;
+  r.sync_rounds = rounds;
+  r.sync_rounds_per_second = elapsed > 0 ? static_cast<double>(rounds) / elapsed : 0;
+  uint64_t iterations = 0;
+  uint64_t syncs = 0;
+  for (int g = 0; g < groups_; ++g) {
+    const GroupCounters& c = counters_[static_cast<size_t>(g)];
+    GroupProgress p;
+    p.examples = c.examples.load(std::memory_order_relaxed);
+    p.iterations = c.iterations.load(std::memory_order_relaxed);
+    p.syncs = c.syncs.load(std::memory_order_relaxed);
+    p.examples_per_second = elapsed > 0 ? static_cast<double>(p.examples) / elapsed : 0;
+    iterations += p.iterations;
+    syncs += p.syncs;
+    r.groups.push_back(p);
+  }
+  if (syncs > 0) r.sync_gap = static_cast<double>(iterations) / static_cast<double>(syncs);
+  r.divergence = train::replica_divergence(replica_pointers(), dense_floats_, 7);
+  double waited = 0;
+  for (int i = 0; i < groups_ * threads_; ++i) waited += wait_seconds_[static_cast<size_t>(i)].load(std::memory_order_relaxed);
+  r.wait_share = elapsed > 0 ? waited / (elapsed * groups_ * threads_) : 0;
+  r.running_logloss = running_logloss;
+  return r;
+}
+
+void Trainer::Impl::compute_final_dense() {
+  if (!final_dense_) final_dense_ = std::make_unique<AlignedFloatBuffer>(dense_floats_);
+  train::mean_of_replicas(replica_pointers(), dense_floats_, final_dense_->data());
+}
+
+TrainResult Trainer::Impl::run() {
+  train::ProgressPrinter printer(stderr, config_.progress_seconds, config_.quiet);
+  train::MetricsWriter metrics(config_.metrics_path, config_.to_json());
+  const bool shadow = is_shadow(config_.sync) && groups_ > 1;
+  WorkerGate gate(groups_, threads_, config_.deterministic);
+
+  std::unique_ptr<ShadowSynchronizer> synchronizer;
+  auto start_shadow = [&] {
+    if (!shadow) return;
+    ShadowSyncOptions options;
+    options.threads = config_.sync_threads == 0 ? groups_ : config_.sync_threads;
+    options.interval_ms = config_.sync_interval_ms;
+    numa::Binder* binder = binder_.get();
+    const int groups = groups_;
+    options.on_thread_start = [binder, groups](int thread) { binder->bind_sync(thread % groups); };
+    synchronizer = std::make_unique<ShadowSynchronizer>(*rule_, options);
+    synchronizer->start();
+  };
+  uint64_t finished_rounds = 0;  // rounds of synchronizers already stopped
+  auto stop_shadow = [&] {
+    if (!synchronizer) return;
+    synchronizer->stop();
+    finished_rounds += synchronizer->rounds_completed();
+    for (int g = 0; g < groups_; ++g) {
+      counters_[static_cast<size_t>(g)].syncs.fetch_add(synchronizer->rounds_completed(), std::memory_order_relaxed);
+    }
+    synchronizer.reset();
+  };
+  auto rounds = [&] {
+    return finished_rounds + (synchronizer ? synchronizer->rounds_completed() : 0) +
+           foreground_rounds_.load(std::memory_order_relaxed);
+  };
+
+  const uint64_t examples_at_start = total_examples_done();
+  double paused_seconds = 0;
+  const Clock::time_point start = Clock::now();
+  auto training_seconds = [&] { return seconds_since(start) - paused_seconds; };
+
+  double loss_mark = 0;
+  uint64_t examples_mark = examples_at_start;
+  auto running_logloss = [&] {
+    double loss = 0;
+    for (int g = 0; g < groups_; ++g) loss += counters_[static_cast<size_t>(g)].loss_sum.load(std::memory_order_relaxed);
+    const uint64_t examples = total_examples_done();
+    const double value = examples > examples_mark ? (loss - loss_mark) / static_cast<double>(examples - examples_mark)
+                                                  : std::nan("");
+    loss_mark = loss;
+    examples_mark = examples;
+    return value;
+  };
+
+  // Runs `work` with every worker parked and the shadow threads stopped; its time is not
+  // counted as training time.
+  auto with_workers_parked = [&](const std::function<void()>& work) {
+    const Clock::time_point pause_start = Clock::now();
+    gate.pause();
+    stop_shadow();
+    work();
+    start_shadow();
+    gate.resume();
+    paused_seconds += seconds_since(pause_start);
+  };
+
+  auto evaluate_now = [&](TrainReport& report) {
+    compute_final_dense();
+    report.eval = quality_of(evaluate_model(model_, final_dense_->data(), *embeddings_, eval_));
+    if (has_center(config_.sync) && rule_ && rule_->center() != nullptr) {
+      report.center = quality_of(evaluate_model(model_, rule_->center(), *embeddings_, eval_));
+    }
+  };
+
+  start_shadow();
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(groups_ * threads_));
+  for (int g = 0; g < groups_; ++g) {
+    for (int w = 0; w < threads_; ++w) workers.emplace_back([this, g, w, &gate] { worker(g, w, gate); });
+  }
+
+  TrainResult result;
+  uint64_t next_eval = config_.eval_every > 0 ? examples_at_start + config_.eval_every : UINT64_MAX;
+  uint64_t next_checkpoint = config_.checkpoint_every > 0 ? examples_at_start + config_.checkpoint_every : UINT64_MAX;
+  while (gate.active_workers() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (const int signal = train::received_stop_signal(); signal != 0 && !stop_.load()) {
+      result.stop_signal = signal;
+      result.stopped_early = true;
+      stop_.store(true);
+    }
+    const uint64_t examples = total_examples_done();
+    if (config_.max_examples > 0 && examples >= config_.max_examples && !stop_.load()) {
+      result.stopped_early = true;
+      stop_.store(true);
+    }
+    if (stop_.load()) continue;
+    if (examples >= next_eval && eval_.rows > 0) {
+      next_eval = examples + config_.eval_every;
+      TrainReport report;
+      with_workers_parked([&] {
+        report = make_report("eval", training_seconds(), examples_at_start, rounds(), running_logloss());
+        evaluate_now(report);
+      });
+      printer.print_line(fmt::format("eval at {} examples: NE {:.5f}  logloss {:.5f}  AUC {:.5f}  calibration {:.4f}",
+                                     report.examples, report.eval->ne, report.eval->logloss, report.eval->auc,
+                                     report.eval->calibration));
+      metrics.write(report);
+    }
+    if (examples >= next_checkpoint && !config_.checkpoint_path.empty()) {
+      next_checkpoint = examples + config_.checkpoint_every;
+      with_workers_parked([&] { write_checkpoint(config_.checkpoint_path); });
+      printer.print_line(fmt::format("checkpoint at {} examples: {}", total_examples_done(), config_.checkpoint_path));
+    }
+    const double wall = seconds_since(start);
+    if (printer.due(wall)) {
+      const TrainReport report = make_report("progress", training_seconds(), examples_at_start, rounds(), running_logloss());
+      printer.print(report, wall);
+      metrics.write(report);
+    }
+  }
+  for (std::thread& t : workers) t.join();
+  const double elapsed = training_seconds();
+  stop_shadow();
+  printer.finish();
+
+  if (diverged_.load()) {
+    std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
+                                                : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
+    throw Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); "
+                            "lower --lr / --emb-lr",
+                            diverged_at_.load(), kept));
+  }
+
+  TrainReport report = make_report("final", elapsed, examples_at_start, rounds(), running_logloss());
+  evaluate_now(report);
+  if (result.stopped_early && config_.checkpoint_path.empty() && result.stop_signal != 0) {
+    config_.checkpoint_path = "shadowsync-interrupted.ckpt";
+  }
+  if (!config_.checkpoint_path.empty()) write_checkpoint(config_.checkpoint_path);
+  result.checkpoint = last_checkpoint_;
+  metrics.write(report);
+  result.final_report = report;
+  return result;
+}
+
+Trainer::Trainer(TrainConfig config, DataView train, DataView eval)
+    : impl_(std::make_unique<Impl>(std::move(config), train, eval)) {}
+Trainer::~Trainer() = default;
+TrainResult Trainer::run() { return impl_->run(); }
+const Model& Trainer::model() const { return impl_->model_; }
+const float* Trainer::final_dense() const { return impl_->final_dense_ ? impl_->final_dense_->data() : nullptr; }
+const EmbeddingStore& Trainer::embeddings() const { return *impl_->embeddings_; }
+std::vector<const float*> Trainer::replicas() const { return impl_->replica_pointers(); }
+int Trainer::groups() const { return impl_->groups_; }
+int Trainer::threads_per_group() const { return impl_->threads_; }
+
+}  // namespace shadowsync
