@@ -69,8 +69,9 @@ Topology Topology::load(const std::string& spec) {
     } else {
       if (hwloc_topology_set_synthetic(guard.topology, spec.c_str()) != 0) {
         throw Error(fmt::format(
-            "--topology '{}': not a valid hwloc synthetic description (hwloc: {}); expected e.g. "
-            "'package:2 numa:1 core:8 pu:2' or an existing hwloc XML file",
+            "--topology '{}': not a valid hwloc synthetic description (hwloc: {}); expected "
+            "levels TYPE:COUNT ending with pu, e.g. 'package:2 numa:1 core:8 pu:2', or an "
+            "existing hwloc XML file",
             spec, std::strerror(errno)));
       }
       source = fmt::format("synthetic '{}'", spec);

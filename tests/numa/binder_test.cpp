@@ -1,0 +1,202 @@
+// Binder: pinning on this machine (or the warning when it cannot), disabled binding on synthetic
+// and oversubscribed plans with exactly one warning line per process, and node-local /
+// interleaved memory that is aligned, zeroed and usable.
+#include "shadowsync/numa/binder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync::numa {
+namespace {
+
+int count_lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The PUs the calling thread is bound to.
+std::vector<int> thread_binding(const Topology& topology) {
+  hwloc_bitmap_t set = hwloc_bitmap_alloc();
+  EXPECT_EQ(hwloc_get_cpubind(topology.hwloc(), set, HWLOC_CPUBIND_THREAD), 0);
+  std::vector<int> pus;
+  for (int pu = hwloc_bitmap_first(set); pu != -1; pu = hwloc_bitmap_next(set, pu)) pus.push_back(pu);
+  hwloc_bitmap_free(set);
+  return pus;
+}
+
+// Allocates several sizes, checks alignment and zeros, writes a pattern and reads it back.
+void exercise(MemoryResource& memory) {
+  for (size_t bytes : {size_t{1}, size_t{64}, size_t{4099}, (size_t{3} << 20) + 5}) {
+    SCOPED_TRACE(bytes);
+    auto* block = static_cast<unsigned char*>(memory.allocate(bytes));
+    ASSERT_NE(block, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 64, 0u);
+    if (bytes >= (size_t{2} << 20)) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % (size_t{2} << 20), 0u);
+    }
+    EXPECT_TRUE(std::all_of(block, block + bytes, [](unsigned char b) { return b == 0; }));
+    for (size_t i = 0; i < bytes; ++i) block[i] = static_cast<unsigned char>(i * 31 + 7);
+    size_t mismatches = 0;
+    for (size_t i = 0; i < bytes; ++i) mismatches += block[i] != static_cast<unsigned char>(i * 31 + 7);
+    EXPECT_EQ(mismatches, 0u);
+    memory.deallocate(block, bytes);
+  }
+}
+
+TEST(Binder, ThisMachinePinsThreadsOrWarns) {
+  const Topology topology = Topology::load("");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  reset_warn_once_for_testing();
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan);
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  if (!binder.binding_enabled()) {
+    EXPECT_EQ(warning, "shadowsync: warning: " + binder.disabled_reason() + "\n");
+    GTEST_SKIP() << "binding unsupported here: " << binder.disabled_reason();
+  }
+  EXPECT_EQ(warning, "");
+  EXPECT_EQ(binder.disabled_reason(), "");
+  for (int g = 0; g < static_cast<int>(plan.groups.size()); ++g) {
+    for (int w = 0; w < plan.threads_per_group; ++w) {
+      std::vector<int> bound;
+      std::thread([&] {
+        binder.bind_worker(g, w);
+        bound = thread_binding(topology);
+      }).join();
+      EXPECT_EQ(bound, std::vector<int>{plan.groups[g].worker_pus[w]});
+    }
+    std::vector<int> bound;
+    std::thread([&] {
+      binder.bind_sync(g);
+      bound = thread_binding(topology);
+    }).join();
+    EXPECT_EQ(bound, std::vector<int>{plan.groups[g].sync_pu});
+  }
+}
+
+TEST(Binder, ThisMachineNodeMemoryIsOnTheNode) {
+  const Topology topology = Topology::load("");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  Binder binder(topology, plan);
+  exercise(binder.node_memory(0));
+  exercise(binder.interleaved_memory());
+  if (!binder.binding_enabled()) GTEST_SKIP() << binder.disabled_reason();
+  const size_t bytes = size_t{4} << 20;
+  auto* block = static_cast<char*>(binder.node_memory(0).allocate(bytes));
+  std::memset(block, 1, bytes);  // first touch places the pages
+  hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
+  ASSERT_EQ(hwloc_get_area_memlocation(topology.hwloc(), block, bytes, nodes, HWLOC_MEMBIND_BYNODESET), 0);
+  EXPECT_EQ(hwloc_bitmap_first(nodes), plan.groups[0].numa_node);
+  EXPECT_EQ(hwloc_bitmap_weight(nodes), 1);
+  hwloc_bitmap_free(nodes);
+  binder.node_memory(0).deallocate(block, bytes);
+}
+
+TEST(Binder, SyntheticTopologyWarnsOnceForManyThreads) {
+  const Topology topology = Topology::load("package:2 numa:1 core:4 pu:2");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  reset_warn_once_for_testing();
+  ::testing::internal::CaptureStderr();
+  {
+    Binder binder(topology, plan);
+    Binder second(topology, plan);
+    EXPECT_FALSE(binder.binding_enabled());
+    std::vector<std::thread> threads;
+    for (int g = 0; g < 2; ++g) {
+      for (int w = 0; w < plan.threads_per_group; ++w) {
+        threads.emplace_back([&, g, w] {
+          binder.bind_worker(g, w);
+          second.bind_worker(g, w);
+          void* block = binder.node_memory(g).allocate(4096);
+          binder.node_memory(g).deallocate(block, 4096);
+        });
+      }
+      threads.emplace_back([&, g] { binder.bind_sync(g); });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(captured,
+            "shadowsync: warning: topology 'package:2 numa:1 core:4 pu:2' is synthetic, not this "
+            "machine: threads and memory are not bound\n");
+  EXPECT_EQ(count_lines(captured), 1);
+}
+
+TEST(Binder, DisabledBindingStillGivesUsableMemory) {
+  const Topology topology = Topology::load("package:2 numa:1 core:4 pu:2");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan);
+  ::testing::internal::GetCapturedStderr();
+  exercise(binder.node_memory(1));
+  exercise(binder.interleaved_memory());
+}
+
+TEST(Binder, ConcurrentAllocationsAreIndependent) {
+  const Topology topology = Topology::load("");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan);
+  ::testing::internal::GetCapturedStderr();
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        const size_t bytes = 1000 + 4096 * static_cast<size_t>(round);
+        auto* block = static_cast<int*>(binder.interleaved_memory().allocate(bytes));
+        const size_t n = bytes / sizeof(int);
+        for (size_t i = 0; i < n; ++i) block[i] = t * 100000 + static_cast<int>(i);
+        for (size_t i = 0; i < n; ++i) failures[t] += block[i] != t * 100000 + static_cast<int>(i);
+        binder.interleaved_memory().deallocate(block, bytes);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
+}
+
+TEST(Binder, OversubscribedPlanIsNotBound) {
+  const Topology topology = Topology::load("");
+  const Plan plan = make_plan(topology, PlacementOptions{0, topology.pus() + 1, GroupBy::Socket, true});
+  ASSERT_TRUE(plan.oversubscribed);
+  reset_warn_once_for_testing();
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan);
+  binder.bind_worker(0, topology.pus());
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(binder.binding_enabled());
+  EXPECT_EQ(captured,
+            "shadowsync: warning: the placement is oversubscribed (PUs are shared): threads and "
+            "memory are not bound\n");
+}
+
+TEST(Binder, BadIndexesAndMismatchedPlanAreErrors) {
+  const Topology topology = Topology::load("package:2 numa:1 core:2 pu:1");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan);
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_THROW(binder.bind_worker(2, 0), Error);
+  EXPECT_THROW(binder.bind_worker(0, 2), Error);
+  EXPECT_THROW(binder.bind_worker(-1, 0), Error);
+  EXPECT_THROW(binder.bind_sync(5), Error);
+  EXPECT_THROW(binder.node_memory(2), Error);
+  const Topology other = Topology::load("package:1 core:2 pu:1");
+  try {
+    Binder mismatched(other, plan);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "Binder: the plan was made for topology 'package:2 numa:1 core:2 pu:1' but the topology "
+              "is 'package:1 core:2 pu:1'");
+  }
+}
+
+}  // namespace
+}  // namespace shadowsync::numa
