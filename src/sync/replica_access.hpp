@@ -12,6 +12,7 @@
 // Hogwild updates can be lost among workers; anything written before the load is kept.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -69,12 +70,30 @@ inline void read_replica(float* dst, const float* replica, size_t length) {
   for (; k < length; ++k) dst[k] = relaxed_load(replica + k);
 }
 
+// Asks for the 64-byte lines of [p, p + length) to be brought into L1 ahead of use (a hint: no
+// memory access in the C++ sense, no fault on any address).
+inline void prefetch_lines(const float* p, size_t length) {
+#ifdef SHADOWSYNC_SYNC_X86
+  for (size_t k = 0; k < length; k += 16) _mm_prefetch(reinterpret_cast<const char*>(p + k), _MM_HINT_T0);
+#else
+  (void)p;
+  (void)length;
+#endif
+}
+
 // replica[k] += delta[k] for k < length (delta is private scratch). With `nontemporal`, the
 // aligned body is written with streaming stores; the caller then calls store_fence() before it
-// publishes the round.
-inline void add_to_replica(float* replica, const float* delta, size_t length, bool nontemporal) {
+// publishes the round. While it works it prefetches [prefetch, prefetch + prefetch_length) (the
+// next chunk of this replica), one line per line written, so that memory reads of the next chunk
+// overlap this write-back instead of waiting for the next snapshot.
+inline void add_to_replica(float* replica, const float* delta, size_t length, bool nontemporal,
+                           const float* prefetch = nullptr, size_t prefetch_length = 0) {
   size_t k = 0;
 #ifdef SHADOWSYNC_SYNC_X86
+  constexpr size_t kStep = kLanes >= 16 ? kLanes : 16;  // floats per iteration: >= one line
+  auto prefetch_at = [&](size_t at) {
+    if (at < prefetch_length) prefetch_lines(prefetch + at, std::min<size_t>(kStep, prefetch_length - at));
+  };
   if (nontemporal) {
     // Scalar head up to the vector alignment streaming stores need.
     constexpr uintptr_t kAlign = kLanes * sizeof(float);
@@ -82,22 +101,28 @@ inline void add_to_replica(float* replica, const float* delta, size_t length, bo
       relaxed_store(replica + k, relaxed_load(replica + k) + delta[k]);
       ++k;
     }
-    for (; k + kLanes <= length; k += kLanes) {
-      vstream(replica + k, vadd(vload(replica + k), vload(delta + k)));
+    for (; k + kStep <= length; k += kStep) {
+      prefetch_at(k);
+      for (size_t v = 0; v < kStep; v += kLanes) {
+        vstream(replica + k + v, vadd(vload(replica + k + v), vload(delta + k + v)));
+      }
     }
   } else {
-    for (; k + 2 * kLanes <= length; k += 2 * kLanes) {
-      const Vec a = vadd(vload(replica + k), vload(delta + k));
-      const Vec b = vadd(vload(replica + k + kLanes), vload(delta + k + kLanes));
-      vstore(replica + k, a);
-      vstore(replica + k + kLanes, b);
+    for (; k + kStep <= length; k += kStep) {
+      prefetch_at(k);
+      for (size_t v = 0; v < kStep; v += kLanes) {
+        vstore(replica + k + v, vadd(vload(replica + k + v), vload(delta + k + v)));
+      }
     }
-    for (; k + kLanes <= length; k += kLanes) {
-      vstore(replica + k, vadd(vload(replica + k), vload(delta + k)));
-    }
+  }
+  if (k < length) prefetch_at(k);
+  for (; k + kLanes <= length; k += kLanes) {
+    vstore(replica + k, vadd(vload(replica + k), vload(delta + k)));
   }
 #else
   (void)nontemporal;
+  (void)prefetch;
+  (void)prefetch_length;
 #endif
   for (; k < length; ++k) relaxed_store(replica + k, relaxed_load(replica + k) + delta[k]);
 }
