@@ -78,6 +78,10 @@ Topology Topology::load(const std::string& spec) {
     }
   }
   if (hwloc_topology_load(guard.topology) != 0) {
+    if (source.starts_with("XML")) {
+      throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology (hwloc: {})",
+                              spec, std::strerror(errno)));
+    }
     throw Error(fmt::format("--topology '{}': hwloc cannot load the {} ({})", spec, source,
                             std::strerror(errno)));
   }
