@@ -1,0 +1,221 @@
+// Parallel Criteo TSV parsing: split the text into newline-aligned chunks, count each chunk's
+// lines (pass 1, parallel), parse each chunk straight into its slot range of the output block
+// (pass 2, parallel; global line numbers are known from pass 1), then close the gaps left by
+// bad lines (sequential memmove in file order).
+//
+// Sharing: in pass 2 each task writes only its own chunk's slot range and its own ChunkResult;
+// the one shared variable, first_bad_chunk (strict mode), is a std::atomic.
+#include "shadowsync/criteo_reader.hpp"
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "line_parser.hpp"
+#include "mapped_file.hpp"
+#include "shadowsync/error.hpp"
+
+namespace shadowsync {
+namespace {
+
+struct Chunk {
+  size_t begin = 0, end = 0;  // byte range, ends just after a '\n' (or at the end of the text)
+  uint64_t first_line = 0;    // 0-based global index of its first line
+  uint64_t lines = 0;
+};
+
+struct ChunkResult {
+  uint64_t rows = 0;
+  uint64_t bad = 0;
+  std::vector<std::string> errors;  // first kMaxReportedErrors, "file:line: reason"
+  std::array<uint64_t, kNumDense> missing{};
+};
+
+std::vector<Chunk> split_chunks(std::string_view text, size_t chunk_bytes) {
+  std::vector<Chunk> chunks;
+  size_t start = 0;
+  const size_t n = text.size();
+  while (start < n) {
+    size_t end = n;
+    if (chunk_bytes < n - start) {
+      const size_t from = start + chunk_bytes - 1;
+      const void* nl = std::memchr(text.data() + from, '\n', n - from);
+      if (nl != nullptr) end = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+    }
+    chunks.push_back(Chunk{start, end, 0, 0});
+    start = end;
+  }
+  return chunks;
+}
+
+uint64_t count_lines(const char* b, const char* e) {
+  uint64_t lines = 0;
+  while (b < e) {
+    const void* nl = std::memchr(b, '\n', static_cast<size_t>(e - b));
+    ++lines;
+    b = nl ? static_cast<const char*>(nl) + 1 : e;
+  }
+  return lines;
+}
+
+void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& name,
+                 const data::LineParser& parser, bool strict,
+                 std::atomic<size_t>& first_bad_chunk, size_t chunk_index, DataBlock& out,
+                 ChunkResult& result) {
+  const char* p = text.data() + chunk.begin;
+  const char* const end = text.data() + chunk.end;
+  const size_t max_errors = strict ? 1 : kMaxReportedErrors;
+  size_t slot = chunk.first_line;
+  uint64_t line = chunk.first_line;
+  std::array<uint64_t, kNumDense> missing{};
+  data::LineError error;
+  while (p < end) {
+    const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    const char* next = nl ? static_cast<const char*>(nl) + 1 : end;
+    const char* line_end = nl ? static_cast<const char*>(nl) : end;
+    if (line_end != p && line_end[-1] == '\r') --line_end;
+    uint32_t mask = 0;
+    if (parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
+                     out.sparse() + slot * kNumSparse, &mask, &error)) {
+      ++slot;
+      for (uint32_t m = mask; m != 0; m &= m - 1) ++missing[static_cast<size_t>(__builtin_ctz(m))];
+    } else {
+      ++result.bad;
+      if (result.errors.size() < max_errors) {
+        result.errors.push_back(fmt::format("{}:{}: {}", name, line + 1, error.describe()));
+      }
+      if (strict) {
+        // Later chunks cannot hold the first bad line any more.
+        size_t seen = first_bad_chunk.load(std::memory_order_relaxed);
+        while (chunk_index < seen &&
+               !first_bad_chunk.compare_exchange_weak(seen, chunk_index,
+                                                      std::memory_order_relaxed)) {
+        }
+        break;
+      }
+    }
+    ++line;
+    p = next;
+  }
+  result.rows = slot - chunk.first_line;
+  result.missing = missing;
+}
+
+}  // namespace
+
+std::string ParseReport::summary() const {
+  std::string out = fmt::format("{}: {} rows from {} lines, {} bad lines skipped", file, rows,
+                                lines, bad_lines);
+  for (const std::string& e : first_errors) out += "\n  " + e;
+  if (bad_lines > first_errors.size()) {
+    out += fmt::format("\n  ... and {} more bad lines", bad_lines - first_errors.size());
+  }
+  return out;
+}
+
+DataBlock parse_criteo_text(std::string_view text, const std::string& name,
+                            const ParseOptions& options, ParseReport* report) {
+  const auto started = std::chrono::steady_clock::now();
+  if (options.chunk_bytes == 0) throw Error(name + ": parse option chunk_bytes must be >= 1");
+  validate_hashing(options.hashing, name + ": hashing config");
+  if (text.empty()) throw Error(name + ": empty file (no lines)");
+
+  const CategoryHasher hasher(options.hashing);
+  const DenseTransform dense_transform;
+  const data::LineParser parser(hasher, dense_transform);
+
+  std::vector<Chunk> chunks = split_chunks(text, options.chunk_bytes);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t c = r.begin(); c != r.end(); ++c) {
+                        chunks[c].lines = count_lines(text.data() + chunks[c].begin,
+                                                      text.data() + chunks[c].end);
+                      }
+                    });
+  uint64_t total_lines = 0;
+  for (Chunk& c : chunks) {
+    c.first_line = total_lines;
+    total_lines += c.lines;
+  }
+
+  DataBlock block = DataBlock::uninitialized(total_lines);
+  std::vector<ChunkResult> results(chunks.size());
+  std::atomic<size_t> first_bad_chunk{std::numeric_limits<size_t>::max()};
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t c = r.begin(); c != r.end(); ++c) {
+                        if (options.strict &&
+                            c > first_bad_chunk.load(std::memory_order_relaxed)) {
+                          continue;  // an earlier chunk already has the first bad line
+                        }
+                        parse_chunk(text, chunks[c], name, parser, options.strict,
+                                    first_bad_chunk, c, block, results[c]);
+                      }
+                    });
+
+  if (options.strict) {
+    const size_t c = first_bad_chunk.load();
+    if (c != std::numeric_limits<size_t>::max()) throw Error(results[c].errors.front());
+  }
+
+  // Close the gaps of bad lines, in file order (destinations never pass their sources).
+  uint64_t rows = 0, bad = 0;
+  std::array<uint64_t, kNumDense> missing{};
+  std::vector<std::string> first_errors;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const ChunkResult& r = results[c];
+    const size_t from = chunks[c].first_line;
+    if (rows != from && r.rows > 0) {
+      std::memmove(block.labels() + rows, block.labels() + from, r.rows * sizeof(float));
+      std::memmove(block.dense() + rows * kNumDense, block.dense() + from * kNumDense,
+                   r.rows * kNumDense * sizeof(float));
+      std::memmove(block.sparse() + rows * kNumSparse, block.sparse() + from * kNumSparse,
+                   r.rows * kNumSparse * sizeof(uint32_t));
+    }
+    rows += r.rows;
+    bad += r.bad;
+    for (int j = 0; j < kNumDense; ++j) missing[j] += r.missing[j];
+    for (const std::string& e : r.errors) {
+      if (first_errors.size() < kMaxReportedErrors) first_errors.push_back(e);
+    }
+  }
+  block.truncate(rows);
+
+  if (rows == 0) {
+    throw Error(fmt::format("{}: no valid line: all {} lines are bad (first: {})", name,
+                            total_lines, first_errors.empty() ? "?" : first_errors.front()));
+  }
+  if (report != nullptr) {
+    report->file = name;
+    report->lines = total_lines;
+    report->rows = rows;
+    report->bad_lines = bad;
+    report->first_errors = std::move(first_errors);
+    report->dense_missing = missing;
+    report->bytes = text.size();
+    report->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  return block;
+}
+
+DataBlock parse_criteo_file(const std::string& path, const ParseOptions& options,
+                            ParseReport* report) {
+  const auto started = std::chrono::steady_clock::now();
+  const data::MappedFile file(path);
+  if (file.size() == 0) throw Error(path + ": empty file (no lines)");
+  DataBlock block = parse_criteo_text(file.text(), path, options, report);
+  if (report != nullptr) {
+    report->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  return block;
+}
+
+}  // namespace shadowsync

@@ -1,0 +1,40 @@
+// DataStats (private to src/data, used by `shadowsync stats` and its tests): per-column
+// statistics of a DataView: positive rate, dense missing share / mean / max of the transformed
+// values, and per categorical table the missing share and how many hashed rows are used.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "shadowsync/data_view.hpp"
+#include "shadowsync/hashing.hpp"
+
+namespace shadowsync::data {
+
+struct DenseColumnStats {
+  std::optional<double> missing_share;  // unknown without the parse's missing counts
+  double mean = 0.0;                    // over all rows, a missing value counting as 0
+  float max = 0.0f;
+};
+
+struct SparseColumnStats {
+  double missing_share = 0.0;  // share of rows with row 0 (missing)
+  uint64_t distinct_rows = 0;  // distinct rows among 1..rows[t]-1 that some example uses
+  double used_share = 0.0;     // distinct_rows / (rows[t] - 1)
+};
+
+struct DataStats {
+  uint64_t rows = 0;
+  double positive_rate = 0.0;
+  std::array<DenseColumnStats, kNumDense> dense{};
+  std::array<SparseColumnStats, kNumSparse> sparse{};
+};
+
+// `dense_missing` gives missing counts per dense column when known (Dataset::dense_missing()).
+// Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view).
+DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
+                        const std::optional<std::array<uint64_t, kNumDense>>& dense_missing);
+
+}  // namespace shadowsync::data

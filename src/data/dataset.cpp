@@ -1,0 +1,64 @@
+// Dataset: picks the cache or the TSV reader by the file's magic; split_eval_tail.
+#include "shadowsync/dataset.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "shadowsync/error.hpp"
+
+namespace shadowsync {
+
+Dataset Dataset::open(const std::string& path, const ParseOptions& options,
+                      ParseReport* report) {
+  Dataset dataset;
+  dataset.path_ = path;
+  if (has_cache_magic(path)) {
+    MappedCache cache = MappedCache::open(path, options.hashing);
+    dataset.dense_missing_ = cache.dense_missing();
+    if (report != nullptr) {
+      *report = ParseReport{};
+      report->file = path;
+      report->rows = cache.rows();
+      report->lines = cache.rows();
+      report->dense_missing = cache.dense_missing();
+    }
+    dataset.storage_ = std::move(cache);
+  } else {
+    ParseReport local;
+    dataset.storage_ = parse_criteo_file(path, options, &local);
+    dataset.dense_missing_ = local.dense_missing;
+    if (report != nullptr) *report = std::move(local);
+  }
+  return dataset;
+}
+
+Dataset Dataset::from_block(DataBlock block) {
+  Dataset dataset;
+  dataset.path_ = "<memory>";
+  dataset.storage_ = std::move(block);
+  return dataset;
+}
+
+DataView Dataset::view() const {
+  return std::visit([](const auto& storage) { return storage.view(); }, storage_);
+}
+
+std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction) {
+  if (!(eval_fraction > 0.0 && eval_fraction < 1.0)) {
+    throw Error(fmt::format("--eval-fraction must be strictly between 0 and 1, got {}",
+                            eval_fraction));
+  }
+  if (all.rows < 2) {
+    throw Error(fmt::format(
+        "--eval-fraction: cannot split {} rows into non-empty training and evaluation parts",
+        all.rows));
+  }
+  const double wanted = std::round(static_cast<double>(all.rows) * eval_fraction);
+  size_t eval_rows = wanted < 1.0 ? 1 : static_cast<size_t>(wanted);
+  if (eval_rows > all.rows - 1) eval_rows = all.rows - 1;
+  const size_t train_rows = all.rows - eval_rows;
+  return {all.slice(0, train_rows), all.slice(train_rows, all.rows)};
+}
+
+}  // namespace shadowsync
