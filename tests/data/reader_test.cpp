@@ -1,0 +1,317 @@
+// Tests of the Criteo reader (criteo_reader.hpp): parsed values against the naive reference,
+// missing and ragged fields, CRLF, a last line without newline, every bad-line kind with its
+// line number and reason, the report, strict mode, and line numbers / row order across many
+// parallel chunks.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "shadowsync/criteo_reader.hpp"
+#include "shadowsync/error.hpp"
+#include "test_util.hpp"
+
+namespace shadowsync {
+namespace {
+
+using testing::format_line;
+using testing::pattern_line;
+using testing::RawLine;
+using testing::reference_row;
+
+const HashingConfig kHashing = HashingConfig::uniform(1000, 5);
+
+ParseOptions options(bool strict = false, size_t chunk_bytes = size_t{2} << 20) {
+  ParseOptions o;
+  o.hashing = kHashing;
+  o.strict = strict;
+  o.chunk_bytes = chunk_bytes;
+  return o;
+}
+
+void expect_row(const DataView& view, size_t i, const RawLine& raw) {
+  const testing::RefRow ref = reference_row(raw, kHashing);
+  ASSERT_LT(i, view.rows);
+  EXPECT_EQ(view.labels[i], ref.label) << "row " << i;
+  for (int j = 0; j < kNumDense; ++j) {
+    EXPECT_FLOAT_EQ(view.dense[i * kNumDense + j], ref.dense[j]) << "row " << i << " I" << j + 1;
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    EXPECT_EQ(view.sparse[i * kNumSparse + t], ref.sparse[t]) << "row " << i << " C" << t + 1;
+  }
+}
+
+std::string error_of(const std::string& text, const ParseOptions& o,
+                     const std::string& name = "in.tsv") {
+  try {
+    parse_criteo_text(text, name, o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(CriteoReader, FullLinesMatchReference) {
+  std::string text;
+  std::vector<RawLine> raws;
+  for (uint64_t i = 0; i < 50; ++i) {
+    raws.push_back(pattern_line(i));
+    text += format_line(raws.back()) + "\n";
+  }
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "in.tsv", options(), &report);
+  ASSERT_EQ(block.rows(), 50u);
+  for (size_t i = 0; i < raws.size(); ++i) expect_row(block.view(), i, raws[i]);
+  EXPECT_EQ(report.file, "in.tsv");
+  EXPECT_EQ(report.lines, 50u);
+  EXPECT_EQ(report.rows, 50u);
+  EXPECT_EQ(report.bad_lines, 0u);
+  EXPECT_EQ(report.bytes, text.size());
+  EXPECT_TRUE(report.first_errors.empty());
+  for (int j = 0; j < kNumDense; ++j) {
+    uint64_t missing = 0;
+    for (const RawLine& r : raws) missing += !r.dense[j].has_value();
+    EXPECT_EQ(report.dense_missing[j], missing) << "I" << j + 1;
+  }
+}
+
+TEST(CriteoReader, HandWrittenLineValues) {
+  // label 1; I1 = 0, I2 missing, I3 = -7, I4 = 1, I5 = 1000000, rest missing; C1 = 68fd1e64,
+  // C2 missing, C3 = 0 written as "0", C4 = upper-case 68FD1E64, rest missing.
+  const std::string line = "1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(line, "x", options(), &report);
+  ASSERT_EQ(block.rows(), 1u);
+  const DataView v = block.view();
+  EXPECT_EQ(v.labels[0], 1.0f);
+  const float expected_dense[kNumDense] = {0, 0, 0, std::log(2.0f), std::log(1000001.0f)};
+  for (int j = 0; j < kNumDense; ++j) EXPECT_FLOAT_EQ(v.dense[j], expected_dense[j]) << j;
+  EXPECT_EQ(v.sparse[0], testing::ref_row(0x68fd1e64u, 0, kHashing));
+  EXPECT_EQ(v.sparse[1], 0u);
+  EXPECT_EQ(v.sparse[2], testing::ref_row(0u, 2, kHashing));
+  EXPECT_EQ(v.sparse[3], testing::ref_row(0x68fd1e64u, 3, kHashing));
+  for (int t = 4; t < kNumSparse; ++t) EXPECT_EQ(v.sparse[t], 0u) << t;
+  // Missing: I2 and I6..I13; present zeros and negatives are not missing.
+  const uint64_t expected_missing[kNumDense] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+  for (int j = 0; j < kNumDense; ++j) EXPECT_EQ(report.dense_missing[j], expected_missing[j]);
+}
+
+TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
+  RawLine only_label{1, {}, {}};
+  RawLine three_ints{0, {5, std::nullopt, 9}, {}};
+  RawLine five_cats = pattern_line(3);
+  five_cats.sparse.resize(5);
+  RawLine all_dense_no_cats = pattern_line(4);
+  all_dense_no_cats.sparse.clear();
+  const std::vector<RawLine> raws = {only_label, three_ints, five_cats, all_dense_no_cats};
+  std::string text;
+  for (const RawLine& r : raws) text += format_line(r) + "\n";
+  text += "1\t2\t\n";  // a trailing tab: I2 present but empty
+  const DataBlock block = parse_criteo_text(text, "x", options());
+  ASSERT_EQ(block.rows(), 5u);
+  for (size_t i = 0; i < raws.size(); ++i) expect_row(block.view(), i, raws[i]);
+  expect_row(block.view(), 4, RawLine{1, {2}, {}});
+}
+
+TEST(CriteoReader, CrlfAndMissingFinalNewline) {
+  const RawLine a = pattern_line(1), b = pattern_line(2), c = pattern_line(3);
+  const std::string text = format_line(a) + "\r\n" + format_line(b) + "\n" + format_line(c);
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x", options(), &report);
+  ASSERT_EQ(block.rows(), 3u);
+  EXPECT_EQ(report.lines, 3u);
+  expect_row(block.view(), 0, a);
+  expect_row(block.view(), 1, b);
+  expect_row(block.view(), 2, c);
+  // A final CRLF line without newline, and a label-only CRLF line.
+  const DataBlock d = parse_criteo_text("0\r\n1\t3\r", "x", options());
+  ASSERT_EQ(d.rows(), 2u);
+  expect_row(d.view(), 1, RawLine{1, {3}, {}});
+}
+
+TEST(CriteoReader, IntegerLimits) {
+  const std::string text =
+      "1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0\n";
+  const DataBlock block = parse_criteo_text(text, "x", options());
+  ASSERT_EQ(block.rows(), 1u);
+  EXPECT_FLOAT_EQ(block.dense()[0], 43.668272375276554f);
+  EXPECT_EQ(block.dense()[1], 0.0f);
+  EXPECT_FLOAT_EQ(block.dense()[2], std::log(43.0f));
+  EXPECT_EQ(block.dense()[3], 0.0f);
+}
+
+struct BadCase {
+  std::string line;
+  std::string reason;  // expected substring of the reason
+};
+
+std::vector<BadCase> bad_cases() {
+  const std::string good_rest = format_line(pattern_line(7)).substr(1);  // "\t..." after label
+  std::string nul_line = format_line(pattern_line(8));
+  nul_line[10] = '\0';
+  std::string forty_one = format_line(pattern_line(9)) + "\tab";
+  return {
+      {"", "empty line"},
+      {"\r", "empty line"},
+      {"2" + good_rest, "label '2' is not 0 or 1"},
+      {"" + good_rest, "label '' is not 0 or 1"},
+      {"01" + good_rest, "label '01' is not 0 or 1"},
+      {"x", "label 'x' is not 0 or 1"},
+      {"1\tabc", "I1 (field 2): 'abc' is not an integer"},
+      {"1\t1\t1.5", "I2 (field 3): '1.5' is not an integer"},
+      {"1\t--1", "I1 (field 2): '--1' is not an integer"},
+      {"1\t-", "I1 (field 2): '-' is not an integer"},
+      {"1\t+1", "I1 (field 2): '+1' is not an integer"},
+      {"1\t 1", "I1 (field 2): ' 1' is not an integer"},
+      {"1\t9223372036854775808", "I1 (field 2): '9223372036854775808' does not fit in a 64-bit"},
+      {"1\t-9223372036854775809", "'-9223372036854775809' does not fit in a 64-bit"},
+      {"1\t99999999999999999999999", "does not fit in a 64-bit signed integer"},
+      {"1" + std::string(13, '\t') + "\tzz", "C1 (field 15): 'zz' is not a hexadecimal value"},
+      {"1" + std::string(13, '\t') + "\t0x12", "C1 (field 15): '0x12' is not a hexadecimal"},
+      {"1" + std::string(13, '\t') + "\t\t\t-1", "C3 (field 17): '-1' is not a hexadecimal"},
+      {"1" + std::string(13, '\t') + "\t123456789", "C1 (field 15): '123456789' has 9 hex digits"},
+      {"1" + std::string(38, '\t') + "\t000000001",
+       "C26 (field 40): '000000001' has 9 hex digits"},
+      {forty_one, "41 fields, at most 40 allowed"},
+      {"1" + std::string(40, '\t'), "41 fields, at most 40 allowed"},
+      {nul_line, "NUL byte at column 11"},
+      {std::string("1\t5\0", 4), "NUL byte at column 4"},
+      {"1\t" + std::string(kMaxLineBytes - 1, '0'), "line of 65537 bytes is longer than the limit"},
+  };
+}
+
+TEST(CriteoReader, EveryBadLineKindIsSkippedAndReported) {
+  const std::vector<BadCase> cases = bad_cases();
+  for (const BadCase& c : cases) {
+    // good, bad, good: the bad one is line 2.
+    const RawLine good = pattern_line(1);
+    const std::string text = format_line(good) + "\n" + c.line + "\n" + format_line(good) + "\n";
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(text, "in.tsv", options(), &report);
+    SCOPED_TRACE(c.reason);
+    EXPECT_EQ(block.rows(), 2u);
+    EXPECT_EQ(report.lines, 3u);
+    EXPECT_EQ(report.bad_lines, 1u);
+    ASSERT_EQ(report.first_errors.size(), 1u);
+    EXPECT_EQ(report.first_errors[0].rfind("in.tsv:2: ", 0), 0u) << report.first_errors[0];
+    EXPECT_NE(report.first_errors[0].find(c.reason), std::string::npos) << report.first_errors[0];
+    expect_row(block.view(), 0, good);
+    expect_row(block.view(), 1, good);
+    // Strict: the same line is an Error with the same message.
+    EXPECT_EQ(error_of(text, options(true)), report.first_errors[0]);
+  }
+}
+
+TEST(CriteoReader, LongestAllowedLineIsAccepted) {
+  // Leading zeros make a valid line of exactly kMaxLineBytes bytes: "1\t000...0042".
+  const std::string line = "1\t" + std::string(kMaxLineBytes - 4, '0') + "42";
+  ASSERT_EQ(line.size(), kMaxLineBytes);
+  const DataBlock block = parse_criteo_text(line + "\r\n", "x", options(true));
+  ASSERT_EQ(block.rows(), 1u);
+  EXPECT_FLOAT_EQ(block.dense()[0], std::log(43.0f));
+}
+
+TEST(CriteoReader, OnlyTheFirstTenErrorsAreKept) {
+  std::string text;
+  for (int i = 1; i <= 30; ++i) text += (i % 2 == 0 ? std::string("7") : format_line(pattern_line(i))) + "\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "f", options(false, 64), &report);
+  EXPECT_EQ(block.rows(), 15u);
+  EXPECT_EQ(report.bad_lines, 15u);
+  ASSERT_EQ(report.first_errors.size(), kMaxReportedErrors);
+  for (size_t k = 0; k < kMaxReportedErrors; ++k) {
+    EXPECT_EQ(report.first_errors[k], "f:" + std::to_string(2 * (k + 1)) +
+                                          ": label '7' is not 0 or 1");
+  }
+  const std::string summary = report.summary();
+  EXPECT_NE(summary.find("f: 15 rows from 30 lines, 15 bad lines skipped"), std::string::npos);
+  EXPECT_NE(summary.find("\n  f:20: label '7'"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("... and 5 more bad lines"), std::string::npos) << summary;
+}
+
+TEST(CriteoReader, EmptyTextAndAllBadLinesAreErrors) {
+  EXPECT_EQ(error_of("", options()), "in.tsv: empty file (no lines)");
+  EXPECT_EQ(error_of("\n", options()),
+            "in.tsv: no valid line: all 1 lines are bad (first: in.tsv:1: empty line)");
+  EXPECT_EQ(error_of("a\nb\n2\t1\n", options()),
+            "in.tsv: no valid line: all 3 lines are bad (first: in.tsv:1: label 'a' is not 0 or 1)");
+  ParseOptions zero_chunk = options();
+  zero_chunk.chunk_bytes = 0;
+  EXPECT_NE(error_of("1\n", zero_chunk).find("chunk_bytes"), std::string::npos);
+  ParseOptions bad_hashing = options();
+  bad_hashing.hashing.rows[0] = 1;
+  EXPECT_NE(error_of("1\n", bad_hashing).find("in.tsv: hashing config: table C1 has 1 rows"),
+            std::string::npos);
+}
+
+// Many lines, tiny chunks: rows keep file order and line numbers stay global.
+class ChunkedParse : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(ChunkedParse, LineNumbersAndRowOrderAcrossChunks) {
+  const size_t chunk_bytes = GetParam();
+  const int kLines = 3000;
+  const std::vector<int> bad_lines = {2, 777, 778, 1500, 2999, 3000};  // 1-based
+  std::string text;
+  std::vector<RawLine> good;
+  for (int line = 1; line <= kLines; ++line) {
+    if (std::find(bad_lines.begin(), bad_lines.end(), line) != bad_lines.end()) {
+      text += "1\tnot-a-number\n";
+    } else {
+      good.push_back(pattern_line(static_cast<uint64_t>(line)));
+      text += format_line(good.back()) + (line % 7 == 0 ? "\r\n" : "\n");
+    }
+  }
+  text.pop_back();  // last line without newline
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "big.tsv", options(false, chunk_bytes), &report);
+  EXPECT_EQ(report.lines, static_cast<uint64_t>(kLines));
+  EXPECT_EQ(report.bad_lines, bad_lines.size());
+  ASSERT_EQ(block.rows(), good.size());
+  ASSERT_EQ(report.first_errors.size(), bad_lines.size());
+  for (size_t k = 0; k < bad_lines.size(); ++k) {
+    EXPECT_EQ(report.first_errors[k], "big.tsv:" + std::to_string(bad_lines[k]) +
+                                          ": I1 (field 2): 'not-a-number' is not an integer");
+  }
+  for (size_t i = 0; i < good.size(); i += 1) expect_row(block.view(), i, good[i]);
+
+  // Strict: the smallest bad line number wins even though later chunks also fail.
+  EXPECT_EQ(error_of(text, options(true, chunk_bytes), "big.tsv"),
+            "big.tsv:2: I1 (field 2): 'not-a-number' is not an integer");
+  // Without line 2, the first bad line is 777, deep inside the text.
+  std::string without_first = text;
+  const size_t second_line = without_first.find('\n') + 1;
+  const size_t third_line = without_first.find('\n', second_line) + 1;
+  without_first.replace(second_line, third_line - second_line, format_line(pattern_line(2)) + "\n");
+  EXPECT_EQ(error_of(without_first, options(true, chunk_bytes), "big.tsv"),
+            "big.tsv:777: I1 (field 2): 'not-a-number' is not an integer");
+}
+
+INSTANTIATE_TEST_SUITE_P(ChunkSizes, ChunkedParse,
+                         ::testing::Values(size_t{1}, size_t{100}, size_t{4096},
+                                           size_t{64} << 10, size_t{64} << 20));
+
+TEST(CriteoReader, FileErrorsNameTheFile) {
+  testing::TempDir dir;
+  const auto message = [](const std::string& path) {
+    try {
+      parse_criteo_file(path, options());
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string missing = dir.file("missing.tsv");
+  EXPECT_EQ(message(missing).rfind(missing + ": cannot open: ", 0), 0u) << message(missing);
+  EXPECT_EQ(message(dir.path().string()), dir.path().string() + ": is a directory, expected a file");
+  const std::string empty = dir.write("empty.tsv", "");
+  EXPECT_EQ(message(empty), empty + ": empty file (no lines)");
+  const std::string good = dir.write("good.tsv", format_line(pattern_line(5)) + "\n");
+  ParseReport report;
+  const DataBlock block = parse_criteo_file(good, options(), &report);
+  ASSERT_EQ(block.rows(), 1u);
+  expect_row(block.view(), 0, pattern_line(5));
+  EXPECT_EQ(report.file, good);
+}
+
+}  // namespace
+}  // namespace shadowsync

@@ -1,0 +1,128 @@
+// Helpers of the data tests: Criteo lines built field by field, a naive scalar reference of the
+// transforms (independent of the parser's fast paths), and temporary files.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shadowsync/hashing.hpp"
+
+namespace shadowsync::testing {
+
+struct RawLine {
+  int label = 0;
+  std::vector<std::optional<int64_t>> dense;    // up to 13; shorter = ragged line
+  std::vector<std::optional<uint32_t>> sparse;  // up to 26
+};
+
+inline std::string format_line(const RawLine& raw) {
+  std::string out = std::to_string(raw.label);
+  for (const auto& d : raw.dense) {
+    out += '\t';
+    if (d) out += std::to_string(*d);
+  }
+  char hex[16];
+  for (const auto& s : raw.sparse) {
+    out += "\t";
+    if (s) {
+      std::snprintf(hex, sizeof hex, "%08x", *s);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// A full line (13 + 26 fields) from a simple deterministic pattern; some values missing.
+inline RawLine pattern_line(uint64_t i) {
+  RawLine raw;
+  raw.label = static_cast<int>(i % 3 == 0);
+  for (int j = 0; j < kNumDense; ++j) {
+    const uint64_t k = i * 31 + static_cast<uint64_t>(j) * 7;
+    if (k % 11 == 0) {
+      raw.dense.push_back(std::nullopt);
+    } else {
+      raw.dense.push_back(static_cast<int64_t>(k % 5000) - 3);
+    }
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    const uint64_t k = i * 1000003 + static_cast<uint64_t>(t) * 17;
+    if (k % 13 == 0) {
+      raw.sparse.push_back(std::nullopt);
+    } else {
+      raw.sparse.push_back(static_cast<uint32_t>((k * 2654435761u) & 0xFFFFFFFFu));
+    }
+  }
+  return raw;
+}
+
+// Naive references: the formulas of feature_transform.hpp, written out with 128-bit arithmetic.
+inline uint64_t ref_mix64(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+inline uint32_t ref_row(uint32_t value, int table, const HashingConfig& config) {
+  const uint64_t key =
+      ref_mix64(config.salt ^ (static_cast<uint64_t>(table) + 1) * 0x9E3779B97F4A7C15ull);
+  const uint64_t h = ref_mix64(value ^ key);
+  __extension__ using U128 = unsigned __int128;
+  return 1 + static_cast<uint32_t>((static_cast<U128>(h) * (config.rows[table] - 1)) >> 64);
+}
+inline float ref_dense(int64_t x) {
+  return x > 0 ? static_cast<float>(std::log(1.0 + static_cast<double>(x))) : 0.0f;
+}
+
+// Expected (label, dense[13], sparse[26]) of one raw line.
+struct RefRow {
+  float label;
+  float dense[kNumDense];
+  uint32_t sparse[kNumSparse];
+};
+inline RefRow reference_row(const RawLine& raw, const HashingConfig& config) {
+  RefRow r{};
+  r.label = static_cast<float>(raw.label);
+  for (size_t j = 0; j < raw.dense.size(); ++j) {
+    r.dense[j] = raw.dense[j] ? ref_dense(*raw.dense[j]) : 0.0f;
+  }
+  for (size_t t = 0; t < raw.sparse.size(); ++t) {
+    r.sparse[t] = raw.sparse[t] ? ref_row(*raw.sparse[t], static_cast<int>(t), config) : 0;
+  }
+  return r;
+}
+
+// A fresh temporary folder per test, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("shadowsync_data_" + std::to_string(::getpid()) + "_" + info->test_suite_name() +
+             "_" + info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string write(const std::string& name, const std::string& contents) const {
+    const std::string p = file(name);
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace shadowsync::testing
