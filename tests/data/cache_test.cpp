@@ -1,0 +1,231 @@
+// Tests of the binary cache (binary_cache.hpp): the round trip equals the parsed rows bit for
+// bit, the file layout, and refusal of wrong magic, other version, truncated / oversized
+// files, corrupted header and columns, mismatched hashing and out-of-range values.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "shadowsync/binary_cache.hpp"
+#include "shadowsync/checksum.hpp"
+#include "shadowsync/criteo_reader.hpp"
+#include "shadowsync/error.hpp"
+#include "test_util.hpp"
+
+namespace shadowsync {
+namespace {
+
+const HashingConfig kHashing = HashingConfig::uniform(5000, 11);
+constexpr size_t kRows = 300;
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+DataBlock parsed_block(ParseReport* report = nullptr) {
+  std::string text;
+  for (uint64_t i = 0; i < kRows; ++i) text += testing::format_line(testing::pattern_line(i)) + "\n";
+  ParseOptions o;
+  o.hashing = kHashing;
+  return parse_criteo_text(text, "x", o, report);
+}
+
+std::string open_error(const std::string& path, const HashingConfig& expected = kHashing) {
+  try {
+    MappedCache::open(path, expected);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    block_ = parsed_block(&report_);
+    path_ = dir_.file("data.cache");
+    write_cache(path_, block_.view(), kHashing, report_.dense_missing);
+    bytes_ = read_bytes(path_);
+  }
+  // Offsets of the columns for kRows rows (layout of binary_cache.hpp).
+  static constexpr size_t kLabels = 320;
+  static constexpr size_t kDense = (kLabels + kRows * 4 + 63) / 64 * 64;
+  static constexpr size_t kSparse = (kDense + kRows * 13 * 4 + 63) / 64 * 64;
+  static constexpr size_t kTotal = kSparse + kRows * 26 * 4;
+
+  std::string variant(const std::string& name, const std::string& bytes) {
+    const std::string p = dir_.file(name);
+    write_bytes(p, bytes);
+    return p;
+  }
+  // Rewrites the header checksum after a deliberate header edit.
+  static void reseal_header(std::string& bytes) {
+    const uint64_t sum = checksum64(bytes.data(), 264);
+    std::memcpy(bytes.data() + 264, &sum, 8);
+  }
+
+  testing::TempDir dir_;
+  DataBlock block_;
+  ParseReport report_;
+  std::string path_;
+  std::string bytes_;
+};
+
+TEST_F(CacheTest, RoundTripEqualsParsedRows) {
+  EXPECT_EQ(bytes_.size(), kTotal);
+  EXPECT_EQ(bytes_.substr(0, 8), "SSYNCDAT");
+  EXPECT_TRUE(has_cache_magic(path_));
+  const MappedCache cache = MappedCache::open(path_, kHashing);
+  ASSERT_EQ(cache.rows(), kRows);
+  EXPECT_EQ(cache.hashing(), kHashing);
+  EXPECT_EQ(cache.dense_missing(), report_.dense_missing);
+  const DataView a = block_.view(), b = cache.view();
+  EXPECT_EQ(std::memcmp(a.labels, b.labels, kRows * 4), 0);
+  EXPECT_EQ(std::memcmp(a.dense, b.dense, kRows * kNumDense * 4), 0);
+  EXPECT_EQ(std::memcmp(a.sparse, b.sparse, kRows * kNumSparse * 4), 0);
+  // The columns sit at the documented offsets.
+  EXPECT_EQ(reinterpret_cast<const char*>(b.dense) - reinterpret_cast<const char*>(b.labels),
+            static_cast<ptrdiff_t>(kDense - kLabels));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.sparse) % 64, 0u);
+  // No temporary file is left next to the cache.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 1);
+}
+
+TEST_F(CacheTest, MovedCacheKeepsItsMapping) {
+  MappedCache a = MappedCache::open(path_, kHashing);
+  MappedCache b = std::move(a);
+  EXPECT_EQ(a.rows(), 0u);
+  ASSERT_EQ(b.rows(), kRows);
+  EXPECT_EQ(b.view().labels[0], block_.view().labels[0]);
+}
+
+TEST_F(CacheTest, OverwritesAnExistingCache) {
+  DataBlock small(3);
+  small.labels()[1] = 1.0f;
+  write_cache(path_, small.view(), kHashing);
+  const MappedCache cache = MappedCache::open(path_, kHashing);
+  ASSERT_EQ(cache.rows(), 3u);
+  EXPECT_EQ(cache.view().labels[1], 1.0f);
+}
+
+TEST_F(CacheTest, RefusesWrongMagic) {
+  std::string bad = bytes_;
+  bad[3] = 'X';
+  const std::string p = variant("magic.cache", bad);
+  EXPECT_FALSE(has_cache_magic(p));
+  EXPECT_EQ(open_error(p), p + ": not a shadowsync binary cache (wrong magic, expected \"SSYNCDAT\")");
+  const std::string tiny = variant("tiny.cache", "SSYN");
+  EXPECT_NE(open_error(tiny).find("wrong magic"), std::string::npos);
+}
+
+TEST_F(CacheTest, RefusesOtherVersion) {
+  std::string bad = bytes_;
+  const uint32_t version = 2;
+  std::memcpy(bad.data() + 8, &version, 4);
+  const std::string p = variant("version.cache", bad);
+  EXPECT_EQ(open_error(p), p + ": cache format version 2, this build reads version 1");
+}
+
+TEST_F(CacheTest, RefusesTruncatedAndOversizedFiles) {
+  const std::string header_only = variant("h.cache", bytes_.substr(0, 100));
+  EXPECT_NE(open_error(header_only).find(header_only + ": truncated cache: 100 bytes"),
+            std::string::npos);
+  const std::string cut = variant("cut.cache", bytes_.substr(0, bytes_.size() - 1));
+  EXPECT_EQ(open_error(cut), cut + ": truncated cache: " + std::to_string(kTotal - 1) +
+                                 " bytes, 300 rows need " + std::to_string(kTotal) + " bytes");
+  const std::string longer = variant("long.cache", bytes_ + "x");
+  EXPECT_EQ(open_error(longer), longer + ": cache has 1 unexpected bytes after its last column");
+}
+
+TEST_F(CacheTest, RefusesCorruptedHeader) {
+  std::string bad = bytes_;
+  bad[140] ^= 0x01;  // inside dense_missing
+  const std::string p = variant("header.cache", bad);
+  EXPECT_EQ(open_error(p), p + ": corrupted cache header (checksum mismatch)");
+}
+
+TEST_F(CacheTest, RefusesCorruptedColumns) {
+  const struct {
+    size_t offset;
+    const char* column;
+  } cases[] = {{kLabels + 17, "labels"}, {kDense + 1000, "dense"}, {kSparse + 5, "sparse"},
+               {kTotal - 1, "sparse"}};
+  for (const auto& c : cases) {
+    std::string bad = bytes_;
+    bad[c.offset] ^= 0x40;
+    const std::string p = variant("column.cache", bad);
+    EXPECT_EQ(open_error(p),
+              p + ": checksum mismatch in column '" + c.column + "': the cache is corrupted");
+  }
+}
+
+TEST_F(CacheTest, RefusesMismatchedHashing) {
+  EXPECT_EQ(open_error(path_, HashingConfig::uniform(5000, 12)),
+            path_ + ": cache was hashed with rows per table 5000, salt 11, but rows per table "
+                    "5000, salt 12 is expected (convert the TSV again with these settings)");
+  EXPECT_NE(open_error(path_, HashingConfig::uniform(4999, 11)).find("rows per table 4999"),
+            std::string::npos);
+  HashingConfig one_table_differs = kHashing;
+  one_table_differs.rows[25] = 6000;
+  EXPECT_NE(open_error(path_, one_table_differs).find("rows per table [5000,"), std::string::npos);
+}
+
+TEST_F(CacheTest, RefusesOutOfRangeValuesEvenWithValidChecksums) {
+  // A crafted file: C1 of row 0 set to 5000 (table has 5000 rows), checksums recomputed.
+  std::string bad = bytes_;
+  const uint32_t out_of_range = 5000;
+  std::memcpy(bad.data() + kSparse, &out_of_range, 4);
+  const uint64_t sum = checksum64(bad.data() + kSparse, kRows * 26 * 4);
+  std::memcpy(bad.data() + 264 - 8, &sum, 8);  // column_checksum[2]
+  reseal_header(bad);
+  const std::string p = variant("range.cache", bad);
+  EXPECT_EQ(open_error(p),
+            p + ": row 0: sparse C1 row 5000 is out of range (table has 5000 rows)");
+}
+
+TEST_F(CacheTest, WriteRefusesInvalidDataAndUnwritablePaths) {
+  DataBlock block(2);
+  block.labels()[1] = 0.5f;
+  EXPECT_THROW(write_cache(dir_.file("x.cache"), block.view(), kHashing), Error);
+  block.labels()[1] = 1.0f;
+  block.dense()[3] = -1.0f;
+  EXPECT_THROW(write_cache(dir_.file("x.cache"), block.view(), kHashing), Error);
+  block.dense()[3] = 0.0f;
+  block.sparse()[kNumSparse + 2] = 5000;
+  try {
+    write_cache(dir_.file("x.cache"), block.view(), kHashing);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 1: sparse C3 row 5000 is out of range"),
+              std::string::npos)
+        << e.what();
+  }
+  block.sparse()[kNumSparse + 2] = 4999;
+  const std::string nowhere = dir_.file("no/such/dir/x.cache");
+  try {
+    write_cache(nowhere, block.view(), kHashing);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(nowhere + ".tmp."), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot create"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(write_cache(dir_.file("empty.cache"), DataBlock(0).view(), kHashing), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("x.cache")));
+}
+
+TEST_F(CacheTest, OpenRefusesMissingAndDirectory) {
+  EXPECT_NE(open_error(dir_.file("nope")).find("nope: cannot open"), std::string::npos);
+  EXPECT_EQ(open_error(dir_.path().string()),
+            dir_.path().string() + ": is a directory, expected a file");
+}
+
+}  // namespace
+}  // namespace shadowsync
