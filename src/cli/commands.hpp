@@ -13,7 +13,9 @@ struct ExitStatus {
 };
 
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
+void add_convert_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
+void add_stats_command(CLI::App& app);
 void add_topo_command(CLI::App& app);
 
 }  // namespace shadowsync::cli

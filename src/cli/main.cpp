@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "shadowsync 0.1.0");
 
   // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
+  shadowsync::cli::add_convert_command(app);
   shadowsync::cli::add_gen_command(app);
+  shadowsync::cli::add_stats_command(app);
   shadowsync::cli::add_topo_command(app);
 
   try {

@@ -1,0 +1,112 @@
+// `shadowsync stats FILE`: statistics of a Criteo TSV or binary cache: rows, positive rate, per
+// dense feature the missing share / mean / max of the transformed values, per categorical table
+// the missing share and the distinct hashed rows used. --json prints the same as one object.
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../data/data_stats.hpp"
+#include "commands.hpp"
+#include "shadowsync/dataset.hpp"
+#include "shadowsync/error.hpp"
+
+namespace shadowsync::cli {
+namespace {
+
+nlohmann::json to_json(const Dataset& dataset, const ParseReport& report,
+                       const HashingConfig& hashing, const data::DataStats& stats) {
+  nlohmann::json j;
+  j["file"] = dataset.path();
+  j["format"] = dataset.is_cache() ? "cache" : "tsv";
+  j["rows"] = stats.rows;
+  j["lines"] = report.lines;
+  j["bad_lines"] = report.bad_lines;
+  j["positive_rate"] = stats.positive_rate;
+  j["hashing"] = {{"rows_per_table", hashing.rows}, {"salt", hashing.salt}};
+  j["dense"] = nlohmann::json::array();
+  for (int f = 0; f < kNumDense; ++f) {
+    const data::DenseColumnStats& d = stats.dense[f];
+    j["dense"].push_back({{"name", fmt::format("I{}", f + 1)},
+                          {"missing_share", d.missing_share ? nlohmann::json(*d.missing_share)
+                                                            : nlohmann::json(nullptr)},
+                          {"mean", d.mean},
+                          {"max", d.max}});
+  }
+  j["sparse"] = nlohmann::json::array();
+  for (int t = 0; t < kNumSparse; ++t) {
+    const data::SparseColumnStats& s = stats.sparse[t];
+    j["sparse"].push_back({{"name", fmt::format("C{}", t + 1)},
+                           {"missing_share", s.missing_share},
+                           {"distinct_rows", s.distinct_rows},
+                           {"table_rows", hashing.rows[t]},
+                           {"used_share", s.used_share}});
+  }
+  return j;
+}
+
+void print_text(const Dataset& dataset, const ParseReport& report, const data::DataStats& stats) {
+  if (dataset.is_cache()) {
+    fmt::print("{}: binary cache, {} rows\n", dataset.path(), stats.rows);
+  } else {
+    fmt::print("{}\n", report.summary());
+  }
+  fmt::print("positive rate {:.4f}\n\n", stats.positive_rate);
+  fmt::print("{:<6} {:>8} {:>10} {:>10}\n", "dense", "missing", "mean", "max");
+  for (int f = 0; f < kNumDense; ++f) {
+    const data::DenseColumnStats& d = stats.dense[f];
+    fmt::print("{:<6} {:>8} {:>10.4f} {:>10.4f}\n", fmt::format("I{}", f + 1),
+               d.missing_share ? fmt::format("{:.4f}", *d.missing_share) : std::string("?"),
+               d.mean, d.max);
+  }
+  fmt::print("\n{:<6} {:>8} {:>14} {:>10}\n", "table", "missing", "distinct rows", "used");
+  for (int t = 0; t < kNumSparse; ++t) {
+    const data::SparseColumnStats& s = stats.sparse[t];
+    fmt::print("{:<6} {:>8.4f} {:>14} {:>10.4f}\n", fmt::format("C{}", t + 1), s.missing_share,
+               s.distinct_rows, s.used_share);
+  }
+}
+
+}  // namespace
+
+void add_stats_command(CLI::App& app) {
+  struct Args {
+    std::string file;
+    uint32_t rows_per_table = HashingConfig::kDefaultRowsPerTable;
+    uint64_t salt = 0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  const auto non_negative = [](const std::string& value) {
+    return value.starts_with('-') ? std::string("must be a non-negative integer") : std::string();
+  };
+  CLI::App* cmd = app.add_subcommand(
+      "stats", "Print statistics of a Criteo TSV file or binary cache (per feature and table)");
+  cmd->add_option("FILE", args->file, "Criteo TSV file or binary cache")->required();
+  cmd->add_option("--rows-per-table", args->rows_per_table,
+                  "rows of every embedding table (must match the cache)")
+      ->check(non_negative)
+      ->check(CLI::Range(uint32_t{2}, UINT32_MAX))
+      ->capture_default_str();
+  cmd->add_option("--hash-salt", args->salt, "hash salt (must match the cache)")
+      ->check(non_negative)
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
+  cmd->callback([args] {
+    ParseOptions options;
+    options.hashing = HashingConfig::uniform(args->rows_per_table, args->salt);
+    ParseReport report;
+    const Dataset dataset = Dataset::open(args->file, options, &report);
+    const data::DataStats stats =
+        data::compute_stats(dataset.view(), options.hashing, dataset.dense_missing());
+    if (args->json) {
+      fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2));
+    } else {
+      print_text(dataset, report, stats);
+    }
+  });
+}
+
+}  // namespace shadowsync::cli
