@@ -133,18 +133,29 @@ double triad_rate(TriadArrays& arrays, int threads, bool prefetch) {
   return rate;
 }
 
-// Bandwidth limit at `bytes` total and `threads` threads: the better of the plain and the
-// prefetching triad, in GB/s, measured once per (bytes, threads).
+// Bandwidth limit at `bytes` total and `threads` threads, in GB/s: the best of the plain and the
+// prefetching triad over 3 tries each, measured once per (bytes, threads) and raised by any
+// better triad/ benchmark result (a peak: on a shared machine a single try is easily disturbed).
+struct Limit {
+  double gbps = 0;
+  bool measured = false;  // the 3 tries done
+};
+std::map<std::pair<size_t, int>, Limit>& triad_cache() {
+  static std::map<std::pair<size_t, int>, Limit> cache;
+  return cache;
+}
 double triad_gbps(size_t bytes, int threads) {
-  static std::map<std::pair<size_t, int>, double> cache;
-  const auto key = std::make_pair(bytes, threads);
-  auto found = cache.find(key);
-  if (found != cache.end()) return found->second;
-  TriadArrays arrays(bytes);
-  const double rate = std::max(triad_rate(arrays, threads, false), triad_rate(arrays, threads, true));
-  const double gbps = rate * static_cast<double>(arrays.bytes_per_pass()) * 1e-9;
-  cache.emplace(key, gbps);
-  return gbps;
+  Limit& limit = triad_cache()[std::make_pair(bytes, threads)];
+  if (!limit.measured) {
+    TriadArrays arrays(bytes);
+    double rate = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      rate = std::max({rate, triad_rate(arrays, threads, false), triad_rate(arrays, threads, true)});
+    }
+    limit.gbps = std::max(limit.gbps, rate * static_cast<double>(arrays.bytes_per_pass()) * 1e-9);
+    limit.measured = true;
+  }
+  return limit.gbps;
 }
 
 void BM_Triad(benchmark::State& state, size_t bytes, int threads, bool prefetch) {
@@ -157,6 +168,8 @@ void BM_Triad(benchmark::State& state, size_t bytes, int threads, bool prefetch)
   const double gbps = rate * static_cast<double>(arrays.bytes_per_pass()) * 1e-9;
   state.counters["GB/s"] = gbps;
   state.counters["bytes"] = static_cast<double>(bytes);
+  Limit& limit = triad_cache()[std::make_pair(bytes, threads)];
+  limit.gbps = std::max(limit.gbps, gbps);
 }
 
 // ---- sync rounds --------------------------------------------------------------------------------
@@ -250,6 +263,9 @@ std::string variant_name(const Variant& v) {
 void register_sync(const Variant& v) {
   benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(variant_name(v).c_str(), BM_SyncRound, v);
   b->UseManualTime()->Unit(benchmark::kMicrosecond);
+  // With --benchmark_repetitions: the "best" row holds the highest GB/s and of_triad over the
+  // repetitions (its time column is the largest time, not the best).
+  b->ComputeStatistics("best", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
   // Per-group: one iteration is one steady-state rate measurement (>= 0.3 s); whole rounds: timed
   // one by one.
   if (v.per_group) {

@@ -44,6 +44,8 @@ class ShadowSynchronizer {
   ShadowSynchronizer(const ShadowSynchronizer&) = delete;
   ShadowSynchronizer& operator=(const ShadowSynchronizer&) = delete;
 
+  // start(), stop() and running() are for the owning thread (not to be called concurrently);
+  // the counters may be read from any thread at any time.
   // Starts the threads. Throws Error when already running. May be called again after stop();
   // counters keep counting.
   void start();

@@ -18,8 +18,9 @@
 //  element, either the old or the new float, never a torn one) and relaxed std::atomic_ref
 //  accesses for the scalar tails (and on non-x86 targets). This is a documented benign race, the
 //  same one the workers' own Hogwild updates have.
-//  The write-back w_i += d is a read-modify-write: a worker update that lands in the nanoseconds
-//  between its load and its store can be lost (exactly the lost-update semantics Hogwild workers
+//  The write-back w_i += d is a read-modify-write: a worker update that lands in the window
+//  between its load and its store reaching the cache (nanoseconds; up to a few hundred when the
+//  line must come back from a worker's core) can be lost (exactly the lost-update semantics Hogwild workers
 //  already have among themselves), but every update made between the snapshot and the write-back
 //  is kept, because only the delta (target_i - s_i) is added to the current value.
 //  The rule's own state (EASGD center, BMUF w_global and delta) is private to the thread that
@@ -100,7 +101,8 @@ class SyncRule {
   size_t chunk_floats() const { return chunk_; }
 
  private:
-  void apply_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* work, size_t range_end);
+  void apply_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* work, size_t range_end,
+                   bool summed);
 
   SyncParams params_;
   std::vector<float*> replicas_;

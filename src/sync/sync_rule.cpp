@@ -17,8 +17,10 @@
 namespace shadowsync {
 namespace {
 
+using sync_detail::add_difference_to_replica;
 using sync_detail::add_to_replica;
 using sync_detail::read_replica;
+using sync_detail::read_replica_and_sum;
 
 constexpr size_t kChunkMultiple = 16;  // one 64-byte line of floats
 // Automatic chunk: 256 floats (1 KiB) per replica. benchmarks/sync swept 64..16384 for G = 2, 4, 8
@@ -186,7 +188,7 @@ void SyncRule::apply(size_t begin, size_t end, const float* snapshot) {
   const size_t stride = end - begin;
   float* work = scratch_of_thread.get(2 * chunk_);
   for (size_t offset = 0; offset < stride; offset += chunk_) {
-    apply_chunk(begin + offset, std::min(chunk_, stride - offset), snapshot + offset, stride, work, end);
+    apply_chunk(begin + offset, std::min(chunk_, stride - offset), snapshot + offset, stride, work, end, false);
   }
   if (params_.nontemporal) sync_detail::store_fence();
 }
@@ -201,8 +203,12 @@ void SyncRule::run_range(size_t begin, size_t end) {
     // Chunk boundaries at multiples of chunk_ (aligned vectors when the replicas are aligned).
     const size_t e = std::min(end, (b / chunk_ + 1) * chunk_);
     const size_t length = e - b;
-    for (size_t i = 0; i < g; ++i) read_replica(snap + i * chunk_, replicas_[i] + b, length);
-    apply_chunk(b, length, snap, chunk_, work, end);
+    if (params_.kind == SyncRuleKind::EASGD) {
+      for (size_t i = 0; i < g; ++i) read_replica(snap + i * chunk_, replicas_[i] + b, length);
+    } else {  // snapshot and sum in one pass; the sum lands in apply_chunk's target buffer
+      for (size_t i = 0; i < g; ++i) read_replica_and_sum(snap + i * chunk_, work, replicas_[i] + b, length, i == 0);
+    }
+    apply_chunk(b, length, snap, chunk_, work, end, true);
     b = e;
   }
   if (params_.nontemporal) sync_detail::store_fence();
@@ -210,9 +216,10 @@ void SyncRule::run_range(size_t begin, size_t end) {
 
 // Targets for elements [begin, begin + length) from `snapshot` (replica i at snapshot + i *
 // stride), the rule's state advanced, and replica_i += target_i - s_i. `work`: 2 x chunk_ floats.
-// While writing back replica i it prefetches replica i's next chunk (up to `range_end`).
+// While writing back replica i it prefetches replica i's next chunk (up to `range_end`). With
+// `summed`, work[0, length) already holds sum_j s_j (MA, BMUF).
 void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* work,
-                           size_t range_end) {
+                           size_t range_end, bool summed) {
   const size_t g = replicas_.size();
   const size_t next = begin + length;
   const size_t next_length = std::min(chunk_, range_end - next);
@@ -236,13 +243,15 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
   }
 
   // MA and BMUF: m = mean_j s_j.
-  {
+  if (!summed) {
     const float* __restrict s0 = snapshot;
     for (size_t k = 0; k < length; ++k) target[k] = s0[k];
     for (size_t j = 1; j < g; ++j) {
       const float* __restrict s = snapshot + j * stride;
       for (size_t k = 0; k < length; ++k) target[k] += s[k];
     }
+  }
+  {
     const float inv_g = 1.0f / static_cast<float>(g);
     for (size_t k = 0; k < length; ++k) target[k] *= inv_g;
   }
@@ -261,9 +270,8 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
     }
   }
   for (size_t i = 0; i < g; ++i) {
-    const float* __restrict s = snapshot + i * stride;
-    for (size_t k = 0; k < length; ++k) delta[k] = target[k] - s[k];
-    add_to_replica(replicas_[i] + begin, delta, length, nt, replicas_[i] + next, next_length);
+    add_difference_to_replica(replicas_[i] + begin, target, snapshot + i * stride, length, nt, replicas_[i] + next,
+                              next_length);
   }
 }
 

@@ -5,6 +5,7 @@
 // overwrite rule (w_i = mean) run the same way loses many.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -235,11 +236,14 @@ void fill_integers(Replicas& r) {
 }
 
 // (b) stress: continuous MA rounds while a writer adds. Tolerance: a lost add needs the writer's
-// atomic add to land in the few-nanosecond window between a SIMD load and store of the same
-// element; we allow 0.1 % (and, for float rounding of sums of small dyadic values, 1e-3 abs).
+// atomic add to land in the window between the write-back's SIMD load and the moment its store
+// reaches the cache (nanoseconds to a few hundred when the line has to come back from the
+// writer's core), so the lost share is about window / round time: n is large enough that a round
+// takes milliseconds. Measured here: 0 to 0.03 % at n = 2^17; we allow 0.1 % (and 1e-3 absolute
+// for float rounding of sums of small dyadic values).
 TEST(ShadowSynchronizer, StressDeltaRuleKeepsConcurrentAdds) {
   const int groups = 4;
-  const size_t n = 4096;
+  const size_t n = size_t{1} << 17;
   Replicas r(groups, n);
   fill_integers(r);
   const double initial = total(r);
@@ -261,10 +265,11 @@ TEST(ShadowSynchronizer, StressDeltaRuleKeepsConcurrentAdds) {
 }
 
 // Control: the naive overwrite rule w_i = mean_j s_j (whole-replica snapshot, then overwrite), run
-// the same way, loses every add that lands between an element's snapshot and its overwrite.
-TEST(ShadowSynchronizer, StressNaiveOverwriteLosesAdds) {
+// the same way, loses every add that lands between an element's snapshot and its overwrite:
+// about half of the adds when both threads run. Returns the fraction lost.
+double naive_overwrite_lost_fraction() {
   const int groups = 4;
-  const size_t n = 4096;
+  const size_t n = size_t{1} << 16;
   Replicas r(groups, n);
   fill_integers(r);
   const double initial = total(r);
@@ -284,7 +289,7 @@ TEST(ShadowSynchronizer, StressNaiveOverwriteLosesAdds) {
       rounds.fetch_add(1, std::memory_order_release);
     }
   });
-  ASSERT_TRUE(wait_for([&] { return rounds.load() >= 1; }));
+  if (!wait_for([&] { return rounds.load() >= 1; })) ADD_FAILURE() << "the naive thread made no round";
   const uint64_t adds = write_concurrently(r, 300'000, [&] { return rounds.load(std::memory_order_acquire); });
   stop.store(true);
   naive.join();
@@ -292,8 +297,15 @@ TEST(ShadowSynchronizer, StressNaiveOverwriteLosesAdds) {
   std::printf("naive overwrite: %llu adds over %llu rounds, lost %.1f (%.3f %%)\n",
               static_cast<unsigned long long>(adds), static_cast<unsigned long long>(rounds.load()), lost,
               100.0 * lost / static_cast<double>(adds));
-  // The delta rule above keeps >= 99.9 %; the naive rule must lose far more than that tolerance.
-  EXPECT_GT(lost, 1e-2 * static_cast<double>(adds));
+  return lost / static_cast<double>(adds);
+}
+
+TEST(ShadowSynchronizer, StressNaiveOverwriteLosesAdds) {
+  // The delta rule keeps >= 99.9 %; the naive rule must lose far more (>= 5 %) in at least one of
+  // up to 3 runs (one run can be unlucky in how a loaded machine schedules the two threads).
+  double worst = 0;
+  for (int run = 0; run < 3 && worst < 0.05; ++run) worst = std::max(worst, naive_overwrite_lost_fraction());
+  EXPECT_GT(worst, 0.05);
 }
 
 }  // namespace
