@@ -16,9 +16,9 @@
 namespace shadowsync::cli {
 namespace {
 
-nlohmann::json to_json(const Dataset& dataset, const ParseReport& report,
+nlohmann::ordered_json to_json(const Dataset& dataset, const ParseReport& report,
                        const HashingConfig& hashing, const data::DataStats& stats) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["file"] = dataset.path();
   j["format"] = dataset.is_cache() ? "cache" : "tsv";
   j["rows"] = stats.rows;
@@ -26,16 +26,16 @@ nlohmann::json to_json(const Dataset& dataset, const ParseReport& report,
   j["bad_lines"] = report.bad_lines;
   j["positive_rate"] = stats.positive_rate;
   j["hashing"] = {{"rows_per_table", hashing.rows}, {"salt", hashing.salt}};
-  j["dense"] = nlohmann::json::array();
+  j["dense"] = nlohmann::ordered_json::array();
   for (int f = 0; f < kNumDense; ++f) {
     const data::DenseColumnStats& d = stats.dense[f];
     j["dense"].push_back({{"name", fmt::format("I{}", f + 1)},
-                          {"missing_share", d.missing_share ? nlohmann::json(*d.missing_share)
-                                                            : nlohmann::json(nullptr)},
+                          {"missing_share", d.missing_share ? nlohmann::ordered_json(*d.missing_share)
+                                                            : nlohmann::ordered_json(nullptr)},
                           {"mean", d.mean},
                           {"max", d.max}});
   }
-  j["sparse"] = nlohmann::json::array();
+  j["sparse"] = nlohmann::ordered_json::array();
   for (int t = 0; t < kNumSparse; ++t) {
     const data::SparseColumnStats& s = stats.sparse[t];
     j["sparse"].push_back({{"name", fmt::format("C{}", t + 1)},
