@@ -7,9 +7,15 @@
 //  - EASGD: center c (initialized from replica 0); for i = 0..G-1 in turn:
 //           d_i = alpha (s_i - c);  target_i = s_i - d_i;  c += d_i.
 //  - BMUF:  w_global (initialized from replica 0), delta (initialized 0):
-//           m = mean_j s_j;  g = m - w_global;  delta = eta delta + zeta g;  w_global += delta;
+//           m = mean_j s_j;  g = m - w_start;  delta = eta delta + zeta g;  w_global += delta;
 //           target_i = w_global + eta delta (Nesterov) or w_global (classic).
-//           eta = block_momentum, zeta = block_lr.
+//           eta = block_momentum, zeta = block_lr. w_start is where the previous round sent the
+//           replicas: w_global + eta delta (both before this round's update) with Nesterov,
+//           w_global with classic momentum (Chen & Huo 2016, ICASSP, "block momentum" with
+//           Nesterov look-ahead). Measuring g from w_global instead, with Nesterov, feeds
+//           eta delta back as a fake gradient every round: with no training between two
+//           rounds delta grows by 2 eta per round, which diverges for eta > 1/2 (G > 2) and
+//           does, in a shadow thread that runs rounds back to back.
 //
 // Memory model (how the replicas, shared with Hogwild workers, are touched):
 //  Replica memory is read and written only by the two accessors of src/sync/replica_access.hpp:

@@ -262,7 +262,9 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
     const float zeta = params_.block_lr;
     const float look_ahead = params_.nesterov ? eta : 0.0f;
     for (size_t k = 0; k < length; ++k) {
-      const float step = eta * momentum[k] + zeta * (target[k] - w_global[k]);
+      // g is measured from where the replicas were sent last round (w_global + eta delta with
+      // Nesterov), so a round with no training in between leaves g = 0 and delta decays.
+      const float step = eta * momentum[k] + zeta * (target[k] - (w_global[k] + look_ahead * momentum[k]));
       const float w = w_global[k] + step;
       momentum[k] = step;
       w_global[k] = w;

@@ -120,6 +120,10 @@ class Trainer::Impl {
   std::atomic<bool> diverged_{false};
   std::atomic<uint64_t> diverged_at_{0};
   std::atomic<uint64_t> foreground_rounds_{0};
+  // Examples handed out to workers; --max-examples stops claiming at the limit (in turn mode
+  // exactly at the same batch every run, so a stopped deterministic run is reproducible).
+  std::atomic<uint64_t> claimed_examples_{0};
+  std::atomic<bool> max_reached_{false};
   std::string last_checkpoint_;
 
  private:
@@ -376,10 +380,16 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
   while (!stop_.load(std::memory_order_relaxed)) {
     gate.before_batch(group, worker);
     if (stop_.load(std::memory_order_relaxed)) break;
+    if (config_.max_examples > 0 && claimed_examples_.load(std::memory_order_relaxed) >= config_.max_examples) {
+      max_reached_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
+      break;
+    }
     const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
     if (b >= data.total_batches) break;
     const uint64_t begin = (b % data.batches_per_epoch) * batch;
     const uint64_t end = std::min<uint64_t>(begin + batch, data.rows.rows);
+    claimed_examples_.fetch_add(end - begin, std::memory_order_relaxed);
     const DataView rows = data.rows.slice(begin, end);
     const float loss = workspace.train_step(rows, data.replica, data.optimizer_state, *embeddings_,
                                             config_.optimizer);
@@ -396,10 +406,11 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
                                 std::memory_order_relaxed);
     counters.iterations.fetch_add(1, std::memory_order_relaxed);
     counters.batches_done.fetch_add(1, std::memory_order_relaxed);
-    gate.after_batch(group, worker);
     if (foreground && ++my_iterations % static_cast<uint64_t>(config_.sync_every) == 0) {
       const double seconds = gate.sync_point(group, worker, whole_world, foreground_completion(group, whole_world));
       waited.fetch_add(seconds, std::memory_order_relaxed);
+    } else {
+      gate.after_batch(group, worker);
     }
   }
   gate.leave(group, worker, [this](int g, bool world) {
@@ -479,6 +490,7 @@ TrainResult Trainer::Impl::run() {
   };
 
   const uint64_t examples_at_start = total_examples_done();
+  claimed_examples_.store(examples_at_start);
   double paused_seconds = 0;
   const Clock::time_point start = Clock::now();
   auto training_seconds = [&] { return seconds_since(start) - paused_seconds; };
@@ -534,10 +546,6 @@ TrainResult Trainer::Impl::run() {
       stop_.store(true);
     }
     const uint64_t examples = total_examples_done();
-    if (config_.max_examples > 0 && examples >= config_.max_examples && !stop_.load()) {
-      result.stopped_early = true;
-      stop_.store(true);
-    }
     if (stop_.load()) continue;
     if (examples >= next_eval && eval_.rows > 0) {
       next_eval = examples + config_.eval_every;
@@ -564,6 +572,7 @@ TrainResult Trainer::Impl::run() {
     }
   }
   for (std::thread& t : workers) t.join();
+  if (max_reached_.load()) result.stopped_early = true;
   const double elapsed = training_seconds();
   stop_shadow();
   printer.finish();

@@ -76,7 +76,7 @@ void WorkerGate::complete_barrier_locked(Barrier& barrier, const std::function<v
   changed_.notify_all();
 }
 
-double WorkerGate::sync_point(int group, int /*worker*/, bool whole_world,
+double WorkerGate::sync_point(int group, int worker, bool whole_world,
                               const std::function<void()>& completion) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
@@ -86,7 +86,10 @@ double WorkerGate::sync_point(int group, int /*worker*/, bool whole_world,
   ++barrier.arrived;
   if (barrier.arrived >= expected) {
     complete_barrier_locked(barrier, completion);
+    // Turn mode: the sync ran before anyone else's next batch, whatever the scheduling.
+    if (turns_) pass_turn_locked(index(group, worker));
   } else {
+    if (turns_) pass_turn_locked(index(group, worker));  // let the others reach the barrier
     const uint64_t generation = barrier.generation;
     changed_.notify_all();  // the coordinator may be waiting for everyone to park
     changed_.wait(lock, [&] { return barrier.generation != generation; });

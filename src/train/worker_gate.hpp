@@ -27,13 +27,15 @@ class WorkerGate {
   // Called by a worker before each batch. Blocks while a pause is in force; in turn mode, also
   // until it is this worker's turn. Cheap (one relaxed load) when neither applies.
   void before_batch(int group, int worker);
-  // Turn mode: hands the turn to the next active worker (call it before a sync_point, so the
-  // other workers can reach the barrier). No-op otherwise.
+  // Turn mode: hands the turn to the next active worker. No-op otherwise. A batch is followed
+  // either by after_batch() or by sync_point(), which hands the turn on itself.
   void after_batch(int group, int worker);
 
   // Foreground sync point. With `whole_world`, waits until every active worker has arrived;
   // otherwise until every active worker of `group` has. The last to arrive runs `completion`
-  // (under the gate's mutex) before anyone goes on. Returns the seconds spent here.
+  // (under the gate's mutex) before anyone goes on. In turn mode it hands the turn on: before
+  // waiting, or after running the completion, so completions happen in the same order on
+  // every run. Returns the seconds spent here.
   double sync_point(int group, int worker, bool whole_world, const std::function<void()>& completion);
 
   // A worker that has no more batches leaves for good (it no longer counts at barriers, and a

@@ -38,7 +38,8 @@ class ReferenceRule {
       double target = m;
       if (p_.kind == SyncRuleKind::BMUF) {
         const double eta = p_.block_momentum;
-        const double grad = m - w_global_[e];
+        const double start = p_.nesterov ? w_global_[e] + eta * delta_[e] : w_global_[e];
+        const double grad = m - start;
         delta_[e] = eta * delta_[e] + p_.block_lr * grad;
         w_global_[e] += delta_[e];
         target = p_.nesterov ? w_global_[e] + eta * delta_[e] : w_global_[e];

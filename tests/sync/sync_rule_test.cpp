@@ -199,8 +199,9 @@ TEST(SyncRuleByHand, EasgdUpdatesReplicasInTurn) {
 
 TEST(SyncRuleByHand, BmufNesterovAndClassic) {
   // w_global = 1, delta = 0, eta = 0.5, zeta = 1. Round 1: m = 2, g = 1, delta = 1, w_global = 2,
-  // target = 2 + 0.5 * 1 = 2.5 (classic: 2). Round 2 (Nesterov): m = 2.5, g = 0.5,
-  // delta = 0.5 + 0.5 = 1, w_global = 3, target = 3.5.
+  // target = 2 + 0.5 * 1 = 2.5 (classic: 2). Round 2 (Nesterov, no training in between):
+  // m = 2.5, g = m - (w_global + eta delta) = 2.5 - 2.5 = 0, delta = 0.5, w_global = 2.5,
+  // target = 2.5 + 0.25 = 2.75.
   for (bool nesterov : {true, false}) {
     Replicas r(2, 1);
     r[0][0] = 1.0f;
@@ -215,9 +216,30 @@ TEST(SyncRuleByHand, BmufNesterovAndClassic) {
     EXPECT_FLOAT_EQ(rule.state_buffers().at(1).first[0], 1.0f);
     if (nesterov) {
       rule.run_round();
-      EXPECT_FLOAT_EQ(r[0][0], 3.5f);
-      EXPECT_FLOAT_EQ(rule.center()[0], 3.0f);
+      EXPECT_FLOAT_EQ(r[0][0], 2.75f);
+      EXPECT_FLOAT_EQ(rule.center()[0], 2.5f);
+      EXPECT_FLOAT_EQ(rule.state_buffers().at(1).first[0], 0.5f);
     }
+  }
+}
+
+TEST(SyncRuleByHand, BmufRoundsWithoutTrainingSettle) {
+  // A shadow thread runs rounds back to back, often with no worker update in between: the block
+  // momentum must then decay. Replicas {1, 5, 1, 1} have mean 2, one step of +1 from
+  // w_global = 1; with eta = 0.75 (G = 4) the model then coasts 1 + 0.75 + 0.75^2 + ... =
+  // 1 / (1 - 0.75) = 4 in total and settles at 5, replicas included.
+  for (bool nesterov : {true, false}) {
+    Replicas r(4, 1);
+    r[0][0] = 1.0f;
+    r[1][0] = 5.0f;
+    r[2][0] = 1.0f;
+    r[3][0] = 1.0f;
+    SyncParams p = SyncParams::defaults(SyncRuleKind::BMUF, 4);
+    p.nesterov = nesterov;
+    SyncRule rule(p, r.pointers(), 1);
+    for (int i = 0; i < 200; ++i) rule.run_round();
+    EXPECT_NEAR(rule.center()[0], 5.0f, 1e-4f) << (nesterov ? "nesterov" : "classic");
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(r[i][0], 5.0f, 1e-4f);
   }
 }
 
