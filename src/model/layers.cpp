@@ -201,28 +201,49 @@ void dot_forward16_avx512(int rows, const float* t, float* z) {
 }
 
 // dt[j] = sum_{i != j} g(i, j) t[i] (+ dz[0..16) for j = 0), g(i, j) = the dz entry of the
-// pair {i, j}, read in place from the lower triangle. Three blocks of 9 outputs in registers.
-void dot_backward16_avx512(int rows, const float* t, const float* dz, float* dt) {
-  constexpr int d = 16, width = d + kPairs, kBlock = 9;
-  for (int r = 0; r < rows; ++r) {
-    const float* __restrict tr = t + size_t(r) * kVectors * d;
-    const float* __restrict pair = dz + size_t(r) * width + d;
-    float* __restrict dtr = dt + size_t(r) * kVectors * d;
-    for (int j0 = 0; j0 < kVectors; j0 += kBlock) {
-      __m512 acc[kBlock];
-      for (int b = 0; b < kBlock; ++b) acc[b] = _mm512_setzero_ps();
-      if (j0 == 0) acc[0] = _mm512_loadu_ps(dz + size_t(r) * width);
-      for (int i = 0; i < kVectors; ++i) {
-        const __m512 ti = _mm512_loadu_ps(tr + i * d);
-        for (int b = 0; b < kBlock; ++b) {
-          const int j = j0 + b;
-          if (i == j) continue;
-          const float g = i > j ? pair[i * (i - 1) / 2 + j] : pair[j * (j - 1) / 2 + i];
-          acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(g), ti, acc[b]);
-        }
-      }
-      for (int b = 0; b < kBlock; ++b) _mm512_storeu_ps(dtr + (j0 + b) * d, acc[b]);
+// pair {i, j}, read in place from the lower triangle (row i starts at pair + i (i - 1) / 2), in
+// increasing i. Three blocks of 9 outputs in registers; the i loop is split so that only the 9
+// i inside the block need to choose between g(i, j) = L[j][i] (i < j) and L[i][j] (i > j).
+template <int J0>
+inline void dot_backward16_block(const float* __restrict tr, const float* __restrict pair,
+                                 const float* __restrict dz0, float* __restrict dtr) {
+  constexpr int d = 16, kBlock = 9;
+  __m512 acc[kBlock];
+  for (int b = 0; b < kBlock; ++b) acc[b] = _mm512_setzero_ps();
+  if (J0 == 0) acc[0] = _mm512_loadu_ps(dz0);
+  const float* row[kBlock];  // row[b] = L[J0 + b][.]
+  for (int b = 0; b < kBlock; ++b) row[b] = pair + (J0 + b) * (J0 + b - 1) / 2;
+  for (int i = 0; i < J0; ++i) {  // i < j for the whole block
+    const __m512 ti = _mm512_loadu_ps(tr + i * d);
+    for (int b = 0; b < kBlock; ++b) acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(row[b][i]), ti, acc[b]);
+  }
+  for (int i = J0; i < J0 + kBlock; ++i) {  // inside the block
+    const __m512 ti = _mm512_loadu_ps(tr + i * d);
+    const float* li = pair + i * (i - 1) / 2;
+    for (int b = 0; b < kBlock; ++b) {
+      const int j = J0 + b;
+      if (i == j) continue;
+      const float g = i > j ? li[j] : row[b][i];
+      acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(g), ti, acc[b]);
     }
+  }
+  for (int i = J0 + kBlock; i < kVectors; ++i) {  // i > j for the whole block
+    const __m512 ti = _mm512_loadu_ps(tr + i * d);
+    const float* li = pair + i * (i - 1) / 2 + J0;
+    for (int b = 0; b < kBlock; ++b) acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(li[b]), ti, acc[b]);
+  }
+  for (int b = 0; b < kBlock; ++b) _mm512_storeu_ps(dtr + (J0 + b) * d, acc[b]);
+}
+
+void dot_backward16_avx512(int rows, const float* t, const float* dz, float* dt) {
+  constexpr int d = 16, width = d + kPairs;
+  for (int r = 0; r < rows; ++r) {
+    const float* tr = t + size_t(r) * kVectors * d;
+    const float* dzr = dz + size_t(r) * width;
+    float* dtr = dt + size_t(r) * kVectors * d;
+    dot_backward16_block<0>(tr, dzr + d, dzr, dtr);
+    dot_backward16_block<9>(tr, dzr + d, dzr, dtr);
+    dot_backward16_block<18>(tr, dzr + d, dzr, dtr);
   }
 }
 #endif
