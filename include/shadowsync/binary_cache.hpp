@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "shadowsync/data_view.hpp"
@@ -35,6 +36,10 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
 
 // True when the file starts with kCacheMagic (false for shorter or unreadable files).
 bool has_cache_magic(const std::string& path);
+
+// The hashing a cache was written with (header checked: version, header checksum), or nullopt
+// when `path` is not a cache. Lets a command default to the cache's own hashing.
+std::optional<HashingConfig> read_cache_hashing(const std::string& path);
 
 class MappedCache {
  public:

@@ -14,8 +14,11 @@ struct ExitStatus {
 
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
 void add_convert_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
 void add_topo_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace shadowsync::cli

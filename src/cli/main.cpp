@@ -15,9 +15,12 @@ int main(int argc, char** argv) {
 
   // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
   shadowsync::cli::add_convert_command(app);
+  shadowsync::cli::add_eval_command(app);
   shadowsync::cli::add_gen_command(app);
+  shadowsync::cli::add_predict_command(app);
   shadowsync::cli::add_stats_command(app);
   shadowsync::cli::add_topo_command(app);
+  shadowsync::cli::add_train_command(app);
 
   try {
     app.parse(argc, argv);

@@ -169,6 +169,28 @@ bool has_cache_magic(const std::string& path) {
          std::memcmp(magic, kCacheMagic, sizeof magic) == 0;
 }
 
+std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
+  if (!has_cache_magic(path)) return std::nullopt;
+  Header h{};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const ssize_t n = fd < 0 ? -1 : ::pread(fd, &h, sizeof h, 0);
+  if (fd >= 0) ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof h)) {
+    fail(path, fmt::format("truncated cache: shorter than the {}-byte header", kHeaderBytes));
+  }
+  if (h.version != kCacheVersion) {
+    fail(path, fmt::format("cache format version {}, this build reads version {}", h.version, kCacheVersion));
+  }
+  if (h.header_bytes != kHeaderBytes || header_checksum(h) != h.header_checksum) {
+    fail(path, "corrupted cache header (checksum mismatch)");
+  }
+  HashingConfig stored;
+  for (int t = 0; t < kNumSparse; ++t) stored.rows[t] = h.table_rows[t];
+  stored.salt = h.salt;
+  validate_hashing(stored, path + ": stored hashing config");
+  return stored;
+}
+
 MappedCache MappedCache::open(const std::string& path, const HashingConfig& expected) {
   data::MappedFile file(path);
   const size_t size = file.size();

@@ -1,6 +1,6 @@
 // Stop-signal recording (see stop_signals.hpp). The handler does one lock-free atomic store,
 // which is async-signal-safe.
-#include "train/stop_signals.hpp"
+#include "shadowsync/stop_signals.hpp"
 
 #include <atomic>
 #include <csignal>

@@ -34,7 +34,7 @@
 #include "shadowsync/sync_rule.hpp"
 #include "train/progress.hpp"
 #include "train/replica_math.hpp"
-#include "train/stop_signals.hpp"
+#include "shadowsync/stop_signals.hpp"
 #include "train/worker_gate.hpp"
 
 namespace shadowsync {
@@ -134,7 +134,8 @@ class Trainer::Impl {
   void worker(int group, int worker, WorkerGate& gate);
   std::function<void()> foreground_completion(int group, bool whole_world);
   TrainReport make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
-                          uint64_t rounds, double running_logloss) const;
+                          uint64_t rounds, double running_logloss, double divergence) const;
+  double sample_divergence() const;
   uint64_t total_examples_done() const;
   uint64_t target_examples() const;
   void compute_final_dense();
@@ -418,8 +419,12 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
   });
 }
 
+double Trainer::Impl::sample_divergence() const {
+  return train::replica_divergence(replica_pointers(), dense_floats_, 7);
+}
+
 TrainReport Trainer::Impl::make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
-                                       uint64_t rounds, double running_logloss) const {
+                                       uint64_t rounds, double running_logloss, double divergence) const {
   TrainReport r;
   r.event = event;
   r.examples = total_examples_done();
@@ -443,7 +448,7 @@ TrainReport Trainer::Impl::make_report(const std::string& event, double elapsed,
     r.groups.push_back(p);
   }
   if (syncs > 0) r.sync_gap = static_cast<double>(iterations) / static_cast<double>(syncs);
-  r.divergence = train::replica_divergence(replica_pointers(), dense_floats_, 7);
+  r.divergence = divergence;
   double waited = 0;
   for (int i = 0; i < groups_ * threads_; ++i) waited += wait_seconds_[static_cast<size_t>(i)].load(std::memory_order_relaxed);
   r.wait_share = elapsed > 0 ? waited / (elapsed * groups_ * threads_) : 0;
@@ -538,8 +543,19 @@ TrainResult Trainer::Impl::run() {
   TrainResult result;
   uint64_t next_eval = config_.eval_every > 0 ? examples_at_start + config_.eval_every : UINT64_MAX;
   uint64_t next_checkpoint = config_.checkpoint_every > 0 ? examples_at_start + config_.checkpoint_every : UINT64_MAX;
+  // Divergence is sampled every 100 ms (relaxed loads of every 7th parameter; cheap).
+  double divergence_sum = 0;
+  int divergence_samples = 0;
+  double last_divergence = 0;
+  Clock::time_point next_sample = start;
   while (gate.active_workers() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (Clock::now() >= next_sample) {
+      next_sample = Clock::now() + std::chrono::milliseconds(100);
+      last_divergence = sample_divergence();
+      divergence_sum += last_divergence;
+      ++divergence_samples;
+    }
     if (const int signal = train::received_stop_signal(); signal != 0 && !stop_.load()) {
       result.stop_signal = signal;
       result.stopped_early = true;
@@ -551,7 +567,8 @@ TrainResult Trainer::Impl::run() {
       next_eval = examples + config_.eval_every;
       TrainReport report;
       with_workers_parked([&] {
-        report = make_report("eval", training_seconds(), examples_at_start, rounds(), running_logloss());
+        report = make_report("eval", training_seconds(), examples_at_start, rounds(), running_logloss(),
+                             sample_divergence());
         evaluate_now(report);
       });
       printer.print_line(fmt::format("eval at {} examples: NE {:.5f}  logloss {:.5f}  AUC {:.5f}  calibration {:.4f}",
@@ -566,7 +583,8 @@ TrainResult Trainer::Impl::run() {
     }
     const double wall = seconds_since(start);
     if (printer.due(wall)) {
-      const TrainReport report = make_report("progress", training_seconds(), examples_at_start, rounds(), running_logloss());
+      const TrainReport report = make_report("progress", training_seconds(), examples_at_start, rounds(),
+                                             running_logloss(), last_divergence);
       printer.print(report, wall);
       metrics.write(report);
     }
@@ -585,7 +603,10 @@ TrainResult Trainer::Impl::run() {
                             diverged_at_.load(), kept));
   }
 
-  TrainReport report = make_report("final", elapsed, examples_at_start, rounds(), running_logloss());
+  // The final divergence is the mean of the samples taken while training ran (after the last
+  // round the replicas are equal, which says nothing about training).
+  const double divergence = divergence_samples > 0 ? divergence_sum / divergence_samples : sample_divergence();
+  TrainReport report = make_report("final", elapsed, examples_at_start, rounds(), running_logloss(), divergence);
   evaluate_now(report);
   if (result.stopped_early && config_.checkpoint_path.empty() && result.stop_signal != 0) {
     config_.checkpoint_path = "shadowsync-interrupted.ckpt";

@@ -1,0 +1,48 @@
+// `shadowsync eval`: quality (NE, log loss, AUC, calibration) of a checkpoint's model on data.
+#include <cstdio>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "shadowsync/dataset.hpp"
+#include "shadowsync/evaluate.hpp"
+#include "shadowsync/trained_model.hpp"
+
+namespace shadowsync::cli {
+
+void add_eval_command(CLI::App& app) {
+  struct Options {
+    std::string checkpoint;
+    std::string data;
+    bool json = false;
+    bool strict = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint's model on data (TSV or cache)");
+  cmd->add_option("--checkpoint", options->checkpoint, "Checkpoint written by `train`")->required();
+  cmd->add_option("--data", options->data, "Criteo TSV or binary cache (hashed as the checkpoint's model)")->required();
+  cmd->add_flag("--json", options->json, "Print the metrics as one JSON object");
+  cmd->add_flag("--strict", options->strict, "Stop at the first bad input line instead of skipping it");
+  cmd->callback([options] {
+    const TrainedModel trained = TrainedModel::load(options->checkpoint);
+    ParseOptions parse;
+    parse.hashing = trained.hashing();
+    parse.strict = options->strict;
+    ParseReport report;
+    const Dataset data = Dataset::open(options->data, parse, &report);
+    if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
+    const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.view());
+    if (options->json) {
+      const nlohmann::json j = {{"examples", m.count()}, {"ne", m.ne()},       {"logloss", m.logloss()},
+                                {"auc", m.auc()},        {"calibration", m.calibration()},
+                                {"mean_label", m.mean_label()}, {"mean_prediction", m.mean_prediction()}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("examples %llu  NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
+                  static_cast<unsigned long long>(m.count()), m.ne(), m.logloss(), m.auc(), m.calibration());
+    }
+  });
+}
+
+}  // namespace shadowsync::cli

@@ -1,0 +1,180 @@
+// `shadowsync train`: trains a model with one of the sync modes on the NUMA plan, reports
+// progress and quality, writes checkpoints; SIGINT/SIGTERM stop it with a checkpoint.
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "shadowsync/binary_cache.hpp"
+#include "shadowsync/dataset.hpp"
+#include "shadowsync/error.hpp"
+#include "shadowsync/numa/plan.hpp"
+#include "shadowsync/trainer.hpp"
+#include "shadowsync/stop_signals.hpp"
+
+namespace shadowsync::cli {
+namespace {
+
+struct TrainOptions {
+  std::string data;
+  std::string eval_data;
+  std::optional<double> eval_fraction;
+  std::string model = "small";
+  std::string sync = "s-ma";
+  std::string groups = "auto";
+  std::string threads_per_group = "auto";
+  std::string group_by = "socket";
+  std::string optimizer = "adagrad";
+  std::optional<float> lr;
+  std::optional<float> emb_lr;
+  std::optional<uint32_t> rows_per_table;
+  uint64_t hash_salt = 0;
+  bool strict = false;
+  bool classic_momentum = false;
+  TrainConfig config;
+};
+
+// --rows-per-table / --hash-salt when given; otherwise a cache's own hashing, or the default.
+HashingConfig resolve_hashing(const std::string& data, const std::optional<uint32_t>& rows_per_table,
+                              uint64_t salt) {
+  if (rows_per_table) return HashingConfig::uniform(*rows_per_table, salt);
+  if (std::optional<HashingConfig> stored = read_cache_hashing(data)) {
+    if (salt != 0 && stored->salt != salt) return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
+    return *stored;
+  }
+  return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
+}
+
+void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads) {
+  const TrainReport& r = result.final_report;
+  std::printf("trained %llu examples in %.2f s: %.0f examples/s with %d group(s) x %d thread(s)\n",
+              static_cast<unsigned long long>(r.examples), r.elapsed_s, r.examples_per_second, groups, threads);
+  for (size_t g = 0; g < r.groups.size(); ++g) {
+    std::printf("  group %zu: %llu examples, %llu iterations, %.0f examples/s\n", g,
+                static_cast<unsigned long long>(r.groups[g].examples),
+                static_cast<unsigned long long>(r.groups[g].iterations), r.groups[g].examples_per_second);
+  }
+  std::string gap = r.sync_gap ? fmt::format("{:.2f} iterations", *r.sync_gap) : "none (no syncs)";
+  std::printf("sync %s: %llu rounds, %.1f rounds/s, sync gap %s, divergence %.3g, wait share %.1f%%\n",
+              sync_mode_name(config.sync).c_str(), static_cast<unsigned long long>(r.sync_rounds),
+              r.sync_rounds_per_second, gap.c_str(), r.divergence, 100 * r.wait_share);
+  if (r.eval) {
+    std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
+                static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
+                r.eval->calibration);
+  }
+  if (r.center) {
+    std::printf("center copy:          NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n", r.center->ne,
+                r.center->logloss, r.center->auc, r.center->calibration);
+  }
+  if (!result.checkpoint.empty()) std::printf("checkpoint: %s\n", result.checkpoint.c_str());
+}
+
+void run_train(TrainOptions& o) {
+  TrainConfig& config = o.config;
+  config.sync = parse_sync_mode(o.sync);
+  config.placement.groups = numa::parse_count_option("--groups", o.groups);
+  config.placement.threads_per_group = numa::parse_count_option("--threads-per-group", o.threads_per_group);
+  config.placement.group_by = numa::parse_group_by(o.group_by);
+  config.optimizer.dense = OptimizerConfig::parse(o.optimizer);
+  if (o.lr) config.optimizer.lr = *o.lr;
+  if (o.emb_lr) config.optimizer.emb_lr = *o.emb_lr;
+  config.nesterov = !o.classic_momentum;
+  if (!o.eval_data.empty() && o.eval_fraction) {
+    throw Error("--eval-data and --eval-fraction exclude each other: give one");
+  }
+
+  ParseOptions parse;
+  parse.strict = o.strict;
+  parse.hashing = resolve_hashing(o.data, o.rows_per_table, o.hash_salt);
+  config.model = ModelConfig::resolve(o.model, parse.hashing);
+
+  ParseReport report;
+  Dataset train_set = Dataset::open(o.data, parse, &report);
+  if (!train_set.is_cache()) std::fprintf(stderr, "%s\n", report.summary().c_str());
+  std::optional<Dataset> eval_set;
+  DataView train = train_set.view();
+  DataView eval;
+  if (!o.eval_data.empty()) {
+    ParseReport eval_report;
+    eval_set.emplace(Dataset::open(o.eval_data, parse, &eval_report));
+    if (!eval_set->is_cache()) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
+    eval = eval_set->view();
+  } else {
+    std::tie(train, eval) = split_eval_tail(train_set.view(), o.eval_fraction.value_or(0.1));
+  }
+
+  train::install_stop_signal_handlers();
+  Trainer trainer(config, train, eval);
+  std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
+               o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
+               sync_mode_name(config.sync).c_str());
+  const TrainResult result = trainer.run();
+  print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  if (result.stop_signal != 0) {
+    std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
+                 result.stop_signal, static_cast<unsigned long long>(result.final_report.examples),
+                 result.checkpoint.c_str(), result.checkpoint.c_str());
+    throw ExitStatus{128 + result.stop_signal};
+  }
+  if (result.stopped_early) {
+    std::fprintf(stderr, "stopped after --max-examples at %llu examples%s\n",
+                 static_cast<unsigned long long>(result.final_report.examples),
+                 result.checkpoint.empty() ? "" : ("; continue with --resume " + result.checkpoint).c_str());
+  }
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  TrainOptions& o = *options;
+  TrainConfig& c = o.config;
+  CLI::App* cmd = app.add_subcommand("train", "Train a CTR model with ShadowSync or a baseline sync mode");
+  cmd->add_option("--data", o.data, "Training data: a Criteo TSV file or a binary cache from `convert`")->required();
+  cmd->add_option("--eval-data", o.eval_data, "Evaluation data (TSV or cache); default: the last --eval-fraction of --data");
+  cmd->add_option("--eval-fraction", o.eval_fraction, "Held-out tail of --data used for evaluation (default 0.1)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--model", o.model, "Preset (tiny, small, kaggle) or a model JSON file")->capture_default_str();
+  cmd->add_option("--sync", o.sync, "Sync mode: " + sync_mode_choices())->capture_default_str();
+  cmd->add_option("--topology", c.topology, "hwloc synthetic description or XML file (default: this machine)");
+  cmd->add_option("--groups", o.groups, "Trainer groups: auto (one per socket) or a number")->capture_default_str();
+  cmd->add_option("--threads-per-group", o.threads_per_group, "Hogwild workers per group: auto or a number")
+      ->capture_default_str();
+  cmd->add_option("--group-by", o.group_by, "One group per socket or per numa node")->capture_default_str();
+  cmd->add_flag("--oversubscribe", c.placement.oversubscribe, "Allow more threads than processing units");
+  cmd->add_option("--batch", c.batch, "Examples per worker step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", o.optimizer, "Dense optimizer: sgd or adagrad")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Dense learning rate");
+  cmd->add_option("--emb-lr", o.emb_lr, "Embedding (row-wise Adagrad) learning rate");
+  cmd->add_option("--epochs", c.epochs, "Passes over each group's share")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", c.seed, "Initialization seed")->capture_default_str();
+  cmd->add_option("--sync-every", c.sync_every, "Foreground modes: sync after every k iterations of each worker")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--sync-interval-ms", c.sync_interval_ms, "Shadow modes: pause between rounds (0 = continuous)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");
+  cmd->add_option("--block-momentum", c.block_momentum, "BMUF block momentum eta (default 1 - 1/groups)");
+  cmd->add_option("--block-lr", c.block_lr, "BMUF block learning rate zeta (default 1)");
+  cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF: classic instead of Nesterov block momentum");
+  cmd->add_option("--eval-every", c.eval_every, "Evaluate every N examples (0 = only at the end)");
+  cmd->add_option("--checkpoint", c.checkpoint_path, "Write checkpoints to this file");
+  cmd->add_option("--checkpoint-every", c.checkpoint_every, "Checkpoint every N examples as well as at the end");
+  cmd->add_option("--resume", c.resume_path, "Continue from this checkpoint");
+  cmd->add_option("--metrics", c.metrics_path, "Write every report as a JSON line to this file");
+  cmd->add_option("--max-examples", c.max_examples, "Stop (with a checkpoint) after about N examples");
+  cmd->add_flag("--deterministic", c.deterministic, "Bit-identical results for a seed (none and fr-* modes only)");
+  cmd->add_option("--rows-per-table", o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)")
+      ->check(CLI::Range(2u, 1u << 30));
+  cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
+  cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
+  cmd->add_flag("--quiet", c.quiet, "No progress lines");
+  cmd->add_option("--progress-seconds", c.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)");
+  cmd->callback([options] { run_train(*options); });
+}
+
+}  // namespace shadowsync::cli
