@@ -35,7 +35,8 @@ inline constexpr int kMaxFields = 1 + kNumDense + kNumSparse;  // 40
 struct ParseOptions {
   HashingConfig hashing = HashingConfig::uniform();
   bool strict = false;
-  // Target size of one parallel chunk (chunks end at a newline). Tests make it small so that a
+  // Largest target size of one parallel chunk (chunks end at a newline); smaller files get
+  // smaller chunks (down to 64 KiB) so that every thread has work. Tests make it small so that a
   // few lines span many chunks. Must be >= 1.
   size_t chunk_bytes = size_t{2} << 20;
 };

@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -23,6 +25,8 @@
 
 namespace shadowsync {
 namespace {
+
+constexpr size_t kMinChunkBytes = size_t{64} << 10;
 
 struct Chunk {
   size_t begin = 0, end = 0;  // byte range, ends just after a '\n' (or at the end of the text)
@@ -130,7 +134,11 @@ DataBlock parse_criteo_text(std::string_view text, const std::string& name,
   const DenseTransform dense_transform;
   const data::LineParser parser(hasher, dense_transform);
 
-  std::vector<Chunk> chunks = split_chunks(text, options.chunk_bytes);
+  // Enough chunks for every thread to get several (small files), at most chunk_bytes each.
+  const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  const size_t chunk_bytes =
+      std::min(options.chunk_bytes, std::max(text.size() / (8 * concurrency), kMinChunkBytes));
+  std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
                       for (size_t c = r.begin(); c != r.end(); ++c) {
