@@ -221,6 +221,22 @@ TEST_F(CacheTest, WriteRefusesInvalidDataAndUnwritablePaths) {
   EXPECT_FALSE(std::filesystem::exists(dir_.file("x.cache")));
 }
 
+TEST_F(CacheTest, ReadCacheHashingReadsTheCheckedHeader) {
+  EXPECT_EQ(read_cache_hashing(path_), kHashing);
+  EXPECT_EQ(read_cache_hashing(variant("text.tsv", "1\t2\n")), std::nullopt);
+  EXPECT_EQ(read_cache_hashing(dir_.file("missing")), std::nullopt);
+  std::string other_version = bytes_;
+  other_version[8] = 7;
+  const std::string v = variant("v.cache", other_version);
+  EXPECT_THROW(read_cache_hashing(v), Error);
+  std::string corrupted = bytes_;
+  corrupted[130] ^= 1;  // the salt
+  const std::string c = variant("c.cache", corrupted);
+  EXPECT_THROW(read_cache_hashing(c), Error);
+  const std::string short_header = variant("s.cache", bytes_.substr(0, 40));
+  EXPECT_THROW(read_cache_hashing(short_header), Error);
+}
+
 TEST_F(CacheTest, OpenRefusesMissingAndDirectory) {
   EXPECT_NE(open_error(dir_.file("nope")).find("nope: cannot open"), std::string::npos);
   EXPECT_EQ(open_error(dir_.path().string()),
