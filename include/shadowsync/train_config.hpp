@@ -32,8 +32,12 @@ struct TrainConfig {
   // Foreground modes: every worker syncs after each `sync_every` of its own iterations, so a
   // group's sync gap is sync_every x threads-per-group iterations.
   int sync_every = 10;
-  // Shadow modes: pause between rounds (0 = continuous, as in the paper).
-  int sync_interval_ms = 0;
+  // Shadow modes: time from the start of one round to the start of the next. 0 = continuous,
+  // as in the paper, where the shadow thread has a core of its own. kAutoSyncInterval (the
+  // default): continuous when every group's shadow thread has a spare processing unit; when it
+  // must share a worker's core, rounds are paced so that syncing takes about a tenth of that core.
+  static constexpr int kAutoSyncInterval = -1;
+  int sync_interval_ms = kAutoSyncInterval;
   // Shadow modes: background threads per round (1 = one thread does whole rounds; 0 = one per
   // group, each doing its slice). See docs/architecture.md for why the default is what it is.
   int sync_threads = 1;

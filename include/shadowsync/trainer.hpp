@@ -41,6 +41,7 @@ struct TrainReport {
   double examples_per_second = 0;
   uint64_t sync_rounds = 0;
   double sync_rounds_per_second = 0;
+  int sync_interval_ms = 0;        // shadow modes: the pacing in force (0 = back to back)
   std::optional<double> sync_gap;  // worker iterations of a group between two syncs of its replica
   double divergence = 0;           // relative L2 distance of the replicas to their mean
   double wait_share = 0;           // foreground modes: share of worker time spent at sync barriers

@@ -27,6 +27,7 @@ struct TrainOptions {
   std::string threads_per_group = "auto";
   std::string group_by = "socket";
   std::string optimizer = "adagrad";
+  std::string sync_interval = "auto";
   std::optional<float> lr;
   std::optional<float> emb_lr;
   std::optional<uint32_t> rows_per_table;
@@ -47,6 +48,17 @@ HashingConfig resolve_hashing(const std::string& data, const std::optional<uint3
   return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
 }
 
+int parse_sync_interval(const std::string& text) {
+  if (text == "auto") return TrainConfig::kAutoSyncInterval;
+  try {
+    size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size() && value >= 0) return value;
+  } catch (const std::exception&) {
+  }
+  throw Error("--sync-interval-ms: '" + text + "' is not auto or a number of milliseconds >= 0");
+}
+
 void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads) {
   const TrainReport& r = result.final_report;
   std::printf("trained %llu examples in %.2f s: %.0f examples/s with %d group(s) x %d thread(s)\n",
@@ -57,9 +69,9 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
                 static_cast<unsigned long long>(r.groups[g].iterations), r.groups[g].examples_per_second);
   }
   std::string gap = r.sync_gap ? fmt::format("{:.2f} iterations", *r.sync_gap) : "none (no syncs)";
-  std::printf("sync %s: %llu rounds, %.1f rounds/s, sync gap %s, divergence %.3g, wait share %.1f%%\n",
+  std::printf("sync %s: %llu rounds, %.1f rounds/s (paced every %d ms), sync gap %s, divergence %.3g, wait share %.1f%%\n",
               sync_mode_name(config.sync).c_str(), static_cast<unsigned long long>(r.sync_rounds),
-              r.sync_rounds_per_second, gap.c_str(), r.divergence, 100 * r.wait_share);
+              r.sync_rounds_per_second, r.sync_interval_ms, gap.c_str(), r.divergence, 100 * r.wait_share);
   if (r.eval) {
     std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                 static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
@@ -79,6 +91,7 @@ void run_train(TrainOptions& o) {
   config.placement.threads_per_group = numa::parse_count_option("--threads-per-group", o.threads_per_group);
   config.placement.group_by = numa::parse_group_by(o.group_by);
   config.optimizer.dense = OptimizerConfig::parse(o.optimizer);
+  config.sync_interval_ms = parse_sync_interval(o.sync_interval);
   if (o.lr) config.optimizer.lr = *o.lr;
   if (o.emb_lr) config.optimizer.emb_lr = *o.emb_lr;
   config.nesterov = !o.classic_momentum;
@@ -153,8 +166,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--seed", c.seed, "Initialization seed")->capture_default_str();
   cmd->add_option("--sync-every", c.sync_every, "Foreground modes: sync after every k iterations of each worker")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--sync-interval-ms", c.sync_interval_ms, "Shadow modes: pause between rounds (0 = continuous)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--sync-interval-ms", o.sync_interval,
+                  "Shadow modes: ms from one round's start to the next: auto (continuous with a spare core, "
+                  "else paced to about 10% of a core) or a number (0 = continuous)")
+      ->capture_default_str();
   cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");

@@ -29,7 +29,7 @@ class ProgressPrinter {
   bool tty_;
   bool quiet_;
   double interval_s_;
-  double last_wall_s_ = -1e9;
+  double last_wall_s_ = 0;  // the first line comes one interval after the start
   bool line_open_ = false;
 };
 

@@ -24,7 +24,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["epochs"] = epochs;
   j["seed"] = seed;
   j["sync_every"] = sync_every;
-  j["sync_interval_ms"] = sync_interval_ms;
+  j["sync_interval_ms"] = sync_interval_ms == kAutoSyncInterval ? nlohmann::json("auto") : nlohmann::json(sync_interval_ms);
   j["sync_threads"] = sync_threads == 0 ? nlohmann::json("per-group") : nlohmann::json(sync_threads);
   if (alpha) j["alpha"] = *alpha;
   if (block_momentum) j["block_momentum"] = *block_momentum;
@@ -39,8 +39,8 @@ void TrainConfig::validate() const {
   if (batch < 1) throw Error("--batch must be at least 1, got " + std::to_string(batch));
   if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
   if (sync_every < 1) throw Error("--sync-every must be at least 1, got " + std::to_string(sync_every));
-  if (sync_interval_ms < 0) {
-    throw Error("--sync-interval-ms must be 0 or more, got " + std::to_string(sync_interval_ms));
+  if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {
+    throw Error("--sync-interval-ms must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
   }
   if (sync_threads < 0) throw Error("--sync-threads must be 0 (one per group) or more");
   if (!(optimizer.lr > 0)) throw Error("--lr must be positive");

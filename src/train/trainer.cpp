@@ -133,6 +133,7 @@ class Trainer::Impl {
   void write_checkpoint(const std::string& path);
   void worker(int group, int worker, WorkerGate& gate);
   std::function<void()> foreground_completion(int group, bool whole_world);
+  int shadow_interval_ms(train::ProgressPrinter& printer);
   TrainReport make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
                           uint64_t rounds, double running_logloss, double divergence) const;
   double sample_divergence() const;
@@ -419,6 +420,23 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
   });
 }
 
+int Trainer::Impl::shadow_interval_ms(train::ProgressPrinter& printer) {
+  if (config_.sync_interval_ms != TrainConfig::kAutoSyncInterval) return config_.sync_interval_ms;
+  bool spare = true;
+  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.sync_on_spare_pu;
+  if (spare) return 0;
+  // No core of its own: time a round (the replicas are equal before training, so it changes
+  // nothing) and leave nine times that between rounds.
+  const Clock::time_point start = Clock::now();
+  rule_->run_round();
+  const double round_ms = seconds_since(start) * 1e3;
+  const int interval = std::max(1, static_cast<int>(std::ceil(round_ms * 10)));
+  printer.print_line(fmt::format("shadow sync: no spare processing unit for the sync thread, rounds paced every {} ms "
+                                 "(one round takes {:.2f} ms; --sync-interval-ms 0 runs them back to back)",
+                                 interval, round_ms));
+  return interval;
+}
+
 double Trainer::Impl::sample_divergence() const {
   return train::replica_divergence(replica_pointers(), dense_floats_, 7);
 }
@@ -467,12 +485,13 @@ TrainResult Trainer::Impl::run() {
   const bool shadow = is_shadow(config_.sync) && groups_ > 1;
   WorkerGate gate(groups_, threads_, config_.deterministic);
 
+  const int interval_ms = shadow ? shadow_interval_ms(printer) : 0;
   std::unique_ptr<ShadowSynchronizer> synchronizer;
   auto start_shadow = [&] {
     if (!shadow) return;
     ShadowSyncOptions options;
     options.threads = config_.sync_threads == 0 ? groups_ : config_.sync_threads;
-    options.interval_ms = config_.sync_interval_ms;
+    options.interval_ms = interval_ms;
     numa::Binder* binder = binder_.get();
     const int groups = groups_;
     options.on_thread_start = [binder, groups](int thread) { binder->bind_sync(thread % groups); };
@@ -607,6 +626,7 @@ TrainResult Trainer::Impl::run() {
   // round the replicas are equal, which says nothing about training).
   const double divergence = divergence_samples > 0 ? divergence_sum / divergence_samples : sample_divergence();
   TrainReport report = make_report("final", elapsed, examples_at_start, rounds(), running_logloss(), divergence);
+  report.sync_interval_ms = interval_ms;
   evaluate_now(report);
   if (result.stopped_early && config_.checkpoint_path.empty() && result.stop_signal != 0) {
     config_.checkpoint_path = "shadowsync-interrupted.ckpt";
