@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -303,6 +304,7 @@ void adagrad_update(size_t n, float* __restrict w, float* __restrict s, const fl
   // cannot happen here: s is a sum of squares). Same IEEE sqrt as the scalar loop; the division
   // is a Newton-refined reciprocal (equal to the scalar loop's result within float rounding).
   const __m512 vlr = _mm512_set1_ps(lr), veps = _mm512_set1_ps(eps), vtwo = _mm512_set1_ps(2.0f);
+  const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   // maskz with all lanes: _mm512_sqrt_ps and _mm512_rcp14_ps trip a GCC 12
   // -Wmaybe-uninitialized false positive.
   const __mmask16 kAll = 0xFFFF;
@@ -316,6 +318,8 @@ void adagrad_update(size_t n, float* __restrict w, float* __restrict s, const fl
     const __m512 x = _mm512_add_ps(_mm512_maskz_sqrt_ps(kAll, si), veps);
     __m512 inv = _mm512_maskz_rcp14_ps(kAll, x);
     inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(x, inv, vtwo));
+    // s = +inf (g^2 overflowed): the Newton step gives 0 * inf = NaN; the quotient is 0.
+    inv = _mm512_mask_mov_ps(inv, _mm512_cmp_ps_mask(x, vinf, _CMP_EQ_OQ), _mm512_setzero_ps());
     _mm512_storeu_ps(w + i, _mm512_fnmadd_ps(_mm512_mul_ps(vlr, gi), inv, _mm512_loadu_ps(w + i)));
   }
 #endif

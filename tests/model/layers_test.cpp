@@ -172,6 +172,19 @@ TEST(Layers, OptimizersMatchTheirFormulas) {
     EXPECT_NEAR(s[i], si, 1e-6);
     EXPECT_NEAR(w[i], w0[i] - 0.1 * g[i] / (std::sqrt(si) + 1e-8), 1e-6);
   }
+  // g^2 overflows to s = +inf in some lanes (vector body and scalar tail): the step is
+  // lr * g / inf = 0, so those weights stay put (no NaN).
+  std::vector<float> wi(n, 0.25f), si(n, 1.0f), gi(n, 0.5f);
+  for (size_t i = 0; i < n; i += 3) gi[i] = 1e20f;
+  adagrad_update(n, wi.data(), si.data(), gi.data(), 0.1f, 1e-8f);
+  for (size_t i = 0; i < n; ++i) {
+    if (i % 3 == 0) {
+      EXPECT_TRUE(std::isinf(si[i])) << i;
+      EXPECT_EQ(wi[i], 0.25f) << i;
+    } else {
+      EXPECT_NEAR(wi[i], 0.25 - 0.1 * 0.5 / std::sqrt(1.25), 1e-6) << i;
+    }
+  }
   auto v = w0;
   sgd_update(n, v.data(), g.data(), 0.5f);
   for (size_t i = 0; i < n; ++i) EXPECT_NEAR(v[i], w0[i] - 0.5 * g[i], 1e-6);
