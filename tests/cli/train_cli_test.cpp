@@ -16,33 +16,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/run_command.hpp"
 #include "shadowsync/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
+using test_support::RunResult;
 
-std::string exe() {
-  const char* path = std::getenv("SHADOWSYNC_EXE");
-  return path == nullptr ? "shadowsync-not-set" : path;
-}
+std::string exe() { return test_support::shadowsync_exe(); }
 
-RunResult run(const std::string& args) {
-  std::string command = "'";
-  command.append(exe()).append("' ").append(args).append(" 2>&1");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+RunResult run(const std::string& args) { return test_support::run_shadowsync(args); }
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("shadowsync_cli_" + std::to_string(::getpid()) + "_" + name))

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "../common/run_command.hpp"
 #include "shadowsync/binary_cache.hpp"
 #include "shadowsync/criteo_reader.hpp"
 #include "test_util.hpp"
@@ -22,27 +23,9 @@
 namespace shadowsync {
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout, then stderr when merge is set
-};
+using test_support::RunResult;
 
-RunResult run(const std::string& args, bool merge = true) {
-  const char* exe = std::getenv("SHADOWSYNC_EXE");
-  if (exe == nullptr) {
-    ADD_FAILURE() << "SHADOWSYNC_EXE is not set";
-    return {-1, ""};
-  }
-  const std::string command = std::string("'") + exe + "' " + args + (merge ? " 2>&1" : "");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+RunResult run(const std::string& args, bool merge = true) { return test_support::run_shadowsync(args, merge); }
 
 class CliTest : public ::testing::Test {
  protected:

@@ -11,32 +11,15 @@
 #include <filesystem>
 #include <string>
 
+#include "../common/run_command.hpp"
 #include "shadowsync/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
+using test_support::RunResult;
 
-RunResult run_gen(const std::string& args) {
-  const char* exe = std::getenv("SHADOWSYNC_EXE");
-  if (exe == nullptr) {
-    ADD_FAILURE() << "SHADOWSYNC_EXE is not set";
-    return {-1, ""};
-  }
-  const std::string command = std::string("'") + exe + "' gen " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+RunResult run_gen(const std::string& args) { return test_support::run_shadowsync("gen " + args); }
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
