@@ -124,6 +124,7 @@ class Trainer::Impl {
   // exactly at the same batch every run, so a stopped deterministic run is reproducible).
   std::atomic<uint64_t> claimed_examples_{0};
   std::atomic<bool> max_reached_{false};
+  std::vector<uint64_t> group_examples_at_start_;  // resumed examples do not count in rates
   std::string last_checkpoint_;
 
  private:
@@ -395,7 +396,7 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
     const DataView rows = data.rows.slice(begin, end);
     const float loss = workspace.train_step(rows, data.replica, data.optimizer_state, *embeddings_,
                                             config_.optimizer);
-    const uint64_t done = counters.examples.fetch_add(end - begin, std::memory_order_relaxed) + (end - begin);
+    counters.examples.fetch_add(end - begin, std::memory_order_relaxed);
     if (!std::isfinite(loss)) {
       diverged_at_.store(total_examples_done(), std::memory_order_relaxed);
       diverged_.store(true, std::memory_order_relaxed);
@@ -403,7 +404,6 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
       gate.after_batch(group, worker);
       break;
     }
-    (void)done;
     counters.loss_sum.fetch_add(static_cast<double>(loss) * static_cast<double>(end - begin),
                                 std::memory_order_relaxed);
     counters.iterations.fetch_add(1, std::memory_order_relaxed);
@@ -460,7 +460,8 @@ TrainReport Trainer::Impl::make_report(const std::string& event, double elapsed,
     p.examples = c.examples.load(std::memory_order_relaxed);
     p.iterations = c.iterations.load(std::memory_order_relaxed);
     p.syncs = c.syncs.load(std::memory_order_relaxed);
-    p.examples_per_second = elapsed > 0 ? static_cast<double>(p.examples) / elapsed : 0;
+    const uint64_t trained = p.examples - group_examples_at_start_[static_cast<size_t>(g)];
+    p.examples_per_second = elapsed > 0 ? static_cast<double>(trained) / elapsed : 0;
     iterations += p.iterations;
     syncs += p.syncs;
     r.groups.push_back(p);
@@ -515,6 +516,8 @@ TrainResult Trainer::Impl::run() {
 
   const uint64_t examples_at_start = total_examples_done();
   claimed_examples_.store(examples_at_start);
+  group_examples_at_start_.clear();
+  for (int g = 0; g < groups_; ++g) group_examples_at_start_.push_back(counters_[static_cast<size_t>(g)].examples.load());
   double paused_seconds = 0;
   const Clock::time_point start = Clock::now();
   auto training_seconds = [&] { return seconds_since(start) - paused_seconds; };
