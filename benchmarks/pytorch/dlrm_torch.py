@@ -327,6 +327,10 @@ def main():
                     help="ours: shadowsync's exact initial values; torch: same scheme, torch RNG")
     ap.add_argument("--processes", type=int, default=1,
                     help="1: one thread; N > 1: Hogwild with N processes of one thread each")
+    ap.add_argument("--alt-gemm-order", action="store_true",
+                    help="diagnostic: compute every linear layer as (W x^T)^T + b, the same math "
+                         "with another summation order, to measure how far rounding alone moves "
+                         "the result (docs/results.md)")
     args = ap.parse_args()
     if not 0.0 < args.eval_fraction < 1.0:
         ap.error("--eval-fraction must be strictly between 0 and 1")
@@ -335,6 +339,9 @@ def main():
 
     torch.set_num_threads(1)
     trainer = Trainer(args)
+    if args.alt_gemm_order:
+        for lin in trainer.model.linears():
+            lin.forward = (lambda layer: lambda x: (layer.weight @ x.t()).t() + layer.bias)(lin)
     if args.processes == 1:
         start = time.perf_counter()
         examples = trainer.train_batches(0, 1)
