@@ -35,10 +35,16 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.multiprocessing as mp
-import torch.nn as nn
+# One BLAS thread per process, set before torch loads OpenBLAS: torch.set_num_threads(1) does not
+# reach Debian's torch's OpenBLAS (BLAS_INFO=generic), which otherwise runs large GEMMs on every
+# core and would make the "one thread" baseline a multi-threaded one.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import numpy as np  # noqa: E402  (after the environment above)
+import torch  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 NUM_DENSE = 13
 NUM_SPARSE = 26
@@ -342,10 +348,12 @@ def main():
     if args.alt_gemm_order:
         for lin in trainer.model.linears():
             lin.forward = (lambda layer: lambda x: (layer.weight @ x.t()).t() + layer.bias)(lin)
+    cpu_per_wall = None
     if args.processes == 1:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         examples = trainer.train_batches(0, 1)
         elapsed = time.perf_counter() - start
+        cpu_per_wall = (time.process_time() - cpu_start) / elapsed  # about 1: really one thread
     else:
         trainer.share_memory()
         ctx = mp.get_context("fork")
@@ -368,6 +376,7 @@ def main():
     result.update({
         "examples": examples, "elapsed_s": elapsed, "examples_per_second": examples / elapsed,
         "processes": args.processes, "threads_per_process": torch.get_num_threads(),
+        "cpu_per_wall": cpu_per_wall,
         "model": args.model, "init": args.init, "torch": torch.__version__,
         "blas": blas_library(),
     })
