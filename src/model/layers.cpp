@@ -36,6 +36,8 @@ constexpr int kPadded = 32;
 void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
                     const float* b, bool relu, float* y, int ldy) {
   sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy);
+  // b is in the replica: plain reads racing with Hogwild updates, the same benign race as the
+  // GEMM's reads of w (model_workspace.hpp; suppressed by name in tests/tsan.supp).
   for (int r = 0; r < rows; ++r) {
     float* __restrict yr = y + size_t(r) * ldy;
     if (relu) {
