@@ -132,13 +132,15 @@ class WriteThrough final : public OutputFile {
 
 class AtomicOutput final : public OutputFile {
  public:
-  explicit AtomicOutput(const std::string& path) : writer_(path) {}
+  explicit AtomicOutput(const std::string& path, std::string name = {})
+      : writer_(path), name_(name.empty() ? path : std::move(name)) {}
   void write(std::string_view text) override { writer_.write(text); }
   void commit() override { writer_.commit(); }
-  std::string name() const override { return writer_.path(); }
+  std::string name() const override { return name_; }
 
  private:
   AtomicFileWriter writer_;
+  std::string name_;
 };
 
 }  // namespace
@@ -149,6 +151,15 @@ std::unique_ptr<OutputFile> OutputFile::open(const std::string& path) {
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     if (S_ISDIR(st.st_mode)) throw Error("'" + path + "': is a folder, not a file");
     return std::make_unique<WriteThrough>(path);
+  }
+  // A symbolic link stays a link: its target is replaced atomically (a dangling link's target
+  // is created).
+  struct stat link{};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::weakly_canonical(path, ec);
+    if (ec) throw Error("'" + path + "': cannot resolve the symbolic link: " + ec.message());
+    return std::make_unique<AtomicOutput>(target.string(), path);
   }
   return std::make_unique<AtomicOutput>(path);
 }

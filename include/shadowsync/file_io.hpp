@@ -10,7 +10,8 @@
 //
 // Outputs that are not regular files (a FIFO, a character device such as /dev/stdout, a
 // terminal) cannot be replaced atomically and must not be replaced at all: open_output() writes
-// through to them, and uses an AtomicFileWriter for regular files and new paths.
+// through to them, and uses an AtomicFileWriter for regular files and new paths. A symbolic link
+// stays a link: the file it points to is the one replaced atomically.
 #pragma once
 
 #include <cstddef>
