@@ -34,6 +34,7 @@ void Checksum64::consume_block(const unsigned char* block) {
 }
 
 void Checksum64::update(const void* data, size_t bytes) {
+  if (bytes == 0) return;  // an empty part may come with a null pointer (memcpy must not see it)
   const auto* p = static_cast<const unsigned char*>(data);
   total_bytes_ += bytes;
   if (pending_bytes_ > 0) {
