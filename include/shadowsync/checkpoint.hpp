@@ -24,11 +24,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shadowsync/data_view.hpp"
 #include "shadowsync/file_io.hpp"
 
 namespace shadowsync {
 
 inline constexpr uint32_t kCheckpointVersion = 1;
+// The most replicas (and trainer groups) a checkpoint may describe.
+inline constexpr uint64_t kMaxCheckpointReplicas = 4096;
 
 // The sections a trainer checkpoint may hold (header first; sync_state only for sync modes
 // with state).
@@ -85,6 +88,9 @@ class CheckpointReader {
   bool has(std::string_view name) const;
   // Payload bytes of a section (Error if missing): lets callers check sizes before allocating.
   size_t section_bytes(std::string_view name) const;
+  // Error unless the section holds exactly `bytes` bytes ("... has N bytes, the header implies
+  // M"): callers check every size the header implies before allocating anything for it.
+  void expect_bytes(std::string_view name, uint64_t bytes) const;
   // Error naming the first section whose name is not in `known`.
   void refuse_unknown_sections(const std::vector<std::string_view>& known) const;
   // The section parsed with parse_untrusted_json (depth and duplicate keys bounded).
@@ -113,6 +119,11 @@ class CheckpointReader {
   Mapping map_;
   std::vector<Section> sections_;
 };
+
+// The identity of a run's training rows recorded in its checkpoints (checksum64 over the label,
+// dense and sparse columns), as 16 hex digits. Two views with the same rows in the same order
+// give the same fingerprint; any other data, order or split almost surely does not.
+std::string data_fingerprint(const DataView& rows);
 
 // Typed header access. `where` names the source and the object, e.g. "checkpoint 'x.ckpt'" or
 // "--resume 'x.ckpt': progress[1]"; messages read "WHERE: missing field 'F'" and

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -190,6 +191,14 @@ const CheckpointReader::Section& CheckpointReader::find(std::string_view name) c
 
 size_t CheckpointReader::section_bytes(std::string_view name) const { return find(name).bytes; }
 
+void CheckpointReader::expect_bytes(std::string_view name, uint64_t bytes) const {
+  const Section& s = find(name);
+  if (s.bytes != bytes) {
+    throw Error("checkpoint '" + path_ + "': section '" + std::string(name) + "' has " + std::to_string(s.bytes) +
+                " bytes, the header implies " + std::to_string(bytes));
+  }
+}
+
 void CheckpointReader::refuse_unknown_sections(const std::vector<std::string_view>& known) const {
   for (const Section& s : sections_) {
     bool listed = false;
@@ -222,6 +231,16 @@ void CheckpointReader::read_float_parts(std::string_view name,
     std::memcpy(out, s.data + offset, count * sizeof(float));
     offset += count * sizeof(float);
   }
+}
+
+std::string data_fingerprint(const DataView& rows) {
+  Checksum64 sum;
+  sum.update(rows.labels, rows.rows * sizeof(float));
+  sum.update(rows.dense, rows.rows * kNumDense * sizeof(float));
+  sum.update(rows.sparse, rows.rows * kNumSparse * sizeof(uint32_t));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum.digest()));
+  return text;
 }
 
 const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where) {
