@@ -256,7 +256,13 @@ void Trainer::Impl::restore(const std::string& path) {
   }
   const std::string saved_sync = header_string(header, "sync", where);
   if (saved_sync != sync_mode_name(config_.sync)) {
-    throw Error(where + ": checkpoint was trained with " + json_brief(saved_sync) + ", asked for " +
+    bool known = true;  // a mode name is printed as is, anything else quoted and cut short
+    try {
+      parse_sync_mode(saved_sync);
+    } catch (const Error&) {
+      known = false;
+    }
+    throw Error(where + ": checkpoint was trained with " + (known ? saved_sync : json_brief(saved_sync)) + ", asked for " +
                 sync_mode_name(config_.sync) + " (resume with the same --sync)");
   }
   const uint64_t saved_groups = header_uint(header, "groups", 1, kMaxCheckpointReplicas, where);
