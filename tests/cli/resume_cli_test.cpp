@@ -79,8 +79,8 @@ TEST(ResumeCommand, OtherEvalFractionOrSyncIsRefusedNamingBothSides) {
 
 TEST(ResumeCommand, DeepModelFileAndAbsurdHeaderAreRefusedCleanly) {
   const std::string model = temp_path("deep.json");
-  std::ofstream(model) << std::string(200000, '[') << std::string(200000, ']');
-  // Before: the stack overflowed (a crash, no message).
+  std::ofstream(model) << "{\"bottom\": " << std::string(200000, '[') << std::string(200000, ']') << "}";
+  // Before: the message's dump() of bottom[0] overflowed the stack (a crash, no message).
   expect_refused(run("train --data '" + data_file() + "' --model '" + model + "' --quiet"),
                  model + ": JSON nested deeper than 64 levels", "deep --model");
   std::filesystem::remove(model);
