@@ -13,6 +13,17 @@
 // whose checksum does not match, a section that appears twice, or a missing section, with a
 // message naming the file and which. The header JSON is parsed with parse_untrusted_json (depth
 // and duplicate keys bounded) and its fields are read with header_uint / header_field.
+//
+// Header fields a trainer writes: format, model, train (the TrainConfig), sync, groups, replicas,
+// dense_floats, batch, data {train_rows, eval_rows, fingerprint = data_fingerprint(train rows)},
+// progress [per group: batches, examples, iterations, syncs], examples. --resume checks every one
+// of them against the run (same model, sync mode, groups, batch, data and eval split; progress a
+// consistent prefix of the data). Checkpoints written before "data" was recorded are refused by
+// --resume (they cannot be resumed exactly) and still read by eval and predict.
+//
+// Fuzzing: CheckpointReader(path) followed by refuse_unknown_sections(kTrainerCheckpointSections)
+// and json("header"), and TrainedModel::load(path), take any bytes written to a file; every bad
+// input must end in shadowsync::Error.
 #pragma once
 
 #include <cstddef>
