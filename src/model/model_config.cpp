@@ -132,7 +132,8 @@ std::string json_brief(const nlohmann::json& value) {
 Interaction parse_interaction(std::string_view text, const std::string& where) {
   if (text == "dot") return Interaction::Dot;
   if (text == "cat") return Interaction::Cat;
-  throw Error(where + ": unknown interaction '" + std::string(text) + "' (valid: dot, cat)");
+  const std::string shown = text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 40)) + "...";
+  throw Error(where + ": unknown interaction '" + shown + "' (valid: dot, cat)");
 }
 
 std::string interaction_name(Interaction interaction) {

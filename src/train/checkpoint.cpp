@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <filesystem>
 
 #include "shadowsync/checksum.hpp"
@@ -144,6 +145,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
                 std::to_string(kCheckpointVersion));
   }
   size_t offset = kPreambleBytes;
+  std::set<std::string> names;  // a set, so a file of a million tiny sections is not quadratic
   for (uint32_t i = 0; i < count; ++i) {
     if (file_bytes - offset < kSectionHeaderBytes) {
       throw Error(where + ": truncated (section " + std::to_string(i + 1) + " of " +
@@ -166,7 +168,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
     if (checksum64(base + offset, bytes) != checksum) {
       throw Error(where + ": section '" + name + "' is corrupted (checksum mismatch)");
     }
-    if (has(name)) throw Error(where + ": section '" + name + "' appears twice");
+    if (!names.insert(name).second) throw Error(where + ": section '" + name + "' appears twice");
     sections_.push_back(Section{name, base + offset, static_cast<size_t>(bytes)});
     offset += bytes;
   }

@@ -146,6 +146,13 @@ TEST(ModelConfig, UntrustedFilesAreBoundedAndNeverEchoed) {
   m = error_of([&] { ModelConfig::from_json_file(big, h); });
   EXPECT_NE(m.find("embedding_dim must be an integer"), std::string::npos) << m.substr(0, 300);
   EXPECT_LT(m.size(), 400u);
+  const std::string long_interaction = write_temp(
+      "long_interaction.json",
+      "{\"bottom\": [16], \"top\": [1], \"embedding_dim\": 16, \"interaction\": \"" + std::string(100000, 'z') + "\"}");
+  m = error_of([&] { ModelConfig::from_json_file(long_interaction, h); });
+  EXPECT_NE(m.find("unknown interaction 'zzz"), std::string::npos) << m.substr(0, 300);
+  EXPECT_LT(m.size(), 400u);
+  std::filesystem::remove(long_interaction);
   m = error_of([&] { ModelConfig::from_json(nlohmann::json{{"bottom", {nlohmann::json::object({{"a", std::string(5000, 'y')}})}}}, "x"); });
   EXPECT_NE(m.find("bottom[0] must be an integer, got an object"), std::string::npos) << m.substr(0, 300);
   for (const std::string& path : {deep_path, deep_object, dup, dup_nested, twice, big}) std::filesystem::remove(path);
