@@ -92,8 +92,8 @@ std::string stopped_checkpoint(const std::string& name, SyncMode mode = SyncMode
 
 std::string resume_error(const std::string& path, TrainConfig c, double eval_fraction = 0.1, uint64_t seed = 3) {
   c.resume_path = path;
-  const auto [train, eval] = split(eval_fraction, seed);
-  return error_of([&] { Trainer t(c, train, eval); });
+  const std::pair<DataView, DataView> views = split(eval_fraction, seed);
+  return error_of([&] { Trainer t(c, views.first, views.second); });
 }
 
 // Rewrites the checkpoint with `edit` applied to its header and `extra` sections appended.
@@ -255,7 +255,9 @@ TEST(Resume, SecondRunOnTheSameCheckpointIsRefused) {
   const std::string path = temp_path("locked.ckpt");
   TrainConfig c = config(SyncMode::ShadowMA);
   c.checkpoint_path = path;
-  const auto [train, eval] = split(0.1);
+  const std::pair<DataView, DataView> views = split(0.1);
+  const DataView& train = views.first;
+  const DataView& eval = views.second;
   {
     Trainer first(c, train, eval);
     const std::string m = error_of([&] { Trainer second(c, train, eval); });
