@@ -75,6 +75,7 @@ void CheckpointWriter::write_section(std::string_view name,
   uint64_t bytes = 0;
   Checksum64 sum;
   for (const auto& [data, size] : parts) {
+    if (size == 0) continue;  // an empty part may come with a null pointer
     bytes += size;
     sum.update(data, size);
   }
@@ -82,7 +83,9 @@ void CheckpointWriter::write_section(std::string_view name,
   std::memcpy(header + kNameBytes, &bytes, 8);
   std::memcpy(header + kNameBytes + 8, &checksum, 8);
   file_.write(header, sizeof header);
-  for (const auto& [data, size] : parts) file_.write(data, size);
+  for (const auto& [data, size] : parts) {
+    if (size > 0) file_.write(data, size);
+  }
   ++sections_;
 }
 
