@@ -49,6 +49,7 @@ const Dataset& dataset(uint64_t seed) {
     parse.hashing = kHashing;
     d = std::make_unique<Dataset>(Dataset::open(tsv, parse));
     std::remove(tsv.c_str());
+    std::remove((tsv + ".json").c_str());
   }
   return *d;
 }
