@@ -9,6 +9,7 @@
 // end in embedding_dim; "top" lists the output widths of the top MLP and must end in 1.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,16 @@ enum class Interaction {
   Dot,  // pairwise dot products of the 27 vectors (351 values) concatenated with the bottom output
   Cat,  // plain concatenation of the 27 vectors (27 * embedding_dim values)
 };
+
+// Untrusted JSON (model files, checkpoint headers): refuses nesting deeper than kMaxJsonDepth
+// levels and an object with the same key twice, before either can do harm (deep recursion, a
+// silently ignored value). Errors: "WHERE: invalid JSON: ...", "WHERE: JSON nested deeper than
+// 64 levels", "WHERE: duplicate key \"k\"". Never echoes more than a few bytes of the document.
+inline constexpr size_t kMaxJsonDepth = 64;
+nlohmann::json parse_untrusted_json(std::string_view text, const std::string& where);
+// A short description of a JSON value for messages: a number as written, a string quoted and cut
+// to 40 characters, else its kind ("an object", "an array", ...). Never dumps a whole document.
+std::string json_brief(const nlohmann::json& value);
 
 // "dot" / "cat"; throws Error naming `where` and listing the valid values.
 Interaction parse_interaction(std::string_view text, const std::string& where);
@@ -59,6 +70,10 @@ struct ModelConfig {
   // bottom layer, whose input is data) and backward-weights of every layer, and the interaction
   // forward and backward. Excludes element-wise work (bias, ReLU, optimizer, embeddings).
   double flops_per_example_train() const;
+
+  // The fields in which `other` differs from this config, on one line for messages:
+  // "bottom [64,16] vs [8,4]; embedding_dim 16 vs 4" (this config's value first; "" if equal).
+  std::string differences(const ModelConfig& other) const;
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };

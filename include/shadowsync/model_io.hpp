@@ -16,7 +16,8 @@
 
 namespace shadowsync {
 
-// Writes PATH.tmp then renames it over PATH. Throws Error naming the path on I/O failure.
+// Writes atomically (AtomicFileWriter: a temporary unique to this call, fsync, rename over PATH),
+// so PATH holds the old or the new model, never half. Throws Error naming the path on I/O failure.
 void save_model(const std::string& path, const Model& model, const float* dense,
                 const EmbeddingStore& embeddings, const float* dense_state = nullptr);
 

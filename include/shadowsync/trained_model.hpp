@@ -14,7 +14,11 @@ namespace shadowsync {
 class TrainedModel {
  public:
   // Reads and validates `checkpoint_path` (see checkpoint.hpp); Error names the file and what is
-  // wrong with it.
+  // wrong with it (also the header field). Unknown or duplicate sections are refused, and every
+  // section size the header implies is checked before any buffer is allocated for it, so a small
+  // hostile file cannot make this allocate more than the file itself justifies.
+  // Fuzzing entry point: write the bytes to a temporary file and call load(path); every bad
+  // input must end in shadowsync::Error.
   static TrainedModel load(const std::string& checkpoint_path);
 
   const Model& model() const { return *model_; }

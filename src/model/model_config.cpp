@@ -23,7 +23,7 @@ std::vector<int> read_widths(const nlohmann::json& j, const char* field, const s
   for (size_t i = 0; i < list.size(); ++i) {
     if (!list[i].is_number_integer()) {
       throw Error(where + ": " + field + "[" + std::to_string(i) + "] must be an integer, got " +
-                  list[i].dump());
+                  json_brief(list[i]));
     }
     const long long w = list[i].get<long long>();
     if (w < 1 || w > kMaxWidth) {
@@ -39,7 +39,7 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + ": hashing must be an object {\"rows\": ..., \"salt\": ...}");
   for (const auto& item : j.items()) {
     if (item.key() != "rows" && item.key() != "salt") {
-      throw Error(where + ": unknown field hashing." + item.key() + " (valid: rows, salt)");
+      throw Error(where + ": unknown field hashing." + json_brief(item.key()) + " (valid: rows, salt)");
     }
   }
   HashingConfig hashing = HashingConfig::uniform();
@@ -51,7 +51,7 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
     const nlohmann::json& rows = j.at("rows");
     auto read_one = [&](const nlohmann::json& v, const std::string& name) -> uint32_t {
       if (!v.is_number_unsigned() || v.get<uint64_t>() < 2 || v.get<uint64_t>() > 0xFFFFFFFFull) {
-        throw Error(where + ": " + name + " must be an integer in 2..4294967295, got " + v.dump());
+        throw Error(where + ": " + name + " must be an integer in 2..4294967295, got " + json_brief(v));
       }
       return static_cast<uint32_t>(v.get<uint64_t>());
     };
@@ -71,10 +71,69 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
 
 }  // namespace
 
+nlohmann::json parse_untrusted_json(std::string_view text, const std::string& where) {
+  using Event = nlohmann::json::parse_event_t;
+  // Keys seen in each open container (arrays keep an unused empty set), outermost first.
+  std::vector<std::set<std::string>> open;
+  const nlohmann::json::parser_callback_t check = [&](int, Event event, nlohmann::json& parsed) {
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start:
+        if (open.size() >= kMaxJsonDepth) {
+          throw Error(where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        }
+        open.emplace_back();
+        break;
+      case Event::object_end:
+      case Event::array_end:
+        if (!open.empty()) open.pop_back();
+        break;
+      case Event::key:
+        if (!open.empty() && !open.back().insert(parsed.get_ref<const std::string&>()).second) {
+          throw Error(where + ": duplicate key " + json_brief(parsed));
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text.begin(), text.end(), check);
+  } catch (const nlohmann::json::exception& e) {
+    std::string reason = e.what();
+    if (reason.size() > 200) reason = reason.substr(0, 200) + "...";
+    throw Error(where + ": invalid JSON: " + reason);
+  }
+}
+
+std::string json_brief(const nlohmann::json& value) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float:
+    case nlohmann::json::value_t::boolean:
+    case nlohmann::json::value_t::null:
+      return value.dump();
+    case nlohmann::json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      if (text.size() <= 40) return nlohmann::json(text).dump();
+      return nlohmann::json(text.substr(0, 40)).dump() + "...";
+    }
+    case nlohmann::json::value_t::object:
+      return "an object";
+    case nlohmann::json::value_t::array:
+      return "an array";
+    default:
+      return "a binary value";
+  }
+}
+
 Interaction parse_interaction(std::string_view text, const std::string& where) {
   if (text == "dot") return Interaction::Dot;
   if (text == "cat") return Interaction::Cat;
-  throw Error(where + ": unknown interaction '" + std::string(text) + "' (valid: dot, cat)");
+  const std::string shown = text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 40)) + "...";
+  throw Error(where + ": unknown interaction '" + shown + "' (valid: dot, cat)");
 }
 
 std::string interaction_name(Interaction interaction) {
@@ -110,8 +169,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing"};
   for (const auto& item : j.items()) {
     if (!known.count(item.key())) {
-      throw Error(where + ": unknown field \"" + item.key() +
-                  "\" (valid: bottom, top, embedding_dim, interaction, hashing)");
+      throw Error(where + ": unknown field " + json_brief(item.key()) +
+                  " (valid: bottom, top, embedding_dim, interaction, hashing)");
     }
   }
   ModelConfig c;
@@ -121,7 +180,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   const nlohmann::json& dim = j.at("embedding_dim");
   if (!dim.is_number_integer() || dim.get<long long>() < 1 || dim.get<long long>() > kMaxWidth) {
     throw Error(where + ": embedding_dim must be an integer in 1.." + std::to_string(kMaxWidth) +
-                ", got " + dim.dump());
+                ", got " + json_brief(dim));
   }
   c.embedding_dim = static_cast<int>(dim.get<long long>());
   if (j.contains("interaction")) {
@@ -134,14 +193,18 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
 }
 
 ModelConfig ModelConfig::from_json_file(const std::string& path, const HashingConfig& hashing) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open model file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": invalid JSON: " + e.what());
+  // A model file is a few hundred bytes; a huge one is a mistake, not something to parse.
+  constexpr size_t kMaxModelFileBytes = size_t{1} << 20;
+  std::string text(kMaxModelFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw Error(path + ": cannot read model file");
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxModelFileBytes) {
+    throw Error(path + ": model file is larger than " + std::to_string(kMaxModelFileBytes) + " bytes");
   }
+  const nlohmann::json j = parse_untrusted_json(text, path);
   const bool has_hashing = j.is_object() && j.contains("hashing");
   ModelConfig c = from_json(j, path);
   if (!has_hashing) c.hashing = hashing;
@@ -167,6 +230,48 @@ nlohmann::json ModelConfig::to_json() const {
           {"embedding_dim", embedding_dim},
           {"interaction", interaction_name(interaction)},
           {"hashing", {{"rows", rows}, {"salt", hashing.salt}}}};
+}
+
+namespace {
+
+std::string widths_text(const std::vector<int>& widths) {
+  std::string out = "[";
+  for (size_t i = 0; i < widths.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(widths[i]);
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace
+
+std::string ModelConfig::differences(const ModelConfig& other) const {
+  std::vector<std::string> parts;
+  if (bottom != other.bottom) parts.push_back("bottom " + widths_text(bottom) + " vs " + widths_text(other.bottom));
+  if (top != other.top) parts.push_back("top " + widths_text(top) + " vs " + widths_text(other.top));
+  if (embedding_dim != other.embedding_dim) {
+    parts.push_back("embedding_dim " + std::to_string(embedding_dim) + " vs " + std::to_string(other.embedding_dim));
+  }
+  if (interaction != other.interaction) {
+    parts.push_back("interaction " + interaction_name(interaction) + " vs " + interaction_name(other.interaction));
+  }
+  if (hashing.salt != other.hashing.salt) {
+    parts.push_back("hashing.salt " + std::to_string(hashing.salt) + " vs " + std::to_string(other.hashing.salt));
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    if (hashing.rows[t] != other.hashing.rows[t]) {
+      parts.push_back("hashing.rows[" + std::to_string(t) + "] " + std::to_string(hashing.rows[t]) + " vs " +
+                      std::to_string(other.hashing.rows[t]));
+      break;  // one table is enough to say the hashing differs
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += "; ";
+    out += parts[i];
+  }
+  return out;
 }
 
 void ModelConfig::validate(const std::string& where) const {

@@ -5,40 +5,36 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "shadowsync/checksum.hpp"
 #include "shadowsync/error.hpp"
+#include "shadowsync/file_io.hpp"
 
 namespace shadowsync {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'H', 'S', 'M', 'O', 'D', 'L', '1'};
 
+// Checksums what it writes; the file appears at its path only on finish() (AtomicFileWriter).
 class Writer {
  public:
-  explicit Writer(const std::string& path) : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
-    if (!out_) throw Error(path + ": cannot create model file");
-  }
+  explicit Writer(const std::string& path) : out_(path) {}
   void bytes(const void* data, size_t n) {
-    out_.write(static_cast<const char*>(data), std::streamsize(n));
-    if (!out_) throw Error(path_ + ": write failed (disk full?)");
+    out_.write(data, n);
     sum_ = checksum64(data, n, sum_);
   }
   void u64(uint64_t v) { bytes(&v, sizeof v); }
   void finish() {
     const uint64_t sum = sum_;
-    out_.write(reinterpret_cast<const char*>(&sum), sizeof sum);
-    out_.close();
-    if (!out_) throw Error(path_ + ": write failed (disk full?)");
+    out_.write(&sum, sizeof sum);
+    out_.commit();
   }
 
  private:
-  std::string path_;
-  std::ofstream out_;
+  AtomicFileWriter out_;
   uint64_t sum_ = 0;
 };
 
@@ -80,12 +76,7 @@ ModelConfig read_header(Reader& reader) {
   if (length > (1u << 24)) throw Error(reader.path() + ": implausible config length " + std::to_string(length));
   std::string text(length, '\0');
   reader.bytes(text.data(), length, "config");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(reader.path() + ": invalid model config JSON: " + e.what());
-  }
+  const nlohmann::json j = parse_untrusted_json(text, reader.path() + ": model config");
   return ModelConfig::from_json(j, reader.path() + ": model");
 }
 
@@ -97,9 +88,8 @@ void save_model(const std::string& path, const Model& model, const float* dense,
   if (embeddings.dim() != config.embedding_dim || embeddings.hashing() != config.hashing) {
     throw Error(path + ": embedding store does not match the model (dim / hashing)");
   }
-  const std::string tmp = path + ".tmp";
   {
-    Writer w(tmp);
+    Writer w(path);
     w.bytes(kMagic, sizeof kMagic);
     const std::string text = config.to_json().dump();
     w.u64(text.size());
@@ -115,9 +105,6 @@ void save_model(const std::string& path, const Model& model, const float* dense,
     }
     w.finish();
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(path + ": cannot rename " + tmp + " over it: " + ec.message());
 }
 
 ModelConfig read_model_config(const std::string& path) {

@@ -1,18 +1,22 @@
-// Checkpoint writing (atomic: temp file, fsync, rename, fsync folder) and reading (mmap and
-// validate every section). Format in include/shadowsync/checkpoint.hpp.
+// Checkpoint writing (through AtomicFileWriter), the checkpoint lock, reading (mmap and validate
+// every section) and typed header access. Format in include/shadowsync/checkpoint.hpp.
 #include "shadowsync/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <set>
 #include <filesystem>
 
 #include "shadowsync/checksum.hpp"
 #include "shadowsync/error.hpp"
+#include "shadowsync/model_config.hpp"
 
 namespace shadowsync {
 namespace {
@@ -24,56 +28,64 @@ constexpr size_t kSectionHeaderBytes = kNameBytes + 8 + 8;
 
 std::string errno_text() { return std::strerror(errno); }
 
-void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
-  const auto* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, p, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error("checkpoint '" + path + "': write failed: " + errno_text());
+}  // namespace
+
+CheckpointLock::CheckpointLock(const std::string& checkpoint_path) {
+  const std::string lock_path = checkpoint_path + ".lock";
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw Error("checkpoint '" + checkpoint_path + "': cannot create its lock file '" + lock_path +
+                "': " + errno_text());
+  }
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    const int error = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (error == EWOULDBLOCK) {
+      throw Error("checkpoint '" + checkpoint_path + "' is in use: another training run holds its lock '" +
+                  lock_path + "'; give this run another --checkpoint path or wait for that run to end");
     }
-    p += n;
-    bytes -= static_cast<size_t>(n);
+    throw Error("checkpoint '" + checkpoint_path + "': cannot lock '" + lock_path + "': " + std::strerror(error));
   }
 }
 
-}  // namespace
+CheckpointLock::~CheckpointLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the flock
+}
 
-CheckpointWriter::CheckpointWriter(std::string path)
-    : path_(std::move(path)), temp_path_(path_ + ".tmp") {
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    throw Error("checkpoint '" + path_ + "': cannot create '" + temp_path_ + "': " + errno_text());
-  }
+CheckpointWriter::CheckpointWriter(std::string path) : file_(std::move(path)) {
   // The section count is patched in commit().
   const uint32_t version = kCheckpointVersion;
   const uint32_t count = 0;
-  write_all(fd_, kMagic, sizeof kMagic, temp_path_);
-  write_all(fd_, &version, sizeof version, temp_path_);
-  write_all(fd_, &count, sizeof count, temp_path_);
+  file_.write(kMagic, sizeof kMagic);
+  file_.write(&version, sizeof version);
+  file_.write(&count, sizeof count);
 }
 
-CheckpointWriter::~CheckpointWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_path_.c_str());
-}
+CheckpointWriter::~CheckpointWriter() = default;
 
 void CheckpointWriter::write_section(std::string_view name,
                                      const std::vector<std::pair<const void*, size_t>>& parts) {
-  if (name.size() >= kNameBytes) throw Error("checkpoint: section name too long: " + std::string(name));
+  if (name.empty() || name.size() >= kNameBytes) {
+    throw Error("checkpoint '" + file_.path() + "': bad section name '" + std::string(name) + "'");
+  }
   char header[kSectionHeaderBytes] = {};
   std::memcpy(header, name.data(), name.size());
   uint64_t bytes = 0;
   Checksum64 sum;
   for (const auto& [data, size] : parts) {
+    if (size == 0) continue;  // an empty part may come with a null pointer
     bytes += size;
     sum.update(data, size);
   }
   const uint64_t checksum = sum.digest();
   std::memcpy(header + kNameBytes, &bytes, 8);
   std::memcpy(header + kNameBytes + 8, &checksum, 8);
-  write_all(fd_, header, sizeof header, temp_path_);
-  for (const auto& [data, size] : parts) write_all(fd_, data, size, temp_path_);
+  file_.write(header, sizeof header);
+  for (const auto& [data, size] : parts) {
+    if (size > 0) file_.write(data, size);
+  }
   ++sections_;
 }
 
@@ -95,23 +107,12 @@ void CheckpointWriter::add_float_parts(std::string_view name,
 }
 
 void CheckpointWriter::commit() {
-  if (::pwrite(fd_, &sections_, sizeof sections_, 12) != static_cast<ssize_t>(sizeof sections_)) {
-    throw Error("checkpoint '" + path_ + "': write failed: " + errno_text());
-  }
-  if (::fsync(fd_) != 0) throw Error("checkpoint '" + path_ + "': fsync failed: " + errno_text());
-  ::close(fd_);
-  fd_ = -1;
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    throw Error("checkpoint '" + path_ + "': cannot rename '" + temp_path_ + "': " + errno_text());
-  }
-  committed_ = true;
-  std::filesystem::path folder = std::filesystem::path(path_).parent_path();
-  if (folder.empty()) folder = ".";
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  file_.write_at(12, &sections_, sizeof sections_);
+  file_.commit();
+}
+
+CheckpointReader::Mapping::~Mapping() {
+  if (data != nullptr) ::munmap(data, bytes);
 }
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
@@ -123,18 +124,18 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
     ::close(fd);
     throw Error(where + ": not a regular file");
   }
-  map_bytes_ = static_cast<size_t>(st.st_size);
-  if (map_bytes_ < kPreambleBytes) {
+  const size_t file_bytes = static_cast<size_t>(st.st_size);
+  if (file_bytes < kPreambleBytes) {
     ::close(fd);
-    throw Error(where + ": truncated (" + std::to_string(map_bytes_) + " bytes, not a checkpoint)");
+    throw Error(where + ": truncated (" + std::to_string(file_bytes) + " bytes, not a checkpoint)");
   }
-  map_ = ::mmap(nullptr, map_bytes_, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* data = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  const std::string map_error = errno_text();
   ::close(fd);
-  if (map_ == MAP_FAILED) {
-    map_ = nullptr;
-    throw Error(where + ": cannot map: " + errno_text());
-  }
-  const auto* base = static_cast<const unsigned char*>(map_);
+  if (data == MAP_FAILED) throw Error(where + ": cannot map: " + map_error);
+  map_.data = data;  // from here on every throw unmaps (Mapping's destructor)
+  map_.bytes = file_bytes;
+  const auto* base = static_cast<const unsigned char*>(data);
   if (std::memcmp(base, kMagic, sizeof kMagic) != 0) {
     throw Error(where + ": not a shadowsync checkpoint (wrong magic)");
   }
@@ -147,35 +148,36 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
                 std::to_string(kCheckpointVersion));
   }
   size_t offset = kPreambleBytes;
+  std::set<std::string> names;  // a set, so a file of a million tiny sections is not quadratic
   for (uint32_t i = 0; i < count; ++i) {
-    if (map_bytes_ - offset < kSectionHeaderBytes) {
+    if (file_bytes - offset < kSectionHeaderBytes) {
       throw Error(where + ": truncated (section " + std::to_string(i + 1) + " of " +
                   std::to_string(count) + " is missing)");
     }
     const char* name_bytes = reinterpret_cast<const char*>(base + offset);
     std::string name(name_bytes, strnlen(name_bytes, kNameBytes));
+    for (char& c : name) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';  // printable in messages
+    }
     uint64_t bytes = 0;
     uint64_t checksum = 0;
     std::memcpy(&bytes, base + offset + kNameBytes, 8);
     std::memcpy(&checksum, base + offset + kNameBytes + 8, 8);
     offset += kSectionHeaderBytes;
-    if (bytes > map_bytes_ - offset) {
+    if (bytes > file_bytes - offset) {
       throw Error(where + ": truncated (section '" + name + "' needs " + std::to_string(bytes) +
-                  " bytes, " + std::to_string(map_bytes_ - offset) + " left)");
+                  " bytes, " + std::to_string(file_bytes - offset) + " left)");
     }
     if (checksum64(base + offset, bytes) != checksum) {
       throw Error(where + ": section '" + name + "' is corrupted (checksum mismatch)");
     }
+    if (!names.insert(name).second) throw Error(where + ": section '" + name + "' appears twice");
     sections_.push_back(Section{name, base + offset, static_cast<size_t>(bytes)});
     offset += bytes;
   }
-  if (offset != map_bytes_) {
-    throw Error(where + ": " + std::to_string(map_bytes_ - offset) + " unexpected bytes after the last section");
+  if (offset != file_bytes) {
+    throw Error(where + ": " + std::to_string(file_bytes - offset) + " unexpected bytes after the last section");
   }
-}
-
-CheckpointReader::~CheckpointReader() {
-  if (map_ != nullptr) ::munmap(map_, map_bytes_);
 }
 
 bool CheckpointReader::has(std::string_view name) const {
@@ -192,14 +194,28 @@ const CheckpointReader::Section& CheckpointReader::find(std::string_view name) c
   throw Error("checkpoint '" + path_ + "': section '" + std::string(name) + "' is missing");
 }
 
+size_t CheckpointReader::section_bytes(std::string_view name) const { return find(name).bytes; }
+
+void CheckpointReader::expect_bytes(std::string_view name, uint64_t bytes) const {
+  const Section& s = find(name);
+  if (s.bytes != bytes) {
+    throw Error("checkpoint '" + path_ + "': section '" + std::string(name) + "' has " + std::to_string(s.bytes) +
+                " bytes, the header implies " + std::to_string(bytes));
+  }
+}
+
+void CheckpointReader::refuse_unknown_sections(const std::vector<std::string_view>& known) const {
+  for (const Section& s : sections_) {
+    bool listed = false;
+    for (std::string_view k : known) listed = listed || s.name == k;
+    if (!listed) throw Error("checkpoint '" + path_ + "': unknown section '" + s.name + "'");
+  }
+}
+
 nlohmann::json CheckpointReader::json(std::string_view name) const {
   const Section& s = find(name);
-  try {
-    return nlohmann::json::parse(reinterpret_cast<const char*>(s.data),
-                                 reinterpret_cast<const char*>(s.data) + s.bytes);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint '" + path_ + "': section '" + std::string(name) + "' is not valid JSON: " + e.what());
-  }
+  return parse_untrusted_json(std::string_view(reinterpret_cast<const char*>(s.data), s.bytes),
+                              "checkpoint '" + path_ + "': section '" + std::string(name) + "'");
 }
 
 void CheckpointReader::read_floats(std::string_view name, float* out, size_t count) const {
@@ -220,6 +236,43 @@ void CheckpointReader::read_float_parts(std::string_view name,
     std::memcpy(out, s.data + offset, count * sizeof(float));
     offset += count * sizeof(float);
   }
+}
+
+std::string data_fingerprint(const DataView& rows) {
+  Checksum64 sum;
+  sum.update(rows.labels, rows.rows * sizeof(float));
+  sum.update(rows.dense, rows.rows * kNumDense * sizeof(float));
+  sum.update(rows.sparse, rows.rows * kNumSparse * sizeof(uint32_t));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum.digest()));
+  return text;
+}
+
+const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where) {
+  if (!object.is_object()) throw Error(where + ": must be a JSON object, got " + json_brief(object));
+  const auto it = object.find(field);
+  if (it == object.end()) throw Error(where + ": missing field '" + std::string(field) + "'");
+  return *it;
+}
+
+uint64_t header_uint(const nlohmann::json& object, std::string_view field, uint64_t min, uint64_t max,
+                     const std::string& where) {
+  const nlohmann::json& value = header_field(object, field, where);
+  // nlohmann stores every non-negative integer literal up to 2^64-1 as number_unsigned; negative
+  // ones are number_integer, and fractions, exponents and larger values are floats.
+  if (!value.is_number_unsigned() || value.get<uint64_t>() < min || value.get<uint64_t>() > max) {
+    throw Error(where + ": field '" + std::string(field) + "' must be an integer in " + std::to_string(min) +
+                ".." + std::to_string(max) + ", got " + json_brief(value));
+  }
+  return value.get<uint64_t>();
+}
+
+std::string header_string(const nlohmann::json& object, std::string_view field, const std::string& where) {
+  const nlohmann::json& value = header_field(object, field, where);
+  if (!value.is_string()) {
+    throw Error(where + ": field '" + std::string(field) + "' must be a string, got " + json_brief(value));
+  }
+  return value.get<std::string>();
 }
 
 }  // namespace shadowsync

@@ -1,6 +1,7 @@
 // Loading a checkpoint for inference (see include/shadowsync/trained_model.hpp).
 #include "shadowsync/trained_model.hpp"
 
+#include <cstdint>
 #include <vector>
 
 #include "shadowsync/checkpoint.hpp"
@@ -9,22 +10,41 @@
 
 namespace shadowsync {
 
+namespace {
+
+// a * b, or Error when it does not fit in 64 bits (only a hostile header gets there).
+uint64_t checked_product(uint64_t a, uint64_t b, const std::string& where) {
+  uint64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) throw Error(where + ": header implies more than 2^64 bytes");
+  return out;
+}
+
+}  // namespace
+
 TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
+  const std::string where = "checkpoint '" + checkpoint_path + "'";
   CheckpointReader reader(checkpoint_path);
+  reader.refuse_unknown_sections(kTrainerCheckpointSections);
   const nlohmann::json header = reader.json("header");
   TrainedModel out;
-  size_t replicas = 0;
-  try {
-    out.model_ = std::make_unique<Model>(ModelConfig::from_json(header.at("model"), checkpoint_path));
-    replicas = header.at("replicas").get<size_t>();
-    out.examples_ = header.value("examples", uint64_t{0});
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint '" + checkpoint_path + "': header is incomplete (" + e.what() + ")");
-  }
-  if (replicas == 0 || replicas > 4096) {
-    throw Error("checkpoint '" + checkpoint_path + "': header says " + std::to_string(replicas) + " replicas");
-  }
+  out.model_ = std::make_unique<Model>(ModelConfig::from_json(header_field(header, "model", where), where + ": model"));
+  const uint64_t replicas = header_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
+  if (header.contains("examples")) out.examples_ = header_uint(header, "examples", 0, UINT64_MAX, where);
+  const ModelConfig& config = out.model_->config();
   const size_t n = out.model_->layout().total_floats;
+
+  // Every size the header implies is checked before anything is allocated for it.
+  reader.expect_bytes("replicas", checked_product(checked_product(replicas, n, where), sizeof(float), where));
+  const uint64_t stride = EmbeddingStore(HashingConfig::uniform(2), config.embedding_dim).row_stride();
+  uint64_t embedding_bytes = 0;
+  for (int t = 0; t < kNumSparse; ++t) {
+    const uint64_t table = checked_product(checked_product(config.hashing.rows[t], stride, where), sizeof(float), where);
+    if (__builtin_add_overflow(embedding_bytes, table, &embedding_bytes)) {
+      throw Error(where + ": header implies more than 2^64 bytes");
+    }
+  }
+  reader.expect_bytes("embeddings", embedding_bytes);
+
   std::vector<AlignedFloatBuffer> buffers;
   std::vector<std::pair<float*, size_t>> parts;
   for (size_t r = 0; r < replicas; ++r) buffers.emplace_back(n);
@@ -35,7 +55,6 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   out.dense_ = std::make_unique<AlignedFloatBuffer>(n);
   train::mean_of_replicas(pointers, n, out.dense_->data());
 
-  const ModelConfig& config = out.model_->config();
   out.embeddings_ = std::make_unique<EmbeddingStore>(config.hashing, config.embedding_dim);
   parts.clear();
   for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(out.embeddings_->table_data(t), out.embeddings_->table_floats(t));

@@ -126,11 +126,15 @@ class Trainer::Impl {
   std::atomic<bool> max_reached_{false};
   std::vector<uint64_t> group_examples_at_start_;  // resumed examples do not count in rates
   std::string last_checkpoint_;
+  std::unique_ptr<CheckpointLock> checkpoint_lock_;  // held for the run when --checkpoint is set
+  std::string train_fingerprint_;                    // see train_fingerprint()
 
  private:
   void allocate();
   void initialize();
   void restore(const std::string& path);
+  void check_resumed_data(const nlohmann::json& header, const std::string& where);
+  const std::string& train_fingerprint();  // data_fingerprint(train_), computed once
   void write_checkpoint(const std::string& path);
   void worker(int group, int worker, WorkerGate& gate);
   std::function<void()> foreground_completion(int group, bool whole_world);
@@ -154,6 +158,8 @@ Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval)
       plan_(numa::make_plan(topology_, config_.placement)),
       model_(config_.model) {
   config_.validate();
+  // One training run per checkpoint path: a second one given the same path is refused.
+  if (!config_.checkpoint_path.empty()) checkpoint_lock_ = std::make_unique<CheckpointLock>(config_.checkpoint_path);
   groups_ = static_cast<int>(plan_.groups.size());
   threads_ = plan_.threads_per_group;
   if (config_.deterministic && threads_ != 1) {
@@ -232,34 +238,102 @@ void Trainer::Impl::initialize() {
 }
 
 void Trainer::Impl::restore(const std::string& path) {
-  CheckpointReader reader(path);
-  const nlohmann::json header = reader.json("header");
+  // Everything in the checkpoint is validated before any state of this run is touched; every
+  // message names the checkpoint and the field.
   const std::string where = "--resume '" + path + "'";
-  ModelConfig saved;
-  try {
-    saved = ModelConfig::from_json(header.at("model"), path);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": header has no valid model configuration (" + e.what() + ")");
-  }
+  CheckpointReader reader(path);
+  reader.refuse_unknown_sections(kTrainerCheckpointSections);
+  const nlohmann::json header = reader.json("header");
+  const ModelConfig saved = ModelConfig::from_json(header_field(header, "model", where), where + ": model");
   if (!(saved.hashing == config_.model.hashing)) {
     throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
-                "salt differ from this run's --rows-per-table / --hash-salt)");
+                "salt differ from this run's --rows-per-table / --hash-salt: checkpoint vs this run: " +
+                saved.differences(config_.model) + ")");
   }
   if (!(saved == config_.model)) {
-    throw Error(where + ": checkpoint is for another model: " + saved.to_json().dump() +
-                "; this run's model: " + config_.model.to_json().dump());
+    throw Error(where + ": checkpoint is for another model (checkpoint vs this run's --model: " +
+                saved.differences(config_.model) + ")");
   }
-  const int saved_groups = header.value("groups", 0);
-  const int saved_replicas = header.value("replicas", 0);
-  if (saved_groups != groups_ || saved_replicas != static_cast<int>(replicas_.size())) {
+  const std::string saved_sync = header_string(header, "sync", where);
+  if (saved_sync != sync_mode_name(config_.sync)) {
+    bool known = true;  // a mode name is printed as is, anything else quoted and cut short
+    try {
+      parse_sync_mode(saved_sync);
+    } catch (const Error&) {
+      known = false;
+    }
+    throw Error(where + ": checkpoint was trained with " + (known ? saved_sync : json_brief(saved_sync)) + ", asked for " +
+                sync_mode_name(config_.sync) + " (resume with the same --sync)");
+  }
+  const uint64_t saved_groups = header_uint(header, "groups", 1, kMaxCheckpointReplicas, where);
+  const uint64_t saved_replicas = header_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
+  if (saved_groups != static_cast<uint64_t>(groups_) || saved_replicas != replicas_.size()) {
     throw Error(where + ": checkpoint has " + std::to_string(saved_groups) + " groups and " +
                 std::to_string(saved_replicas) + " replicas; this run has " + std::to_string(groups_) +
                 " groups and " + std::to_string(replicas_.size()) + " replicas (same --groups and --sync needed)");
   }
-  if (header.value("batch", 0) != config_.batch) {
-    throw Error(where + ": checkpoint was trained with --batch " + std::to_string(header.value("batch", 0)) +
+  const uint64_t saved_batch = header_uint(header, "batch", 1, INT32_MAX, where);
+  if (saved_batch != static_cast<uint64_t>(config_.batch)) {
+    throw Error(where + ": checkpoint was trained with --batch " + std::to_string(saved_batch) +
                 "; resume with the same batch size");
   }
+  const uint64_t saved_floats = header_uint(header, "dense_floats", 1, UINT64_MAX, where);
+  if (saved_floats != dense_floats_) {
+    throw Error(where + ": header says " + std::to_string(saved_floats) + " dense floats, this model has " +
+                std::to_string(dense_floats_));
+  }
+  check_resumed_data(header, where);
+
+  // Progress: a prefix of each group's batches, so examples follow from batches exactly.
+  const nlohmann::json& progress = header_field(header, "progress", where);
+  if (!progress.is_array() || progress.size() != static_cast<size_t>(groups_)) {
+    throw Error(where + ": field 'progress' must be an array of " + std::to_string(groups_) +
+                " group records, got " + json_brief(progress) +
+                (progress.is_array() ? " of " + std::to_string(progress.size()) : ""));
+  }
+  struct Progress {
+    uint64_t batches, examples, iterations, syncs;
+  };
+  std::vector<Progress> saved_progress;
+  uint64_t saved_examples = 0;
+  const uint64_t batch = static_cast<uint64_t>(config_.batch);
+  for (int g = 0; g < groups_; ++g) {
+    const GroupData& data = group_data_[static_cast<size_t>(g)];
+    const nlohmann::json& p = progress[static_cast<size_t>(g)];
+    const std::string at = where + ": progress[" + std::to_string(g) + "]";
+    Progress r{};
+    r.batches = header_uint(p, "batches", 0, data.total_batches, at);
+    r.examples = header_uint(p, "examples", 0, data.rows.rows * static_cast<uint64_t>(config_.epochs), at);
+    const uint64_t implied = (r.batches / data.batches_per_epoch) * data.rows.rows +
+                             (r.batches % data.batches_per_epoch) * batch;
+    if (r.examples != implied) {
+      throw Error(at + ": " + std::to_string(r.examples) + " examples, but " + std::to_string(r.batches) +
+                  " batches of " + std::to_string(batch) + " over this group's " + std::to_string(data.rows.rows) +
+                  " rows are " + std::to_string(implied));
+    }
+    r.iterations = header_uint(p, "iterations", 0, data.total_batches, at);
+    r.syncs = header_uint(p, "syncs", 0, uint64_t{1} << 62, at);
+    saved_examples += r.examples;
+    saved_progress.push_back(r);
+  }
+  if (header_uint(header, "examples", 0, UINT64_MAX, where) != saved_examples) {
+    throw Error(where + ": field 'examples' is not the sum of the groups' progress (" +
+                std::to_string(saved_examples) + ")");
+  }
+
+  // Every section size before any state is read.
+  const uint64_t dense_bytes = static_cast<uint64_t>(dense_floats_) * replicas_.size() * sizeof(float);
+  reader.expect_bytes("replicas", dense_bytes);
+  reader.expect_bytes("dense_state", dense_bytes);
+  uint64_t table_bytes = 0;
+  uint64_t accumulator_bytes = 0;
+  for (int t = 0; t < kNumSparse; ++t) {
+    table_bytes += embeddings_->table_floats(t) * sizeof(float);
+    accumulator_bytes += embeddings_->rows(t) * sizeof(float);
+  }
+  reader.expect_bytes("embeddings", table_bytes);
+  reader.expect_bytes("embedding_state", accumulator_bytes);
+
   // Sync state (centre / global model) is created as at the start, then overwritten.
   initialize();
   std::vector<std::pair<float*, size_t>> parts;
@@ -274,26 +348,53 @@ void Trainer::Impl::restore(const std::string& path) {
   parts.clear();
   for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(embeddings_->accumulator(t), embeddings_->rows(t));
   reader.read_float_parts("embedding_state", parts);
-  if (rule_) {
-    const std::vector<std::pair<float*, size_t>> state = rule_->state_buffers();
-    if (!state.empty()) reader.read_float_parts("sync_state", state);
+  const std::vector<std::pair<float*, size_t>> state =
+      rule_ ? rule_->state_buffers() : std::vector<std::pair<float*, size_t>>{};
+  if (!state.empty()) {
+    reader.read_float_parts("sync_state", state);
+  } else if (reader.has("sync_state")) {
+    throw Error(where + ": section 'sync_state' is not used by --sync " + sync_mode_name(config_.sync));
   }
-  const nlohmann::json& progress = header.at("progress");
   for (int g = 0; g < groups_; ++g) {
-    const nlohmann::json& p = progress.at(static_cast<size_t>(g));
-    const uint64_t batches = p.at("batches").get<uint64_t>();
-    if (batches > group_data_[static_cast<size_t>(g)].total_batches) {
-      throw Error(where + ": group " + std::to_string(g) + " had consumed " + std::to_string(batches) +
-                  " batches, more than this data and --epochs give (" +
-                  std::to_string(group_data_[static_cast<size_t>(g)].total_batches) + "): other data?");
-    }
+    const Progress& r = saved_progress[static_cast<size_t>(g)];
     GroupCounters& c = counters_[static_cast<size_t>(g)];
-    c.next_batch = batches;
-    c.batches_done = batches;
-    c.examples = p.at("examples").get<uint64_t>();
-    c.iterations = p.at("iterations").get<uint64_t>();
-    c.syncs = p.value("syncs", uint64_t{0});
+    c.next_batch = r.batches;
+    c.batches_done = r.batches;
+    c.examples = r.examples;
+    c.iterations = r.iterations;
+    c.syncs = r.syncs;
   }
+}
+
+// The data a checkpoint was trained on (header "data": training rows, held-out rows, fingerprint
+// of the training rows) must be this run's, or resuming would train some rows twice and others
+// never. Checkpoints written before this was recorded are refused: they cannot be resumed
+// exactly (eval and predict still read them).
+void Trainer::Impl::check_resumed_data(const nlohmann::json& header, const std::string& where) {
+  if (!header.is_object() || !header.contains("data")) {
+    throw Error(where + ": checkpoint does not record which data it was trained on (written by an older "
+                "shadowsync), so it cannot be resumed exactly; start a new run (eval and predict still read it)");
+  }
+  const nlohmann::json& data = header.at("data");
+  const std::string at = where + ": data";
+  const uint64_t train_rows = header_uint(data, "train_rows", 1, UINT64_MAX, at);
+  const uint64_t eval_rows = header_uint(data, "eval_rows", 0, UINT64_MAX, at);
+  const std::string fingerprint = header_string(data, "fingerprint", at);
+  const std::string saved = "checkpoint was trained on " + std::to_string(train_rows) + " rows with " +
+                            std::to_string(eval_rows) + " held out (fingerprint " + json_brief(fingerprint) + ")";
+  if (train_rows != train_.rows || eval_rows != eval_.rows) {
+    throw Error(where + ": " + saved + "; this run has " + std::to_string(train_.rows) + " rows with " +
+                std::to_string(eval_.rows) + " held out (resume with the same --data and --eval-fraction)");
+  }
+  if (fingerprint != train_fingerprint()) {
+    throw Error(where + ": " + saved + "; this run has as many rows but other data (fingerprint \"" +
+                train_fingerprint() + "\"; resume with the same --data)");
+  }
+}
+
+const std::string& Trainer::Impl::train_fingerprint() {
+  if (train_fingerprint_.empty()) train_fingerprint_ = data_fingerprint(train_);
+  return train_fingerprint_;
 }
 
 void Trainer::Impl::write_checkpoint(const std::string& path) {
@@ -306,6 +407,7 @@ void Trainer::Impl::write_checkpoint(const std::string& path) {
   header["replicas"] = replicas_.size();
   header["dense_floats"] = dense_floats_;
   header["batch"] = config_.batch;
+  header["data"] = {{"train_rows", train_.rows}, {"eval_rows", eval_.rows}, {"fingerprint", train_fingerprint()}};
   nlohmann::json progress = nlohmann::json::array();
   for (int g = 0; g < groups_; ++g) {
     const GroupCounters& c = counters_[static_cast<size_t>(g)];

@@ -115,6 +115,57 @@ TEST(ModelConfig, ValidationErrorsNameFileAndField) {
   EXPECT_NE(m.find("cannot open"), std::string::npos) << m;
 }
 
+TEST(ModelConfig, UntrustedFilesAreBoundedAndNeverEchoed) {
+  const HashingConfig h = HashingConfig::uniform(50);
+  // 200k levels: before, parsing and the message's dump() recursed until the stack overflowed.
+  const std::string deep_path = write_temp("deep.json", std::string(200000, '[') + std::string(200000, ']'));
+  std::string m = error_of([&] { ModelConfig::from_json_file(deep_path, h); });
+  EXPECT_NE(m.find(deep_path + ": JSON nested deeper than 64 levels"), std::string::npos) << m.substr(0, 300);
+  const std::string deep_object = write_temp("deep_object.json", "{\"bottom\": " + std::string(100000, '[') +
+                                                                    std::string(100000, ']') + "}");
+  m = error_of([&] { ModelConfig::from_json_file(deep_object, h); });
+  EXPECT_NE(m.find("nested deeper than 64"), std::string::npos) << m.substr(0, 300);
+
+  // Duplicate keys: before, the last one silently won.
+  const std::string dup = write_temp(
+      "dup.json", R"({"bottom": [16], "top": [1], "embedding_dim": 16, "embedding_dim": 8})");
+  m = error_of([&] { ModelConfig::from_json_file(dup, h); });
+  EXPECT_NE(m.find(dup + ": duplicate key \"embedding_dim\""), std::string::npos) << m;
+  const std::string dup_nested = write_temp(
+      "dup_nested.json", R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"salt": 1, "salt": 2}})");
+  m = error_of([&] { ModelConfig::from_json_file(dup_nested, h); });
+  EXPECT_NE(m.find("duplicate key \"salt\""), std::string::npos) << m;
+  // The same key in two different objects is fine.
+  const std::string twice = write_temp(
+      "twice.json", R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"rows": 7}, "interaction": "dot"})");
+  EXPECT_EQ(ModelConfig::from_json_file(twice, h).hashing.rows[0], 7u);
+
+  // A wrong value is described briefly, not dumped.
+  const std::string big = write_temp("big.json", "{\"bottom\": [16], \"top\": [1], \"embedding_dim\": \"" +
+                                                     std::string(100000, 'x') + "\"}");
+  m = error_of([&] { ModelConfig::from_json_file(big, h); });
+  EXPECT_NE(m.find("embedding_dim must be an integer"), std::string::npos) << m.substr(0, 300);
+  EXPECT_LT(m.size(), 400u);
+  const std::string long_interaction = write_temp(
+      "long_interaction.json",
+      "{\"bottom\": [16], \"top\": [1], \"embedding_dim\": 16, \"interaction\": \"" + std::string(100000, 'z') + "\"}");
+  m = error_of([&] { ModelConfig::from_json_file(long_interaction, h); });
+  EXPECT_NE(m.find("unknown interaction 'zzz"), std::string::npos) << m.substr(0, 300);
+  EXPECT_LT(m.size(), 400u);
+  std::filesystem::remove(long_interaction);
+  m = error_of([&] { ModelConfig::from_json(nlohmann::json{{"bottom", {nlohmann::json::object({{"a", std::string(5000, 'y')}})}}}, "x"); });
+  EXPECT_NE(m.find("bottom[0] must be an integer, got an object"), std::string::npos) << m.substr(0, 300);
+  for (const std::string& path : {deep_path, deep_object, dup, dup_nested, twice, big}) std::filesystem::remove(path);
+}
+
+TEST(ModelConfig, DifferencesNameEveryDifferingFieldOnOneLine) {
+  const ModelConfig small = ModelConfig::preset("small", HashingConfig::uniform(50));
+  const ModelConfig tiny = ModelConfig::preset("tiny", HashingConfig::uniform(60));
+  EXPECT_EQ(small.differences(small), "");
+  EXPECT_EQ(small.differences(tiny),
+            "bottom [64,16] vs [8,4]; top [256,64,1] vs [8,1]; embedding_dim 16 vs 4; hashing.rows[0] 50 vs 60");
+}
+
 TEST(DenseLayout, TensorsAreAlignedDisjointAndInOrder) {
   for (const char* name : {"tiny", "small", "kaggle"}) {
     const ModelConfig c = ModelConfig::preset(name, HashingConfig::uniform(50));

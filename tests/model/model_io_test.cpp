@@ -1,4 +1,5 @@
-// save_model / load_model: exact round trip and the errors for wrong, truncated or corrupted files.
+// save_model / load_model: exact round trip and the errors for wrong, truncated or corrupted files;
+// saving is atomic through a temporary of its own, and a deeply nested config is refused.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -94,6 +95,50 @@ TEST(ModelIo, BadFilesAreRejected) {
   std::ofstream(corrupt, std::ios::trunc) << "hello, this is not a model";
   expect_error(corrupt, model, store, "bad magic");
   expect_error(temp_path("missing.bin"), model, store, "cannot open");
+}
+
+TEST(ModelIo, SavingUsesATemporaryOfItsOwn) {
+  const ModelConfig config = ModelConfig::preset("tiny", HashingConfig::uniform(20));
+  const Model model(config);
+  AlignedFloatBuffer dense(model.layout().total_floats);
+  model.init_dense(dense.data(), 1);
+  EmbeddingStore store(config.hashing, 4);
+  model.init_embeddings(store, 1);
+  const std::string path = temp_path("own_temp.bin");
+  // Someone else's file named PATH.tmp: before, save_model truncated it and renamed it away.
+  std::ofstream(path + ".tmp") << "not ours";
+  save_model(path, model, dense.data(), store);
+  std::ifstream other(path + ".tmp");
+  std::string text;
+  std::getline(other, text);
+  EXPECT_EQ(text, "not ours");
+  EXPECT_EQ(read_model_config(path), config);
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_FALSE(name.starts_with("shadowsync_model_io_own_temp.bin.tmp.")) << "temporary left behind: " << name;
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".tmp");
+}
+
+TEST(ModelIo, DeeplyNestedConfigIsRefused) {
+  const std::string path = temp_path("deep.bin");
+  const std::string text = std::string(100000, '[') + std::string(100000, ']');
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write("SHSMODL1", 8);
+    const uint64_t length = text.size();
+    out.write(reinterpret_cast<const char*>(&length), 8);
+    out << text;
+  }
+  try {
+    read_model_config(path);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": model config: JSON nested deeper than 64 levels"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

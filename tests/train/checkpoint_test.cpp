@@ -1,10 +1,13 @@
 // Tests of the checkpoint file format: exact round trip, atomic replacement, and refusal of a
-// wrong magic, another version, truncation, a corrupted section and a missing section.
+// wrong magic, another version, truncation, a corrupted section and a missing section; two
+// writers of one path, the checkpoint lock, duplicate and unknown sections, deep or duplicate-key
+// JSON headers, typed header fields, and that failed opens release their mapping.
 #include "shadowsync/checkpoint.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -135,6 +138,160 @@ TEST(Checkpoint, FailedWriterLeavesOldFileInPlace) {
   CheckpointReader reader(path);
   EXPECT_EQ(reader.json("header").at("groups"), 2);
   std::remove(path.c_str());
+}
+
+// A checkpoint built byte by byte (so tests can make files the writer never would).
+std::vector<char> raw_checkpoint(const std::vector<std::pair<std::string, std::string>>& sections) {
+  std::vector<char> out = {'S', 'S', 'Y', 'N', 'C', 'C', 'K', 'P'};
+  auto append = [&](const void* data, size_t bytes) {
+    const char* p = static_cast<const char*>(data);
+    out.insert(out.end(), p, p + bytes);
+  };
+  const uint32_t version = kCheckpointVersion;
+  const uint32_t count = static_cast<uint32_t>(sections.size());
+  append(&version, 4);
+  append(&count, 4);
+  for (const auto& [name, payload] : sections) {
+    char header[32] = {};
+    std::memcpy(header, name.data(), name.size());
+    append(header, sizeof header);
+    const uint64_t bytes = payload.size();
+    const uint64_t sum = checksum64(payload.data(), payload.size());
+    append(&bytes, 8);
+    append(&sum, 8);
+    append(payload.data(), payload.size());
+  }
+  return out;
+}
+
+std::string open_error(const std::string& path) {
+  try {
+    CheckpointReader reader(path);
+    reader.json("header");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  size_t lines = 0;
+  for (std::string line; std::getline(maps, line);) ++lines;
+  return lines;
+}
+
+TEST(Checkpoint, TwoInterleavedWritersOfOnePathLeaveAValidFile) {
+  const std::string path = temp_path("two_writers");
+  std::remove(path.c_str());
+  const std::vector<float> first(1000, 1.0f);
+  const std::vector<float> second(10, 2.0f);
+  {
+    CheckpointWriter a(path);
+    CheckpointWriter b(path);
+    a.add_json("header", {{"writer", "a"}});
+    b.add_json("header", {{"writer", "b"}});
+    a.add_floats("x", first.data(), first.size());
+    b.add_floats("x", second.data(), second.size());
+    a.commit();
+    b.commit();
+  }
+  CheckpointReader reader(path);  // before the fix: both wrote PATH.tmp, and this failed its checksum
+  EXPECT_EQ(reader.json("header").at("writer"), "b");
+  std::vector<float> x(second.size());
+  reader.read_floats("x", x.data(), x.size());
+  EXPECT_EQ(x, second);
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, LockRefusesASecondHolderAndIsReleased) {
+  const std::string path = temp_path("locked.ckpt");
+  {
+    CheckpointLock first(path);
+    try {
+      CheckpointLock second(path);
+      FAIL() << "a second lock on the same checkpoint was granted";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(path), std::string::npos) << message;
+      EXPECT_NE(message.find("another training run"), std::string::npos) << message;
+    }
+  }
+  CheckpointLock again(path);  // released with its holder
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Checkpoint, RefusesDuplicateAndUnknownSections) {
+  const std::string path = temp_path("sections");
+  write_bytes(path, raw_checkpoint({{"header", "{}"}, {"replicas", ""}, {"replicas", ""}}));
+  EXPECT_NE(open_error(path).find("section 'replicas' appears twice"), std::string::npos) << open_error(path);
+
+  write_bytes(path, raw_checkpoint({{"header", "{}"}, {"replicas", ""}, {"mystery", "x"}}));
+  try {
+    CheckpointReader reader(path);
+    reader.refuse_unknown_sections({"header", "replicas"});
+    FAIL() << "unknown section accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown section 'mystery'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, FailedOpensReleaseTheirMapping) {
+  const std::string path = temp_path("leak");
+  std::string header = "{\"x\": 1}";
+  std::vector<char> bytes = raw_checkpoint({{"header", header}});
+  bytes[bytes.size() - 2] ^= 1;  // checksum mismatch: refused after mapping
+  write_bytes(path, bytes);
+  ASSERT_NE(open_error(path).find("corrupted"), std::string::npos);
+  const size_t before = mapping_count();
+  for (int i = 0; i < 1000; ++i) open_error(path);
+  EXPECT_LT(mapping_count(), before + 10) << "every refused checkpoint must be unmapped";
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, DeeplyNestedHeaderIsRefusedWithoutRecursion) {
+  const std::string path = temp_path("deep");
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  write_bytes(path, raw_checkpoint({{"header", deep}}));
+  const std::string message = open_error(path);
+  EXPECT_NE(message.find("nested deeper than 64"), std::string::npos) << message.substr(0, 300);
+  EXPECT_NE(message.find(path), std::string::npos) << message.substr(0, 300);
+  EXPECT_LT(message.size(), 400u) << "the message does not echo the document";
+
+  write_bytes(path, raw_checkpoint({{"header", "{\"groups\": 1, \"groups\": 2}"}}));
+  EXPECT_NE(open_error(path).find("duplicate key \"groups\""), std::string::npos) << open_error(path);
+
+  write_bytes(path, raw_checkpoint({{"header", "{\"groups\": 1e400}"}}));  // nlohmann: out_of_range
+  EXPECT_NE(open_error(path).find("section 'header': invalid JSON"), std::string::npos) << open_error(path);
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, HeaderFieldsAreTypeAndRangeChecked) {
+  const std::string where = "checkpoint 'x.ckpt'";
+  const nlohmann::json header = nlohmann::json::parse(
+      R"({"ok": 7, "float": 1e300, "neg": -7, "frac": -1.5, "half": 2.5, "max": 18446744073709551615,
+          "wide": 4294967298, "text": "7", "obj": {"a": 1}})");
+  EXPECT_EQ(header_uint(header, "ok", 1, 10, where), 7u);
+  auto message = [&](const char* field, uint64_t max) {
+    try {
+      header_uint(header, field, 1, max, where);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  for (const char* field : {"float", "neg", "frac", "half", "text", "obj"}) {
+    const std::string m = message(field, 4096);
+    EXPECT_NE(m.find("'" + std::string(field) + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find("x.ckpt"), std::string::npos) << m;
+    EXPECT_NE(m.find("must be an integer in 1..4096"), std::string::npos) << m;
+  }
+  EXPECT_NE(message("max", 4096).find("got 18446744073709551615"), std::string::npos) << message("max", 4096);
+  EXPECT_NE(message("wide", 0xFFFFFFFFull).find("got 4294967298"), std::string::npos);
+  EXPECT_NE(message("missing", 10).find("missing field 'missing'"), std::string::npos) << message("missing", 10);
+  EXPECT_NE(message("ok", 5).find("got 7"), std::string::npos);
 }
 
 TEST(Checksum, StableValuesAndSensitivity) {

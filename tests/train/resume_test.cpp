@@ -1,0 +1,272 @@
+// Resuming and reading trainer checkpoints: --resume refuses other data, another eval split,
+// another sync mode or model with one line naming both sides; every header field is type-,
+// range- and consistency-checked with a message naming the field; old checkpoints without the
+// data identity are refused; TrainedModel::load checks sizes before allocating; a second run on
+// the same checkpoint path is refused while the first holds it.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shadowsync/checkpoint.hpp"
+#include "shadowsync/dataset.hpp"
+#include "shadowsync/error.hpp"
+#include "shadowsync/synthetic.hpp"
+#include "shadowsync/trained_model.hpp"
+#include "shadowsync/trainer.hpp"
+
+namespace shadowsync {
+namespace {
+
+constexpr uint64_t kRows = 20000;
+const HashingConfig kHashing = HashingConfig::uniform(512);
+const char* const kTwoGroups = "package:2 numa:1 core:1 pu:1";
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("shadowsync_resume_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+// Two generated data sets of the same size (seeds 3 and 4), opened once for the binary.
+const Dataset& dataset(uint64_t seed) {
+  static std::unique_ptr<Dataset> sets[2];
+  std::unique_ptr<Dataset>& d = sets[seed == 3 ? 0 : 1];
+  if (!d) {
+    const std::string tsv = temp_path("data" + std::to_string(seed) + ".tsv");
+    SyntheticOptions options;
+    options.rows = kRows;
+    options.seed = seed;
+    generate_synthetic_criteo(options, tsv);
+    ParseOptions parse;
+    parse.hashing = kHashing;
+    d = std::make_unique<Dataset>(Dataset::open(tsv, parse));
+    std::remove(tsv.c_str());
+    std::remove((tsv + ".json").c_str());
+  }
+  return *d;
+}
+
+std::pair<DataView, DataView> split(double eval_fraction, uint64_t seed = 3) {
+  return split_eval_tail(dataset(seed).view(), eval_fraction);
+}
+
+TrainConfig config(SyncMode mode) {
+  TrainConfig c;
+  c.model = ModelConfig::preset("small", kHashing);
+  c.sync = mode;
+  c.topology = kTwoGroups;
+  c.placement.threads_per_group = 1;
+  c.batch = 64;
+  c.quiet = true;
+  c.sync_every = 4;
+  return c;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A checkpoint of a stopped s-ma run (about a third of the rows) on seed 3 with 10% held out.
+std::string stopped_checkpoint(const std::string& name, SyncMode mode = SyncMode::ShadowMA) {
+  const std::string path = temp_path(name);
+  TrainConfig c = config(mode);
+  c.checkpoint_path = path;
+  c.max_examples = kRows / 3;
+  const auto [train, eval] = split(0.1);
+  Trainer trainer(c, train, eval);
+  trainer.run();
+  return path;
+}
+
+std::string resume_error(const std::string& path, TrainConfig c, double eval_fraction = 0.1, uint64_t seed = 3) {
+  c.resume_path = path;
+  const std::pair<DataView, DataView> views = split(eval_fraction, seed);
+  return error_of([&] { Trainer t(c, views.first, views.second); });
+}
+
+// Rewrites the checkpoint with `edit` applied to its header and `extra` sections appended.
+void rewrite(const std::string& path, const std::function<void(nlohmann::json&)>& edit,
+             const std::vector<std::string>& extra = {}) {
+  std::vector<std::pair<std::string, std::vector<float>>> sections;
+  nlohmann::json header;
+  {
+    CheckpointReader reader(path);
+    header = reader.json("header");
+    for (std::string_view name : kTrainerCheckpointSections) {
+      if (name == "header" || !reader.has(name)) continue;
+      std::vector<float> floats(reader.section_bytes(name) / sizeof(float));
+      reader.read_floats(name, floats.data(), floats.size());
+      sections.emplace_back(std::string(name), std::move(floats));
+    }
+  }
+  edit(header);
+  CheckpointWriter writer(path);
+  writer.add_json("header", header);
+  for (const auto& [name, floats] : sections) writer.add_floats(name, floats.data(), floats.size());
+  for (const std::string& name : extra) writer.add_floats(name, nullptr, 0);
+  writer.commit();
+}
+
+TEST(Resume, RefusesAnotherEvalSplitNamingBothSides) {
+  const std::string path = stopped_checkpoint("split.ckpt");
+  // Before: accepted, and the run trained about 4k rows of its first part twice.
+  const std::string m = resume_error(path, config(SyncMode::ShadowMA), 0.3);
+  EXPECT_NE(m.find("--resume '" + path + "': checkpoint was trained on 18000 rows with 2000 held out (fingerprint \""),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("this run has 14000 rows with 6000 held out"), std::string::npos) << m;
+  // The same split resumes.
+  EXPECT_EQ(resume_error(path, config(SyncMode::ShadowMA), 0.1), "(no error)");
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Resume, RefusesOtherDataOfTheSameSize) {
+  const std::string path = stopped_checkpoint("other_data.ckpt");
+  const std::string m = resume_error(path, config(SyncMode::ShadowMA), 0.1, /*seed=*/4);
+  EXPECT_NE(m.find("this run has as many rows but other data"), std::string::npos) << m;
+  EXPECT_NE(split(0.1, 3).first.rows, 0u);
+  EXPECT_NE(data_fingerprint(split(0.1, 3).first), data_fingerprint(split(0.1, 4).first));
+  EXPECT_EQ(data_fingerprint(split(0.1, 3).first), data_fingerprint(split(0.1, 3).first));
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Resume, NamesBothSyncModesAndTheDifferingModelFields) {
+  const std::string path = stopped_checkpoint("mode.ckpt");
+  // Before: "section 'sync_state' is missing".
+  std::string m = resume_error(path, config(SyncMode::ShadowBMUF));
+  EXPECT_NE(m.find("checkpoint was trained with s-ma, asked for s-bmuf"), std::string::npos) << m;
+
+  TrainConfig tiny = config(SyncMode::ShadowMA);
+  tiny.model = ModelConfig::preset("tiny", kHashing);
+  // Before: two whole JSON documents.
+  m = resume_error(path, tiny);
+  EXPECT_NE(m.find("another model (checkpoint vs this run's --model: bottom [64,16] vs [8,4]; top [256,64,1] vs "
+                   "[8,1]; embedding_dim 16 vs 4)"),
+            std::string::npos) << m;
+  EXPECT_EQ(m.find('{'), std::string::npos) << m;
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Resume, EveryHeaderFieldIsTypeRangeAndConsistencyChecked) {
+  const std::string path = stopped_checkpoint("fields.ckpt");
+  const std::vector<char> original = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  }();
+  struct Case {
+    const char* what;
+    std::function<void(nlohmann::json&)> edit;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"float groups", [](nlohmann::json& h) { h["groups"] = 1e300; },
+       "field 'groups' must be an integer in 1..4096, got 1e+300"},
+      {"fraction replicas", [](nlohmann::json& h) { h["replicas"] = -1.5; },
+       "field 'replicas' must be an integer in 1..4096, got -1.5"},
+      {"truncated groups", [](nlohmann::json& h) { h["groups"] = (uint64_t{1} << 32) + 2; },
+       "field 'groups' must be an integer in 1..4096, got 4294967298"},
+      {"truncated batch", [](nlohmann::json& h) { h["batch"] = (uint64_t{1} << 32) + 64; },
+       "field 'batch' must be an integer in 1..2147483647, got 4294967360"},
+      {"wrapping examples", [](nlohmann::json& h) { h["progress"][0]["examples"] = UINT64_MAX; },
+       "progress[0]: field 'examples' must be an integer in 0..9000, got 18446744073709551615"},
+      {"negative examples", [](nlohmann::json& h) { h["progress"][1]["examples"] = -7; },
+       "progress[1]: field 'examples' must be an integer in 0..9000, got -7"},
+      {"float batches", [](nlohmann::json& h) { h["progress"][0]["batches"] = 1e300; },
+       "progress[0]: field 'batches' must be an integer in 0..141, got 1e+300"},
+      {"too many batches", [](nlohmann::json& h) { h["progress"][0]["batches"] = 142; },
+       "progress[0]: field 'batches' must be an integer in 0..141, got 142"},
+      {"missing iterations", [](nlohmann::json& h) { h["progress"][1].erase("iterations"); },
+       "progress[1]: missing field 'iterations'"},
+      {"mistyped syncs", [](nlohmann::json& h) { h["progress"][1]["syncs"] = "3"; },
+       "progress[1]: field 'syncs' must be an integer in 0..4611686018427387904, got \"3\""},
+      {"inconsistent examples",
+       [](nlohmann::json& h) {
+         h["progress"][0]["examples"] = h["progress"][0]["examples"].get<uint64_t>() + 1;
+       },
+       "over this group's 9000 rows are"},
+      {"missing progress", [](nlohmann::json& h) { h.erase("progress"); }, "missing field 'progress'"},
+      {"short progress", [](nlohmann::json& h) { h["progress"].erase(1); },
+       "field 'progress' must be an array of 2 group records, got an array of 1"},
+      {"missing sync", [](nlohmann::json& h) { h.erase("sync"); }, "missing field 'sync'"},
+      {"no data identity (older checkpoint)", [](nlohmann::json& h) { h.erase("data"); },
+       "checkpoint does not record which data it was trained on"},
+      {"mistyped fingerprint", [](nlohmann::json& h) { h["data"]["fingerprint"] = 7; },
+       "data: field 'fingerprint' must be a string, got 7"},
+  };
+  for (const Case& c : cases) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
+    rewrite(path, c.edit);
+    const std::string m = resume_error(path, config(SyncMode::ShadowMA));
+    EXPECT_NE(m.find(c.expected), std::string::npos) << c.what << ": " << m;
+    EXPECT_NE(m.find("--resume '" + path + "'"), std::string::npos) << c.what << ": " << m;
+  }
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
+  rewrite(path, [](nlohmann::json&) {}, {"mystery"});
+  EXPECT_NE(resume_error(path, config(SyncMode::ShadowMA)).find("unknown section 'mystery'"), std::string::npos);
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Resume, TrainedModelLoadChecksFieldsAndSizesBeforeAllocating) {
+  const std::string path = stopped_checkpoint("load.ckpt");
+  const std::vector<char> original = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  }();
+  auto load_error = [&](const std::function<void(nlohmann::json&)>& edit) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
+    rewrite(path, edit);
+    return error_of([&] { TrainedModel::load(path); });
+  };
+  EXPECT_EQ(load_error([](nlohmann::json&) {}), "(no error)");
+  // Before: an undefined float-to-int conversion, or nlohmann's out_of_range as "internal error".
+  std::string m = load_error([](nlohmann::json& h) { h["replicas"] = 1e300; });
+  EXPECT_NE(m.find("checkpoint '" + path + "': field 'replicas' must be an integer in 1..4096, got 1e+300"),
+            std::string::npos) << m;
+  m = load_error([](nlohmann::json& h) { h["replicas"] = 3; });
+  EXPECT_NE(m.find("section 'replicas' has"), std::string::npos) << m;
+  m = load_error([](nlohmann::json& h) { h["examples"] = -7; });
+  EXPECT_NE(m.find("field 'examples' must be an integer"), std::string::npos) << m;
+  // 2^31 rows per table: before, about 26 x 8 GiB were allocated before any size was checked.
+  m = load_error([](nlohmann::json& h) { h["model"]["hashing"]["rows"] = uint64_t{1} << 31; });
+  EXPECT_NE(m.find("section 'embeddings' has"), std::string::npos) << m;
+  EXPECT_NE(m.find("the header implies"), std::string::npos) << m;
+  m = load_error([](nlohmann::json& h) { h.erase("model"); });
+  EXPECT_NE(m.find("missing field 'model'"), std::string::npos) << m;
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+TEST(Resume, SecondRunOnTheSameCheckpointIsRefused) {
+  const std::string path = temp_path("locked.ckpt");
+  TrainConfig c = config(SyncMode::ShadowMA);
+  c.checkpoint_path = path;
+  const std::pair<DataView, DataView> views = split(0.1);
+  const DataView& train = views.first;
+  const DataView& eval = views.second;
+  {
+    Trainer first(c, train, eval);
+    const std::string m = error_of([&] { Trainer second(c, train, eval); });
+    EXPECT_NE(m.find("checkpoint '" + path + "' is in use: another training run holds"), std::string::npos) << m;
+  }
+  EXPECT_EQ(error_of([&] { Trainer again(c, train, eval); }), "(no error)") << "released with the first run";
+  std::remove((path + ".lock").c_str());
+}
+
+}  // namespace
+}  // namespace shadowsync
