@@ -87,14 +87,14 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     uint32_t mask = 0;
     // The text's last line without its newline: a file cut in the middle of a line, unless it
     // is a complete row (a cut inside a row's last field cannot be told from a short value).
-    const bool incomplete_last_line =
-        nl == nullptr && std::count(p, line_end, '\t') + 1 < kMaxFields;
-    if (incomplete_last_line) {
+    // A line bad for another reason reports that reason.
+    bool good = parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
+                             out.sparse() + slot * kNumSparse, &mask, &error);
+    if (good && nl == nullptr && std::count(p, line_end, '\t') + 1 < kMaxFields) {
       error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end};
+      good = false;
     }
-    if (!incomplete_last_line &&
-        parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
-                     out.sparse() + slot * kNumSparse, &mask, &error)) {
+    if (good) {
       ++slot;
       for (uint32_t m = mask; m != 0; m &= m - 1) ++missing[static_cast<size_t>(__builtin_ctz(m))];
     } else {
