@@ -97,10 +97,9 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
     throw Error(fmt::format("synthetic data: rows must be in [1, {}], got {}", kSyntheticMaxRows,
                             options.rows));
   }
-  // A stale summary must not describe a file that is being rewritten (or that fails half-way):
-  // the summary is removed first and written only after the data is complete. Both files are
-  // written atomically: a failure (a full disk) leaves the old file or none, never a part.
-  std::remove((out_path + ".json").c_str());
+  // Both files are written atomically: a failure (a full disk) leaves the old files as they
+  // were, never a part. The old summary is removed just before the new data replaces the old,
+  // and the new one written after: a summary next to a data file always describes it.
   AtomicFileWriter file(out_path);
 
   const synthetic::RowSampler sampler;
@@ -149,6 +148,7 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
                 }
               }));
   if (write_failed) throw Error(write_error);
+  std::remove((out_path + ".json").c_str());
   file.commit();
 
   SyntheticSummary summary;
