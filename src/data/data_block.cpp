@@ -5,6 +5,8 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -81,25 +83,39 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
   // The smallest bad row: each range stops at its first bad row, ranges after a known bad row
   // are skipped.
   std::atomic<size_t> first_bad{kNone};
+  // Hot path: per range, one branch-free (vectorizable) loop per column; only a range with a
+  // bad value is scanned again row by row for its first bad row.
+  std::array<uint32_t, kNumSparse> table_rows;
+  std::copy(hashing.rows.begin(), hashing.rows.end(), table_rows.begin());
+  const auto range_is_bad = [&](size_t begin, size_t end) {
+    uint32_t bad = 0;
+    for (size_t i = begin; i != end; ++i) {
+      const float label = view.labels[i];
+      bad |= static_cast<uint32_t>((label != 0.0f) & (label != 1.0f));
+    }
+    const float* dense = view.dense + begin * kNumDense;
+    const size_t dense_count = (end - begin) * kNumDense;
+    for (size_t k = 0; k != dense_count; ++k) {
+      const float x = dense[k];
+      // NaN fails every comparison: bad.
+      bad |= static_cast<uint32_t>(!((x == 0.0f) | ((x >= min_positive) & (x <= max_dense))));
+    }
+    const uint32_t* sparse = view.sparse + begin * kNumSparse;
+    for (size_t i = 0; i != end - begin; ++i) {
+      const uint32_t* row = sparse + i * kNumSparse;
+      for (int t = 0; t < kNumSparse; ++t) bad |= static_cast<uint32_t>(row[t] >= table_rows[t]);
+    }
+    return bad != 0;
+  };
   tbb::parallel_for(tbb::blocked_range<size_t>(0, view.rows, size_t{1} << 14),
                     [&](const tbb::blocked_range<size_t>& r) {
                       if (r.begin() > first_bad.load(std::memory_order_relaxed)) return;
-                      for (size_t i = r.begin(); i != r.end(); ++i) {
-                        bool bad = view.labels[i] != 0.0f && view.labels[i] != 1.0f;
-                        const float* dense = view.dense + i * kNumDense;
-                        for (int j = 0; j < kNumDense; ++j) {
-                          const float x = dense[j];
-                          bad |= !(x == 0.0f || (x >= min_positive && x <= max_dense));
-                        }
-                        const uint32_t* sparse = view.sparse + i * kNumSparse;
-                        for (int t = 0; t < kNumSparse; ++t) bad |= sparse[t] >= hashing.rows[t];
-                        if (bad) {
-                          size_t seen = first_bad.load(std::memory_order_relaxed);
-                          while (i < seen && !first_bad.compare_exchange_weak(
-                                                 seen, i, std::memory_order_relaxed)) {
-                          }
-                          return;
-                        }
+                      if (!range_is_bad(r.begin(), r.end())) return;
+                      size_t i = r.begin();
+                      while (i + 1 < r.end() && !range_is_bad(i, i + 1)) ++i;
+                      size_t seen = first_bad.load(std::memory_order_relaxed);
+                      while (i < seen && !first_bad.compare_exchange_weak(
+                                             seen, i, std::memory_order_relaxed)) {
                       }
                     });
   const size_t row = first_bad.load();
