@@ -10,9 +10,11 @@
 //   of 64 bytes (zero padding between), nothing after the last column.
 // Opening validates, in this order, and throws Error naming the file and the cause: not a
 // regular readable file; wrong magic; other version; truncated or oversized; corrupted header;
-// hashing differs from the expected one; a column checksum mismatch; values out of range
-// (labels not 0/1, dense negative or not finite, sparse >= rows[t]). A cache is never silently
-// reused with other hashing parameters.
+// hashing differs from the expected one; a column checksum mismatch; a dense_missing count larger
+// than the row count; values the parser cannot produce (validate_view: labels not 0/1, dense
+// values other than 0 or log1p(x) for 1 <= x < 2^63, sparse >= rows[t]), naming the column and
+// the first bad row. A cache is never silently reused with other hashing parameters.
+// Opening a cache that is not a regular file (a FIFO, a device) fails at once, never blocks.
 #pragma once
 
 #include <array>
@@ -29,7 +31,7 @@ namespace shadowsync {
 inline constexpr char kCacheMagic[8] = {'S', 'S', 'Y', 'N', 'C', 'D', 'A', 'T'};
 inline constexpr uint32_t kCacheVersion = 1;
 
-// Writes `data` to `path` atomically (a temporary file in the same folder, then rename), after
+// Writes `data` to `path` atomically (AtomicFileWriter: unique temporary, fsync, rename), after
 // validating it against `hashing` (see validate_view). `dense_missing` is stored for statistics.
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
                  const std::array<uint64_t, kNumDense>& dense_missing = {});

@@ -47,9 +47,14 @@ class DataBlock {
   std::unique_ptr<uint32_t[]> sparse_;
 };
 
-// Checks that a view holds well-formed examples: labels exactly 0 or 1, dense values finite and
-// >= 0, sparse rows < hashing.rows[t]. Throws shadowsync::Error "`where`: row R: what" at the
-// first violation.
+// Largest dense value the parser can produce: transform_dense(INT64_MAX) = log1p(2^63 - 1).
+float max_dense_value();
+
+// Checks that a view holds only values the parser can produce: labels exactly 0 or 1; dense
+// values 0 or in [log1p(1), max_dense_value()] (so not negative, NaN, infinite or huge);
+// sparse rows < hashing.rows[t]. Throws shadowsync::Error "`where`: row R: column: what" for the
+// smallest bad row R (0-based), e.g. "x.bin: row 7: dense I3 value 1e+30 is not a value the
+// parser produces (0 or log1p(x) for 1 <= x < 2^63, at most 43.668)". One parallel pass (oneTBB).
 void validate_view(const DataView& view, const HashingConfig& hashing, const std::string& where);
 
 }  // namespace shadowsync

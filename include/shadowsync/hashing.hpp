@@ -19,6 +19,12 @@ struct HashingConfig {
   uint64_t salt = 0;
 
   static constexpr uint32_t kDefaultRowsPerTable = 1u << 17;
+  // The documented range of the --rows-per-table option of every command (convert, stats,
+  // train): 2 (row 0 = missing, one hashed row) to 2^30 (an embedding table of 2^30 rows is
+  // already 4 GiB per float of width). Larger tables cannot be allocated for training, so a cache
+  // is never written with them; a stored HashingConfig is still read whatever its sizes.
+  static constexpr uint32_t kMinRowsPerTable = 2;
+  static constexpr uint32_t kMaxRowsPerTable = 1u << 30;
 
   // Every table with the same number of rows.
   static HashingConfig uniform(uint32_t rows_per_table = kDefaultRowsPerTable, uint64_t salt = 0) {

@@ -9,8 +9,10 @@
 //    out_path + ".json"; it returns the summary. Same (rows, seed) -> same bytes, whatever the
 //    number of threads: rows are made in fixed chunks of kSyntheticChunkRows, each with its own
 //    random stream derived from (seed, chunk index), and written in chunk order; so the first
-//    n rows do not depend on options.rows either. The summary is removed first and written
-//    last, so a summary next to a data file means the data file is complete.
+//    n rows do not depend on options.rows either. Both files are written atomically
+//    (AtomicFileWriter): a failed write (full disk) leaves the old files untouched and no
+//    partial file. The old summary is removed just before the new data replaces the old one
+//    and the new summary is written last, so a summary next to a data file describes it.
 //  - Content (src/synthetic/schema.hpp, teacher.hpp): Zipf-distributed categorical ids with the
 //    Criteo Kaggle cardinalities (3 to ~10M) and Criteo-like missing rates, heavy-tailed
 //    non-negative integers with some -1/-2/-3 and missing cells; labels Bernoulli(sigmoid(
@@ -38,7 +40,9 @@ struct SyntheticSummary {
   uint64_t seed = 0;
   double positive_rate = 0;    // fraction of label 1
   double teacher_logloss = 0;  // mean log loss of the teacher's logits on the written labels
-  double teacher_ne = 0;       // teacher_logloss / entropy of positive_rate
+  // teacher_logloss / entropy of positive_rate; NaN (null in the JSON, "undefined" in the CLI)
+  // when every label is the same (e.g. --rows 1), where NE is undefined.
+  double teacher_ne = 0;
 };
 
 SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,

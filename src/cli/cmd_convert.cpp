@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
-#include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -11,13 +11,14 @@
 #include "shadowsync/binary_cache.hpp"
 #include "shadowsync/criteo_reader.hpp"
 #include "shadowsync/error.hpp"
+#include "shadowsync/file_io.hpp"
 
 namespace shadowsync::cli {
 
 void add_convert_command(CLI::App& app) {
   struct Args {
     std::string in, out;
-    uint32_t rows_per_table = HashingConfig::kDefaultRowsPerTable;
+    std::optional<uint64_t> rows_per_table;
     uint64_t salt = 0;
     bool strict = false;
   };
@@ -29,11 +30,10 @@ void add_convert_command(CLI::App& app) {
       "convert", "Parse a Criteo TSV file and write a binary cache of the hashed, transformed rows");
   cmd->add_option("IN", args->in, "Criteo TSV file (label, I1..I13, C1..C26)")->required();
   cmd->add_option("OUT", args->out, "binary cache to write (replaced atomically)")->required();
-  cmd->add_option("--rows-per-table", args->rows_per_table,
-                  "rows of every embedding table (row 0 = missing)")
-      ->check(non_negative)
-      ->check(CLI::Range(uint32_t{2}, UINT32_MAX))
-      ->capture_default_str();
+  add_rows_per_table_option(cmd, args->rows_per_table,
+                            fmt::format("rows of every embedding table (row 0 = missing), "
+                                        "default {}",
+                                        HashingConfig::kDefaultRowsPerTable));
   cmd->add_option("--hash-salt", args->salt, "salt mixed into every categorical hash")
       ->check(non_negative)
       ->capture_default_str();
@@ -42,12 +42,11 @@ void add_convert_command(CLI::App& app) {
     if (has_cache_magic(args->in)) {
       throw Error(args->in + ": already a binary cache; convert reads Criteo TSV text");
     }
-    std::error_code ec;
-    if (std::filesystem::equivalent(args->in, args->out, ec)) {
-      throw Error(args->out + ": OUT is the same file as IN; choose another output path");
-    }
+    refuse_output_over_input("OUT", args->out, {{"IN", args->in}});
+    const auto rows_per_table = static_cast<uint32_t>(
+        args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable));
     ParseOptions options;
-    options.hashing = HashingConfig::uniform(args->rows_per_table, args->salt);
+    options.hashing = HashingConfig::uniform(rows_per_table, args->salt);
     options.strict = args->strict;
     ParseReport report;
     const DataBlock block = parse_criteo_file(args->in, options, &report);
@@ -57,7 +56,7 @@ void add_convert_command(CLI::App& app) {
                report.seconds > 0 ? mb / report.seconds : 0.0);
     write_cache(args->out, block.view(), options.hashing, report.dense_missing);
     fmt::print("wrote {} rows to {} (rows per table {}, salt {})\n", block.rows(), args->out,
-               args->rows_per_table, args->salt);
+               rows_per_table, args->salt);
   });
 }
 

@@ -2,6 +2,7 @@
 // include/shadowsync/synthetic.hpp) and prints the summary (rows, positive rate, teacher NE).
 #include <fmt/format.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,12 @@ void add_gen_command(CLI::App& app) {
         SyntheticOptions{static_cast<uint64_t>(args->rows), args->seed}, args->out);
     fmt::print("wrote {} rows (seed {}) to {} and {}.json\n", s.rows, s.seed, args->out,
                args->out);
-    fmt::print("positive rate {:.4f}, teacher log loss {:.5f}, teacher NE {:.5f}\n",
-               s.positive_rate, s.teacher_logloss, s.teacher_ne);
+    const std::string ne =
+        std::isnan(s.teacher_ne)
+            ? fmt::format("undefined (all {} rows have label {})", s.rows, s.positive_rate > 0.5 ? 1 : 0)
+            : fmt::format("{:.5f}", s.teacher_ne);
+    fmt::print("positive rate {:.4f}, teacher log loss {:.5f}, teacher NE {}\n", s.positive_rate,
+               s.teacher_logloss, ne);
   });
 }
 

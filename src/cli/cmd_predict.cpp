@@ -1,28 +1,48 @@
-// `shadowsync predict`: one click probability per input line, in input order.
+// `shadowsync predict`: one click probability per input line, in input order, to standard output
+// (default, or --out -) or to --out FILE (a regular file replaced atomically; a FIFO or device
+// written through; a symbolic link written through to its target). Status goes to stderr.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
-
+#include <string>
+#include <fmt/format.h>
 #include "commands.hpp"
 #include "shadowsync/dataset.hpp"
 #include "shadowsync/error.hpp"
 #include "shadowsync/evaluate.hpp"
+#include "shadowsync/file_io.hpp"
 #include "shadowsync/trained_model.hpp"
-
 namespace shadowsync::cli {
-
+namespace {
+// The file a symbolic link finally points to (so the atomic replace writes the target and keeps
+// the link); the path itself when it is no link or the link dangles.
+std::string follow_symlinks(const std::string& path) {
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_symlink(path, ec)) return path;
+  const std::filesystem::path target = std::filesystem::canonical(path, ec);
+  return ec ? path : target.string();
+}
+}  // namespace
 void add_predict_command(CLI::App& app) {
   struct Options {
     std::string checkpoint;
     std::string data;
-    std::string out;
+    std::string out = "-";
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write one click probability per input line, in input order");
   cmd->add_option("--checkpoint", options->checkpoint, "Checkpoint written by `train`")->required();
   cmd->add_option("--data", options->data, "Criteo TSV (labels are read but not used) or binary cache")->required();
-  cmd->add_option("--out", options->out, "Output file: one probability per line")->required();
+  cmd->add_option("--out", options->out,
+                  "Output: one probability per line; '-' (default) = standard output; a regular "
+                  "file is replaced atomically, a FIFO or device written through")
+      ->capture_default_str();
   cmd->callback([options] {
+    if (options->out.empty()) throw Error("--out must not be empty (use - for standard output)");
+    const std::string out_path = follow_symlinks(options->out);
+    refuse_output_over_input("--out", out_path,
+                             {{"--data", options->data}, {"--checkpoint", options->checkpoint}});
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
@@ -31,18 +51,19 @@ void add_predict_command(CLI::App& app) {
     const Dataset data = Dataset::open(options->data, parse);
     const std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.view());
-    const std::string temp = options->out + ".tmp";
-    std::FILE* out = std::fopen(temp.c_str(), "w");
-    if (out == nullptr) throw Error("--out: cannot write '" + options->out + "'");
-    for (float z : logits) std::fprintf(out, "%.6f\n", 1.0 / (1.0 + std::exp(-static_cast<double>(z))));
-    const bool ok = std::fflush(out) == 0 && std::ferror(out) == 0;
-    std::fclose(out);
-    if (!ok || std::rename(temp.c_str(), options->out.c_str()) != 0) {
-      std::remove(temp.c_str());
-      throw Error("--out: writing '" + options->out + "' failed");
+    const std::unique_ptr<OutputFile> out = OutputFile::open(out_path);
+    std::string text;
+    text.reserve(size_t{1} << 20);
+    for (float z : logits) {
+      fmt::format_to(std::back_inserter(text), "{:.6f}\n", 1.0 / (1.0 + std::exp(-static_cast<double>(z))));
+      if (text.size() >= (size_t{1} << 20)) {
+        out->write(text);
+        text.clear();
+      }
     }
-    std::fprintf(stderr, "wrote %zu probabilities to %s\n", logits.size(), options->out.c_str());
+    out->write(text);
+    out->commit();
+    std::fprintf(stderr, "wrote %zu probabilities to %s\n", logits.size(), out->name().c_str());
   });
 }
-
 }  // namespace shadowsync::cli

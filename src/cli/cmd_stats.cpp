@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "../data/data_stats.hpp"
 #include "commands.hpp"
+#include "shadowsync/binary_cache.hpp"
 #include "shadowsync/dataset.hpp"
 #include "shadowsync/error.hpp"
 
@@ -69,13 +71,24 @@ void print_text(const Dataset& dataset, const ParseReport& report, const data::D
   }
 }
 
+// The hashing to read FILE with: a cache's own (like train and eval), with --rows-per-table /
+// --hash-salt replacing its parts when given (then opening the cache checks that they agree);
+// for a TSV the options or their defaults.
+HashingConfig resolve_hashing(const std::string& file, const std::optional<uint64_t>& rows,
+                              const std::optional<uint64_t>& salt) {
+  HashingConfig hashing = HashingConfig::uniform();
+  if (std::optional<HashingConfig> stored = read_cache_hashing(file)) hashing = *stored;
+  if (rows) hashing.rows.fill(static_cast<uint32_t>(*rows));
+  if (salt) hashing.salt = *salt;
+  return hashing;
+}
 }  // namespace
 
 void add_stats_command(CLI::App& app) {
   struct Args {
     std::string file;
-    uint32_t rows_per_table = HashingConfig::kDefaultRowsPerTable;
-    uint64_t salt = 0;
+    std::optional<uint64_t> rows_per_table;
+    std::optional<uint64_t> salt;
     bool json = false;
   };
   auto args = std::make_shared<Args>();
@@ -85,18 +98,16 @@ void add_stats_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "stats", "Print statistics of a Criteo TSV file or binary cache (per feature and table)");
   cmd->add_option("FILE", args->file, "Criteo TSV file or binary cache")->required();
-  cmd->add_option("--rows-per-table", args->rows_per_table,
-                  "rows of every embedding table (must match the cache)")
-      ->check(non_negative)
-      ->check(CLI::Range(uint32_t{2}, UINT32_MAX))
-      ->capture_default_str();
-  cmd->add_option("--hash-salt", args->salt, "hash salt (must match the cache)")
-      ->check(non_negative)
-      ->capture_default_str();
+  add_rows_per_table_option(cmd, args->rows_per_table,
+                            fmt::format("rows of every embedding table; default: a cache's own, "
+                                        "else {}",
+                                        HashingConfig::kDefaultRowsPerTable));
+  cmd->add_option("--hash-salt", args->salt, "hash salt; default: a cache's own, else 0")
+      ->check(non_negative);
   cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
   cmd->callback([args] {
     ParseOptions options;
-    options.hashing = HashingConfig::uniform(args->rows_per_table, args->salt);
+    options.hashing = resolve_hashing(args->file, args->rows_per_table, args->salt);
     ParseReport report;
     const Dataset dataset = Dataset::open(args->file, options, &report);
     const data::DataStats stats =

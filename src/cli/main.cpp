@@ -1,5 +1,6 @@
 // Entry point of the `shadowsync` tool: builds the CLI11 app from the subcommand registrations
-// and turns shadowsync::Error (bad input, bad options) into a one-line message and exit code 2.
+// and turns shadowsync::Error (bad input, bad options) and every CLI11 usage error into a message
+// and exit code 2 (--help and --version exit 0).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -25,7 +26,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version (exit code 0) print as CLI11 does; every usage error (unknown option,
+    // missing or invalid value, ...) is printed by CLI11 too, but exits 2 like our own errors.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   } catch (const shadowsync::cli::ExitStatus& status) {
     return status.code;
   } catch (const shadowsync::Error& e) {

@@ -1,5 +1,5 @@
-// Binary cache: write_cache (validate, write header + 64-byte-aligned columns to a temporary file,
-// fsync, rename) and MappedCache::open (mmap, then the checks listed in binary_cache.hpp).
+// Binary cache: write_cache (validate, write header + 64-byte-aligned columns through an
+// AtomicFileWriter) and MappedCache::open (mmap, then the checks listed in binary_cache.hpp).
 #include "shadowsync/binary_cache.hpp"
 
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include "shadowsync/data_block.hpp"
 #include "shadowsync/error.hpp"
 #include "shadowsync/feature_transform.hpp"
+#include "shadowsync/file_io.hpp"
 
 namespace shadowsync {
 namespace {
@@ -91,19 +92,6 @@ std::string describe_hashing(const uint32_t* rows, uint64_t salt) {
   return out + fmt::format("], salt {}", salt);
 }
 
-void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, p, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(path + ": write failed: " + std::strerror(errno));
-    }
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-
 }  // namespace
 
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
@@ -111,6 +99,12 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
   validate_hashing(hashing, path + ": hashing config");
   validate_view(data, hashing, path + ": data to cache");
   if (data.rows == 0) throw Error(path + ": no rows to write to a cache");
+  for (int j = 0; j < kNumDense; ++j) {
+    if (dense_missing[j] > data.rows) {
+      throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache", path,
+                              j + 1, dense_missing[j], data.rows));
+    }
+  }
   Layout layout;
   if (!compute_layout(data.rows, &layout)) throw Error(path + ": too many rows for a cache");
 
@@ -129,39 +123,27 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
       [&] { h.column_checksum[2] = checksum64(columns[2], layout.bytes[2]); });
   h.header_checksum = header_checksum(h);
 
-  const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(temp + ": cannot create: " + std::strerror(errno));
-  try {
-    char header_block[kHeaderBytes] = {};
-    std::memcpy(header_block, &h, sizeof h);
-    write_all(fd, header_block, kHeaderBytes, temp);
-    const char zeros[kAlign] = {};
-    size_t at = kHeaderBytes;
-    for (int c = 0; c < 3; ++c) {
-      write_all(fd, zeros, layout.offset[c] - at, temp);
-      write_all(fd, columns[c], layout.bytes[c], temp);
-      at = layout.offset[c] + layout.bytes[c];
-    }
-    if (::fsync(fd) != 0) throw Error(temp + ": fsync failed: " + std::strerror(errno));
-    const int closed = ::close(fd);
-    fd = -1;
-    if (closed != 0) throw Error(temp + ": close failed: " + std::strerror(errno));
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    std::remove(temp.c_str());
-    throw;
+  AtomicFileWriter out(path);
+  char header_block[kHeaderBytes] = {};
+  std::memcpy(header_block, &h, sizeof h);
+  out.write(header_block, kHeaderBytes);
+  const char zeros[kAlign] = {};
+  size_t at = kHeaderBytes;
+  for (int c = 0; c < 3; ++c) {
+    out.write(zeros, layout.offset[c] - at);
+    out.write(columns[c], layout.bytes[c]);
+    at = layout.offset[c] + layout.bytes[c];
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(temp.c_str());
-    throw Error(path + ": cannot rename " + temp + " onto it: " + std::strerror(err));
-  }
+  out.commit();
 }
 
 bool has_cache_magic(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  int fd = -1;
+  try {
+    fd = data::open_regular_file(path);
+  } catch (const Error&) {
+    return false;  // not a readable regular file: the reader that opens it says why
+  }
   char magic[sizeof kCacheMagic];
   const ssize_t n = ::read(fd, magic, sizeof magic);
   ::close(fd);
@@ -172,9 +154,9 @@ bool has_cache_magic(const std::string& path) {
 std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
   if (!has_cache_magic(path)) return std::nullopt;
   Header h{};
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  const ssize_t n = fd < 0 ? -1 : ::pread(fd, &h, sizeof h, 0);
-  if (fd >= 0) ::close(fd);
+  const int fd = data::open_regular_file(path);
+  const ssize_t n = ::pread(fd, &h, sizeof h, 0);
+  ::close(fd);
   if (n != static_cast<ssize_t>(sizeof h)) {
     fail(path, fmt::format("truncated cache: shorter than the {}-byte header", kHeaderBytes));
   }
@@ -248,6 +230,13 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
                          reinterpret_cast<const float*>(bytes + layout.offset[0]),
                          reinterpret_cast<const float*>(bytes + layout.offset[1]),
                          reinterpret_cast<const uint32_t*>(bytes + layout.offset[2])};
+  for (int j = 0; j < kNumDense; ++j) {
+    if (h.dense_missing[j] > h.rows) {
+      fail(path, fmt::format("header: dense_missing of I{} is {}, more than the {} rows: the cache "
+                             "is corrupted",
+                             j + 1, h.dense_missing[j], h.rows));
+    }
+  }
   validate_view(cache.view_, stored, path);
   cache.hashing_ = stored;
   for (int j = 0; j < kNumDense; ++j) cache.dense_missing_[j] = h.dense_missing[j];

@@ -85,8 +85,16 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     const char* line_end = nl ? static_cast<const char*>(nl) : end;
     if (line_end != p && line_end[-1] == '\r') --line_end;
     uint32_t mask = 0;
-    if (parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
-                     out.sparse() + slot * kNumSparse, &mask, &error)) {
+    // The text's last line without its newline: a file cut in the middle of a line, unless it
+    // is a complete row (a cut inside a row's last field cannot be told from a short value).
+    // A line bad for another reason reports that reason.
+    bool good = parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
+                             out.sparse() + slot * kNumSparse, &mask, &error);
+    if (good && nl == nullptr && std::count(p, line_end, '\t') + 1 < kMaxFields) {
+      error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end};
+      good = false;
+    }
+    if (good) {
       ++slot;
       for (uint32_t m = mask; m != 0; m &= m - 1) ++missing[static_cast<size_t>(__builtin_ctz(m))];
     } else {
@@ -123,21 +131,68 @@ std::string ParseReport::summary() const {
   return out;
 }
 
+void check_text_format(std::string_view text, const std::string& name) {
+  const auto starts_with = [&](std::string_view magic) { return text.starts_with(magic); };
+  // "x.tsv.gz" -> "x.tsv", "x.gz" -> "x.tsv": the file to decompress into, for the hint.
+  const auto decompressed_name = [&](std::string_view suffix) {
+    std::string out = name;
+    if (out.ends_with(suffix)) out.resize(out.size() - suffix.size());
+    if (!out.ends_with(".tsv")) out += ".tsv";
+    return out;
+  };
+  const auto compressed = [&](const char* format, const char* tool, std::string_view suffix) {
+    throw Error(fmt::format("{}: {}-compressed data; decompress it first (e.g. {} {} > {})", name,
+                            format, tool, name, decompressed_name(suffix)));
+  };
+  if (starts_with("\x1f\x8b")) compressed("gzip", "zcat", ".gz");
+  if (starts_with("\x28\xb5\x2f\xfd")) compressed("zstd", "zstdcat", ".zst");
+  if (starts_with("BZh")) compressed("bzip2", "bzcat", ".bz2");
+  if (starts_with(std::string_view("\xfd\x37\x7a\x58\x5a\x00", 6))) compressed("xz", "xzcat", ".xz");
+  if (starts_with("PK\x03\x04")) {
+    throw Error(fmt::format("{}: a zip archive; extract the TSV first (e.g. unzip -p {} > {})",
+                            name, name, decompressed_name(".zip")));
+  }
+  if (starts_with(std::string_view("SSYNCDAT", 8))) {
+    throw Error(name + ": a shadowsync binary cache, not Criteo TSV text");
+  }
+  const std::string_view first_line = text.substr(0, std::min(text.find('\n'), kMaxLineBytes));
+  if (const size_t nul = first_line.find('\0'); nul != std::string_view::npos) {
+    throw Error(fmt::format("{}: binary data (NUL byte at offset {} of the first line); "
+                            "shadowsync reads tab-separated Criteo text",
+                            name, nul));
+  }
+  const auto commas = std::count(first_line.begin(), first_line.end(), ',');
+  if (commas >= 2 && first_line.find('\t') == std::string_view::npos) {
+    throw Error(fmt::format(
+        "{}: looks comma-separated (CSV): line 1 has {} commas and no tab; shadowsync reads "
+        "tab-separated Criteo lines: convert it first (e.g. tr ',' '\\t' < {} > {})",
+        name, commas, name, decompressed_name(".csv")));
+  }
+}
+
 DataBlock parse_criteo_text(std::string_view text, const std::string& name,
                             const ParseOptions& options, ParseReport* report) {
-  const auto started = std::chrono::steady_clock::now();
   if (options.chunk_bytes == 0) throw Error(name + ": parse option chunk_bytes must be >= 1");
+  // Enough chunks for every thread to get several (small files), at most chunk_bytes each.
+  const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  const size_t chunk_bytes =
+      std::min(options.chunk_bytes, std::max(text.size() / (8 * concurrency), kMinChunkBytes));
+  return parse_criteo_buffer(text, name, options, chunk_bytes, report);
+}
+
+DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
+                              const ParseOptions& options, size_t chunk_bytes,
+                              ParseReport* report) {
+  const auto started = std::chrono::steady_clock::now();
+  if (chunk_bytes == 0) throw Error(name + ": parse chunk size must be >= 1");
   validate_hashing(options.hashing, name + ": hashing config");
   if (text.empty()) throw Error(name + ": empty file (no lines)");
+  check_text_format(text, name);
 
   const CategoryHasher hasher(options.hashing);
   const DenseTransform dense_transform;
   const data::LineParser parser(hasher, dense_transform);
 
-  // Enough chunks for every thread to get several (small files), at most chunk_bytes each.
-  const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
-  const size_t chunk_bytes =
-      std::min(options.chunk_bytes, std::max(text.size() / (8 * concurrency), kMinChunkBytes));
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
@@ -198,6 +253,11 @@ DataBlock parse_criteo_text(std::string_view text, const std::string& name,
   if (rows == 0) {
     throw Error(fmt::format("{}: no valid line: all {} lines are bad (first: {})", name,
                             total_lines, first_errors.empty() ? "?" : first_errors.front()));
+  }
+  if (bad >= kMinBadLinesToRefuse && bad > total_lines - bad) {
+    throw Error(fmt::format("{}: {} of {} lines are bad (first: {}); this does not look like "
+                            "Criteo TSV data (tab-separated label, I1..I13, C1..C26)",
+                            name, bad, total_lines, first_errors.front()));
   }
   if (report != nullptr) {
     report->file = name;

@@ -65,24 +65,43 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
   }
 
   tbb::parallel_for(0, kNumSparse, [&](int t) {
-    std::vector<uint64_t> used((hashing.rows[t] + 63) / 64, 0);
+    const uint64_t table_rows = hashing.rows[t];  // 64-bit: rows + 63 must not wrap
+    std::vector<uint32_t> values;
+    std::vector<uint64_t> used;
+    // A bitmap of used rows when it is small next to the data; else the sorted distinct values
+    // (a table of 2^32 rows would need a 512 MiB bitmap per table).
+    const bool use_bitmap = table_rows / 64 <= std::max<uint64_t>(view.rows, 1u << 16);
+    if (use_bitmap) {
+      used.assign(static_cast<size_t>((table_rows + 63) / 64), 0);
+    } else {
+      values.reserve(view.rows);
+    }
     uint64_t missing = 0;
     for (size_t i = 0; i < view.rows; ++i) {
       const uint32_t row = view.sparse[i * kNumSparse + t];
-      if (row >= hashing.rows[t]) {
+      if (row >= table_rows) {
         throw Error("data statistics: row " + std::to_string(i) + ": C" + std::to_string(t + 1) +
                     " value " + std::to_string(row) + " is out of range");
       }
-      missing += row == 0;
-      used[row >> 6] |= uint64_t{1} << (row & 63);
+      if (row == 0) {  // row 0 is "missing", not a used row
+        ++missing;
+      } else if (use_bitmap) {
+        used[row >> 6] |= uint64_t{1} << (row & 63);
+      } else {
+        values.push_back(row);
+      }
     }
-    used[0] &= ~uint64_t{1};  // row 0 is "missing", not a used row
     uint64_t distinct = 0;
-    for (const uint64_t word : used) distinct += static_cast<uint64_t>(std::popcount(word));
+    if (use_bitmap) {
+      for (const uint64_t word : used) distinct += static_cast<uint64_t>(std::popcount(word));
+    } else {
+      std::sort(values.begin(), values.end());
+      distinct = static_cast<uint64_t>(std::unique(values.begin(), values.end()) - values.begin());
+    }
     stats.sparse[t].missing_share = static_cast<double>(missing) / n;
     stats.sparse[t].distinct_rows = distinct;
     stats.sparse[t].used_share =
-        static_cast<double>(distinct) / static_cast<double>(hashing.rows[t] - 1);
+        static_cast<double>(distinct) / static_cast<double>(table_rows - 1);
   });
   return stats;
 }

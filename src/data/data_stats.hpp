@@ -33,7 +33,9 @@ struct DataStats {
 };
 
 // `dense_missing` gives missing counts per dense column when known (Dataset::dense_missing()).
-// Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view).
+// Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view). Any
+// table size up to 2^32 - 1 rows works: a large table is counted by sorting the used rows
+// instead of a bitmap, so memory stays O(view.rows) per table.
 DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
                         const std::optional<std::array<uint64_t, kNumDense>>& dense_missing);
 

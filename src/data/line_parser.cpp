@@ -64,6 +64,10 @@ std::string LineError::describe() const {
       const auto tabs = std::count(line_begin, line_end, '\t');
       return fmt::format("{} fields, at most {} allowed", tabs + 1, kMaxFields);
     }
+    case BadLine::kIncompleteLastLine: {
+      const auto tabs = std::count(line_begin, line_end, '\t');
+      return fmt::format("last line has no newline and is incomplete ({} fields)", tabs + 1);
+    }
   }
   return "unknown error";
 }

@@ -26,6 +26,7 @@ enum class BadLine : uint8_t {
   kHexSyntax,
   kHexTooLong,
   kTooManyFields,
+  kIncompleteLastLine,  // set by the reader, not the parser: see criteo_reader.hpp
 };
 
 struct LineError {

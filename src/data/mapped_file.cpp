@@ -1,4 +1,5 @@
-// MappedFile: open + fstat (regular files only) + mmap(PROT_READ), with errors naming the file.
+// open_regular_file (O_NONBLOCK open + fstat, regular files only) and MappedFile (+ mmap), with
+// errors naming the file.
 #include "mapped_file.hpp"
 
 #include <fcntl.h>
@@ -14,8 +15,19 @@
 
 namespace shadowsync::data {
 
-MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::string describe_file_type(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+int open_regular_file(const std::string& path, size_t* size) {
+  // O_NONBLOCK: opening a FIFO without a writer (or some devices) would otherwise block forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     throw Error(path + ": cannot open: " + std::strerror(errno));
   }
@@ -31,9 +43,18 @@ MappedFile::MappedFile(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw Error(path + ": not a regular file");
+    throw Error(path + ": is " + describe_file_type(st.st_mode) +
+                "; shadowsync reads regular files (streams are not supported yet)");
   }
-  size_ = static_cast<size_t>(st.st_size);
+  // Regular file: back to blocking reads.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (size != nullptr) *size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = open_regular_file(path, &size_);
   if (size_ > 0) {
     map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map_ == MAP_FAILED) {

@@ -1,6 +1,10 @@
 // MappedFile (private to src/data): a read-only mmap of a whole regular file, for the TSV reader
-// and the binary cache. Errors (missing, unreadable, directory, not a regular file) name the file.
+// and the binary cache, and open_regular_file(), the one place data inputs are opened. Errors
+// (missing, unreadable, directory, FIFO, device, socket) name the file; nothing ever blocks on a
+// FIFO or device: the file is opened with O_NONBLOCK and checked with fstat first.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <string>
@@ -8,9 +12,20 @@
 
 namespace shadowsync::data {
 
+// "a FIFO", "a character device", "a block device", "a socket", "a directory", "a symbolic
+// link" or "not a regular file" for the st_mode of a non-regular file.
+std::string describe_file_type(mode_t mode);
+
+// Opens `path` read-only (O_NONBLOCK, then cleared) and returns its descriptor after fstat has
+// shown a regular file. Throws Error naming the file otherwise, e.g.
+//   "x: is a FIFO; shadowsync reads regular files (streams are not supported yet)".
+// `*size` (if given) receives the file size. The caller closes the descriptor.
+int open_regular_file(const std::string& path, size_t* size = nullptr);
+
 class MappedFile {
  public:
-  // Maps `path` read-only. An empty file gives size() == 0 and no mapping.
+  // Maps `path` read-only (opened with open_regular_file). An empty file gives size() == 0 and
+  // no mapping.
   explicit MappedFile(const std::string& path);
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;

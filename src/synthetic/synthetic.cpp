@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@
 #include "rng.hpp"
 #include "schema.hpp"
 #include "shadowsync/error.hpp"
+#include "shadowsync/file_io.hpp"
 #include "shadowsync/metrics.hpp"
 #include "teacher.hpp"
 #include "tsv_row.hpp"
@@ -35,9 +37,6 @@ struct Chunk {
   double loss_sum = 0;
 };
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 void make_chunk(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
                 uint64_t seed, uint64_t rows, Chunk& chunk) {
@@ -64,14 +63,13 @@ void write_summary(const SyntheticSummary& s, double bias, const std::string& da
       {"format", kFormatName},       {"version", kFormatVersion},
       {"rows", s.rows},              {"seed", s.seed},
       {"positive_rate", s.positive_rate}, {"teacher_logloss", s.teacher_logloss},
-      {"teacher_ne", s.teacher_ne},  {"teacher_bias", bias},
+      {"teacher_ne", std::isnan(s.teacher_ne) ? nlohmann::json(nullptr) : nlohmann::json(s.teacher_ne)},
+      {"teacher_bias", bias},
       {"chunk_rows", kSyntheticChunkRows},
   };
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
-  out << j.dump(2) << '\n';
-  out.close();
-  if (!out) throw Error(fmt::format("{}: write failed", path));
+  AtomicFileWriter out(path);
+  out.write(j.dump(2) + "\n");
+  out.commit();
 }
 
 template <typename T>
@@ -99,13 +97,10 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
     throw Error(fmt::format("synthetic data: rows must be in [1, {}], got {}", kSyntheticMaxRows,
                             options.rows));
   }
-  // A stale summary must not describe a file that is being rewritten (or that fails half-way):
-  // the summary is removed first and written only after the data is complete.
-  std::remove((out_path + ".json").c_str());
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(out_path.c_str(), "wb"));
-  if (!file) {
-    throw Error(fmt::format("{}: cannot open for writing: {}", out_path, std::strerror(errno)));
-  }
+  // Both files are written atomically: a failure (a full disk) leaves the old files as they
+  // were, never a part. The old summary is removed just before the new data replaces the old,
+  // and the new one written after: a summary next to a data file always describes it.
+  AtomicFileWriter file(out_path);
 
   const synthetic::RowSampler sampler;
   const synthetic::Teacher teacher(options.seed, sampler);
@@ -115,6 +110,7 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
   uint64_t positives = 0;
   double loss_sum = 0;
   bool write_failed = false;
+  std::string write_error;
   const size_t tokens = 2 * static_cast<size_t>(tbb::this_task_arena::max_concurrency()) + 2;
   tbb::parallel_pipeline(
       tokens,
@@ -144,25 +140,26 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
                 // Sums in chunk order: the same result for any number of threads.
                 positives += chunk->positives;
                 loss_sum += chunk->loss_sum;
-                if (std::fwrite(chunk->text.data(), 1, chunk->text.size(), file.get()) !=
-                    chunk->text.size()) {
+                try {
+                  file.write(chunk->text);
+                } catch (const Error& e) {  // no exception may escape the pipeline's filters
+                  write_error = e.what();
                   write_failed = true;
                 }
               }));
-  const int write_errno = errno;
-  if (write_failed || std::fflush(file.get()) != 0) {
-    throw Error(fmt::format("{}: write failed: {}", out_path, std::strerror(write_errno)));
-  }
-  if (std::fclose(file.release()) != 0) {
-    throw Error(fmt::format("{}: close failed: {}", out_path, std::strerror(errno)));
-  }
+  if (write_failed) throw Error(write_error);
+  std::remove((out_path + ".json").c_str());
+  file.commit();
 
   SyntheticSummary summary;
   summary.rows = options.rows;
   summary.seed = options.seed;
   summary.positive_rate = static_cast<double>(positives) / static_cast<double>(options.rows);
   summary.teacher_logloss = loss_sum / static_cast<double>(options.rows);
-  summary.teacher_ne = summary.teacher_logloss / binary_entropy(summary.positive_rate);
+  // NE divides by the entropy of the positive rate: undefined (NaN) when every label is the same.
+  summary.teacher_ne = positives == 0 || positives == options.rows
+                           ? std::numeric_limits<double>::quiet_NaN()
+                           : summary.teacher_logloss / binary_entropy(summary.positive_rate);
   write_summary(summary, teacher.bias(), out_path);
   return summary;
 }
@@ -186,7 +183,10 @@ SyntheticSummary read_synthetic_summary(const std::string& json_path) {
   s.seed = required_field<uint64_t>(j, "seed", json_path);
   s.positive_rate = required_field<double>(j, "positive_rate", json_path);
   s.teacher_logloss = required_field<double>(j, "teacher_logloss", json_path);
-  s.teacher_ne = required_field<double>(j, "teacher_ne", json_path);
+  // null: undefined (every label the same, see generate_synthetic_criteo).
+  const auto ne = j.find("teacher_ne");
+  s.teacher_ne = ne != j.end() && ne->is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                                : required_field<double>(j, "teacher_ne", json_path);
   if (s.rows == 0) throw Error(fmt::format("{}: field 'rows' must be at least 1", json_path));
   if (!(s.positive_rate >= 0 && s.positive_rate <= 1)) {
     throw Error(fmt::format("{}: field 'positive_rate' must be in [0, 1]", json_path));

@@ -1,9 +1,19 @@
 // Tests of the binary cache (binary_cache.hpp): the round trip equals the parsed rows bit for
 // bit, the file layout, and refusal of wrong magic, other version, truncated / oversized
-// files, corrupted header and columns, mismatched hashing and out-of-range values.
+// files, corrupted header and columns, mismatched hashing, values the parser cannot produce
+// (checksums intact), dense_missing above the row count, and FIFOs (refused, never waited on).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
+#include <chrono>
+#include <cmath>
 #include <cstring>
+#include <future>
+#include <utility>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -189,6 +199,89 @@ TEST_F(CacheTest, RefusesOutOfRangeValuesEvenWithValidChecksums) {
   const std::string p = variant("range.cache", bad);
   EXPECT_EQ(open_error(p),
             p + ": row 0: sparse C1 row 5000 is out of range (table has 5000 rows)");
+}
+
+// Values the parser never produces, in a file whose checksums are intact: refused at open,
+// naming the column and the first bad row.
+TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
+  struct Case {
+    size_t column;  // 0 labels, 1 dense, 2 sparse
+    size_t offset;  // byte offset of the value in the file
+    float value;
+    std::string expected;
+  };
+  const size_t i2_of_row_7 = kDense + (7 * kNumDense + 1) * 4;
+  const std::vector<Case> cases = {
+      {1, i2_of_row_7, 1e30f, "row 7: dense I2 value 1e+30 is not a value the parser produces"},
+      {1, i2_of_row_7, std::nanf(""), "row 7: dense I2 value nan is not a value the parser"},
+      {1, i2_of_row_7, INFINITY, "row 7: dense I2 value inf is not a value the parser"},
+      {1, i2_of_row_7, -1.0f, "row 7: dense I2 value -1 is not a value the parser"},
+      {1, i2_of_row_7, 0.3f, "row 7: dense I2 value 0.3 is not a value the parser"},
+      {1, i2_of_row_7, 44.0f, "row 7: dense I2 value 44 is not a value the parser"},
+      {0, kLabels + 5 * 4, 0.5f, "row 5: label 0.5 is not 0 or 1"},
+      {0, kLabels + 5 * 4, 2.0f, "row 5: label 2 is not 0 or 1"},
+  };
+  const size_t column_offset[3] = {kLabels, kDense, kSparse};
+  const size_t column_bytes[3] = {kRows * 4, kRows * kNumDense * 4, kRows * kNumSparse * 4};
+  for (const Case& c : cases) {
+    std::string bad = bytes_;
+    std::memcpy(bad.data() + c.offset, &c.value, 4);
+    // A later bad row too: the first one is named.
+    std::memcpy(bad.data() + c.offset + 100 * (c.column == 0 ? 4 : kNumDense * 4), &c.value, 4);
+    const uint64_t sum = checksum64(bad.data() + column_offset[c.column], column_bytes[c.column]);
+    std::memcpy(bad.data() + 240 + 8 * c.column, &sum, 8);  // column_checksum[c]
+    reseal_header(bad);
+    const std::string p = variant("values.cache", bad);
+    EXPECT_EQ(open_error(p).rfind(p + ": " + c.expected, 0), 0u) << open_error(p);
+  }
+  // The largest value the parser produces (log1p(2^63 - 1)) is accepted.
+  std::string max_value = bytes_;
+  const float largest = max_dense_value();
+  EXPECT_FLOAT_EQ(largest, 43.668272375276554f);
+  std::memcpy(max_value.data() + i2_of_row_7, &largest, 4);
+  const uint64_t sum = checksum64(max_value.data() + kDense, kRows * kNumDense * 4);
+  std::memcpy(max_value.data() + 248, &sum, 8);
+  reseal_header(max_value);
+  EXPECT_EQ(open_error(variant("max.cache", max_value)), "(no error)");
+}
+
+TEST_F(CacheTest, RefusesDenseMissingAboveTheRowCount) {
+  std::string bad = bytes_;
+  const uint64_t too_many = kRows + 1;
+  std::memcpy(bad.data() + 136 + 2 * 8, &too_many, 8);  // dense_missing[2] (I3)
+  reseal_header(bad);
+  const std::string p = variant("missing.cache", bad);
+  EXPECT_EQ(open_error(p), p + ": header: dense_missing of I3 is 301, more than the 300 rows: "
+                               "the cache is corrupted");
+  std::array<uint64_t, kNumDense> missing{};
+  missing[0] = kRows + 1;
+  EXPECT_THROW(write_cache(dir_.file("m.cache"), block_.view(), kHashing, missing), Error);
+}
+
+// A FIFO named as a cache is refused at once, never waited on (no writer ever comes).
+TEST_F(CacheTest, FifoIsRefusedWithoutBlocking) {
+  const std::string fifo = dir_.file("fifo.cache");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto result = std::async(std::launch::async, [&] {
+    const bool magic = has_cache_magic(fifo);
+    return std::make_pair(magic, open_error(fifo));
+  });
+  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);  // unblock the stuck open(), then fail
+    if (fd >= 0) ::close(fd);
+    ADD_FAILURE() << "opening a FIFO blocked";
+  }
+  const auto [magic, message] = result.get();
+  EXPECT_FALSE(magic);
+  EXPECT_EQ(message,
+            fifo + ": is a FIFO; shadowsync reads regular files (streams are not supported yet)");
+}
+
+TEST_F(CacheTest, WriteLeavesNoTemporaryFile) {
+  write_cache(path_, block_.view(), kHashing, report_.dense_missing);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string(), "data.cache");
+  }
 }
 
 TEST_F(CacheTest, WriteRefusesInvalidDataAndUnwritablePaths) {

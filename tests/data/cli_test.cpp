@@ -3,12 +3,16 @@
 // and bad options / files fail with messages naming them. The executable's path comes in
 // SHADOWSYNC_EXE (tests/data/meson.build).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -147,6 +151,149 @@ TEST_F(CliTest, StatsTextAndErrors) {
   r = run("stats '" + tsv_ + "' --rows-per-table abc");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--rows-per-table"), std::string::npos) << r.output;
+}
+
+// Runs `shadowsync ARGS` under timeout(1) (exit 124 when it hangs), stderr merged.
+RunResult run_with_timeout(const std::string& args, int seconds = 30) {
+  const std::string command =
+      fmt::format("timeout {} '{}' {} 2>&1", seconds, test_support::shadowsync_exe(), args);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Tables larger than the documented range (the bitmap of 2^32 - 1 rows overflowed uint32 and
+// crashed): every command refuses them as a usage error naming the option and the range.
+TEST_F(CliTest, RowsPerTableHasOneDocumentedRange) {
+  const std::string out = dir_.file("r.cache");
+  for (const std::string& command : {"stats '" + tsv_ + "'", "convert '" + tsv_ + "' '" + out + "'"}) {
+    for (const std::string& value : {"4294967295", "4294967296", "1073741825", "1", "-3"}) {
+      const RunResult r = run(command + " --rows-per-table " + value);
+      EXPECT_EQ(r.exit_code, 2) << command << " " << value << "\n" << r.output;
+      EXPECT_NE(r.output.find("--rows-per-table"), std::string::npos) << r.output;
+    }
+    const RunResult r = run(command + " --rows-per-table 4294967295");
+    EXPECT_NE(r.output.find("not in range 2 to 1073741824"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(run("stats '" + tsv_ + "' --rows-per-table 1073741824 --json", false).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// stats on a cache uses the cache's own hashing, as train and eval do.
+TEST_F(CliTest, StatsUsesTheCachesOwnHashing) {
+  const std::string cache = dir_.file("own.cache");
+  ASSERT_EQ(run("convert '" + tsv_ + "' '" + cache + "' --rows-per-table 1000 --hash-salt 4").exit_code, 0);
+  RunResult r = run("stats '" + cache + "' --json", false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["rows"], 400);
+  EXPECT_EQ(j["hashing"]["salt"], 4);
+  EXPECT_EQ(j["hashing"]["rows_per_table"][0], 1000);
+  EXPECT_EQ(j["sparse"][3]["table_rows"], 1000);
+  // Matching options are fine; a mismatch names both hashings.
+  EXPECT_EQ(run("stats '" + cache + "' --rows-per-table 1000 --hash-salt 4").exit_code, 0);
+  r = run("stats '" + cache + "' --hash-salt 5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("cache was hashed with rows per table 1000, salt 4, but rows per table "
+                          "1000, salt 5 is expected"),
+            std::string::npos)
+      << r.output;
+}
+
+// A FIFO as input: an immediate error naming it, never a hang.
+TEST_F(CliTest, FifoInputIsRefusedNotWaitedOn) {
+  const std::string fifo = dir_.file("stream.tsv");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string expected =
+      fifo + ": is a FIFO; shadowsync reads regular files (streams are not supported yet)";
+  for (const std::string& args : {"convert '" + fifo + "' '" + dir_.file("f.cache") + "'",
+                                  "stats '" + fifo + "'", "train --data '" + fifo + "'"}) {
+    const RunResult r = run_with_timeout(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+// Compressed or comma-separated input: an error saying what the file is, no garbage cache.
+TEST_F(CliTest, ConvertRefusesCompressedAndCsvInput) {
+  const std::string out = dir_.file("z.cache");
+  const std::string gz = dir_.file("in.tsv.gz");
+  ASSERT_EQ(std::system(fmt::format("gzip -c '{}' > '{}'", tsv_, gz).c_str()), 0);
+  RunResult r = run("convert '" + gz + "' '" + out + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(gz + ": gzip-compressed data; decompress it first (e.g. zcat " + gz +
+                          " > " + tsv_ + ")"),
+            std::string::npos)
+      << r.output;
+  std::string csv_text = text_;
+  std::replace(csv_text.begin(), csv_text.end(), '\t', ',');
+  const std::string csv = dir_.write("in.csv", csv_text);
+  r = run("convert '" + csv + "' '" + out + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(csv + ": looks comma-separated (CSV)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("is not 0 or 1"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// A TSV cut in the middle of its last line: reported as a bad line, an error with --strict.
+TEST_F(CliTest, ConvertReportsACutLastLine) {
+  const std::string cut = dir_.write("cut.tsv", text_.substr(0, text_.size() - 150));
+  const std::string out = dir_.file("cut.cache");
+  RunResult r = run("convert '" + cut + "' '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(cut + ": 399 rows from 401 lines, 2 bad lines skipped"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(cut + ":401: last line has no newline and is incomplete ("),
+            std::string::npos)
+      << r.output;
+  const std::string complete = dir_.write("complete.tsv", text_.substr(0, text_.size() - 1));
+  r = run("convert '" + complete + "' '" + out + "' --strict");
+  EXPECT_EQ(r.exit_code, 2);  // line 101 is bad, the complete last row is not reported
+  EXPECT_EQ(r.output.find("last line"), std::string::npos) << r.output;
+}
+
+// OUT naming IN through another name (a hard link) is refused before anything is written.
+TEST_F(CliTest, ConvertRefusesOutputOverInput) {
+  const std::string link = dir_.file("link.tsv");
+  std::filesystem::create_hard_link(tsv_, link);
+  const RunResult r = run("convert '" + tsv_ + "' '" + link + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("OUT '" + link + "' is the same file as IN '" + tsv_ +
+                          "'; writing it would destroy that input"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(read_file(tsv_), text_);
+}
+
+// Every usage error exits 2 (CLI11's parse errors too); --help and --version exit 0.
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  for (const std::string& args : {std::string("stats"), std::string("stats --bogus x"),
+                                  std::string("convert a"), std::string("nosuchcommand"),
+                                  std::string(""), "stats '" + tsv_ + "' --rows-per-table abc",
+                                  "stats '" + tsv_ + "' extra-argument"}) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_FALSE(r.output.empty()) << args;
+  }
+  RunResult r = run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("convert"), std::string::npos) << r.output;
+  r = run("stats --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--rows-per-table"), std::string::npos) << r.output;
+  r = run("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("shadowsync 0.1.0"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -177,6 +177,21 @@ TEST(DataStats, HandComputedValues) {
   EXPECT_DOUBLE_EQ(s.sparse[2].missing_share, 1.0);
   EXPECT_EQ(s.sparse[2].distinct_rows, 0u);
 
+  // Tables of up to 2^32 - 1 rows (a cache converted with --rows-per-table 4294967295): the
+  // same counts, no 32-bit overflow in the bitmap size, no 512 MiB bitmap per table.
+  HashingConfig huge = hashing;
+  huge.rows[0] = UINT32_MAX;
+  huge.rows[2] = UINT32_MAX;
+  block.sparse()[3 * kNumSparse + 2] = UINT32_MAX - 1;
+  const data::DataStats h = data::compute_stats(block.view(), huge, missing);
+  EXPECT_EQ(h.sparse[0].distinct_rows, 2u);
+  EXPECT_DOUBLE_EQ(h.sparse[0].missing_share, 0.25);
+  EXPECT_DOUBLE_EQ(h.sparse[0].used_share, 2.0 / (UINT32_MAX - 1.0));
+  EXPECT_EQ(h.sparse[2].distinct_rows, 1u);
+  EXPECT_DOUBLE_EQ(h.sparse[2].missing_share, 0.75);
+  EXPECT_EQ(h.sparse[1].distinct_rows, 2u);
+  block.sparse()[3 * kNumSparse + 2] = 0;
+
   const data::DataStats unknown = data::compute_stats(block.view(), hashing, std::nullopt);
   EXPECT_FALSE(unknown.dense[0].missing_share.has_value());
   block.sparse()[kNumSparse + 1] = 3;  // out of range for the 3-row table C2

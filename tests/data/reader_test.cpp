@@ -1,10 +1,18 @@
 // Tests of the Criteo reader (criteo_reader.hpp): parsed values against the naive reference,
-// missing and ragged fields, CRLF, a last line without newline, every bad-line kind with its
+// missing and ragged fields, CRLF, a last line without newline (complete or cut), compressed /
+// binary / CSV input, mostly bad lines, FIFOs, every bad-line kind with its
 // line number and reason, the report, strict mode, and line numbers / row order across many
 // parallel chunks.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstring>
+#include <future>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shadowsync/criteo_reader.hpp"
@@ -80,7 +88,7 @@ TEST(CriteoReader, HandWrittenLineValues) {
   // C2 missing, C3 = 0 written as "0", C4 = upper-case 68FD1E64, rest missing.
   const std::string line = "1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64";
   ParseReport report;
-  const DataBlock block = parse_criteo_text(line, "x", options(), &report);
+  const DataBlock block = parse_criteo_text(line + "\n", "x", options(), &report);
   ASSERT_EQ(block.rows(), 1u);
   const DataView v = block.view();
   EXPECT_EQ(v.labels[0], 1.0f);
@@ -123,10 +131,113 @@ TEST(CriteoReader, CrlfAndMissingFinalNewline) {
   expect_row(block.view(), 0, a);
   expect_row(block.view(), 1, b);
   expect_row(block.view(), 2, c);
-  // A final CRLF line without newline, and a label-only CRLF line.
-  const DataBlock d = parse_criteo_text("0\r\n1\t3\r", "x", options());
+  // A final complete CRLF line without newline, and a label-only CRLF line.
+  const DataBlock d = parse_criteo_text("0\r\n" + format_line(c) + "\r", "x", options());
   ASSERT_EQ(d.rows(), 2u);
-  expect_row(d.view(), 1, RawLine{1, {3}, {}});
+  expect_row(d.view(), 0, RawLine{0, {}, {}});
+  expect_row(d.view(), 1, c);
+}
+
+// A file cut in the middle of its last line: the short unterminated line is a bad line (the
+// field cut from '41' must not become a row with I1 = 4), an error in strict mode; a complete
+// row without its newline stays valid.
+TEST(CriteoReader, IncompleteLastLineIsABadLine) {
+  const std::string good = format_line(pattern_line(1));
+  const std::string cut = "0\t4";  // was "0\t41\t..."
+  for (const size_t chunk : {size_t{1}, size_t{2} << 20}) {
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(good + "\n" + cut, "cut.tsv", options(false, chunk), &report);
+    ASSERT_EQ(block.rows(), 1u);
+    expect_row(block.view(), 0, pattern_line(1));
+    EXPECT_EQ(report.lines, 2u);
+    EXPECT_EQ(report.bad_lines, 1u);
+    ASSERT_EQ(report.first_errors.size(), 1u);
+    EXPECT_EQ(report.first_errors[0], "cut.tsv:2: last line has no newline and is incomplete (2 fields)");
+    EXPECT_EQ(error_of(good + "\n" + cut + "\r", options(true, chunk), "cut.tsv"),
+              "cut.tsv:2: last line has no newline and is incomplete (2 fields)");
+  }
+  // 39 fields without newline: still incomplete; 40 fields: a valid row.
+  std::string thirty_nine = good.substr(0, good.rfind('\t'));
+  EXPECT_EQ(error_of(good + "\n" + thirty_nine, options(true)),
+            "in.tsv:2: last line has no newline and is incomplete (39 fields)");
+  EXPECT_EQ(parse_criteo_text(good + "\n" + good, "x", options(true)).rows(), 2u);
+  // The same short line with its newline is a valid ragged line.
+  EXPECT_EQ(parse_criteo_text(good + "\n" + cut + "\n", "x", options(true)).rows(), 2u);
+}
+
+// Input that is not Criteo TSV text is refused before parsing, with what it is and what to do.
+TEST(CriteoReader, CompressedBinaryAndCsvInputIsRefused) {
+  const std::string tail = "\x01\x02\n" + format_line(pattern_line(1)) + "\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\x1f\x8b\x08" + tail,
+       "x.tsv.gz: gzip-compressed data; decompress it first (e.g. zcat x.tsv.gz > x.tsv)"},
+      {"\x28\xb5\x2f\xfd" + tail, "x.tsv.gz: zstd-compressed data; decompress it first"},
+      {"BZh9" + tail, "x.tsv.gz: bzip2-compressed data; decompress it first (e.g. bzcat"},
+      {std::string("\xfd\x37\x7a\x58\x5a\x00", 6) + tail, "x.tsv.gz: xz-compressed data"},
+      {"PK\x03\x04" + tail, "x.tsv.gz: a zip archive; extract the TSV first"},
+      {"SSYNCDAT" + tail, "x.tsv.gz: a shadowsync binary cache, not Criteo TSV text"},
+      {std::string("\x7f" "ELF\x02\x01\x01\x00", 8) + tail,
+       "x.tsv.gz: binary data (NUL byte at offset 7 of the first line)"},
+      {"0,1,1,5,0,1382,4,15\n" + format_line(pattern_line(1)) + "\n",
+       "x.tsv.gz: looks comma-separated (CSV): line 1 has 7 commas and no tab; shadowsync reads "
+       "tab-separated Criteo lines: convert it first (e.g. tr ',' '\\t' < x.tsv.gz > x.tsv.gz.tsv)"},
+  };
+  for (const auto& [text, expected] : cases) {
+    EXPECT_EQ(error_of(text, options(), "x.tsv.gz").rfind(expected, 0), 0u)
+        << error_of(text, options(), "x.tsv.gz");
+  }
+  EXPECT_EQ(error_of("\x1f\x8b", options(), "x.gz"),
+            "x.gz: gzip-compressed data; decompress it first (e.g. zcat x.gz > x.tsv)");
+}
+
+// Mostly bad lines (a binary file with a few parseable lines): an error, not a tiny cache.
+TEST(CriteoReader, MostlyBadLinesAreAnError) {
+  std::string text;
+  for (int i = 0; i < 10; ++i) text += format_line(pattern_line(i)) + "\n";
+  for (int i = 0; i < 150; ++i) text += "\xa3\x17garbage\n";
+  const std::string message = error_of(text, options(false, 256), "junk.tsv");
+  EXPECT_EQ(message.rfind("junk.tsv: 150 of 160 lines are bad (first: junk.tsv:11: label "
+                          "'\\xa3\\x17garbage' is not 0 or 1); this does not look like Criteo TSV",
+                          0),
+            0u)
+      << message;
+  // Half bad, or fewer than kMinBadLinesToRefuse bad lines: skipped and reported as before.
+  std::string half;
+  for (int i = 0; i < 150; ++i) half += format_line(pattern_line(i)) + "\n7\n";
+  ParseReport report;
+  EXPECT_EQ(parse_criteo_text(half, "x", options(), &report).rows(), 150u);
+  EXPECT_EQ(report.bad_lines, 150u);
+  std::string few = format_line(pattern_line(1)) + "\n";
+  for (int i = 0; i < 99; ++i) few += "7\n";
+  EXPECT_EQ(parse_criteo_text(few, "x", options(), &report).rows(), 1u);
+  EXPECT_EQ(report.bad_lines, 99u);
+}
+
+// parse_criteo_buffer with any chunk size gives what one chunk gives (the differential
+// contract the fuzzer checks), here on a mix of good, ragged and bad lines.
+TEST(CriteoReader, ParseBufferChunkSizesAgree) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) {
+    text += format_line(pattern_line(static_cast<uint64_t>(i)));
+    text += i % 7 == 3 ? "\n1\tx\n" : (i % 5 == 0 ? "\r\n0\t3\n" : "\n");
+  }
+  text += "1\t2";  // incomplete last line
+  ParseReport one_report;
+  const DataBlock one = parse_criteo_buffer(text, "d", options(), text.size(), &one_report);
+  for (const size_t chunk : {size_t{1}, size_t{7}, size_t{300}, size_t{5000}}) {
+    ParseReport report;
+    const DataBlock block = parse_criteo_buffer(text, "d", options(), chunk, &report);
+    ASSERT_EQ(block.rows(), one.rows()) << chunk;
+    EXPECT_EQ(std::memcmp(block.labels(), one.labels(), one.rows() * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(block.dense(), one.dense(), one.rows() * kNumDense * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(block.sparse(), one.sparse(), one.rows() * kNumSparse * 4), 0);
+    EXPECT_EQ(report.lines, one_report.lines);
+    EXPECT_EQ(report.bad_lines, one_report.bad_lines);
+    EXPECT_EQ(report.first_errors, one_report.first_errors);
+    EXPECT_EQ(report.dense_missing, one_report.dense_missing);
+  }
+  EXPECT_EQ(one_report.bad_lines, 10u);
+  EXPECT_THROW(parse_criteo_buffer(text, "d", options(), 0), Error);
 }
 
 TEST(CriteoReader, IntegerLimits) {
@@ -303,6 +414,21 @@ TEST(CriteoReader, FileErrorsNameTheFile) {
   const std::string missing = dir.file("missing.tsv");
   EXPECT_EQ(message(missing).rfind(missing + ": cannot open: ", 0), 0u) << message(missing);
   EXPECT_EQ(message(dir.path().string()), dir.path().string() + ": is a directory, expected a file");
+  // A FIFO (no writer) or a device is refused at once, never waited on.
+  const std::string fifo = dir.file("fifo.tsv");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto result = std::async(std::launch::async, [&] { return message(fifo); });
+  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    // Unblock the reader stuck in open() (a writer appears), then fail.
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    if (fd >= 0) ::close(fd);
+    ADD_FAILURE() << "parse_criteo_file blocked on a FIFO";
+  }
+  EXPECT_EQ(result.get(),
+            fifo + ": is a FIFO; shadowsync reads regular files (streams are not supported yet)");
+  EXPECT_EQ(message("/dev/null"),
+            "/dev/null: is a character device; shadowsync reads regular files (streams are not "
+            "supported yet)");
   const std::string empty = dir.write("empty.tsv", "");
   EXPECT_EQ(message(empty), empty + ": empty file (no lines)");
   const std::string good = dir.write("good.tsv", format_line(pattern_line(5)) + "\n");

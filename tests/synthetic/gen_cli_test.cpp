@@ -1,14 +1,18 @@
 // Tests of `shadowsync gen` as a process: the summary it prints matches the JSON it writes,
 // and bad options (--rows 0, negative values, no --out, unwritable path) fail with messages
-// naming the option or file. The executable's path comes in SHADOWSYNC_EXE (tests/synthetic/
+// naming the option or file; one row reports NE as undefined; a failed write (file size limit)
+// leaves the old files and no partial one. The executable's path comes in SHADOWSYNC_EXE (tests/synthetic/
 // meson.build).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "../common/run_command.hpp"
@@ -70,6 +74,56 @@ TEST(GenCommand, BadOptionsFailNamingTheOption) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(unwritable), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// One row has one label: NE (log loss over the label entropy) is undefined, not 685257.
+TEST(GenCommand, TinyRowsReportTeacherNeAsUndefined) {
+  const std::string out = temp_path("one.tsv");
+  const RunResult r = run_gen("--rows 1 --seed 1 --out '" + out + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("teacher NE undefined (all 1 rows have label "), std::string::npos)
+      << r.output;
+  const SyntheticSummary s = read_synthetic_summary(out + ".json");
+  EXPECT_TRUE(std::isnan(s.teacher_ne));
+  std::ifstream json(out + ".json");
+  const std::string text((std::istreambuf_iterator<char>(json)), {});
+  EXPECT_NE(text.find("\"teacher_ne\": null"), std::string::npos) << text;
+  std::filesystem::remove(out);
+  std::filesystem::remove(out + ".json");
+}
+
+// A full disk (here: a file size limit, SIGXFSZ ignored so the write fails with EFBIG) leaves
+// the old files as they were: no partial TSV, no temporary.
+TEST(GenCommand, FailedWriteLeavesNoPartialFile) {
+  const std::filesystem::path dir = temp_path("full");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string out = (dir / "data.tsv").string();
+  std::ofstream(out) << "old data\n";
+  std::ofstream(out + ".json") << "{}\n";
+  const std::string command = "trap '' XFSZ; ulimit -f 64; '" + test_support::shadowsync_exe() +
+                              "' gen --rows 20000 --out '" + out + "' 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  EXPECT_NE(output.find(out), std::string::npos) << output;
+  EXPECT_NE(output.find("write failed"), std::string::npos) << output;
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "old data\n");
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++files;
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+  EXPECT_EQ(files, 2u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
