@@ -3,27 +3,20 @@
 // written through; a symbolic link written through to its target). Status goes to stderr.
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
+
 #include <fmt/format.h>
+
 #include "commands.hpp"
 #include "shadowsync/dataset.hpp"
 #include "shadowsync/error.hpp"
 #include "shadowsync/evaluate.hpp"
 #include "shadowsync/file_io.hpp"
 #include "shadowsync/trained_model.hpp"
+
 namespace shadowsync::cli {
-namespace {
-// The file a symbolic link finally points to (so the atomic replace writes the target and keeps
-// the link); the path itself when it is no link or the link dangles.
-std::string follow_symlinks(const std::string& path) {
-  std::error_code ec;
-  if (path == "-" || !std::filesystem::is_symlink(path, ec)) return path;
-  const std::filesystem::path target = std::filesystem::canonical(path, ec);
-  return ec ? path : target.string();
-}
-}  // namespace
+
 void add_predict_command(CLI::App& app) {
   struct Options {
     std::string checkpoint;
@@ -40,8 +33,7 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([options] {
     if (options->out.empty()) throw Error("--out must not be empty (use - for standard output)");
-    const std::string out_path = follow_symlinks(options->out);
-    refuse_output_over_input("--out", out_path,
+    refuse_output_over_input("--out", options->out,
                              {{"--data", options->data}, {"--checkpoint", options->checkpoint}});
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
@@ -51,7 +43,7 @@ void add_predict_command(CLI::App& app) {
     const Dataset data = Dataset::open(options->data, parse);
     const std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.view());
-    const std::unique_ptr<OutputFile> out = OutputFile::open(out_path);
+    const std::unique_ptr<OutputFile> out = OutputFile::open(options->out);
     std::string text;
     text.reserve(size_t{1} << 20);
     for (float z : logits) {
@@ -66,4 +58,5 @@ void add_predict_command(CLI::App& app) {
     std::fprintf(stderr, "wrote %zu probabilities to %s\n", logits.size(), out->name().c_str());
   });
 }
+
 }  // namespace shadowsync::cli

@@ -140,7 +140,7 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
 bool has_cache_magic(const std::string& path) {
   int fd = -1;
   try {
-    fd = data::open_regular_file(path);
+    fd = open_regular_file(path);
   } catch (const Error&) {
     return false;  // not a readable regular file: the reader that opens it says why
   }
@@ -154,7 +154,7 @@ bool has_cache_magic(const std::string& path) {
 std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
   if (!has_cache_magic(path)) return std::nullopt;
   Header h{};
-  const int fd = data::open_regular_file(path);
+  const int fd = open_regular_file(path);
   const ssize_t n = ::pread(fd, &h, sizeof h, 0);
   ::close(fd);
   if (n != static_cast<ssize_t>(sizeof h)) {
@@ -174,7 +174,7 @@ std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
 }
 
 MappedCache MappedCache::open(const std::string& path, const HashingConfig& expected) {
-  data::MappedFile file(path);
+  MappedFile file(path);
   const size_t size = file.size();
   const char* bytes = file.data();
   if (size < sizeof kCacheMagic || std::memcmp(bytes, kCacheMagic, sizeof kCacheMagic) != 0) {

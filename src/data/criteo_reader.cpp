@@ -276,7 +276,7 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
 DataBlock parse_criteo_file(const std::string& path, const ParseOptions& options,
                             ParseReport* report) {
   const auto started = std::chrono::steady_clock::now();
-  const data::MappedFile file(path);
+  const MappedFile file(path);
   if (file.size() == 0) throw Error(path + ": empty file (no lines)");
   DataBlock block = parse_criteo_text(file.text(), path, options, report);
   if (report != nullptr) {

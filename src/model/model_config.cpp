@@ -2,10 +2,10 @@
 #include "shadowsync/model_config.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 
+#include "mapped_file.hpp"
 #include "shadowsync/error.hpp"
 
 namespace shadowsync {
@@ -193,17 +193,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
 }
 
 ModelConfig ModelConfig::from_json_file(const std::string& path, const HashingConfig& hashing) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open model file");
   // A model file is a few hundred bytes; a huge one is a mistake, not something to parse.
   constexpr size_t kMaxModelFileBytes = size_t{1} << 20;
-  std::string text(kMaxModelFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) throw Error(path + ": cannot read model file");
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxModelFileBytes) {
-    throw Error(path + ": model file is larger than " + std::to_string(kMaxModelFileBytes) + " bytes");
-  }
+  const std::string text = read_small_file(path, kMaxModelFileBytes);
   const nlohmann::json j = parse_untrusted_json(text, path);
   const bool has_hashing = j.is_object() && j.contains("hashing");
   ModelConfig c = from_json(j, path);

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "shadowsync/checksum.hpp"
+#include "mapped_file.hpp"
 #include "shadowsync/error.hpp"
 #include "shadowsync/model_config.hpp"
 
@@ -117,14 +118,13 @@ CheckpointReader::Mapping::~Mapping() {
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   const std::string where = "checkpoint '" + path + "'";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(where + ": cannot open: " + errno_text());
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(where + ": not a regular file");
+  size_t file_bytes = 0;
+  int fd = -1;
+  try {
+    fd = open_regular_file(path, &file_bytes);  // never blocks on a FIFO
+  } catch (const Error& e) {
+    throw Error("checkpoint " + std::string(e.what()));
   }
-  const size_t file_bytes = static_cast<size_t>(st.st_size);
   if (file_bytes < kPreambleBytes) {
     ::close(fd);
     throw Error(where + ": truncated (" + std::to_string(file_bytes) + " bytes, not a checkpoint)");

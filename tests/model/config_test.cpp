@@ -1,6 +1,7 @@
 // ModelConfig presets, JSON round trip and validation messages; DenseLayout alignment;
 // EmbeddingStore layout; OptimizerConfig parsing.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -113,6 +114,15 @@ TEST(ModelConfig, ValidationErrorsNameFileAndField) {
   EXPECT_NE(m.find("/nonexistent/m.json: cannot open"), std::string::npos) << m;
   m = error_of([&] { ModelConfig::resolve("/nonexistent/m.json", h); });
   EXPECT_NE(m.find("cannot open"), std::string::npos) << m;
+}
+
+TEST(ModelConfig, FifoModelFileIsRefusedWithoutBlocking) {
+  const std::string fifo = (std::filesystem::temp_directory_path() / "shadowsync_model_fifo.json").string();
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string m = error_of([&] { ModelConfig::from_json_file(fifo, HashingConfig::uniform(1000)); });
+  EXPECT_NE(m.find(fifo + ": is a FIFO"), std::string::npos) << m;
+  std::filesystem::remove(fifo);
 }
 
 TEST(ModelConfig, UntrustedFilesAreBoundedAndNeverEchoed) {

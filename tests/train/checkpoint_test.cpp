@@ -5,6 +5,7 @@
 #include "shadowsync/checkpoint.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -125,6 +126,17 @@ TEST(Checkpoint, RefusesCorruptedTruncatedAndForeignFiles) {
   std::remove(path.c_str());
   EXPECT_NE(error_of(path).find("cannot open"), std::string::npos);
   EXPECT_NE(error_of(path).find(path), std::string::npos) << "the message names the file";
+}
+
+// A FIFO (or device) given as a checkpoint is refused at once, never waited on.
+TEST(Checkpoint, FifoIsRefusedWithoutBlocking) {
+  const std::string path = temp_path("fifo");
+  std::remove(path.c_str());
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const std::string m = error_of(path);
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("is a FIFO"), std::string::npos) << m;
+  std::remove(path.c_str());
 }
 
 TEST(Checkpoint, FailedWriterLeavesOldFileInPlace) {

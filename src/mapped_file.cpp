@@ -13,7 +13,7 @@
 
 #include "shadowsync/error.hpp"
 
-namespace shadowsync::data {
+namespace shadowsync {
 
 std::string describe_file_type(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -53,6 +53,30 @@ int open_regular_file(const std::string& path, size_t* size) {
   return fd;
 }
 
+std::string read_small_file(const std::string& path, size_t max_bytes) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  if (size > max_bytes) {
+    ::close(fd);
+    throw Error(path + ": " + std::to_string(size) + " bytes, larger than the " + std::to_string(max_bytes) +
+                " bytes such a file can have");
+  }
+  std::string text(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, text.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error(path + ": cannot read: " + (n == 0 ? std::string("file shrank while reading") : std::strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return text;
+}
+
 MappedFile::MappedFile(const std::string& path) {
   const int fd = open_regular_file(path, &size_);
   if (size_ > 0) {
@@ -87,4 +111,4 @@ MappedFile::~MappedFile() {
 
 void* MappedFile::release() { return std::exchange(map_, nullptr); }
 
-}  // namespace shadowsync::data
+}  // namespace shadowsync

@@ -1,5 +1,6 @@
-// MappedFile (private to src/data): a read-only mmap of a whole regular file, for the TSV reader
-// and the binary cache, and open_regular_file(), the one place data inputs are opened. Errors
+// MappedFile (core, private to the library): a read-only mmap of a whole regular file, for the TSV
+// reader and the binary cache; open_regular_file(), the one place input files are opened (data,
+// checkpoints, model files); read_small_file() for configuration files. Errors
 // (missing, unreadable, directory, FIFO, device, socket) name the file; nothing ever blocks on a
 // FIFO or device: the file is opened with O_NONBLOCK and checked with fstat first.
 #pragma once
@@ -10,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace shadowsync::data {
+namespace shadowsync {
 
 // "a FIFO", "a character device", "a block device", "a socket", "a directory", "a symbolic
 // link" or "not a regular file" for the st_mode of a non-regular file.
@@ -21,6 +22,10 @@ std::string describe_file_type(mode_t mode);
 //   "x: is a FIFO; shadowsync reads regular files (streams are not supported yet)".
 // `*size` (if given) receives the file size. The caller closes the descriptor.
 int open_regular_file(const std::string& path, size_t* size = nullptr);
+
+// The whole content of a small regular file (opened with open_regular_file). Throws Error naming
+// the file when it cannot be read or is larger than `max_bytes`.
+std::string read_small_file(const std::string& path, size_t max_bytes);
 
 class MappedFile {
  public:
@@ -45,4 +50,4 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-}  // namespace shadowsync::data
+}  // namespace shadowsync
