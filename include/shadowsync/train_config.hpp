@@ -25,7 +25,8 @@ struct TrainConfig {
   std::string topology;
   numa::PlacementOptions placement;
 
-  int batch = 128;          // examples per worker step
+  static constexpr int kMaxBatch = 1 << 20;  // largest --batch accepted
+  int batch = 128;          // examples per worker step, in [1, kMaxBatch]
   int epochs = 1;           // passes over each group's share of the training data
   uint64_t seed = 1;        // initialization (and nothing else: data order is file order)
 
@@ -53,7 +54,7 @@ struct TrainConfig {
   std::string resume_path;        // checkpoint to continue from
   std::string metrics_path;       // JSON lines, one object per report
   bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
-  double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
+  double progress_seconds = 0;    // finite, >= 0; 0 = automatic: 0.5 s on a terminal, 5 s otherwise
   bool quiet = false;             // no progress lines (final summary still printed)
   uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples
 
