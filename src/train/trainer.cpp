@@ -305,38 +305,6 @@ void Trainer::Impl::initialize() {
   }
 }
 
-SyncParams Trainer::Impl::sync_params() const {
-  SyncParams params = SyncParams::defaults(rule_kind(config_.sync), groups_);
-  if (config_.alpha) params.alpha = *config_.alpha;
-  if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
-  if (config_.block_lr) params.block_lr = *config_.block_lr;
-  params.nesterov = config_.nesterov;
-  return params;
-}
-
-bool Trainer::Impl::model_is_finite() const {
-  for (const AlignedFloatBuffer& r : replicas_) {
-    for (size_t i = 0; i < dense_floats_; ++i) {
-      if (!std::isfinite(r.data()[i])) return false;
-    }
-  }
-  for (int t = 0; t < kNumSparse; ++t) {
-    const float* table = embeddings_->table_data(t);
-    for (size_t i = 0; i < embeddings_->table_floats(t); ++i) {
-      if (!std::isfinite(table[i])) return false;
-    }
-  }
-  return true;
-}
-
-Error Trainer::Impl::divergence_error(uint64_t examples) const {
-  const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
-                                                    : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
-  return Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); "
-                           "lower --lr / --emb-lr",
-                           examples, kept));
-}
-
 void Trainer::Impl::restore(const std::string& path) {
   CheckpointReader reader(path);
   const nlohmann::json header = reader.json("header");
@@ -457,6 +425,38 @@ uint64_t Trainer::Impl::target_examples() const {
   for (const GroupData& g : group_data_) total += g.rows.rows * static_cast<uint64_t>(config_.epochs);
   if (config_.max_examples > 0) total = std::min(total, config_.max_examples);
   return total;
+}
+
+SyncParams Trainer::Impl::sync_params() const {
+  SyncParams params = SyncParams::defaults(rule_kind(config_.sync), groups_);
+  if (config_.alpha) params.alpha = *config_.alpha;
+  if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
+  if (config_.block_lr) params.block_lr = *config_.block_lr;
+  params.nesterov = config_.nesterov;
+  return params;
+}
+
+bool Trainer::Impl::model_is_finite() const {
+  for (const AlignedFloatBuffer& r : replicas_) {
+    for (size_t i = 0; i < dense_floats_; ++i) {
+      if (!std::isfinite(r.data()[i])) return false;
+    }
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    const float* table = embeddings_->table_data(t);
+    for (size_t i = 0; i < embeddings_->table_floats(t); ++i) {
+      if (!std::isfinite(table[i])) return false;
+    }
+  }
+  return true;
+}
+
+Error Trainer::Impl::divergence_error(uint64_t examples) const {
+  const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
+                                                    : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
+  return Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); "
+                           "lower --lr / --emb-lr",
+                           examples, kept));
 }
 
 std::function<void()> Trainer::Impl::foreground_completion(int group, bool whole_world) {
