@@ -11,6 +11,14 @@
 //    divergence with relaxed atomic loads; everything else it reads (means, evaluation,
 //    checkpoints) it reads only while WorkerGate::pause() holds every worker parked and the
 //    shadow threads are stopped.
+//
+// Failures: a worker keeps its exception (worker_error_) and asks the others to stop; run()
+// rethrows it after joining. Any exception on the coordinator goes through run()'s guard, which
+// sets stop_, releases the gate if the workers were parked, joins them and stops the shadow
+// threads before the exception leaves run(). The last worker to finish asks the synchronizer to
+// stop (under finish_mutex_, which also guards live_synchronizer_), so no shadow round starts
+// after the last batch. Stop signals are recorded by the watcher thread of stop_signals.cpp; no
+// signal handler runs on a training or evaluation thread.
 #include "shadowsync/trainer.hpp"
 
 #include <algorithm>
@@ -185,7 +193,6 @@ class Trainer::Impl {
   void worker_loop(int group, int worker, WorkerGate& gate);
   void worker_finished();
   SyncParams sync_params() const;
-  bool model_is_finite() const;
   Error divergence_error(uint64_t examples) const;
   std::function<void()> foreground_completion(int group, bool whole_world);
   int shadow_interval_ms(train::ProgressPrinter& printer);
@@ -436,21 +443,6 @@ SyncParams Trainer::Impl::sync_params() const {
   return params;
 }
 
-bool Trainer::Impl::model_is_finite() const {
-  for (const AlignedFloatBuffer& r : replicas_) {
-    for (size_t i = 0; i < dense_floats_; ++i) {
-      if (!std::isfinite(r.data()[i])) return false;
-    }
-  }
-  for (int t = 0; t < kNumSparse; ++t) {
-    const float* table = embeddings_->table_data(t);
-    for (size_t i = 0; i < embeddings_->table_floats(t); ++i) {
-      if (!std::isfinite(table[i])) return false;
-    }
-  }
-  return true;
-}
-
 Error Trainer::Impl::divergence_error(uint64_t examples) const {
   const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
                                                     : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
@@ -520,7 +512,17 @@ void Trainer::Impl::worker_finished() {
 
 void Trainer::Impl::worker_loop(int group, int worker, WorkerGate& gate) {
   binder_->bind_worker(group, worker);
-  ModelWorkspace workspace(model_, config_.batch);
+  std::unique_ptr<ModelWorkspace> made;
+  try {
+    made = std::make_unique<ModelWorkspace>(model_, config_.batch);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("--batch {}: training worker {}.{} cannot get its buffers (out of memory); use a "
+                            "smaller --batch", config_.batch, group, worker));
+  } catch (const Error& e) {
+    throw Error(fmt::format("--batch {}: training worker {}.{} cannot get its buffers ({}); use a smaller --batch",
+                            config_.batch, group, worker, e.what()));
+  }
+  ModelWorkspace& workspace = *made;
   GroupData& data = group_data_[static_cast<size_t>(group)];
   GroupCounters& counters = counters_[static_cast<size_t>(group)];
   const bool foreground = is_foreground(config_.sync);
@@ -761,19 +763,23 @@ TrainResult Trainer::Impl::run() {
     paused_seconds += seconds_since(pause_start);
   };
 
-  // Evaluates the mean model (and the EASGD centre). A non-finite model is a divergence, reported
-  // as such rather than as the metrics' complaint about a non-finite logit.
+  // Evaluates the mean model (and the EASGD centre). A NaN or infinite logit means the model
+  // diverged (its weights overflow even when each is finite): reported as divergence.
+  auto quality_on_eval = [&](const float* dense) {
+    const std::vector<float> logits = predict_all_logits(model_, dense, *embeddings_, eval_);
+    for (const float logit : logits) {
+      if (!std::isfinite(logit)) throw divergence_error(total_examples_done());
+    }
+    BinaryMetrics metrics;
+    metrics.add_logits(logits.data(), eval_.labels, eval_.rows);
+    return quality_of(metrics);
+  };
   auto evaluate_now = [&](TrainReport& report) {
     if (eval_.rows == 0) return;
     compute_final_dense();
-    try {
-      report.eval = quality_of(evaluate_model(model_, final_dense_->data(), *embeddings_, eval_));
-      if (has_center(config_.sync) && rule_ && rule_->center() != nullptr) {
-        report.center = quality_of(evaluate_model(model_, rule_->center(), *embeddings_, eval_));
-      }
-    } catch (const Error&) {
-      if (!model_is_finite()) throw divergence_error(total_examples_done());
-      throw;
+    report.eval = quality_on_eval(final_dense_->data());
+    if (has_center(config_.sync) && rule_ && rule_->center() != nullptr) {
+      report.center = quality_on_eval(rule_->center());
     }
   };
 

@@ -265,6 +265,27 @@ TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
   }
 }
 
+// A worker that cannot allocate its buffers (its thread throws): the error is carried out of the
+// thread, every thread is joined, and the message names --batch. The address-space limit makes
+// the workers' allocations fail on any machine (on a small one the up-front memory check may
+// refuse the run first, also naming --batch).
+TEST(TrainCommand, AWorkerThatCannotAllocateEndsTheRunWithOneMessage) {
+  const std::string command = "ulimit -v 3000000; exec '" + exe() + "' train --data '" + data_file() + "'" + kSmall +
+                              "--sync none --groups 1 --batch 1048576 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  EXPECT_NE(output.find("shadowsync: error: "), std::string::npos) << output;
+  EXPECT_NE(output.find("--batch 1048576"), std::string::npos) << output;
+  EXPECT_EQ(output.find("terminate"), std::string::npos) << output;
+}
+
 TEST(TrainCommand, ResumingAFinishedRunSaysThereIsNothingToDo) {
   const std::string ckpt = temp_path("finished.ckpt");
   const std::string args = "train --data '" + data_file() + "'" + kSmall + "--sync none --groups 1 --checkpoint '" + ckpt + "'";
