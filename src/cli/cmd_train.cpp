@@ -80,7 +80,7 @@ CLI::Validator integer_in(long long low, long long high) {
         }
         return "";
       },
-      fmt::format("INT in [{}, {}]", low, high));
+      fmt::format("in [{}, {}]", low, high));
 }
 
 // A real number; `accept` says whether it is allowed and `range` how the allowed set is named.
