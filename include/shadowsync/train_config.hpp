@@ -54,7 +54,7 @@ struct TrainConfig {
   std::string resume_path;        // checkpoint to continue from
   std::string metrics_path;       // JSON lines, one object per report
   bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
-  double progress_seconds = 0;    // finite, >= 0; 0 = automatic: 0.5 s on a terminal, 5 s otherwise
+  double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
   bool quiet = false;             // no progress lines (final summary still printed)
   uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples
 
