@@ -54,6 +54,10 @@ class ShadowSynchronizer {
   // ended with (from on_thread_start or a round).
   void stop();
   bool running() const { return !threads_.empty(); }
+  // Asks the threads to stop after their current round (slice) without waiting for them; stop()
+  // then joins. Unlike start() and stop(), safe to call from any thread while running (e.g. by
+  // the last worker to finish, so that no round starts after the last batch).
+  void request_stop();
 
   // Full rounds done: with several threads, the minimum over threads of the slices each has done.
   uint64_t rounds_completed() const;

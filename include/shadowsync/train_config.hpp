@@ -25,7 +25,8 @@ struct TrainConfig {
   std::string topology;
   numa::PlacementOptions placement;
 
-  int batch = 128;          // examples per worker step
+  static constexpr int kMaxBatch = 1 << 20;  // largest --batch accepted
+  int batch = 128;          // examples per worker step, in [1, kMaxBatch]
   int epochs = 1;           // passes over each group's share of the training data
   uint64_t seed = 1;        // initialization (and nothing else: data order is file order)
 

@@ -56,7 +56,14 @@ struct TrainReport {
 struct TrainResult {
   TrainReport final_report;
   bool stopped_early = false;  // a signal or --max-examples ended the run before the data did
-  int stop_signal = 0;         // the signal that stopped it, if any
+  int stop_signal = 0;         // the signal that stopped it (or arrived after training), if any
+  // The signal arrived after the last batch (during the final evaluation or checkpoint): the
+  // run is complete and its checkpoint written, but the caller should still report the signal.
+  bool signal_after_training = false;
+  int repeated_signals = 0;    // stop signals received after the first one (ignored)
+  // Resumed from a checkpoint of a run that had already consumed its data (or reached
+  // --max-examples): nothing was trained, evaluated or written; final_report has the counts.
+  bool already_finished = false;
   std::string checkpoint;      // the last checkpoint written ("" if none)
 };
 
@@ -71,8 +78,16 @@ class Trainer {
 
   // Trains until the data is consumed (config.epochs passes over each group's share), a stop
   // signal arrives (SIGINT/SIGTERM, see stop_signals.hpp) or config.max_examples is reached.
-  // Throws Error when the loss becomes NaN or infinite (naming the example count), after
-  // leaving the last good checkpoint in place.
+  // Signals: the first stops every worker at its next batch (deterministic mode: at the next
+  // turn-cycle boundary, so resuming is bit-identical), then the final evaluation runs and the
+  // checkpoint is written; later signals are only counted (repeated_signals); a signal during
+  // the final evaluation or checkpoint is reported in stop_signal with signal_after_training.
+  // Errors: no thread outlives run(). Any failure (a worker's exception such as an allocation
+  // failure, a shadow thread's, a checkpoint or --metrics write, an evaluation) stops the
+  // workers, releases and joins them and the shadow threads, and is rethrown as Error; the last
+  // good checkpoint is left in place (checkpoints are written atomically). A loss or model that
+  // becomes NaN or infinite throws Error "training diverged ..." naming the example count.
+  // Resuming a finished run returns at once with already_finished set.
   TrainResult run();
 
   // After run(): the final model, the mean of the replicas.

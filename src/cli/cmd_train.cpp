@@ -1,6 +1,8 @@
 // `shadowsync train`: trains a model with one of the sync modes on the NUMA plan, reports
 // progress and quality, writes checkpoints; SIGINT/SIGTERM stop it with a checkpoint.
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -10,6 +12,7 @@
 #include "shadowsync/binary_cache.hpp"
 #include "shadowsync/dataset.hpp"
 #include "shadowsync/error.hpp"
+#include "shadowsync/file_io.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/trainer.hpp"
 #include "shadowsync/stop_signals.hpp"
@@ -59,6 +62,40 @@ int parse_sync_interval(const std::string& text) {
   throw Error("--sync-interval-ms: '" + text + "' is not auto or a number of milliseconds >= 0");
 }
 
+// CLI11 checks with plain messages ("--batch: 0 is not in [1, 1048576]"; CLI11's own numeric
+// validators print the type's whole range).
+CLI::Validator integer_in(long long low, long long high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        long long value = 0;
+        try {
+          size_t used = 0;
+          value = std::stoll(text, &used);
+          if (used != text.size()) return "'" + text + "' is not a whole number";
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a whole number in [" + std::to_string(low) + ", " + std::to_string(high) + "]";
+        }
+        if (value < low || value > high) {
+          return text + " is not in [" + std::to_string(low) + ", " + std::to_string(high) + "]";
+        }
+        return "";
+      },
+      fmt::format("in [{}, {}]", low, high));
+}
+
+// A real number; `accept` says whether it is allowed and `range` how the allowed set is named.
+CLI::Validator real_where(bool (*accept)(double), std::string range) {
+  return CLI::Validator(
+      [accept, range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size()) return "'" + text + "' is not a number";
+        if (!accept(value)) return text + " is not " + range;
+        return "";
+      },
+      range);
+}
+
 void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads) {
   const TrainReport& r = result.final_report;
   std::printf("trained %llu examples in %.2f s: %.0f examples/s with %d group(s) x %d thread(s)\n",
@@ -85,6 +122,9 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
 }
 
 void run_train(TrainOptions& o) {
+  // First, before any thread exists, so that every thread inherits the blocked stop signals
+  // (see stop_signals.hpp).
+  train::install_stop_signal_handlers();
   TrainConfig& config = o.config;
   config.sync = parse_sync_mode(o.sync);
   config.placement.groups = numa::parse_count_option("--groups", o.groups);
@@ -98,6 +138,17 @@ void run_train(TrainOptions& o) {
   if (!o.eval_data.empty() && o.eval_fraction) {
     throw Error("--eval-data and --eval-fraction exclude each other: give one");
   }
+  config.validate();
+  // Outputs must not be inputs (checked before anything is opened for writing): a --metrics or
+  // --checkpoint over --data would truncate a memory-mapped cache under the trainer (SIGBUS) or
+  // destroy the training data. --checkpoint may be the --resume file (it replaces it atomically).
+  const std::vector<std::pair<std::string_view, std::string>> data_inputs = {{"--data", o.data},
+                                                                             {"--eval-data", o.eval_data}};
+  std::vector<std::pair<std::string_view, std::string>> metrics_inputs = data_inputs;
+  metrics_inputs.emplace_back("--resume", config.resume_path);
+  metrics_inputs.emplace_back("--checkpoint", config.checkpoint_path);
+  if (!config.metrics_path.empty()) refuse_output_over_input("--metrics", config.metrics_path, metrics_inputs);
+  if (!config.checkpoint_path.empty()) refuse_output_over_input("--checkpoint", config.checkpoint_path, data_inputs);
 
   ParseOptions parse;
   parse.strict = o.strict;
@@ -115,17 +166,36 @@ void run_train(TrainOptions& o) {
     eval_set.emplace(Dataset::open(o.eval_data, parse, &eval_report));
     if (!eval_set->is_cache()) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
     eval = eval_set->view();
+  } else if (o.eval_fraction && *o.eval_fraction == 0.0) {
+    train = train_set.view();  // --eval-fraction 0: train on everything, no evaluation
   } else {
     std::tie(train, eval) = split_eval_tail(train_set.view(), o.eval_fraction.value_or(0.1));
   }
 
-  train::install_stop_signal_handlers();
   Trainer trainer(config, train, eval);
   std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
                o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
                sync_mode_name(config.sync).c_str());
   const TrainResult result = trainer.run();
+  if (result.already_finished) {
+    std::fprintf(stderr,
+                 "--resume '%s': the run in this checkpoint is finished (%llu of %llu examples done); "
+                 "nothing left to do (the checkpoint is unchanged)\n",
+                 config.resume_path.c_str(), static_cast<unsigned long long>(result.final_report.examples),
+                 static_cast<unsigned long long>(result.final_report.total_examples));
+    return;
+  }
   print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  if (result.repeated_signals > 0) {
+    std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",
+                 result.repeated_signals);
+  }
+  if (result.signal_after_training) {
+    std::fprintf(stderr, "signal %d arrived after training had finished (during the final evaluation or checkpoint); "
+                 "the run is complete%s\n",
+                 result.stop_signal, result.checkpoint.empty() ? "" : ("; checkpoint written to " + result.checkpoint).c_str());
+    throw ExitStatus{128 + result.stop_signal};
+  }
   if (result.stop_signal != 0) {
     std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
                  result.stop_signal, static_cast<unsigned long long>(result.final_report.examples),
@@ -148,8 +218,9 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a CTR model with ShadowSync or a baseline sync mode");
   cmd->add_option("--data", o.data, "Training data: a Criteo TSV file or a binary cache from `convert`")->required();
   cmd->add_option("--eval-data", o.eval_data, "Evaluation data (TSV or cache); default: the last --eval-fraction of --data");
-  cmd->add_option("--eval-fraction", o.eval_fraction, "Held-out tail of --data used for evaluation (default 0.1)")
-      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--eval-fraction", o.eval_fraction, "Held-out tail of --data used for evaluation (default 0.1; 0 = train on every row, "
+                  "no evaluation)")
+      ->check(real_where([](double f) { return f >= 0.0 && f < 1.0; }, "in [0, 1)"));
   cmd->add_option("--model", o.model, "Preset (tiny, small, kaggle) or a model JSON file")->capture_default_str();
   cmd->add_option("--sync", o.sync, "Sync mode: " + sync_mode_choices())->capture_default_str();
   cmd->add_option("--topology", c.topology, "hwloc synthetic description or XML file (default: this machine)");
@@ -158,20 +229,22 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--group-by", o.group_by, "One group per socket or per numa node")->capture_default_str();
   cmd->add_flag("--oversubscribe", c.placement.oversubscribe, "Allow more threads than processing units");
-  cmd->add_option("--batch", c.batch, "Examples per worker step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", c.batch, "Examples per worker step")
+      ->capture_default_str()->check(integer_in(1, TrainConfig::kMaxBatch));
   cmd->add_option("--optimizer", o.optimizer, "Dense optimizer: sgd or adagrad")->capture_default_str();
   cmd->add_option("--lr", o.lr, "Dense learning rate");
   cmd->add_option("--emb-lr", o.emb_lr, "Embedding (row-wise Adagrad) learning rate");
-  cmd->add_option("--epochs", c.epochs, "Passes over each group's share")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", c.epochs, "Passes over each group's share")
+      ->capture_default_str()->check(integer_in(1, 1000000));
   cmd->add_option("--seed", c.seed, "Initialization seed")->capture_default_str();
   cmd->add_option("--sync-every", c.sync_every, "Foreground modes: sync after every k iterations of each worker")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(integer_in(1, 1 << 30));
   cmd->add_option("--sync-interval-ms", o.sync_interval,
                   "Shadow modes: ms from one round's start to the next: auto (continuous with a spare core, "
                   "else paced to about 10% of a core) or a number (0 = continuous)")
       ->capture_default_str();
   cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(integer_in(0, 4096));
   cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");
   cmd->add_option("--block-momentum", c.block_momentum, "BMUF block momentum eta (default 1 - 1/groups)");
   cmd->add_option("--block-lr", c.block_lr, "BMUF block learning rate zeta (default 1)");
@@ -188,7 +261,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
   cmd->add_flag("--quiet", c.quiet, "No progress lines");
-  cmd->add_option("--progress-seconds", c.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)");
+  cmd->add_option("--progress-seconds", c.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)")
+      ->check(real_where([](double s) { return std::isfinite(s) && s >= 0.0; },
+                         "a finite number of seconds >= 0 (0 = automatic)"));
   cmd->callback([options] { run_train(*options); });
 }
 

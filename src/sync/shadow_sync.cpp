@@ -52,6 +52,14 @@ void ShadowSynchronizer::start() {
   }
 }
 
+void ShadowSynchronizer::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_requested_.store(true, std::memory_order_relaxed);
+  }
+  wake_.notify_all();
+}
+
 void ShadowSynchronizer::stop() {
   if (running()) {
     {

@@ -1,6 +1,10 @@
 // TrainConfig validation and its JSON form (written into checkpoints and --metrics lines).
 #include "shadowsync/train_config.hpp"
 
+#include <cmath>
+
+#include <fmt/format.h>
+
 #include "shadowsync/error.hpp"
 
 namespace shadowsync {
@@ -36,7 +40,13 @@ nlohmann::json TrainConfig::to_json() const {
 }
 
 void TrainConfig::validate() const {
-  if (batch < 1) throw Error("--batch must be at least 1, got " + std::to_string(batch));
+  if (batch < 1 || batch > kMaxBatch) {
+    throw Error("--batch: " + std::to_string(batch) + " is not in [1, " + std::to_string(kMaxBatch) + "]");
+  }
+  if (!(std::isfinite(progress_seconds) && progress_seconds >= 0)) {
+    throw Error(fmt::format("--progress-seconds: {} is not a finite number of seconds >= 0 (0 = automatic)",
+                            progress_seconds));
+  }
   if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
   if (sync_every < 1) throw Error("--sync-every must be at least 1, got " + std::to_string(sync_every));
   if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {

@@ -11,6 +11,14 @@
 //    divergence with relaxed atomic loads; everything else it reads (means, evaluation,
 //    checkpoints) it reads only while WorkerGate::pause() holds every worker parked and the
 //    shadow threads are stopped.
+//
+// Failures: a worker keeps its exception (worker_error_) and asks the others to stop; run()
+// rethrows it after joining. Any exception on the coordinator goes through run()'s guard, which
+// sets stop_, releases the gate if the workers were parked, joins them and stops the shadow
+// threads before the exception leaves run(). The last worker to finish asks the synchronizer to
+// stop (under finish_mutex_, which also guards live_synchronizer_), so no shadow round starts
+// after the last batch. Stop signals are recorded by the watcher thread of stop_signals.cpp; no
+// signal handler runs on a training or evaluation thread.
 #include "shadowsync/trainer.hpp"
 
 #include <algorithm>
@@ -19,6 +27,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <condition_variable>
+#include <mutex>
+#include <new>
 #include <thread>
 
 #include <fmt/format.h>
@@ -63,6 +75,38 @@ SyncRuleKind rule_kind(SyncMode mode) {
     default:
       return SyncRuleKind::MA;
   }
+}
+
+// Bytes of memory available to this process: MemAvailable + SwapFree from /proc/meminfo
+// (0 when unknown, which disables the check).
+uint64_t available_memory_bytes() {
+  std::FILE* meminfo = std::fopen("/proc/meminfo", "r");
+  if (meminfo == nullptr) return 0;
+  uint64_t total_kib = 0;
+  char name[64];
+  unsigned long long kib = 0;
+  while (std::fscanf(meminfo, "%63s %llu kB", name, &kib) == 2) {
+    if (std::strcmp(name, "MemAvailable:") == 0 || std::strcmp(name, "SwapFree:") == 0) total_kib += kib;
+  }
+  std::fclose(meminfo);
+  return total_kib * 1024;
+}
+
+// Floats one ModelWorkspace holds for `batch` (its buffers, see model_workspace.cpp; an
+// estimate used only to refuse hopeless sizes before any thread starts).
+uint64_t workspace_floats(const Model& model, uint64_t batch) {
+  const DenseLayout& layout = model.layout();
+  const uint64_t d = static_cast<uint64_t>(model.config().embedding_dim);
+  uint64_t widest = static_cast<uint64_t>(model.config().interaction_width());
+  uint64_t activations = 0;
+  for (const auto* layers : {&layout.bottom, &layout.top}) {
+    for (const DenseLayout::Layer& l : *layers) {
+      activations += static_cast<uint64_t>(l.out);
+      widest = std::max({widest, static_cast<uint64_t>(l.in), static_cast<uint64_t>(l.out)});
+    }
+  }
+  const uint64_t per_example = activations + 2 * (kNumSparse + 1) * d + widest * 3 + 2;
+  return batch * per_example + layout.total_floats;
 }
 
 bool has_center(SyncMode mode) {
@@ -125,9 +169,22 @@ class Trainer::Impl {
   std::atomic<uint64_t> claimed_examples_{0};
   std::atomic<bool> max_reached_{false};
   std::vector<uint64_t> group_examples_at_start_;  // resumed examples do not count in rates
+  std::vector<uint64_t> group_iterations_at_start_;  // restored iteration counts (foreground sync phase)
   std::string last_checkpoint_;
   std::unique_ptr<CheckpointLock> checkpoint_lock_;  // held for the run when --checkpoint is set
   std::string train_fingerprint_;                    // see train_fingerprint()
+
+  // The first exception a worker ended with (rethrown by run() after every thread is joined).
+  std::mutex worker_error_mutex_;
+  std::exception_ptr worker_error_;
+
+  // Workers still inside their loop, and the running synchronizer: the last worker to finish
+  // asks it to stop at once, so the shadow rounds end with the last batch (the final BMUF
+  // momentum and EASGD centre do not depend on when the coordinator notices).
+  std::mutex finish_mutex_;
+  std::condition_variable finished_;
+  int workers_running_ = 0;
+  ShadowSynchronizer* live_synchronizer_ = nullptr;
 
  private:
   void allocate();
@@ -137,6 +194,10 @@ class Trainer::Impl {
   const std::string& train_fingerprint();  // data_fingerprint(train_), computed once
   void write_checkpoint(const std::string& path);
   void worker(int group, int worker, WorkerGate& gate);
+  void worker_loop(int group, int worker, WorkerGate& gate);
+  void worker_finished();
+  SyncParams sync_params() const;
+  Error divergence_error(uint64_t examples) const;
   std::function<void()> foreground_completion(int group, bool whole_world);
   int shadow_interval_ms(train::ProgressPrinter& printer);
   TrainReport make_report(const std::string& event, double elapsed, uint64_t examples_at_start,
@@ -170,9 +231,34 @@ Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval)
     throw Error("--data: " + std::to_string(train_.rows) + " training rows cannot be split over " +
                 std::to_string(groups_) + " groups");
   }
-  binder_ = std::make_unique<numa::Binder>(topology_, plan_);
   dense_floats_ = model_.layout().total_floats;
-  allocate();
+  // Sizes that can be checked before anything is allocated or any thread starts.
+  {
+    const uint64_t replicas = config_.sync == SyncMode::Hogwild ? 1 : static_cast<uint64_t>(groups_);
+    uint64_t embedding_floats = 0;
+    for (const uint32_t rows : config_.model.hashing.rows) {
+      embedding_floats += static_cast<uint64_t>(rows) * (static_cast<uint64_t>(config_.model.embedding_dim) + 1);
+    }
+    const uint64_t workers = static_cast<uint64_t>(groups_) * static_cast<uint64_t>(threads_);
+    const uint64_t workspace_bytes = workspace_floats(model_, static_cast<uint64_t>(config_.batch)) * sizeof(float);
+    const uint64_t needed = (replicas * 2 * dense_floats_ + embedding_floats) * sizeof(float) + workers * workspace_bytes;
+    const uint64_t available = available_memory_bytes();
+    if (available > 0 && needed > available) {
+      throw Error(fmt::format("not enough memory: this run needs about {:.2f} GiB (embedding tables {:.2f} GiB from "
+                              "--rows-per-table / --model; {} worker buffers of {:.2f} GiB each from --batch {}), "
+                              "and {:.2f} GiB are available",
+                              static_cast<double>(needed) / (1 << 30),
+                              static_cast<double>(embedding_floats * sizeof(float)) / (1 << 30), workers,
+                              static_cast<double>(workspace_bytes) / (1 << 30), config_.batch,
+                              static_cast<double>(available) / (1 << 30)));
+    }
+  }
+  binder_ = std::make_unique<numa::Binder>(topology_, plan_);
+  try {
+    allocate();
+  } catch (const std::bad_alloc&) {
+    throw Error("not enough memory for the replicas and embedding tables (--rows-per-table, --model, --groups)");
+  }
   if (config_.resume_path.empty()) {
     initialize();
   } else {
@@ -226,14 +312,9 @@ void Trainer::Impl::initialize() {
   }
   model_.init_embeddings(*embeddings_, config_.seed);
   if (is_shadow(config_.sync) || is_foreground(config_.sync)) {
-    SyncParams params = SyncParams::defaults(rule_kind(config_.sync), groups_);
-    if (config_.alpha) params.alpha = *config_.alpha;
-    if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
-    if (config_.block_lr) params.block_lr = *config_.block_lr;
-    params.nesterov = config_.nesterov;
     std::vector<float*> pointers;
     for (AlignedFloatBuffer& r : replicas_) pointers.push_back(r.data());
-    rule_ = std::make_unique<SyncRule>(params, pointers, dense_floats_, binder_->node_memory(0));
+    rule_ = std::make_unique<SyncRule>(sync_params(), pointers, dense_floats_, binder_->node_memory(0));
   }
 }
 
@@ -455,6 +536,23 @@ uint64_t Trainer::Impl::target_examples() const {
   return total;
 }
 
+SyncParams Trainer::Impl::sync_params() const {
+  SyncParams params = SyncParams::defaults(rule_kind(config_.sync), groups_);
+  if (config_.alpha) params.alpha = *config_.alpha;
+  if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
+  if (config_.block_lr) params.block_lr = *config_.block_lr;
+  params.nesterov = config_.nesterov;
+  return params;
+}
+
+Error Trainer::Impl::divergence_error(uint64_t examples) const {
+  const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
+                                                    : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
+  return Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); "
+                           "lower --lr / --emb-lr",
+                           examples, kept));
+}
+
 std::function<void()> Trainer::Impl::foreground_completion(int group, bool whole_world) {
   if (whole_world) {
     return [this] {
@@ -471,24 +569,88 @@ std::function<void()> Trainer::Impl::foreground_completion(int group, bool whole
   };
 }
 
+// A worker never lets an exception escape its thread: the first one is kept for run() to
+// rethrow after every thread is joined, and the others are asked to stop.
 void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
+  try {
+    worker_loop(group, worker, gate);
+  } catch (...) {
+    std::exception_ptr error = std::current_exception();
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error&) {
+    } catch (const std::bad_alloc&) {
+      error = std::make_exception_ptr(Error(fmt::format(
+          "training worker {}.{}: out of memory (--batch {} needs buffers it could not get)", group, worker,
+          config_.batch)));
+    } catch (const std::exception& e) {
+      error = std::make_exception_ptr(Error(fmt::format("training worker {}.{} failed: {}", group, worker, e.what())));
+    } catch (...) {
+      error = std::make_exception_ptr(Error(fmt::format("training worker {}.{} failed", group, worker)));
+    }
+    {
+      std::lock_guard lock(worker_error_mutex_);
+      if (!worker_error_) worker_error_ = error;
+    }
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  try {
+    gate.leave(group, worker, [this](int g, bool world) {
+      if (rule_ && is_foreground(config_.sync)) foreground_completion(g, world)();
+    });
+  } catch (...) {
+    std::lock_guard lock(worker_error_mutex_);
+    if (!worker_error_) worker_error_ = std::current_exception();
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  worker_finished();
+}
+
+void Trainer::Impl::worker_finished() {
+  std::lock_guard lock(finish_mutex_);
+  if (--workers_running_ == 0 && live_synchronizer_ != nullptr) live_synchronizer_->request_stop();
+  finished_.notify_all();
+}
+
+void Trainer::Impl::worker_loop(int group, int worker, WorkerGate& gate) {
   binder_->bind_worker(group, worker);
-  ModelWorkspace workspace(model_, config_.batch);
+  std::unique_ptr<ModelWorkspace> made;
+  try {
+    made = std::make_unique<ModelWorkspace>(model_, config_.batch);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("--batch {}: training worker {}.{} cannot get its buffers (out of memory); use a "
+                            "smaller --batch", config_.batch, group, worker));
+  } catch (const Error& e) {
+    throw Error(fmt::format("--batch {}: training worker {}.{} cannot get its buffers ({}); use a smaller --batch",
+                            config_.batch, group, worker, e.what()));
+  }
+  ModelWorkspace& workspace = *made;
   GroupData& data = group_data_[static_cast<size_t>(group)];
   GroupCounters& counters = counters_[static_cast<size_t>(group)];
   const bool foreground = is_foreground(config_.sync);
   const bool whole_world = config_.sync != SyncMode::ForegroundEASGD;
+  const bool turns = config_.deterministic;
   const uint64_t batch = static_cast<uint64_t>(config_.batch);
   std::atomic<double>& waited = wait_seconds_[static_cast<size_t>(group * threads_ + worker)];
-  uint64_t my_iterations = 0;
+  // This worker's iterations, whose multiples of --sync-every are its foreground sync points.
+  // With one worker per group (always so in deterministic mode) they are the group's restored
+  // count, so a resumed run syncs at the same iterations as an uninterrupted one.
+  uint64_t my_iterations = threads_ == 1 ? group_iterations_at_start_[static_cast<size_t>(group)] : 0;
+  // In turn mode a stop (signal, --max-examples) is taken only at the start of a turn cycle,
+  // with no foreground barrier half full, so the checkpoint is a state the uninterrupted run
+  // also passes through and resuming from it is bit-identical.
+  auto stop_now = [&] {
+    if (!stop_.load(std::memory_order_relaxed)) return false;
+    return !turns || diverged_.load(std::memory_order_relaxed) || gate.at_cycle_start(group, worker);
+  };
 
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop_now()) {
     gate.before_batch(group, worker);
-    if (stop_.load(std::memory_order_relaxed)) break;
+    if (stop_now()) break;
     if (config_.max_examples > 0 && claimed_examples_.load(std::memory_order_relaxed) >= config_.max_examples) {
       max_reached_.store(true, std::memory_order_relaxed);
       stop_.store(true, std::memory_order_relaxed);
-      break;
+      if (stop_now()) break;
     }
     const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
     if (b >= data.total_batches) break;
@@ -517,9 +679,6 @@ void Trainer::Impl::worker(int group, int worker, WorkerGate& gate) {
       gate.after_batch(group, worker);
     }
   }
-  gate.leave(group, worker, [this](int g, bool world) {
-    if (rule_ && is_foreground(config_.sync)) foreground_completion(g, world)();
-  });
 }
 
 int Trainer::Impl::shadow_interval_ms(train::ProgressPrinter& printer) {
@@ -527,10 +686,19 @@ int Trainer::Impl::shadow_interval_ms(train::ProgressPrinter& printer) {
   bool spare = true;
   for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.sync_on_spare_pu;
   if (spare) return 0;
-  // No core of its own: time a round (the replicas are equal before training, so it changes
-  // nothing) and leave nine times that between rounds.
+  // No core of its own: time a round and leave nine times that between rounds. The round runs
+  // on scratch copies of the replicas (on the same nodes), so the model and the rule's state
+  // (BMUF momentum, EASGD centre) are untouched: a resumed run continues exactly.
+  std::vector<AlignedFloatBuffer> scratch;
+  std::vector<float*> pointers;
+  for (size_t r = 0; r < replicas_.size(); ++r) {
+    scratch.emplace_back(dense_floats_, binder_->node_memory(static_cast<int>(r)));
+    std::memcpy(scratch.back().data(), replicas_[r].data(), dense_floats_ * sizeof(float));
+    pointers.push_back(scratch.back().data());
+  }
+  SyncRule probe(sync_params(), pointers, dense_floats_, binder_->node_memory(0));
   const Clock::time_point start = Clock::now();
-  rule_->run_round();
+  probe.run_round();
   const double round_ms = seconds_since(start) * 1e3;
   const int interval = std::max(1, static_cast<int>(std::ceil(round_ms * 10)));
   printer.print_line(fmt::format("shadow sync: no spare processing unit for the sync thread, rounds paced every {} ms "
@@ -583,6 +751,21 @@ void Trainer::Impl::compute_final_dense() {
 }
 
 TrainResult Trainer::Impl::run() {
+  TrainResult result;
+  // Nothing left to train (a resumed run that had finished): say so, touch nothing.
+  const uint64_t examples_at_start = total_examples_done();
+  bool batches_left = false;
+  for (int g = 0; g < groups_; ++g) {
+    batches_left = batches_left || counters_[static_cast<size_t>(g)].next_batch.load() <
+                                       group_data_[static_cast<size_t>(g)].total_batches;
+  }
+  if (!batches_left || (config_.max_examples > 0 && examples_at_start >= config_.max_examples)) {
+    result.already_finished = true;
+    group_examples_at_start_.assign(static_cast<size_t>(groups_), 0);
+    result.final_report = make_report("final", 0, examples_at_start, 0, std::nan(""), 0);
+    return result;
+  }
+
   train::ProgressPrinter printer(stderr, config_.progress_seconds, config_.quiet);
   train::MetricsWriter metrics(config_.metrics_path, config_.to_json());
   const bool shadow = is_shadow(config_.sync) && groups_ > 1;
@@ -592,6 +775,8 @@ TrainResult Trainer::Impl::run() {
   std::unique_ptr<ShadowSynchronizer> synchronizer;
   auto start_shadow = [&] {
     if (!shadow) return;
+    std::lock_guard lock(finish_mutex_);
+    if (workers_running_ == 0) return;  // every batch is done: no more rounds
     ShadowSyncOptions options;
     options.threads = config_.sync_threads == 0 ? groups_ : config_.sync_threads;
     options.interval_ms = interval_ms;
@@ -600,26 +785,34 @@ TrainResult Trainer::Impl::run() {
     options.on_thread_start = [binder, groups](int thread) { binder->bind_sync(thread % groups); };
     synchronizer = std::make_unique<ShadowSynchronizer>(*rule_, options);
     synchronizer->start();
+    live_synchronizer_ = synchronizer.get();
   };
   uint64_t finished_rounds = 0;  // rounds of synchronizers already stopped
   auto stop_shadow = [&] {
     if (!synchronizer) return;
-    synchronizer->stop();
-    finished_rounds += synchronizer->rounds_completed();
-    for (int g = 0; g < groups_; ++g) {
-      counters_[static_cast<size_t>(g)].syncs.fetch_add(synchronizer->rounds_completed(), std::memory_order_relaxed);
+    {
+      std::lock_guard lock(finish_mutex_);
+      live_synchronizer_ = nullptr;
     }
-    synchronizer.reset();
+    const std::unique_ptr<ShadowSynchronizer> stopping = std::move(synchronizer);
+    stopping->stop();  // rethrows a shadow thread's error (after joining)
+    finished_rounds += stopping->rounds_completed();
+    for (int g = 0; g < groups_; ++g) {
+      counters_[static_cast<size_t>(g)].syncs.fetch_add(stopping->rounds_completed(), std::memory_order_relaxed);
+    }
   };
   auto rounds = [&] {
     return finished_rounds + (synchronizer ? synchronizer->rounds_completed() : 0) +
            foreground_rounds_.load(std::memory_order_relaxed);
   };
 
-  const uint64_t examples_at_start = total_examples_done();
   claimed_examples_.store(examples_at_start);
   group_examples_at_start_.clear();
-  for (int g = 0; g < groups_; ++g) group_examples_at_start_.push_back(counters_[static_cast<size_t>(g)].examples.load());
+  group_iterations_at_start_.clear();
+  for (int g = 0; g < groups_; ++g) {
+    group_examples_at_start_.push_back(counters_[static_cast<size_t>(g)].examples.load());
+    group_iterations_at_start_.push_back(counters_[static_cast<size_t>(g)].iterations.load());
+  }
   double paused_seconds = 0;
   const Clock::time_point start = Clock::now();
   auto training_seconds = [&] { return seconds_since(start) - paused_seconds; };
@@ -637,34 +830,71 @@ TrainResult Trainer::Impl::run() {
     return value;
   };
 
+  std::vector<std::thread> workers;
+  bool parked = false;  // the gate holds every worker (with_workers_parked)
+  // Whatever ends run() (return or exception), no thread outlives it: stop the workers, release
+  // the gate, join them, stop the shadow threads. An error found here is not allowed to hide the
+  // one being thrown.
+  struct ThreadGuard {
+    std::function<void()> release;
+    ~ThreadGuard() { release(); }
+  } guard{[&] {
+    stop_.store(true);
+    if (parked) gate.resume();
+    parked = false;
+    for (std::thread& t : workers) {
+      if (t.joinable()) t.join();
+    }
+    try {
+      stop_shadow();
+    } catch (...) {
+    }
+  }};
+
   // Runs `work` with every worker parked and the shadow threads stopped; its time is not
-  // counted as training time.
+  // counted as training time. If `work` throws, the guard above resumes and joins.
   auto with_workers_parked = [&](const std::function<void()>& work) {
     const Clock::time_point pause_start = Clock::now();
     gate.pause();
+    parked = true;
     stop_shadow();
     work();
     start_shadow();
+    parked = false;
     gate.resume();
     paused_seconds += seconds_since(pause_start);
   };
 
+  // Evaluates the mean model (and the EASGD centre). A NaN or infinite logit means the model
+  // diverged (its weights overflow even when each is finite): reported as divergence.
+  auto quality_on_eval = [&](const float* dense) {
+    const std::vector<float> logits = predict_all_logits(model_, dense, *embeddings_, eval_);
+    for (const float logit : logits) {
+      if (!std::isfinite(logit)) throw divergence_error(total_examples_done());
+    }
+    BinaryMetrics metrics;
+    metrics.add_logits(logits.data(), eval_.labels, eval_.rows);
+    return quality_of(metrics);
+  };
   auto evaluate_now = [&](TrainReport& report) {
+    if (eval_.rows == 0) return;
     compute_final_dense();
-    report.eval = quality_of(evaluate_model(model_, final_dense_->data(), *embeddings_, eval_));
+    report.eval = quality_on_eval(final_dense_->data());
     if (has_center(config_.sync) && rule_ && rule_->center() != nullptr) {
-      report.center = quality_of(evaluate_model(model_, rule_->center(), *embeddings_, eval_));
+      report.center = quality_on_eval(rule_->center());
     }
   };
 
+  {
+    std::lock_guard lock(finish_mutex_);
+    workers_running_ = groups_ * threads_;
+  }
   start_shadow();
-  std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(groups_ * threads_));
   for (int g = 0; g < groups_; ++g) {
     for (int w = 0; w < threads_; ++w) workers.emplace_back([this, g, w, &gate] { worker(g, w, gate); });
   }
 
-  TrainResult result;
   uint64_t next_eval = config_.eval_every > 0 ? examples_at_start + config_.eval_every : UINT64_MAX;
   uint64_t next_checkpoint = config_.checkpoint_every > 0 ? examples_at_start + config_.checkpoint_every : UINT64_MAX;
   // Divergence is sampled every 100 ms (relaxed loads of every 7th parameter; cheap).
@@ -672,8 +902,11 @@ TrainResult Trainer::Impl::run() {
   int divergence_samples = 0;
   double last_divergence = 0;
   Clock::time_point next_sample = start;
-  while (gate.active_workers() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto all_finished = [&] {
+    std::unique_lock lock(finish_mutex_);
+    return finished_.wait_for(lock, std::chrono::milliseconds(20), [&] { return workers_running_ == 0; });
+  };
+  while (!all_finished()) {
     if (Clock::now() >= next_sample) {
       next_sample = Clock::now() + std::chrono::milliseconds(100);
       last_divergence = sample_divergence();
@@ -713,18 +946,21 @@ TrainResult Trainer::Impl::run() {
       metrics.write(report);
     }
   }
-  for (std::thread& t : workers) t.join();
-  if (max_reached_.load()) result.stopped_early = true;
   const double elapsed = training_seconds();
-  stop_shadow();
+  stop_shadow();  // already asked to stop by the last worker; this joins
+  for (std::thread& t : workers) t.join();
   printer.finish();
-
-  if (diverged_.load()) {
-    std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
-                                                : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
-    throw Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); "
-                            "lower --lr / --emb-lr",
-                            diverged_at_.load(), kept));
+  {
+    std::lock_guard lock(worker_error_mutex_);
+    if (worker_error_) std::rethrow_exception(worker_error_);
+  }
+  if (max_reached_.load()) result.stopped_early = true;
+  if (diverged_.load()) throw divergence_error(diverged_at_.load());
+  // A signal that arrived while the last batches were finishing still counts as a stop.
+  if (const int signal = train::received_stop_signal(); signal != 0 && result.stop_signal == 0) {
+    result.stop_signal = signal;
+    result.stopped_early = total_examples_done() < target_examples();
+    result.signal_after_training = !result.stopped_early;
   }
 
   // The final divergence is the mean of the samples taken while training ran (after the last
@@ -740,6 +976,13 @@ TrainResult Trainer::Impl::run() {
   result.checkpoint = last_checkpoint_;
   metrics.write(report);
   result.final_report = report;
+  // A signal during the final evaluation or checkpoint is not dropped: the run finished its
+  // work, and the caller hears about the signal (see stop_signals.hpp).
+  if (const int signal = train::received_stop_signal(); signal != 0 && result.stop_signal == 0) {
+    result.stop_signal = signal;
+    result.signal_after_training = true;
+  }
+  result.repeated_signals = train::stop_signals_received() > 0 ? train::stop_signals_received() - 1 : 0;
   return result;
 }
 

@@ -19,6 +19,21 @@ int WorkerGate::active_workers() const {
   return active_;
 }
 
+bool WorkerGate::at_cycle_start(int group, int worker) const {
+  if (!turns_) return true;
+  std::lock_guard lock(mutex_);
+  const int me = index(group, worker);
+  if (turn_ != me) return false;
+  for (int i = 0; i < me; ++i) {
+    if (active_worker_[static_cast<size_t>(i)]) return false;
+  }
+  if (world_.arrived > 0) return false;
+  for (const Barrier& barrier : group_barriers_) {
+    if (barrier.arrived > 0) return false;
+  }
+  return true;
+}
+
 bool WorkerGate::all_parked_locked() const {
   int at_barriers = world_.arrived;
   for (const Barrier& barrier : group_barriers_) at_barriers += barrier.arrived;

@@ -49,6 +49,12 @@ class WorkerGate {
 
   int active_workers() const;
 
+  // Turn mode: true when it is this worker's turn, no active worker comes before it in turn
+  // order (a new cycle of turns starts here) and no foreground barrier is partly arrived: a
+  // state every run passes through, where stopping leaves a checkpoint that resumes exactly.
+  // Always true without turns.
+  bool at_cycle_start(int group, int worker) const;
+
  private:
   struct Barrier {
     int arrived = 0;

@@ -173,5 +173,180 @@ TEST(TrainCommand, SigintWritesCheckpointAndResumeFinishes) {
   std::filesystem::remove(log);
 }
 
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// A binary cache of the generated data, made once.
+const std::string& cache_file() {
+  static const std::string path = [] {
+    const std::string p = temp_path("data.bin");
+    const RunResult r = run("convert '" + data_file() + "' '" + p + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return p;
+  }();
+  return path;
+}
+
+TEST(TrainCommand, OptionRangesHaveShortClearMessages) {
+  struct Case {
+    std::string option;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"--batch 0", "--batch: 0 is not in [1, 1048576]"},
+      {"--batch 2147483647", "--batch: 2147483647 is not in [1, 1048576]"},
+      {"--progress-seconds -1", "--progress-seconds: -1 is not a finite number of seconds >= 0"},
+      {"--progress-seconds nan", "--progress-seconds: nan is not a finite number of seconds >= 0"},
+      {"--progress-seconds inf", "--progress-seconds: inf is not a finite number of seconds >= 0"},
+      {"--eval-fraction 1", "--eval-fraction: 1 is not in [0, 1)"},
+      {"--rows-per-table 1073741824 --model small", "not enough memory: this run needs about"},
+  };
+  for (const Case& c : cases) {
+    const RunResult r = run("train --data '" + data_file() + "' " + c.option);
+    EXPECT_NE(r.exit_code, 0) << c.option << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.option << "\n" << r.output;
+    EXPECT_LT(r.output.size(), 400u) << "a short message, not a range with hundreds of digits:\n" << r.output;
+  }
+}
+
+TEST(TrainCommand, EvalFractionZeroTrainsOnEveryRowWithoutEvaluation) {
+  const RunResult r = run("train --data '" + data_file() + "'" + kSmall + "--sync none --groups 1 --eval-fraction 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("on 40000 rows (0 held out)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("trained 40000 examples"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("eval ("), std::string::npos) << r.output;
+}
+
+TEST(TrainCommand, RefusesOutputsThatAreInputs) {
+  const std::string cache = cache_file();
+  const std::string cache_before = file_bytes(cache);
+  const std::string tsv_before = file_bytes(data_file());
+  ASSERT_FALSE(cache_before.empty());
+  const RunResult metrics = run("train --data '" + cache + "'" + kSmall + "--metrics '" + cache + "'");
+  EXPECT_EQ(metrics.exit_code, 2) << metrics.output;
+  EXPECT_NE(metrics.output.find("--metrics '" + cache + "' is the same file as --data"), std::string::npos)
+      << metrics.output;
+  const RunResult ckpt = run("train --data '" + data_file() + "'" + kSmall + "--checkpoint '" + data_file() + "'");
+  EXPECT_EQ(ckpt.exit_code, 2) << ckpt.output;
+  EXPECT_NE(ckpt.output.find("--checkpoint '" + data_file() + "' is the same file as --data"), std::string::npos)
+      << ckpt.output;
+  const RunResult eval = run("train --data '" + data_file() + "' --eval-data '" + cache + "'" + kSmall +
+                             "--checkpoint '" + cache + "'");
+  EXPECT_EQ(eval.exit_code, 2) << eval.output;
+  EXPECT_NE(eval.output.find("is the same file as --eval-data"), std::string::npos) << eval.output;
+  EXPECT_EQ(file_bytes(cache), cache_before) << "the cache was modified";
+  EXPECT_EQ(file_bytes(data_file()), tsv_before) << "the data was modified";
+}
+
+// Every failure while workers run or are parked ends with one message and exit 2, never
+// std::terminate, and leaves the last good checkpoint in place.
+TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
+  const std::string base = "train --data '" + data_file() + "'" + kSmall + "--topology 'package:2 core:1 pu:1' ";
+  // A --metrics write that fails (the device is full) at the first report.
+  const RunResult metrics = run("train --data '" + data_file() + "' --model small --rows-per-table 4096 "
+                                "--topology 'package:2 core:1 pu:1' --sync s-ma --metrics /dev/full --progress-seconds 0.01");
+  EXPECT_EQ(metrics.exit_code, 2) << metrics.output;
+  EXPECT_NE(metrics.output.find("shadowsync: error: --metrics: write to '/dev/full' failed"), std::string::npos)
+      << metrics.output;
+  // A periodic checkpoint that cannot be written (no files can be created in /proc).
+  const RunResult ckpt = run(base + "--sync fr-ma --checkpoint /proc/shadowsync-test.ckpt --checkpoint-every 3000");
+  EXPECT_EQ(ckpt.exit_code, 2) << ckpt.output;
+  EXPECT_NE(ckpt.output.find("shadowsync: error: "), std::string::npos) << ckpt.output;
+  EXPECT_NE(ckpt.output.find("/proc/shadowsync-test.ckpt"), std::string::npos) << ckpt.output;
+  // A run that diverges while --eval-every evaluates with the workers parked.
+  const RunResult diverged = run("train --data '" + data_file() + "'" + kSmall +
+                                 "--sync none --groups 1 --optimizer sgd --lr 3 --eval-every 128 --eval-fraction 0.005");
+  EXPECT_EQ(diverged.exit_code, 2) << diverged.output;
+  EXPECT_NE(diverged.output.find("shadowsync: error: training diverged"), std::string::npos) << diverged.output;
+  for (const RunResult* r : {&metrics, &ckpt, &diverged}) {
+    EXPECT_EQ(r->output.find("terminate"), std::string::npos) << r->output;
+  }
+}
+
+// A worker that cannot allocate its buffers (its thread throws): the error is carried out of the
+// thread, every thread is joined, and the message names --batch. The address-space limit makes
+// the workers' allocations fail on any machine (on a small one the up-front memory check may
+// refuse the run first, also naming --batch).
+TEST(TrainCommand, AWorkerThatCannotAllocateEndsTheRunWithOneMessage) {
+  const std::string command = "ulimit -v 3000000; exec '" + exe() + "' train --data '" + data_file() + "'" + kSmall +
+                              "--sync none --groups 1 --batch 1048576 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  EXPECT_NE(output.find("shadowsync: error: "), std::string::npos) << output;
+  EXPECT_NE(output.find("--batch 1048576"), std::string::npos) << output;
+  EXPECT_EQ(output.find("terminate"), std::string::npos) << output;
+}
+
+TEST(TrainCommand, ResumingAFinishedRunSaysThereIsNothingToDo) {
+  const std::string ckpt = temp_path("finished.ckpt");
+  const std::string args = "train --data '" + data_file() + "'" + kSmall + "--sync none --groups 1 --checkpoint '" + ckpt + "'";
+  ASSERT_EQ(run(args).exit_code, 0);
+  const std::string before = file_bytes(ckpt);
+  const RunResult again = run(args + " --resume '" + ckpt + "'");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("is finished (36000 of 36000 examples done); nothing left to do"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(file_bytes(ckpt), before) << "the checkpoint must be left as it was";
+  std::filesystem::remove(ckpt);
+}
+
+// Two or three SIGINTs in quick succession, at random moments (during training, the final
+// evaluation or the checkpoint): the first stops the run, the others are reported and ignored;
+// the process always exits 130 with a complete checkpoint, never aborts.
+TEST(TrainCommand, RepeatedSigintsAtRandomMomentsAlwaysLeaveACheckpoint) {
+  const std::string ckpt = temp_path("signals.ckpt");
+  const std::string log = temp_path("signals.log");
+  // A large evaluation (the whole file) so that signals often land in the final evaluation.
+  const std::string args = "train --data '" + data_file() + "' --eval-data '" + data_file() +
+                           "' --model small --rows-per-table 4096 --epochs 10 --sync s-ma "
+                           "--topology 'package:2 core:1 pu:1' --progress-seconds 0.05 --checkpoint '" + ckpt + "'";
+  std::srand(static_cast<unsigned>(::getpid()));
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::filesystem::remove(ckpt);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const std::string command = "exec '" + exe() + "' " + args + " > '" + log + "' 2>&1";
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    bool started = false;
+    for (int i = 0; i < 600 && !started; ++i) {
+      ::usleep(20 * 1000);
+      started = file_bytes(log).find("progress:") != std::string::npos;
+    }
+    ASSERT_TRUE(started) << "training never reported progress";
+    ::usleep(static_cast<useconds_t>(std::rand() % 300) * 1000);
+    ::kill(child, SIGINT);
+    const int repeats = 1 + attempt % 2;
+    for (int k = 0; k < repeats; ++k) {
+      ::usleep(static_cast<useconds_t>(20 + std::rand() % 250) * 1000);
+      ::kill(child, SIGINT);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    const std::string text = file_bytes(log);
+    ASSERT_TRUE(WIFEXITED(status)) << "attempt " << attempt << ": killed by signal "
+                                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "\n" << text;
+    EXPECT_EQ(WEXITSTATUS(status), 130) << text;
+    EXPECT_NE(text.find("stopped by signal 2 at"), std::string::npos) << text;
+    EXPECT_NE(text.find("checkpoint written to " + ckpt), std::string::npos) << text;
+    EXPECT_EQ(text.find("corrupted"), std::string::npos) << text;
+    const RunResult evaluated = run("eval --checkpoint '" + ckpt + "' --data '" + data_file() + "'");
+    EXPECT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  }
+  std::filesystem::remove(ckpt);
+  std::filesystem::remove(log);
+}
+
 }  // namespace
 }  // namespace shadowsync

@@ -133,6 +133,29 @@ TEST(ShadowSynchronizer, IntervalStopIsPrompt) {
   EXPECT_EQ(sync.rounds_completed(), 1u);
 }
 
+// request_stop() from another thread (the trainer's last worker): no round starts after it,
+// so the count is final before the owner calls stop().
+TEST(ShadowSynchronizer, RequestStopFromAnotherThreadEndsTheRounds) {
+  const size_t n = 4096;
+  Replicas r(2, n);
+  SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, n);
+  ShadowSynchronizer sync(rule, ShadowSyncOptions{});
+  sync.start();
+  ASSERT_TRUE(wait_for([&] { return sync.rounds_completed() >= 3; }));
+  std::thread([&] { sync.request_stop(); }).join();
+  // Give a running round time to finish (a hang guard, no timing assertion), then the count is
+  // fixed: no new round starts.
+  uint64_t settled = sync.rounds_completed();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    settled = sync.rounds_completed();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(sync.rounds_completed(), settled);
+  sync.stop();
+  EXPECT_EQ(sync.rounds_completed(), settled);
+}
+
 TEST(ShadowSynchronizer, ThreadPerGroupSlices) {
   const size_t n = 1000;
   const int groups = 3;

@@ -296,5 +296,94 @@ TEST(Trainer, EvaluatesPeriodicallyIntoTheMetricsFile) {
   std::remove(path.c_str());
 }
 
+bool same_model(const Trainer& a, const Trainer& b) {
+  const size_t n = a.model().layout().total_floats;
+  if (std::memcmp(a.final_dense(), b.final_dense(), n * sizeof(float)) != 0) return false;
+  for (int t = 0; t < kNumSparse; ++t) {
+    if (std::memcmp(a.embeddings().table_data(t), b.embeddings().table_data(t),
+                    a.embeddings().table_floats(t) * sizeof(float)) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A deterministic run stopped anywhere (here by --max-examples at a count that is no multiple
+// of groups x batch x sync-every) and resumed ends bit-identical to the uninterrupted run.
+TEST(Trainer, DeterministicResumeIsBitIdenticalWhereverItStopped) {
+  const std::string path = temp_path("exact.ckpt");
+  for (SyncMode mode : {SyncMode::ForegroundMA, SyncMode::ForegroundEASGD, SyncMode::ForegroundBMUF}) {
+    TrainConfig c = config(mode, kTwoSockets, 1);
+    c.deterministic = true;
+    c.sync_every = 5;
+    c.epochs = 1;
+    Trainer whole(c, data().train, data().eval);
+    whole.run();
+
+    TrainConfig first = c;
+    first.max_examples = 64 * 7 + 3;  // 7 batches in: not at a sync point of either worker
+    first.checkpoint_path = path;
+    const TrainResult stopped = Trainer(first, data().train, data().eval).run();
+    ASSERT_TRUE(stopped.stopped_early);
+    TrainConfig second = c;
+    second.resume_path = path;
+    Trainer resumed(second, data().train, data().eval);
+    const TrainResult done = resumed.run();
+    EXPECT_EQ(done.final_report.examples, data().train.rows);
+    EXPECT_TRUE(same_model(whole, resumed)) << sync_mode_name(mode);
+  }
+  std::remove(path.c_str());
+}
+
+TEST(Trainer, ResumingAFinishedRunDoesNothing) {
+  const std::string path = temp_path("finished.ckpt");
+  TrainConfig c = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  c.checkpoint_path = path;
+  train(c);
+  std::ifstream in(path, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+
+  TrainConfig again = c;
+  again.resume_path = path;
+  const TrainResult r = train(again);
+  EXPECT_TRUE(r.already_finished);
+  EXPECT_EQ(r.final_report.examples, data().train.rows);
+  EXPECT_EQ(r.final_report.total_examples, data().train.rows);
+  EXPECT_TRUE(r.checkpoint.empty());
+  std::ifstream after_in(path, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(after_in)), {});
+  EXPECT_EQ(before, after) << "the checkpoint must not be rewritten";
+  std::remove(path.c_str());
+}
+
+// The coordinator's own errors (here: the divergence found by an evaluation while the workers
+// are parked) stop and join every thread and come out as one Error, not std::terminate.
+TEST(Trainer, DivergenceFoundWhileWorkersAreParkedIsReportedAsDivergence) {
+  TrainConfig c = config(SyncMode::None, "package:1 core:1 pu:1", 1);
+  c.optimizer.dense = DenseOptimizer::Sgd;
+  c.optimizer.lr = 1.6f;
+  c.eval_every = 128;
+  const std::string message = error_of([&] { train(c); });
+  EXPECT_NE(message.find("training diverged: the loss became NaN or infinite at about"), std::string::npos) << message;
+}
+
+TEST(Trainer, EmptyEvaluationDataGivesNoEvaluation) {
+  TrainConfig c = config(SyncMode::None, kTwoSockets, 1);
+  Trainer trainer(c, data().train, DataView{});
+  const TrainResult r = trainer.run();
+  EXPECT_EQ(r.final_report.examples, data().train.rows);
+  EXPECT_FALSE(r.final_report.eval.has_value());
+}
+
+TEST(Trainer, OutOfRangeOptionsAreRefusedUpFront) {
+  TrainConfig c = config(SyncMode::None, kTwoSockets, 1);
+  c.batch = 2147483647;
+  EXPECT_NE(error_of([&] { train(c); }).find("--batch: 2147483647 is not in [1, 1048576]"), std::string::npos);
+  c = config(SyncMode::None, kTwoSockets, 1);
+  c.progress_seconds = std::nan("");
+  EXPECT_NE(error_of([&] { train(c); }).find("--progress-seconds"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace shadowsync

@@ -126,5 +126,24 @@ TEST(WorkerGate, TurnModeRunsWorkersInStrictRoundRobin) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 0, 1, 2, 0, 2, 0}));
 }
 
+// A stop in turn mode is taken only where a new cycle of turns starts (the lowest active worker
+// holds the turn), so the state left behind is one every run passes through.
+TEST(WorkerGate, CycleStartIsTheLowestActiveWorkersTurn) {
+  WorkerGate gate(2, 1, true);
+  EXPECT_TRUE(gate.at_cycle_start(0, 0));
+  EXPECT_FALSE(gate.at_cycle_start(1, 0)) << "not its turn";
+  gate.before_batch(0, 0);
+  gate.after_batch(0, 0);  // the turn goes to worker 1, mid-cycle
+  EXPECT_FALSE(gate.at_cycle_start(0, 0));
+  EXPECT_FALSE(gate.at_cycle_start(1, 0)) << "worker 0 comes first in the cycle";
+  gate.before_batch(1, 0);
+  gate.after_batch(1, 0);
+  EXPECT_TRUE(gate.at_cycle_start(0, 0));
+  gate.leave(0, 0, nullptr);  // worker 0 is done: the cycle now starts at worker 1
+  EXPECT_TRUE(gate.at_cycle_start(1, 0));
+  WorkerGate free_running(2, 2, false);
+  EXPECT_TRUE(free_running.at_cycle_start(1, 1)) << "without turns every point is a cycle start";
+}
+
 }  // namespace
 }  // namespace shadowsync::train
