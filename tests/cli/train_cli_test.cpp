@@ -69,7 +69,9 @@ TEST(TrainCommand, BadCommandLinesNameTheProblem) {
       {"train --data '" + data_file() + "' --topology 'package:x'", "--topology"},
       {"train --data '" + data_file() + "' --resume /nonexistent.ckpt", "/nonexistent.ckpt"},
       {"eval --checkpoint /nonexistent.ckpt --data '" + data_file() + "'", "/nonexistent.ckpt"},
-      {"predict --checkpoint /nonexistent.ckpt --data '" + data_file() + "'", "--out is required"},
+      // --out is optional (standard output by default): the checkpoint is named instead.
+      {"predict --checkpoint /nonexistent.ckpt --data '" + data_file() + "'", "/nonexistent.ckpt"},
+      {"predict --data '" + data_file() + "'", "--checkpoint is required"},
   };
   for (const Case& c : cases) {
     const RunResult r = run(c.args);
