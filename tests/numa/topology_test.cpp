@@ -2,11 +2,14 @@
 // descriptions, this machine, and the errors for bad specs.
 #include "shadowsync/numa/topology.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "fixtures.hpp"
 #include "shadowsync/error.hpp"
@@ -193,6 +196,196 @@ TEST(Topology, InvalidXmlIsAnError) {
   std::filesystem::remove(path);
   EXPECT_EQ(message.rfind("--topology: file '" + path.string() + "' is not a valid hwloc XML topology", 0), 0u)
       << message;
+}
+
+
+// ---- XML descriptions that used to crash inside libhwloc --------------------------------------
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string xml_text_error_of(const std::string& text, const std::string& name) {
+  try {
+    Topology::from_xml_text(text, name);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+int line_of(const std::string& text, size_t offset) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
+}
+
+// 2socket.xml with the complete_cpuset attribute of the first object of `type` misspelled
+// ("complete_cpusett"); *line is set to the line of that object.
+std::string misspell_complete_cpuset(const std::string& xml, const std::string& type, int* line) {
+  const size_t object = xml.find("<object type=\"" + type + "\"");
+  const size_t attribute = xml.find("complete_cpuset=", object);
+  *line = line_of(xml, object);
+  std::string bad = xml;
+  bad.replace(attribute, std::string("complete_cpuset=").size(), "complete_cpusett=");
+  return bad;
+}
+
+TEST(TopologyXml, MisspelledCompleteCpusetInAFileIsAnErrorNotACrash) {
+  int line = 0;
+  const std::string bad = misspell_complete_cpuset(read_text(fixture("2socket.xml")), "PU", &line);
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("shadowsync_misspelled_" + std::to_string(getpid()) + ".xml");
+  std::ofstream(path) << bad;
+  const std::string message = error_of(path.string());
+  std::filesystem::remove(path);
+  EXPECT_EQ(line, 13);
+  EXPECT_EQ(message, "--topology: file '" + path.string() +
+                         "' is not a valid hwloc XML topology: line 13: object PU has a cpuset but "
+                         "no complete_cpuset attribute")
+      << message;
+}
+
+TEST(TopologyXml, MisspelledCompleteCpusetOnAnyObjectIsAnError) {
+  const std::string xml = read_text(fixture("2socket.xml"));
+  for (const std::string type : {"Machine", "Package", "NUMANode", "Core", "PU"}) {
+    int line = 0;
+    const std::string message = xml_text_error_of(misspell_complete_cpuset(xml, type, &line), "bad.xml");
+    EXPECT_EQ(message, fmt::format("--topology: file 'bad.xml' is not a valid hwloc XML topology: "
+                                   "line {}: object {} has a cpuset but no complete_cpuset attribute",
+                                   line, type));
+  }
+}
+
+TEST(TopologyXml, FromXmlTextMatchesTheFile) {
+  const Topology topology = Topology::from_xml_text(read_text(fixture("4socket.xml")), "four");
+  EXPECT_EQ(topology.source(), "XML file 'four'");
+  EXPECT_EQ(topology.spec(), "four");
+  EXPECT_EQ(topology.packages(), 4);
+  EXPECT_EQ(topology.pus(), 64);
+  EXPECT_EQ(topology.distances()[0][2], 31u);
+}
+
+// A minimal well-formed hwloc 2 XML machine with the given object lines inside the Machine.
+std::string machine_xml(const std::string& machine_attributes, const std::string& children) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n"
+         "<topology version=\"2.0\">\n"
+         "  <object type=\"Machine\" os_index=\"0\" " + machine_attributes + " gp_index=\"1\">\n" +
+         children + "  </object>\n</topology>\n";
+}
+
+const std::string kSets = "cpuset=\"0x00000001\" complete_cpuset=\"0x00000001\" nodeset=\"0x00000001\" "
+                          "complete_nodeset=\"0x00000001\"";
+const std::string kNuma = "    <object type=\"NUMANode\" os_index=\"0\" " + kSets + " gp_index=\"2\"/>\n";
+const std::string kPu = "    <object type=\"PU\" os_index=\"0\" " + kSets + " gp_index=\"3\"/>\n";
+
+TEST(TopologyXml, MinimalMachineLoads) {
+  const Topology topology = Topology::from_xml_text(machine_xml(kSets, kNuma + kPu), "tiny.xml");
+  EXPECT_EQ(topology.pus(), 1);
+  EXPECT_EQ(topology.numa_nodes(), 1);
+}
+
+TEST(TopologyXml, StructuralErrorsNameTheLineAndTheProblem) {
+  const std::string prefix = "--topology: file 'm.xml' is not a valid hwloc XML topology: ";
+  // A PU without os_index.
+  std::string pu = kPu;
+  pu.replace(pu.find("os_index=\"0\" "), 13, "");
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + pu), "m.xml"),
+            prefix + "line 6: object PU has no os_index attribute");
+  // A core without a nodeset.
+  std::string core = "    <object type=\"Core\" os_index=\"0\" cpuset=\"0x1\" complete_cpuset=\"0x1\">\n"
+                     "  " + kPu + "    </object>\n";
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + core), "m.xml"),
+            prefix + "line 6: object Core has no nodeset attribute");
+  // No PU at all, and no NUMA node at all.
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma), "m.xml"),
+            prefix + "the machine has no PU object");
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kPu), "m.xml"),
+            prefix + "the machine has no NUMANode object");
+  // A PU beyond the planned maximum, an infinite cpuset, a nonsense bitmap.
+  std::string far_pu = kPu;
+  far_pu.replace(far_pu.find("os_index=\"0\""), 12, "os_index=\"4294967295\"");
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + far_pu), "m.xml"),
+            prefix + "line 6: object PU has os_index 4294967295, more than the 8191 shadowsync plans for");
+  std::string infinite = kSets;
+  infinite.replace(0, std::string("cpuset=\"0x00000001\"").size(), "cpuset=\"0xf...f\"");
+  EXPECT_EQ(xml_text_error_of(machine_xml(infinite, kNuma + kPu), "m.xml"),
+            prefix + "line 4: object Machine has cpuset '0xf...f', an infinite set");
+  std::string nonsense = kSets;
+  nonsense.replace(0, std::string("cpuset=\"0x00000001\"").size(), "cpuset=\"zebra\"");
+  EXPECT_EQ(xml_text_error_of(machine_xml(nonsense, kNuma + kPu), "m.xml"),
+            prefix + "line 4: object Machine has cpuset 'zebra', not an hwloc bitmap");
+  // More children than any real object has.
+  std::string pus;
+  for (int i = 0; i < 513; ++i) pus += kPu;
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + pus), "m.xml"),
+            prefix + "line 4: object Machine has 513 child objects, more than the 512 shadowsync plans for");
+  // Not hwloc 2 XML, and not XML.
+  EXPECT_EQ(xml_text_error_of("<topology version=\"1.0\">\n</topology>\n", "m.xml"),
+            prefix + "line 1: topology version 1.0; shadowsync reads hwloc 2 XML (version 2.x)");
+  EXPECT_EQ(xml_text_error_of("package:2 pu:2", "m.xml"),
+            prefix + "line 1: expected <topology version=\"2.x\">");
+  const std::string whole = machine_xml(kSets, kNuma + kPu);
+  EXPECT_EQ(xml_text_error_of(whole.substr(0, whole.find("  </object>")), "m.xml"),
+            prefix + "line 4: <object> is not closed before the end of the file");
+  EXPECT_EQ(xml_text_error_of(whole.substr(0, 200), "m.xml"),
+            prefix + "line 4: a tag is not closed ('>' missing)");
+}
+
+// ---- Synthetic descriptions that used to take minutes or gigabytes ----------------------------
+
+TEST(TopologySynthetic, OversizedMachinesAreRefusedQuickly) {
+  EXPECT_EQ(error_of("pu:2147483648"),
+            "--topology 'pu:2147483648': 2147483648 PUs, more than the 8192 shadowsync plans for");
+  EXPECT_EQ(error_of("package:65536 pu:1"),
+            "--topology 'package:65536 pu:1': 65536 PUs, more than the 8192 shadowsync plans for");
+  EXPECT_EQ(error_of("package:1000 core:1000 pu:1"),
+            "--topology 'package:1000 core:1000 pu:1': 1000000 PUs, more than the 8192 shadowsync "
+            "plans for");
+  EXPECT_EQ(error_of("package:8192 pu:1"),
+            "--topology 'package:8192 pu:1': level 'package:8192' has 8192 objects per parent, more "
+            "than the 512 shadowsync plans for");
+  EXPECT_EQ(error_of("package:0x10000 pu:1"),
+            "--topology 'package:0x10000 pu:1': 65536 PUs, more than the 8192 shadowsync plans for");
+  EXPECT_EQ(error_of("package:99999999999999999999999 pu:99999999999999999999"),
+            "--topology 'package:99999999999999999999999 pu:99999999999999999999': over "
+            "4611686018427387904 PUs, more than the 8192 shadowsync plans for");
+}
+
+TEST(TopologySynthetic, HugeExplicitIndexesAreRefused) {
+  EXPECT_EQ(error_of("pu:2(indexes=4294967295,1)"),
+            "--topology 'pu:2(indexes=4294967295,1)': 'indexes=4294967295,1' lists index "
+            "4294967295, more than the 8191 shadowsync plans for");
+  EXPECT_EQ(error_of("package:2 [numa(indexes=0,99999)] pu:1"),
+            "--topology 'package:2 [numa(indexes=0,99999)] pu:1': 'indexes=0,99999' lists index "
+            "99999, more than the 8191 shadowsync plans for");
+}
+
+TEST(TopologySynthetic, TooManyObjectsAreRefused) {
+  std::string spec = "package:512";
+  for (int i = 0; i < 64; ++i) spec += " [numa]";
+  spec += " pu:1";
+  EXPECT_EQ(error_of(spec), "--topology '" + spec +
+                                "': 33793 objects, more than the 32768 shadowsync plans for");
+}
+
+TEST(TopologySynthetic, LargestRealMachinesStillLoad) {
+  // 8 sockets x 2 nodes x 128 cores x 2 PUs.
+  const Topology big = Topology::from_synthetic("package:8 numa:2 core:128 pu:2");
+  EXPECT_EQ(big.pus(), 4096);
+  EXPECT_EQ(big.numa_nodes(), 16);
+  EXPECT_EQ(Topology::load("(memory=1GB) package:2 [numa(memory=64GB)] l3:2 core:4 pu:2(indexes=0,8,1,9,2,10,3,11,4,12,5,13,6,14,7,15,16,24,17,25,18,26,19,27,20,28,21,29,22,30,23,31)").pus(), 32);
+  EXPECT_EQ(Topology::load("2 2 2").pus(), 8);
+  EXPECT_EQ(Topology::load("package:2 core:288 pu:1").pus(), 576);
+}
+
+TEST(TopologySynthetic, UnparsableDescriptionsAreStillReportedAsSuch) {
+  for (const std::string bad : {"package", "package:", "(memory=1", "package:2 [numa pu:1", "pu:2(indexes=1"}) {
+    EXPECT_NE(error_of(bad).find("--topology '" + bad + "': not a valid hwloc synthetic description"),
+              std::string::npos)
+        << error_of(bad);
+  }
 }
 
 }  // namespace
