@@ -128,6 +128,16 @@ Topology Topology::from_xml_text(std::string_view text, std::string_view name) {
 
 Topology Topology::from_synthetic(std::string_view description) {
   const std::string spec(description);
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] < ' ' || spec[i] > '~') {
+      // Shown up to the byte: the rest may hold a NUL (which would cut the message) or bytes
+      // a terminal cannot show.
+      throw detail::invalid_synthetic(
+          spec.substr(0, i) + "...",
+          fmt::format("byte 0x{:02x} at offset {}; descriptions are printable ASCII",
+                      static_cast<unsigned char>(spec[i]), i));
+    }
+  }
   detail::check_synthetic(spec);
   UniqueTopology topology = new_topology(spec);
   if (hwloc_topology_set_synthetic(topology.get(), spec.c_str()) != 0) {
@@ -255,8 +265,8 @@ nlohmann::json Topology::to_json() const {
                           {"memory_bytes", node.memory_bytes},
                           {"pus", node.pus}});
   }
-  return {{"topology", spec_},
-          {"source", source_},
+  return {{"topology", detail::utf8_safe(spec_)},
+          {"source", detail::utf8_safe(source_)},
           {"this_system", is_this_system()},
           {"packages", packages()},
           {"numa_nodes", numa_nodes()},

@@ -380,6 +380,26 @@ TEST(TopologySynthetic, LargestRealMachinesStillLoad) {
   EXPECT_EQ(Topology::load("package:2 core:288 pu:1").pus(), 576);
 }
 
+// Found by fuzzing: hwloc reads "pac\x8b..." as "package", and the spec then made
+// to_json().dump() throw nlohmann's invalid UTF-8 error.
+TEST(TopologySynthetic, NonAsciiBytesAreRefused) {
+  EXPECT_EQ(error_of("pac\x8b\x9e:2 pu:1"),
+            "--topology 'pac...': not a valid hwloc synthetic description (byte 0x8b at offset 3; "
+            "descriptions are printable ASCII); expected levels TYPE:COUNT ending with pu, e.g. "
+            "'package:2 numa:1 core:8 pu:2', or an existing hwloc XML file");
+  EXPECT_NE(error_of(std::string("pu:2\0pu:3", 9)).find("'pu:2...': not a valid hwloc synthetic "
+                                                        "description (byte 0x00 at offset 4;"),
+            std::string::npos)
+      << error_of(std::string("pu:2\0pu:3", 9));
+}
+
+TEST(TopologyXml, JsonOfANonUtf8FileNameCanBeDumped) {
+  const Topology topology = Topology::from_xml_text(read_text(fixture("2socket.xml")), "m\xff.xml");
+  const nlohmann::json json = topology.to_json();
+  EXPECT_EQ(json["topology"], "m\xef\xbf\xbd.xml");  // U+FFFD
+  EXPECT_NO_THROW((void)json.dump());
+}
+
 TEST(TopologySynthetic, UnparsableDescriptionsAreStillReportedAsSuch) {
   for (const std::string bad : {"package", "package:", "(memory=1", "package:2 [numa pu:1", "pu:2(indexes=1"}) {
     EXPECT_NE(error_of(bad).find("--topology '" + bad + "': not a valid hwloc synthetic description"),
