@@ -23,6 +23,8 @@ namespace shadowsync::numa::detail {
 namespace {
 
 constexpr uint64_t kSaturated = uint64_t{1} << 62;  // counts stop growing here (no overflow)
+constexpr size_t kMaxSyntheticLevels = 128;         // hwloc's HWLOC_SYNTHETIC_MAX_DEPTH
+constexpr hwloc_obj_type_t kNoType = HWLOC_OBJ_TYPE_MAX;  // a synthetic level given as a number
 
 uint64_t saturating_mul(uint64_t a, uint64_t b) {
   if (a != 0 && b > kSaturated / a) return kSaturated;
@@ -414,18 +416,41 @@ void check_synthetic(const std::string& description) {
     return close + 1;
   };
 
+  // The object type a level or attached object starts with (as hwloc reads it).
+  auto type_at = [&](size_t at) {
+    hwloc_obj_type_t type = kNoType;
+    hwloc_obj_attr_u attributes{};
+    if (hwloc_type_sscanf(s.c_str() + at, &type, &attributes, sizeof(attributes)) < 0) {
+      throw invalid_synthetic(description, fmt::format("unknown object type at '{}'", shown(s.substr(at))));
+    }
+    return type;
+  };
+  std::vector<hwloc_obj_type_t> level_types;  // kNoType for a level without a type
+  bool attached_numa = false;
+
   size_t pos = 0;
   if (n > 0 && s[0] == '(') pos = closing(0, ')');
   while (true) {
     while (pos < n && s[pos] == ' ') ++pos;
     if (pos >= n) break;
     if (s[pos] == '[') {  // a memory object attached to each object of the level above
+      if (type_at(pos + 1) != HWLOC_OBJ_NUMANODE) {
+        throw invalid_synthetic(description, fmt::format("only NUMA nodes can be attached, at '{}'",
+                                                         shown(s.substr(pos))));
+      }
+      attached_numa = true;
       pos = closing(pos, ']');
       objects = saturating_add(objects, width);
       continue;
     }
     const size_t level_begin = pos;
+    hwloc_obj_type_t type = kNoType;
     if (s[pos] < '0' || s[pos] > '9') {
+      type = type_at(pos);
+      if (!hwloc_obj_type_is_normal(type) && type != HWLOC_OBJ_NUMANODE) {
+        throw invalid_synthetic(description, fmt::format("object type not allowed at '{}'",
+                                                         shown(s.substr(pos))));
+      }
       const size_t colon = s.find(':', pos);
       if (colon == std::string::npos) {
         throw invalid_synthetic(description, fmt::format("no ':' after the object type at '{}'",
@@ -449,9 +474,28 @@ void check_synthetic(const std::string& description) {
     if (count > Topology::kMaxLevelCount && !too_wide) {
       too_wide.emplace(s.substr(level_begin, pos - level_begin), count);
     }
+    level_types.push_back(type);
+    if (level_types.size() >= kMaxSyntheticLevels) {
+      throw invalid_synthetic(description, fmt::format("more than {} levels", kMaxSyntheticLevels - 1));
+    }
     width = saturating_mul(width, count);
     objects = saturating_add(objects, width);
     if (pos < n && s[pos] == '(') pos = closing(pos, ')');
+  }
+  // hwloc's own checks after reading the levels, made here because hwloc 2.9 leaks the attached
+  // objects it has read when one of them fails.
+  if (level_types.empty()) throw invalid_synthetic(description, "no levels");
+  if (level_types.back() != kNoType && level_types.back() != HWLOC_OBJ_PU) {
+    throw invalid_synthetic(description, "the last level must be pu");
+  }
+  for (hwloc_obj_type_t unique : {HWLOC_OBJ_PU, HWLOC_OBJ_PACKAGE, HWLOC_OBJ_NUMANODE, HWLOC_OBJ_CORE,
+                                  HWLOC_OBJ_MACHINE}) {
+    if (std::count(level_types.begin(), level_types.end(), unique) > 1) {
+      throw invalid_synthetic(description, fmt::format("more than one {} level", hwloc_obj_type_string(unique)));
+    }
+  }
+  if (attached_numa && std::count(level_types.begin(), level_types.end(), HWLOC_OBJ_NUMANODE) > 0) {
+    throw invalid_synthetic(description, "NUMA nodes both as a level and attached");
   }
   if (width > Topology::kMaxPus) {
     throw Error(fmt::format("--topology '{}': {} PUs, more than the {} shadowsync plans for",

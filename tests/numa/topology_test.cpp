@@ -400,6 +400,28 @@ TEST(TopologyXml, JsonOfANonUtf8FileNameCanBeDumped) {
   EXPECT_NO_THROW((void)json.dump());
 }
 
+// Found by fuzzing (LeakSanitizer): hwloc 2.9 leaks the attached NUMA nodes it has read when its
+// checks after reading the levels fail, so those checks are made first.
+TEST(TopologySynthetic, HwlocsLevelChecksAreMadeFirst) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"(memory=1GB) package:2 [numa(memory=64GB)]", "the last level must be pu"},
+      {"package:2 [numa] core:2", "the last level must be pu"},
+      {"package:2 [numa] pu:2 pu:2", "more than one PU level"},
+      {"[numa]", "no levels"},
+      {"package:2 [numa] numa:2 pu:1", "NUMA nodes both as a level and attached"},
+      {"package:2 [core] pu:1", "only NUMA nodes can be attached, at '[core] pu:1'"},
+      {"package:2 bridge:2 pu:1", "object type not allowed at 'bridge:2 pu:1'"},
+      {"package:2 [zebra] pu:1", "unknown object type at 'zebra] pu:1'"},
+  };
+  for (const auto& [spec, why] : cases) {
+    EXPECT_EQ(error_of(spec).rfind("--topology '" + spec + "': not a valid hwloc synthetic description (" +
+                                       why + "); expected levels",
+                                   0),
+              0u)
+        << error_of(spec);
+  }
+}
+
 TEST(TopologySynthetic, UnparsableDescriptionsAreStillReportedAsSuch) {
   for (const std::string bad : {"package", "package:", "(memory=1", "package:2 [numa pu:1", "pu:2(indexes=1"}) {
     EXPECT_NE(error_of(bad).find("--topology '" + bad + "': not a valid hwloc synthetic description"),
