@@ -237,7 +237,11 @@ class XmlChecker {
       if (p >= text_.size()) {
         fail(parent.offset, fmt::format("<{}> is not closed before the end of the file", parent.name));
       }
-      if (text_[p] != '<') {  // text content (distance values, user data): up to the next tag
+      if (text_[p] != '<') {  // text: only distance values and user data have any
+        if (parent.name != "indexes" && parent.name != "u64values" && parent.name != "userdata") {
+          fail(p, fmt::format("unexpected text '{}' in <{}>", shown(text_.substr(p, text_.find('\n', p) - p)),
+                              parent.name));
+        }
         const size_t next = text_.find('<', p);
         if (next == std::string_view::npos) {
           fail(parent.offset, fmt::format("<{}> is not closed before the end of the file", parent.name));
@@ -398,7 +402,7 @@ Error invalid_synthetic(const std::string& description, const std::string& why) 
 
 // Reads the levels as hwloc's synthetic parser does: an optional "(attributes)" for the machine,
 // then levels "[TYPE:]COUNT[(attributes)]" (COUNT as strtoul with base 0 reads it) separated by
-// spaces, and "[memory(attributes)]" objects attached to every object of the level before.
+// spaces, and "[numa(attributes)]" NUMA nodes attached to every object of the level before.
 void check_synthetic(const std::string& description) {
   const std::string& s = description;
   const size_t n = s.size();

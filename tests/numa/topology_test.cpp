@@ -321,6 +321,9 @@ TEST(TopologyXml, StructuralErrorsNameTheLineAndTheProblem) {
   for (int i = 0; i < 513; ++i) pus += kPu;
   EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + pus), "m.xml"),
             prefix + "line 4: object Machine has 513 child objects, more than the 512 shadowsync plans for");
+  // Text where hwloc expects a tag (found by fuzzing: hwloc 2.9 leaks the objects it has read).
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + "    \"0x1\" gp_index=\"29\">\n" + kPu), "m.xml"),
+            prefix + "line 6: unexpected text '\"0x1\" gp_index=\"29\">' in <object>");
   // Not hwloc 2 XML, and not XML.
   EXPECT_EQ(xml_text_error_of("<topology version=\"1.0\">\n</topology>\n", "m.xml"),
             prefix + "line 1: topology version 1.0; shadowsync reads hwloc 2 XML (version 2.x)");
