@@ -93,7 +93,7 @@ class XmlChecker {
     pos = topology_tag(pos);
     Tag topology;
     topology.name = "topology";
-    children(topology, pos, 1);
+    children(topology, pos, 1, nullptr);
     if (pus_ == 0) fail("the machine has no PU object");
     if (numa_nodes_ == 0) fail("the machine has no NUMANode object");
   }
@@ -229,9 +229,17 @@ class XmlChecker {
   }
 
   // The contents of `parent` from `pos` to its closing tag; *pos is left after it.
-  void children(const Tag& parent, size_t& pos, int depth) {
+  // The four sets of an object that has them all (the last value of each attribute, as hwloc).
+  struct Sets {
+    Bitmap cpuset, complete_cpuset, nodeset, complete_nodeset;
+    bool normal = false;  // a CPU-side object (not NUMANode/MemCache): ordered among siblings
+  };
+
+  void children(const Tag& parent, size_t& pos, int depth, const Sets* parent_sets) {
     if (parent.self_closed) return;
     uint64_t child_objects = 0;
+    const Bitmap siblings = make_bitmap();  // PUs of the normal children so far
+    int last_first = -1;                    // first PU of the last normal child
     while (true) {
       const size_t p = skip_spaces(pos);
       if (p >= text_.size()) {
@@ -267,8 +275,9 @@ class XmlChecker {
         fail(parent.offset, fmt::format("{} has {} child objects, more than the {} shadowsync plans for",
                                         description(parent), child_objects, Topology::kMaxLevelCount));
       }
-      check_element(child);
-      children(child, pos, depth + 1);
+      const std::optional<Sets> sets = check_element(child);
+      if (sets) check_sets(child, *sets, parent, parent_sets, siblings.get(), &last_first);
+      children(child, pos, depth + 1, sets ? &*sets : nullptr);
     }
   }
 
@@ -279,11 +288,52 @@ class XmlChecker {
                : fmt::format("<{}>", tag.name);
   }
 
-  void check_element(const Tag& tag) {
+  // hwloc 2.9 prints an "out-of-order XML topology" report and leaks objects (found by
+  // fuzzing) when sets do not nest: a set inside its complete set, an object's PUs and nodes
+  // inside its parent's, CPU-side siblings disjoint and in PU order.
+  void check_sets(const Tag& tag, const Sets& sets, const Tag& parent, const Sets* parent_sets,
+                  hwloc_bitmap_t siblings, int* last_first) const {
     const std::string what = description(tag);
+    if (!hwloc_bitmap_isincluded(sets.cpuset.get(), sets.complete_cpuset.get())) {
+      fail(tag.offset, fmt::format("{} has a cpuset that is not inside its complete_cpuset", what));
+    }
+    if (!hwloc_bitmap_isincluded(sets.nodeset.get(), sets.complete_nodeset.get())) {
+      fail(tag.offset, fmt::format("{} has a nodeset that is not inside its complete_nodeset", what));
+    }
+    if (parent_sets != nullptr) {
+      if (!hwloc_bitmap_isincluded(sets.complete_cpuset.get(), parent_sets->complete_cpuset.get())) {
+        fail(tag.offset, fmt::format("{} has PUs outside its parent {} (line {})", what,
+                                     description(parent), line_of(parent.offset)));
+      }
+      if (!hwloc_bitmap_isincluded(sets.complete_nodeset.get(), parent_sets->complete_nodeset.get())) {
+        fail(tag.offset, fmt::format("{} has NUMA nodes outside its parent {} (line {})", what,
+                                     description(parent), line_of(parent.offset)));
+      }
+    }
+    if (!sets.normal) return;
+    if (hwloc_bitmap_intersects(sets.complete_cpuset.get(), siblings)) {
+      fail(tag.offset, fmt::format("{} shares PUs with an earlier sibling", what));
+    }
+    const int first = hwloc_bitmap_first(sets.complete_cpuset.get());
+    if (first >= 0 && first < *last_first) {
+      fail(tag.offset, fmt::format("{} comes after a sibling with higher PUs (hwloc writes siblings "
+                                   "in PU order)", what));
+    }
+    if (first >= 0) *last_first = first;
+    hwloc_bitmap_or(siblings, siblings, sets.complete_cpuset.get());
+  }
+
+  std::optional<Sets> check_element(const Tag& tag) {
+    const std::string what = description(tag);
+    Sets sets;
     for (const auto& [attribute, value] : tag.attributes) {
       for (const char* bitmap_attribute : kBitmapAttributes) {
-        if (attribute == bitmap_attribute) check_bitmap(tag, what, attribute, value);
+        if (attribute != bitmap_attribute) continue;
+        Bitmap bitmap = check_bitmap(tag, what, attribute, value);
+        if (attribute == "cpuset") sets.cpuset = std::move(bitmap);
+        if (attribute == "complete_cpuset") sets.complete_cpuset = std::move(bitmap);
+        if (attribute == "nodeset") sets.nodeset = std::move(bitmap);
+        if (attribute == "complete_nodeset") sets.complete_nodeset = std::move(bitmap);
       }
       if (attribute == "nbobjs") {
         const std::optional<uint64_t> count = parse_decimal(value);
@@ -294,7 +344,7 @@ class XmlChecker {
         }
       }
     }
-    if (tag.name != "object") return;
+    if (tag.name != "object") return std::nullopt;
     if (++objects_ > Topology::kMaxObjects) {
       fail(tag.offset, fmt::format("more than the {} objects shadowsync plans for", Topology::kMaxObjects));
     }
@@ -333,11 +383,14 @@ class XmlChecker {
       }
       if (kind == "numanode") ++numa_nodes_;
     }
+    if (!sets.cpuset || !sets.complete_cpuset || !sets.nodeset || !sets.complete_nodeset) return std::nullopt;
+    sets.normal = needs_sets(kind) && kind != "numanode" && kind != "memcache";
+    return sets;
   }
 
-  void check_bitmap(const Tag& tag, const std::string& what, std::string_view attribute,
-                    const std::string& value) const {
-    const Bitmap bitmap = make_bitmap();
+  Bitmap check_bitmap(const Tag& tag, const std::string& what, std::string_view attribute,
+                      const std::string& value) const {
+    Bitmap bitmap = make_bitmap();
     if (hwloc_bitmap_sscanf(bitmap.get(), value.c_str()) != 0) {
       fail(tag.offset, fmt::format("{} has {} '{}', not an hwloc bitmap", what, attribute, shown(value)));
     }
@@ -349,6 +402,7 @@ class XmlChecker {
       fail(tag.offset, fmt::format("{} has {} '{}' with index {}, more than the {} shadowsync plans for",
                                    what, attribute, shown(value), last, Topology::kMaxOsIndex));
     }
+    return bitmap;
   }
 
   std::string_view text_;

@@ -280,6 +280,37 @@ const std::string kSets = "cpuset=\"0x00000001\" complete_cpuset=\"0x00000001\" 
 const std::string kNuma = "    <object type=\"NUMANode\" os_index=\"0\" " + kSets + " gp_index=\"2\"/>\n";
 const std::string kPu = "    <object type=\"PU\" os_index=\"0\" " + kSets + " gp_index=\"3\"/>\n";
 
+// A PU element with OS index and cpuset bit `index` (hwloc bitmap format: 32-bit words, the
+// highest first).
+std::string pu_xml(int index) {
+  std::string set = fmt::format("0x{:08x}", 1u << (index % 32));
+  for (int word = 0; word < index / 32; ++word) set += ",0x0";
+  return fmt::format("    <object type=\"PU\" os_index=\"{}\" cpuset=\"{}\" complete_cpuset=\"{}\" "
+                     "nodeset=\"0x1\" complete_nodeset=\"0x1\"/>\n",
+                     index, set, set);
+}
+
+// Found by fuzzing: sets that do not nest make hwloc 2.9 print an "out-of-order XML topology"
+// report and leak the objects it has read.
+TEST(TopologyXml, SetsMustNest) {
+  const std::string prefix = "--topology: file 'n.xml' is not a valid hwloc XML topology: ";
+  const std::string three = "cpuset=\"0x7\" complete_cpuset=\"0x7\" nodeset=\"0x1\" complete_nodeset=\"0x1\"";
+  EXPECT_EQ(Topology::from_xml_text(machine_xml(three, kNuma + pu_xml(0) + pu_xml(1) + pu_xml(2)), "n.xml").pus(), 3);
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + pu_xml(1)), "n.xml"),
+            prefix + "line 6: object PU has PUs outside its parent object Machine (line 4)");
+  EXPECT_EQ(xml_text_error_of(machine_xml(three, kNuma + pu_xml(0) + pu_xml(2) + pu_xml(1)), "n.xml"),
+            prefix + "line 8: object PU comes after a sibling with higher PUs (hwloc writes siblings in PU order)");
+  EXPECT_EQ(xml_text_error_of(machine_xml(three, kNuma + pu_xml(0) + pu_xml(0)), "n.xml"),
+            prefix + "line 7: object PU shares PUs with an earlier sibling");
+  EXPECT_EQ(xml_text_error_of(machine_xml("cpuset=\"0x3\" complete_cpuset=\"0x1\" nodeset=\"0x1\" "
+                                          "complete_nodeset=\"0x1\"", kNuma + pu_xml(0)), "n.xml"),
+            prefix + "line 4: object Machine has a cpuset that is not inside its complete_cpuset");
+  std::string numa_elsewhere = kNuma;
+  numa_elsewhere.replace(numa_elsewhere.find("complete_nodeset=\"0x00000001\""), 30, "complete_nodeset=\"0x00000003\"");
+  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, numa_elsewhere + pu_xml(0)), "n.xml"),
+            prefix + "line 5: object NUMANode has NUMA nodes outside its parent object Machine (line 4)");
+}
+
 TEST(TopologyXml, MinimalMachineLoads) {
   const Topology topology = Topology::from_xml_text(machine_xml(kSets, kNuma + kPu), "tiny.xml");
   EXPECT_EQ(topology.pus(), 1);
@@ -318,8 +349,12 @@ TEST(TopologyXml, StructuralErrorsNameTheLineAndTheProblem) {
             prefix + "line 4: object Machine has cpuset 'zebra', not an hwloc bitmap");
   // More children than any real object has.
   std::string pus;
-  for (int i = 0; i < 513; ++i) pus += kPu;
-  EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + pus), "m.xml"),
+  for (int i = 0; i < 513; ++i) pus += pu_xml(i);
+  std::string all_pus = "0x00000001";
+  for (int word = 0; word < 16; ++word) all_pus += ",0xffffffff";
+  const std::string wide_sets = "cpuset=\"" + all_pus + "\" complete_cpuset=\"" + all_pus +
+                                "\" nodeset=\"0x1\" complete_nodeset=\"0x1\"";
+  EXPECT_EQ(xml_text_error_of(machine_xml(wide_sets, kNuma + pus), "m.xml"),
             prefix + "line 4: object Machine has 513 child objects, more than the 512 shadowsync plans for");
   // Text where hwloc expects a tag (found by fuzzing: hwloc 2.9 leaks the objects it has read).
   EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + "    \"0x1\" gp_index=\"29\">\n" + kPu), "m.xml"),
