@@ -42,8 +42,9 @@ class Topology {
   // dereferences NULL on a missing complete_cpuset): every Machine/Package/Die/Group/cache/Core/
   // PU/NUMANode/MemCache object has cpuset, complete_cpuset, nodeset and complete_nodeset, any
   // object with one set of a pair has the other, PUs and NUMA nodes have an os_index, bitmaps
-  // are finite and within kMaxOsIndex, there is at least one PU and one NUMA node, and the
-  // limits above hold (PUs, objects, object children per object, nesting, distance matrices).
+  // are finite and within kMaxOsIndex, sets nest (inside the complete set, inside the parent's,
+  // CPU-side siblings disjoint and in PU order), there is at least one PU and one NUMA node, and
+  // the limits above hold (PUs, objects, object children per object, nesting, distance matrices).
   // Throws shadowsync::Error "--topology: file 'NAME' is not a valid hwloc XML topology: line N:
   // ..." otherwise. Never crashes, hangs or allocates much more than the text's size on any
   // input: this is the entry point for fuzzing XML descriptions.
