@@ -546,6 +546,7 @@ void check_synthetic(const std::string& description) {
   if (level_types.back() != kNoType && level_types.back() != HWLOC_OBJ_PU) {
     throw invalid_synthetic(description, "the last level must be pu");
   }
+  level_types.back() = HWLOC_OBJ_PU;  // a last level without a type is the PU level
   for (hwloc_obj_type_t unique : {HWLOC_OBJ_PU, HWLOC_OBJ_PACKAGE, HWLOC_OBJ_NUMANODE, HWLOC_OBJ_CORE,
                                   HWLOC_OBJ_MACHINE}) {
     if (std::count(level_types.begin(), level_types.end(), unique) > 1) {

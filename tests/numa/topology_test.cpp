@@ -445,6 +445,7 @@ TEST(TopologySynthetic, HwlocsLevelChecksAreMadeFirst) {
       {"(memory=1GB) package:2 [numa(memory=64GB)]", "the last level must be pu"},
       {"package:2 [numa] core:2", "the last level must be pu"},
       {"package:2 [numa] pu:2 pu:2", "more than one PU level"},
+      {"package:2 [numa] pu:12 2", "more than one PU level"},  // the last level is the PUs
       {"[numa]", "no levels"},
       {"package:2 [numa] numa:2 pu:1", "NUMA nodes both as a level and attached"},
       {"package:2 [core] pu:1", "only NUMA nodes can be attached, at '[core] pu:1'"},
