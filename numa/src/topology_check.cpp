@@ -547,6 +547,10 @@ void check_synthetic(const std::string& description) {
     throw invalid_synthetic(description, "the last level must be pu");
   }
   level_types.back() = HWLOC_OBJ_PU;  // a last level without a type is the PU level
+  const auto untyped = std::count(level_types.begin(), level_types.end(), kNoType);
+  if (untyped > 0 && untyped < static_cast<long>(level_types.size()) - 1) {
+    throw invalid_synthetic(description, "levels with and without a type are mixed");
+  }
   for (hwloc_obj_type_t unique : {HWLOC_OBJ_PU, HWLOC_OBJ_PACKAGE, HWLOC_OBJ_NUMANODE, HWLOC_OBJ_CORE,
                                   HWLOC_OBJ_MACHINE}) {
     if (std::count(level_types.begin(), level_types.end(), unique) > 1) {

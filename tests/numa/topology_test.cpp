@@ -415,6 +415,8 @@ TEST(TopologySynthetic, LargestRealMachinesStillLoad) {
   EXPECT_EQ(big.numa_nodes(), 16);
   EXPECT_EQ(Topology::load("(memory=1GB) package:2 [numa(memory=64GB)] l3:2 core:4 pu:2(indexes=0,8,1,9,2,10,3,11,4,12,5,13,6,14,7,15,16,24,17,25,18,26,19,27,20,28,21,29,22,30,23,31)").pus(), 32);
   EXPECT_EQ(Topology::load("2 2 2").pus(), 8);
+  EXPECT_EQ(Topology::load("2 2 pu:2").pus(), 8);
+  EXPECT_EQ(Topology::load("package:2 core:2 2").pus(), 8);
   EXPECT_EQ(Topology::load("package:2 core:288 pu:1").pus(), 576);
 }
 
@@ -446,6 +448,7 @@ TEST(TopologySynthetic, HwlocsLevelChecksAreMadeFirst) {
       {"package:2 [numa] core:2", "the last level must be pu"},
       {"package:2 [numa] pu:2 pu:2", "more than one PU level"},
       {"package:2 [numa] pu:12 2", "more than one PU level"},  // the last level is the PUs
+      {"package:2 [numa] 41 2 pu:1", "levels with and without a type are mixed"},
       {"[numa]", "no levels"},
       {"package:2 [numa] numa:2 pu:1", "NUMA nodes both as a level and attached"},
       {"package:2 [core] pu:1", "only NUMA nodes can be attached, at '[core] pu:1'"},
