@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -76,8 +77,30 @@ bool needs_sets(const std::string& type) {
          (type.substr(2) == "cache" || type.substr(2) == "icache" || type.substr(2) == "dcache");
 }
 
-constexpr const char* kBitmapAttributes[] = {"cpuset",   "complete_cpuset",  "allowed_cpuset",
-                                             "nodeset",  "complete_nodeset", "allowed_nodeset"};
+constexpr const char* kBitmapAttributes[] = {"cpuset",          "complete_cpuset",  "allowed_cpuset",
+                                             "nodeset",         "complete_nodeset", "allowed_nodeset",
+                                             "initiator_cpuset"};
+
+// hwloc's bitmap format as hwloc writes it: "0xf...f" (all), or an optional "0xf...f," then
+// 32-bit words "0x" + 1..8 hex digits separated by commas. libhwloc 2.9's parser asserts (aborts)
+// on some other strings, e.g. one starting with ',' (found by fuzzing).
+bool well_formed_bitmap(std::string_view value) {
+  static constexpr std::string_view kAll = "0xf...f";
+  if (value == kAll) return true;
+  if (value.starts_with(kAll)) {
+    if (value[kAll.size()] != ',') return false;
+    value.remove_prefix(kAll.size() + 1);
+  }
+  while (true) {
+    if (!value.starts_with("0x")) return false;
+    size_t digits = 2;
+    while (digits < value.size() && std::isxdigit(static_cast<unsigned char>(value[digits]))) ++digits;
+    if (digits == 2 || digits > 10) return false;
+    if (digits == value.size()) return true;
+    if (value[digits] != ',') return false;
+    value.remove_prefix(digits + 1);
+  }
+}
 
 class XmlChecker {
  public:
@@ -391,7 +414,7 @@ class XmlChecker {
   Bitmap check_bitmap(const Tag& tag, const std::string& what, std::string_view attribute,
                       const std::string& value) const {
     Bitmap bitmap = make_bitmap();
-    if (hwloc_bitmap_sscanf(bitmap.get(), value.c_str()) != 0) {
+    if (!well_formed_bitmap(value) || hwloc_bitmap_sscanf(bitmap.get(), value.c_str()) != 0) {
       fail(tag.offset, fmt::format("{} has {} '{}', not an hwloc bitmap", what, attribute, shown(value)));
     }
     if (hwloc_bitmap_weight(bitmap.get()) < 0) {

@@ -356,6 +356,11 @@ TEST(TopologyXml, StructuralErrorsNameTheLineAndTheProblem) {
                                 "\" nodeset=\"0x1\" complete_nodeset=\"0x1\"";
   EXPECT_EQ(xml_text_error_of(machine_xml(wide_sets, kNuma + pus), "m.xml"),
             prefix + "line 4: object Machine has 513 child objects, more than the 512 shadowsync plans for");
+  // A bitmap starting with ',' made libhwloc's own parser abort on an assertion (fuzzing).
+  std::string leading_comma = kSets;
+  leading_comma.replace(0, std::string("cpuset=\"0x00000001\"").size(), "cpuset=\",0x00000004,0x00000004\"");
+  EXPECT_EQ(xml_text_error_of(machine_xml(leading_comma, kNuma + kPu), "m.xml"),
+            prefix + "line 4: object Machine has cpuset ',0x00000004,0x00000004', not an hwloc bitmap");
   // Text where hwloc expects a tag (found by fuzzing: hwloc 2.9 leaks the objects it has read).
   EXPECT_EQ(xml_text_error_of(machine_xml(kSets, kNuma + "    \"0x1\" gp_index=\"29\">\n" + kPu), "m.xml"),
             prefix + "line 6: unexpected text '\"0x1\" gp_index=\"29\">' in <object>");
