@@ -2,6 +2,7 @@
 #include "hwloc_util.hpp"
 
 #include <new>
+#include <nlohmann/json.hpp>
 
 namespace shadowsync::numa::detail {
 
@@ -36,6 +37,12 @@ std::string list_string(hwloc_const_bitmap_t bitmap) {
 
 std::string list_string(const std::vector<int>& indexes) {
   return list_string(bitmap_of(indexes).get());
+}
+
+std::string utf8_safe(const std::string& text) {
+  const std::string quoted =
+      nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
 }
 
 }  // namespace shadowsync::numa::detail

@@ -21,21 +21,22 @@ constexpr int kMaxCount = 1 << 20;
 using Core = std::vector<int>;
 
 // All cores of the machine in logical order (each PU is a core when there are no core objects).
+// One pass over the PUs (looking each PU's core up), not one pass per core: linear in the PUs.
 std::vector<Core> machine_cores(hwloc_topology_t topology) {
-  std::vector<Core> cores;
-  const bool have_cores = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_CORE) > 0;
-  const hwloc_obj_type_t type = have_cores ? HWLOC_OBJ_CORE : HWLOC_OBJ_PU;
-  for (hwloc_obj_t core = hwloc_get_next_obj_by_type(topology, type, nullptr); core != nullptr;
-       core = hwloc_get_next_obj_by_type(topology, type, core)) {
-    Core pus;
-    for (hwloc_obj_t pu = hwloc_get_next_obj_inside_cpuset_by_type(topology, core->cpuset,
-                                                                    HWLOC_OBJ_PU, nullptr);
-         pu != nullptr;
-         pu = hwloc_get_next_obj_inside_cpuset_by_type(topology, core->cpuset, HWLOC_OBJ_PU, pu)) {
-      pus.push_back(static_cast<int>(pu->os_index));
+  const int n_cores = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_CORE);
+  std::vector<Core> cores(static_cast<size_t>(n_cores));
+  for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, nullptr); pu != nullptr;
+       pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, pu)) {
+    if (n_cores == 0) {
+      cores.push_back(Core{static_cast<int>(pu->os_index)});
+      continue;
     }
-    if (!pus.empty()) cores.push_back(std::move(pus));
+    const hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topology, HWLOC_OBJ_CORE, pu);
+    if (core != nullptr && core->logical_index < cores.size()) {
+      cores[core->logical_index].push_back(static_cast<int>(pu->os_index));
+    }
   }
+  std::erase_if(cores, [](const Core& core) { return core.empty(); });
   return cores;
 }
 
@@ -161,6 +162,11 @@ Plan make_plan(const Topology& topology, const PlacementOptions& options) {
     }
   }
   const int threads = plan.threads_per_group;
+  if (int64_t{groups} * threads > kMaxCount) {
+    throw Error(fmt::format("placement of {} groups x {} worker threads needs {} threads, more than "
+                            "the {} shadowsync plans for (--groups x --threads-per-group)",
+                            groups, threads, int64_t{groups} * threads, kMaxCount));
+  }
 
   // Workers, and how many run on each PU.
   std::map<int, int> workers_on_pu;

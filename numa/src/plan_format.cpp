@@ -13,11 +13,16 @@ std::string Plan::to_table() const {
       threads_per_group == 1 ? "" : "s", oversubscribed ? " (oversubscribed: PUs shared)" : "",
       embedding_nodes.size() == 1 ? "" : "s", detail::list_string(embedding_nodes));
   text += fmt::format("  {:>5}  {:>4}  {:<20}  {:<20}  {}\n", "group", "node", "cpuset",
-                      "worker PUs", "sync PU");
+                      "worker PUs", "sync thread");
   for (const GroupPlacement& group : groups) {
-    text += fmt::format("  {:>5}  {:>4}  {:<20}  {:<20}  {} ({})\n", group.group, group.numa_node,
-                        group.cpuset, detail::list_string(group.worker_pus), group.sync_pu,
-                        group.sync_on_spare_pu ? "spare" : "shared with worker 0");
+    // Say which PU the sync thread shares, so that "worker 0" is not read as "PU 0".
+    const std::string sync =
+        group.sync_on_spare_pu
+            ? fmt::format("PU {} (spare: no worker on it)", group.sync_pu)
+            : fmt::format("PU {} (no spare PU; worker 0 runs on PU {} too)", group.sync_pu,
+                          group.worker_pus.empty() ? group.sync_pu : group.worker_pus[0]);
+    text += fmt::format("  {:>5}  {:>4}  {:<20}  {:<20}  {}\n", group.group, group.numa_node,
+                        group.cpuset, detail::list_string(group.worker_pus), sync);
   }
   return text;
 }
@@ -30,9 +35,12 @@ nlohmann::json Plan::to_json() const {
                            {"cpuset", group.cpuset},
                            {"worker_pus", group.worker_pus},
                            {"sync_pu", group.sync_pu},
-                           {"sync_on_spare_pu", group.sync_on_spare_pu}});
+                           {"sync_on_spare_pu", group.sync_on_spare_pu},
+                           // Added: the worker whose PU the sync thread shares (null: none).
+                           {"sync_shares_pu_with_worker",
+                            group.sync_on_spare_pu ? nlohmann::json(nullptr) : nlohmann::json(0)}});
   }
-  return {{"topology", topology_spec},
+  return {{"topology", detail::utf8_safe(topology_spec)},
           {"threads_per_group", threads_per_group},
           {"oversubscribed", oversubscribed},
           {"embedding_nodes", embedding_nodes},

@@ -8,20 +8,21 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <utility>
 
 #include "hwloc_util.hpp"
+#include "topology_check.hpp"
 #include "shadowsync/error.hpp"
 
 namespace shadowsync::numa {
 namespace {
 
-struct TopologyGuard {
-  hwloc_topology_t topology = nullptr;
-  ~TopologyGuard() {
-    if (topology != nullptr) hwloc_topology_destroy(topology);
-  }
+struct TopologyDeleter {
+  void operator()(hwloc_topology* topology) const noexcept { hwloc_topology_destroy(topology); }
 };
+using UniqueTopology = std::unique_ptr<hwloc_topology, TopologyDeleter>;
 
 bool looks_like_file(const std::string& spec) {
   return spec.ends_with(".xml") || spec.find('/') != std::string::npos;
@@ -38,59 +39,117 @@ std::string memory_string(uint64_t bytes) {
   return fmt::format("{} MiB", bytes >> 20);
 }
 
-}  // namespace
-
-Topology Topology::load(const std::string& spec) {
-  TopologyGuard guard;
-  if (hwloc_topology_init(&guard.topology) != 0) {
+UniqueTopology new_topology(const std::string& spec) {
+  hwloc_topology_t topology = nullptr;
+  if (hwloc_topology_init(&topology) != 0) {
     throw Error(fmt::format("--topology '{}': hwloc_topology_init failed ({})", spec,
                             std::strerror(errno)));
   }
-  std::string source = "this machine";
-  if (!spec.empty()) {
-    std::error_code error;
-    const std::filesystem::path path(spec);
-    if (std::filesystem::exists(path, error)) {
-      if (!std::filesystem::is_regular_file(path, error)) {
-        throw Error(fmt::format("--topology: '{}' is not a regular file (expected an hwloc XML "
-                                "file or a synthetic description)", spec));
+  return UniqueTopology(topology);
+}
+
+// What the planner relies on in a loaded topology: a PU, a NUMA node, and the sets of every CPU
+// and memory object (hwloc guarantees them; checked so that a bad description never reaches a
+// NULL dereference).
+void check_loaded(hwloc_topology_t topology, const std::string& spec, const std::string& source) {
+  if (count(topology, HWLOC_OBJ_PU) < 1) {
+    throw Error(fmt::format("--topology '{}': the {} has no processing units", spec, source));
+  }
+  if (count(topology, HWLOC_OBJ_NUMANODE) < 1) {
+    throw Error(fmt::format("--topology '{}': the {} has no NUMA node", spec, source));
+  }
+  std::vector<int> depths{HWLOC_TYPE_DEPTH_NUMANODE, HWLOC_TYPE_DEPTH_MEMCACHE};
+  for (int d = 0; d < hwloc_topology_get_depth(topology); ++d) depths.push_back(d);
+  for (int d : depths) {
+    for (hwloc_obj_t obj = hwloc_get_next_obj_by_depth(topology, d, nullptr); obj != nullptr;
+         obj = hwloc_get_next_obj_by_depth(topology, d, obj)) {
+      if (obj->cpuset == nullptr || obj->complete_cpuset == nullptr || obj->nodeset == nullptr ||
+          obj->complete_nodeset == nullptr) {
+        throw Error(fmt::format("--topology '{}': the {} has a {} object without cpuset or nodeset",
+                                spec, source, hwloc_obj_type_string(obj->type)));
       }
-      if (!std::ifstream(path).good()) {
-        throw Error(fmt::format("--topology: file '{}' cannot be read ({})", spec,
-                                std::strerror(errno)));
-      }
-      if (hwloc_topology_set_xml(guard.topology, spec.c_str()) != 0) {
-        throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology (hwloc: {})",
-                                spec, std::strerror(errno)));
-      }
-      source = fmt::format("XML file '{}'", spec);
-    } else if (looks_like_file(spec)) {
-      throw Error(fmt::format("--topology: file '{}' does not exist", spec));
-    } else {
-      if (hwloc_topology_set_synthetic(guard.topology, spec.c_str()) != 0) {
-        throw Error(fmt::format(
-            "--topology '{}': not a valid hwloc synthetic description (hwloc: {}); expected "
-            "levels TYPE:COUNT ending with pu, e.g. 'package:2 numa:1 core:8 pu:2', or an "
-            "existing hwloc XML file",
-            spec, std::strerror(errno)));
-      }
-      source = fmt::format("synthetic '{}'", spec);
     }
   }
-  if (hwloc_topology_load(guard.topology) != 0) {
-    if (source.starts_with("XML")) {
-      throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology (hwloc: {})",
-                              spec, std::strerror(errno)));
+}
+
+}  // namespace
+
+Topology Topology::load(const std::string& spec) {
+  if (spec.empty()) {
+    UniqueTopology topology = new_topology(spec);
+    const std::string source = "this machine";
+    if (hwloc_topology_load(topology.get()) != 0) {
+      throw Error(fmt::format("--topology '{}': hwloc cannot load the {} ({})", spec, source,
+                              std::strerror(errno)));
     }
+    check_loaded(topology.get(), spec, source);
+    return Topology(topology.release(), spec, source);
+  }
+  std::error_code error;
+  const std::filesystem::path path(spec);
+  if (std::filesystem::exists(path, error)) {
+    if (!std::filesystem::is_regular_file(path, error)) {
+      throw Error(fmt::format("--topology: '{}' is not a regular file (expected an hwloc XML "
+                              "file or a synthetic description)", spec));
+    }
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    if (!error && size > kMaxXmlBytes) {
+      throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology: {} bytes, "
+                              "more than the {} MiB shadowsync plans for",
+                              spec, size, kMaxXmlBytes >> 20));
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string text;
+    if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      throw Error(fmt::format("--topology: file '{}' cannot be read ({})", spec, std::strerror(errno)));
+    }
+    return from_xml_text(text, spec);
+  }
+  if (looks_like_file(spec)) throw Error(fmt::format("--topology: file '{}' does not exist", spec));
+  return from_synthetic(spec);
+}
+
+Topology Topology::from_xml_text(std::string_view text, std::string_view name) {
+  // hwloc reads the text as a C string: it ends at the first NUL byte.
+  const std::string xml(text.substr(0, text.find('\0')));
+  const std::string spec(name);
+  detail::check_xml_text(xml, name);
+  UniqueTopology topology = new_topology(spec);
+  if (hwloc_topology_set_xmlbuffer(topology.get(), xml.c_str(), static_cast<int>(xml.size() + 1)) != 0 ||
+      hwloc_topology_load(topology.get()) != 0) {
+    throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology (hwloc: {})",
+                            spec, std::strerror(errno)));
+  }
+  const std::string source = fmt::format("XML file '{}'", spec);
+  check_loaded(topology.get(), spec, source);
+  return Topology(topology.release(), spec, source);
+}
+
+Topology Topology::from_synthetic(std::string_view description) {
+  const std::string spec(description);
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] < ' ' || spec[i] > '~') {
+      // Shown up to the byte: the rest may hold a NUL (which would cut the message) or bytes
+      // a terminal cannot show.
+      throw detail::invalid_synthetic(
+          spec.substr(0, i) + "...",
+          fmt::format("byte 0x{:02x} at offset {}; descriptions are printable ASCII",
+                      static_cast<unsigned char>(spec[i]), i));
+    }
+  }
+  detail::check_synthetic(spec);
+  UniqueTopology topology = new_topology(spec);
+  if (hwloc_topology_set_synthetic(topology.get(), spec.c_str()) != 0) {
+    throw detail::invalid_synthetic(spec, fmt::format("hwloc: {}", std::strerror(errno)));
+  }
+  const std::string source = fmt::format("synthetic '{}'", spec);
+  if (hwloc_topology_load(topology.get()) != 0) {
     throw Error(fmt::format("--topology '{}': hwloc cannot load the {} ({})", spec, source,
                             std::strerror(errno)));
   }
-  if (count(guard.topology, HWLOC_OBJ_PU) < 1) {
-    throw Error(fmt::format("--topology '{}': the {} has no processing units", spec, source));
-  }
-  Topology topology(guard.topology, spec, std::move(source));
-  guard.topology = nullptr;
-  return topology;
+  check_loaded(topology.get(), spec, source);
+  return Topology(topology.release(), spec, source);
 }
 
 Topology::Topology(Topology&& other) noexcept
@@ -206,8 +265,8 @@ nlohmann::json Topology::to_json() const {
                           {"memory_bytes", node.memory_bytes},
                           {"pus", node.pus}});
   }
-  return {{"topology", spec_},
-          {"source", source_},
+  return {{"topology", detail::utf8_safe(spec_)},
+          {"source", detail::utf8_safe(source_)},
           {"this_system", is_this_system()},
           {"packages", packages()},
           {"numa_nodes", numa_nodes()},

@@ -25,8 +25,9 @@ void add_topo_command(CLI::App& app) {
       "topo", "Show the machine (sockets, NUMA nodes, cores, PUs, memory, distances) and the "
               "placement of trainer groups");
   cmd->add_option("--topology", args->topology,
-                  "hwloc XML file or synthetic description (e.g. 'package:2 numa:1 core:8 pu:2'); "
-                  "default: this machine");
+                  fmt::format("hwloc XML file or synthetic description (e.g. 'package:2 numa:1 "
+                              "core:8 pu:2'), up to {} PUs; default: this machine",
+                              numa::Topology::kMaxPus));
   cmd->add_option("--groups", args->groups, "number of trainer groups, or 'auto' (one per socket)")
       ->capture_default_str();
   cmd->add_option("--threads-per-group", args->threads_per_group,

@@ -43,10 +43,13 @@ struct Plan {
   std::vector<int> embedding_nodes;  // OS indexes (ascending); tables are interleaved over them
   std::string topology_spec;         // Topology::spec() ("" = this machine)
 
-  // Readable table: one line per group (node, cpuset, workers, sync PU) plus a header line.
+  // Readable table: one line per group (node, cpuset, workers, sync thread) plus a header line;
+  // the sync thread reads "PU 5 (spare: no worker on it)" or, without a spare PU,
+  // "PU 1 (no spare PU; worker 0 runs on PU 1 too)".
   std::string to_table() const;
   // {"topology", "threads_per_group", "oversubscribed", "embedding_nodes",
-  //  "groups": [{"group", "numa_node", "cpuset", "worker_pus", "sync_pu", "sync_on_spare_pu"}]}
+  //  "groups": [{"group", "numa_node", "cpuset", "worker_pus", "sync_pu", "sync_on_spare_pu",
+  //              "sync_shares_pu_with_worker" (0, or null on a spare PU)}]}
   nlohmann::json to_json() const;
 };
 

@@ -6,21 +6,57 @@
 
 #include <hwloc.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shadowsync::numa {
 
 class Topology {
  public:
-  // spec "" -> this machine; an existing file path -> hwloc XML; otherwise an hwloc synthetic
-  // description such as "package:2 numa:1 core:8 pu:2". A spec that looks like a file (ends in
-  // ".xml" or contains '/') but does not exist, an unreadable/invalid XML file or a malformed
-  // synthetic description throws shadowsync::Error naming the spec ("--topology ...") and what
-  // is wrong.
+  // What shadowsync plans for in a described machine (XML or synthetic), above any real server
+  // with margin (8 sockets x 2 NUMA nodes x 128 cores x 2 PUs = 4096 PUs and about 12k objects;
+  // 288 cores per socket). A description beyond them is refused before hwloc builds it: hwloc
+  // 2.9 is superlinear in both PUs and children per parent (8192 PUs: a few seconds; 16384 PUs
+  // or 4096 children per parent: up to minutes and hundreds of MB).
+  static constexpr uint64_t kMaxPus = 8192;             // PUs of the machine
+  static constexpr uint64_t kMaxOsIndex = kMaxPus - 1;  // largest PU / NUMA node OS index
+  static constexpr uint64_t kMaxLevelCount = 512;       // children of one object (per level)
+  static constexpr uint64_t kMaxObjects = 32768;        // objects of all types
+  static constexpr int kMaxXmlDepth = 64;            // nesting of XML elements
+  static constexpr uint64_t kMaxDistanceObjects = 1024;  // objects of one distance matrix
+  static constexpr size_t kMaxXmlBytes = size_t{64} << 20;  // size of an XML description
+
+  // spec "" -> this machine; an existing file path -> hwloc XML (from_xml_text on its
+  // contents); otherwise an hwloc synthetic description (from_synthetic). A spec that looks like
+  // a file (ends in ".xml" or contains '/') but does not exist, an unreadable or invalid XML file
+  // or a malformed synthetic description throws shadowsync::Error naming the spec
+  // ("--topology ...") and what is wrong.
   static Topology load(const std::string& spec);
+
+  // An hwloc 2 XML topology given as text; `name` (the file name, or any label) is what
+  // messages, spec() and source() show. The text is checked before hwloc sees it (hwloc 2.9
+  // dereferences NULL on a missing complete_cpuset): every Machine/Package/Die/Group/cache/Core/
+  // PU/NUMANode/MemCache object has cpuset, complete_cpuset, nodeset and complete_nodeset, any
+  // object with one set of a pair has the other, PUs and NUMA nodes have an os_index, bitmaps
+  // are finite and within kMaxOsIndex, sets nest (inside the complete set, inside the parent's,
+  // CPU-side siblings disjoint and in PU order), there is at least one PU and one NUMA node, and
+  // the limits above hold (PUs, objects, object children per object, nesting, distance matrices).
+  // Throws shadowsync::Error "--topology: file 'NAME' is not a valid hwloc XML topology: line N:
+  // ..." otherwise. Never crashes, hangs or allocates much more than the text's size on any
+  // input: this is the entry point for fuzzing XML descriptions.
+  static Topology from_xml_text(std::string_view text, std::string_view name);
+
+  // An hwloc synthetic description such as "package:2 numa:1 core:8 pu:2". Its levels are read
+  // first and the description refused when it has more than kMaxPus PUs, a level with more than
+  // kMaxLevelCount objects per parent, more than kMaxObjects objects or an explicit indexes= list
+  // with an index above kMaxOsIndex: Error "--topology 'SPEC': 65536 PUs, more than the 8192
+  // shadowsync plans for". Malformed descriptions throw Error "--topology 'SPEC': not a valid
+  // hwloc synthetic description ...". The entry point for fuzzing synthetic descriptions.
+  static Topology from_synthetic(std::string_view description);
 
   Topology(Topology&& other) noexcept;
   Topology& operator=(Topology&& other) noexcept;
