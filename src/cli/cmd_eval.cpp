@@ -37,7 +37,7 @@ void add_eval_command(CLI::App& app) {
       const nlohmann::json j = {{"examples", m.count()}, {"ne", m.ne()},       {"logloss", m.logloss()},
                                 {"auc", m.auc()},        {"calibration", m.calibration()},
                                 {"mean_label", m.mean_label()}, {"mean_prediction", m.mean_prediction()}};
-      std::printf("%s\n", j.dump().c_str());
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("examples %llu  NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                   static_cast<unsigned long long>(m.count()), m.ne(), m.logloss(), m.auc(), m.calibration());

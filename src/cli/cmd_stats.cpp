@@ -113,7 +113,7 @@ void add_stats_command(CLI::App& app) {
     const data::DataStats stats =
         data::compute_stats(dataset.view(), options.hashing, dataset.dense_missing());
     if (args->json) {
-      fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2));
+      fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       print_text(dataset, report, stats);
     }

@@ -117,8 +117,8 @@ std::string json_brief(const nlohmann::json& value) {
       return value.dump();
     case nlohmann::json::value_t::string: {
       const std::string& text = value.get_ref<const std::string&>();
-      if (text.size() <= 40) return nlohmann::json(text).dump();
-      return nlohmann::json(text.substr(0, 40)).dump() + "...";
+      if (text.size() <= 40) return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return nlohmann::json(text.substr(0, 40)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "...";
     }
     case nlohmann::json::value_t::object:
       return "an object";

@@ -68,7 +68,7 @@ void write_summary(const SyntheticSummary& s, double bias, const std::string& da
       {"chunk_rows", kSyntheticChunkRows},
   };
   AtomicFileWriter out(path);
-  out.write(j.dump(2) + "\n");
+  out.write(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   out.commit();
 }
 

@@ -91,7 +91,7 @@ void CheckpointWriter::write_section(std::string_view name,
 }
 
 void CheckpointWriter::add_json(std::string_view name, const nlohmann::json& value) {
-  const std::string text = value.dump();
+  const std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // paths may not be UTF-8
   write_section(name, {{text.data(), text.size()}});
 }
 

@@ -242,6 +242,24 @@ TEST(TrainCommand, RefusesOutputsThatAreInputs) {
   EXPECT_EQ(file_bytes(data_file()), tsv_before) << "the data was modified";
 }
 
+// Paths need not be UTF-8: the configuration they appear in is still written to the metrics
+// file and the checkpoint header (invalid bytes replaced), never an internal error.
+TEST(TrainCommand, NonUtf8PathsAreWrittenIntoMetricsAndCheckpoints) {
+  const std::string topology = temp_path("topology-\xff.xml");
+  std::filesystem::copy_file(std::string(NUMA_TOPOLOGIES_DIR) + "/2socket.xml", topology,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string metrics = temp_path("metrics-\xfe.jsonl");
+  const std::string ckpt = temp_path("run-\xfd.ckpt");
+  const RunResult r = run("train --data '" + data_file() + "'" + kSmall + "--topology '" + topology +
+                          "' --threads-per-group 1 --metrics '" + metrics + "' --checkpoint '" + ckpt + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+  EXPECT_NE(file_bytes(metrics).find("\"event\":\"final\""), std::string::npos);
+  const RunResult e = run("eval --checkpoint '" + ckpt + "' --data '" + data_file() + "' --json");
+  EXPECT_EQ(e.exit_code, 0) << e.output;
+  for (const std::string& p : {topology, metrics, ckpt, ckpt + ".lock"}) std::filesystem::remove(p);
+}
+
 // Every failure while workers run or are parked ends with one message and exit 2, never
 // std::terminate, and leaves the last good checkpoint in place.
 TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
