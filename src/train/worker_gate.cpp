@@ -22,7 +22,10 @@ int WorkerGate::active_workers() const {
 bool WorkerGate::at_cycle_start(int group, int worker) const {
   if (!turns_) return true;
   std::lock_guard lock(mutex_);
-  const int me = index(group, worker);
+  return cycle_start_locked(index(group, worker));
+}
+
+bool WorkerGate::cycle_start_locked(int me) const {
   if (turn_ != me) return false;
   for (int i = 0; i < me; ++i) {
     if (active_worker_[static_cast<size_t>(i)]) return false;
@@ -40,8 +43,10 @@ bool WorkerGate::all_parked_locked() const {
   return paused_ + at_barriers + waiting_for_turn_ >= active_;
 }
 
-void WorkerGate::park_while_paused_locked(std::unique_lock<std::mutex>& lock) {
-  while (pause_requested_.load(std::memory_order_relaxed)) {
+void WorkerGate::park_while_paused_locked(std::unique_lock<std::mutex>& lock, int me) {
+  // Turn mode: only the worker that starts a cycle of turns parks, so a pause (and the
+  // checkpoint taken in it) always sees a state every run passes through.
+  while (pause_requested_.load(std::memory_order_relaxed) && (!turns_ || cycle_start_locked(me))) {
     ++paused_;
     changed_.notify_all();
     changed_.wait(lock, [&] { return !pause_requested_.load(std::memory_order_relaxed); });
@@ -52,18 +57,20 @@ void WorkerGate::park_while_paused_locked(std::unique_lock<std::mutex>& lock) {
 void WorkerGate::before_batch(int group, int worker) {
   if (!turns_ && !pause_requested_.load(std::memory_order_acquire)) return;
   std::unique_lock lock(mutex_);
-  park_while_paused_locked(lock);
-  if (!turns_) return;
   const int me = index(group, worker);
+  if (!turns_) {
+    park_while_paused_locked(lock, me);
+    return;
+  }
+  // Turn mode: wait for the turn (a pause does not concern a worker without it), then park if
+  // this turn starts a cycle and a pause is requested.
   while (turn_ != me) {
     ++waiting_for_turn_;
     changed_.notify_all();
-    changed_.wait(lock, [&] {
-      return turn_ == me || pause_requested_.load(std::memory_order_relaxed);
-    });
+    changed_.wait(lock, [&] { return turn_ == me; });
     --waiting_for_turn_;
-    park_while_paused_locked(lock);
   }
+  park_while_paused_locked(lock, me);
 }
 
 void WorkerGate::pass_turn_locked(int from) {
@@ -95,7 +102,8 @@ double WorkerGate::sync_point(int group, int worker, bool whole_world,
                               const std::function<void()>& completion) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
-  park_while_paused_locked(lock);
+  // In turn mode a worker at a sync point is mid-cycle: it never parks here.
+  if (!turns_) park_while_paused_locked(lock, index(group, worker));
   Barrier& barrier = whole_world ? world_ : group_barriers_[static_cast<size_t>(group)];
   const int expected = whole_world ? active_ : active_in_group_[static_cast<size_t>(group)];
   ++barrier.arrived;
@@ -141,7 +149,10 @@ void WorkerGate::pause() {
   std::unique_lock lock(mutex_);
   pause_requested_.store(true, std::memory_order_release);
   changed_.notify_all();
-  changed_.wait(lock, [&] { return all_parked_locked(); });
+  // Turn mode: only the turn holder can run, and it parks only at a cycle start; everyone else
+  // then waits for the turn (a count of waiters alone could include a worker just handed the
+  // turn and about to run).
+  changed_.wait(lock, [&] { return turns_ ? active_ == 0 || paused_ > 0 : all_parked_locked(); });
 }
 
 void WorkerGate::resume() {

@@ -43,7 +43,9 @@ class WorkerGate {
   void leave(int group, int worker, const std::function<void(int group, bool whole_world)>& complete);
 
   // Coordinator: waits until every active worker is parked (paused, at a barrier or waiting for
-  // its turn), then returns; nothing a worker does changes parameters until resume().
+  // its turn), then returns; nothing a worker does changes parameters until resume(). In turn
+  // mode the pause takes effect at the next cycle start (see at_cycle_start), so a checkpoint
+  // written in it resumes bit-identically.
   void pause();
   void resume();
 
@@ -62,7 +64,8 @@ class WorkerGate {
   };
   int index(int group, int worker) const { return group * workers_per_group_ + worker; }
   bool all_parked_locked() const;
-  void park_while_paused_locked(std::unique_lock<std::mutex>& lock);
+  bool cycle_start_locked(int me) const;
+  void park_while_paused_locked(std::unique_lock<std::mutex>& lock, int me);
   void complete_barrier_locked(Barrier& barrier, const std::function<void()>& completion);
   void pass_turn_locked(int from);
 

@@ -145,5 +145,44 @@ TEST(WorkerGate, CycleStartIsTheLowestActiveWorkersTurn) {
   EXPECT_TRUE(free_running.at_cycle_start(1, 1)) << "without turns every point is a cycle start";
 }
 
+// In turn mode a pause takes effect only at a cycle start: whenever the coordinator holds the
+// world, every worker has run the same number of batches (with a foreground barrier every 2
+// batches, none is half full), which is what a checkpoint needs to resume bit-identically.
+TEST(WorkerGate, TurnModePausesOnlyAtCycleStarts) {
+  constexpr int kGroups = 3, kBatches = 400;
+  WorkerGate gate(kGroups, 1, true);
+  std::atomic<int> done[kGroups] = {};
+  std::atomic<int> syncs{0};
+  std::vector<std::thread> threads;
+  for (int g = 0; g < kGroups; ++g) {
+    threads.emplace_back([&, g] {
+      for (int b = 1; b <= kBatches; ++b) {
+        gate.before_batch(g, 0);
+        done[g].fetch_add(1);
+        if (b % 2 == 0) {
+          gate.sync_point(g, 0, true, [&] { syncs.fetch_add(1); });
+        } else {
+          gate.after_batch(g, 0);
+        }
+      }
+      gate.before_batch(g, 0);
+      gate.leave(g, 0, nullptr);
+    });
+  }
+  int pauses = 0;
+  while (gate.active_workers() > 0 && pauses < 200) {
+    gate.pause();
+    const int first = done[0].load();
+    for (int g = 1; g < kGroups; ++g) EXPECT_EQ(done[g].load(), first) << "pause " << pauses;
+    EXPECT_EQ(syncs.load(), first / 2) << "a barrier was half full at pause " << pauses;
+    gate.resume();
+    ++pauses;
+    std::this_thread::yield();
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(pauses, 0);
+  EXPECT_EQ(syncs.load(), kBatches / 2);
+}
+
 }  // namespace
 }  // namespace shadowsync::train
