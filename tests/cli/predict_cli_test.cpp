@@ -35,18 +35,9 @@ constexpr int kRows = 600;
 // stderr with merge_stderr, or what `redirect` says.
 RunResult run_in(const fs::path& folder, const std::string& args, bool merge_stderr = false,
                  const char* redirect = nullptr) {
-  const std::string command =
-      fmt::format("cd '{}' && timeout 120 '{}' {}{}", folder.string(),
-                  test_support::shadowsync_exe(), args,
-                  redirect != nullptr ? redirect : merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return test_support::run_shell_command(
+      fmt::format("cd '{}' && timeout 120 '{}' {}{}", folder.string(), test_support::shadowsync_exe(), args,
+                  redirect != nullptr ? redirect : merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 std::string read_file(const fs::path& path) {

@@ -26,13 +26,8 @@ inline std::string shadowsync_exe() {
   return exe;
 }
 
-// Runs `shadowsync ARGS` through the shell; with merge_stderr, stderr goes into output too.
-inline RunResult run_shadowsync(const std::string& args, bool merge_stderr = true) {
-  const std::string exe = shadowsync_exe();
-  if (exe.empty()) return {-1, ""};
-  std::string command = "'";
-  command.append(exe).append("' ").append(args);
-  if (merge_stderr) command.append(" 2>&1");
+// Runs a shell command line and returns its exit code and standard output.
+inline RunResult run_shell_command(const std::string& command) {
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return {-1, ""};
   std::string output;
@@ -41,6 +36,16 @@ inline RunResult run_shadowsync(const std::string& args, bool merge_stderr = tru
   while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// Runs `shadowsync ARGS` through the shell; with merge_stderr, stderr goes into output too.
+inline RunResult run_shadowsync(const std::string& args, bool merge_stderr = true) {
+  const std::string exe = shadowsync_exe();
+  if (exe.empty()) return {-1, ""};
+  std::string command = "'";
+  command.append(exe).append("' ").append(args);
+  if (merge_stderr) command.append(" 2>&1");
+  return run_shell_command(command);
 }
 
 }  // namespace shadowsync::test_support

@@ -155,16 +155,8 @@ TEST_F(CliTest, StatsTextAndErrors) {
 
 // Runs `shadowsync ARGS` under timeout(1) (exit 124 when it hangs), stderr merged.
 RunResult run_with_timeout(const std::string& args, int seconds = 30) {
-  const std::string command =
-      fmt::format("timeout {} '{}' {} 2>&1", seconds, test_support::shadowsync_exe(), args);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return test_support::run_shell_command(
+      fmt::format("timeout {} '{}' {} 2>&1", seconds, test_support::shadowsync_exe(), args));
 }
 
 std::string read_file(const std::string& path) {
@@ -177,7 +169,7 @@ std::string read_file(const std::string& path) {
 TEST_F(CliTest, RowsPerTableHasOneDocumentedRange) {
   const std::string out = dir_.file("r.cache");
   for (const std::string& command : {"stats '" + tsv_ + "'", "convert '" + tsv_ + "' '" + out + "'"}) {
-    for (const std::string& value : {"4294967295", "4294967296", "1073741825", "1", "-3"}) {
+    for (const char* value : {"4294967295", "4294967296", "1073741825", "1", "-3"}) {
       const RunResult r = run(command + " --rows-per-table " + value);
       EXPECT_EQ(r.exit_code, 2) << command << " " << value << "\n" << r.output;
       EXPECT_NE(r.output.find("--rows-per-table"), std::string::npos) << r.output;
