@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/run_command.hpp"
+#include "../common/sanitizers.hpp"
 #include "shadowsync/synthetic.hpp"
 
 namespace shadowsync {
@@ -290,6 +291,9 @@ TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
 // the workers' allocations fail on any machine (on a small one the up-front memory check may
 // refuse the run first, also naming --batch).
 TEST(TrainCommand, AWorkerThatCannotAllocateEndsTheRunWithOneMessage) {
+  if (test_support::kSanitizedBuild) {
+    GTEST_SKIP() << "a sanitizer runtime cannot start under ulimit -v (it reserves terabytes of address space)";
+  }
   const std::string command = "ulimit -v 3000000; exec '" + exe() + "' train --data '" + data_file() + "'" + kSmall +
                               "--sync none --groups 1 --batch 1048576 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");

@@ -22,6 +22,7 @@
 #include "shadowsync/evaluate.hpp"
 #include "shadowsync/synthetic.hpp"
 #include "shadowsync/trained_model.hpp"
+#include "../common/sanitizers.hpp"
 
 namespace shadowsync {
 namespace {
@@ -128,7 +129,10 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
     EXPECT_EQ(f.sync_rounds, 0u);
     EXPECT_FALSE(f.sync_gap.has_value());
   }
-  if (is_shadow(mode)) {
+  // The quality margin of a shadow mode depends on how many rounds run per training iteration;
+  // instrumentation slows workers and the shadow thread differently, so only the normal build
+  // holds a shadow mode to it.
+  if (is_shadow(mode) && !test_support::kSanitizedBuild) {
     EXPECT_LT(f.eval->ne, one_worker_ne() + margin_for(mode))
         << "one-worker NE " << one_worker_ne() << ", teacher NE " << data().summary.teacher_ne;
   }
