@@ -296,15 +296,8 @@ TEST(TrainCommand, AWorkerThatCannotAllocateEndsTheRunWithOneMessage) {
   }
   const std::string command = "ulimit -v 3000000; exec '" + exe() + "' train --data '" + data_file() + "'" + kSmall +
                               "--sync none --groups 1 --batch 1048576 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status)) << output;
-  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  const auto [exit_code, output] = test_support::run_shell_command(command);
+  EXPECT_EQ(exit_code, 2) << output;
   EXPECT_NE(output.find("shadowsync: error: "), std::string::npos) << output;
   EXPECT_NE(output.find("--batch 1048576"), std::string::npos) << output;
   EXPECT_EQ(output.find("terminate"), std::string::npos) << output;

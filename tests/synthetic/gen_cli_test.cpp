@@ -103,15 +103,8 @@ TEST(GenCommand, FailedWriteLeavesNoPartialFile) {
   std::ofstream(out + ".json") << "{}\n";
   const std::string command = "trap '' XFSZ; ulimit -f 64; '" + test_support::shadowsync_exe() +
                               "' gen --rows 20000 --out '" + out + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status)) << output;
-  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  const auto [exit_code, output] = test_support::run_shell_command(command);
+  EXPECT_EQ(exit_code, 2) << output;
   EXPECT_NE(output.find(out), std::string::npos) << output;
   EXPECT_NE(output.find("write failed"), std::string::npos) << output;
   std::ifstream in(out);
