@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/cli_data.hpp"
 #include "../common/run_command.hpp"
 #include "shadowsync/checkpoint.hpp"
 #include "shadowsync/synthetic.hpp"
@@ -28,23 +29,8 @@ using test_support::RunResult;
 
 RunResult run(const std::string& args) { return test_support::run_shadowsync(args); }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("shadowsync_resume_cli_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
-const std::string& data_file() {
-  static const std::string path = [] {
-    const std::string p = temp_path("data.tsv");
-    SyntheticOptions options;
-    options.rows = 40000;
-    options.seed = 5;
-    generate_synthetic_criteo(options, p);
-    return p;
-  }();
-  return path;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path_for("shadowsync_resume_cli", name); }
+const std::string& data_file() { return test_support::generated_data_file("shadowsync_resume_cli"); }
 
 std::string train_args(const std::string& ckpt, const std::string& sync = "s-ma", const std::string& model = "small") {
   return "train --data '" + data_file() + "' --model " + model + " --rows-per-table 4096 --quiet --sync " + sync +

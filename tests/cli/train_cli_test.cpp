@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/cli_data.hpp"
 #include "../common/run_command.hpp"
 #include "../common/sanitizers.hpp"
 #include "shadowsync/synthetic.hpp"
@@ -29,22 +30,20 @@ std::string exe() { return test_support::shadowsync_exe(); }
 
 RunResult run(const std::string& args) { return test_support::run_shadowsync(args); }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_cli_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
+std::string temp_path(const std::string& name) { return test_support::temp_path_for("shadowsync_cli", name); }
 // One generated file for the whole binary.
-const std::string& data_file() {
-  static const std::string path = [] {
-    const std::string p = temp_path("data.tsv");
-    SyntheticOptions options;
-    options.rows = 40000;
-    options.seed = 5;
-    generate_synthetic_criteo(options, p);
-    return p;
-  }();
-  return path;
+const std::string& data_file() { return test_support::generated_data_file("shadowsync_cli"); }
+
+// Starts `shadowsync ARGS` in the background with stdout and stderr in `log`; returns its pid
+// (-1 when fork fails), to be signalled and waited for by the caller.
+pid_t start_shadowsync(const std::string& args, const std::string& log) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const std::string command = "exec '" + exe() + "' " + args + " > '" + log + "' 2>&1";
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return child;
 }
 
 const char* const kSmall = " --model small --rows-per-table 4096 --quiet ";
@@ -142,13 +141,8 @@ TEST(TrainCommand, SigintWritesCheckpointAndResumeFinishes) {
   const std::string args = "train --data '" + data_file() + "' --model small --rows-per-table 4096 --epochs 10 " +
                            "--sync s-ma --topology 'package:2 core:1 pu:1' --progress-seconds 0.05 --checkpoint '" +
                            ckpt + "' --eval-fraction 0.25";
-  const pid_t child = ::fork();
+  const pid_t child = start_shadowsync(args, log);
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    const std::string command = "exec '" + exe() + "' " + args + " > '" + log + "' 2>&1";
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   // Wait until training reports progress, then interrupt.
   bool started = false;
   for (int i = 0; i < 600 && !started; ++i) {
@@ -329,13 +323,8 @@ TEST(TrainCommand, RepeatedSigintsAtRandomMomentsAlwaysLeaveACheckpoint) {
   std::srand(static_cast<unsigned>(::getpid()));
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::filesystem::remove(ckpt);
-    const pid_t child = ::fork();
+    const pid_t child = start_shadowsync(args, log);
     ASSERT_GE(child, 0);
-    if (child == 0) {
-      const std::string command = "exec '" + exe() + "' " + args + " > '" + log + "' 2>&1";
-      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
     bool started = false;
     for (int i = 0; i < 600 && !started; ++i) {
       ::usleep(20 * 1000);
