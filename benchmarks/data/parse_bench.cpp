@@ -15,20 +15,20 @@
 #include <random>
 #include <string>
 
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/criteo_reader.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
 
 namespace {
 
-using shadowsync::kNumDense;
+using shadowsync::kNumNumeric;
 using shadowsync::kNumSparse;
 
 std::string make_text(size_t target_bytes) {
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const double dense_missing[kNumDense] = {0.45, 0.0, 0.21, 0.22, 0.03, 0.22, 0.04,
+  const double dense_missing[kNumNumeric] = {0.45, 0.0, 0.21, 0.22, 0.03, 0.22, 0.04,
                                            0.0,  0.04, 0.45, 0.04, 0.77, 0.22};
-  const double dense_scale[kNumDense] = {3, 100, 20, 7, 20000, 100, 15, 15, 100, 1, 3, 3, 10};
+  const double dense_scale[kNumNumeric] = {3, 100, 20, 7, 20000, 100, 15, 15, 100, 1, 3, 3, 10};
   const double sparse_missing[kNumSparse] = {0, 0, 0.03, 0, 0,   0.12, 0, 0, 0,    0, 0, 0.03, 0,
                                              0, 0, 0.03, 0, 0, 0.44, 0.44, 0.03, 0.76, 0, 0.44,
                                              0.44, 0.44};
@@ -40,7 +40,7 @@ std::string make_text(size_t target_bytes) {
   char buf[32];
   while (text.size() < target_bytes) {
     text += unit(rng) < 0.25 ? '1' : '0';
-    for (int j = 0; j < kNumDense; ++j) {
+    for (int j = 0; j < kNumNumeric; ++j) {
       text += '\t';
       if (unit(rng) < dense_missing[j]) continue;
       const double u = unit(rng);

@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/kernel_threading.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "model/kernel_threading.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {
@@ -74,7 +74,7 @@ struct StepFixture {
     std::uniform_real_distribution<float> x(0.0f, 4.0f);
     for (size_t r = 0; r < kRows; ++r) {
       labels.push_back(float(rng() % 4 == 0));
-      for (int j = 0; j < kNumDense; ++j) features.push_back(x(rng));
+      for (int j = 0; j < kNumNumeric; ++j) features.push_back(x(rng));
       for (int t = 0; t < kNumSparse; ++t) sparse.push_back(uint32_t(rng() % config.hashing.rows[t]));
     }
   }

@@ -4,7 +4,7 @@ and hyperparameters, trained one pass in file order, in one thread or with PyTor
 recipe (torch.multiprocessing, share_memory(), one process per core, one thread per process).
 
 Mirrors, and must stay in step with:
-  - include/shadowsync/binary_cache.hpp   cache layout (read here with numpy.memmap, so the hashed
+  - include/shadowsync/data/binary_cache.hpp   cache layout (read here with numpy.memmap, so the hashed
                                           data is bit-identical to what `shadowsync train` reads);
   - src/model/model_config.cpp            presets tiny / small / kaggle;
   - src/model/model.cpp                   initialization: W ~ N(0, sqrt(2/(in+out))),
@@ -18,7 +18,7 @@ Mirrors, and must stay in step with:
                                           triangle (row-major) of the 27x27 Gram matrix of
                                           [bottom output, 26 embedding rows]; BCE on the logit,
                                           mean over the batch;
-  - include/shadowsync/optimizer.hpp      dense Adagrad (accumulator starts at 0,
+  - include/shadowsync/model/optimizer.hpp      dense Adagrad (accumulator starts at 0,
                                           w -= lr g / (sqrt(s) + eps)) or SGD; embeddings row-wise
                                           Adagrad on the touched rows, repeated rows' gradients
                                           summed first: s += mean(g^2), row -= emb_lr g/(sqrt(s)+eps).

@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/shadow_sync.hpp"
-#include "shadowsync/sync_rule.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/sync/shadow_sync.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 namespace shadowsync {
 namespace {

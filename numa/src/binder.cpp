@@ -9,7 +9,7 @@
 
 #include "hwloc_util.hpp"
 #include "node_memory.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 #include "shadowsync/numa/binder.hpp"
 
 namespace shadowsync::numa::detail {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "hwloc_util.hpp"
-#include "shadowsync/memory.hpp"
+#include "shadowsync/core/memory.hpp"
 
 namespace shadowsync::numa::detail {
 

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "hwloc_util.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "hwloc_util.hpp"
 #include "topology_check.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa::detail {
 

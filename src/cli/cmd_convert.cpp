@@ -8,10 +8,10 @@
 #include <string>
 
 #include "commands.hpp"
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/criteo_reader.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/file_io.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/core/file_io.hpp"
 
 namespace shadowsync::cli {
 

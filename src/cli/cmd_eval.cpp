@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/evaluate.hpp"
-#include "shadowsync/trained_model.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/train/trained_model.hpp"
 
 namespace shadowsync::cli {
 

@@ -1,5 +1,5 @@
 // `shadowsync gen`: writes synthetic Criteo-format rows from a planted teacher (see
-// include/shadowsync/synthetic.hpp) and prints the summary (rows, positive rate, teacher NE).
+// include/shadowsync/synthetic/synthetic.hpp) and prints the summary (rows, positive rate, teacher NE).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <string>
 
 #include "commands.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 namespace shadowsync::cli {
 

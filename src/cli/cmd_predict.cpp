@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/evaluate.hpp"
-#include "shadowsync/file_io.hpp"
-#include "shadowsync/trained_model.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/core/file_io.hpp"
+#include "shadowsync/train/trained_model.hpp"
 
 namespace shadowsync::cli {
 

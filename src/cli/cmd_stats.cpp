@@ -1,5 +1,5 @@
 // `shadowsync stats FILE`: statistics of a Criteo TSV or binary cache: rows, positive rate, per
-// dense feature the missing share / mean / max of the transformed values, per categorical table
+// numeric feature the missing share / mean / max of the transformed values, per categorical table
 // the missing share and the distinct hashed rows used. --json prints the same as one object.
 #include <fmt/format.h>
 
@@ -11,9 +11,9 @@
 
 #include "../data/data_stats.hpp"
 #include "commands.hpp"
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::cli {
 namespace {
@@ -29,8 +29,8 @@ nlohmann::ordered_json to_json(const Dataset& dataset, const ParseReport& report
   j["positive_rate"] = stats.positive_rate;
   j["hashing"] = {{"rows_per_table", hashing.rows}, {"salt", hashing.salt}};
   j["dense"] = nlohmann::ordered_json::array();
-  for (int f = 0; f < kNumDense; ++f) {
-    const data::DenseColumnStats& d = stats.dense[f];
+  for (int f = 0; f < kNumNumeric; ++f) {
+    const data::NumericColumnStats& d = stats.numeric[f];
     j["dense"].push_back({{"name", fmt::format("I{}", f + 1)},
                           {"missing_share", d.missing_share ? nlohmann::ordered_json(*d.missing_share)
                                                             : nlohmann::ordered_json(nullptr)},
@@ -57,8 +57,8 @@ void print_text(const Dataset& dataset, const ParseReport& report, const data::D
   }
   fmt::print("positive rate {:.4f}\n\n", stats.positive_rate);
   fmt::print("{:<6} {:>8} {:>10} {:>10}\n", "dense", "missing", "mean", "max");
-  for (int f = 0; f < kNumDense; ++f) {
-    const data::DenseColumnStats& d = stats.dense[f];
+  for (int f = 0; f < kNumNumeric; ++f) {
+    const data::NumericColumnStats& d = stats.numeric[f];
     fmt::print("{:<6} {:>8} {:>10.4f} {:>10.4f}\n", fmt::format("I{}", f + 1),
                d.missing_share ? fmt::format("{:.4f}", *d.missing_share) : std::string("?"),
                d.mean, d.max);

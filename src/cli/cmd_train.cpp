@@ -9,13 +9,13 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/file_io.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/core/file_io.hpp"
 #include "shadowsync/numa/plan.hpp"
-#include "shadowsync/trainer.hpp"
-#include "shadowsync/stop_signals.hpp"
+#include "shadowsync/train/trainer.hpp"
+#include "train/stop_signals.hpp"
 
 namespace shadowsync::cli {
 namespace {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "shadowsync/hashing.hpp"
+#include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync::cli {
 

@@ -1,13 +1,14 @@
 // Entry point of the `shadowsync` tool: builds the CLI11 app from the subcommand registrations
-// and turns shadowsync::Error (bad input, bad options) and every CLI11 usage error into a message
-// and exit code 2 (--help and --version exit 0).
+// and turns shadowsync::Error (bad input, bad options; configuration fields spelled as flags) and
+// every CLI11 usage error into a message and exit code 2 (--help and --version exit 0).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <exception>
 
 #include "commands.hpp"
-#include "shadowsync/error.hpp"
+#include "flag_names.hpp"
+#include "shadowsync/core/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"shadowsync: ShadowSync training of CTR models on one multi-socket host"};
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   } catch (const shadowsync::cli::ExitStatus& status) {
     return status.code;
   } catch (const shadowsync::Error& e) {
-    std::fprintf(stderr, "shadowsync: error: %s\n", e.what());
+    std::fprintf(stderr, "shadowsync: error: %s\n", e.message(shadowsync::cli::flag_for_field).c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shadowsync: internal error: %s\n", e.what());

@@ -1,6 +1,6 @@
 // Binary cache: write_cache (validate, write header + 64-byte-aligned columns through an
 // AtomicFileWriter) and MappedCache::open (mmap, then the checks listed in binary_cache.hpp).
-#include "shadowsync/binary_cache.hpp"
+#include "shadowsync/data/binary_cache.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,12 +17,12 @@
 #include <limits>
 #include <utility>
 
-#include "mapped_file.hpp"
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/data_block.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/feature_transform.hpp"
-#include "shadowsync/file_io.hpp"
+#include "core/mapped_file.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/data/data_block.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/feature_transform.hpp"
+#include "shadowsync/core/file_io.hpp"
 
 namespace shadowsync {
 namespace {
@@ -40,8 +40,8 @@ struct Header {
   uint64_t rows;
   uint32_t table_rows[kNumSparse];
   uint64_t salt;
-  uint64_t dense_missing[kNumDense];
-  uint64_t column_checksum[3];  // labels, dense, sparse
+  uint64_t dense_missing[kNumNumeric];
+  uint64_t column_checksum[3];  // labels, numeric, sparse
   uint64_t header_checksum;     // checksum64 of the bytes before this field
 };
 static_assert(sizeof(Header) <= kHeaderBytes);
@@ -59,11 +59,11 @@ struct Layout {
 
 // Column offsets for `rows` rows; false if the sizes overflow size_t.
 bool compute_layout(uint64_t rows, Layout* layout) {
-  constexpr uint64_t kRowBytes = (1 + kNumDense + kNumSparse) * 4;
+  constexpr uint64_t kRowBytes = (1 + kNumNumeric + kNumSparse) * 4;
   if (rows > (std::numeric_limits<size_t>::max() - 4 * kAlign - kHeaderBytes) / kRowBytes) {
     return false;
   }
-  const size_t per_row[3] = {sizeof(float), kNumDense * sizeof(float),
+  const size_t per_row[3] = {sizeof(float), kNumNumeric * sizeof(float),
                              kNumSparse * sizeof(uint32_t)};
   size_t at = kHeaderBytes;
   for (int c = 0; c < 3; ++c) {
@@ -95,11 +95,11 @@ std::string describe_hashing(const uint32_t* rows, uint64_t salt) {
 }  // namespace
 
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumDense>& dense_missing) {
+                 const std::array<uint64_t, kNumNumeric>& dense_missing) {
   validate_hashing(hashing, path + ": hashing config");
   validate_view(data, hashing, path + ": data to cache");
   if (data.rows == 0) throw Error(path + ": no rows to write to a cache");
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     if (dense_missing[j] > data.rows) {
       throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache", path,
                               j + 1, dense_missing[j], data.rows));
@@ -115,8 +115,8 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
   h.rows = data.rows;
   for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing.rows[t];
   h.salt = hashing.salt;
-  for (int j = 0; j < kNumDense; ++j) h.dense_missing[j] = dense_missing[j];
-  const void* columns[3] = {data.labels, data.dense, data.sparse};
+  for (int j = 0; j < kNumNumeric; ++j) h.dense_missing[j] = dense_missing[j];
+  const void* columns[3] = {data.labels, data.numeric, data.sparse};
   tbb::parallel_invoke(
       [&] { h.column_checksum[0] = checksum64(columns[0], layout.bytes[0]); },
       [&] { h.column_checksum[1] = checksum64(columns[1], layout.bytes[1]); },
@@ -230,7 +230,7 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
                          reinterpret_cast<const float*>(bytes + layout.offset[0]),
                          reinterpret_cast<const float*>(bytes + layout.offset[1]),
                          reinterpret_cast<const uint32_t*>(bytes + layout.offset[2])};
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     if (h.dense_missing[j] > h.rows) {
       fail(path, fmt::format("header: dense_missing of I{} is {}, more than the {} rows: the cache "
                              "is corrupted",
@@ -239,7 +239,7 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
   }
   validate_view(cache.view_, stored, path);
   cache.hashing_ = stored;
-  for (int j = 0; j < kNumDense; ++j) cache.dense_missing_[j] = h.dense_missing[j];
+  for (int j = 0; j < kNumNumeric; ++j) cache.dense_missing_[j] = h.dense_missing[j];
   cache.map_bytes_ = size;
   cache.map_ = file.release();
   return cache;

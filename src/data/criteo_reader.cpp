@@ -5,7 +5,7 @@
 //
 // Sharing: in pass 2 each task writes only its own chunk's slot range and its own ChunkResult;
 // the one shared variable, first_bad_chunk (strict mode), is a std::atomic.
-#include "shadowsync/criteo_reader.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
 
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
@@ -20,8 +20,8 @@
 #include <utility>
 
 #include "line_parser.hpp"
-#include "mapped_file.hpp"
-#include "shadowsync/error.hpp"
+#include "core/mapped_file.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {
@@ -38,7 +38,7 @@ struct ChunkResult {
   uint64_t rows = 0;
   uint64_t bad = 0;
   std::vector<std::string> errors;  // first kMaxReportedErrors, "file:line: reason"
-  std::array<uint64_t, kNumDense> missing{};
+  std::array<uint64_t, kNumNumeric> missing{};
 };
 
 std::vector<Chunk> split_chunks(std::string_view text, size_t chunk_bytes) {
@@ -77,7 +77,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
   const size_t max_errors = strict ? 1 : kMaxReportedErrors;
   size_t slot = chunk.first_line;
   uint64_t line = chunk.first_line;
-  std::array<uint64_t, kNumDense> missing{};
+  std::array<uint64_t, kNumNumeric> missing{};
   data::LineError error;
   while (p < end) {
     const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
@@ -88,7 +88,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     // The text's last line without its newline: a file cut in the middle of a line, unless it
     // is a complete row (a cut inside a row's last field cannot be told from a short value).
     // A line bad for another reason reports that reason.
-    bool good = parser.parse(p, line_end, out.labels() + slot, out.dense() + slot * kNumDense,
+    bool good = parser.parse(p, line_end, out.labels() + slot, out.numeric() + slot * kNumNumeric,
                              out.sparse() + slot * kNumSparse, &mask, &error);
     if (good && nl == nullptr && std::count(p, line_end, '\t') + 1 < kMaxFields) {
       error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end};
@@ -229,21 +229,21 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
 
   // Close the gaps of bad lines, in file order (destinations never pass their sources).
   uint64_t rows = 0, bad = 0;
-  std::array<uint64_t, kNumDense> missing{};
+  std::array<uint64_t, kNumNumeric> missing{};
   std::vector<std::string> first_errors;
   for (size_t c = 0; c < chunks.size(); ++c) {
     const ChunkResult& r = results[c];
     const size_t from = chunks[c].first_line;
     if (rows != from && r.rows > 0) {
       std::memmove(block.labels() + rows, block.labels() + from, r.rows * sizeof(float));
-      std::memmove(block.dense() + rows * kNumDense, block.dense() + from * kNumDense,
-                   r.rows * kNumDense * sizeof(float));
+      std::memmove(block.numeric() + rows * kNumNumeric, block.numeric() + from * kNumNumeric,
+                   r.rows * kNumNumeric * sizeof(float));
       std::memmove(block.sparse() + rows * kNumSparse, block.sparse() + from * kNumSparse,
                    r.rows * kNumSparse * sizeof(uint32_t));
     }
     rows += r.rows;
     bad += r.bad;
-    for (int j = 0; j < kNumDense; ++j) missing[j] += r.missing[j];
+    for (int j = 0; j < kNumNumeric; ++j) missing[j] += r.missing[j];
     for (const std::string& e : r.errors) {
       if (first_errors.size() < kMaxReportedErrors) first_errors.push_back(e);
     }

@@ -1,5 +1,5 @@
 // DataBlock storage and validate_view (the range checks shared by the cache writer and reader).
-#include "shadowsync/data_block.hpp"
+#include "shadowsync/data/data_block.hpp"
 
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
@@ -13,23 +13,23 @@
 #include <limits>
 #include <string>
 
-#include "shadowsync/feature_transform.hpp"
+#include "shadowsync/data/feature_transform.hpp"
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 
 DataBlock::DataBlock(size_t rows)
     : rows_(rows),
       labels_(std::make_unique<float[]>(rows)),
-      dense_(std::make_unique<float[]>(rows * kNumDense)),
+      dense_(std::make_unique<float[]>(rows * kNumNumeric)),
       sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
 
 DataBlock DataBlock::uninitialized(size_t rows) {
   DataBlock block;
   block.rows_ = rows;
   block.labels_ = std::make_unique_for_overwrite<float[]>(rows);
-  block.dense_ = std::make_unique_for_overwrite<float[]>(rows * kNumDense);
+  block.dense_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
   block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(rows * kNumSparse);
   return block;
 }
@@ -54,9 +54,9 @@ std::string describe_bad_row(const DataView& view, const HashingConfig& hashing,
                              float min_positive, float max_dense) {
   const float label = view.labels[i];
   if (label != 0.0f && label != 1.0f) return fmt::format("label {} is not 0 or 1", label);
-  const float* dense = view.dense + i * kNumDense;
-  for (int j = 0; j < kNumDense; ++j) {
-    const float x = dense[j];
+  const float* numeric = view.numeric + i * kNumNumeric;
+  for (int j = 0; j < kNumNumeric; ++j) {
+    const float x = numeric[j];
     if (!(x == 0.0f || (x >= min_positive && x <= max_dense))) {
       return fmt::format(
           "dense I{} value {} is not a value the parser produces (0 or log1p(x) for "
@@ -93,10 +93,10 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
       const float label = view.labels[i];
       bad |= static_cast<uint32_t>((label != 0.0f) & (label != 1.0f));
     }
-    const float* dense = view.dense + begin * kNumDense;
-    const size_t dense_count = (end - begin) * kNumDense;
+    const float* numeric = view.numeric + begin * kNumNumeric;
+    const size_t dense_count = (end - begin) * kNumNumeric;
     for (size_t k = 0; k != dense_count; ++k) {
-      const float x = dense[k];
+      const float x = numeric[k];
       // NaN fails every comparison: bad.
       bad |= static_cast<uint32_t>(!((x == 0.0f) | ((x >= min_positive) & (x <= max_dense))));
     }

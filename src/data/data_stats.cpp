@@ -1,4 +1,4 @@
-// compute_stats: one parallel reduction over rows for labels and dense columns, one task per
+// compute_stats: one parallel reduction over rows for labels and numeric columns, one task per
 // categorical table for its missing count and bitmap of used rows (each task owns its bitmap).
 #include "data_stats.hpp"
 
@@ -10,19 +10,19 @@
 #include <bit>
 #include <vector>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::data {
 namespace {
 
 struct DenseAccumulator {
   double positives = 0.0;
-  std::array<double, kNumDense> sum{};
-  std::array<float, kNumDense> max{};
+  std::array<double, kNumNumeric> sum{};
+  std::array<float, kNumNumeric> max{};
 
   void merge(const DenseAccumulator& other) {
     positives += other.positives;
-    for (int j = 0; j < kNumDense; ++j) {
+    for (int j = 0; j < kNumNumeric; ++j) {
       sum[j] += other.sum[j];
       max[j] = std::max(max[j], other.max[j]);
     }
@@ -32,7 +32,7 @@ struct DenseAccumulator {
 }  // namespace
 
 DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
-                        const std::optional<std::array<uint64_t, kNumDense>>& dense_missing) {
+                        const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing) {
   if (view.rows == 0) throw Error("data statistics: no rows");
   DataStats stats;
   stats.rows = view.rows;
@@ -43,8 +43,8 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
       [&](const tbb::blocked_range<size_t>& r, DenseAccumulator acc) {
         for (size_t i = r.begin(); i != r.end(); ++i) {
           acc.positives += view.labels[i];
-          const float* row = view.dense + i * kNumDense;
-          for (int j = 0; j < kNumDense; ++j) {
+          const float* row = view.numeric + i * kNumNumeric;
+          for (int j = 0; j < kNumNumeric; ++j) {
             acc.sum[j] += row[j];
             acc.max[j] = std::max(acc.max[j], row[j]);
           }
@@ -56,11 +56,11 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
         return a;
       });
   stats.positive_rate = total.positives / n;
-  for (int j = 0; j < kNumDense; ++j) {
-    stats.dense[j].mean = total.sum[j] / n;
-    stats.dense[j].max = total.max[j];
+  for (int j = 0; j < kNumNumeric; ++j) {
+    stats.numeric[j].mean = total.sum[j] / n;
+    stats.numeric[j].max = total.max[j];
     if (dense_missing) {
-      stats.dense[j].missing_share = static_cast<double>((*dense_missing)[j]) / n;
+      stats.numeric[j].missing_share = static_cast<double>((*dense_missing)[j]) / n;
     }
   }
 

@@ -1,5 +1,5 @@
 // DataStats (private to src/data, used by `shadowsync stats` and its tests): per-column
-// statistics of a DataView: positive rate, dense missing share / mean / max of the transformed
+// statistics of a DataView: positive rate, numeric missing share / mean / max of the transformed
 // values, and per categorical table the missing share and how many hashed rows are used.
 #pragma once
 
@@ -8,12 +8,12 @@
 #include <optional>
 #include <string>
 
-#include "shadowsync/data_view.hpp"
-#include "shadowsync/hashing.hpp"
+#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync::data {
 
-struct DenseColumnStats {
+struct NumericColumnStats {
   std::optional<double> missing_share;  // unknown without the parse's missing counts
   double mean = 0.0;                    // over all rows, a missing value counting as 0
   float max = 0.0f;
@@ -28,15 +28,15 @@ struct SparseColumnStats {
 struct DataStats {
   uint64_t rows = 0;
   double positive_rate = 0.0;
-  std::array<DenseColumnStats, kNumDense> dense{};
+  std::array<NumericColumnStats, kNumNumeric> numeric{};
   std::array<SparseColumnStats, kNumSparse> sparse{};
 };
 
-// `dense_missing` gives missing counts per dense column when known (Dataset::dense_missing()).
+// `dense_missing` gives missing counts per numeric column when known (Dataset::dense_missing()).
 // Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view). Any
 // table size up to 2^32 - 1 rows works: a large table is counted by sorting the used rows
 // instead of a bitmap, so memory stays O(view.rows) per table.
 DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
-                        const std::optional<std::array<uint64_t, kNumDense>>& dense_missing);
+                        const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing);
 
 }  // namespace shadowsync::data

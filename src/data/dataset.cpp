@@ -1,11 +1,11 @@
 // Dataset: picks the cache or the TSV reader by the file's magic; split_eval_tail.
-#include "shadowsync/dataset.hpp"
+#include "shadowsync/data/dataset.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

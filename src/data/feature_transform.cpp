@@ -1,7 +1,7 @@
-// Feature transforms: hashing-config validation, the per-table hasher keys and the dense table.
-#include "shadowsync/feature_transform.hpp"
+// Feature transforms: hashing-config validation, the per-table hasher keys and the numeric table.
+#include "shadowsync/data/feature_transform.hpp"
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

@@ -27,8 +27,8 @@ std::string quoted(const char* b, const char* e) {
 
 std::string field_name(int field) {
   if (field == 0) return "label";
-  if (field <= kNumDense) return fmt::format("I{} (field {})", field, field + 1);
-  return fmt::format("C{} (field {})", field - kNumDense, field + 1);
+  if (field <= kNumNumeric) return fmt::format("I{} (field {})", field, field + 1);
+  return fmt::format("C{} (field {})", field - kNumNumeric, field + 1);
 }
 
 }  // namespace

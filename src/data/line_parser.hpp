@@ -1,5 +1,5 @@
 // LineParser (private to src/data): the hot path of the Criteo reader. Parses one line (without
-// its line ending) into one row slot: label, 13 transformed dense values, 26 hashed rows. Every
+// its line ending) into one row slot: label, 13 transformed numeric values, 26 hashed rows. Every
 // value of the slot is written for a good line (missing ones too), so a slot that a bad line
 // scribbled on is fully overwritten by the next good line. No allocation; a bad line returns a
 // LineError whose message is built only on the (cold) error path by describe().
@@ -10,8 +10,8 @@
 #include <cstring>
 #include <string>
 
-#include "shadowsync/criteo_reader.hpp"
-#include "shadowsync/feature_transform.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/feature_transform.hpp"
 
 namespace shadowsync::data {
 
@@ -55,12 +55,12 @@ inline constexpr HexTable kHex{};
 
 class LineParser {
  public:
-  LineParser(const CategoryHasher& hasher, const DenseTransform& dense)
-      : hasher_(hasher), dense_(dense) {}
+  LineParser(const CategoryHasher& hasher, const DenseTransform& numeric)
+      : hasher_(hasher), dense_(numeric) {}
 
-  // Parses [b, e) into the slot. Returns true for a good line and ORs the missing dense
+  // Parses [b, e) into the slot. Returns true for a good line and ORs the missing numeric
   // columns into *missing_mask (bit j = I(j+1)); false with *error filled for a bad line.
-  bool parse(const char* b, const char* e, float* label, float* dense, uint32_t* sparse,
+  bool parse(const char* b, const char* e, float* label, float* numeric, uint32_t* sparse,
              uint32_t* missing_mask, LineError* error) const {
     if (b == e) return fail(error, BadLine::kEmpty, 0, b, e, b, e);
     if (static_cast<size_t>(e - b) > kMaxLineBytes) {
@@ -74,11 +74,11 @@ class LineParser {
     ++p;
     uint32_t missing = 0;
     int j = 0;
-    for (; j < kNumDense; ++j) {
+    for (; j < kNumNumeric; ++j) {
       if (p == e) break;
       ++p;  // the tab ending the previous field
       if (p == e || *p == '\t') {
-        dense[j] = 0.0f;
+        numeric[j] = 0.0f;
         missing |= 1u << j;
         continue;
       }
@@ -103,10 +103,10 @@ class LineParser {
           return fail_at(error, BadLine::kIntRange, 1 + j, start, b, e);
         }
       }
-      dense[j] = dense_(x);
+      numeric[j] = dense_(x);
     }
-    for (; j < kNumDense; ++j) {  // absent trailing fields
-      dense[j] = 0.0f;
+    for (; j < kNumNumeric; ++j) {  // absent trailing fields
+      numeric[j] = 0.0f;
       missing |= 1u << j;
     }
     int t = 0;
@@ -127,10 +127,10 @@ class LineParser {
           ++p;
         }
         if (p != e && *p != '\t') {
-          return fail_at(error, BadLine::kHexSyntax, 1 + kNumDense + t, start, b, e);
+          return fail_at(error, BadLine::kHexSyntax, 1 + kNumNumeric + t, start, b, e);
         }
         if (p - start > 8) {
-          return fail_at(error, BadLine::kHexTooLong, 1 + kNumDense + t, start, b, e);
+          return fail_at(error, BadLine::kHexTooLong, 1 + kNumNumeric + t, start, b, e);
         }
         sparse[t] = hasher_.row(t, v);
       }

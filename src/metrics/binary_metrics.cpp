@@ -1,4 +1,4 @@
-// BinaryMetrics (see include/shadowsync/metrics.hpp): sums for log loss / calibration and the
+// BinaryMetrics (see include/shadowsync/metrics/binary_metrics.hpp): sums for log loss / calibration and the
 // stored (score, label) pairs for the exact AUC.
 #include <tbb/parallel_sort.h>
 
@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "shadowsync/error.hpp"
-#include "shadowsync/metrics.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
 
 namespace shadowsync {
 namespace {

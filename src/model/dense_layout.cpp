@@ -1,5 +1,5 @@
 // DenseLayout::for_config: packs every MLP weight and bias at 64-byte-aligned offsets.
-#include "shadowsync/dense_layout.hpp"
+#include "shadowsync/model/dense_layout.hpp"
 
 namespace shadowsync {
 namespace {
@@ -21,7 +21,7 @@ DenseLayout DenseLayout::for_config(const ModelConfig& config) {
     offset = align16(offset + size_t(out));
     layers.push_back(layer);
   };
-  int in = kNumDense;
+  int in = kNumNumeric;
   for (int out : config.bottom) {
     add(layout.bottom, in, out);
     in = out;

@@ -1,9 +1,9 @@
 // EmbeddingStore: allocation of the 26 tables and their row-wise Adagrad accumulators.
-#include "shadowsync/embedding_store.hpp"
+#include "shadowsync/model/embedding_store.hpp"
 
 #include <string>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

@@ -1,6 +1,6 @@
 // use_single_threaded_kernels_on_this_thread(): the one place that pins oneDNN (OpenMP) kernels
-// to the calling thread. See include/shadowsync/kernel_threading.hpp.
-#include "shadowsync/kernel_threading.hpp"
+// to the calling thread. See src/model/kernel_threading.hpp.
+#include "model/kernel_threading.hpp"
 
 #include <omp.h>
 

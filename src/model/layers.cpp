@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::layers {
 namespace {

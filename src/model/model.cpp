@@ -1,5 +1,5 @@
 // Model: architecture + layout, and the deterministic DLRM initialization of its parameters.
-#include "shadowsync/model.hpp"
+#include "shadowsync/model/model.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -9,7 +9,7 @@
 #include <numbers>
 #include <string>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {

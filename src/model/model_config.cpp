@@ -1,12 +1,12 @@
 // ModelConfig: presets, JSON reading / writing and validation of the model architecture.
-#include "shadowsync/model_config.hpp"
+#include "shadowsync/model/model_config.hpp"
 
 #include <filesystem>
 #include <set>
 #include <string>
 
-#include "mapped_file.hpp"
-#include "shadowsync/error.hpp"
+#include "core/mapped_file.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {
@@ -306,7 +306,7 @@ int ModelConfig::interaction_width() const {
 
 double ModelConfig::flops_per_example_train() const {
   double flops = 0;
-  int in = kNumDense;
+  int in = kNumNumeric;
   for (size_t l = 0; l < bottom.size(); ++l) {
     const double mk = double(in) * bottom[l];
     flops += 2 * mk * (l == 0 ? 2 : 3);  // forward, backward-weights (+ backward-data)

@@ -1,7 +1,7 @@
 // save_model / load_model: a standalone file of one dense replica (+ optional Adagrad state) and
 // the embedding tables with their accumulators, with the model config and a checksum. Format in
-// include/shadowsync/model_io.hpp.
-#include "shadowsync/model_io.hpp"
+// src/model/model_io.hpp.
+#include "model/model_io.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/file_io.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/core/file_io.hpp"
 
 namespace shadowsync {
 namespace {

@@ -1,6 +1,6 @@
 // ModelWorkspace: forward, backward and update of the DLRM model for one worker thread.
 // Buffers are sized for max_batch at construction; a step allocates nothing.
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -9,9 +9,9 @@
 #include <string>
 
 #include "layers.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/kernel_threading.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "model/kernel_threading.hpp"
 
 namespace shadowsync {
 namespace {
@@ -80,8 +80,8 @@ struct ModelWorkspace::Impl {
   // Forward pass up to the logits (top_act.back(), rows x 1).
   void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb) {
     const int rows = int(batch.rows);
-    const float* x = batch.dense;
-    int ldx = kNumDense;
+    const float* x = batch.numeric;
+    int ldx = kNumNumeric;
     for (size_t l = 0; l < layout.bottom.size(); ++l) {
       const auto& L = layout.bottom[l];
       layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
@@ -179,8 +179,8 @@ struct ModelWorkspace::Impl {
     layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
       const auto& L = layout.bottom[size_t(l)];
-      const float* x = l == 0 ? batch.dense : bottom_act[size_t(l) - 1].data();
-      const int ldx = l == 0 ? kNumDense : L.in;
+      const float* x = l == 0 ? batch.numeric : bottom_act[size_t(l) - 1].data();
+      const int ldx = l == 0 ? kNumNumeric : L.in;
       float* dx = nullptr;
       if (l > 0) {
         dx = other(dy);

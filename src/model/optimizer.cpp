@@ -1,7 +1,7 @@
 // OptimizerConfig: parsing and naming of the dense optimizer.
-#include "shadowsync/optimizer.hpp"
+#include "shadowsync/model/optimizer.hpp"
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

@@ -1,5 +1,5 @@
 // The only code that touches replica memory shared with Hogwild workers (see the memory model in
-// include/shadowsync/sync_rule.hpp): a vectorized read of a replica range into private scratch,
+// include/shadowsync/sync/sync_rule.hpp): a vectorized read of a replica range into private scratch,
 // and a vectorized read-modify-write that adds private deltas to a replica range.
 //
 // Benign race, documented here once: workers store floats into the same replicas concurrently.

@@ -1,14 +1,14 @@
 // ShadowSynchronizer: starts, paces and stops the shadow threads that run SyncRule rounds (or
 // slices of rounds) in the background. Only control state lives here; all of it is atomic or
 // guarded by mutex_.
-#include "shadowsync/shadow_sync.hpp"
+#include "shadowsync/sync/shadow_sync.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <string>
 #include <system_error>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

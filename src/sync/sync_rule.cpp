@@ -2,7 +2,7 @@
 // thread-local scratch. Replica memory is touched only through replica_access.hpp (the one
 // documented benign race, see there and sync_rule.hpp); everything else here works on private
 // scratch or on the rule's own state, which only the thread running a range touches.
-#include "shadowsync/sync_rule.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 #include "sync/replica_access.hpp"
 
 namespace shadowsync {

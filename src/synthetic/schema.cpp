@@ -37,7 +37,7 @@ const std::array<CategoricalColumnSpec, kNumSparse> kCategoricalColumns = {{
 }};
 
 // Missing rates close to Criteo's I1..I13; I2 carries the negatives, as in Criteo.
-const std::array<DenseColumnSpec, kNumDense> kDenseColumns = {{
+const std::array<DenseColumnSpec, kNumNumeric> kDenseColumns = {{
     {0.8, 1.0, 0.45, 0.0},     // I1
     {2.0, 1.8, 0.0, 0.1},      // I2
     {1.5, 1.3, 0.21, 0.0},     // I3
@@ -60,20 +60,20 @@ RowSampler::RowSampler() {
 
 void RowSampler::sample(Rng& rng, RawRow& row) const {
   constexpr double kMaxValue = 2147483647.0;
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     const DenseColumnSpec& spec = kDenseColumns[j];
     row.dense_missing[j] = rng.uniform() < spec.missing;
     if (row.dense_missing[j]) {
-      row.dense[j] = 0;
+      row.numeric[j] = 0;
       continue;
     }
     if (spec.negative > 0 && rng.uniform() < spec.negative) {
       const double u = rng.uniform();
-      row.dense[j] = u < 0.9 ? -1 : (u < 0.97 ? -2 : -3);
+      row.numeric[j] = u < 0.9 ? -1 : (u < 0.97 ? -2 : -3);
       continue;
     }
     const double value = std::floor(std::exp(spec.mu + spec.sigma * rng.normal()));
-    row.dense[j] = static_cast<int64_t>(std::min(value, kMaxValue));
+    row.numeric[j] = static_cast<int64_t>(std::min(value, kMaxValue));
   }
   for (int c = 0; c < kNumSparse; ++c) {
     if (rng.uniform() < kCategoricalColumns[c].missing) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "rng.hpp"
-#include "shadowsync/hashing.hpp"
+#include "shadowsync/data/hashing.hpp"
 #include "zipf.hpp"
 
 namespace shadowsync::synthetic {
@@ -32,19 +32,19 @@ struct DenseColumnSpec {
 };
 
 extern const std::array<CategoricalColumnSpec, kNumSparse> kCategoricalColumns;
-extern const std::array<DenseColumnSpec, kNumDense> kDenseColumns;
+extern const std::array<DenseColumnSpec, kNumNumeric> kDenseColumns;
 
 struct RawRow {
-  std::array<int64_t, kNumDense> dense{};
-  std::array<bool, kNumDense> dense_missing{};
+  std::array<int64_t, kNumNumeric> numeric{};
+  std::array<bool, kNumNumeric> dense_missing{};
   std::array<uint32_t, kNumSparse> rank{};  // 1..cardinality, 0 = missing
 };
 
 // log(1 + max(x, 0)), 0 when missing: the transform the data module applies, which the teacher
-// uses as its dense features.
+// uses as its numeric features.
 inline double dense_feature(const RawRow& row, int j) {
-  if (row.dense_missing[j] || row.dense[j] <= 0) return 0.0;
-  return std::log1p(static_cast<double>(row.dense[j]));
+  if (row.dense_missing[j] || row.numeric[j] <= 0) return 0.0;
+  return std::log1p(static_cast<double>(row.numeric[j]));
 }
 
 class RowSampler {

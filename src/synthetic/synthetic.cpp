@@ -1,6 +1,6 @@
-// generate_synthetic_criteo and the JSON summary (see include/shadowsync/synthetic.hpp):
+// generate_synthetic_criteo and the JSON summary (see include/shadowsync/synthetic/synthetic.hpp):
 // a oneTBB pipeline makes chunks in parallel and writes them in chunk order.
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
@@ -18,9 +18,9 @@
 
 #include "rng.hpp"
 #include "schema.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/file_io.hpp"
-#include "shadowsync/metrics.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/core/file_io.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
 #include "teacher.hpp"
 #include "tsv_row.hpp"
 

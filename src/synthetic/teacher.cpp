@@ -29,7 +29,7 @@ constexpr uint64_t kCalibrationStream = 0xCA11B8A7E5EEDull;
 enum Tag : uint64_t { kTagLinear = 1, kTagTanh, kTagMain, kTagU, kTagV, kTagCross };
 
 // A weight of magnitude in [0.5, 1] * scale with a hash-chosen sign: keeps the strength of the
-// dense terms similar across seeds.
+// numeric terms similar across seeds.
 double signed_weight(uint64_t h, double scale) {
   const double magnitude = 0.5 + 0.5 * static_cast<double>(h & 0xFFFF) / 65535.0;
   return ((h >> 16) & 1 ? magnitude : -magnitude) * scale;
@@ -48,7 +48,7 @@ double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 }  // namespace
 
 Teacher::Teacher(uint64_t seed, const RowSampler& sampler) : seed_(seed) {
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     const double sigma = kDenseColumns[j].sigma;
     linear_[j] = signed_weight(id_hash(seed, kTagLinear, j, 0), kLinearScale / sigma);
     tanh_weight_[j] = signed_weight(id_hash(seed, kTagTanh, j, 0), kTanhWeight / sigma);
@@ -78,9 +78,9 @@ Teacher::Teacher(uint64_t seed, const RowSampler& sampler) : seed_(seed) {
 }
 
 double Teacher::logit_without_bias(const RawRow& row) const {
-  std::array<double, kNumDense> d;
+  std::array<double, kNumNumeric> d;
   double linear = 0, tanh_arg = 0;
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     d[j] = dense_feature(row, j);
     linear += linear_[j] * d[j];
     tanh_arg += tanh_weight_[j] * (d[j] - tanh_center_[j]);

@@ -2,8 +2,8 @@
 // All its parameters derive from the seed by hashing, so nothing per id is stored:
 //   logit = bias
 //         + sum_j a_j * d_j                                      (d_j = log1p(max(x_j, 0)))
-//         + gamma * tanh(sum_j w_j * (d_j - c_j))                 (nonlinear dense term)
-//         + (d_{I5} - c_{I5}) * g(C6 id)                          (dense x categorical)
+//         + gamma * tanh(sum_j w_j * (d_j - c_j))                 (nonlinear numeric term)
+//         + (d_{I5} - c_{I5}) * g(C6 id)                          (numeric x categorical)
 //         + sum_{c in main columns} e_c(id_c)                     (per-id effects)
 //         + sum_{(c1, c2) in pairs} <u_{c1}(id_c1), v_{c2}(id_c2)>  (FM-style interactions)
 // Per-id effects and factors shrink with the id's Zipf rank k as 1 / sqrt(1 + (k - 1) / 256),
@@ -32,9 +32,9 @@ class Teacher {
   double logit_without_bias(const RawRow& row) const;
 
   uint64_t seed_;
-  std::array<double, kNumDense> linear_{};
-  std::array<double, kNumDense> tanh_weight_{};
-  std::array<double, kNumDense> tanh_center_{};
+  std::array<double, kNumNumeric> linear_{};
+  std::array<double, kNumNumeric> tanh_weight_{};
+  std::array<double, kNumNumeric> tanh_center_{};
   double bias_ = 0;
 };
 

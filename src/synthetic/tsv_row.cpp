@@ -13,9 +13,9 @@ void append_tsv_row(std::string& out, int label, const RawRow& row) {
   char buffer[512];
   char* p = buffer;
   *p++ = label ? '1' : '0';
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     *p++ = '\t';
-    if (!row.dense_missing[j]) p = std::to_chars(p, buffer + sizeof buffer, row.dense[j]).ptr;
+    if (!row.dense_missing[j]) p = std::to_chars(p, buffer + sizeof buffer, row.numeric[j]).ptr;
   }
   for (int c = 0; c < kNumSparse; ++c) {
     *p++ = '\t';

@@ -1,6 +1,6 @@
 // Checkpoint writing (through AtomicFileWriter), the checkpoint lock, reading (mmap and validate
-// every section) and typed header access. Format in include/shadowsync/checkpoint.hpp.
-#include "shadowsync/checkpoint.hpp"
+// every section) and typed header access. Format in src/train/checkpoint.hpp.
+#include "train/checkpoint.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,10 +14,10 @@
 #include <set>
 #include <filesystem>
 
-#include "shadowsync/checksum.hpp"
-#include "mapped_file.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/model_config.hpp"
+#include "core/checksum.hpp"
+#include "core/mapped_file.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model_config.hpp"
 
 namespace shadowsync {
 namespace {
@@ -241,7 +241,7 @@ void CheckpointReader::read_float_parts(std::string_view name,
 std::string data_fingerprint(const DataView& rows) {
   Checksum64 sum;
   sum.update(rows.labels, rows.rows * sizeof(float));
-  sum.update(rows.dense, rows.rows * kNumDense * sizeof(float));
+  sum.update(rows.numeric, rows.rows * kNumNumeric * sizeof(float));
   sum.update(rows.sparse, rows.rows * kNumSparse * sizeof(uint32_t));
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum.digest()));

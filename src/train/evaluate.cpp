@@ -1,5 +1,5 @@
-// Parallel evaluation (see include/shadowsync/evaluate.hpp).
-#include "shadowsync/evaluate.hpp"
+// Parallel evaluation (see include/shadowsync/train/evaluate.hpp).
+#include "shadowsync/train/evaluate.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::train {
 namespace {

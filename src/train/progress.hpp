@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shadowsync/trainer.hpp"
+#include "shadowsync/train/trainer.hpp"
 
 namespace shadowsync::train {
 

@@ -1,7 +1,7 @@
 // Stop-signal recording (see stop_signals.hpp): a watcher thread takes SIGINT / SIGTERM with
 // sigwait() while every other thread blocks them; a recording handler (one lock-free atomic
 // compare-exchange and increment, async-signal-safe) covers threads created before.
-#include "shadowsync/stop_signals.hpp"
+#include "train/stop_signals.hpp"
 
 #include <pthread.h>
 

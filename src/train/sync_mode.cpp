@@ -1,10 +1,10 @@
-// Names and classification of the sync modes (see include/shadowsync/sync_mode.hpp).
-#include "shadowsync/sync_mode.hpp"
+// Names and classification of the sync modes (see include/shadowsync/sync/sync_mode.hpp).
+#include "shadowsync/sync/sync_mode.hpp"
 
 #include <array>
 #include <utility>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {

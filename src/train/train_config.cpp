@@ -1,11 +1,11 @@
 // TrainConfig validation and its JSON form (written into checkpoints and --metrics lines).
-#include "shadowsync/train_config.hpp"
+#include "shadowsync/train/train_config.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 

@@ -1,7 +1,7 @@
 // TrainReport's JSON form: the object of one --metrics line (the trainer adds "config").
 #include <cmath>
 
-#include "shadowsync/trainer.hpp"
+#include "shadowsync/train/trainer.hpp"
 
 namespace shadowsync {
 namespace {

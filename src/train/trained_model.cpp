@@ -1,11 +1,11 @@
-// Loading a checkpoint for inference (see include/shadowsync/trained_model.hpp).
-#include "shadowsync/trained_model.hpp"
+// Loading a checkpoint for inference (see include/shadowsync/train/trained_model.hpp).
+#include "shadowsync/train/trained_model.hpp"
 
 #include <cstdint>
 #include <vector>
 
-#include "shadowsync/checkpoint.hpp"
-#include "shadowsync/error.hpp"
+#include "train/checkpoint.hpp"
+#include "shadowsync/core/error.hpp"
 #include "train/replica_math.hpp"
 
 namespace shadowsync {

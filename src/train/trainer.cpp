@@ -19,7 +19,7 @@
 // stop (under finish_mutex_, which also guards live_synchronizer_), so no shadow round starts
 // after the last batch. Stop signals are recorded by the watcher thread of stop_signals.cpp; no
 // signal handler runs on a training or evaluation thread.
-#include "shadowsync/trainer.hpp"
+#include "shadowsync/train/trainer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -35,18 +35,18 @@
 
 #include <fmt/format.h>
 
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/checkpoint.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/evaluate.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "train/checkpoint.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 #include "shadowsync/numa/binder.hpp"
 #include "shadowsync/numa/topology.hpp"
-#include "shadowsync/shadow_sync.hpp"
-#include "shadowsync/sync_rule.hpp"
+#include "shadowsync/sync/shadow_sync.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 #include "train/progress.hpp"
 #include "train/replica_math.hpp"
-#include "shadowsync/stop_signals.hpp"
+#include "train/stop_signals.hpp"
 #include "train/worker_gate.hpp"
 
 namespace shadowsync {

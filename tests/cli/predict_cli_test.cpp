@@ -21,12 +21,12 @@
 #include <fmt/format.h>
 
 #include "../common/run_command.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-using test_support::RunResult;
+using test::RunResult;
 namespace fs = std::filesystem;
 
 constexpr int kRows = 600;
@@ -35,8 +35,8 @@ constexpr int kRows = 600;
 // stderr with merge_stderr, or what `redirect` says.
 RunResult run_in(const fs::path& folder, const std::string& args, bool merge_stderr = false,
                  const char* redirect = nullptr) {
-  return test_support::run_shell_command(
-      fmt::format("cd '{}' && timeout 120 '{}' {}{}", folder.string(), test_support::shadowsync_exe(), args,
+  return test::run_shell_command(
+      fmt::format("cd '{}' && timeout 120 '{}' {}{}", folder.string(), test::shadowsync_exe(), args,
                   redirect != nullptr ? redirect : merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 

@@ -19,18 +19,18 @@
 
 #include "../common/cli_data.hpp"
 #include "../common/run_command.hpp"
-#include "shadowsync/checkpoint.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "train/checkpoint.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-using test_support::RunResult;
+using test::RunResult;
 
-RunResult run(const std::string& args) { return test_support::run_shadowsync(args); }
+RunResult run(const std::string& args) { return test::run_shadowsync(args); }
 
-std::string temp_path(const std::string& name) { return test_support::temp_path_for("shadowsync_resume_cli", name); }
-const std::string& data_file() { return test_support::generated_data_file("shadowsync_resume_cli"); }
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_resume_cli", name); }
+const std::string& data_file() { return test::generated_data_file("shadowsync_resume_cli"); }
 
 std::string train_args(const std::string& ckpt, const std::string& sync = "s-ma", const std::string& model = "small") {
   return "train --data '" + data_file() + "' --model " + model + " --rows-per-table 4096 --quiet --sync " + sync +
@@ -109,7 +109,7 @@ TEST(ResumeCommand, SecondRunOnTheSameCheckpointIsRefused) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    const std::string command = "exec '" + test_support::shadowsync_exe() + "' " + args + " > '" + log + "' 2>&1";
+    const std::string command = "exec '" + test::shadowsync_exe() + "' " + args + " > '" + log + "' 2>&1";
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -19,20 +19,20 @@
 #include "../common/cli_data.hpp"
 #include "../common/run_command.hpp"
 #include "../common/sanitizers.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-using test_support::RunResult;
+using test::RunResult;
 
-std::string exe() { return test_support::shadowsync_exe(); }
+std::string exe() { return test::shadowsync_exe(); }
 
-RunResult run(const std::string& args) { return test_support::run_shadowsync(args); }
+RunResult run(const std::string& args) { return test::run_shadowsync(args); }
 
-std::string temp_path(const std::string& name) { return test_support::temp_path_for("shadowsync_cli", name); }
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_cli", name); }
 // One generated file for the whole binary.
-const std::string& data_file() { return test_support::generated_data_file("shadowsync_cli"); }
+const std::string& data_file() { return test::generated_data_file("shadowsync_cli"); }
 
 // Starts `shadowsync ARGS` in the background with stdout and stderr in `log`; returns its pid
 // (-1 when fork fails), to be signalled and waited for by the caller.
@@ -285,12 +285,12 @@ TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
 // the workers' allocations fail on any machine (on a small one the up-front memory check may
 // refuse the run first, also naming --batch).
 TEST(TrainCommand, AWorkerThatCannotAllocateEndsTheRunWithOneMessage) {
-  if (test_support::kSanitizedBuild) {
+  if (test::kSanitizedBuild) {
     GTEST_SKIP() << "a sanitizer runtime cannot start under ulimit -v (it reserves terabytes of address space)";
   }
   const std::string command = "ulimit -v 3000000; exec '" + exe() + "' train --data '" + data_file() + "'" + kSmall +
                               "--sync none --groups 1 --batch 1048576 2>&1";
-  const auto [exit_code, output] = test_support::run_shell_command(command);
+  const auto [exit_code, output] = test::run_shell_command(command);
   EXPECT_EQ(exit_code, 2) << output;
   EXPECT_NE(output.find("shadowsync: error: "), std::string::npos) << output;
   EXPECT_NE(output.find("--batch 1048576"), std::string::npos) << output;

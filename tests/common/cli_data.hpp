@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <string>
 
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
-namespace shadowsync::test_support {
+namespace shadowsync::test {
 
 // TMPDIR/PREFIX_PID_NAME: distinct per test binary (prefix) and per process.
 inline std::string temp_path_for(const std::string& prefix, const std::string& name) {
@@ -29,4 +29,4 @@ inline const std::string& generated_data_file(const std::string& prefix) {
   return path;
 }
 
-}  // namespace shadowsync::test_support
+}  // namespace shadowsync::test

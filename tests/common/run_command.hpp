@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace shadowsync::test_support {
+namespace shadowsync::test {
 
 struct RunResult {
   int exit_code;       // -1 when the process did not exit normally
@@ -48,4 +48,4 @@ inline RunResult run_shadowsync(const std::string& args, bool merge_stderr = tru
   return run_shell_command(command);
 }
 
-}  // namespace shadowsync::test_support
+}  // namespace shadowsync::test

@@ -5,7 +5,7 @@
 // changes 10x under instrumentation); the normal build asserts them.
 #pragma once
 
-namespace shadowsync::test_support {
+namespace shadowsync::test {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kSanitizedBuild = true;
@@ -19,4 +19,4 @@ inline constexpr bool kSanitizedBuild = false;
 inline constexpr bool kSanitizedBuild = false;
 #endif
 
-}  // namespace shadowsync::test_support
+}  // namespace shadowsync::test

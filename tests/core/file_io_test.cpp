@@ -1,6 +1,6 @@
-// AtomicFileWriter, OutputFile and refuse_output_over_input (include/shadowsync/file_io.hpp):
+// AtomicFileWriter, OutputFile and refuse_output_over_input (include/shadowsync/core/file_io.hpp):
 // atomic replacement, unique temporaries, write-through for FIFOs and symlinks, refusals.
-#include "shadowsync/file_io.hpp"
+#include "shadowsync/core/file_io.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {

@@ -19,10 +19,10 @@
 #include <iterator>
 #include <string>
 
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/criteo_reader.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
@@ -42,7 +42,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 
 DataBlock parsed_block(ParseReport* report = nullptr) {
   std::string text;
-  for (uint64_t i = 0; i < kRows; ++i) text += testing::format_line(testing::pattern_line(i)) + "\n";
+  for (uint64_t i = 0; i < kRows; ++i) text += test::format_line(test::pattern_line(i)) + "\n";
   ParseOptions o;
   o.hashing = kHashing;
   return parse_criteo_text(text, "x", o, report);
@@ -82,7 +82,7 @@ class CacheTest : public ::testing::Test {
     std::memcpy(bytes.data() + 264, &sum, 8);
   }
 
-  testing::TempDir dir_;
+  test::TempDir dir_;
   DataBlock block_;
   ParseReport report_;
   std::string path_;
@@ -99,10 +99,10 @@ TEST_F(CacheTest, RoundTripEqualsParsedRows) {
   EXPECT_EQ(cache.dense_missing(), report_.dense_missing);
   const DataView a = block_.view(), b = cache.view();
   EXPECT_EQ(std::memcmp(a.labels, b.labels, kRows * 4), 0);
-  EXPECT_EQ(std::memcmp(a.dense, b.dense, kRows * kNumDense * 4), 0);
+  EXPECT_EQ(std::memcmp(a.numeric, b.numeric, kRows * kNumNumeric * 4), 0);
   EXPECT_EQ(std::memcmp(a.sparse, b.sparse, kRows * kNumSparse * 4), 0);
   // The columns sit at the documented offsets.
-  EXPECT_EQ(reinterpret_cast<const char*>(b.dense) - reinterpret_cast<const char*>(b.labels),
+  EXPECT_EQ(reinterpret_cast<const char*>(b.numeric) - reinterpret_cast<const char*>(b.labels),
             static_cast<ptrdiff_t>(kDense - kLabels));
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.sparse) % 64, 0u);
   // No temporary file is left next to the cache.
@@ -205,12 +205,12 @@ TEST_F(CacheTest, RefusesOutOfRangeValuesEvenWithValidChecksums) {
 // naming the column and the first bad row.
 TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
   struct Case {
-    size_t column;  // 0 labels, 1 dense, 2 sparse
+    size_t column;  // 0 labels, 1 numeric, 2 sparse
     size_t offset;  // byte offset of the value in the file
     float value;
     std::string expected;
   };
-  const size_t i2_of_row_7 = kDense + (7 * kNumDense + 1) * 4;
+  const size_t i2_of_row_7 = kDense + (7 * kNumNumeric + 1) * 4;
   const std::vector<Case> cases = {
       {1, i2_of_row_7, 1e30f, "row 7: dense I2 value 1e+30 is not a value the parser produces"},
       {1, i2_of_row_7, std::nanf(""), "row 7: dense I2 value nan is not a value the parser"},
@@ -222,12 +222,12 @@ TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
       {0, kLabels + 5 * 4, 2.0f, "row 5: label 2 is not 0 or 1"},
   };
   const size_t column_offset[3] = {kLabels, kDense, kSparse};
-  const size_t column_bytes[3] = {kRows * 4, kRows * kNumDense * 4, kRows * kNumSparse * 4};
+  const size_t column_bytes[3] = {kRows * 4, kRows * kNumNumeric * 4, kRows * kNumSparse * 4};
   for (const Case& c : cases) {
     std::string bad = bytes_;
     std::memcpy(bad.data() + c.offset, &c.value, 4);
     // A later bad row too: the first one is named.
-    std::memcpy(bad.data() + c.offset + 100 * (c.column == 0 ? 4 : kNumDense * 4), &c.value, 4);
+    std::memcpy(bad.data() + c.offset + 100 * (c.column == 0 ? 4 : kNumNumeric * 4), &c.value, 4);
     const uint64_t sum = checksum64(bad.data() + column_offset[c.column], column_bytes[c.column]);
     std::memcpy(bad.data() + 240 + 8 * c.column, &sum, 8);  // column_checksum[c]
     reseal_header(bad);
@@ -239,7 +239,7 @@ TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
   const float largest = max_dense_value();
   EXPECT_FLOAT_EQ(largest, 43.668272375276554f);
   std::memcpy(max_value.data() + i2_of_row_7, &largest, 4);
-  const uint64_t sum = checksum64(max_value.data() + kDense, kRows * kNumDense * 4);
+  const uint64_t sum = checksum64(max_value.data() + kDense, kRows * kNumNumeric * 4);
   std::memcpy(max_value.data() + 248, &sum, 8);
   reseal_header(max_value);
   EXPECT_EQ(open_error(variant("max.cache", max_value)), "(no error)");
@@ -253,7 +253,7 @@ TEST_F(CacheTest, RefusesDenseMissingAboveTheRowCount) {
   const std::string p = variant("missing.cache", bad);
   EXPECT_EQ(open_error(p), p + ": header: dense_missing of I3 is 301, more than the 300 rows: "
                                "the cache is corrupted");
-  std::array<uint64_t, kNumDense> missing{};
+  std::array<uint64_t, kNumNumeric> missing{};
   missing[0] = kRows + 1;
   EXPECT_THROW(write_cache(dir_.file("m.cache"), block_.view(), kHashing, missing), Error);
 }
@@ -289,9 +289,9 @@ TEST_F(CacheTest, WriteRefusesInvalidDataAndUnwritablePaths) {
   block.labels()[1] = 0.5f;
   EXPECT_THROW(write_cache(dir_.file("x.cache"), block.view(), kHashing), Error);
   block.labels()[1] = 1.0f;
-  block.dense()[3] = -1.0f;
+  block.numeric()[3] = -1.0f;
   EXPECT_THROW(write_cache(dir_.file("x.cache"), block.view(), kHashing), Error);
-  block.dense()[3] = 0.0f;
+  block.numeric()[3] = 0.0f;
   block.sparse()[kNumSparse + 2] = 5000;
   try {
     write_cache(dir_.file("x.cache"), block.view(), kHashing);

@@ -20,27 +20,27 @@
 #include <string>
 
 #include "../common/run_command.hpp"
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/criteo_reader.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
 namespace {
 
-using test_support::RunResult;
+using test::RunResult;
 
-RunResult run(const std::string& args, bool merge = true) { return test_support::run_shadowsync(args, merge); }
+RunResult run(const std::string& args, bool merge = true) { return test::run_shadowsync(args, merge); }
 
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (uint64_t i = 0; i < 400; ++i) {
-      text_ += testing::format_line(testing::pattern_line(i)) + "\n";
+      text_ += test::format_line(test::pattern_line(i)) + "\n";
       if (i == 99) text_ += "1\t\t\tx\n";  // line 101 is bad
     }
     tsv_ = dir_.write("in.tsv", text_);
   }
-  testing::TempDir dir_;
+  test::TempDir dir_;
   std::string text_;
   std::string tsv_;
 };
@@ -59,7 +59,7 @@ TEST_F(CliTest, ConvertWritesTheParsedRows) {
   const MappedCache mapped = MappedCache::open(cache, o.hashing);
   ASSERT_EQ(mapped.rows(), 400u);
   EXPECT_EQ(std::memcmp(mapped.view().sparse, parsed.sparse(), 400 * kNumSparse * 4), 0);
-  EXPECT_EQ(std::memcmp(mapped.view().dense, parsed.dense(), 400 * kNumDense * 4), 0);
+  EXPECT_EQ(std::memcmp(mapped.view().numeric, parsed.numeric(), 400 * kNumNumeric * 4), 0);
   EXPECT_EQ(std::memcmp(mapped.view().labels, parsed.labels(), 400 * 4), 0);
 }
 
@@ -105,10 +105,10 @@ TEST_F(CliTest, StatsJsonMatchesTheData) {
     EXPECT_EQ(j["bad_lines"], file == cache ? 0 : 1);
     // pattern_line: label 1 when i % 3 == 0 -> 134 of 400.
     EXPECT_DOUBLE_EQ(j["positive_rate"].get<double>(), 134.0 / 400.0);
-    for (int f = 0; f < kNumDense; ++f) {
+    for (int f = 0; f < kNumNumeric; ++f) {
       double sum = 0, max = 0;
       for (size_t i = 0; i < 400; ++i) {
-        const float x = parsed.dense()[i * kNumDense + f];
+        const float x = parsed.numeric()[i * kNumNumeric + f];
         sum += x;
         max = std::max<double>(max, x);
       }
@@ -155,8 +155,8 @@ TEST_F(CliTest, StatsTextAndErrors) {
 
 // Runs `shadowsync ARGS` under timeout(1) (exit 124 when it hangs), stderr merged.
 RunResult run_with_timeout(const std::string& args, int seconds = 30) {
-  return test_support::run_shell_command(
-      fmt::format("timeout {} '{}' {} 2>&1", seconds, test_support::shadowsync_exe(), args));
+  return test::run_shell_command(
+      fmt::format("timeout {} '{}' {} 2>&1", seconds, test::shadowsync_exe(), args));
 }
 
 std::string read_file(const std::string& path) {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "data/data_stats.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
@@ -31,9 +31,9 @@ std::string open_error(const std::string& path, const ParseOptions& o) {
 }
 
 TEST(Dataset, TsvAndItsCacheGiveTheSameRows) {
-  testing::TempDir dir;
+  test::TempDir dir;
   std::string text;
-  for (uint64_t i = 0; i < 200; ++i) text += testing::format_line(testing::pattern_line(i)) + "\n";
+  for (uint64_t i = 0; i < 200; ++i) text += test::format_line(test::pattern_line(i)) + "\n";
   text += "bad line\n";
   const std::string tsv = dir.write("in.tsv", text);
   ParseReport report;
@@ -60,7 +60,7 @@ TEST(Dataset, TsvAndItsCacheGiveTheSameRows) {
   EXPECT_EQ(*cached.dense_missing(), report.dense_missing);
   const DataView a = parsed.view(), b = cached.view();
   EXPECT_EQ(std::memcmp(a.labels, b.labels, 200 * 4), 0);
-  EXPECT_EQ(std::memcmp(a.dense, b.dense, 200 * kNumDense * 4), 0);
+  EXPECT_EQ(std::memcmp(a.numeric, b.numeric, 200 * kNumNumeric * 4), 0);
   EXPECT_EQ(std::memcmp(a.sparse, b.sparse, 200 * kNumSparse * 4), 0);
 
   // Moving keeps the views valid.
@@ -74,7 +74,7 @@ TEST(Dataset, TsvAndItsCacheGiveTheSameRows) {
 }
 
 TEST(Dataset, FileErrorsNameTheFile) {
-  testing::TempDir dir;
+  test::TempDir dir;
   const std::string missing = dir.file("missing.tsv");
   EXPECT_EQ(open_error(missing, options()).rfind(missing + ": cannot open", 0), 0u);
   EXPECT_EQ(open_error(dir.path().string(), options()),
@@ -114,7 +114,7 @@ TEST(SplitEvalTail, TakesTheLastFractionForEvaluation) {
   EXPECT_EQ(eval.rows, 2u);
   EXPECT_EQ(train.labels, all.labels);
   EXPECT_EQ(eval.labels, all.labels + 8);
-  EXPECT_EQ(eval.dense, all.dense + 8 * kNumDense);
+  EXPECT_EQ(eval.numeric, all.numeric + 8 * kNumNumeric);
   EXPECT_EQ(eval.sparse, all.sparse + 8 * kNumSparse);
   EXPECT_EQ(split_eval_tail(all, 0.24).second.rows, 2u);   // round(2.4)
   EXPECT_EQ(split_eval_tail(all, 0.25).second.rows, 3u);   // round(2.5): half away from zero
@@ -147,8 +147,8 @@ TEST(DataStats, HandComputedValues) {
   const float i1[4] = {0.0f, std::log(2.0f), std::log(4.0f), std::log(8.0f)};
   for (int i = 0; i < 4; ++i) {
     block.labels()[i] = labels[i];
-    block.dense()[i * kNumDense] = i1[i];
-    block.dense()[i * kNumDense + 12] = 2.5f * static_cast<float>(i == 2);
+    block.numeric()[i * kNumNumeric] = i1[i];
+    block.numeric()[i * kNumNumeric + 12] = 2.5f * static_cast<float>(i == 2);
   }
   // C1 rows: 0 (missing), 3, 3, 5 -> 1 missing, 2 distinct of 7. C2 rows 1,2,1,2 -> 2 of 2.
   const uint32_t c1[4] = {0, 3, 3, 5}, c2[4] = {1, 2, 1, 2};
@@ -156,18 +156,18 @@ TEST(DataStats, HandComputedValues) {
     block.sparse()[i * kNumSparse] = c1[i];
     block.sparse()[i * kNumSparse + 1] = c2[i];
   }
-  std::array<uint64_t, kNumDense> missing{};
+  std::array<uint64_t, kNumNumeric> missing{};
   missing[0] = 1;
   missing[5] = 4;
   const data::DataStats s = data::compute_stats(block.view(), hashing, missing);
   EXPECT_EQ(s.rows, 4u);
   EXPECT_DOUBLE_EQ(s.positive_rate, 0.75);
-  EXPECT_NEAR(s.dense[0].mean, (std::log(2.0) + std::log(4.0) + std::log(8.0)) / 4, 1e-6);
-  EXPECT_FLOAT_EQ(s.dense[0].max, std::log(8.0f));
-  EXPECT_DOUBLE_EQ(*s.dense[0].missing_share, 0.25);
-  EXPECT_DOUBLE_EQ(*s.dense[5].missing_share, 1.0);
-  EXPECT_DOUBLE_EQ(s.dense[12].mean, 0.625);
-  EXPECT_EQ(s.dense[12].max, 2.5f);
+  EXPECT_NEAR(s.numeric[0].mean, (std::log(2.0) + std::log(4.0) + std::log(8.0)) / 4, 1e-6);
+  EXPECT_FLOAT_EQ(s.numeric[0].max, std::log(8.0f));
+  EXPECT_DOUBLE_EQ(*s.numeric[0].missing_share, 0.25);
+  EXPECT_DOUBLE_EQ(*s.numeric[5].missing_share, 1.0);
+  EXPECT_DOUBLE_EQ(s.numeric[12].mean, 0.625);
+  EXPECT_EQ(s.numeric[12].max, 2.5f);
   EXPECT_DOUBLE_EQ(s.sparse[0].missing_share, 0.25);
   EXPECT_EQ(s.sparse[0].distinct_rows, 2u);
   EXPECT_DOUBLE_EQ(s.sparse[0].used_share, 2.0 / 7.0);
@@ -193,7 +193,7 @@ TEST(DataStats, HandComputedValues) {
   block.sparse()[3 * kNumSparse + 2] = 0;
 
   const data::DataStats unknown = data::compute_stats(block.view(), hashing, std::nullopt);
-  EXPECT_FALSE(unknown.dense[0].missing_share.has_value());
+  EXPECT_FALSE(unknown.numeric[0].missing_share.has_value());
   block.sparse()[kNumSparse + 1] = 3;  // out of range for the 3-row table C2
   EXPECT_THROW(data::compute_stats(block.view(), hashing, std::nullopt), Error);
   EXPECT_THROW(data::compute_stats(DataBlock(0).view(), hashing, std::nullopt), Error);

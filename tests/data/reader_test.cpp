@@ -15,17 +15,17 @@
 #include <utility>
 #include <vector>
 
-#include "shadowsync/criteo_reader.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
 namespace {
 
-using testing::format_line;
-using testing::pattern_line;
-using testing::RawLine;
-using testing::reference_row;
+using test::format_line;
+using test::pattern_line;
+using test::RawLine;
+using test::reference_row;
 
 const HashingConfig kHashing = HashingConfig::uniform(1000, 5);
 
@@ -38,11 +38,11 @@ ParseOptions options(bool strict = false, size_t chunk_bytes = size_t{2} << 20) 
 }
 
 void expect_row(const DataView& view, size_t i, const RawLine& raw) {
-  const testing::RefRow ref = reference_row(raw, kHashing);
+  const test::RefRow ref = reference_row(raw, kHashing);
   ASSERT_LT(i, view.rows);
   EXPECT_EQ(view.labels[i], ref.label) << "row " << i;
-  for (int j = 0; j < kNumDense; ++j) {
-    EXPECT_FLOAT_EQ(view.dense[i * kNumDense + j], ref.dense[j]) << "row " << i << " I" << j + 1;
+  for (int j = 0; j < kNumNumeric; ++j) {
+    EXPECT_FLOAT_EQ(view.numeric[i * kNumNumeric + j], ref.numeric[j]) << "row " << i << " I" << j + 1;
   }
   for (int t = 0; t < kNumSparse; ++t) {
     EXPECT_EQ(view.sparse[i * kNumSparse + t], ref.sparse[t]) << "row " << i << " C" << t + 1;
@@ -76,9 +76,9 @@ TEST(CriteoReader, FullLinesMatchReference) {
   EXPECT_EQ(report.bad_lines, 0u);
   EXPECT_EQ(report.bytes, text.size());
   EXPECT_TRUE(report.first_errors.empty());
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     uint64_t missing = 0;
-    for (const RawLine& r : raws) missing += !r.dense[j].has_value();
+    for (const RawLine& r : raws) missing += !r.numeric[j].has_value();
     EXPECT_EQ(report.dense_missing[j], missing) << "I" << j + 1;
   }
 }
@@ -92,16 +92,16 @@ TEST(CriteoReader, HandWrittenLineValues) {
   ASSERT_EQ(block.rows(), 1u);
   const DataView v = block.view();
   EXPECT_EQ(v.labels[0], 1.0f);
-  const float expected_dense[kNumDense] = {0, 0, 0, std::log(2.0f), std::log(1000001.0f)};
-  for (int j = 0; j < kNumDense; ++j) EXPECT_FLOAT_EQ(v.dense[j], expected_dense[j]) << j;
-  EXPECT_EQ(v.sparse[0], testing::ref_row(0x68fd1e64u, 0, kHashing));
+  const float expected_dense[kNumNumeric] = {0, 0, 0, std::log(2.0f), std::log(1000001.0f)};
+  for (int j = 0; j < kNumNumeric; ++j) EXPECT_FLOAT_EQ(v.numeric[j], expected_dense[j]) << j;
+  EXPECT_EQ(v.sparse[0], test::ref_row(0x68fd1e64u, 0, kHashing));
   EXPECT_EQ(v.sparse[1], 0u);
-  EXPECT_EQ(v.sparse[2], testing::ref_row(0u, 2, kHashing));
-  EXPECT_EQ(v.sparse[3], testing::ref_row(0x68fd1e64u, 3, kHashing));
+  EXPECT_EQ(v.sparse[2], test::ref_row(0u, 2, kHashing));
+  EXPECT_EQ(v.sparse[3], test::ref_row(0x68fd1e64u, 3, kHashing));
   for (int t = 4; t < kNumSparse; ++t) EXPECT_EQ(v.sparse[t], 0u) << t;
   // Missing: I2 and I6..I13; present zeros and negatives are not missing.
-  const uint64_t expected_missing[kNumDense] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
-  for (int j = 0; j < kNumDense; ++j) EXPECT_EQ(report.dense_missing[j], expected_missing[j]);
+  const uint64_t expected_missing[kNumNumeric] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+  for (int j = 0; j < kNumNumeric; ++j) EXPECT_EQ(report.dense_missing[j], expected_missing[j]);
 }
 
 TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
@@ -229,7 +229,7 @@ TEST(CriteoReader, ParseBufferChunkSizesAgree) {
     const DataBlock block = parse_criteo_buffer(text, "d", options(), chunk, &report);
     ASSERT_EQ(block.rows(), one.rows()) << chunk;
     EXPECT_EQ(std::memcmp(block.labels(), one.labels(), one.rows() * sizeof(float)), 0);
-    EXPECT_EQ(std::memcmp(block.dense(), one.dense(), one.rows() * kNumDense * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(block.numeric(), one.numeric(), one.rows() * kNumNumeric * sizeof(float)), 0);
     EXPECT_EQ(std::memcmp(block.sparse(), one.sparse(), one.rows() * kNumSparse * 4), 0);
     EXPECT_EQ(report.lines, one_report.lines);
     EXPECT_EQ(report.bad_lines, one_report.bad_lines);
@@ -245,10 +245,10 @@ TEST(CriteoReader, IntegerLimits) {
       "1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0\n";
   const DataBlock block = parse_criteo_text(text, "x", options());
   ASSERT_EQ(block.rows(), 1u);
-  EXPECT_FLOAT_EQ(block.dense()[0], 43.668272375276554f);
-  EXPECT_EQ(block.dense()[1], 0.0f);
-  EXPECT_FLOAT_EQ(block.dense()[2], std::log(43.0f));
-  EXPECT_EQ(block.dense()[3], 0.0f);
+  EXPECT_FLOAT_EQ(block.numeric()[0], 43.668272375276554f);
+  EXPECT_EQ(block.numeric()[1], 0.0f);
+  EXPECT_FLOAT_EQ(block.numeric()[2], std::log(43.0f));
+  EXPECT_EQ(block.numeric()[3], 0.0f);
 }
 
 struct BadCase {
@@ -319,7 +319,7 @@ TEST(CriteoReader, LongestAllowedLineIsAccepted) {
   ASSERT_EQ(line.size(), kMaxLineBytes);
   const DataBlock block = parse_criteo_text(line + "\r\n", "x", options(true));
   ASSERT_EQ(block.rows(), 1u);
-  EXPECT_FLOAT_EQ(block.dense()[0], std::log(43.0f));
+  EXPECT_FLOAT_EQ(block.numeric()[0], std::log(43.0f));
 }
 
 TEST(CriteoReader, OnlyTheFirstTenErrorsAreKept) {
@@ -402,7 +402,7 @@ INSTANTIATE_TEST_SUITE_P(ChunkSizes, ChunkedParse,
                                            size_t{64} << 10, size_t{64} << 20));
 
 TEST(CriteoReader, FileErrorsNameTheFile) {
-  testing::TempDir dir;
+  test::TempDir dir;
   const auto message = [](const std::string& path) {
     try {
       parse_criteo_file(path, options());

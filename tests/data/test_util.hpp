@@ -13,19 +13,19 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/hashing.hpp"
+#include "shadowsync/data/hashing.hpp"
 
-namespace shadowsync::testing {
+namespace shadowsync::test {
 
 struct RawLine {
   int label = 0;
-  std::vector<std::optional<int64_t>> dense;    // up to 13; shorter = ragged line
+  std::vector<std::optional<int64_t>> numeric;    // up to 13; shorter = ragged line
   std::vector<std::optional<uint32_t>> sparse;  // up to 26
 };
 
 inline std::string format_line(const RawLine& raw) {
   std::string out = std::to_string(raw.label);
-  for (const auto& d : raw.dense) {
+  for (const auto& d : raw.numeric) {
     out += '\t';
     if (d) out += std::to_string(*d);
   }
@@ -44,12 +44,12 @@ inline std::string format_line(const RawLine& raw) {
 inline RawLine pattern_line(uint64_t i) {
   RawLine raw;
   raw.label = static_cast<int>(i % 3 == 0);
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     const uint64_t k = i * 31 + static_cast<uint64_t>(j) * 7;
     if (k % 11 == 0) {
-      raw.dense.push_back(std::nullopt);
+      raw.numeric.push_back(std::nullopt);
     } else {
-      raw.dense.push_back(static_cast<int64_t>(k % 5000) - 3);
+      raw.numeric.push_back(static_cast<int64_t>(k % 5000) - 3);
     }
   }
   for (int t = 0; t < kNumSparse; ++t) {
@@ -80,17 +80,17 @@ inline float ref_dense(int64_t x) {
   return x > 0 ? static_cast<float>(std::log(1.0 + static_cast<double>(x))) : 0.0f;
 }
 
-// Expected (label, dense[13], sparse[26]) of one raw line.
+// Expected (label, numeric[13], sparse[26]) of one raw line.
 struct RefRow {
   float label;
-  float dense[kNumDense];
+  float numeric[kNumNumeric];
   uint32_t sparse[kNumSparse];
 };
 inline RefRow reference_row(const RawLine& raw, const HashingConfig& config) {
   RefRow r{};
   r.label = static_cast<float>(raw.label);
-  for (size_t j = 0; j < raw.dense.size(); ++j) {
-    r.dense[j] = raw.dense[j] ? ref_dense(*raw.dense[j]) : 0.0f;
+  for (size_t j = 0; j < raw.numeric.size(); ++j) {
+    r.numeric[j] = raw.numeric[j] ? ref_dense(*raw.numeric[j]) : 0.0f;
   }
   for (size_t t = 0; t < raw.sparse.size(); ++t) {
     r.sparse[t] = raw.sparse[t] ? ref_row(*raw.sparse[t], static_cast<int>(t), config) : 0;
@@ -125,4 +125,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace shadowsync::testing
+}  // namespace shadowsync::test

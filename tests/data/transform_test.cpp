@@ -1,4 +1,4 @@
-// Tests of feature_transform.hpp: the dense transform against log(1 + x), the mixer against the
+// Tests of feature_transform.hpp: the numeric transform against log(1 + x), the mixer against the
 // published splitmix64 output, pinned hash values and rows, per-table separation, salt, range
 // and spread of the rows, and the validation of hashing configs.
 #include <gtest/gtest.h>
@@ -7,14 +7,14 @@
 #include <set>
 #include <vector>
 
-#include "shadowsync/error.hpp"
-#include "shadowsync/feature_transform.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/feature_transform.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
 namespace {
 
-using testing::ref_row;
+using test::ref_row;
 
 TEST(DenseTransform, MatchesLogOnePlusClampedValue) {
   EXPECT_EQ(transform_dense(0), 0.0f);
@@ -60,7 +60,7 @@ TEST(Hashing, ReduceRangeEqualsWideMultiply) {
   __extension__ using U128 = unsigned __int128;
   uint64_t h = 12345;
   for (int k = 0; k < 10000; ++k) {
-    h = testing::ref_mix64(h + 1);
+    h = test::ref_mix64(h + 1);
     for (uint32_t n : {1u, 2u, 3u, 1000u, 131071u, 0xFFFFFFFFu}) {
       ASSERT_EQ(reduce_range(h, n), static_cast<uint32_t>((static_cast<U128>(h) * n) >> 64));
     }

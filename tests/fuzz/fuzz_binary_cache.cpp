@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "fuzz_util.hpp"
-#include "shadowsync/binary_cache.hpp"
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/data_block.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/data/data_block.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
 
 using namespace shadowsync;
 
@@ -30,7 +30,7 @@ void repair_checksums(std::vector<uint8_t>& file) {
   uint64_t rows = 0;
   std::memcpy(&rows, file.data() + kRowsAt, 8);
   if (rows <= file.size()) {  // else the columns cannot fit: leave the checksums as they are
-    const size_t bytes[3] = {rows * 4, rows * 4 * kNumDense, rows * 4 * kNumSparse};
+    const size_t bytes[3] = {rows * 4, rows * 4 * kNumNumeric, rows * 4 * kNumSparse};
     size_t at = kHeaderBytes;
     for (int c = 0; c < 3; ++c) {
       if (at + bytes[c] > file.size()) break;

@@ -8,16 +8,16 @@
 #include <vector>
 
 #include "fuzz_util.hpp"
-#include "shadowsync/checkpoint.hpp"
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/trained_model.hpp"
+#include "train/checkpoint.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/trained_model.hpp"
 
 using namespace shadowsync;
 
 namespace {
 
-// Framing of include/shadowsync/checkpoint.hpp: 8-byte magic, u32 version, u32 section count;
+// Framing of src/train/checkpoint.hpp: 8-byte magic, u32 version, u32 section count;
 // each section: 32-byte name, u64 payload bytes, u64 checksum64 of the payload, the payload.
 constexpr size_t kFileHeaderBytes = 16, kNameBytes = 32, kSectionHeaderBytes = kNameBytes + 16;
 

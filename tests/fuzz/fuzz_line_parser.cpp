@@ -1,5 +1,5 @@
 // Fuzz target: the TSV line parser (src/data/line_parser.hpp) on one line of arbitrary bytes.
-// A good line must give a well-formed row (label 0/1, dense finite and >= 0, sparse rows inside
+// A good line must give a well-formed row (label 0/1, numeric finite and >= 0, sparse rows inside
 // their tables); a bad line must name a kind, a field inside the line and a describable reason.
 #include <cmath>
 #include <cstdint>
@@ -24,15 +24,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* e = b + size;
 
   float label = -1.0f;
-  float dense[kNumDense];
+  float numeric[kNumNumeric];
   uint32_t sparse[kNumSparse];
   uint32_t missing = 0;
   data::LineError error;
-  if (parser.parse(b, e, &label, dense, sparse, &missing, &error)) {
+  if (parser.parse(b, e, &label, numeric, sparse, &missing, &error)) {
     if (label != 0.0f && label != 1.0f) fuzz::fail("good line with a label other than 0/1");
-    for (int j = 0; j < kNumDense; ++j) {
-      if (!std::isfinite(dense[j]) || dense[j] < 0.0f) fuzz::fail("good line with a bad dense value");
-      if ((missing >> j & 1u) != 0 && dense[j] != 0.0f) fuzz::fail("missing dense value is not 0");
+    for (int j = 0; j < kNumNumeric; ++j) {
+      if (!std::isfinite(numeric[j]) || numeric[j] < 0.0f) fuzz::fail("good line with a bad dense value");
+      if ((missing >> j & 1u) != 0 && numeric[j] != 0.0f) fuzz::fail("missing dense value is not 0");
     }
     for (int t = 0; t < kNumSparse; ++t) {
       if (sparse[t] >= hashing.rows[t]) fuzz::fail("good line with a sparse row outside its table");

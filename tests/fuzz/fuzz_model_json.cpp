@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_util.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/model_config.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model_config.hpp"
 
 using namespace shadowsync;
 

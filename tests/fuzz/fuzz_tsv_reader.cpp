@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "fuzz_util.hpp"
-#include "shadowsync/criteo_reader.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/core/error.hpp"
 
 using namespace shadowsync;
 
@@ -46,7 +46,7 @@ void expect_same(const Outcome& chunked, const Outcome& whole, size_t chunk_byte
   const DataView a = chunked.block->view(), b = whole.block->view();
   if (a.rows != b.rows) fuzz::fail("different row counts" + where);
   if (a.rows > 0 && (std::memcmp(a.labels, b.labels, a.rows * sizeof(float)) != 0 ||
-                     std::memcmp(a.dense, b.dense, a.rows * kNumDense * sizeof(float)) != 0 ||
+                     std::memcmp(a.numeric, b.numeric, a.rows * kNumNumeric * sizeof(float)) != 0 ||
                      std::memcmp(a.sparse, b.sparse, a.rows * kNumSparse * sizeof(uint32_t)) != 0)) {
     fuzz::fail("different row values" + where);
   }

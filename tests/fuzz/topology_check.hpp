@@ -4,7 +4,7 @@
 #pragma once
 
 #include "fuzz_util.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/numa/topology.hpp"
 

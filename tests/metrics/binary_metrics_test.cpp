@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "shadowsync/error.hpp"
-#include "shadowsync/metrics.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
 
 namespace shadowsync {
 namespace {

@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "shadowsync/dense_layout.hpp"
-#include "shadowsync/embedding_store.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/model_config.hpp"
-#include "shadowsync/optimizer.hpp"
+#include "shadowsync/model/dense_layout.hpp"
+#include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model_config.hpp"
+#include "shadowsync/model/optimizer.hpp"
 
 namespace shadowsync {
 namespace {
@@ -183,7 +183,7 @@ TEST(DenseLayout, TensorsAreAlignedDisjointAndInOrder) {
     ASSERT_EQ(layout.bottom.size(), c.bottom.size());
     ASSERT_EQ(layout.top.size(), c.top.size());
     size_t end = 0;
-    int in = kNumDense;
+    int in = kNumNumeric;
     std::vector<DenseLayout::Layer> all = layout.bottom;
     all.insert(all.end(), layout.top.begin(), layout.top.end());
     for (size_t l = 0; l < all.size(); ++l) {

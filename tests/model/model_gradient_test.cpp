@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "reference.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {
@@ -107,7 +107,7 @@ TEST(ModelPredict, LogitsMatchReferenceAcrossChunks) {
     workspace.predict_logits(batch.view(), dense.data(), store, logits.data());
     const test::RefParams p = test::to_ref(dense.data(), model.layout().total_floats, store);
     for (size_t r = 0; r < 23; ++r) {
-      const double ref = test::ref_logit(config, model.layout(), p, batch.dense.data() + r * kNumDense,
+      const double ref = test::ref_logit(config, model.layout(), p, batch.numeric.data() + r * kNumNumeric,
                                          batch.sparse.data() + r * kNumSparse);
       EXPECT_NEAR(logits[r], ref, 1e-4 * std::fabs(ref) + 1e-5) << preset << " row " << r;
     }

@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_io.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model.hpp"
+#include "model/model_io.hpp"
 
 namespace shadowsync {
 namespace {

@@ -6,10 +6,10 @@
 #include <map>
 
 #include "reference.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {

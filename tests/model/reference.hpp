@@ -8,18 +8,18 @@
 #include <random>
 #include <vector>
 
-#include "shadowsync/data_view.hpp"
-#include "shadowsync/dense_layout.hpp"
-#include "shadowsync/embedding_store.hpp"
-#include "shadowsync/model_config.hpp"
+#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/model/dense_layout.hpp"
+#include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/model/model_config.hpp"
 
 namespace shadowsync::test {
 
 // An owning batch of random examples; view() gives the DataView.
 struct Batch {
-  std::vector<float> labels, dense;
+  std::vector<float> labels, numeric;
   std::vector<uint32_t> sparse;
-  DataView view() const { return DataView{labels.size(), labels.data(), dense.data(), sparse.data()}; }
+  DataView view() const { return DataView{labels.size(), labels.data(), numeric.data(), sparse.data()}; }
 };
 
 inline Batch random_batch(size_t rows, const HashingConfig& hashing, uint64_t seed) {
@@ -28,7 +28,7 @@ inline Batch random_batch(size_t rows, const HashingConfig& hashing, uint64_t se
   Batch b;
   for (size_t r = 0; r < rows; ++r) {
     b.labels.push_back(float(rng() % 2));
-    for (int j = 0; j < kNumDense; ++j) b.dense.push_back(feature(rng));
+    for (int j = 0; j < kNumNumeric; ++j) b.numeric.push_back(feature(rng));
     for (int t = 0; t < kNumSparse; ++t) b.sparse.push_back(uint32_t(rng() % hashing.rows[t]));
   }
   return b;
@@ -73,7 +73,7 @@ inline double ref_bce(double z, double y) {
 // Logit of one example.
 inline double ref_logit(const ModelConfig& c, const DenseLayout& layout, const RefParams& p,
                         const float* dense_x, const uint32_t* sparse) {
-  std::vector<double> x(dense_x, dense_x + kNumDense);
+  std::vector<double> x(dense_x, dense_x + kNumNumeric);
   for (const auto& L : layout.bottom) x = ref_linear(x, L, p.dense, true);
   const int d = c.embedding_dim;
   std::vector<std::vector<double>> v{x};
@@ -102,7 +102,7 @@ inline double ref_logit(const ModelConfig& c, const DenseLayout& layout, const R
 inline double ref_loss(const ModelConfig& c, const DenseLayout& layout, const RefParams& p, const DataView& b) {
   double sum = 0;
   for (size_t r = 0; r < b.rows; ++r) {
-    sum += ref_bce(ref_logit(c, layout, p, b.dense + r * kNumDense, b.sparse + r * kNumSparse), b.labels[r]);
+    sum += ref_bce(ref_logit(c, layout, p, b.numeric + r * kNumNumeric, b.sparse + r * kNumSparse), b.labels[r]);
   }
   return sum / double(b.rows);
 }

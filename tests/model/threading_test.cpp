@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "reference.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/kernel_threading.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "model/kernel_threading.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "reference.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/model.hpp"
-#include "shadowsync/model_workspace.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync {
 namespace {
@@ -22,7 +22,7 @@ struct Teacher {
   double bias = -1.0;
   Teacher(const HashingConfig& h, std::mt19937_64& rng) {
     std::normal_distribution<double> n(0.0, 1.0);
-    for (int j = 0; j < kNumDense; ++j) dense_w.push_back(0.4 * n(rng));
+    for (int j = 0; j < kNumNumeric; ++j) dense_w.push_back(0.4 * n(rng));
     for (int t = 0; t < kNumSparse; ++t) {
       std::vector<double> w(h.rows[t]);
       for (double& x : w) x = (t < 6 ? 0.6 : 0.15) * n(rng);
@@ -33,7 +33,7 @@ struct Teacher {
   }
   double logit(const float* x, const uint32_t* s) const {
     double z = bias;
-    for (int j = 0; j < kNumDense; ++j) z += dense_w[size_t(j)] * (x[j] - 1.0);
+    for (int j = 0; j < kNumNumeric; ++j) z += dense_w[size_t(j)] * (x[j] - 1.0);
     for (int t = 0; t < kNumSparse; ++t) z += table_w[size_t(t)][s[t]];
     return z + 0.8 * u[s[0]] * v[s[1]];
   }
@@ -45,9 +45,9 @@ test::Batch make_data(const Teacher& teacher, const HashingConfig& h, size_t row
   std::uniform_real_distribution<double> u(0.0, 1.0);
   test::Batch b;
   for (size_t r = 0; r < rows; ++r) {
-    for (int j = 0; j < kNumDense; ++j) b.dense.push_back(float(std::log1p(std::floor(count(rng)))));
+    for (int j = 0; j < kNumNumeric; ++j) b.numeric.push_back(float(std::log1p(std::floor(count(rng)))));
     for (int t = 0; t < kNumSparse; ++t) b.sparse.push_back(u(rng) < 0.05 ? 0u : uint32_t(1 + rng() % (h.rows[t] - 1)));
-    const double p = 1.0 / (1.0 + std::exp(-teacher.logit(&b.dense[r * kNumDense], &b.sparse[r * kNumSparse])));
+    const double p = 1.0 / (1.0 + std::exp(-teacher.logit(&b.numeric[r * kNumNumeric], &b.sparse[r * kNumSparse])));
     probabilities->push_back(p);
     b.labels.push_back(u(rng) < p ? 1.0f : 0.0f);
   }

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <thread>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {

@@ -3,10 +3,10 @@
 
 #include <string>
 
-namespace shadowsync::numa::testing {
+namespace shadowsync::test {
 
 inline std::string fixture(const std::string& name) {
   return std::string(NUMA_TOPOLOGIES_DIR) + "/" + name;
 }
 
-}  // namespace shadowsync::numa::testing
+}  // namespace shadowsync::test

@@ -9,12 +9,12 @@
 #include <set>
 
 #include "fixtures.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {
 
-using testing::fixture;
+using test::fixture;
 
 std::vector<int> range(int begin, int end) {
   std::vector<int> values;

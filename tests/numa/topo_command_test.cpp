@@ -32,7 +32,7 @@ Result run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-using shadowsync::numa::testing::fixture;
+using shadowsync::test::fixture;
 
 TEST(TopoCommand, JsonForTheFourSocketFixture) {
   const Result result = run("topo --json --topology '" + fixture("4socket.xml") + "' --groups 8");

@@ -12,12 +12,12 @@
 #include <sstream>
 
 #include "fixtures.hpp"
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::numa {
 namespace {
 
-using testing::fixture;
+using test::fixture;
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 

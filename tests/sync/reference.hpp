@@ -1,5 +1,5 @@
 // Scalar double-precision reference of the three sync rules, written straight from the equations
-// in include/shadowsync/sync_rule.hpp (whole replicas, no chunks, no SIMD), and helpers shared by
+// in include/shadowsync/sync/sync_rule.hpp (whole replicas, no chunks, no SIMD), and helpers shared by
 // the sync tests.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "shadowsync/sync_rule.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 namespace shadowsync::test {
 

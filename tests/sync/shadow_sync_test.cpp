@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "reference.hpp"
-#include "shadowsync/aligned_buffer.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/shadow_sync.hpp"
-#include "shadowsync/sync_rule.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/sync/shadow_sync.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 namespace shadowsync {
 namespace {

@@ -16,14 +16,14 @@
 #include <string>
 
 #include "../common/run_command.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 
 namespace shadowsync {
 namespace {
 
-using test_support::RunResult;
+using test::RunResult;
 
-RunResult run_gen(const std::string& args) { return test_support::run_shadowsync("gen " + args); }
+RunResult run_gen(const std::string& args) { return test::run_shadowsync("gen " + args); }
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
@@ -101,9 +101,9 @@ TEST(GenCommand, FailedWriteLeavesNoPartialFile) {
   const std::string out = (dir / "data.tsv").string();
   std::ofstream(out) << "old data\n";
   std::ofstream(out + ".json") << "{}\n";
-  const std::string command = "trap '' XFSZ; ulimit -f 64; '" + test_support::shadowsync_exe() +
+  const std::string command = "trap '' XFSZ; ulimit -f 64; '" + test::shadowsync_exe() +
                               "' gen --rows 20000 --out '" + out + "' 2>&1";
-  const auto [exit_code, output] = test_support::run_shell_command(command);
+  const auto [exit_code, output] = test::run_shell_command(command);
   EXPECT_EQ(exit_code, 2) << output;
   EXPECT_NE(output.find(out), std::string::npos) << output;
   EXPECT_NE(output.find("write failed"), std::string::npos) << output;

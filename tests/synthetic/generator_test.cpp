@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/error.hpp"
-#include "shadowsync/metrics.hpp"
-#include "shadowsync/synthetic.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
 #include "synthetic/schema.hpp"
 #include "synthetic/scramble.hpp"
 #include "synthetic/teacher.hpp"
@@ -103,14 +103,14 @@ Parsed parse_and_check(const std::string& text, uint64_t expected_rows) {
     }
     if (f[0] != "0" && f[0] != "1") ADD_FAILURE() << "line " << n + 1 << ": label " << f[0];
     synthetic::RawRow row;
-    for (int j = 0; j < kNumDense; ++j) {
+    for (int j = 0; j < kNumNumeric; ++j) {
       const std::string& v = f[1 + j];
       row.dense_missing[j] = v.empty();
       if (!v.empty() && !is_integer(v)) ADD_FAILURE() << "line " << n + 1 << " I" << j + 1 << ": " << v;
-      row.dense[j] = v.empty() ? 0 : std::stoll(v);
+      row.numeric[j] = v.empty() ? 0 : std::stoll(v);
     }
     for (int c = 0; c < kNumSparse; ++c) {
-      const std::string& v = f[1 + kNumDense + c];
+      const std::string& v = f[1 + kNumNumeric + c];
       if (v.empty()) {
         row.rank[c] = 0;
         continue;

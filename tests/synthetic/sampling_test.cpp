@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "shadowsync/error.hpp"
+#include "shadowsync/core/error.hpp"
 #include "synthetic/rng.hpp"
 #include "synthetic/scramble.hpp"
 #include "synthetic/schema.hpp"
@@ -126,20 +126,20 @@ TEST(RowSampler, MarginalsFollowTheSchema) {
   Rng rng(21);
   RawRow row;
   constexpr int n = 40000;
-  std::vector<int> dense_missing(kNumDense, 0), cat_missing(kNumSparse, 0);
+  std::vector<int> dense_missing(kNumNumeric, 0), cat_missing(kNumSparse, 0);
   int minus_one = 0, other_negative = 0, top_rank_c1 = 0;
   for (int i = 0; i < n; ++i) {
     sampler.sample(rng, row);
-    for (int j = 0; j < kNumDense; ++j) {
+    for (int j = 0; j < kNumNumeric; ++j) {
       dense_missing[j] += row.dense_missing[j];
       if (row.dense_missing[j]) continue;
       if (j != 1) {
-        ASSERT_GE(row.dense[j], 0) << "I" << j + 1;
+        ASSERT_GE(row.numeric[j], 0) << "I" << j + 1;
       }
-      ASSERT_GE(row.dense[j], -3);
+      ASSERT_GE(row.numeric[j], -3);
       if (j == 1) {
-        minus_one += row.dense[j] == -1;
-        other_negative += row.dense[j] < -1;
+        minus_one += row.numeric[j] == -1;
+        other_negative += row.numeric[j] < -1;
       }
     }
     for (int c = 0; c < kNumSparse; ++c) {
@@ -148,7 +148,7 @@ TEST(RowSampler, MarginalsFollowTheSchema) {
     }
     top_rank_c1 += row.rank[0] == 1;
   }
-  for (int j = 0; j < kNumDense; ++j) {
+  for (int j = 0; j < kNumNumeric; ++j) {
     const double p = kDenseColumns[j].missing;
     EXPECT_NEAR(dense_missing[j], n * p, 5 * std::sqrt(n * p * (1 - p)) + 1) << "I" << j + 1;
   }

@@ -2,7 +2,7 @@
 // wrong magic, another version, truncation, a corrupted section and a missing section; two
 // writers of one path, the checkpoint lock, duplicate and unknown sections, deep or duplicate-key
 // JSON headers, typed header fields, and that failed opens release their mapping.
-#include "shadowsync/checkpoint.hpp"
+#include "train/checkpoint.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/checksum.hpp"
-#include "shadowsync/error.hpp"
+#include "core/checksum.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {

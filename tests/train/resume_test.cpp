@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/checkpoint.hpp"
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/synthetic.hpp"
-#include "shadowsync/trained_model.hpp"
-#include "shadowsync/trainer.hpp"
+#include "train/checkpoint.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/trained_model.hpp"
+#include "shadowsync/train/trainer.hpp"
 
 namespace shadowsync {
 namespace {

@@ -3,7 +3,7 @@
 // reach the one-worker NE within a stated margin and beat `none`; s-ma keeps the replicas far
 // closer than `none`; checkpoints round-trip and resume; bad checkpoints are refused; a diverging
 // run stops with an error; --deterministic is bit-identical.
-#include "shadowsync/trainer.hpp"
+#include "shadowsync/train/trainer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/dataset.hpp"
-#include "shadowsync/error.hpp"
-#include "shadowsync/evaluate.hpp"
-#include "shadowsync/synthetic.hpp"
-#include "shadowsync/trained_model.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/trained_model.hpp"
 #include "../common/sanitizers.hpp"
 
 namespace shadowsync {
@@ -132,7 +132,7 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
   // The quality margin of a shadow mode depends on how many rounds run per training iteration;
   // instrumentation slows workers and the shadow thread differently, so only the normal build
   // holds a shadow mode to it.
-  if (is_shadow(mode) && !test_support::kSanitizedBuild) {
+  if (is_shadow(mode) && !test::kSanitizedBuild) {
     EXPECT_LT(f.eval->ne, one_worker_ne() + margin_for(mode))
         << "one-worker NE " << one_worker_ne() << ", teacher NE " << data().summary.teacher_ne;
   }

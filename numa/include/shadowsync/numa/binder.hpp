@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "shadowsync/memory.hpp"
+#include "shadowsync/core/memory.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/numa/topology.hpp"
 

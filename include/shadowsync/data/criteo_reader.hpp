@@ -1,0 +1,91 @@
+// Reader of the Criteo Display Advertising raw format: parses TSV text in parallel chunks
+// (oneTBB) into a DataBlock with the transforms of feature_transform.hpp applied.
+//
+// Format, one example per line, tab separated:
+//   label (0 or 1), I1..I13 (decimal integers, may be negative, empty = missing),
+//   C1..C26 (1 to 8 hex digits, either case, empty = missing).
+// Lines end with '\n' or "\r\n". A line with fewer than 40 fields is valid: its absent trailing
+// fields are missing values. The last line may lack its newline only when it is a complete row
+// of 40 fields; a shorter one is a file cut in the middle of a line (a bad line, see below).
+//
+// Bad lines (each reported as "file:line: reason", 1-based line numbers):
+//   an empty line; a label other than "0"/"1"; an integer field that is not [-]digits or does
+//   not fit in int64; a categorical field that is not hex or has more than 8 hex digits; more
+//   than 40 fields; a NUL byte; a line longer than kMaxLineBytes (without its line ending); a
+//   last line without newline and with fewer than 40 fields ("last line has no newline and is
+//   incomplete (N fields)").
+// Default: bad lines are skipped and counted, the first kMaxReportedErrors kept in the report.
+// Strict: the bad line with the smallest line number is thrown as Error("file:line: reason").
+// Text with no line at all (empty), or whose every line is bad, is an Error naming the file;
+// so is text where more than half of the lines, and at least kMinBadLinesToRefuse, are bad
+// (not Criteo data: "x: 356000 of 356019 lines are bad (first: ...)").
+// Text that is not TSV at all is refused before parsing (check_text_format): compressed data
+// (gzip, zstd, bzip2, xz), a zip archive, a binary cache, a NUL byte in the first line (binary
+// data), or a first line with commas and no tab (CSV); the message names the file and the fix.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shadowsync/data/data_block.hpp"
+#include "shadowsync/data/hashing.hpp"
+
+namespace shadowsync {
+
+inline constexpr size_t kMaxLineBytes = size_t{64} << 10;
+inline constexpr size_t kMaxReportedErrors = 10;
+inline constexpr int kMaxFields = 1 + kNumNumeric + kNumSparse;  // 40
+inline constexpr uint64_t kMinBadLinesToRefuse = 100;
+
+struct ParseOptions {
+  HashingConfig hashing = HashingConfig::uniform();
+  bool strict = false;
+  // Largest target size of one parallel chunk (chunks end at a newline); smaller files get
+  // smaller chunks (down to 64 KiB) so that every thread has work. Tests make it small so that a
+  // few lines span many chunks. Must be >= 1.
+  size_t chunk_bytes = size_t{2} << 20;
+};
+
+struct ParseReport {
+  std::string file;
+  uint64_t lines = 0, rows = 0, bad_lines = 0;
+  std::vector<std::string> first_errors;  // "file:line: reason", in line order
+  // Missing values per numeric column among the kept rows (numeric 0.0f does not tell missing from
+  // x <= 0). For a binary cache: as stored when it was written.
+  std::array<uint64_t, kNumNumeric> dense_missing{};
+  uint64_t bytes = 0;    // text bytes parsed (0 for a cache)
+  double seconds = 0.0;  // wall time of the parse
+
+  // "file: R rows from L lines, B bad lines skipped" and one indented line per first error
+  // (plus "... and N more" when more were skipped).
+  std::string summary() const;
+};
+
+// Parses `text` (the contents of `name`, used in messages). `report`, if given, is filled.
+DataBlock parse_criteo_text(std::string_view text, const std::string& name,
+                            const ParseOptions& options, ParseReport* report = nullptr);
+
+// The parse of parse_criteo_text with exactly this target chunk size (>= 1; chunks end at a
+// newline, so a chunk is at least one line): parse_criteo_text picks a size from the text size
+// and the thread count, then calls this. Contract (for differential tests and fuzzing): for any
+// text and options, every chunk_bytes >= 1 gives the same rows, values and report (except
+// `seconds`) as chunk_bytes = text.size() (one chunk), or throws the same Error message.
+// options.chunk_bytes is ignored.
+DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
+                              const ParseOptions& options, size_t chunk_bytes,
+                              ParseReport* report = nullptr);
+
+// Throws Error("name: what it is; what to do") when `text` is clearly not Criteo TSV text (see
+// the list above); returns for anything else, including an empty text.
+void check_text_format(std::string_view text, const std::string& name);
+
+// mmaps `path` and parses it. Missing, unreadable, directory, FIFO / device / socket (never
+// blocks) or empty file -> Error naming it.
+DataBlock parse_criteo_file(const std::string& path, const ParseOptions& options,
+                            ParseReport* report = nullptr);
+
+}  // namespace shadowsync

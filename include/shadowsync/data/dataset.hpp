@@ -1,0 +1,57 @@
+// Dataset: the one entry point other modules call to get examples. Opens a raw Criteo TSV
+// (parsed in parallel, see criteo_reader.hpp) or a binary cache (mmapped, see binary_cache.hpp),
+// telling them apart by the cache magic, and owns the memory behind the DataView it hands out.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/data_block.hpp"
+#include "shadowsync/data/data_view.hpp"
+
+namespace shadowsync {
+
+class Dataset {
+ public:
+  // Opens `path`: a binary cache if it starts with the cache magic (its stored hashing must
+  // equal options.hashing, else Error), otherwise a Criteo TSV parsed with `options`. `report`,
+  // if given, receives the parse report (for a cache: file, rows and dense_missing only).
+  static Dataset open(const std::string& path, const ParseOptions& options,
+                      ParseReport* report = nullptr);
+  // Wraps examples built in memory (tests, generated data); path() is "<memory>".
+  static Dataset from_block(DataBlock block);
+
+  Dataset(Dataset&&) noexcept = default;
+  Dataset& operator=(Dataset&&) noexcept = default;
+  Dataset(const Dataset&) = delete;
+  Dataset& operator=(const Dataset&) = delete;
+
+  DataView view() const;
+  size_t rows() const { return view().rows; }
+  const std::string& path() const { return path_; }
+  bool is_cache() const { return std::holds_alternative<MappedCache>(storage_); }
+  // Missing values per numeric column, when known (parsed or cached files; not from_block).
+  const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing() const {
+    return dense_missing_;
+  }
+
+ private:
+  Dataset() = default;
+  std::string path_;
+  std::variant<DataBlock, MappedCache> storage_;
+  std::optional<std::array<uint64_t, kNumNumeric>> dense_missing_;
+};
+
+// Deterministic held-out tail: with e = clamp(round(rows * f), 1, rows - 1), the first rows - e
+// rows for training and the last e for evaluation. Requires 0 < f < 1 (else Error naming
+// --eval-fraction) and rows >= 2 (else Error saying how many rows there are).
+std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction);
+
+}  // namespace shadowsync

@@ -1,0 +1,92 @@
+// Feature transforms of the DLRM convention: numeric integers -> log(1 + max(x, 0)); categorical
+// 32-bit values -> a row of their embedding table through a 64-bit mixer of (value, table, salt).
+//
+// Contracts:
+//   transform_dense(x)      = (float) log1p(max(x, 0)) computed in double; a missing value is 0
+//                             (the caller stores 0.0f, this function is never asked).
+//   category_hash(v, t, s)  = mix64(v XOR table_key(t, s)), where table_key(t, s) =
+//                             mix64(s XOR (t + 1) * 0x9E3779B97F4A7C15) and mix64 is the
+//                             splitmix64 / murmur3 finalizer. For a fixed (t, s) it is a bijection
+//                             of v, and each table gets its own key, so equal values in different
+//                             columns land on unrelated rows. These numbers are part of the cache
+//                             and checkpoint contract: changing them invalidates all stored data.
+//   CategoryHasher::row(t, v) = 1 + floor(category_hash(v, t, salt) * (rows[t] - 1) / 2^64),
+//                             always in 1..rows[t]-1; row 0 (kMissingRow) is a missing value.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "shadowsync/data/hashing.hpp"
+
+namespace shadowsync {
+
+inline constexpr uint32_t kMissingRow = 0;
+
+// The splitmix64 / murmur3 64-bit finalizer (a bijection with full avalanche).
+constexpr uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return x;
+}
+
+constexpr uint64_t table_key(int table, uint64_t salt) {
+  return mix64(salt ^ (static_cast<uint64_t>(table) + 1) * 0x9E3779B97F4A7C15ull);
+}
+
+constexpr uint64_t category_hash(uint32_t value, int table, uint64_t salt) {
+  return mix64(static_cast<uint64_t>(value) ^ table_key(table, salt));
+}
+
+// Maps a 64-bit hash uniformly onto 0..n-1 (multiply-high, no division).
+constexpr uint32_t reduce_range(uint64_t hash, uint32_t n) {
+  // 64x32 -> 96-bit product, high 64 bits, computed without a 128-bit type.
+  const uint64_t lo = (hash & 0xFFFFFFFFull) * n;
+  const uint64_t hi = (hash >> 32) * n;
+  return static_cast<uint32_t>((hi + (lo >> 32)) >> 32);
+}
+
+// log(1 + max(x, 0)) as float; exact same value for every caller (table or not).
+inline float transform_dense(int64_t x) {
+  return x > 0 ? static_cast<float>(std::log1p(static_cast<double>(x))) : 0.0f;
+}
+
+// Throws shadowsync::Error naming `where` unless every table has at least 2 rows.
+void validate_hashing(const HashingConfig& config, const std::string& where);
+
+// Precomputed per-table keys for the hot loop of the parser.
+class CategoryHasher {
+ public:
+  // Validates the config (see validate_hashing) with `where` = "hashing config".
+  explicit CategoryHasher(const HashingConfig& config);
+  uint32_t row(int table, uint32_t value) const {
+    return 1 + reduce_range(mix64(static_cast<uint64_t>(value) ^ keys_[table]), spans_[table]);
+  }
+  const HashingConfig& config() const { return config_; }
+
+ private:
+  HashingConfig config_;
+  std::array<uint64_t, kNumSparse> keys_{};
+  std::array<uint32_t, kNumSparse> spans_{};  // rows[t] - 1
+};
+
+// Dense transform of small values from a table, larger ones computed: the parser's hot path.
+class DenseTransform {
+ public:
+  static constexpr int64_t kTableSize = 4096;
+  DenseTransform();
+  float operator()(int64_t x) const {
+    if (x >= 0 && x < kTableSize) return table_[static_cast<size_t>(x)];
+    return transform_dense(x);
+  }
+
+ private:
+  std::array<float, kTableSize> table_{};
+};
+
+}  // namespace shadowsync

@@ -1,0 +1,81 @@
+// ModelConfig: the architecture of the DLRM-style CTR model (bottom MLP, embedding width,
+// feature interaction, top MLP) plus the hashing (embedding-table rows) it was built for.
+// Made from a preset name (tiny, small, kaggle), a JSON model file or a JSON value; validated on
+// construction so that every ModelConfig in the program describes a buildable model.
+//
+// JSON form: {"bottom": [512,256,64,16], "top": [512,256,1], "embedding_dim": 16,
+//             "interaction": "dot", "hashing": {"rows": [26 numbers] or one number, "salt": 0}}
+// "bottom" lists the output widths of the bottom MLP (its input is the 13 dense features) and must
+// end in embedding_dim; "top" lists the output widths of the top MLP and must end in 1.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shadowsync/data/hashing.hpp"
+
+namespace shadowsync {
+
+enum class Interaction {
+  Dot,  // pairwise dot products of the 27 vectors (351 values) concatenated with the bottom output
+  Cat,  // plain concatenation of the 27 vectors (27 * embedding_dim values)
+};
+
+// Untrusted JSON (model files, checkpoint headers): refuses nesting deeper than kMaxJsonDepth
+// levels and an object with the same key twice, before either can do harm (deep recursion, a
+// silently ignored value). Errors: "WHERE: invalid JSON: ...", "WHERE: JSON nested deeper than
+// 64 levels", "WHERE: duplicate key \"k\"". Never echoes more than a few bytes of the document.
+inline constexpr size_t kMaxJsonDepth = 64;
+nlohmann::json parse_untrusted_json(std::string_view text, const std::string& where);
+// A short description of a JSON value for messages: a number as written, a string quoted and cut
+// to 40 characters, else its kind ("an object", "an array", ...). Never dumps a whole document.
+std::string json_brief(const nlohmann::json& value);
+
+// "dot" / "cat"; throws Error naming `where` and listing the valid values.
+Interaction parse_interaction(std::string_view text, const std::string& where);
+std::string interaction_name(Interaction interaction);
+
+struct ModelConfig {
+  std::vector<int> bottom;  // output widths of the bottom MLP layers; back() == embedding_dim
+  std::vector<int> top;     // output widths of the top MLP layers; back() == 1
+  int embedding_dim = 0;
+  Interaction interaction = Interaction::Dot;
+  HashingConfig hashing;
+
+  // Presets: tiny (tests: 13-8-4, d 4, top 8-1), small (13-64-16, d 16, top 256-64-1),
+  // kaggle (13-512-256-64-16, d 16, top 512-256-1), all with `dot`. Unknown name: Error listing
+  // the valid ones.
+  static ModelConfig preset(std::string_view name, const HashingConfig& hashing);
+  // The file's "hashing" when present, else `hashing`. Errors name the file and the field.
+  static ModelConfig from_json_file(const std::string& path, const HashingConfig& hashing);
+  // `where` names the source in error messages (a file name, "checkpoint x: model").
+  // Hashing: the "hashing" field when present, else HashingConfig::uniform().
+  static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
+  // A path ending in .json (or naming an existing file) is read as a model file; anything else
+  // is a preset name.
+  static ModelConfig resolve(const std::string& preset_or_path, const HashingConfig& hashing);
+  // Every field, hashing included; from_json(to_json()) == *this.
+  nlohmann::json to_json() const;
+
+  // Throws Error (prefixed with `where`) if the configuration is not a buildable model.
+  void validate(const std::string& where) const;
+
+  // Width of the top MLP's input: embedding_dim + 351 (dot) or 27 * embedding_dim (cat).
+  int interaction_width() const;
+  // GEMM FLOPs (2*m*n*k) of one training example: forward, backward-data (not for the first
+  // bottom layer, whose input is data) and backward-weights of every layer, and the interaction
+  // forward and backward. Excludes element-wise work (bias, ReLU, optimizer, embeddings).
+  double flops_per_example_train() const;
+
+  // The fields in which `other` differs from this config, on one line for messages:
+  // "bottom [64,16] vs [8,4]; embedding_dim 16 vs 4" (this config's value first; "" if equal).
+  std::string differences(const ModelConfig& other) const;
+
+  friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
+};
+
+}  // namespace shadowsync

@@ -1,0 +1,70 @@
+// ModelWorkspace: everything one worker thread needs to run the model: activations, gradient
+// scratch, sort keys, all sized once for max_batch at construction (nothing is allocated or
+// created in a step). Bound to the thread that constructs it: create and use it on one thread.
+//
+// Kernels: every fully connected layer is a single-threaded oneDNN GEMM (dnnl_sgemm, row-major)
+// on the replica's weights in place (layout in dense_layout.hpp); bias + ReLU, the interaction,
+// BCE, the embedding gather / scatter and the optimizers are vectorized C++ (src/model/layers.*).
+//
+// Hogwild: train_step updates `dense`, `dense_state` and the touched embedding rows in place
+// while other threads read and write the same buffers:
+//  - embedding rows and row accumulators: relaxed std::atomic_ref<float> loads and stores;
+//  - dense parameters: read by oneDNN GEMMs and updated by the optimizer loop (adagrad_update /
+//    sgd_update in src/model/layers.cpp) with plain vectorized loads and stores. This is a
+//    deliberate, documented benign race (as in every Hogwild implementation on top of a BLAS):
+//    aligned 4-byte floats are never torn on x86, a reader sees either the old or the new value,
+//    and a lost update is the accepted Hogwild semantics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/optimizer.hpp"
+
+namespace shadowsync {
+
+// The gradient of the mean batch loss with respect to one embedding row (repeats summed).
+struct SparseRowGrad {
+  int table = 0;
+  uint32_t row = 0;
+  std::vector<float> grad;  // dim floats
+};
+
+class ModelWorkspace {
+ public:
+  // The Model must outlive the workspace. max_batch >= 1 (else Error).
+  ModelWorkspace(const Model& model, int max_batch);
+  ~ModelWorkspace();
+  ModelWorkspace(const ModelWorkspace&) = delete;
+  ModelWorkspace& operator=(const ModelWorkspace&) = delete;
+
+  // One step: forward, backward, in-place update of `dense` (and its Adagrad state `dense_state`,
+  // same layout; may be null for SGD) and row-wise Adagrad on only the embedding rows the batch
+  // touched. Returns the batch's mean BCE loss, computed before the update. Requires
+  // 1 <= batch.rows <= max_batch (0 rows: returns 0, changes nothing); throws Error for more rows
+  // or a sparse index outside its table.
+  float train_step(DataView batch, float* dense, float* dense_state, EmbeddingStore& embeddings,
+                   const OptimizerConfig& opt);
+
+  // Logits of any number of rows (chunks of max_batch); logits_out has data.rows floats.
+  void predict_logits(DataView data, const float* dense, const EmbeddingStore& embeddings,
+                      float* logits_out);
+
+  // For tests and tools: the mean BCE loss of the batch and its gradients, changing nothing.
+  // dense_grad gets layout().total_floats floats (padding 0). emb_grads (if not null) is
+  // replaced by one entry per touched (table, row), sorted by table then row.
+  float loss_and_gradients(DataView batch, const float* dense, const EmbeddingStore& embeddings,
+                           float* dense_grad, std::vector<SparseRowGrad>* emb_grads);
+
+  int max_batch() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shadowsync

@@ -1,0 +1,67 @@
+// TrainConfig: everything one training run is made of, as set by `shadowsync train` options.
+// Kept in checkpoints and in every --metrics JSON line (to_json), so a number can always be
+// traced back to the run that made it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "shadowsync/model/model_config.hpp"
+#include "shadowsync/numa/plan.hpp"
+#include "shadowsync/model/optimizer.hpp"
+#include "shadowsync/sync/sync_mode.hpp"
+
+namespace shadowsync {
+
+struct TrainConfig {
+  ModelConfig model;
+  OptimizerConfig optimizer;
+  SyncMode sync = SyncMode::ShadowMA;
+
+  // Where the groups run: --topology, --groups, --threads-per-group, --group-by, --oversubscribe.
+  std::string topology;
+  numa::PlacementOptions placement;
+
+  static constexpr int kMaxBatch = 1 << 20;  // largest --batch accepted
+  int batch = 128;          // examples per worker step, in [1, kMaxBatch]
+  int epochs = 1;           // passes over each group's share of the training data
+  uint64_t seed = 1;        // initialization (and nothing else: data order is file order)
+
+  // Foreground modes: every worker syncs after each `sync_every` of its own iterations, so a
+  // group's sync gap is sync_every x threads-per-group iterations.
+  int sync_every = 10;
+  // Shadow modes: time from the start of one round to the start of the next. 0 = continuous,
+  // as in the paper, where the shadow thread has a core of its own. kAutoSyncInterval (the
+  // default): continuous when every group's shadow thread has a spare processing unit; when it
+  // must share a worker's core, rounds are paced so that syncing takes about a tenth of that core.
+  static constexpr int kAutoSyncInterval = -1;
+  int sync_interval_ms = kAutoSyncInterval;
+  // Shadow modes: background threads per round (1 = one thread does whole rounds; 0 = one per
+  // group, each doing its slice). See docs/architecture.md for why the default is what it is.
+  int sync_threads = 1;
+  // Overrides of the rule defaults (alpha = 0.9/G, eta = 1 - 1/G, zeta = 1, Nesterov).
+  std::optional<float> alpha;
+  std::optional<float> block_momentum;
+  std::optional<float> block_lr;
+  bool nesterov = true;
+
+  uint64_t eval_every = 0;        // examples between evaluations (0 = only at the end)
+  uint64_t checkpoint_every = 0;  // examples between checkpoints (0 = only at the end)
+  std::string checkpoint_path;    // where checkpoints go ("" = none unless interrupted)
+  std::string resume_path;        // checkpoint to continue from
+  std::string metrics_path;       // JSON lines, one object per report
+  bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
+  double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
+  bool quiet = false;             // no progress lines (final summary still printed)
+  uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples
+
+  nlohmann::json to_json() const;
+  // Throws Error naming the option for an inconsistent combination (e.g. --deterministic with a
+  // shadow mode, --batch 0).
+  void validate() const;
+};
+
+}  // namespace shadowsync

@@ -1,0 +1,37 @@
+// TrainedModel: the model a checkpoint holds, ready for evaluation and prediction (the mean of
+// the checkpoint's replicas, and its embedding tables).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/model/model.hpp"
+
+namespace shadowsync {
+
+class TrainedModel {
+ public:
+  // Reads and validates `checkpoint_path` (see checkpoint.hpp); Error names the file and what is
+  // wrong with it (also the header field). Unknown or duplicate sections are refused, and every
+  // section size the header implies is checked before any buffer is allocated for it, so a small
+  // hostile file cannot make this allocate more than the file itself justifies.
+  // Fuzzing entry point: write the bytes to a temporary file and call load(path); every bad
+  // input must end in shadowsync::Error.
+  static TrainedModel load(const std::string& checkpoint_path);
+
+  const Model& model() const { return *model_; }
+  const float* dense() const { return dense_->data(); }
+  const EmbeddingStore& embeddings() const { return *embeddings_; }
+  const HashingConfig& hashing() const { return model_->config().hashing; }
+  uint64_t examples_trained() const { return examples_; }
+
+ private:
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<AlignedFloatBuffer> dense_;
+  std::unique_ptr<EmbeddingStore> embeddings_;
+  uint64_t examples_ = 0;
+};
+
+}  // namespace shadowsync

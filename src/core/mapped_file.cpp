@@ -1,0 +1,114 @@
+// open_regular_file (O_NONBLOCK open + fstat, regular files only) and MappedFile (+ mmap), with
+// errors naming the file.
+#include "core/mapped_file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "shadowsync/core/error.hpp"
+
+namespace shadowsync {
+
+std::string describe_file_type(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+int open_regular_file(const std::string& path, size_t* size) {
+  // O_NONBLOCK: opening a FIFO without a writer (or some devices) would otherwise block forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    throw Error(path + ": cannot open: " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(path + ": cannot stat: " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": is a directory, expected a file");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": is " + describe_file_type(st.st_mode) +
+                "; shadowsync reads regular files (streams are not supported yet)");
+  }
+  // Regular file: back to blocking reads.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (size != nullptr) *size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+
+std::string read_small_file(const std::string& path, size_t max_bytes) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  if (size > max_bytes) {
+    ::close(fd);
+    throw Error(path + ": " + std::to_string(size) + " bytes, larger than the " + std::to_string(max_bytes) +
+                " bytes such a file can have");
+  }
+  std::string text(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, text.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error(path + ": cannot read: " + (n == 0 ? std::string("file shrank while reading") : std::strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return text;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = open_regular_file(path, &size_);
+  if (size_ > 0) {
+    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map_ == MAP_FAILED) {
+      const int err = errno;
+      map_ = nullptr;
+      ::close(fd);
+      throw Error(path + ": cannot mmap " + std::to_string(size_) + " bytes: " +
+                  std::strerror(err));
+    }
+    ::madvise(map_, size_, MADV_WILLNEED);  // advisory only
+  }
+  ::close(fd);  // the mapping stays valid
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : map_(std::exchange(other.map_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (map_ != nullptr) ::munmap(map_, size_);
+    map_ = std::exchange(other.map_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (map_ != nullptr) ::munmap(map_, size_);
+}
+
+void* MappedFile::release() { return std::exchange(map_, nullptr); }
+
+}  // namespace shadowsync

@@ -1,0 +1,152 @@
+// Checkpoint files: one file holding a training run's whole state, written atomically.
+//
+// Layout: magic "SSYNCCKP", u32 format version, u32 section count, then sections. Each section
+// is: a 32-byte NUL-padded name, u64 payload bytes, u64 checksum of the payload, the payload. The
+// first section, "header", is JSON (model and hashing configuration, sync mode, groups,
+// progress); the others are raw little-endian floats (replicas, optimizer state, sync state,
+// embedding tables and their accumulators). Writing goes through an AtomicFileWriter (a
+// temporary unique to the writer, fsync, rename over PATH, fsync of the folder), so a crash
+// leaves either the old or the new checkpoint, never half, and two writers of one PATH never
+// share a temporary. A training run also holds a CheckpointLock on PATH so that a second run
+// given the same --checkpoint is refused instead of racing it.
+// Reading mmaps the file and refuses a wrong magic, another version, a truncated file, a section
+// whose checksum does not match, a section that appears twice, or a missing section, with a
+// message naming the file and which. The header JSON is parsed with parse_untrusted_json (depth
+// and duplicate keys bounded) and its fields are read with header_uint / header_field.
+//
+// Header fields a trainer writes: format, model, train (the TrainConfig), sync, groups, replicas,
+// dense_floats, batch, data {train_rows, eval_rows, fingerprint = data_fingerprint(train rows)},
+// progress [per group: batches, examples, iterations, syncs], examples. --resume checks every one
+// of them against the run (same model, sync mode, groups, batch, data and eval split; progress a
+// consistent prefix of the data). Checkpoints written before "data" was recorded are refused by
+// --resume (they cannot be resumed exactly) and still read by eval and predict.
+//
+// Fuzzing: CheckpointReader(path) followed by refuse_unknown_sections(kTrainerCheckpointSections)
+// and json("header"), and TrainedModel::load(path), take any bytes written to a file; every bad
+// input must end in shadowsync::Error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/core/file_io.hpp"
+
+namespace shadowsync {
+
+inline constexpr uint32_t kCheckpointVersion = 1;
+// The most replicas (and trainer groups) a checkpoint may describe.
+inline constexpr uint64_t kMaxCheckpointReplicas = 4096;
+
+// The sections a trainer checkpoint may hold (header first; sync_state only for sync modes
+// with state).
+inline const std::vector<std::string_view> kTrainerCheckpointSections = {
+    "header", "replicas", "dense_state", "embeddings", "embedding_state", "sync_state"};
+
+// An exclusive lock on a checkpoint path for as long as the object lives: flock() on PATH.lock
+// (created if needed and left in place: removing it would let a third run lock a new file while
+// the second still holds the old one). A second lock on the same path, from this process or
+// another, is refused with Error naming the path and saying another training run holds it.
+// The kernel releases the lock when the process dies, so a crashed run leaves nothing stale.
+class CheckpointLock {
+ public:
+  explicit CheckpointLock(const std::string& checkpoint_path);
+  ~CheckpointLock();
+  CheckpointLock(const CheckpointLock&) = delete;
+  CheckpointLock& operator=(const CheckpointLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+class CheckpointWriter {
+ public:
+  // Starts a temporary unique to this writer next to PATH. Throws Error naming the path when it
+  // cannot be created.
+  explicit CheckpointWriter(std::string path);
+  ~CheckpointWriter();  // removes the temporary unless commit() succeeded
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  void add_json(std::string_view name, const nlohmann::json& value);
+  void add_floats(std::string_view name, const float* data, size_t count);
+  // Several buffers written back to back as one section (e.g. 26 embedding tables).
+  void add_float_parts(std::string_view name, const std::vector<std::pair<const float*, size_t>>& parts);
+  // fsync, rename over PATH, fsync the folder. Throws Error naming the path on failure.
+  void commit();
+
+ private:
+  void write_section(std::string_view name, const std::vector<std::pair<const void*, size_t>>& parts);
+  AtomicFileWriter file_;
+  uint32_t sections_ = 0;
+};
+
+class CheckpointReader {
+ public:
+  // Maps PATH and checks magic, version, section framing, unique section names and every
+  // checksum. On any failure the mapping is released before the Error leaves.
+  explicit CheckpointReader(const std::string& path);
+  CheckpointReader(const CheckpointReader&) = delete;
+  CheckpointReader& operator=(const CheckpointReader&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool has(std::string_view name) const;
+  // Payload bytes of a section (Error if missing): lets callers check sizes before allocating.
+  size_t section_bytes(std::string_view name) const;
+  // Error unless the section holds exactly `bytes` bytes ("... has N bytes, the header implies
+  // M"): callers check every size the header implies before allocating anything for it.
+  void expect_bytes(std::string_view name, uint64_t bytes) const;
+  // Error naming the first section whose name is not in `known`.
+  void refuse_unknown_sections(const std::vector<std::string_view>& known) const;
+  // The section parsed with parse_untrusted_json (depth and duplicate keys bounded).
+  nlohmann::json json(std::string_view name) const;
+  // Copies a float section into `out`; its size must be exactly `count` floats (Error otherwise).
+  void read_floats(std::string_view name, float* out, size_t count) const;
+  void read_float_parts(std::string_view name, const std::vector<std::pair<float*, size_t>>& parts) const;
+
+ private:
+  struct Section {
+    std::string name;
+    const unsigned char* data;
+    size_t bytes;
+  };
+  // Owns the read-only mapping of the file (unmapped on destruction, also mid-constructor).
+  struct Mapping {
+    void* data = nullptr;
+    size_t bytes = 0;
+    Mapping() = default;
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+    ~Mapping();
+  };
+  const Section& find(std::string_view name) const;
+  std::string path_;
+  Mapping map_;
+  std::vector<Section> sections_;
+};
+
+// The identity of a run's training rows recorded in its checkpoints (checksum64 over the label,
+// dense and sparse columns), as 16 hex digits. Two views with the same rows in the same order
+// give the same fingerprint; any other data, order or split almost surely does not.
+std::string data_fingerprint(const DataView& rows);
+
+// Typed header access. `where` names the source and the object, e.g. "checkpoint 'x.ckpt'" or
+// "--resume 'x.ckpt': progress[1]"; messages read "WHERE: missing field 'F'" and
+// "WHERE: field 'F' must be an integer in MIN..MAX, got V" (V short, never a dumped document).
+// header_field: the member `field` of `object` (Error when absent or `object` is not an object).
+const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where);
+// header_uint: an integer field in min..max. Refuses a missing field, a string, a fraction, a
+// negative number, a float such as 1e300 (even when integral) and anything outside min..max, so
+// no out-of-range cast or counter wrap can follow.
+uint64_t header_uint(const nlohmann::json& object, std::string_view field, uint64_t min, uint64_t max,
+                     const std::string& where);
+// header_string: a string field (Error naming it when missing or not a string).
+std::string header_string(const nlohmann::json& object, std::string_view field, const std::string& where);
+
+}  // namespace shadowsync
