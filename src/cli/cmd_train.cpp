@@ -15,7 +15,8 @@
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/train/trainer.hpp"
-#include "train/stop_signals.hpp"
+#include "stop_signals.hpp"
+#include "train_reporter.hpp"
 
 namespace shadowsync::cli {
 namespace {
@@ -37,6 +38,9 @@ struct TrainOptions {
   uint64_t hash_salt = 0;
   bool strict = false;
   bool classic_momentum = false;
+  std::string metrics;            // JSON lines, one object per report
+  double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
+  bool quiet = false;             // no progress lines (final summary still printed)
   TrainConfig config;
 };
 
@@ -107,7 +111,7 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
   }
   std::string gap = r.sync_gap ? fmt::format("{:.2f} iterations", *r.sync_gap) : "none (no syncs)";
   std::printf("sync %s: %llu rounds, %.1f rounds/s (paced every %d ms), sync gap %s, divergence %.3g, wait share %.1f%%\n",
-              sync_mode_name(config.sync).c_str(), static_cast<unsigned long long>(r.sync_rounds),
+              config.sync.name().c_str(), static_cast<unsigned long long>(r.sync_rounds),
               r.sync_rounds_per_second, r.sync_interval_ms, gap.c_str(), r.divergence, 100 * r.wait_share);
   if (r.eval) {
     std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
@@ -124,9 +128,9 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
 void run_train(TrainOptions& o) {
   // First, before any thread exists, so that every thread inherits the blocked stop signals
   // (see stop_signals.hpp).
-  train::install_stop_signal_handlers();
+  install_stop_signal_handlers();
   TrainConfig& config = o.config;
-  config.sync = parse_sync_mode(o.sync);
+  config.sync = SyncMethod::parse(o.sync);
   config.placement.groups = numa::parse_count_option("--groups", o.groups);
   config.placement.threads_per_group = numa::parse_count_option("--threads-per-group", o.threads_per_group);
   config.placement.group_by = numa::parse_group_by(o.group_by);
@@ -139,6 +143,10 @@ void run_train(TrainOptions& o) {
     throw Error("--eval-data and --eval-fraction exclude each other: give one");
   }
   config.validate();
+  if (!(std::isfinite(o.progress_seconds) && o.progress_seconds >= 0)) {
+    throw Error(fmt::format("--progress-seconds: {} is not a finite number of seconds >= 0 (0 = automatic)",
+                            o.progress_seconds));
+  }
   // Outputs must not be inputs (checked before anything is opened for writing): a --metrics or
   // --checkpoint over --data would truncate a memory-mapped cache under the trainer (SIGBUS) or
   // destroy the training data. --checkpoint may be the --resume file (it replaces it atomically).
@@ -147,7 +155,7 @@ void run_train(TrainOptions& o) {
   std::vector<std::pair<std::string_view, std::string>> metrics_inputs = data_inputs;
   metrics_inputs.emplace_back("--resume", config.resume_path);
   metrics_inputs.emplace_back("--checkpoint", config.checkpoint_path);
-  if (!config.metrics_path.empty()) refuse_output_over_input("--metrics", config.metrics_path, metrics_inputs);
+  if (!o.metrics.empty()) refuse_output_over_input("--metrics", o.metrics, metrics_inputs);
   if (!config.checkpoint_path.empty()) refuse_output_over_input("--checkpoint", config.checkpoint_path, data_inputs);
 
   ParseOptions parse;
@@ -172,11 +180,19 @@ void run_train(TrainOptions& o) {
     std::tie(train, eval) = split_eval_tail(train_set.view(), o.eval_fraction.value_or(0.1));
   }
 
-  Trainer trainer(config, train, eval);
+  // A run stopped by a signal without --checkpoint still leaves its state behind.
+  config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
+  TrainReporter reporter(o.progress_seconds, o.quiet, MetricsFile(o.metrics, config.to_json()));
+  TrainerSetup setup;
+  setup.observer = &reporter;
+  setup.stop = stop_signal_token();
+  Trainer trainer(config, train, eval, std::move(setup));
   std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
                o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
-               sync_mode_name(config.sync).c_str());
+               config.sync.name().c_str());
   const TrainResult result = trainer.run();
+  const int signal = received_stop_signal();
+  const int repeated_signals = stop_signals_received() > 0 ? stop_signals_received() - 1 : 0;
   if (result.already_finished) {
     std::fprintf(stderr,
                  "--resume '%s': the run in this checkpoint is finished (%llu of %llu examples done); "
@@ -186,21 +202,21 @@ void run_train(TrainOptions& o) {
     return;
   }
   print_summary(result, config, trainer.groups(), trainer.threads_per_group());
-  if (result.repeated_signals > 0) {
+  if (repeated_signals > 0) {
     std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",
-                 result.repeated_signals);
+                 repeated_signals);
   }
-  if (result.signal_after_training) {
+  if (result.stop_after_training) {
     std::fprintf(stderr, "signal %d arrived after training had finished (during the final evaluation or checkpoint); "
                  "the run is complete%s\n",
-                 result.stop_signal, result.checkpoint.empty() ? "" : ("; checkpoint written to " + result.checkpoint).c_str());
-    throw ExitStatus{128 + result.stop_signal};
+                 signal, result.checkpoint.empty() ? "" : ("; checkpoint written to " + result.checkpoint).c_str());
+    throw ExitStatus{128 + signal};
   }
-  if (result.stop_signal != 0) {
+  if (result.stop_requested) {
     std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
-                 result.stop_signal, static_cast<unsigned long long>(result.final_report.examples),
+                 signal, static_cast<unsigned long long>(result.final_report.examples),
                  result.checkpoint.c_str(), result.checkpoint.c_str());
-    throw ExitStatus{128 + result.stop_signal};
+    throw ExitStatus{128 + signal};
   }
   if (result.stopped_early) {
     std::fprintf(stderr, "stopped after --max-examples at %llu examples%s\n",
@@ -222,7 +238,7 @@ void add_train_command(CLI::App& app) {
                   "no evaluation)")
       ->check(real_where([](double f) { return f >= 0.0 && f < 1.0; }, "in [0, 1)"));
   cmd->add_option("--model", o.model, "Preset (tiny, small, kaggle) or a model JSON file")->capture_default_str();
-  cmd->add_option("--sync", o.sync, "Sync mode: " + sync_mode_choices())->capture_default_str();
+  cmd->add_option("--sync", o.sync, "Sync mode: " + SyncMethod::choices())->capture_default_str();
   cmd->add_option("--topology", c.topology, "hwloc synthetic description or XML file (default: this machine)");
   cmd->add_option("--groups", o.groups, "Trainer groups: auto (one per socket) or a number")->capture_default_str();
   cmd->add_option("--threads-per-group", o.threads_per_group, "Hogwild workers per group: auto or a number")
@@ -253,15 +269,15 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--checkpoint", c.checkpoint_path, "Write checkpoints to this file");
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "Checkpoint every N examples as well as at the end");
   cmd->add_option("--resume", c.resume_path, "Continue from this checkpoint");
-  cmd->add_option("--metrics", c.metrics_path, "Write every report as a JSON line to this file");
+  cmd->add_option("--metrics", o.metrics, "Write every report as a JSON line to this file");
   cmd->add_option("--max-examples", c.max_examples, "Stop (with a checkpoint) after about N examples");
   cmd->add_flag("--deterministic", c.deterministic, "Bit-identical results for a seed (none and fr-* modes only)");
   cmd->add_option("--rows-per-table", o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)")
       ->check(CLI::Range(2u, 1u << 30));
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
-  cmd->add_flag("--quiet", c.quiet, "No progress lines");
-  cmd->add_option("--progress-seconds", c.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)")
+  cmd->add_flag("--quiet", o.quiet, "No progress lines");
+  cmd->add_option("--progress-seconds", o.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)")
       ->check(real_where([](double s) { return std::isfinite(s) && s >= 0.0; },
                          "a finite number of seconds >= 0 (0 = automatic)"));
   cmd->callback([options] { run_train(*options); });

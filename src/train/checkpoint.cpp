@@ -112,29 +112,18 @@ void CheckpointWriter::commit() {
   file_.commit();
 }
 
-CheckpointReader::Mapping::~Mapping() {
-  if (data != nullptr) ::munmap(data, bytes);
-}
-
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   const std::string where = "checkpoint '" + path + "'";
-  size_t file_bytes = 0;
-  int fd = -1;
   try {
-    fd = open_regular_file(path, &file_bytes);  // never blocks on a FIFO
+    map_.emplace(path);  // never blocks on a FIFO; from here on every throw unmaps
   } catch (const Error& e) {
-    throw Error("checkpoint " + std::string(e.what()));
+    throw Error("checkpoint " + e.marked());
   }
+  const size_t file_bytes = map_->size();
   if (file_bytes < kPreambleBytes) {
-    ::close(fd);
     throw Error(where + ": truncated (" + std::to_string(file_bytes) + " bytes, not a checkpoint)");
   }
-  void* data = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-  const std::string map_error = errno_text();
-  ::close(fd);
-  if (data == MAP_FAILED) throw Error(where + ": cannot map: " + map_error);
-  map_.data = data;  // from here on every throw unmaps (Mapping's destructor)
-  map_.bytes = file_bytes;
+  const void* data = map_->data();
   const auto* base = static_cast<const unsigned char*>(data);
   if (std::memcmp(base, kMagic, sizeof kMagic) != 0) {
     throw Error(where + ": not a shadowsync checkpoint (wrong magic)");

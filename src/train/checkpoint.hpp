@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shadowsync/data/data_view.hpp"
+#include "core/mapped_file.hpp"
 #include "shadowsync/core/file_io.hpp"
 
 namespace shadowsync {
@@ -116,18 +118,9 @@ class CheckpointReader {
     const unsigned char* data;
     size_t bytes;
   };
-  // Owns the read-only mapping of the file (unmapped on destruction, also mid-constructor).
-  struct Mapping {
-    void* data = nullptr;
-    size_t bytes = 0;
-    Mapping() = default;
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    ~Mapping();
-  };
   const Section& find(std::string_view name) const;
   std::string path_;
-  Mapping map_;
+  std::optional<MappedFile> map_;  // the read-only mapping of the file
   std::vector<Section> sections_;
 };
 

@@ -1,9 +1,5 @@
-// TrainConfig validation and its JSON form (written into checkpoints and --metrics lines).
+// TrainConfig validation and its JSON form (written into checkpoints and metrics lines).
 #include "shadowsync/train/train_config.hpp"
-
-#include <cmath>
-
-#include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
 
@@ -16,7 +12,7 @@ nlohmann::json TrainConfig::to_json() const {
                     {"lr", optimizer.lr},
                     {"emb_lr", optimizer.emb_lr},
                     {"eps", optimizer.eps}};
-  j["sync"] = sync_mode_name(sync);
+  j["sync"] = sync.name();
   j["topology"] = topology.empty() ? "this machine" : topology;
   j["groups"] = placement.groups == 0 ? nlohmann::json("auto") : nlohmann::json(placement.groups);
   j["threads_per_group"] = placement.threads_per_group == 0
@@ -41,32 +37,29 @@ nlohmann::json TrainConfig::to_json() const {
 
 void TrainConfig::validate() const {
   if (batch < 1 || batch > kMaxBatch) {
-    throw Error("--batch: " + std::to_string(batch) + " is not in [1, " + std::to_string(kMaxBatch) + "]");
+    throw Error(field("batch") + ": " + std::to_string(batch) + " is not in [1, " + std::to_string(kMaxBatch) + "]");
   }
-  if (!(std::isfinite(progress_seconds) && progress_seconds >= 0)) {
-    throw Error(fmt::format("--progress-seconds: {} is not a finite number of seconds >= 0 (0 = automatic)",
-                            progress_seconds));
-  }
-  if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
-  if (sync_every < 1) throw Error("--sync-every must be at least 1, got " + std::to_string(sync_every));
+  if (epochs < 1) throw Error(field("epochs") + " must be at least 1, got " + std::to_string(epochs));
+  if (sync_every < 1) throw Error(field("sync_every") + " must be at least 1, got " + std::to_string(sync_every));
   if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {
-    throw Error("--sync-interval-ms must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
+    throw Error(field("sync_interval_ms") + " must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
   }
-  if (sync_threads < 0) throw Error("--sync-threads must be 0 (one per group) or more");
-  if (!(optimizer.lr > 0)) throw Error("--lr must be positive");
-  if (!(optimizer.emb_lr > 0)) throw Error("--emb-lr must be positive");
-  if (alpha && !(*alpha > 0 && *alpha <= 1)) throw Error("--alpha must be in (0, 1]");
+  if (sync_threads < 0) throw Error(field("sync_threads") + " must be 0 (one per group) or more");
+  if (!(optimizer.lr > 0)) throw Error(field("lr") + " must be positive");
+  if (!(optimizer.emb_lr > 0)) throw Error(field("emb_lr") + " must be positive");
+  if (alpha && !(*alpha > 0 && *alpha <= 1)) throw Error(field("alpha") + " must be in (0, 1]");
   if (block_momentum && !(*block_momentum >= 0 && *block_momentum < 1)) {
-    throw Error("--block-momentum must be in [0, 1)");
+    throw Error(field("block_momentum") + " must be in [0, 1)");
   }
-  if (block_lr && !(*block_lr > 0)) throw Error("--block-lr must be positive");
-  if (deterministic && (is_shadow(sync) || sync == SyncMode::Hogwild)) {
-    throw Error("--deterministic: mode " + sync_mode_name(sync) +
+  if (block_lr && !(*block_lr > 0)) throw Error(field("block_lr") + " must be positive");
+  if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
+    throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "
                 "the workers); use none, fr-ma, fr-easgd or fr-bmuf");
   }
   if (deterministic && placement.threads_per_group > 1) {
-    throw Error("--deterministic needs --threads-per-group 1 (Hogwild workers of one group race)");
+    throw Error(field("deterministic") + " needs " + field("threads_per_group") +
+                " 1 (Hogwild workers of one group race)");
   }
 }
 

@@ -1,7 +1,7 @@
-// TrainReport's JSON form: the object of one --metrics line (the trainer adds "config").
+// TrainReport's JSON form: the object of one metrics line (front ends add "config").
 #include <cmath>
 
-#include "shadowsync/train/trainer.hpp"
+#include "shadowsync/train/train_report.hpp"
 
 namespace shadowsync {
 namespace {
@@ -22,9 +22,21 @@ nlohmann::json quality_json(const std::optional<QualityReport>& q) {
 
 }  // namespace
 
+const char* report_kind_name(ReportKind kind) {
+  switch (kind) {
+    case ReportKind::Progress:
+      return "progress";
+    case ReportKind::Evaluation:
+      return "eval";
+    case ReportKind::Final:
+      return "final";
+  }
+  return "?";
+}
+
 nlohmann::json TrainReport::to_json() const {
   nlohmann::json j;
-  j["event"] = event;
+  j["event"] = report_kind_name(kind);
   j["examples"] = examples;
   j["total_examples"] = total_examples;
   j["elapsed_s"] = elapsed_s;
@@ -44,7 +56,7 @@ nlohmann::json TrainReport::to_json() const {
   j["eval"] = quality_json(eval);
   j["center"] = quality_json(center);
   nlohmann::json per_group = nlohmann::json::array();
-  for (const GroupProgress& g : groups) {
+  for (const GroupReport& g : groups) {
     per_group.push_back({{"examples", g.examples},
                          {"iterations", g.iterations},
                          {"syncs", g.syncs},

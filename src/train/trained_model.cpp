@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "shadowsync/train/train_state.hpp"
 #include "train/checkpoint.hpp"
 #include "shadowsync/core/error.hpp"
 #include "train/replica_math.hpp"
@@ -45,20 +46,12 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   }
   reader.expect_bytes("embeddings", embedding_bytes);
 
-  std::vector<AlignedFloatBuffer> buffers;
-  std::vector<std::pair<float*, size_t>> parts;
-  for (size_t r = 0; r < replicas; ++r) buffers.emplace_back(n);
-  for (AlignedFloatBuffer& b : buffers) parts.emplace_back(b.data(), n);
-  reader.read_float_parts("replicas", parts);
-  std::vector<const float*> pointers;
-  for (const AlignedFloatBuffer& b : buffers) pointers.push_back(b.data());
+  // The replicas and the tables, read through the one TrainState load (model parts only).
+  out.state_ = std::make_unique<TrainState>(*out.model_, static_cast<int>(replicas), TrainState::Parts::Model,
+                                            [](int) -> MemoryResource& { return default_memory(); }, default_memory());
+  out.state_->load(reader, where, "");
   out.dense_ = std::make_unique<AlignedFloatBuffer>(n);
-  train::mean_of_replicas(pointers, n, out.dense_->data());
-
-  out.embeddings_ = std::make_unique<EmbeddingStore>(config.hashing, config.embedding_dim);
-  parts.clear();
-  for (int t = 0; t < kNumSparse; ++t) parts.emplace_back(out.embeddings_->table_data(t), out.embeddings_->table_floats(t));
-  reader.read_float_parts("embeddings", parts);
+  train::mean_of_replicas(out.state_->const_replica_pointers(), n, out.dense_->data());
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include "train/checkpoint.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
+#include "../common/error_text.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
@@ -58,14 +59,13 @@ std::pair<DataView, DataView> split(double eval_fraction, uint64_t seed = 3) {
   return split_eval_tail(dataset(seed).view(), eval_fraction);
 }
 
-TrainConfig config(SyncMode mode) {
+TrainConfig config(SyncMethod mode) {
   TrainConfig c;
   c.model = ModelConfig::preset("small", kHashing);
   c.sync = mode;
   c.topology = kTwoGroups;
   c.placement.threads_per_group = 1;
   c.batch = 64;
-  c.quiet = true;
   c.sync_every = 4;
   return c;
 }
@@ -74,13 +74,13 @@ std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
-    return e.what();
+    return test::cli_text(e);
   }
   return "(no error)";
 }
 
 // A checkpoint of a stopped s-ma run (about a third of the rows) on seed 3 with 10% held out.
-std::string stopped_checkpoint(const std::string& name, SyncMode mode = SyncMode::ShadowMA) {
+std::string stopped_checkpoint(const std::string& name, SyncMethod mode = SyncMethod::ShadowMA) {
   const std::string path = temp_path(name);
   TrainConfig c = config(mode);
   c.checkpoint_path = path;
@@ -123,19 +123,19 @@ void rewrite(const std::string& path, const std::function<void(nlohmann::json&)>
 TEST(Resume, RefusesAnotherEvalSplitNamingBothSides) {
   const std::string path = stopped_checkpoint("split.ckpt");
   // Before: accepted, and the run trained about 4k rows of its first part twice.
-  const std::string m = resume_error(path, config(SyncMode::ShadowMA), 0.3);
+  const std::string m = resume_error(path, config(SyncMethod::ShadowMA), 0.3);
   EXPECT_NE(m.find("--resume '" + path + "': checkpoint was trained on 18000 rows with 2000 held out (fingerprint \""),
             std::string::npos) << m;
   EXPECT_NE(m.find("this run has 14000 rows with 6000 held out"), std::string::npos) << m;
   // The same split resumes.
-  EXPECT_EQ(resume_error(path, config(SyncMode::ShadowMA), 0.1), "(no error)");
+  EXPECT_EQ(resume_error(path, config(SyncMethod::ShadowMA), 0.1), "(no error)");
   std::remove(path.c_str());
   std::remove((path + ".lock").c_str());
 }
 
 TEST(Resume, RefusesOtherDataOfTheSameSize) {
   const std::string path = stopped_checkpoint("other_data.ckpt");
-  const std::string m = resume_error(path, config(SyncMode::ShadowMA), 0.1, /*seed=*/4);
+  const std::string m = resume_error(path, config(SyncMethod::ShadowMA), 0.1, /*seed=*/4);
   EXPECT_NE(m.find("this run has as many rows but other data"), std::string::npos) << m;
   EXPECT_NE(split(0.1, 3).first.rows, 0u);
   EXPECT_NE(data_fingerprint(split(0.1, 3).first), data_fingerprint(split(0.1, 4).first));
@@ -147,10 +147,10 @@ TEST(Resume, RefusesOtherDataOfTheSameSize) {
 TEST(Resume, NamesBothSyncModesAndTheDifferingModelFields) {
   const std::string path = stopped_checkpoint("mode.ckpt");
   // Before: "section 'sync_state' is missing".
-  std::string m = resume_error(path, config(SyncMode::ShadowBMUF));
+  std::string m = resume_error(path, config(SyncMethod::ShadowBMUF));
   EXPECT_NE(m.find("checkpoint was trained with s-ma, asked for s-bmuf"), std::string::npos) << m;
 
-  TrainConfig tiny = config(SyncMode::ShadowMA);
+  TrainConfig tiny = config(SyncMethod::ShadowMA);
   tiny.model = ModelConfig::preset("tiny", kHashing);
   // Before: two whole JSON documents.
   m = resume_error(path, tiny);
@@ -211,13 +211,13 @@ TEST(Resume, EveryHeaderFieldIsTypeRangeAndConsistencyChecked) {
   for (const Case& c : cases) {
     std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
     rewrite(path, c.edit);
-    const std::string m = resume_error(path, config(SyncMode::ShadowMA));
+    const std::string m = resume_error(path, config(SyncMethod::ShadowMA));
     EXPECT_NE(m.find(c.expected), std::string::npos) << c.what << ": " << m;
     EXPECT_NE(m.find("--resume '" + path + "'"), std::string::npos) << c.what << ": " << m;
   }
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
   rewrite(path, [](nlohmann::json&) {}, {"mystery"});
-  EXPECT_NE(resume_error(path, config(SyncMode::ShadowMA)).find("unknown section 'mystery'"), std::string::npos);
+  EXPECT_NE(resume_error(path, config(SyncMethod::ShadowMA)).find("unknown section 'mystery'"), std::string::npos);
   std::remove(path.c_str());
   std::remove((path + ".lock").c_str());
 }
@@ -254,7 +254,7 @@ TEST(Resume, TrainedModelLoadChecksFieldsAndSizesBeforeAllocating) {
 
 TEST(Resume, SecondRunOnTheSameCheckpointIsRefused) {
   const std::string path = temp_path("locked.ckpt");
-  TrainConfig c = config(SyncMode::ShadowMA);
+  TrainConfig c = config(SyncMethod::ShadowMA);
   c.checkpoint_path = path;
   const std::pair<DataView, DataView> views = split(0.1);
   const DataView& train = views.first;

@@ -19,6 +19,8 @@
 
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
+#include "../common/error_text.hpp"
+#include "cli/train_reporter.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "shadowsync/train/trained_model.hpp"
@@ -62,16 +64,15 @@ const Data& data() {
   return d;
 }
 
-TrainConfig config(SyncMode mode, const std::string& topology, int threads_per_group) {
+TrainConfig config(SyncMethod mode, const std::string& topology, int threads_per_group) {
   TrainConfig c;
   c.model = ModelConfig::preset("small", kHashing);
   c.sync = mode;
   c.topology = topology;
   c.placement.threads_per_group = threads_per_group;
   c.batch = 64;
-  c.quiet = true;
   c.sync_every = 4;
-  if (mode == SyncMode::ShadowBMUF) c.sync_interval_ms = kBmufIntervalMs;
+  if (mode == SyncMethod::ShadowBMUF) c.sync_interval_ms = kBmufIntervalMs;
   return c;
 }
 
@@ -81,7 +82,7 @@ TrainResult train(const TrainConfig& c) {
 }
 
 double one_worker_ne() {
-  static const double ne = train(config(SyncMode::None, "package:1 core:1 pu:1", 1)).final_report.eval->ne;
+  static const double ne = train(config(SyncMethod::None, "package:1 core:1 pu:1", 1)).final_report.eval->ne;
   return ne;
 }
 
@@ -89,7 +90,7 @@ std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
-    return e.what();
+    return test::cli_text(e);
   }
   return "";
 }
@@ -104,9 +105,9 @@ std::string error_of(const std::function<void()>& f) {
 constexpr double kShadowMargin = 0.03;
 constexpr double kBmufMargin = 0.05;
 
-double margin_for(SyncMode mode) { return mode == SyncMode::ShadowBMUF ? kBmufMargin : kShadowMargin; }
+double margin_for(SyncMethod mode) { return mode == SyncMethod::ShadowBMUF ? kBmufMargin : kShadowMargin; }
 
-class EveryMode : public ::testing::TestWithParam<std::tuple<const char*, SyncMode>> {};
+class EveryMode : public ::testing::TestWithParam<std::tuple<const char*, SyncMethod>> {};
 
 TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
   const auto [topology, mode] = GetParam();
@@ -119,9 +120,9 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
   EXPECT_LT(f.eval->ne, 0.97) << "the model learned something";
   EXPECT_GT(f.eval->auc, 0.6);
   uint64_t per_group = 0;
-  for (const GroupProgress& g : f.groups) per_group += g.examples;
+  for (const GroupReport& g : f.groups) per_group += g.examples;
   EXPECT_EQ(per_group, f.examples);
-  if (is_shadow(mode) || is_foreground(mode)) {
+  if (mode.shadow() || mode.foreground()) {
     EXPECT_GT(f.sync_rounds, 0u);
     ASSERT_TRUE(f.sync_gap.has_value());
     EXPECT_GT(*f.sync_gap, 0);
@@ -132,16 +133,16 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
   // The quality margin of a shadow mode depends on how many rounds run per training iteration;
   // instrumentation slows workers and the shadow thread differently, so only the normal build
   // holds a shadow mode to it.
-  if (is_shadow(mode) && !test::kSanitizedBuild) {
+  if (mode.shadow() && !test::kSanitizedBuild) {
     EXPECT_LT(f.eval->ne, one_worker_ne() + margin_for(mode))
         << "one-worker NE " << one_worker_ne() << ", teacher NE " << data().summary.teacher_ne;
   }
-  if (is_foreground(mode)) {
+  if (mode.foreground()) {
     // fr-easgd with --sync-every 4 and 2 workers: the group syncs every 8 iterations.
-    EXPECT_NEAR(*f.sync_gap, mode == SyncMode::ForegroundEASGD ? 8.0 : 8.0, 2.0);
+    EXPECT_NEAR(*f.sync_gap, mode == SyncMethod::ForegroundEASGD ? 8.0 : 8.0, 2.0);
     EXPECT_GT(f.wait_share, 0.0);
   }
-  if (mode == SyncMode::ShadowEASGD || mode == SyncMode::ForegroundEASGD) {
+  if (mode == SyncMethod::ShadowEASGD || mode == SyncMethod::ForegroundEASGD) {
     ASSERT_TRUE(f.center.has_value());
     EXPECT_LT(f.center->ne, 1.0);
   }
@@ -150,18 +151,18 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
 INSTANTIATE_TEST_SUITE_P(
     TwoSockets, EveryMode,
     ::testing::Combine(::testing::Values(kTwoSockets),
-                       ::testing::Values(SyncMode::ShadowMA, SyncMode::ShadowEASGD, SyncMode::ShadowBMUF,
-                                         SyncMode::ForegroundMA, SyncMode::ForegroundEASGD,
-                                         SyncMode::ForegroundBMUF, SyncMode::None, SyncMode::Hogwild)));
+                       ::testing::Values(SyncMethod::ShadowMA, SyncMethod::ShadowEASGD, SyncMethod::ShadowBMUF,
+                                         SyncMethod::ForegroundMA, SyncMethod::ForegroundEASGD,
+                                         SyncMethod::ForegroundBMUF, SyncMethod::None, SyncMethod::Hogwild)));
 INSTANTIATE_TEST_SUITE_P(FourSockets, EveryMode,
                          ::testing::Combine(::testing::Values(kFourSockets),
-                                            ::testing::Values(SyncMode::ShadowMA, SyncMode::ShadowEASGD,
-                                                              SyncMode::ShadowBMUF, SyncMode::ForegroundMA)));
+                                            ::testing::Values(SyncMethod::ShadowMA, SyncMethod::ShadowEASGD,
+                                                              SyncMethod::ShadowBMUF, SyncMethod::ForegroundMA)));
 
 TEST(Trainer, ShadowAveragingBeatsNoSyncAndKeepsReplicasTogether) {
-  Trainer none(config(SyncMode::None, kFourSockets, 2), data().train, data().eval);
+  Trainer none(config(SyncMethod::None, kFourSockets, 2), data().train, data().eval);
   const TrainReport n = none.run().final_report;
-  Trainer shadow(config(SyncMode::ShadowMA, kFourSockets, 2), data().train, data().eval);
+  Trainer shadow(config(SyncMethod::ShadowMA, kFourSockets, 2), data().train, data().eval);
   const TrainReport s = shadow.run().final_report;
   EXPECT_LT(s.eval->ne, n.eval->ne) << "s-ma " << s.eval->ne << " vs none " << n.eval->ne;
   EXPECT_LT(s.divergence * 5, n.divergence) << "s-ma divergence " << s.divergence << " vs none " << n.divergence;
@@ -169,7 +170,7 @@ TEST(Trainer, ShadowAveragingBeatsNoSyncAndKeepsReplicasTogether) {
 
 TEST(Trainer, CheckpointResumeReachesTheSameExampleCount) {
   const std::string path = temp_path("resume.ckpt");
-  TrainConfig first = config(SyncMode::ShadowEASGD, kTwoSockets, 2);
+  TrainConfig first = config(SyncMethod::ShadowEASGD, kTwoSockets, 2);
   first.checkpoint_path = path;
   first.max_examples = data().train.rows / 3;
   const TrainResult stopped = train(first);
@@ -178,7 +179,7 @@ TEST(Trainer, CheckpointResumeReachesTheSameExampleCount) {
   EXPECT_GE(stopped.final_report.examples, first.max_examples);
   EXPECT_LT(stopped.final_report.examples, data().train.rows);
 
-  TrainConfig second = config(SyncMode::ShadowEASGD, kTwoSockets, 2);
+  TrainConfig second = config(SyncMethod::ShadowEASGD, kTwoSockets, 2);
   second.resume_path = path;
   Trainer resumed(second, data().train, data().eval);
   const TrainResult done = resumed.run();
@@ -195,23 +196,23 @@ TEST(Trainer, CheckpointResumeReachesTheSameExampleCount) {
 
 TEST(Trainer, RefusesMismatchedCorruptedAndTruncatedCheckpoints) {
   const std::string path = temp_path("refuse.ckpt");
-  TrainConfig c = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::ForegroundMA, kTwoSockets, 1);
   c.checkpoint_path = path;
   c.max_examples = 2000;
   train(c);
 
-  TrainConfig other_model = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  TrainConfig other_model = config(SyncMethod::ForegroundMA, kTwoSockets, 1);
   other_model.model = ModelConfig::preset("tiny", kHashing);
   other_model.resume_path = path;
   EXPECT_NE(error_of([&] { Trainer t(other_model, data().train, data().eval); }).find("another model"), std::string::npos);
 
-  TrainConfig other_hashing = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  TrainConfig other_hashing = config(SyncMethod::ForegroundMA, kTwoSockets, 1);
   other_hashing.model.hashing = HashingConfig::uniform(2048);
   other_hashing.resume_path = path;
   EXPECT_NE(error_of([&] { Trainer t(other_hashing, data().train, data().eval); }).find("other hashing"),
             std::string::npos);
 
-  TrainConfig other_groups = config(SyncMode::ForegroundMA, kFourSockets, 1);
+  TrainConfig other_groups = config(SyncMethod::ForegroundMA, kFourSockets, 1);
   other_groups.resume_path = path;
   EXPECT_NE(error_of([&] { Trainer t(other_groups, data().train, data().eval); }).find("groups"), std::string::npos);
 
@@ -220,7 +221,7 @@ TEST(Trainer, RefusesMismatchedCorruptedAndTruncatedCheckpoints) {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  TrainConfig resume = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  TrainConfig resume = config(SyncMethod::ForegroundMA, kTwoSockets, 1);
   resume.resume_path = path;
   {
     std::vector<char> corrupted = bytes;
@@ -234,7 +235,7 @@ TEST(Trainer, RefusesMismatchedCorruptedAndTruncatedCheckpoints) {
 }
 
 TEST(Trainer, DivergingRunStopsWithAnErrorNamingTheExampleCount) {
-  TrainConfig c = config(SyncMode::ShadowMA, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::ShadowMA, kTwoSockets, 1);
   c.optimizer.dense = DenseOptimizer::Sgd;
   c.optimizer.lr = 1e30f;
   c.optimizer.emb_lr = 1e30f;
@@ -244,7 +245,7 @@ TEST(Trainer, DivergingRunStopsWithAnErrorNamingTheExampleCount) {
 }
 
 TEST(Trainer, DeterministicModeIsBitIdentical) {
-  for (SyncMode mode : {SyncMode::None, SyncMode::ForegroundMA, SyncMode::ForegroundEASGD, SyncMode::ForegroundBMUF}) {
+  for (SyncMethod mode : {SyncMethod::None, SyncMethod::ForegroundMA, SyncMethod::ForegroundEASGD, SyncMethod::ForegroundBMUF}) {
     TrainConfig c = config(mode, kTwoSockets, 1);
     c.deterministic = true;
     c.max_examples = 8000;
@@ -253,7 +254,7 @@ TEST(Trainer, DeterministicModeIsBitIdentical) {
     Trainer b(c, data().train, data().eval);
     b.run();
     const size_t n = a.model().layout().total_floats;
-    EXPECT_EQ(0, std::memcmp(a.final_dense(), b.final_dense(), n * sizeof(float))) << sync_mode_name(mode);
+    EXPECT_EQ(0, std::memcmp(a.final_dense(), b.final_dense(), n * sizeof(float))) << mode.name();
     const EmbeddingStore& ea = a.embeddings();
     const EmbeddingStore& eb = b.embeddings();
     bool same = true;
@@ -261,24 +262,28 @@ TEST(Trainer, DeterministicModeIsBitIdentical) {
       same = same && std::memcmp(ea.table_data(t), eb.table_data(t),
                                  ea.table_floats(t) * sizeof(float)) == 0;
     }
-    EXPECT_TRUE(same) << sync_mode_name(mode);
+    EXPECT_TRUE(same) << mode.name();
   }
 }
 
 TEST(Trainer, DeterministicRefusedForShadowModes) {
-  TrainConfig c = config(SyncMode::ShadowMA, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::ShadowMA, kTwoSockets, 1);
   c.deterministic = true;
   EXPECT_NE(error_of([&] { train(c); }).find("nondeterministic by nature"), std::string::npos);
 }
 
+// The engine reports to its observer; the CLI's reporter writes each report to --metrics.
 TEST(Trainer, EvaluatesPeriodicallyIntoTheMetricsFile) {
   const std::string path = temp_path("metrics.jsonl");
-  TrainConfig c = config(SyncMode::ShadowMA, kTwoSockets, 1);
-  c.metrics_path = path;
+  TrainConfig c = config(SyncMethod::ShadowMA, kTwoSockets, 1);
   c.eval_every = 40000;
-  c.progress_seconds = 0.05;
-  c.quiet = false;
-  train(c);
+  {
+    cli::TrainReporter reporter(0.05, false, cli::MetricsFile(path, c.to_json()));
+    TrainerSetup setup;
+    setup.observer = &reporter;
+    Trainer trainer(c, data().train, data().eval, setup);
+    trainer.run();
+  }
   std::ifstream in(path);
   std::string line;
   int evals = 0, finals = 0;
@@ -316,7 +321,7 @@ bool same_model(const Trainer& a, const Trainer& b) {
 // of groups x batch x sync-every) and resumed ends bit-identical to the uninterrupted run.
 TEST(Trainer, DeterministicResumeIsBitIdenticalWhereverItStopped) {
   const std::string path = temp_path("exact.ckpt");
-  for (SyncMode mode : {SyncMode::ForegroundMA, SyncMode::ForegroundEASGD, SyncMode::ForegroundBMUF}) {
+  for (SyncMethod mode : {SyncMethod::ForegroundMA, SyncMethod::ForegroundEASGD, SyncMethod::ForegroundBMUF}) {
     TrainConfig c = config(mode, kTwoSockets, 1);
     c.deterministic = true;
     c.sync_every = 5;
@@ -334,14 +339,14 @@ TEST(Trainer, DeterministicResumeIsBitIdenticalWhereverItStopped) {
     Trainer resumed(second, data().train, data().eval);
     const TrainResult done = resumed.run();
     EXPECT_EQ(done.final_report.examples, data().train.rows);
-    EXPECT_TRUE(same_model(whole, resumed)) << sync_mode_name(mode);
+    EXPECT_TRUE(same_model(whole, resumed)) << mode.name();
   }
   std::remove(path.c_str());
 }
 
 TEST(Trainer, ResumingAFinishedRunDoesNothing) {
   const std::string path = temp_path("finished.ckpt");
-  TrainConfig c = config(SyncMode::ForegroundMA, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::ForegroundMA, kTwoSockets, 1);
   c.checkpoint_path = path;
   train(c);
   std::ifstream in(path, std::ios::binary);
@@ -364,7 +369,7 @@ TEST(Trainer, ResumingAFinishedRunDoesNothing) {
 // The coordinator's own errors (here: the divergence found by an evaluation while the workers
 // are parked) stop and join every thread and come out as one Error, not std::terminate.
 TEST(Trainer, DivergenceFoundWhileWorkersAreParkedIsReportedAsDivergence) {
-  TrainConfig c = config(SyncMode::None, "package:1 core:1 pu:1", 1);
+  TrainConfig c = config(SyncMethod::None, "package:1 core:1 pu:1", 1);
   c.optimizer.dense = DenseOptimizer::Sgd;
   c.optimizer.lr = 1.6f;
   c.eval_every = 128;
@@ -373,7 +378,7 @@ TEST(Trainer, DivergenceFoundWhileWorkersAreParkedIsReportedAsDivergence) {
 }
 
 TEST(Trainer, EmptyEvaluationDataGivesNoEvaluation) {
-  TrainConfig c = config(SyncMode::None, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::None, kTwoSockets, 1);
   Trainer trainer(c, data().train, DataView{});
   const TrainResult r = trainer.run();
   EXPECT_EQ(r.final_report.examples, data().train.rows);
@@ -381,12 +386,9 @@ TEST(Trainer, EmptyEvaluationDataGivesNoEvaluation) {
 }
 
 TEST(Trainer, OutOfRangeOptionsAreRefusedUpFront) {
-  TrainConfig c = config(SyncMode::None, kTwoSockets, 1);
+  TrainConfig c = config(SyncMethod::None, kTwoSockets, 1);
   c.batch = 2147483647;
   EXPECT_NE(error_of([&] { train(c); }).find("--batch: 2147483647 is not in [1, 1048576]"), std::string::npos);
-  c = config(SyncMode::None, kTwoSockets, 1);
-  c.progress_seconds = std::nan("");
-  EXPECT_NE(error_of([&] { train(c); }).find("--progress-seconds"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// TrainConfig: everything one training run is made of, as set by `shadowsync train` options.
-// Kept in checkpoints and in every --metrics JSON line (to_json), so a number can always be
-// traced back to the run that made it.
+// TrainConfig: everything one training run is made of (front ends fill it from their options:
+// the CLI's `shadowsync train` flags, the Python package's keyword arguments). Kept in
+// checkpoints and in every metrics line (to_json), so a number can always be traced back to the
+// run that made it. Field names in errors are the snake_case option names (see core/error.hpp).
 #pragma once
 
 #include <cstdint>
@@ -12,20 +13,21 @@
 #include "shadowsync/model/model_config.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/model/optimizer.hpp"
-#include "shadowsync/sync/sync_mode.hpp"
+#include "shadowsync/sync/sync_method.hpp"
 
 namespace shadowsync {
 
 struct TrainConfig {
   ModelConfig model;
   OptimizerConfig optimizer;
-  SyncMode sync = SyncMode::ShadowMA;
+  SyncMethod sync = SyncMethod::ShadowMA;
 
-  // Where the groups run: --topology, --groups, --threads-per-group, --group-by, --oversubscribe.
+  // Where the groups run: a topology to plan from ("" = this machine; an hwloc synthetic
+  // description or XML file) and the placement options. Ignored when the engine is given a plan.
   std::string topology;
   numa::PlacementOptions placement;
 
-  static constexpr int kMaxBatch = 1 << 20;  // largest --batch accepted
+  static constexpr int kMaxBatch = 1 << 20;  // largest batch accepted
   int batch = 128;          // examples per worker step, in [1, kMaxBatch]
   int epochs = 1;           // passes over each group's share of the training data
   uint64_t seed = 1;        // initialization (and nothing else: data order is file order)
@@ -50,17 +52,17 @@ struct TrainConfig {
 
   uint64_t eval_every = 0;        // examples between evaluations (0 = only at the end)
   uint64_t checkpoint_every = 0;  // examples between checkpoints (0 = only at the end)
-  std::string checkpoint_path;    // where checkpoints go ("" = none unless interrupted)
+  std::string checkpoint_path;    // where checkpoints go ("" = none, but see stop_checkpoint_path)
+  // Where a run stopped early by its stop token writes its checkpoint when checkpoint_path is
+  // empty ("" = nowhere). The CLI sets shadowsync-interrupted.ckpt.
+  std::string stop_checkpoint_path;
   std::string resume_path;        // checkpoint to continue from
-  std::string metrics_path;       // JSON lines, one object per report
   bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
-  double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
-  bool quiet = false;             // no progress lines (final summary still printed)
   uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples
 
   nlohmann::json to_json() const;
-  // Throws Error naming the option for an inconsistent combination (e.g. --deterministic with a
-  // shadow mode, --batch 0).
+  // Throws Error naming the field for an out-of-range value or an inconsistent combination
+  // (e.g. deterministic with a shadow method, batch 0).
   void validate() const;
 };
 

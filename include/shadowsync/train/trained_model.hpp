@@ -8,6 +8,7 @@
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model.hpp"
+#include "shadowsync/train/train_state.hpp"
 
 namespace shadowsync {
 
@@ -23,14 +24,14 @@ class TrainedModel {
 
   const Model& model() const { return *model_; }
   const float* dense() const { return dense_->data(); }
-  const EmbeddingStore& embeddings() const { return *embeddings_; }
+  const EmbeddingStore& embeddings() const { return state_->embeddings(); }
   const HashingConfig& hashing() const { return model_->config().hashing; }
   uint64_t examples_trained() const { return examples_; }
 
  private:
   std::unique_ptr<Model> model_;
   std::unique_ptr<AlignedFloatBuffer> dense_;
-  std::unique_ptr<EmbeddingStore> embeddings_;
+  std::unique_ptr<TrainState> state_;  // the checkpoint's replicas and tables (model parts)
   uint64_t examples_ = 0;
 };
 

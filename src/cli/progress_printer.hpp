@@ -1,21 +1,20 @@
 // Progress output of a training run: on a terminal one line rewritten in place; otherwise a
-// plain line every few seconds. And the --metrics file: one JSON object per report.
+// plain line every few seconds.
 #pragma once
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "shadowsync/train/train_report.hpp"
 
-#include "shadowsync/train/trainer.hpp"
-
-namespace shadowsync::train {
+namespace shadowsync::cli {
 
 class ProgressPrinter {
  public:
   // interval_s = 0 picks 0.5 s on a terminal and 5 s otherwise.
   ProgressPrinter(std::FILE* out, double interval_s, bool quiet);
+  // Seconds between progress lines (0 when quiet).
+  double interval_s() const { return quiet_ ? 0 : interval_s_; }
   // True when a progress line is due at `elapsed_s` (wall time since the start).
   bool due(double wall_s) const;
   void print(const TrainReport& report, double wall_s);
@@ -37,16 +36,4 @@ class ProgressPrinter {
 // "1.20M/4.00M ex (30.0%)  215.3k ex/s  ETA 0:13  logloss 0.4721  sync 41.0 rounds/s".
 std::string format_progress(const TrainReport& report);
 
-class MetricsWriter {
- public:
-  // Opens (truncates) `path`; "" writes nothing. Throws Error naming --metrics and the path.
-  MetricsWriter(const std::string& path, nlohmann::json config);
-  void write(const TrainReport& report);
-
- private:
-  std::ofstream out_;
-  nlohmann::json config_;
-  std::string path_;
-};
-
-}  // namespace shadowsync::train
+}  // namespace shadowsync::cli

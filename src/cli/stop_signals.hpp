@@ -1,4 +1,5 @@
-// SIGINT / SIGTERM handling for training.
+// SIGINT / SIGTERM handling for `shadowsync train` (the engine itself never touches signals: it
+// takes a stop token, which the first signal triggers).
 //
 // Behaviour (what `shadowsync train` does on signals):
 //  - The first SIGINT or SIGTERM stops training: every worker stops at its next batch (in
@@ -21,7 +22,9 @@
 // records the signal stays installed for threads created before the call.
 #pragma once
 
-namespace shadowsync::train {
+#include <stop_token>
+
+namespace shadowsync::cli {
 
 // Blocks SIGINT / SIGTERM in the calling thread and starts the watcher thread (idempotent).
 // Call it before any other thread is created (e.g. first thing in a command), so that every
@@ -31,7 +34,9 @@ void install_stop_signal_handlers();
 int received_stop_signal();
 // How many stop signals were received since start (the first and any repeats).
 int stop_signals_received();
+// Triggered by the first stop signal (by the watcher thread, never inside a signal handler).
+std::stop_token stop_signal_token();
 // For tests: forget received signals.
 void clear_stop_signal();
 
-}  // namespace shadowsync::train
+}  // namespace shadowsync::cli

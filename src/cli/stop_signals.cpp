@@ -1,7 +1,7 @@
 // Stop-signal recording (see stop_signals.hpp): a watcher thread takes SIGINT / SIGTERM with
 // sigwait() while every other thread blocks them; a recording handler (one lock-free atomic
 // compare-exchange and increment, async-signal-safe) covers threads created before.
-#include "train/stop_signals.hpp"
+#include "stop_signals.hpp"
 
 #include <pthread.h>
 
@@ -10,10 +10,14 @@
 #include <mutex>
 #include <thread>
 
-namespace shadowsync::train {
+namespace shadowsync::cli {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::stop_source& stop_source() {
+  static std::stop_source source;
+  return source;
+}
 std::atomic<int> g_count{0};
 static_assert(std::atomic<int>::is_always_lock_free);
 
@@ -46,11 +50,15 @@ void install_stop_signal_handlers() {
     sigaction(SIGTERM, &action, nullptr);
     const sigset_t set = stop_signal_set();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    stop_source();  // constructed before any signal can arrive
     std::thread([] {
       const sigset_t wanted = stop_signal_set();
       for (;;) {
         int signal_number = 0;
-        if (sigwait(&wanted, &signal_number) == 0) record(signal_number);
+        if (sigwait(&wanted, &signal_number) == 0) {
+          record(signal_number);
+          stop_source().request_stop();
+        }
       }
     }).detach();
   });
@@ -60,9 +68,11 @@ int received_stop_signal() { return g_signal.load(std::memory_order_relaxed); }
 
 int stop_signals_received() { return g_count.load(std::memory_order_relaxed); }
 
+std::stop_token stop_signal_token() { return stop_source().get_token(); }
+
 void clear_stop_signal() {
   g_signal.store(0, std::memory_order_relaxed);
   g_count.store(0, std::memory_order_relaxed);
 }
 
-}  // namespace shadowsync::train
+}  // namespace shadowsync::cli

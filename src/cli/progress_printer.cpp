@@ -1,5 +1,5 @@
-// Progress lines and the --metrics JSON-lines writer (see progress.hpp).
-#include "train/progress.hpp"
+// Progress lines (see progress_printer.hpp).
+#include "progress_printer.hpp"
 
 #include <unistd.h>
 
@@ -7,9 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "shadowsync/core/error.hpp"
 
-namespace shadowsync::train {
+namespace shadowsync::cli {
 namespace {
 
 std::string count_text(double n) {
@@ -80,20 +79,4 @@ void ProgressPrinter::finish() {
   }
 }
 
-MetricsWriter::MetricsWriter(const std::string& path, nlohmann::json config)
-    : config_(std::move(config)), path_(path) {
-  if (path.empty()) return;
-  out_.open(path, std::ios::out | std::ios::trunc);
-  if (!out_) throw Error("--metrics: cannot write '" + path + "'");
-}
-
-void MetricsWriter::write(const TrainReport& report) {
-  if (path_.empty()) return;
-  nlohmann::json j = report.to_json();
-  j["config"] = config_;
-  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';  // paths may not be UTF-8
-  out_.flush();
-  if (!out_) throw Error("--metrics: write to '" + path_ + "' failed");
-}
-
-}  // namespace shadowsync::train
+}  // namespace shadowsync::cli

@@ -1,0 +1,37 @@
+// TrainReporter: the engine's reports as terminal lines and metrics lines (see train_reporter.hpp).
+#include "train_reporter.hpp"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace shadowsync::cli {
+
+void TrainReporter::on_warning(const std::string& message) {
+  std::fprintf(stderr, "shadowsync: warning: %s\n", message.c_str());
+  std::fflush(stderr);
+}
+
+void TrainReporter::on_pacing(const PacingReport& pacing) {
+  printer_.print_line(fmt::format("shadow sync: no spare processing unit for the sync thread, rounds paced every {} ms "
+                                  "(one round takes {:.2f} ms; --sync-interval-ms 0 runs them back to back)",
+                                  pacing.interval_ms, pacing.round_ms));
+}
+
+void TrainReporter::on_progress(const TrainReport& report) {
+  printer_.print(report, report.wall_s);
+  metrics_.write(report);
+}
+
+void TrainReporter::on_evaluation(const TrainReport& report) {
+  printer_.print_line(fmt::format("eval at {} examples: NE {:.5f}  logloss {:.5f}  AUC {:.5f}  calibration {:.4f}",
+                                  report.examples, report.eval->ne, report.eval->logloss, report.eval->auc,
+                                  report.eval->calibration));
+  metrics_.write(report);
+}
+
+void TrainReporter::on_checkpoint(const CheckpointReport& checkpoint) {
+  printer_.print_line(fmt::format("checkpoint at {} examples: {}", checkpoint.examples, checkpoint.path));
+}
+
+}  // namespace shadowsync::cli

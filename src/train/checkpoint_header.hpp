@@ -1,0 +1,39 @@
+// The header of a training checkpoint: what identifies the run (model, sync method, groups,
+// batch, data) and how far each group got. Written by the engine at every checkpoint, checked
+// field by field before a resume touches anything (see checkpoint.hpp for the field list).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shadowsync/train/train_config.hpp"
+#include "shadowsync/train/train_state.hpp"
+#include "train/group_share.hpp"
+
+namespace shadowsync::train {
+
+// The data a run trains on, as recorded in its checkpoints.
+struct DataIdentity {
+  uint64_t train_rows = 0;
+  uint64_t eval_rows = 0;
+  std::string fingerprint;  // data_fingerprint(train rows)
+};
+
+nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, const TrainState& state,
+                                      const DataIdentity& data);
+
+// Checks a checkpoint's header against this run (same model, hashing, sync method, groups,
+// replicas, batch, dense size, data and evaluation split; progress a consistent prefix of each
+// group's share) and returns each group's progress. Every message starts with `where` and names
+// the field; nothing of the run is touched. `fingerprint` is called only when the row counts
+// match (it reads every training row).
+std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header, const TrainConfig& config,
+                                                    const std::vector<GroupShare>& shares, int replicas,
+                                                    size_t dense_floats, uint64_t train_rows, uint64_t eval_rows,
+                                                    const std::function<const std::string&()>& fingerprint,
+                                                    const std::string& where);
+
+}  // namespace shadowsync::train

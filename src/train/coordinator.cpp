@@ -1,0 +1,236 @@
+// The coordination loop of a training run (see coordinator.hpp).
+#include "train/coordinator.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "train/replica_math.hpp"
+
+namespace shadowsync::train {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+QualityReport quality_of(const BinaryMetrics& m) {
+  return QualityReport{m.count(), m.ne(), m.logloss(), m.auc(), m.calibration()};
+}
+
+}  // namespace
+
+uint64_t Coordinator::rounds() const {
+  return finished_rounds_ + (schedule_ ? schedule_->running_rounds() : 0) + p_.runtime.foreground_rounds();
+}
+
+double Coordinator::training_seconds() const { return seconds_since(start_) - paused_seconds_; }
+
+// Training log loss since the previous call.
+double Coordinator::running_logloss() {
+  const double loss = p_.runtime.loss_sum();
+  const uint64_t examples = p_.runtime.examples_done();
+  const double value = examples > examples_mark_ ? (loss - loss_mark_) / static_cast<double>(examples - examples_mark_)
+                                                 : std::nan("");
+  loss_mark_ = loss;
+  examples_mark_ = examples;
+  return value;
+}
+
+void Coordinator::stop_schedule() {
+  if (!schedule_) return;
+  const uint64_t rounds = schedule_->stop();  // rethrows a background thread's error (after joining)
+  finished_rounds_ += rounds;
+  p_.runtime.add_background_syncs(rounds);
+}
+
+// Runs `work` with every worker parked and the schedule stopped; its time is not training time.
+// If `work` throws, run()'s guard resumes and joins.
+void Coordinator::with_workers_parked(const std::function<void()>& work) {
+  const Clock::time_point pause_start = Clock::now();
+  p_.runtime.pause();
+  stop_schedule();
+  work();
+  schedule_->start();
+  p_.runtime.resume();
+  paused_seconds_ += seconds_since(pause_start);
+}
+
+TrainReport Coordinator::make_report(ReportKind kind, double elapsed, double divergence) {
+  TrainReport r;
+  r.kind = kind;
+  r.examples = p_.runtime.examples_done();
+  r.total_examples = p_.runtime.target_examples();
+  r.elapsed_s = elapsed;
+  r.wall_s = seconds_since(start_);
+  r.groups = p_.runtime.group_reports(elapsed);
+  uint64_t iterations = 0, syncs = 0;
+  for (const GroupReport& g : r.groups) {
+    iterations += g.iterations;
+    syncs += g.syncs;
+  }
+  r.examples_per_second = elapsed > 0 ? static_cast<double>(r.examples - examples_at_start_) / elapsed : 0;
+  r.sync_rounds = rounds();
+  r.sync_rounds_per_second = elapsed > 0 ? static_cast<double>(r.sync_rounds) / elapsed : 0;
+  if (syncs > 0) r.sync_gap = static_cast<double>(iterations) / static_cast<double>(syncs);
+  r.divergence = divergence;
+  const double workers = static_cast<double>(p_.runtime.groups() * p_.runtime.threads_per_group());
+  r.wait_share = elapsed > 0 ? p_.runtime.wait_seconds() / (elapsed * workers) : 0;
+  r.running_logloss = running_logloss();
+  return r;
+}
+
+// A NaN or infinite logit means the model diverged (its weights overflow even when each is
+// finite): reported as divergence.
+QualityReport Coordinator::quality_on_eval(const float* dense) const {
+  const std::vector<float> logits = predict_all_logits(p_.model, dense, p_.state.embeddings(), p_.eval);
+  for (const float logit : logits) {
+    if (!std::isfinite(logit)) throw divergence_error(p_.runtime.examples_done());
+  }
+  BinaryMetrics metrics;
+  metrics.add_logits(logits.data(), p_.eval.labels, p_.eval.rows);
+  return quality_of(metrics);
+}
+
+// The mean model (and the EASGD center) on the evaluation rows.
+void Coordinator::evaluate_into(TrainReport& report, AlignedFloatBuffer& final_dense) {
+  if (p_.eval.rows == 0) return;
+  mean_of_replicas(p_.state.const_replica_pointers(), p_.state.dense_floats(), final_dense.data());
+  report.eval = quality_on_eval(final_dense.data());
+  if (p_.config.sync.has_center() && p_.rule != nullptr && p_.rule->center() != nullptr) {
+    report.center = quality_on_eval(p_.rule->center());
+  }
+}
+
+Error Coordinator::divergence_error(uint64_t examples) const {
+  const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
+                                                    : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
+  return Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); lower {} / {}",
+                           examples, kept, field("lr"), field("emb_lr")));
+}
+
+void Coordinator::write_checkpoint(const std::string& path) {
+  p_.write_checkpoint(path);
+  last_checkpoint_ = path;
+}
+
+TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
+  TrainResult result;
+  GroupRuntime& runtime = p_.runtime;
+  const TrainConfig& config = p_.config;
+  const uint64_t examples_at_start = runtime.examples_done();
+  examples_at_start_ = examples_at_start;
+  examples_mark_ = examples_at_start;
+  start_ = Clock::now();
+  // Nothing left to train (a resumed run that had finished): say so, touch nothing.
+  if (!runtime.batches_left() || (config.max_examples > 0 && examples_at_start >= config.max_examples)) {
+    result.already_finished = true;
+    result.final_report = make_report(ReportKind::Final, 0, 0);
+    result.final_report.running_logloss = std::nan("");
+    return result;
+  }
+
+  // Whatever ends run(), no thread outlives it: stop the workers, release a pause, join them,
+  // stop the schedule. An error found here is not allowed to hide the one being thrown.
+  struct Guard {
+    Coordinator& c;
+    ~Guard() {
+      c.p_.runtime.request_stop();
+      c.p_.runtime.join();
+      try {
+        c.stop_schedule();
+      } catch (...) {
+      }
+    }
+  } guard{*this};
+
+  p_.observer.on_start();
+  schedule_ = p_.make_schedule();
+  schedule_->start();
+  runtime.start(*schedule_);
+
+  uint64_t next_eval = config.eval_every > 0 ? examples_at_start + config.eval_every : UINT64_MAX;
+  uint64_t next_checkpoint = config.checkpoint_every > 0 ? examples_at_start + config.checkpoint_every : UINT64_MAX;
+  const double progress_interval = p_.observer.progress_interval_s();
+  double last_progress_wall = 0;  // the first report comes one interval after the start
+  // Divergence is sampled every 100 ms (relaxed loads of every 7th parameter; cheap).
+  double divergence_sum = 0;
+  int divergence_samples = 0;
+  double last_divergence = 0;
+  Clock::time_point next_sample = start_;
+  auto sample_divergence = [&] {
+    return replica_divergence(p_.state.const_replica_pointers(), p_.state.dense_floats(), 7);
+  };
+  while (!runtime.wait_finished(std::chrono::milliseconds(20))) {
+    if (Clock::now() >= next_sample) {
+      next_sample = Clock::now() + std::chrono::milliseconds(100);
+      last_divergence = sample_divergence();
+      divergence_sum += last_divergence;
+      ++divergence_samples;
+    }
+    if (p_.stop.stop_requested() && !runtime.stop_requested()) {
+      result.stop_requested = true;
+      result.stopped_early = true;
+      runtime.request_stop();
+    }
+    const uint64_t examples = runtime.examples_done();
+    if (runtime.stop_requested()) continue;
+    if (examples >= next_eval && p_.eval.rows > 0) {
+      next_eval = examples + config.eval_every;
+      TrainReport report;
+      with_workers_parked([&] {
+        report = make_report(ReportKind::Evaluation, training_seconds(), sample_divergence());
+        evaluate_into(report, final_dense);
+      });
+      p_.observer.on_evaluation(report);
+    }
+    if (examples >= next_checkpoint && !config.checkpoint_path.empty()) {
+      next_checkpoint = examples + config.checkpoint_every;
+      with_workers_parked([&] { write_checkpoint(config.checkpoint_path); });
+      p_.observer.on_checkpoint(CheckpointReport{config.checkpoint_path, runtime.examples_done()});
+    }
+    const double wall = seconds_since(start_);
+    if (progress_interval > 0 && wall - last_progress_wall >= progress_interval) {
+      last_progress_wall = wall;
+      p_.observer.on_progress(make_report(ReportKind::Progress, training_seconds(), last_divergence));
+    }
+  }
+  const double elapsed = training_seconds();
+  stop_schedule();  // already asked to stop by the last worker; this joins
+  runtime.join();
+  p_.observer.on_training_done();
+  if (const std::exception_ptr error = runtime.error()) std::rethrow_exception(error);
+  if (runtime.max_examples_reached()) result.stopped_early = true;
+  if (runtime.diverged()) throw divergence_error(runtime.diverged_at());
+  // A stop request that came while the last batches were finishing still counts as a stop.
+  if (p_.stop.stop_requested() && !result.stop_requested) {
+    result.stop_requested = true;
+    result.stopped_early = runtime.examples_done() < runtime.target_examples();
+    result.stop_after_training = !result.stopped_early;
+  }
+
+  // The final divergence is the mean of the samples taken while training ran (after the last
+  // round the replicas are equal, which says nothing about training).
+  const double divergence = divergence_samples > 0 ? divergence_sum / divergence_samples : sample_divergence();
+  TrainReport report = make_report(ReportKind::Final, elapsed, divergence);
+  report.sync_interval_ms = schedule_->interval_ms();
+  evaluate_into(report, final_dense);
+  std::string checkpoint = config.checkpoint_path;
+  if (checkpoint.empty() && result.stop_requested && result.stopped_early) checkpoint = config.stop_checkpoint_path;
+  if (!checkpoint.empty()) write_checkpoint(checkpoint);
+  result.checkpoint = last_checkpoint_;
+  p_.observer.on_final(report);
+  result.final_report = report;
+  // A stop request during the final evaluation or checkpoint is not dropped: the run finished
+  // its work, and the caller hears about the request.
+  if (p_.stop.stop_requested() && !result.stop_requested) {
+    result.stop_requested = true;
+    result.stop_after_training = true;
+  }
+  return result;
+}
+
+}  // namespace shadowsync::train

@@ -1,0 +1,71 @@
+// Coordinator: the loop on the thread that called Trainer::run(). It starts the workers and the
+// schedule, watches progress, the stop token and divergence, parks everyone for evaluations and
+// checkpoints, and ends the run: join, final evaluation, final checkpoint, final report.
+//
+// What it reads: the groups' counters at any time (relaxed atomics); every 100 ms a sample of
+// the replicas for divergence (relaxed atomic loads of every 7th float); parameters, for
+// evaluations and checkpoints, only while GroupRuntime::pause() holds every worker parked and
+// the schedule is stopped. Whatever ends run() (return or exception), no thread outlives it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
+#include "shadowsync/sync/sync_schedule.hpp"
+#include "shadowsync/train/train_observer.hpp"
+#include "train/group_runtime.hpp"
+
+namespace shadowsync::train {
+
+struct CoordinatorParts {
+  const TrainConfig& config;
+  const Model& model;
+  DataView eval;
+  TrainState& state;
+  GroupRuntime& runtime;
+  // Makes the schedule once training really starts (after on_start; it may time a round and
+  // report the pacing to the observer).
+  std::function<std::unique_ptr<SyncSchedule>()> make_schedule;
+  const SyncRule* rule;  // nullptr without a rule; its center (EASGD) is evaluated too
+  TrainObserver& observer;
+  std::stop_token stop;
+  // Writes the quiescent state as a checkpoint to the path (throws Error on failure).
+  std::function<void(const std::string& path)> write_checkpoint;
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorParts parts) : p_(std::move(parts)) {}
+  // Runs the whole training; the final model (mean of the replicas) ends in final_dense.
+  TrainResult run(AlignedFloatBuffer& final_dense);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void with_workers_parked(const std::function<void()>& work);
+  void stop_schedule();
+  uint64_t rounds() const;
+  double training_seconds() const;
+  double running_logloss();
+  TrainReport make_report(ReportKind kind, double elapsed, double divergence);
+  void evaluate_into(TrainReport& report, AlignedFloatBuffer& final_dense);
+  QualityReport quality_on_eval(const float* dense) const;
+  Error divergence_error(uint64_t examples) const;
+  void write_checkpoint(const std::string& path);
+
+  CoordinatorParts p_;
+  std::unique_ptr<SyncSchedule> schedule_;
+  Clock::time_point start_;
+  double paused_seconds_ = 0;
+  uint64_t finished_rounds_ = 0;  // background rounds of schedule runs already stopped
+  uint64_t examples_at_start_ = 0;  // resumed examples do not count in rates
+  double loss_mark_ = 0;
+  uint64_t examples_mark_ = 0;
+  std::string last_checkpoint_;
+};
+
+}  // namespace shadowsync::train

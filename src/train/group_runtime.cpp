@@ -1,0 +1,266 @@
+// GroupRuntime: the workers' loop, batch claiming, counters and failure capture (see
+// group_runtime.hpp for the threads and what they touch).
+#include "train/group_runtime.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+
+#include <fmt/format.h>
+
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/model_workspace.hpp"
+
+namespace shadowsync::train {
+
+GroupRuntime::GroupRuntime(const TrainConfig& config, const Model& model, EmbeddingStore& embeddings,
+                           std::vector<GroupShare> shares, const std::vector<GroupProgressState>& progress,
+                           int threads_per_group, numa::Binder& binder)
+    : config_(config),
+      model_(model),
+      embeddings_(embeddings),
+      shares_(std::move(shares)),
+      groups_(static_cast<int>(shares_.size())),
+      threads_(threads_per_group),
+      binder_(binder),
+      gate_(groups_, threads_, config.deterministic),
+      counters_(std::make_unique<GroupCounters[]>(shares_.size())),
+      wait_seconds_(std::make_unique<std::atomic<double>[]>(shares_.size() * static_cast<size_t>(threads_))) {
+  for (int g = 0; g < groups_; ++g) {
+    GroupCounters& c = counters_[static_cast<size_t>(g)];
+    const GroupProgressState p = static_cast<size_t>(g) < progress.size() ? progress[static_cast<size_t>(g)]
+                                                                           : GroupProgressState{};
+    c.next_batch = p.batches;
+    c.batches_done = p.batches;
+    c.examples = p.examples;
+    c.iterations = p.iterations;
+    c.syncs = p.syncs;
+    examples_at_start_.push_back(p.examples);
+    iterations_at_start_.push_back(p.iterations);
+  }
+  claimed_examples_.store(examples_done());
+}
+
+GroupRuntime::~GroupRuntime() { join(); }
+
+bool GroupRuntime::batches_left() const {
+  for (int g = 0; g < groups_; ++g) {
+    if (counters_[static_cast<size_t>(g)].next_batch.load() < shares_[static_cast<size_t>(g)].total_batches) return true;
+  }
+  return false;
+}
+
+void GroupRuntime::start(SyncSchedule& schedule) {
+  schedule_ = &schedule;
+  {
+    std::lock_guard lock(finish_mutex_);
+    workers_running_ = groups_ * threads_;
+  }
+  workers_.reserve(static_cast<size_t>(groups_ * threads_));
+  for (int g = 0; g < groups_; ++g) {
+    for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, g, w] { worker(g, w); });
+  }
+}
+
+void GroupRuntime::pause() {
+  gate_.pause();
+  parked_ = true;
+}
+
+void GroupRuntime::resume() {
+  parked_ = false;
+  gate_.resume();
+}
+
+void GroupRuntime::request_stop() { stop_.store(true); }
+
+bool GroupRuntime::wait_finished(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(finish_mutex_);
+  return finished_.wait_for(lock, timeout, [&] { return workers_running_ == 0; });
+}
+
+void GroupRuntime::join() {
+  if (workers_.empty()) return;
+  if (!wait_finished(std::chrono::milliseconds(0))) stop_.store(true);
+  if (parked_) resume();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+std::exception_ptr GroupRuntime::error() {
+  std::lock_guard lock(error_mutex_);
+  return error_;
+}
+
+uint64_t GroupRuntime::examples_done() const {
+  uint64_t total = 0;
+  for (int g = 0; g < groups_; ++g) total += counters_[static_cast<size_t>(g)].examples.load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t GroupRuntime::target_examples() const {
+  uint64_t total = 0;
+  for (const GroupShare& s : shares_) total += s.rows.rows * static_cast<uint64_t>(config_.epochs);
+  if (config_.max_examples > 0) total = std::min(total, config_.max_examples);
+  return total;
+}
+
+double GroupRuntime::loss_sum() const {
+  double loss = 0;
+  for (int g = 0; g < groups_; ++g) loss += counters_[static_cast<size_t>(g)].loss_sum.load(std::memory_order_relaxed);
+  return loss;
+}
+
+double GroupRuntime::wait_seconds() const {
+  double waited = 0;
+  for (int i = 0; i < groups_ * threads_; ++i) waited += wait_seconds_[static_cast<size_t>(i)].load(std::memory_order_relaxed);
+  return waited;
+}
+
+void GroupRuntime::add_background_syncs(uint64_t rounds) {
+  for (int g = 0; g < groups_; ++g) counters_[static_cast<size_t>(g)].syncs.fetch_add(rounds, std::memory_order_relaxed);
+}
+
+std::vector<GroupReport> GroupRuntime::group_reports(double elapsed_s) const {
+  std::vector<GroupReport> out;
+  for (int g = 0; g < groups_; ++g) {
+    const GroupCounters& c = counters_[static_cast<size_t>(g)];
+    GroupReport r;
+    r.examples = c.examples.load(std::memory_order_relaxed);
+    r.iterations = c.iterations.load(std::memory_order_relaxed);
+    r.syncs = c.syncs.load(std::memory_order_relaxed);
+    const uint64_t trained = r.examples - examples_at_start_[static_cast<size_t>(g)];
+    r.examples_per_second = elapsed_s > 0 ? static_cast<double>(trained) / elapsed_s : 0;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<GroupProgressState> GroupRuntime::progress() const {
+  std::vector<GroupProgressState> out;
+  for (int g = 0; g < groups_; ++g) {
+    const GroupCounters& c = counters_[static_cast<size_t>(g)];
+    out.push_back({c.batches_done.load(), c.examples.load(), c.iterations.load(), c.syncs.load()});
+  }
+  return out;
+}
+
+void GroupRuntime::complete_barrier(int group, bool whole_world) {
+  schedule_->complete_barrier(group, whole_world);
+  if (whole_world) {
+    for (int g = 0; g < groups_; ++g) counters_[static_cast<size_t>(g)].syncs.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters_[static_cast<size_t>(group)].syncs.fetch_add(1, std::memory_order_relaxed);
+  }
+  foreground_rounds_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A worker never lets an exception escape its thread: the first one is kept for the
+// coordinator to rethrow after every thread is joined, and the others are asked to stop.
+void GroupRuntime::worker(int group, int worker) {
+  try {
+    worker_loop(group, worker);
+  } catch (...) {
+    std::exception_ptr error = std::current_exception();
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error&) {
+    } catch (const std::bad_alloc&) {
+      error = std::make_exception_ptr(Error(fmt::format("training worker {}.{}: out of memory ({} {} needs buffers it "
+                                                        "could not get)", group, worker, field("batch"), config_.batch)));
+    } catch (const std::exception& e) {
+      error = std::make_exception_ptr(Error(fmt::format("training worker {}.{} failed: {}", group, worker, e.what())));
+    } catch (...) {
+      error = std::make_exception_ptr(Error(fmt::format("training worker {}.{} failed", group, worker)));
+    }
+    {
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = error;
+    }
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  try {
+    gate_.leave(group, worker, [this](int g, bool world) { complete_barrier(g, world); });
+  } catch (...) {
+    std::lock_guard lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  worker_finished();
+}
+
+void GroupRuntime::worker_finished() {
+  std::lock_guard lock(finish_mutex_);
+  if (--workers_running_ == 0) schedule_->request_stop();
+  finished_.notify_all();
+}
+
+void GroupRuntime::worker_loop(int group, int worker) {
+  binder_.bind_worker(group, worker);
+  std::unique_ptr<ModelWorkspace> made;
+  try {
+    made = std::make_unique<ModelWorkspace>(model_, config_.batch);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("{} {}: training worker {}.{} cannot get its buffers (out of memory); use a smaller {}",
+                            field("batch"), config_.batch, group, worker, field("batch")));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} {}: training worker {}.{} cannot get its buffers ({}); use a smaller {}", field("batch"),
+                            config_.batch, group, worker, e.marked(), field("batch")));
+  }
+  ModelWorkspace& workspace = *made;
+  GroupShare& share = shares_[static_cast<size_t>(group)];
+  GroupCounters& counters = counters_[static_cast<size_t>(group)];
+  const bool turns = config_.deterministic;
+  const uint64_t batch = static_cast<uint64_t>(config_.batch);
+  std::atomic<double>& waited = wait_seconds_[static_cast<size_t>(group * threads_ + worker)];
+  // This worker's iterations, after which the schedule may call a barrier. With one worker per
+  // group (always so in deterministic mode) they are the group's restored count, so a resumed
+  // run syncs at the same iterations as an uninterrupted one.
+  uint64_t my_iterations = threads_ == 1 ? iterations_at_start_[static_cast<size_t>(group)] : 0;
+  // In turn mode a stop (stop request, max_examples) is taken only at the start of a turn
+  // cycle, with no foreground barrier half full, so the checkpoint is a state the uninterrupted
+  // run also passes through and resuming from it is bit-identical.
+  auto stop_now = [&] {
+    if (!stop_.load(std::memory_order_relaxed)) return false;
+    return !turns || diverged_.load(std::memory_order_relaxed) || gate_.at_cycle_start(group, worker);
+  };
+
+  while (!stop_now()) {
+    gate_.before_batch(group, worker);
+    if (stop_now()) break;
+    if (config_.max_examples > 0 && claimed_examples_.load(std::memory_order_relaxed) >= config_.max_examples) {
+      max_reached_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
+      if (stop_now()) break;
+    }
+    const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
+    if (b >= share.total_batches) break;
+    const uint64_t begin = (b % share.batches_per_epoch) * batch;
+    const uint64_t end = std::min<uint64_t>(begin + batch, share.rows.rows);
+    claimed_examples_.fetch_add(end - begin, std::memory_order_relaxed);
+    const DataView rows = share.rows.slice(begin, end);
+    const float loss = workspace.train_step(rows, share.replica, share.optimizer_state, embeddings_, config_.optimizer);
+    counters.examples.fetch_add(end - begin, std::memory_order_relaxed);
+    if (!std::isfinite(loss)) {
+      diverged_at_.store(examples_done(), std::memory_order_relaxed);
+      diverged_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
+      gate_.after_batch(group, worker);
+      break;
+    }
+    counters.loss_sum.fetch_add(static_cast<double>(loss) * static_cast<double>(end - begin), std::memory_order_relaxed);
+    counters.iterations.fetch_add(1, std::memory_order_relaxed);
+    counters.batches_done.fetch_add(1, std::memory_order_relaxed);
+    if (schedule_->barrier_after(++my_iterations)) {
+      const bool world = schedule_->whole_world();
+      const double seconds = gate_.sync_point(group, worker, world, [this, group, world] { complete_barrier(group, world); });
+      waited.fetch_add(seconds, std::memory_order_relaxed);
+    } else {
+      gate_.after_batch(group, worker);
+    }
+  }
+}
+
+}  // namespace shadowsync::train
