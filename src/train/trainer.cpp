@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <new>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -55,6 +56,15 @@ using train::WorkerGate;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// TEMPORARY: the engine rewrite routes this to its observer. The Binder's warning ("...: threads
+// and memory are not bound"), printed as "shadowsync: warning: ..." once per process.
+void print_binding_warning_once(std::string_view message) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true, std::memory_order_acq_rel)) return;
+  std::fprintf(stderr, "shadowsync: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+  std::fflush(stderr);
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -253,7 +263,7 @@ Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval)
                               static_cast<double>(available) / (1 << 30)));
     }
   }
-  binder_ = std::make_unique<numa::Binder>(topology_, plan_);
+  binder_ = std::make_unique<numa::Binder>(topology_, plan_, print_binding_warning_once);
   try {
     allocate();
   } catch (const std::bad_alloc&) {
@@ -684,7 +694,7 @@ void Trainer::Impl::worker_loop(int group, int worker, WorkerGate& gate) {
 int Trainer::Impl::shadow_interval_ms(train::ProgressPrinter& printer) {
   if (config_.sync_interval_ms != TrainConfig::kAutoSyncInterval) return config_.sync_interval_ms;
   bool spare = true;
-  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.sync_on_spare_pu;
+  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.helper_on_spare_pu;
   if (spare) return 0;
   // No core of its own: time a round and leave nine times that between rounds. The round runs
   // on scratch copies of the replicas (on the same nodes), so the model and the rule's state
@@ -782,7 +792,7 @@ TrainResult Trainer::Impl::run() {
     options.interval_ms = interval_ms;
     numa::Binder* binder = binder_.get();
     const int groups = groups_;
-    options.on_thread_start = [binder, groups](int thread) { binder->bind_sync(thread % groups); };
+    options.on_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
     synchronizer = std::make_unique<ShadowSynchronizer>(*rule_, options);
     synchronizer->start();
     live_synchronizer_ = synchronizer.get();
