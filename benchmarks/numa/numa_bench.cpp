@@ -5,9 +5,12 @@
 // interleaved cases run, and their label says so.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "shadowsync/numa/binder.hpp"
 
@@ -18,6 +21,13 @@ using namespace shadowsync::numa;
 constexpr size_t kBytes = size_t{256} << 20;
 
 enum class Placement { Local, Remote, Interleaved };
+
+// The Binder's warning (binding off, or a thread it could not pin), once per process.
+void print_warning_once(std::string_view message) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  std::fprintf(stderr, "shadowsync: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+}
 
 // Pins the calling thread to the first worker PU of group 0 and returns a buffer placed per
 // `placement` (a plan whose group 0 replica node is moved to another node gives remote memory).
@@ -43,14 +53,14 @@ struct Setup {
       }
       label += ", memory on node " + std::to_string(plan.groups[0].numa_node);
     } else if (placement == Placement::Interleaved) {
-      plan.embedding_nodes.clear();
-      for (const Topology::Node& node : nodes) plan.embedding_nodes.push_back(node.os_index);
+      plan.shared_nodes.clear();
+      for (const Topology::Node& node : nodes) plan.shared_nodes.push_back(node.os_index);
       label += ", memory interleaved over " + std::to_string(nodes.size()) + " node(s)";
     } else {
       label += ", memory on node " + std::to_string(local);
     }
     if (nodes.size() == 1) label += " (1 NUMA node: local only)";
-    binder = std::make_unique<Binder>(topology, plan);
+    binder = std::make_unique<Binder>(topology, plan, print_warning_once);
     if (!binder->binding_enabled()) label += " [unbound: " + binder->disabled_reason() + "]";
     binder->bind_worker(0, 0);
     memory = placement == Placement::Interleaved ? &binder->interleaved_memory() : &binder->node_memory(0);

@@ -1,11 +1,12 @@
-// Binder: decides whether binding is possible, pins threads with hwloc_set_cpubind and owns the
-// node-local and interleaved memory resources of a plan.
+// Binder: decides whether binding is possible, pins threads with hwloc_set_cpubind, owns the
+// node-local and interleaved memory resources of a plan, and hands its one warning to its sink.
 #include "shadowsync/numa/binder.hpp"
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "hwloc_util.hpp"
 #include "node_memory.hpp"
@@ -42,7 +43,8 @@ std::string why_not_bindable(const Topology& topology, const Plan& plan) {
 
 }  // namespace
 
-Binder::Binder(const Topology& topology, const Plan& plan) : topology_(&topology), plan_(plan) {
+Binder::Binder(const Topology& topology, const Plan& plan, WarningSink warn)
+    : topology_(&topology), plan_(plan), warn_(std::move(warn)) {
   if (plan.topology_spec != topology.spec()) {
     throw Error(fmt::format("Binder: the plan was made for topology '{}' but the topology is '{}'",
                             plan.topology_spec, topology.spec()));
@@ -51,17 +53,25 @@ Binder::Binder(const Topology& topology, const Plan& plan) : topology_(&topology
   disabled_reason_ = why_not_bindable(topology, plan);
   enabled_ = disabled_reason_.empty();
   if (!enabled_) warn_once(disabled_reason_);
+  // The resources live no longer than this Binder (which cannot move), so they may call back.
+  const auto warn_memory = [this](const std::string& message) { warn_once(message); };
   for (const GroupPlacement& group : plan_.groups) {
     node_memory_.push_back(std::make_unique<detail::MappedMemory>(
         topology.hwloc(), std::vector<int>{group.numa_node}, HWLOC_MEMBIND_BIND, enabled_,
-        fmt::format("node {} memory of group {}", group.numa_node, group.group)));
+        fmt::format("node {} memory of group {}", group.numa_node, group.group), warn_memory));
   }
   interleaved_memory_ = std::make_unique<detail::MappedMemory>(
-      topology.hwloc(), plan_.embedding_nodes, HWLOC_MEMBIND_INTERLEAVE, enabled_,
-      fmt::format("memory interleaved over nodes {}", detail::list_string(plan_.embedding_nodes)));
+      topology.hwloc(), plan_.shared_nodes, HWLOC_MEMBIND_INTERLEAVE, enabled_,
+      fmt::format("memory interleaved over nodes {}", detail::list_string(plan_.shared_nodes)),
+      warn_memory);
 }
 
 Binder::~Binder() = default;
+
+void Binder::warn_once(const std::string& message) const {
+  if (warned_.exchange(true, std::memory_order_acq_rel)) return;
+  if (warn_) warn_(message);
+}
 
 void Binder::bind_to_pu(int pu, const char* role) const {
   if (!enabled_) return;
@@ -85,12 +95,12 @@ void Binder::bind_worker(int group, int worker) const {
   bind_to_pu(placement.worker_pus[static_cast<size_t>(worker)], "worker");
 }
 
-void Binder::bind_sync(int group) const {
+void Binder::bind_helper(int group) const {
   if (group < 0 || group >= static_cast<int>(plan_.groups.size())) {
-    throw Error(fmt::format("Binder::bind_sync: group {} out of range (the plan has {} groups)",
+    throw Error(fmt::format("Binder::bind_helper: group {} out of range (the plan has {} groups)",
                             group, plan_.groups.size()));
   }
-  bind_to_pu(plan_.groups[static_cast<size_t>(group)].sync_pu, "sync");
+  bind_to_pu(plan_.groups[static_cast<size_t>(group)].helper_pu, "helper");
 }
 
 MemoryResource& Binder::node_memory(int group) {

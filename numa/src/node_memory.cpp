@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "shadowsync/core/error.hpp"
-#include "shadowsync/numa/binder.hpp"
 
 namespace shadowsync::numa::detail {
 namespace {
@@ -32,8 +32,14 @@ size_t mapped_size(size_t bytes) {
 }
 
 MappedMemory::MappedMemory(hwloc_topology_t topology, const std::vector<int>& nodes,
-                           hwloc_membind_policy_t policy, bool bind, std::string name)
-    : topology_(topology), nodeset_(bitmap_of(nodes)), policy_(policy), bind_(bind), name_(std::move(name)) {}
+                           hwloc_membind_policy_t policy, bool bind, std::string name,
+                           std::function<void(const std::string&)> warn)
+    : topology_(topology),
+      nodeset_(bitmap_of(nodes)),
+      policy_(policy),
+      bind_(bind),
+      name_(std::move(name)),
+      warn_(std::move(warn)) {}
 
 void* MappedMemory::allocate(size_t bytes) {
   if (bytes > (size_t{1} << 46)) {
@@ -58,7 +64,7 @@ void* MappedMemory::allocate(size_t bytes) {
   if (bind_ &&
       hwloc_set_area_membind(topology_, block, size, nodeset_.get(), policy_,
                              HWLOC_MEMBIND_BYNODESET) != 0) {
-    warn_once(fmt::format("cannot bind {} ({}); memory is not bound", name_, std::strerror(errno)));
+    if (warn_) warn_(fmt::format("cannot bind {} ({}); memory is not bound", name_, std::strerror(errno)));
   }
   return block;  // fresh anonymous pages read as zero; the first touch places them by the policy
 }

@@ -1,13 +1,13 @@
-// make_plan(): places trainer groups, their workers and sync threads on a Topology, plus the
-// option parsers for --groups / --threads-per-group / --group-by.
+// make_plan(): places groups of worker threads, and each group's helper thread, on a Topology;
+// picks the node of each group's memory and the nodes of the shared memory.
 #include "shadowsync/numa/plan.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "hwloc_util.hpp"
 #include "shadowsync/core/error.hpp"
@@ -15,7 +15,7 @@
 namespace shadowsync::numa {
 namespace {
 
-constexpr int kMaxCount = 1 << 20;
+constexpr int kMaxCount = PlacementOptions::kMaxCount;
 
 // One core: the OS indexes of its PUs (SMT siblings) in hwloc's logical order.
 using Core = std::vector<int>;
@@ -113,41 +113,23 @@ std::vector<int> worker_order(const Share& share) {
   return order;
 }
 
-void check_count(const char* option, int value) {
+void check_count(std::string_view field_name, int value) {
   if (value < 0 || value > kMaxCount) {
-    throw Error(fmt::format("{} must be 'auto' (0) or a positive integer up to {}, got {}", option,
-                            kMaxCount, value));
+    throw Error(fmt::format("{} must be 'auto' (0) or a positive integer up to {}, got {}",
+                            field(field_name), kMaxCount, value));
   }
 }
 
 }  // namespace
 
-int parse_count_option(const std::string& option_name, const std::string& value) {
-  if (value == "auto") return 0;
-  int result = 0;
-  const char* end = value.data() + value.size();
-  const auto [ptr, error] = std::from_chars(value.data(), end, result);
-  if (value.empty() || error != std::errc() || ptr != end || result < 1 || result > kMaxCount) {
-    throw Error(fmt::format("{}: '{}' is not valid; expected 'auto' or a positive integer (1..{})",
-                            option_name, value, kMaxCount));
-  }
-  return result;
-}
-
-GroupBy parse_group_by(const std::string& value) {
-  if (value == "socket") return GroupBy::Socket;
-  if (value == "numa") return GroupBy::Numa;
-  throw Error(fmt::format("--group-by: '{}' is not valid; expected 'socket' or 'numa'", value));
-}
-
 const char* to_string(GroupBy group_by) { return group_by == GroupBy::Socket ? "socket" : "numa"; }
 
 Plan make_plan(const Topology& topology, const PlacementOptions& options) {
-  check_count("--groups", options.groups);
-  check_count("--threads-per-group", options.threads_per_group);
+  check_count("groups", options.groups);
+  check_count("threads_per_group", options.threads_per_group);
   const std::vector<std::vector<Core>> units = placement_units(topology, options.group_by);
-  if (units.empty()) {
-    throw Error(fmt::format("--topology '{}': no cores to place trainer groups on", topology.spec()));
+  if (units.empty()) {  // not expected: a loaded topology has a PU, and a PU counts as a core
+    throw Error(fmt::format("{} '{}': no cores to place groups on", field("topology"), topology.spec()));
   }
   const int groups = options.groups > 0 ? options.groups : static_cast<int>(units.size());
   const std::vector<Share> shares = divide(units, groups);
@@ -164,8 +146,9 @@ Plan make_plan(const Topology& topology, const PlacementOptions& options) {
   const int threads = plan.threads_per_group;
   if (int64_t{groups} * threads > kMaxCount) {
     throw Error(fmt::format("placement of {} groups x {} worker threads needs {} threads, more than "
-                            "the {} shadowsync plans for (--groups x --threads-per-group)",
-                            groups, threads, int64_t{groups} * threads, kMaxCount));
+                            "the {} shadowsync plans for ({} x {})",
+                            groups, threads, int64_t{groups} * threads, kMaxCount, field("groups"),
+                            field("threads_per_group")));
   }
 
   // Workers, and how many run on each PU.
@@ -194,18 +177,19 @@ Plan make_plan(const Topology& topology, const PlacementOptions& options) {
     if (needed > topology.pus()) {
       throw Error(fmt::format(
           "placement of {} group{} x {} worker threads needs {} threads but the machine has {} "
-          "processing units; pass --oversubscribe to allow it",
-          groups, groups == 1 ? "" : "s", threads, needed, topology.pus()));
+          "processing units; pass {} to allow it",
+          groups, groups == 1 ? "" : "s", threads, needed, topology.pus(), field("oversubscribe")));
     }
     throw Error(fmt::format(
         "placement of {} groups x {} worker threads needs {} threads on the share of group {} "
-        "(cpuset {}) but it has {} processing units free; pass --oversubscribe to allow it "
-        "(or choose --groups / --threads-per-group that fit the sockets)",
+        "(cpuset {}) but it has {} processing units free; pass {} to allow it "
+        "(or choose {} / {} that fit the sockets)",
         groups, threads, threads, busiest_group, plan.groups[static_cast<size_t>(busiest_group)].cpuset,
-        static_cast<int>(orders[static_cast<size_t>(busiest_group)].size())));
+        static_cast<int>(orders[static_cast<size_t>(busiest_group)].size()), field("oversubscribe"),
+        field("groups"), field("threads_per_group")));
   }
 
-  // Sync threads: a PU of the share with no worker (a free core first, then an SMT sibling).
+  // Helper threads: a PU of the share with no worker (a free core first, then an SMT sibling).
   std::set<int> taken;
   for (const auto& [pu, n] : workers_on_pu) taken.insert(pu);
   for (int g = 0; g < groups; ++g) {
@@ -225,15 +209,15 @@ Plan make_plan(const Topology& topology, const PlacementOptions& options) {
         if (spare >= 0) break;
       }
     }
-    placement.sync_on_spare_pu = spare >= 0;
-    placement.sync_pu = spare >= 0 ? spare : placement.worker_pus[0];
+    placement.helper_on_spare_pu = spare >= 0;
+    placement.helper_pu = spare >= 0 ? spare : placement.worker_pus[0];
     if (spare >= 0) taken.insert(spare);
   }
 
-  // Replica node of each group (the node of most of its workers) and the embedding nodes (all
-  // nodes with a PU of some group).
+  // Memory node of each group (the node of most of its workers) and the shared nodes (all nodes
+  // with a PU of some group).
   const std::vector<Topology::Node> nodes = topology.nodes();
-  std::set<int> embedding_nodes;
+  std::set<int> shared_nodes;
   for (int g = 0; g < groups; ++g) {
     GroupPlacement& placement = plan.groups[static_cast<size_t>(g)];
     int best_count = -1;
@@ -248,14 +232,14 @@ Plan make_plan(const Topology& topology, const PlacementOptions& options) {
       }
       for (int pu : orders[static_cast<size_t>(g)]) {
         if (std::binary_search(node.pus.begin(), node.pus.end(), pu)) {
-          embedding_nodes.insert(node.os_index);
+          shared_nodes.insert(node.os_index);
           break;
         }
       }
     }
   }
-  if (embedding_nodes.empty()) embedding_nodes.insert(plan.groups[0].numa_node);
-  plan.embedding_nodes.assign(embedding_nodes.begin(), embedding_nodes.end());
+  if (shared_nodes.empty()) shared_nodes.insert(plan.groups[0].numa_node);
+  plan.shared_nodes.assign(shared_nodes.begin(), shared_nodes.end());
   return plan;
 }
 

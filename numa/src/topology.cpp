@@ -19,6 +19,8 @@
 namespace shadowsync::numa {
 namespace {
 
+using detail::topology_error;
+
 struct TopologyDeleter {
   void operator()(hwloc_topology* topology) const noexcept { hwloc_topology_destroy(topology); }
 };
@@ -42,7 +44,7 @@ std::string memory_string(uint64_t bytes) {
 UniqueTopology new_topology(const std::string& spec) {
   hwloc_topology_t topology = nullptr;
   if (hwloc_topology_init(&topology) != 0) {
-    throw Error(fmt::format("--topology '{}': hwloc_topology_init failed ({})", spec,
+    throw topology_error(fmt::format(" '{}': hwloc_topology_init failed ({})", spec,
                             std::strerror(errno)));
   }
   return UniqueTopology(topology);
@@ -53,10 +55,10 @@ UniqueTopology new_topology(const std::string& spec) {
 // NULL dereference).
 void check_loaded(hwloc_topology_t topology, const std::string& spec, const std::string& source) {
   if (count(topology, HWLOC_OBJ_PU) < 1) {
-    throw Error(fmt::format("--topology '{}': the {} has no processing units", spec, source));
+    throw topology_error(fmt::format(" '{}': the {} has no processing units", spec, source));
   }
   if (count(topology, HWLOC_OBJ_NUMANODE) < 1) {
-    throw Error(fmt::format("--topology '{}': the {} has no NUMA node", spec, source));
+    throw topology_error(fmt::format(" '{}': the {} has no NUMA node", spec, source));
   }
   std::vector<int> depths{HWLOC_TYPE_DEPTH_NUMANODE, HWLOC_TYPE_DEPTH_MEMCACHE};
   for (int d = 0; d < hwloc_topology_get_depth(topology); ++d) depths.push_back(d);
@@ -65,8 +67,8 @@ void check_loaded(hwloc_topology_t topology, const std::string& spec, const std:
          obj = hwloc_get_next_obj_by_depth(topology, d, obj)) {
       if (obj->cpuset == nullptr || obj->complete_cpuset == nullptr || obj->nodeset == nullptr ||
           obj->complete_nodeset == nullptr) {
-        throw Error(fmt::format("--topology '{}': the {} has a {} object without cpuset or nodeset",
-                                spec, source, hwloc_obj_type_string(obj->type)));
+        throw topology_error(fmt::format(" '{}': the {} has a {} object without cpuset or nodeset",
+                                         spec, source, hwloc_obj_type_string(obj->type)));
       }
     }
   }
@@ -79,7 +81,7 @@ Topology Topology::load(const std::string& spec) {
     UniqueTopology topology = new_topology(spec);
     const std::string source = "this machine";
     if (hwloc_topology_load(topology.get()) != 0) {
-      throw Error(fmt::format("--topology '{}': hwloc cannot load the {} ({})", spec, source,
+      throw topology_error(fmt::format(" '{}': hwloc cannot load the {} ({})", spec, source,
                               std::strerror(errno)));
     }
     check_loaded(topology.get(), spec, source);
@@ -89,12 +91,12 @@ Topology Topology::load(const std::string& spec) {
   const std::filesystem::path path(spec);
   if (std::filesystem::exists(path, error)) {
     if (!std::filesystem::is_regular_file(path, error)) {
-      throw Error(fmt::format("--topology: '{}' is not a regular file (expected an hwloc XML "
+      throw topology_error(fmt::format(": '{}' is not a regular file (expected an hwloc XML "
                               "file or a synthetic description)", spec));
     }
     const uintmax_t size = std::filesystem::file_size(path, error);
     if (!error && size > kMaxXmlBytes) {
-      throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology: {} bytes, "
+      throw topology_error(fmt::format(": file '{}' is not a valid hwloc XML topology: {} bytes, "
                               "more than the {} MiB shadowsync plans for",
                               spec, size, kMaxXmlBytes >> 20));
     }
@@ -102,11 +104,12 @@ Topology Topology::load(const std::string& spec) {
     std::string text;
     if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (!in.good() && !in.eof()) {
-      throw Error(fmt::format("--topology: file '{}' cannot be read ({})", spec, std::strerror(errno)));
+      throw topology_error(
+          fmt::format(": file '{}' cannot be read ({})", spec, std::strerror(errno)));
     }
     return from_xml_text(text, spec);
   }
-  if (looks_like_file(spec)) throw Error(fmt::format("--topology: file '{}' does not exist", spec));
+  if (looks_like_file(spec)) throw topology_error(fmt::format(": file '{}' does not exist", spec));
   return from_synthetic(spec);
 }
 
@@ -118,7 +121,7 @@ Topology Topology::from_xml_text(std::string_view text, std::string_view name) {
   UniqueTopology topology = new_topology(spec);
   if (hwloc_topology_set_xmlbuffer(topology.get(), xml.c_str(), static_cast<int>(xml.size() + 1)) != 0 ||
       hwloc_topology_load(topology.get()) != 0) {
-    throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology (hwloc: {})",
+    throw topology_error(fmt::format(": file '{}' is not a valid hwloc XML topology (hwloc: {})",
                             spec, std::strerror(errno)));
   }
   const std::string source = fmt::format("XML file '{}'", spec);
@@ -145,7 +148,7 @@ Topology Topology::from_synthetic(std::string_view description) {
   }
   const std::string source = fmt::format("synthetic '{}'", spec);
   if (hwloc_topology_load(topology.get()) != 0) {
-    throw Error(fmt::format("--topology '{}': hwloc cannot load the {} ({})", spec, source,
+    throw topology_error(fmt::format(" '{}': hwloc cannot load the {} ({})", spec, source,
                             std::strerror(errno)));
   }
   check_loaded(topology.get(), spec, source);

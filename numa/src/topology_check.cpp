@@ -137,7 +137,7 @@ class XmlChecker {
   };
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology: {}", name_, what));
+    throw topology_error(fmt::format(": file '{}' is not a valid hwloc XML topology: {}", name_, what));
   }
   [[noreturn]] void fail(size_t offset, const std::string& what) const {
     fail(fmt::format("line {}: {}", line_of(offset), what));
@@ -450,7 +450,7 @@ void check_indexes(const std::string& description, std::string_view attributes) 
       const size_t comma = std::min(list.find(',', p), list.size());
       const std::optional<uint64_t> index = parse_decimal(list.substr(p, comma - p));
       if (index && *index > Topology::kMaxOsIndex) {
-        throw Error(fmt::format("--topology '{}': 'indexes={}' lists index {}, more than the {} "
+        throw topology_error(fmt::format(" '{}': 'indexes={}' lists index {}, more than the {} "
                                 "shadowsync plans for",
                                 description, shown(list), count_string(*index), Topology::kMaxOsIndex));
       }
@@ -463,16 +463,18 @@ void check_indexes(const std::string& description, std::string_view attributes) 
 
 void check_xml_text(std::string_view text, std::string_view name) {
   if (text.size() > Topology::kMaxXmlBytes) {
-    throw Error(fmt::format("--topology: file '{}' is not a valid hwloc XML topology: {} bytes, "
+    throw topology_error(fmt::format(": file '{}' is not a valid hwloc XML topology: {} bytes, "
                             "more than the {} MiB shadowsync plans for",
                             name, text.size(), Topology::kMaxXmlBytes >> 20));
   }
   XmlChecker(text, name).check();
 }
 
+Error topology_error(const std::string& rest) { return Error(field("topology") + rest); }
+
 Error invalid_synthetic(const std::string& description, const std::string& why) {
-  return Error(fmt::format(
-      "--topology '{}': not a valid hwloc synthetic description ({}); expected levels TYPE:COUNT "
+  return topology_error(fmt::format(
+      " '{}': not a valid hwloc synthetic description ({}); expected levels TYPE:COUNT "
       "ending with pu, e.g. 'package:2 numa:1 core:8 pu:2', or an existing hwloc XML file",
       description, why));
 }
@@ -584,17 +586,17 @@ void check_synthetic(const std::string& description) {
     throw invalid_synthetic(description, "NUMA nodes both as a level and attached");
   }
   if (width > Topology::kMaxPus) {
-    throw Error(fmt::format("--topology '{}': {} PUs, more than the {} shadowsync plans for",
+    throw topology_error(fmt::format(" '{}': {} PUs, more than the {} shadowsync plans for",
                             description, count_string(width), Topology::kMaxPus));
   }
   if (too_wide) {
-    throw Error(fmt::format("--topology '{}': level '{}' has {} objects per parent, more than the "
+    throw topology_error(fmt::format(" '{}': level '{}' has {} objects per parent, more than the "
                             "{} shadowsync plans for",
                             description, shown(too_wide->first), count_string(too_wide->second),
                             Topology::kMaxLevelCount));
   }
   if (objects > Topology::kMaxObjects) {
-    throw Error(fmt::format("--topology '{}': {} objects, more than the {} shadowsync plans for",
+    throw topology_error(fmt::format(" '{}': {} objects, more than the {} shadowsync plans for",
                             description, count_string(objects), Topology::kMaxObjects));
   }
 }

@@ -11,12 +11,16 @@
 
 namespace shadowsync::numa::detail {
 
-// Throws Error "--topology: file 'NAME' is not a valid hwloc XML topology: line N: WHAT" unless
+// An Error about the `topology` configuration field: what() reads "topology" + rest (the CLI
+// shows "--topology" + rest).
+Error topology_error(const std::string& rest);
+
+// Throws topology_error ": file 'NAME' is not a valid hwloc XML topology: line N: WHAT" unless
 // `text` (already cut at its first NUL byte, as hwloc reads it) is hwloc 2 XML whose objects
 // have the attributes hwloc dereferences without checking, within the Topology limits.
 void check_xml_text(std::string_view text, std::string_view name);
 
-// Throws Error "--topology 'SPEC': ..." when the synthetic description's levels cannot be read
+// Throws topology_error " 'SPEC': ..." when the synthetic description's levels cannot be read
 // (the usual "not a valid hwloc synthetic description" message) or describe more than the
 // Topology limits (PUs, objects per level, objects, explicit indexes).
 void check_synthetic(const std::string& description);

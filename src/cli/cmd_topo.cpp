@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "placement_options.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/numa/topology.hpp"
 
@@ -39,10 +40,9 @@ void add_topo_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print JSON {machine, plan} instead of text");
   cmd->callback([args] {
     numa::PlacementOptions options;
-    options.groups = numa::parse_count_option("--groups", args->groups);
-    options.threads_per_group =
-        numa::parse_count_option("--threads-per-group", args->threads_per_group);
-    options.group_by = numa::parse_group_by(args->group_by);
+    options.groups = parse_count_option("groups", args->groups);
+    options.threads_per_group = parse_count_option("threads_per_group", args->threads_per_group);
+    options.group_by = parse_group_by(args->group_by);
     options.oversubscribe = args->oversubscribe;
     const numa::Topology topology = numa::Topology::load(args->topology);
     const numa::Plan plan = numa::make_plan(topology, options);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "placement_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
@@ -131,9 +132,9 @@ void run_train(TrainOptions& o) {
   install_stop_signal_handlers();
   TrainConfig& config = o.config;
   config.sync = SyncMethod::parse(o.sync);
-  config.placement.groups = numa::parse_count_option("--groups", o.groups);
-  config.placement.threads_per_group = numa::parse_count_option("--threads-per-group", o.threads_per_group);
-  config.placement.group_by = numa::parse_group_by(o.group_by);
+  config.placement.groups = parse_count_option("groups", o.groups);
+  config.placement.threads_per_group = parse_count_option("threads_per_group", o.threads_per_group);
+  config.placement.group_by = parse_group_by(o.group_by);
   config.optimizer.dense = OptimizerConfig::parse(o.optimizer);
   config.sync_interval_ms = parse_sync_interval(o.sync_interval);
   if (o.lr) config.optimizer.lr = *o.lr;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <new>
+#include <string_view>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/numa/binder.hpp"
@@ -78,7 +79,11 @@ Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval, TrainerSe
   const int replicas = config_.sync.replicas(groups_);
   train::check_memory_fits(model_, static_cast<uint64_t>(replicas), static_cast<uint64_t>(groups_ * threads_),
                            config_.batch);
-  binder_ = std::make_unique<numa::Binder>(topology_, plan_);
+  // The binder's warning (placement cannot be bound here) goes to the observer.
+  TrainObserver* observer = setup_.observer;
+  binder_ = std::make_unique<numa::Binder>(topology_, plan_, [observer](std::string_view message) {
+    if (observer != nullptr) observer->on_warning(std::string(message));
+  });
   // A group's replica and optimizer state live on its node; the one shared replica of hogwild is
   // interleaved over every node in use, like the embedding tables.
   const bool shared = config_.sync.schedule == SyncScheduleKind::SharedReplica;
@@ -137,7 +142,7 @@ void Trainer::Impl::restore(const std::string& path) {
 int Trainer::Impl::shadow_interval_ms(TrainObserver& observer) {
   if (config_.sync_interval_ms != TrainConfig::kAutoSyncInterval) return config_.sync_interval_ms;
   bool spare = true;
-  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.sync_on_spare_pu;
+  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.helper_on_spare_pu;
   if (spare) return 0;
   const double round_ms = time_one_round_ms(sync_params(), state_->const_replica_pointers(), state_->dense_floats(),
                                             [this](int r) -> MemoryResource& { return binder_->node_memory(r); });
@@ -157,7 +162,7 @@ TrainResult Trainer::Impl::run() {
     options.interval_ms = background ? shadow_interval_ms(observer) : 0;
     numa::Binder* binder = binder_.get();
     const int groups = groups_;
-    options.on_background_thread_start = [binder, groups](int thread) { binder->bind_sync(thread % groups); };
+    options.on_background_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
     return make_sync_schedule(config_.sync, rule_.get(), groups_, options);
   };
   train::GroupRuntime runtime(config_, model_, state_->embeddings(), shares_, state_->progress, threads_, *binder_);

@@ -1,6 +1,6 @@
 // Binder: pinning on this machine (or the warning when it cannot), disabled binding on synthetic
-// and oversubscribed plans with exactly one warning line per process, and node-local /
-// interleaved memory that is aligned, zeroed and usable.
+// and oversubscribed plans with exactly one warning per Binder given to its sink (never printed),
+// and node-local / interleaved memory that is aligned, zeroed and usable.
 #include "shadowsync/numa/binder.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "shadowsync/core/error.hpp"
@@ -15,9 +17,24 @@
 namespace shadowsync::numa {
 namespace {
 
-int count_lines(const std::string& text) {
-  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-}
+// A WarningSink that keeps what it receives; thread-safe.
+class Warnings {
+ public:
+  WarningSink sink() {
+    return [this](std::string_view message) {
+      std::lock_guard lock(mutex_);
+      messages_.emplace_back(message);
+    };
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
 
 // The PUs the calling thread is bound to.
 std::vector<int> thread_binding(const Topology& topology) {
@@ -51,15 +68,15 @@ void exercise(MemoryResource& memory) {
 TEST(Binder, ThisMachinePinsThreadsOrWarns) {
   const Topology topology = Topology::load("");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  reset_warn_once_for_testing();
+  Warnings warnings;
   ::testing::internal::CaptureStderr();
-  Binder binder(topology, plan);
-  const std::string warning = ::testing::internal::GetCapturedStderr();
+  Binder binder(topology, plan, warnings.sink());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // the library never prints
   if (!binder.binding_enabled()) {
-    EXPECT_EQ(warning, "shadowsync: warning: " + binder.disabled_reason() + "\n");
+    EXPECT_EQ(warnings.messages(), std::vector<std::string>{binder.disabled_reason()});
     GTEST_SKIP() << "binding unsupported here: " << binder.disabled_reason();
   }
-  EXPECT_EQ(warning, "");
+  EXPECT_EQ(warnings.messages(), std::vector<std::string>{});
   EXPECT_EQ(binder.disabled_reason(), "");
   for (int g = 0; g < static_cast<int>(plan.groups.size()); ++g) {
     for (int w = 0; w < plan.threads_per_group; ++w) {
@@ -72,17 +89,18 @@ TEST(Binder, ThisMachinePinsThreadsOrWarns) {
     }
     std::vector<int> bound;
     std::thread([&] {
-      binder.bind_sync(g);
+      binder.bind_helper(g);
       bound = thread_binding(topology);
     }).join();
-    EXPECT_EQ(bound, std::vector<int>{plan.groups[g].sync_pu});
+    EXPECT_EQ(bound, std::vector<int>{plan.groups[g].helper_pu});
   }
+  EXPECT_EQ(warnings.messages(), std::vector<std::string>{});  // every thread was pinned
 }
 
 TEST(Binder, ThisMachineNodeMemoryIsOnTheNode) {
   const Topology topology = Topology::load("");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  Binder binder(topology, plan);
+  Binder binder(topology, plan, WarningSink{});
   exercise(binder.node_memory(0));
   exercise(binder.interleaved_memory());
   if (!binder.binding_enabled()) GTEST_SKIP() << binder.disabled_reason();
@@ -97,14 +115,15 @@ TEST(Binder, ThisMachineNodeMemoryIsOnTheNode) {
   binder.node_memory(0).deallocate(block, bytes);
 }
 
-TEST(Binder, SyntheticTopologyWarnsOnceForManyThreads) {
+TEST(Binder, SyntheticTopologyWarnsOncePerBinderForManyThreads) {
   const Topology topology = Topology::load("package:2 numa:1 core:4 pu:2");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  reset_warn_once_for_testing();
+  Warnings warnings;
+  Warnings second_warnings;
   ::testing::internal::CaptureStderr();
   {
-    Binder binder(topology, plan);
-    Binder second(topology, plan);
+    Binder binder(topology, plan, warnings.sink());
+    Binder second(topology, plan, second_warnings.sink());
     EXPECT_FALSE(binder.binding_enabled());
     std::vector<std::thread> threads;
     for (int g = 0; g < 2; ++g) {
@@ -116,23 +135,48 @@ TEST(Binder, SyntheticTopologyWarnsOnceForManyThreads) {
           binder.node_memory(g).deallocate(block, 4096);
         });
       }
-      threads.emplace_back([&, g] { binder.bind_sync(g); });
+      threads.emplace_back([&, g] { binder.bind_helper(g); });
     }
     for (std::thread& thread : threads) thread.join();
   }
-  const std::string captured = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(captured,
-            "shadowsync: warning: topology 'package:2 numa:1 core:4 pu:2' is synthetic, not this "
-            "machine: threads and memory are not bound\n");
-  EXPECT_EQ(count_lines(captured), 1);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // the library never prints
+  const std::string expected =
+      "topology 'package:2 numa:1 core:4 pu:2' is synthetic, not this machine: threads and memory "
+      "are not bound";
+  EXPECT_EQ(warnings.messages(), std::vector<std::string>{expected});
+  EXPECT_EQ(second_warnings.messages(), std::vector<std::string>{expected});
+}
+
+TEST(Binder, XmlTopologyWarningNamesTheFile) {
+  const Topology topology = Topology::load(std::string(NUMA_TOPOLOGIES_DIR) + "/2socket.xml");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  Warnings warnings;
+  Binder binder(topology, plan, warnings.sink());
+  EXPECT_FALSE(binder.binding_enabled());
+  EXPECT_EQ(warnings.messages(),
+            std::vector<std::string>{"topology '" + topology.spec() +
+                                     "' is an XML file, not this machine: threads and memory are not "
+                                     "bound"});
+}
+
+TEST(Binder, EmptySinkDropsTheWarning) {
+  const Topology topology = Topology::load("package:1 core:2 pu:1");
+  const Plan plan = make_plan(topology, PlacementOptions{});
+  ::testing::internal::CaptureStderr();
+  Binder binder(topology, plan, WarningSink{});
+  binder.bind_worker(0, 1);
+  binder.bind_helper(0);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_FALSE(binder.binding_enabled());
+  EXPECT_EQ(binder.disabled_reason(),
+            "topology 'package:1 core:2 pu:1' is synthetic, not this machine: threads and memory are "
+            "not bound");
 }
 
 TEST(Binder, DisabledBindingStillGivesUsableMemory) {
   const Topology topology = Topology::load("package:2 numa:1 core:4 pu:2");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  ::testing::internal::CaptureStderr();
-  Binder binder(topology, plan);
-  ::testing::internal::GetCapturedStderr();
+  Binder binder(topology, plan, WarningSink{});
   exercise(binder.node_memory(1));
   exercise(binder.interleaved_memory());
 }
@@ -140,9 +184,7 @@ TEST(Binder, DisabledBindingStillGivesUsableMemory) {
 TEST(Binder, ConcurrentAllocationsAreIndependent) {
   const Topology topology = Topology::load("");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  ::testing::internal::CaptureStderr();
-  Binder binder(topology, plan);
-  ::testing::internal::GetCapturedStderr();
+  Binder binder(topology, plan, WarningSink{});
   std::vector<std::thread> threads;
   std::vector<int> failures(4, 0);
   for (int t = 0; t < 4; ++t) {
@@ -165,31 +207,29 @@ TEST(Binder, OversubscribedPlanIsNotBound) {
   const Topology topology = Topology::load("");
   const Plan plan = make_plan(topology, PlacementOptions{0, topology.pus() + 1, GroupBy::Socket, true});
   ASSERT_TRUE(plan.oversubscribed);
-  reset_warn_once_for_testing();
+  Warnings warnings;
   ::testing::internal::CaptureStderr();
-  Binder binder(topology, plan);
+  Binder binder(topology, plan, warnings.sink());
   binder.bind_worker(0, topology.pus());
-  const std::string captured = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   EXPECT_FALSE(binder.binding_enabled());
-  EXPECT_EQ(captured,
-            "shadowsync: warning: the placement is oversubscribed (PUs are shared): threads and "
-            "memory are not bound\n");
+  EXPECT_EQ(warnings.messages(),
+            std::vector<std::string>{"the placement is oversubscribed (PUs are shared): threads and "
+                                     "memory are not bound"});
 }
 
 TEST(Binder, BadIndexesAndMismatchedPlanAreErrors) {
   const Topology topology = Topology::load("package:2 numa:1 core:2 pu:1");
   const Plan plan = make_plan(topology, PlacementOptions{});
-  ::testing::internal::CaptureStderr();
-  Binder binder(topology, plan);
-  ::testing::internal::GetCapturedStderr();
+  Binder binder(topology, plan, WarningSink{});
   EXPECT_THROW(binder.bind_worker(2, 0), Error);
   EXPECT_THROW(binder.bind_worker(0, 2), Error);
   EXPECT_THROW(binder.bind_worker(-1, 0), Error);
-  EXPECT_THROW(binder.bind_sync(5), Error);
+  EXPECT_THROW(binder.bind_helper(5), Error);
   EXPECT_THROW(binder.node_memory(2), Error);
   const Topology other = Topology::load("package:1 core:2 pu:1");
   try {
-    Binder mismatched(other, plan);
+    Binder mismatched(other, plan, WarningSink{});
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),

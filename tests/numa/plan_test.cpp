@@ -1,6 +1,6 @@
-// make_plan(): groups, cpusets, replica nodes, worker PUs and sync-thread placement on the XML
-// fixtures and synthetic machines, explicit counts, the oversubscription rule, option parsing,
-// and placement invariants checked by a naive reference over many shapes.
+// make_plan(): groups, cpusets, memory nodes, worker PUs and helper-thread placement on the XML
+// fixtures and synthetic machines, explicit counts, the oversubscription rule, errors naming
+// fields, and placement invariants checked by a naive reference over many shapes.
 #include "shadowsync/numa/plan.hpp"
 
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 namespace shadowsync::numa {
 namespace {
 
+using test::cli_message;
 using test::fixture;
 
 std::vector<int> range(int begin, int end) {
@@ -28,11 +29,12 @@ Plan plan_for(const std::string& spec, int groups = 0, int threads = 0,
   return make_plan(topology, PlacementOptions{groups, threads, group_by, oversubscribe});
 }
 
+// The error as the command line shows it.
 std::string plan_error(const std::string& spec, int groups, int threads, GroupBy by = GroupBy::Socket) {
   try {
     plan_for(spec, groups, threads, by);
   } catch (const Error& e) {
-    return e.what();
+    return cli_message(e);
   }
   return "(no error)";
 }
@@ -43,14 +45,14 @@ TEST(Plan, TwoSocketAutoOneGroupPerSocketSyncOnSibling) {
   ASSERT_EQ(plan.groups.size(), 2u);
   EXPECT_EQ(plan.threads_per_group, 16);
   EXPECT_FALSE(plan.oversubscribed);
-  EXPECT_EQ(plan.embedding_nodes, (std::vector<int>{0, 1}));
+  EXPECT_EQ(plan.shared_nodes, (std::vector<int>{0, 1}));
   for (int g = 0; g < 2; ++g) {
     const GroupPlacement& group = plan.groups[g];
     EXPECT_EQ(group.group, g);
     EXPECT_EQ(group.numa_node, g);
     EXPECT_EQ(group.worker_pus, range(16 * g, 16 * g + 16));
-    EXPECT_EQ(group.sync_pu, 32 + 16 * g);  // SMT sibling of worker 0
-    EXPECT_TRUE(group.sync_on_spare_pu);
+    EXPECT_EQ(group.helper_pu, 32 + 16 * g);  // SMT sibling of worker 0
+    EXPECT_TRUE(group.helper_on_spare_pu);
   }
   EXPECT_EQ(plan.groups[0].cpuset, "0-15,32-47");
   EXPECT_EQ(plan.groups[1].cpuset, "16-31,48-63");
@@ -60,13 +62,13 @@ TEST(Plan, FourSocketAuto) {
   const Plan plan = plan_for(fixture("4socket.xml"));
   ASSERT_EQ(plan.groups.size(), 4u);
   EXPECT_EQ(plan.threads_per_group, 8);
-  EXPECT_EQ(plan.embedding_nodes, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(plan.shared_nodes, (std::vector<int>{0, 1, 2, 3}));
   for (int g = 0; g < 4; ++g) {
     EXPECT_EQ(plan.groups[g].numa_node, g);
     EXPECT_EQ(plan.groups[g].cpuset, std::to_string(8 * g) + "-" + std::to_string(8 * g + 7) + "," +
                                          std::to_string(32 + 8 * g) + "-" + std::to_string(39 + 8 * g));
     EXPECT_EQ(plan.groups[g].worker_pus, range(8 * g, 8 * g + 8));
-    EXPECT_EQ(plan.groups[g].sync_pu, 32 + 8 * g);
+    EXPECT_EQ(plan.groups[g].helper_pu, 32 + 8 * g);
   }
 }
 
@@ -74,11 +76,11 @@ TEST(Plan, EightSocketBySocketAndByNode) {
   const Plan by_socket = plan_for(fixture("8socket-snc2.xml"));
   ASSERT_EQ(by_socket.groups.size(), 8u);
   EXPECT_EQ(by_socket.threads_per_group, 4);
-  EXPECT_EQ(by_socket.embedding_nodes, range(0, 16));
+  EXPECT_EQ(by_socket.shared_nodes, range(0, 16));
   EXPECT_EQ(by_socket.groups[3].cpuset, "12-15,44-47");
   EXPECT_EQ(by_socket.groups[3].worker_pus, range(12, 16));
   EXPECT_EQ(by_socket.groups[3].numa_node, 6);  // 2 workers on node 6, 2 on node 7: the first
-  EXPECT_EQ(by_socket.groups[3].sync_pu, 44);
+  EXPECT_EQ(by_socket.groups[3].helper_pu, 44);
 
   const Plan by_node = plan_for(fixture("8socket-snc2.xml"), 0, 0, GroupBy::Numa);
   ASSERT_EQ(by_node.groups.size(), 16u);
@@ -86,7 +88,7 @@ TEST(Plan, EightSocketBySocketAndByNode) {
   for (int g = 0; g < 16; ++g) {
     EXPECT_EQ(by_node.groups[g].numa_node, g);
     EXPECT_EQ(by_node.groups[g].worker_pus, (std::vector<int>{2 * g, 2 * g + 1}));
-    EXPECT_EQ(by_node.groups[g].sync_pu, 2 * g + 32);
+    EXPECT_EQ(by_node.groups[g].helper_pu, 2 * g + 32);
   }
 }
 
@@ -96,18 +98,18 @@ TEST(Plan, NoSmtAndAllCoresBusySharesWorkerZerosCore) {
   EXPECT_EQ(plan.threads_per_group, 4);
   EXPECT_EQ(plan.groups[1].worker_pus, range(4, 8));
   EXPECT_EQ(plan.groups[1].cpuset, "4-7");
-  EXPECT_FALSE(plan.groups[1].sync_on_spare_pu);
-  EXPECT_EQ(plan.groups[1].sync_pu, 4);
+  EXPECT_FALSE(plan.groups[1].helper_on_spare_pu);
+  EXPECT_EQ(plan.groups[1].helper_pu, 4);
 }
 
 TEST(Plan, SpareCoreIsPreferredOverSibling) {
-  // 3 workers on 4 two-PU cores: the sync thread takes the free core 3 (PU 6), not PU 1.
+  // 3 workers on 4 two-PU cores: the helper thread takes the free core 3 (PU 6), not PU 1.
   const Plan plan = plan_for("package:2 numa:1 core:4 pu:2", 0, 3);
   EXPECT_EQ(plan.groups[0].worker_pus, (std::vector<int>{0, 2, 4}));
-  EXPECT_EQ(plan.groups[0].sync_pu, 6);
-  EXPECT_TRUE(plan.groups[0].sync_on_spare_pu);
+  EXPECT_EQ(plan.groups[0].helper_pu, 6);
+  EXPECT_TRUE(plan.groups[0].helper_on_spare_pu);
   EXPECT_EQ(plan.groups[1].worker_pus, (std::vector<int>{8, 10, 12}));
-  EXPECT_EQ(plan.groups[1].sync_pu, 14);
+  EXPECT_EQ(plan.groups[1].helper_pu, 14);
 }
 
 TEST(Plan, ExplicitGroupsAreSpreadRoundRobinOverSockets) {
@@ -121,7 +123,7 @@ TEST(Plan, ExplicitGroupsAreSpreadRoundRobinOverSockets) {
   EXPECT_EQ(plan.groups[2].worker_pus, range(8, 16));
   EXPECT_EQ(plan.groups[2].numa_node, 0);
   EXPECT_EQ(plan.groups[3].numa_node, 1);
-  EXPECT_EQ(plan.groups[2].sync_pu, 40);
+  EXPECT_EQ(plan.groups[2].helper_pu, 40);
 }
 
 TEST(Plan, UnevenGroupsUseTheSmallestShare) {
@@ -130,7 +132,7 @@ TEST(Plan, UnevenGroupsUseTheSmallestShare) {
   EXPECT_EQ(plan.threads_per_group, 8);
   EXPECT_EQ(plan.groups[1].cpuset, "16-31,48-63");  // alone on socket 1
   EXPECT_EQ(plan.groups[1].worker_pus, range(16, 24));
-  EXPECT_EQ(plan.groups[1].sync_pu, 24);  // a free core of its share
+  EXPECT_EQ(plan.groups[1].helper_pu, 24);  // a free core of its share
 }
 
 TEST(Plan, OneGroupSpansTheMachine) {
@@ -140,7 +142,7 @@ TEST(Plan, OneGroupSpansTheMachine) {
   EXPECT_EQ(plan.groups[0].cpuset, "0-63");
   EXPECT_EQ(plan.groups[0].worker_pus, range(0, 32));
   EXPECT_EQ(plan.groups[0].numa_node, 0);
-  EXPECT_EQ(plan.embedding_nodes, (std::vector<int>{0, 1}));
+  EXPECT_EQ(plan.shared_nodes, (std::vector<int>{0, 1}));
 }
 
 TEST(Plan, ExplicitThreadsUseSiblingsAfterCores) {
@@ -148,11 +150,11 @@ TEST(Plan, ExplicitThreadsUseSiblingsAfterCores) {
   std::vector<int> want = range(16, 32);
   for (int pu : range(48, 52)) want.push_back(pu);
   EXPECT_EQ(plan.groups[1].worker_pus, want);
-  EXPECT_EQ(plan.groups[1].sync_pu, 52);
+  EXPECT_EQ(plan.groups[1].helper_pu, 52);
   const Plan full = plan_for(fixture("2socket.xml"), 0, 32);
   EXPECT_FALSE(full.oversubscribed);
-  EXPECT_FALSE(full.groups[0].sync_on_spare_pu);
-  EXPECT_EQ(full.groups[0].sync_pu, 0);
+  EXPECT_FALSE(full.groups[0].helper_on_spare_pu);
+  EXPECT_EQ(full.groups[0].helper_pu, 0);
 }
 
 TEST(Plan, MoreWorkersThanPusNeedsOversubscribe) {
@@ -162,7 +164,7 @@ TEST(Plan, MoreWorkersThanPusNeedsOversubscribe) {
   const Plan plan = plan_for(fixture("2socket.xml"), 0, 33, GroupBy::Socket, true);
   EXPECT_TRUE(plan.oversubscribed);
   EXPECT_EQ(plan.groups[0].worker_pus[32], plan.groups[0].worker_pus[0]);
-  EXPECT_FALSE(plan.groups[0].sync_on_spare_pu);
+  EXPECT_FALSE(plan.groups[0].helper_on_spare_pu);
 }
 
 TEST(Plan, ShareTooSmallNeedsOversubscribe) {
@@ -223,12 +225,12 @@ TEST(Plan, TableAndJson) {
   EXPECT_TRUE(json["groups"][1]["sync_shares_pu_with_worker"].is_null());
 }
 
-// Without a spare PU the sync thread shares worker 0's PU; the table names that PU, so that
+// Without a spare PU the helper thread shares worker 0's PU; the table names that PU, so that
 // "worker 0" is not read as "PU 0" (it used to say "1 (shared with worker 0)").
 TEST(Plan, TableSaysWhichPuTheSyncThreadShares) {
   const Plan plan = plan_for("package:2 core:1 pu:1");
   ASSERT_EQ(plan.groups.size(), 2u);
-  ASSERT_FALSE(plan.groups[1].sync_on_spare_pu);
+  ASSERT_FALSE(plan.groups[1].helper_on_spare_pu);
   const std::string table = plan.to_table();
   EXPECT_NE(table.find("  group  node  cpuset                worker PUs            sync thread\n"),
             std::string::npos)
@@ -253,8 +255,8 @@ TEST(Plan, LargestRealMachine) {
   EXPECT_EQ(plan.threads_per_group, 256);
   EXPECT_EQ(plan.groups[7].worker_pus.front(), 7 * 512);
   EXPECT_EQ(plan.groups[7].worker_pus.back(), 7 * 512 + 510);
-  EXPECT_EQ(plan.groups[7].sync_pu, 7 * 512 + 1);  // SMT sibling of worker 0
-  EXPECT_TRUE(plan.groups[7].sync_on_spare_pu);
+  EXPECT_EQ(plan.groups[7].helper_pu, 7 * 512 + 1);  // SMT sibling of worker 0
+  EXPECT_TRUE(plan.groups[7].helper_on_spare_pu);
 }
 
 TEST(Plan, TooManyWorkerThreadsInAllIsAnError) {
@@ -263,40 +265,53 @@ TEST(Plan, TooManyWorkerThreadsInAllIsAnError) {
     make_plan(topology, PlacementOptions{1024, 2048, GroupBy::Socket, true});
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
+    EXPECT_EQ(cli_message(e), "placement of 1024 groups x 2048 worker threads needs 2097152 threads, "
+                              "more than the 1048576 shadowsync plans for (--groups x --threads-per-group)");
     EXPECT_STREQ(e.what(), "placement of 1024 groups x 2048 worker threads needs 2097152 threads, "
-                           "more than the 1048576 shadowsync plans for (--groups x --threads-per-group)");
+                           "more than the 1048576 shadowsync plans for (groups x threads_per_group)");
   }
 }
 
-TEST(PlanOptions, ParseCounts) {
-  EXPECT_EQ(parse_count_option("--groups", "auto"), 0);
-  EXPECT_EQ(parse_count_option("--groups", "7"), 7);
-  EXPECT_EQ(parse_count_option("--threads-per-group", "1"), 1);
-  for (const std::string bad : {"0", "-1", "abc", "3x", "", " 2", "99999999999"}) {
-    try {
-      parse_count_option("--threads-per-group", bad);
-      ADD_FAILURE() << "accepted '" << bad << "'";
-    } catch (const Error& e) {
-      EXPECT_EQ(std::string(e.what()), "--threads-per-group: '" + bad +
-                                           "' is not valid; expected 'auto' or a positive integer "
-                                           "(1..1048576)");
-    }
-  }
-}
-
-TEST(PlanOptions, ParseGroupBy) {
-  EXPECT_EQ(parse_group_by("socket"), GroupBy::Socket);
-  EXPECT_EQ(parse_group_by("numa"), GroupBy::Numa);
+// The library names configuration fields, not flags: what() has the plain field names and the
+// command line spells them as flags.
+TEST(Plan, ErrorsNameFieldsNotFlags) {
   try {
-    parse_group_by("core");
-    ADD_FAILURE();
+    plan_for(fixture("2socket.xml"), 0, 33);
+    ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "--group-by: 'core' is not valid; expected 'socket' or 'numa'");
+    EXPECT_STREQ(e.what(), "placement of 2 groups x 33 worker threads needs 66 threads but the machine "
+                           "has 64 processing units; pass oversubscribe to allow it");
+  }
+  try {
+    plan_for(fixture("2socket.xml"), 3, 17);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "placement of 3 groups x 17 worker threads needs 17 threads on the share of "
+                           "group 0 (cpuset 0-7,32-39) but it has 16 processing units free; pass "
+                           "oversubscribe to allow it (or choose groups / threads_per_group that fit "
+                           "the sockets)");
+    EXPECT_EQ(cli_message(e), "placement of 3 groups x 17 worker threads needs 17 threads on the share "
+                              "of group 0 (cpuset 0-7,32-39) but it has 16 processing units free; pass "
+                              "--oversubscribe to allow it (or choose --groups / --threads-per-group "
+                              "that fit the sockets)");
+  }
+}
+
+TEST(Plan, CountsOutOfRangeAreErrors) {
+  EXPECT_EQ(plan_error("package:1 core:2 pu:1", -1, 0),
+            "--groups must be 'auto' (0) or a positive integer up to 1048576, got -1");
+  EXPECT_EQ(plan_error("package:1 core:2 pu:1", 1, (1 << 20) + 1),
+            "--threads-per-group must be 'auto' (0) or a positive integer up to 1048576, got 1048577");
+  try {
+    plan_for("package:1 core:2 pu:1", 1, -3);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "threads_per_group must be 'auto' (0) or a positive integer up to 1048576, got -3");
   }
 }
 
 // Naive checks of any plan: sizes, workers inside the group's cpuset, no PU with two workers
-// unless oversubscribed, sync PU not a worker PU when on a spare one, replica node hosts the
+// unless oversubscribed, helper PU not a worker PU when on a spare one, memory node hosts the
 // most workers.
 void check_invariants(const Topology& topology, const Plan& plan, int groups, int threads) {
   ASSERT_EQ(static_cast<int>(plan.groups.size()), groups);
@@ -315,12 +330,12 @@ void check_invariants(const Topology& topology, const Plan& plan, int groups, in
     int best = 0;
     for (const auto& [node, n] : per_node) best = std::max(best, n);
     EXPECT_EQ(per_node[group.numa_node], best);
-    if (group.sync_on_spare_pu) {
+    if (group.helper_on_spare_pu) {
       for (const GroupPlacement& other : plan.groups) {
-        for (int pu : other.worker_pus) EXPECT_NE(pu, group.sync_pu);
+        for (int pu : other.worker_pus) EXPECT_NE(pu, group.helper_pu);
       }
     } else {
-      EXPECT_EQ(group.sync_pu, group.worker_pus[0]);
+      EXPECT_EQ(group.helper_pu, group.worker_pus[0]);
     }
   }
   bool shared = false;

@@ -1,5 +1,5 @@
 // Topology: counts, nodes, memory and distance matrices of the XML fixtures and of synthetic
-// descriptions, this machine, and the errors for bad specs.
+// descriptions, this machine, and the errors for bad specs (naming the topology field).
 #include "shadowsync/numa/topology.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "fixtures.hpp"
@@ -17,6 +18,7 @@
 namespace shadowsync::numa {
 namespace {
 
+using test::cli_message;
 using test::fixture;
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
@@ -36,7 +38,7 @@ std::string error_of(const std::string& spec) {
   try {
     Topology::load(spec);
   } catch (const Error& e) {
-    return e.what();
+    return cli_message(e);  // as the command line shows it
   }
   return "(no error)";
 }
@@ -183,6 +185,27 @@ TEST(Topology, MissingFileIsAnError) {
   EXPECT_EQ(error_of("machine.xml"), "--topology: file 'machine.xml' does not exist");
 }
 
+// The library names the configuration field, not the flag.
+TEST(Topology, ErrorsNameTheTopologyField) {
+  const auto what_of = [](const std::function<void()>& load) -> std::string {
+    try {
+      load();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(what_of([] { Topology::load("machine.xml"); }), "topology: file 'machine.xml' does not exist");
+  EXPECT_EQ(what_of([] { Topology::load("pu:2147483648"); }),
+            "topology 'pu:2147483648': 2147483648 PUs, more than the 8192 shadowsync plans for");
+  EXPECT_EQ(what_of([] { Topology::from_xml_text("<x", "m.xml"); }).rfind(
+                "topology: file 'm.xml' is not a valid hwloc XML topology: ", 0),
+            0u);
+  EXPECT_EQ(what_of([] { Topology::from_synthetic("package:x"); }).rfind(
+                "topology 'package:x': not a valid hwloc synthetic description", 0),
+            0u);
+}
+
 TEST(Topology, DirectoryIsAnError) {
   const std::string dir = NUMA_TOPOLOGIES_DIR;
   EXPECT_NE(error_of(dir).find("is not a regular file"), std::string::npos) << error_of(dir);
@@ -212,7 +235,7 @@ std::string xml_text_error_of(const std::string& text, const std::string& name) 
   try {
     Topology::from_xml_text(text, name);
   } catch (const Error& e) {
-    return e.what();
+    return cli_message(e);  // as the command line shows it
   }
   return "(no error)";
 }
