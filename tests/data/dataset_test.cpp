@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "data/data_stats.hpp"
 #include "shadowsync/data/dataset.hpp"
@@ -130,11 +131,23 @@ TEST(SplitEvalTail, RejectsBadFractionsAndTinyData) {
       split_eval_tail(block.view(), f);
       FAIL() << f;
     } catch (const Error& e) {
-      EXPECT_EQ(std::string(e.what()).rfind("--eval-fraction must be strictly between 0 and 1", 0),
-                0u);
+      EXPECT_EQ(std::string(e.what()).rfind("eval_fraction must be strictly between 0 and 1", 0), 0u);
+      // A front end spells the field its own way (the CLI: --eval-fraction).
+      const std::string spelled = e.message([](std::string_view name) {
+        std::string flag = "--" + std::string(name);
+        for (char& c : flag) c = c == '_' ? '-' : c;
+        return flag;
+      });
+      EXPECT_EQ(spelled.rfind("--eval-fraction must be strictly between 0 and 1", 0), 0u);
     }
   }
   EXPECT_THROW(split_eval_tail(DataBlock(1).view(), 0.5), Error);
+  try {
+    split_eval_tail(DataBlock(1).view(), 0.5);
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "eval_fraction: cannot split 1 rows into non-empty training and evaluation parts");
+  }
   EXPECT_THROW(split_eval_tail(DataBlock(0).view(), 0.5), Error);
 }
 

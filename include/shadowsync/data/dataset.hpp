@@ -51,7 +51,7 @@ class Dataset {
 
 // Deterministic held-out tail: with e = clamp(round(rows * f), 1, rows - 1), the first rows - e
 // rows for training and the last e for evaluation. Requires 0 < f < 1 (else Error naming
-// --eval-fraction) and rows >= 2 (else Error saying how many rows there are).
+// the field eval_fraction) and rows >= 2 (else Error saying how many rows there are).
 std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction);
 
 }  // namespace shadowsync
