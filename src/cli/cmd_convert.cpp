@@ -54,7 +54,7 @@ void add_convert_command(CLI::App& app) {
     const double mb = static_cast<double>(report.bytes) / 1e6;
     fmt::print("parsed {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n", mb, report.seconds,
                report.seconds > 0 ? mb / report.seconds : 0.0);
-    write_cache(args->out, block.view(), options.hashing, report.dense_missing);
+    write_cache(args->out, block.view(), options.hashing, report.numeric_missing);
     fmt::print("wrote {} rows to {} (rows per table {}, salt {})\n", block.rows(), args->out,
                rows_per_table, args->salt);
   });

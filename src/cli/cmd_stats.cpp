@@ -111,7 +111,7 @@ void add_stats_command(CLI::App& app) {
     ParseReport report;
     const Dataset dataset = Dataset::open(args->file, options, &report);
     const data::DataStats stats =
-        data::compute_stats(dataset.view(), options.hashing, dataset.dense_missing());
+        data::compute_stats(dataset.view(), options.hashing, dataset.numeric_missing());
     if (args->json) {
       fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {

@@ -15,19 +15,19 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
   dataset.path_ = path;
   if (has_cache_magic(path)) {
     MappedCache cache = MappedCache::open(path, options.hashing);
-    dataset.dense_missing_ = cache.dense_missing();
+    dataset.numeric_missing_ = cache.numeric_missing();
     if (report != nullptr) {
       *report = ParseReport{};
       report->file = path;
       report->rows = cache.rows();
       report->lines = cache.rows();
-      report->dense_missing = cache.dense_missing();
+      report->numeric_missing = cache.numeric_missing();
     }
     dataset.storage_ = std::move(cache);
   } else {
     ParseReport local;
     dataset.storage_ = parse_criteo_file(path, options, &local);
-    dataset.dense_missing_ = local.dense_missing;
+    dataset.numeric_missing_ = local.numeric_missing;
     if (report != nullptr) *report = std::move(local);
   }
   return dataset;
