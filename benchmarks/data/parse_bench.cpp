@@ -26,9 +26,9 @@ using shadowsync::kNumSparse;
 std::string make_text(size_t target_bytes) {
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const double dense_missing[kNumNumeric] = {0.45, 0.0, 0.21, 0.22, 0.03, 0.22, 0.04,
+  const double numeric_missing[kNumNumeric] = {0.45, 0.0, 0.21, 0.22, 0.03, 0.22, 0.04,
                                            0.0,  0.04, 0.45, 0.04, 0.77, 0.22};
-  const double dense_scale[kNumNumeric] = {3, 100, 20, 7, 20000, 100, 15, 15, 100, 1, 3, 3, 10};
+  const double numeric_scale[kNumNumeric] = {3, 100, 20, 7, 20000, 100, 15, 15, 100, 1, 3, 3, 10};
   const double sparse_missing[kNumSparse] = {0, 0, 0.03, 0, 0,   0.12, 0, 0, 0,    0, 0, 0.03, 0,
                                              0, 0, 0.03, 0, 0, 0.44, 0.44, 0.03, 0.76, 0, 0.44,
                                              0.44, 0.44};
@@ -42,9 +42,9 @@ std::string make_text(size_t target_bytes) {
     text += unit(rng) < 0.25 ? '1' : '0';
     for (int j = 0; j < kNumNumeric; ++j) {
       text += '\t';
-      if (unit(rng) < dense_missing[j]) continue;
+      if (unit(rng) < numeric_missing[j]) continue;
       const double u = unit(rng);
-      const long long v = static_cast<long long>(dense_scale[j] * u * u * u * 8) - (j == 1 ? 2 : 0);
+      const long long v = static_cast<long long>(numeric_scale[j] * u * u * u * 8) - (j == 1 ? 2 : 0);
       text += std::to_string(v);
     }
     for (int t = 0; t < kNumSparse; ++t) {

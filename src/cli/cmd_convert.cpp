@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
 #include "shadowsync/core/error.hpp"
@@ -30,10 +31,9 @@ void add_convert_command(CLI::App& app) {
       "convert", "Parse a Criteo TSV file and write a binary cache of the hashed, transformed rows");
   cmd->add_option("IN", args->in, "Criteo TSV file (label, I1..I13, C1..C26)")->required();
   cmd->add_option("OUT", args->out, "binary cache to write (replaced atomically)")->required();
-  add_rows_per_table_option(cmd, args->rows_per_table,
-                            fmt::format("rows of every embedding table (row 0 = missing), "
-                                        "default {}",
-                                        HashingConfig::kDefaultRowsPerTable));
+  add_rows_per_table(*cmd, args->rows_per_table,
+                     fmt::format("rows of every embedding table (row 0 = missing), default {}",
+                                 HashingConfig::kDefaultRowsPerTable));
   cmd->add_option("--hash-salt", args->salt, "salt mixed into every categorical hash")
       ->check(non_negative)
       ->capture_default_str();
@@ -43,8 +43,8 @@ void add_convert_command(CLI::App& app) {
       throw Error(args->in + ": already a binary cache; convert reads Criteo TSV text");
     }
     refuse_output_over_input("OUT", args->out, {{"IN", args->in}});
-    const auto rows_per_table = static_cast<uint32_t>(
-        args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable));
+    const uint32_t rows_per_table =
+        checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable));
     ParseOptions options;
     options.hashing = HashingConfig::uniform(rows_per_table, args->salt);
     options.strict = args->strict;
@@ -54,7 +54,7 @@ void add_convert_command(CLI::App& app) {
     const double mb = static_cast<double>(report.bytes) / 1e6;
     fmt::print("parsed {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n", mb, report.seconds,
                report.seconds > 0 ? mb / report.seconds : 0.0);
-    write_cache(args->out, block.view(), options.hashing, report.dense_missing);
+    write_cache(args->out, block.view(), options.hashing, report.numeric_missing);
     fmt::print("wrote {} rows to {} (rows per table {}, salt {})\n", block.rows(), args->out,
                rows_per_table, args->salt);
   });

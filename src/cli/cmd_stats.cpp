@@ -11,6 +11,7 @@
 
 #include "../data/data_stats.hpp"
 #include "commands.hpp"
+#include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
@@ -78,7 +79,7 @@ HashingConfig resolve_hashing(const std::string& file, const std::optional<uint6
                               const std::optional<uint64_t>& salt) {
   HashingConfig hashing = HashingConfig::uniform();
   if (std::optional<HashingConfig> stored = read_cache_hashing(file)) hashing = *stored;
-  if (rows) hashing.rows.fill(static_cast<uint32_t>(*rows));
+  if (rows) hashing.rows.fill(checked_rows_per_table(*rows));
   if (salt) hashing.salt = *salt;
   return hashing;
 }
@@ -98,10 +99,9 @@ void add_stats_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "stats", "Print statistics of a Criteo TSV file or binary cache (per feature and table)");
   cmd->add_option("FILE", args->file, "Criteo TSV file or binary cache")->required();
-  add_rows_per_table_option(cmd, args->rows_per_table,
-                            fmt::format("rows of every embedding table; default: a cache's own, "
-                                        "else {}",
-                                        HashingConfig::kDefaultRowsPerTable));
+  add_rows_per_table(*cmd, args->rows_per_table,
+                     fmt::format("rows of every embedding table; default: a cache's own, else {}",
+                                 HashingConfig::kDefaultRowsPerTable));
   cmd->add_option("--hash-salt", args->salt, "hash salt; default: a cache's own, else 0")
       ->check(non_negative);
   cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
@@ -111,7 +111,7 @@ void add_stats_command(CLI::App& app) {
     ParseReport report;
     const Dataset dataset = Dataset::open(args->file, options, &report);
     const data::DataStats stats =
-        data::compute_stats(dataset.view(), options.hashing, dataset.dense_missing());
+        data::compute_stats(dataset.view(), options.hashing, dataset.numeric_missing());
     if (args->json) {
       fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "common_options.hpp"
 #include "placement_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
@@ -35,7 +36,7 @@ struct TrainOptions {
   std::string sync_interval = "auto";
   std::optional<float> lr;
   std::optional<float> emb_lr;
-  std::optional<uint32_t> rows_per_table;
+  std::optional<uint64_t> rows_per_table;
   uint64_t hash_salt = 0;
   bool strict = false;
   bool classic_momentum = false;
@@ -46,9 +47,9 @@ struct TrainOptions {
 };
 
 // --rows-per-table / --hash-salt when given; otherwise a cache's own hashing, or the default.
-HashingConfig resolve_hashing(const std::string& data, const std::optional<uint32_t>& rows_per_table,
+HashingConfig resolve_hashing(const std::string& data, const std::optional<uint64_t>& rows_per_table,
                               uint64_t salt) {
-  if (rows_per_table) return HashingConfig::uniform(*rows_per_table, salt);
+  if (rows_per_table) return HashingConfig::uniform(checked_rows_per_table(*rows_per_table), salt);
   if (std::optional<HashingConfig> stored = read_cache_hashing(data)) {
     if (salt != 0 && stored->salt != salt) return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
     return *stored;
@@ -273,8 +274,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--metrics", o.metrics, "Write every report as a JSON line to this file");
   cmd->add_option("--max-examples", c.max_examples, "Stop (with a checkpoint) after about N examples");
   cmd->add_flag("--deterministic", c.deterministic, "Bit-identical results for a seed (none and fr-* modes only)");
-  cmd->add_option("--rows-per-table", o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)")
-      ->check(CLI::Range(2u, 1u << 30));
+  add_rows_per_table(*cmd, o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)");
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
   cmd->add_flag("--quiet", o.quiet, "No progress lines");

@@ -19,23 +19,6 @@ struct ExitStatus {
   int code;
 };
 
-// Adds --rows-per-table with the one documented range of every command,
-// [HashingConfig::kMinRowsPerTable, HashingConfig::kMaxRowsPerTable]: a value outside it (or not
-// a number) is a usage error naming the option and the range, exit status 2.
-inline CLI::Option* add_rows_per_table_option(CLI::App* cmd, std::optional<uint64_t>& rows,
-                                              const std::string& description) {
-  return cmd
-      ->add_option("--rows-per-table", rows,
-                   fmt::format("{} ({} to {})", description, HashingConfig::kMinRowsPerTable,
-                               HashingConfig::kMaxRowsPerTable))
-      ->check([](const std::string& value) {
-        return value.starts_with('-') ? std::string("must be a non-negative integer")
-                                      : std::string();
-      })
-      ->check(CLI::Range(uint64_t{HashingConfig::kMinRowsPerTable},
-                         uint64_t{HashingConfig::kMaxRowsPerTable}));
-}
-
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
 void add_convert_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -109,6 +109,4 @@ MappedFile::~MappedFile() {
   if (map_ != nullptr) ::munmap(map_, size_);
 }
 
-void* MappedFile::release() { return std::exchange(map_, nullptr); }
-
 }  // namespace shadowsync

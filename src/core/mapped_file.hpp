@@ -42,9 +42,6 @@ class MappedFile {
   size_t size() const { return size_; }
   std::string_view text() const { return {data(), size_}; }
 
-  // Gives up ownership of the mapping (the caller munmaps it with `size()` bytes).
-  void* release();
-
  private:
   void* map_ = nullptr;
   size_t size_ = 0;

@@ -1,9 +1,9 @@
 // Binary cache: write_cache (validate, write header + 64-byte-aligned columns through an
-// AtomicFileWriter) and MappedCache::open (mmap, then the checks listed in binary_cache.hpp).
+// AtomicFileWriter) and MappedCache::open (a MappedFile, then the checks listed in
+// binary_cache.hpp).
 #include "shadowsync/data/binary_cache.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "core/mapped_file.hpp"
@@ -40,7 +41,7 @@ struct Header {
   uint64_t rows;
   uint32_t table_rows[kNumSparse];
   uint64_t salt;
-  uint64_t dense_missing[kNumNumeric];
+  uint64_t numeric_missing[kNumNumeric];
   uint64_t column_checksum[3];  // labels, numeric, sparse
   uint64_t header_checksum;     // checksum64 of the bytes before this field
 };
@@ -95,14 +96,14 @@ std::string describe_hashing(const uint32_t* rows, uint64_t salt) {
 }  // namespace
 
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumNumeric>& dense_missing) {
+                 const std::array<uint64_t, kNumNumeric>& numeric_missing) {
   validate_hashing(hashing, path + ": hashing config");
   validate_view(data, hashing, path + ": data to cache");
   if (data.rows == 0) throw Error(path + ": no rows to write to a cache");
   for (int j = 0; j < kNumNumeric; ++j) {
-    if (dense_missing[j] > data.rows) {
+    if (numeric_missing[j] > data.rows) {
       throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache", path,
-                              j + 1, dense_missing[j], data.rows));
+                              j + 1, numeric_missing[j], data.rows));
     }
   }
   Layout layout;
@@ -115,7 +116,7 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
   h.rows = data.rows;
   for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing.rows[t];
   h.salt = hashing.salt;
-  for (int j = 0; j < kNumNumeric; ++j) h.dense_missing[j] = dense_missing[j];
+  for (int j = 0; j < kNumNumeric; ++j) h.numeric_missing[j] = numeric_missing[j];
   const void* columns[3] = {data.labels, data.numeric, data.sparse};
   tbb::parallel_invoke(
       [&] { h.column_checksum[0] = checksum64(columns[0], layout.bytes[0]); },
@@ -231,41 +232,35 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
                          reinterpret_cast<const float*>(bytes + layout.offset[1]),
                          reinterpret_cast<const uint32_t*>(bytes + layout.offset[2])};
   for (int j = 0; j < kNumNumeric; ++j) {
-    if (h.dense_missing[j] > h.rows) {
+    if (h.numeric_missing[j] > h.rows) {
       fail(path, fmt::format("header: dense_missing of I{} is {}, more than the {} rows: the cache "
                              "is corrupted",
-                             j + 1, h.dense_missing[j], h.rows));
+                             j + 1, h.numeric_missing[j], h.rows));
     }
   }
   validate_view(cache.view_, stored, path);
   cache.hashing_ = stored;
-  for (int j = 0; j < kNumNumeric; ++j) cache.dense_missing_[j] = h.dense_missing[j];
-  cache.map_bytes_ = size;
-  cache.map_ = file.release();
+  for (int j = 0; j < kNumNumeric; ++j) cache.numeric_missing_[j] = h.numeric_missing[j];
+  cache.file_ = std::make_unique<MappedFile>(std::move(file));
   return cache;
 }
 
 MappedCache::MappedCache(MappedCache&& other) noexcept
-    : map_(std::exchange(other.map_, nullptr)),
-      map_bytes_(std::exchange(other.map_bytes_, 0)),
+    : file_(std::move(other.file_)),
       view_(std::exchange(other.view_, DataView{})),
       hashing_(other.hashing_),
-      dense_missing_(other.dense_missing_) {}
+      numeric_missing_(other.numeric_missing_) {}
 
 MappedCache& MappedCache::operator=(MappedCache&& other) noexcept {
   if (this != &other) {
-    if (map_ != nullptr) ::munmap(map_, map_bytes_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_bytes_ = std::exchange(other.map_bytes_, 0);
+    file_ = std::move(other.file_);
     view_ = std::exchange(other.view_, DataView{});
     hashing_ = other.hashing_;
-    dense_missing_ = other.dense_missing_;
+    numeric_missing_ = other.numeric_missing_;
   }
   return *this;
 }
 
-MappedCache::~MappedCache() {
-  if (map_ != nullptr) ::munmap(map_, map_bytes_);
-}
+MappedCache::~MappedCache() = default;
 
 }  // namespace shadowsync

@@ -190,8 +190,8 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
   check_text_format(text, name);
 
   const CategoryHasher hasher(options.hashing);
-  const DenseTransform dense_transform;
-  const data::LineParser parser(hasher, dense_transform);
+  const NumericTransform numeric_transform;
+  const data::LineParser parser(hasher, numeric_transform);
 
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
@@ -265,7 +265,7 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
     report->rows = rows;
     report->bad_lines = bad;
     report->first_errors = std::move(first_errors);
-    report->dense_missing = missing;
+    report->numeric_missing = missing;
     report->bytes = text.size();
     report->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

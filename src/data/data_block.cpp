@@ -22,14 +22,14 @@ namespace shadowsync {
 DataBlock::DataBlock(size_t rows)
     : rows_(rows),
       labels_(std::make_unique<float[]>(rows)),
-      dense_(std::make_unique<float[]>(rows * kNumNumeric)),
+      numeric_(std::make_unique<float[]>(rows * kNumNumeric)),
       sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
 
 DataBlock DataBlock::uninitialized(size_t rows) {
   DataBlock block;
   block.rows_ = rows;
   block.labels_ = std::make_unique_for_overwrite<float[]>(rows);
-  block.dense_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
+  block.numeric_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
   block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(rows * kNumSparse);
   return block;
 }
@@ -42,8 +42,8 @@ void DataBlock::truncate(size_t rows) {
   rows_ = rows;
 }
 
-float max_dense_value() {
-  static const float value = transform_dense(std::numeric_limits<int64_t>::max());
+float max_numeric_value() {
+  static const float value = transform_numeric(std::numeric_limits<int64_t>::max());
   return value;
 }
 
@@ -51,17 +51,17 @@ namespace {
 
 // What is wrong with row i, or "" for a good row.
 std::string describe_bad_row(const DataView& view, const HashingConfig& hashing, size_t i,
-                             float min_positive, float max_dense) {
+                             float min_positive, float max_numeric) {
   const float label = view.labels[i];
   if (label != 0.0f && label != 1.0f) return fmt::format("label {} is not 0 or 1", label);
   const float* numeric = view.numeric + i * kNumNumeric;
   for (int j = 0; j < kNumNumeric; ++j) {
     const float x = numeric[j];
-    if (!(x == 0.0f || (x >= min_positive && x <= max_dense))) {
+    if (!(x == 0.0f || (x >= min_positive && x <= max_numeric))) {
       return fmt::format(
           "dense I{} value {} is not a value the parser produces (0 or log1p(x) for "
           "1 <= x < 2^63, at most {:.3f})",
-          j + 1, x, max_dense);
+          j + 1, x, max_numeric);
     }
   }
   const uint32_t* sparse = view.sparse + i * kNumSparse;
@@ -77,8 +77,8 @@ std::string describe_bad_row(const DataView& view, const HashingConfig& hashing,
 }  // namespace
 
 void validate_view(const DataView& view, const HashingConfig& hashing, const std::string& where) {
-  const float min_positive = transform_dense(1);
-  const float max_dense = max_dense_value();
+  const float min_positive = transform_numeric(1);
+  const float max_numeric = max_numeric_value();
   constexpr size_t kNone = std::numeric_limits<size_t>::max();
   // The smallest bad row: each range stops at its first bad row, ranges after a known bad row
   // are skipped.
@@ -94,11 +94,11 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
       bad |= static_cast<uint32_t>((label != 0.0f) & (label != 1.0f));
     }
     const float* numeric = view.numeric + begin * kNumNumeric;
-    const size_t dense_count = (end - begin) * kNumNumeric;
-    for (size_t k = 0; k != dense_count; ++k) {
+    const size_t numeric_count = (end - begin) * kNumNumeric;
+    for (size_t k = 0; k != numeric_count; ++k) {
       const float x = numeric[k];
       // NaN fails every comparison: bad.
-      bad |= static_cast<uint32_t>(!((x == 0.0f) | ((x >= min_positive) & (x <= max_dense))));
+      bad |= static_cast<uint32_t>(!((x == 0.0f) | ((x >= min_positive) & (x <= max_numeric))));
     }
     const uint32_t* sparse = view.sparse + begin * kNumSparse;
     for (size_t i = 0; i != end - begin; ++i) {
@@ -121,7 +121,7 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
   const size_t row = first_bad.load();
   if (row != kNone) {
     throw Error(fmt::format("{}: row {}: {}", where, row,
-                            describe_bad_row(view, hashing, row, min_positive, max_dense)));
+                            describe_bad_row(view, hashing, row, min_positive, max_numeric)));
   }
 }
 

@@ -15,12 +15,12 @@
 namespace shadowsync::data {
 namespace {
 
-struct DenseAccumulator {
+struct NumericAccumulator {
   double positives = 0.0;
   std::array<double, kNumNumeric> sum{};
   std::array<float, kNumNumeric> max{};
 
-  void merge(const DenseAccumulator& other) {
+  void merge(const NumericAccumulator& other) {
     positives += other.positives;
     for (int j = 0; j < kNumNumeric; ++j) {
       sum[j] += other.sum[j];
@@ -32,15 +32,15 @@ struct DenseAccumulator {
 }  // namespace
 
 DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
-                        const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing) {
+                        const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing) {
   if (view.rows == 0) throw Error("data statistics: no rows");
   DataStats stats;
   stats.rows = view.rows;
   const double n = static_cast<double>(view.rows);
 
-  const DenseAccumulator total = tbb::parallel_reduce(
-      tbb::blocked_range<size_t>(0, view.rows, 1 << 14), DenseAccumulator{},
-      [&](const tbb::blocked_range<size_t>& r, DenseAccumulator acc) {
+  const NumericAccumulator total = tbb::parallel_reduce(
+      tbb::blocked_range<size_t>(0, view.rows, 1 << 14), NumericAccumulator{},
+      [&](const tbb::blocked_range<size_t>& r, NumericAccumulator acc) {
         for (size_t i = r.begin(); i != r.end(); ++i) {
           acc.positives += view.labels[i];
           const float* row = view.numeric + i * kNumNumeric;
@@ -51,7 +51,7 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
         }
         return acc;
       },
-      [](DenseAccumulator a, const DenseAccumulator& b) {
+      [](NumericAccumulator a, const NumericAccumulator& b) {
         a.merge(b);
         return a;
       });
@@ -59,8 +59,8 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
   for (int j = 0; j < kNumNumeric; ++j) {
     stats.numeric[j].mean = total.sum[j] / n;
     stats.numeric[j].max = total.max[j];
-    if (dense_missing) {
-      stats.numeric[j].missing_share = static_cast<double>((*dense_missing)[j]) / n;
+    if (numeric_missing) {
+      stats.numeric[j].missing_share = static_cast<double>((*numeric_missing)[j]) / n;
     }
   }
 

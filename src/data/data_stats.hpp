@@ -32,11 +32,11 @@ struct DataStats {
   std::array<SparseColumnStats, kNumSparse> sparse{};
 };
 
-// `dense_missing` gives missing counts per numeric column when known (Dataset::dense_missing()).
+// `numeric_missing` gives missing counts per numeric column when known (Dataset::numeric_missing()).
 // Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view). Any
 // table size up to 2^32 - 1 rows works: a large table is counted by sorting the used rows
 // instead of a bitmap, so memory stays O(view.rows) per table.
 DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
-                        const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing);
+                        const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing);
 
 }  // namespace shadowsync::data

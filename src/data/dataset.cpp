@@ -15,19 +15,19 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
   dataset.path_ = path;
   if (has_cache_magic(path)) {
     MappedCache cache = MappedCache::open(path, options.hashing);
-    dataset.dense_missing_ = cache.dense_missing();
+    dataset.numeric_missing_ = cache.numeric_missing();
     if (report != nullptr) {
       *report = ParseReport{};
       report->file = path;
       report->rows = cache.rows();
       report->lines = cache.rows();
-      report->dense_missing = cache.dense_missing();
+      report->numeric_missing = cache.numeric_missing();
     }
     dataset.storage_ = std::move(cache);
   } else {
     ParseReport local;
     dataset.storage_ = parse_criteo_file(path, options, &local);
-    dataset.dense_missing_ = local.dense_missing;
+    dataset.numeric_missing_ = local.numeric_missing;
     if (report != nullptr) *report = std::move(local);
   }
   return dataset;
@@ -46,13 +46,13 @@ DataView Dataset::view() const {
 
 std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction) {
   if (!(eval_fraction > 0.0 && eval_fraction < 1.0)) {
-    throw Error(fmt::format("--eval-fraction must be strictly between 0 and 1, got {}",
-                            eval_fraction));
+    throw Error(field("eval_fraction") +
+                fmt::format(" must be strictly between 0 and 1, got {}", eval_fraction));
   }
   if (all.rows < 2) {
-    throw Error(fmt::format(
-        "--eval-fraction: cannot split {} rows into non-empty training and evaluation parts",
-        all.rows));
+    throw Error(field("eval_fraction") +
+                fmt::format(": cannot split {} rows into non-empty training and evaluation parts",
+                            all.rows));
   }
   const double wanted = std::round(static_cast<double>(all.rows) * eval_fraction);
   size_t eval_rows = wanted < 1.0 ? 1 : static_cast<size_t>(wanted);

@@ -23,8 +23,8 @@ CategoryHasher::CategoryHasher(const HashingConfig& config) : config_(config) {
   }
 }
 
-DenseTransform::DenseTransform() {
-  for (int64_t x = 0; x < kTableSize; ++x) table_[static_cast<size_t>(x)] = transform_dense(x);
+NumericTransform::NumericTransform() {
+  for (int64_t x = 0; x < kTableSize; ++x) table_[static_cast<size_t>(x)] = transform_numeric(x);
 }
 
 }  // namespace shadowsync

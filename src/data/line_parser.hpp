@@ -55,8 +55,8 @@ inline constexpr HexTable kHex{};
 
 class LineParser {
  public:
-  LineParser(const CategoryHasher& hasher, const DenseTransform& numeric)
-      : hasher_(hasher), dense_(numeric) {}
+  LineParser(const CategoryHasher& hasher, const NumericTransform& numeric)
+      : hasher_(hasher), numeric_transform_(numeric) {}
 
   // Parses [b, e) into the slot. Returns true for a good line and ORs the missing numeric
   // columns into *missing_mask (bit j = I(j+1)); false with *error filled for a bad line.
@@ -103,7 +103,7 @@ class LineParser {
           return fail_at(error, BadLine::kIntRange, 1 + j, start, b, e);
         }
       }
-      numeric[j] = dense_(x);
+      numeric[j] = numeric_transform_(x);
     }
     for (; j < kNumNumeric; ++j) {  // absent trailing fields
       numeric[j] = 0.0f;
@@ -160,7 +160,7 @@ class LineParser {
   }
 
   const CategoryHasher& hasher_;
-  const DenseTransform& dense_;
+  const NumericTransform& numeric_transform_;
 };
 
 }  // namespace shadowsync::data

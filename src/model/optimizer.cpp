@@ -8,7 +8,7 @@ namespace shadowsync {
 DenseOptimizer OptimizerConfig::parse(std::string_view text) {
   if (text == "adagrad") return DenseOptimizer::Adagrad;
   if (text == "sgd") return DenseOptimizer::Sgd;
-  throw Error("--optimizer: unknown dense optimizer '" + std::string(text) + "' (valid: adagrad, sgd)");
+  throw Error(field("optimizer") + ": unknown dense optimizer '" + std::string(text) + "' (valid: adagrad, sgd)");
 }
 
 std::string OptimizerConfig::name(DenseOptimizer optimizer) {

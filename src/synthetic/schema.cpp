@@ -37,7 +37,7 @@ const std::array<CategoricalColumnSpec, kNumSparse> kCategoricalColumns = {{
 }};
 
 // Missing rates close to Criteo's I1..I13; I2 carries the negatives, as in Criteo.
-const std::array<DenseColumnSpec, kNumNumeric> kDenseColumns = {{
+const std::array<NumericColumnSpec, kNumNumeric> kNumericColumns = {{
     {0.8, 1.0, 0.45, 0.0},     // I1
     {2.0, 1.8, 0.0, 0.1},      // I2
     {1.5, 1.3, 0.21, 0.0},     // I3
@@ -61,9 +61,9 @@ RowSampler::RowSampler() {
 void RowSampler::sample(Rng& rng, RawRow& row) const {
   constexpr double kMaxValue = 2147483647.0;
   for (int j = 0; j < kNumNumeric; ++j) {
-    const DenseColumnSpec& spec = kDenseColumns[j];
-    row.dense_missing[j] = rng.uniform() < spec.missing;
-    if (row.dense_missing[j]) {
+    const NumericColumnSpec& spec = kNumericColumns[j];
+    row.numeric_missing[j] = rng.uniform() < spec.missing;
+    if (row.numeric_missing[j]) {
       row.numeric[j] = 0;
       continue;
     }

@@ -24,7 +24,7 @@ struct CategoricalColumnSpec {
   double missing;
 };
 
-struct DenseColumnSpec {
+struct NumericColumnSpec {
   double mu;     // location of log(value)
   double sigma;  // scale of log(value)
   double missing;
@@ -32,18 +32,18 @@ struct DenseColumnSpec {
 };
 
 extern const std::array<CategoricalColumnSpec, kNumSparse> kCategoricalColumns;
-extern const std::array<DenseColumnSpec, kNumNumeric> kDenseColumns;
+extern const std::array<NumericColumnSpec, kNumNumeric> kNumericColumns;
 
 struct RawRow {
   std::array<int64_t, kNumNumeric> numeric{};
-  std::array<bool, kNumNumeric> dense_missing{};
+  std::array<bool, kNumNumeric> numeric_missing{};
   std::array<uint32_t, kNumSparse> rank{};  // 1..cardinality, 0 = missing
 };
 
 // log(1 + max(x, 0)), 0 when missing: the transform the data module applies, which the teacher
 // uses as its numeric features.
-inline double dense_feature(const RawRow& row, int j) {
-  if (row.dense_missing[j] || row.numeric[j] <= 0) return 0.0;
+inline double numeric_feature(const RawRow& row, int j) {
+  if (row.numeric_missing[j] || row.numeric[j] <= 0) return 0.0;
   return std::log1p(static_cast<double>(row.numeric[j]));
 }
 

@@ -11,7 +11,7 @@ namespace {
 constexpr double kLinearScale = 0.25;   // a_j = U * kLinearScale / sigma_j
 constexpr double kTanhWeight = 0.5;     // w_j = U * kTanhWeight / sigma_j
 constexpr double kTanhGain = 1.0;       // gamma
-constexpr double kDenseCrossScale = 0.25;
+constexpr double kNumericCrossScale = 0.25;
 constexpr double kMainEffectScale = 0.4; 
 constexpr double kFactorScale = 0.5;    // each factor entry; 4 entries per factor
 constexpr double kRankHalfLife = 256.0;
@@ -19,7 +19,7 @@ constexpr double kRankHalfLife = 256.0;
 // Columns (0-based C index) with a per-id main effect, and the FM pairs.
 constexpr int kMainColumns[] = {0, 1, 3, 4, 7, 9, 10, 12, 14, 17, 23, 25};
 constexpr int kPairs[][2] = {{0, 1}, {5, 13}, {3, 12}, {7, 16}, {9, 14}, {2, 22}, {18, 10}};
-constexpr int kCrossDense = 4;   // I5
+constexpr int kCrossNumeric = 4;   // I5
 constexpr int kCrossColumn = 5;  // C6
 
 // Calibration sample of the bias.
@@ -49,10 +49,10 @@ double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 Teacher::Teacher(uint64_t seed, const RowSampler& sampler) : seed_(seed) {
   for (int j = 0; j < kNumNumeric; ++j) {
-    const double sigma = kDenseColumns[j].sigma;
+    const double sigma = kNumericColumns[j].sigma;
     linear_[j] = signed_weight(id_hash(seed, kTagLinear, j, 0), kLinearScale / sigma);
     tanh_weight_[j] = signed_weight(id_hash(seed, kTagTanh, j, 0), kTanhWeight / sigma);
-    tanh_center_[j] = kDenseColumns[j].mu * (1.0 - kDenseColumns[j].missing);
+    tanh_center_[j] = kNumericColumns[j].mu * (1.0 - kNumericColumns[j].missing);
   }
   // Bias: bisection on mean(sigmoid(bias + z_i)) = target over a fixed sample (monotone in bias).
   Rng rng(mix64(seed, kCalibrationStream));
@@ -81,14 +81,14 @@ double Teacher::logit_without_bias(const RawRow& row) const {
   std::array<double, kNumNumeric> d;
   double linear = 0, tanh_arg = 0;
   for (int j = 0; j < kNumNumeric; ++j) {
-    d[j] = dense_feature(row, j);
+    d[j] = numeric_feature(row, j);
     linear += linear_[j] * d[j];
     tanh_arg += tanh_weight_[j] * (d[j] - tanh_center_[j]);
   }
   double z = linear + kTanhGain * std::tanh(tanh_arg);
 
   if (const uint32_t r = row.rank[kCrossColumn]; r != 0) {
-    z += (d[kCrossDense] - tanh_center_[kCrossDense]) * kDenseCrossScale *
+    z += (d[kCrossNumeric] - tanh_center_[kCrossNumeric]) * kNumericCrossScale *
          unit_uniform16(id_hash(seed_, kTagCross, kCrossColumn, r), 0);
   }
   for (const int c : kMainColumns) {

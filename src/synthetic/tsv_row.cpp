@@ -15,7 +15,7 @@ void append_tsv_row(std::string& out, int label, const RawRow& row) {
   *p++ = label ? '1' : '0';
   for (int j = 0; j < kNumNumeric; ++j) {
     *p++ = '\t';
-    if (!row.dense_missing[j]) p = std::to_chars(p, buffer + sizeof buffer, row.numeric[j]).ptr;
+    if (!row.numeric_missing[j]) p = std::to_chars(p, buffer + sizeof buffer, row.numeric[j]).ptr;
   }
   for (int c = 0; c < kNumSparse; ++c) {
     *p++ = '\t';

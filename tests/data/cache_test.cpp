@@ -1,7 +1,7 @@
 // Tests of the binary cache (binary_cache.hpp): the round trip equals the parsed rows bit for
 // bit, the file layout, and refusal of wrong magic, other version, truncated / oversized
 // files, corrupted header and columns, mismatched hashing, values the parser cannot produce
-// (checksums intact), dense_missing above the row count, and FIFOs (refused, never waited on).
+// (checksums intact), numeric_missing above the row count, and FIFOs (refused, never waited on).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -62,13 +62,13 @@ class CacheTest : public ::testing::Test {
   void SetUp() override {
     block_ = parsed_block(&report_);
     path_ = dir_.file("data.cache");
-    write_cache(path_, block_.view(), kHashing, report_.dense_missing);
+    write_cache(path_, block_.view(), kHashing, report_.numeric_missing);
     bytes_ = read_bytes(path_);
   }
   // Offsets of the columns for kRows rows (layout of binary_cache.hpp).
   static constexpr size_t kLabels = 320;
-  static constexpr size_t kDense = (kLabels + kRows * 4 + 63) / 64 * 64;
-  static constexpr size_t kSparse = (kDense + kRows * 13 * 4 + 63) / 64 * 64;
+  static constexpr size_t kNumeric = (kLabels + kRows * 4 + 63) / 64 * 64;
+  static constexpr size_t kSparse = (kNumeric + kRows * 13 * 4 + 63) / 64 * 64;
   static constexpr size_t kTotal = kSparse + kRows * 26 * 4;
 
   std::string variant(const std::string& name, const std::string& bytes) {
@@ -96,14 +96,14 @@ TEST_F(CacheTest, RoundTripEqualsParsedRows) {
   const MappedCache cache = MappedCache::open(path_, kHashing);
   ASSERT_EQ(cache.rows(), kRows);
   EXPECT_EQ(cache.hashing(), kHashing);
-  EXPECT_EQ(cache.dense_missing(), report_.dense_missing);
+  EXPECT_EQ(cache.numeric_missing(), report_.numeric_missing);
   const DataView a = block_.view(), b = cache.view();
   EXPECT_EQ(std::memcmp(a.labels, b.labels, kRows * 4), 0);
   EXPECT_EQ(std::memcmp(a.numeric, b.numeric, kRows * kNumNumeric * 4), 0);
   EXPECT_EQ(std::memcmp(a.sparse, b.sparse, kRows * kNumSparse * 4), 0);
   // The columns sit at the documented offsets.
   EXPECT_EQ(reinterpret_cast<const char*>(b.numeric) - reinterpret_cast<const char*>(b.labels),
-            static_cast<ptrdiff_t>(kDense - kLabels));
+            static_cast<ptrdiff_t>(kNumeric - kLabels));
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.sparse) % 64, 0u);
   // No temporary file is left next to the cache.
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 1);
@@ -157,7 +157,7 @@ TEST_F(CacheTest, RefusesTruncatedAndOversizedFiles) {
 
 TEST_F(CacheTest, RefusesCorruptedHeader) {
   std::string bad = bytes_;
-  bad[140] ^= 0x01;  // inside dense_missing
+  bad[140] ^= 0x01;  // inside numeric_missing
   const std::string p = variant("header.cache", bad);
   EXPECT_EQ(open_error(p), p + ": corrupted cache header (checksum mismatch)");
 }
@@ -166,7 +166,7 @@ TEST_F(CacheTest, RefusesCorruptedColumns) {
   const struct {
     size_t offset;
     const char* column;
-  } cases[] = {{kLabels + 17, "labels"}, {kDense + 1000, "dense"}, {kSparse + 5, "sparse"},
+  } cases[] = {{kLabels + 17, "labels"}, {kNumeric + 1000, "dense"}, {kSparse + 5, "sparse"},
                {kTotal - 1, "sparse"}};
   for (const auto& c : cases) {
     std::string bad = bytes_;
@@ -210,7 +210,7 @@ TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
     float value;
     std::string expected;
   };
-  const size_t i2_of_row_7 = kDense + (7 * kNumNumeric + 1) * 4;
+  const size_t i2_of_row_7 = kNumeric + (7 * kNumNumeric + 1) * 4;
   const std::vector<Case> cases = {
       {1, i2_of_row_7, 1e30f, "row 7: dense I2 value 1e+30 is not a value the parser produces"},
       {1, i2_of_row_7, std::nanf(""), "row 7: dense I2 value nan is not a value the parser"},
@@ -221,7 +221,7 @@ TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
       {0, kLabels + 5 * 4, 0.5f, "row 5: label 0.5 is not 0 or 1"},
       {0, kLabels + 5 * 4, 2.0f, "row 5: label 2 is not 0 or 1"},
   };
-  const size_t column_offset[3] = {kLabels, kDense, kSparse};
+  const size_t column_offset[3] = {kLabels, kNumeric, kSparse};
   const size_t column_bytes[3] = {kRows * 4, kRows * kNumNumeric * 4, kRows * kNumSparse * 4};
   for (const Case& c : cases) {
     std::string bad = bytes_;
@@ -236,19 +236,19 @@ TEST_F(CacheTest, RefusesValuesTheParserCannotProduce) {
   }
   // The largest value the parser produces (log1p(2^63 - 1)) is accepted.
   std::string max_value = bytes_;
-  const float largest = max_dense_value();
+  const float largest = max_numeric_value();
   EXPECT_FLOAT_EQ(largest, 43.668272375276554f);
   std::memcpy(max_value.data() + i2_of_row_7, &largest, 4);
-  const uint64_t sum = checksum64(max_value.data() + kDense, kRows * kNumNumeric * 4);
+  const uint64_t sum = checksum64(max_value.data() + kNumeric, kRows * kNumNumeric * 4);
   std::memcpy(max_value.data() + 248, &sum, 8);
   reseal_header(max_value);
   EXPECT_EQ(open_error(variant("max.cache", max_value)), "(no error)");
 }
 
-TEST_F(CacheTest, RefusesDenseMissingAboveTheRowCount) {
+TEST_F(CacheTest, RefusesNumericMissingAboveTheRowCount) {
   std::string bad = bytes_;
   const uint64_t too_many = kRows + 1;
-  std::memcpy(bad.data() + 136 + 2 * 8, &too_many, 8);  // dense_missing[2] (I3)
+  std::memcpy(bad.data() + 136 + 2 * 8, &too_many, 8);  // numeric_missing[2] (I3)
   reseal_header(bad);
   const std::string p = variant("missing.cache", bad);
   EXPECT_EQ(open_error(p), p + ": header: dense_missing of I3 is 301, more than the 300 rows: "
@@ -278,7 +278,7 @@ TEST_F(CacheTest, FifoIsRefusedWithoutBlocking) {
 }
 
 TEST_F(CacheTest, WriteLeavesNoTemporaryFile) {
-  write_cache(path_, block_.view(), kHashing, report_.dense_missing);
+  write_cache(path_, block_.view(), kHashing, report_.numeric_missing);
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
     EXPECT_EQ(entry.path().filename().string(), "data.cache");
   }

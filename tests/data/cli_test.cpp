@@ -94,7 +94,7 @@ TEST_F(CliTest, StatsJsonMatchesTheData) {
   ParseReport report;
   const DataBlock parsed = parse_criteo_text(text_, "x", o, &report);
   const std::string cache = dir_.file("s.cache");
-  write_cache(cache, parsed.view(), o.hashing, report.dense_missing);
+  write_cache(cache, parsed.view(), o.hashing, report.numeric_missing);
   for (const std::string& file : {tsv_, cache}) {
     const RunResult r = run("stats '" + file + "' --rows-per-table 50 --json", false);
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -115,7 +115,7 @@ TEST_F(CliTest, StatsJsonMatchesTheData) {
       const nlohmann::json& d = j["dense"][f];
       EXPECT_NEAR(d["mean"].get<double>(), sum / 400, 1e-9) << f;
       EXPECT_DOUBLE_EQ(d["max"].get<double>(), max) << f;
-      EXPECT_DOUBLE_EQ(d["missing_share"].get<double>(), report.dense_missing[f] / 400.0) << f;
+      EXPECT_DOUBLE_EQ(d["missing_share"].get<double>(), report.numeric_missing[f] / 400.0) << f;
     }
     for (int t = 0; t < kNumSparse; ++t) {
       std::set<uint32_t> used;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "data/data_stats.hpp"
 #include "shadowsync/data/dataset.hpp"
@@ -44,11 +45,11 @@ TEST(Dataset, TsvAndItsCacheGiveTheSameRows) {
   EXPECT_EQ(report.rows, 200u);
   EXPECT_EQ(report.bad_lines, 1u);
   EXPECT_EQ(report.first_errors.at(0), tsv + ":201: label 'bad line' is not 0 or 1");
-  ASSERT_TRUE(parsed.dense_missing().has_value());
-  EXPECT_EQ(*parsed.dense_missing(), report.dense_missing);
+  ASSERT_TRUE(parsed.numeric_missing().has_value());
+  EXPECT_EQ(*parsed.numeric_missing(), report.numeric_missing);
 
   const std::string cache_path = dir.file("in.cache");
-  write_cache(cache_path, parsed.view(), options().hashing, report.dense_missing);
+  write_cache(cache_path, parsed.view(), options().hashing, report.numeric_missing);
   ParseReport cache_report;
   Dataset cached = Dataset::open(cache_path, options(), &cache_report);
   EXPECT_TRUE(cached.is_cache());
@@ -56,8 +57,8 @@ TEST(Dataset, TsvAndItsCacheGiveTheSameRows) {
   ASSERT_EQ(cached.rows(), 200u);
   EXPECT_EQ(cache_report.rows, 200u);
   EXPECT_EQ(cache_report.bad_lines, 0u);
-  EXPECT_EQ(cache_report.dense_missing, report.dense_missing);
-  EXPECT_EQ(*cached.dense_missing(), report.dense_missing);
+  EXPECT_EQ(cache_report.numeric_missing, report.numeric_missing);
+  EXPECT_EQ(*cached.numeric_missing(), report.numeric_missing);
   const DataView a = parsed.view(), b = cached.view();
   EXPECT_EQ(std::memcmp(a.labels, b.labels, 200 * 4), 0);
   EXPECT_EQ(std::memcmp(a.numeric, b.numeric, 200 * kNumNumeric * 4), 0);
@@ -100,7 +101,7 @@ TEST(Dataset, FromBlock) {
   EXPECT_EQ(d.rows(), 4u);
   EXPECT_EQ(d.path(), "<memory>");
   EXPECT_FALSE(d.is_cache());
-  EXPECT_FALSE(d.dense_missing().has_value());
+  EXPECT_FALSE(d.numeric_missing().has_value());
   EXPECT_EQ(d.view().labels, labels);
   EXPECT_EQ(d.view().labels[2], 1.0f);
   EXPECT_EQ(d.view().sparse[3 * kNumSparse + 1], 7u);
@@ -130,11 +131,23 @@ TEST(SplitEvalTail, RejectsBadFractionsAndTinyData) {
       split_eval_tail(block.view(), f);
       FAIL() << f;
     } catch (const Error& e) {
-      EXPECT_EQ(std::string(e.what()).rfind("--eval-fraction must be strictly between 0 and 1", 0),
-                0u);
+      EXPECT_EQ(std::string(e.what()).rfind("eval_fraction must be strictly between 0 and 1", 0), 0u);
+      // A front end spells the field its own way (the CLI: --eval-fraction).
+      const std::string spelled = e.message([](std::string_view name) {
+        std::string flag = "--" + std::string(name);
+        for (char& c : flag) c = c == '_' ? '-' : c;
+        return flag;
+      });
+      EXPECT_EQ(spelled.rfind("--eval-fraction must be strictly between 0 and 1", 0), 0u);
     }
   }
   EXPECT_THROW(split_eval_tail(DataBlock(1).view(), 0.5), Error);
+  try {
+    split_eval_tail(DataBlock(1).view(), 0.5);
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "eval_fraction: cannot split 1 rows into non-empty training and evaluation parts");
+  }
   EXPECT_THROW(split_eval_tail(DataBlock(0).view(), 0.5), Error);
 }
 

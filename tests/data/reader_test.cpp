@@ -79,7 +79,7 @@ TEST(CriteoReader, FullLinesMatchReference) {
   for (int j = 0; j < kNumNumeric; ++j) {
     uint64_t missing = 0;
     for (const RawLine& r : raws) missing += !r.numeric[j].has_value();
-    EXPECT_EQ(report.dense_missing[j], missing) << "I" << j + 1;
+    EXPECT_EQ(report.numeric_missing[j], missing) << "I" << j + 1;
   }
 }
 
@@ -92,8 +92,8 @@ TEST(CriteoReader, HandWrittenLineValues) {
   ASSERT_EQ(block.rows(), 1u);
   const DataView v = block.view();
   EXPECT_EQ(v.labels[0], 1.0f);
-  const float expected_dense[kNumNumeric] = {0, 0, 0, std::log(2.0f), std::log(1000001.0f)};
-  for (int j = 0; j < kNumNumeric; ++j) EXPECT_FLOAT_EQ(v.numeric[j], expected_dense[j]) << j;
+  const float expected_numeric[kNumNumeric] = {0, 0, 0, std::log(2.0f), std::log(1000001.0f)};
+  for (int j = 0; j < kNumNumeric; ++j) EXPECT_FLOAT_EQ(v.numeric[j], expected_numeric[j]) << j;
   EXPECT_EQ(v.sparse[0], test::ref_row(0x68fd1e64u, 0, kHashing));
   EXPECT_EQ(v.sparse[1], 0u);
   EXPECT_EQ(v.sparse[2], test::ref_row(0u, 2, kHashing));
@@ -101,7 +101,7 @@ TEST(CriteoReader, HandWrittenLineValues) {
   for (int t = 4; t < kNumSparse; ++t) EXPECT_EQ(v.sparse[t], 0u) << t;
   // Missing: I2 and I6..I13; present zeros and negatives are not missing.
   const uint64_t expected_missing[kNumNumeric] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
-  for (int j = 0; j < kNumNumeric; ++j) EXPECT_EQ(report.dense_missing[j], expected_missing[j]);
+  for (int j = 0; j < kNumNumeric; ++j) EXPECT_EQ(report.numeric_missing[j], expected_missing[j]);
 }
 
 TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
@@ -109,9 +109,9 @@ TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
   RawLine three_ints{0, {5, std::nullopt, 9}, {}};
   RawLine five_cats = pattern_line(3);
   five_cats.sparse.resize(5);
-  RawLine all_dense_no_cats = pattern_line(4);
-  all_dense_no_cats.sparse.clear();
-  const std::vector<RawLine> raws = {only_label, three_ints, five_cats, all_dense_no_cats};
+  RawLine all_numeric_no_cats = pattern_line(4);
+  all_numeric_no_cats.sparse.clear();
+  const std::vector<RawLine> raws = {only_label, three_ints, five_cats, all_numeric_no_cats};
   std::string text;
   for (const RawLine& r : raws) text += format_line(r) + "\n";
   text += "1\t2\t\n";  // a trailing tab: I2 present but empty
@@ -234,7 +234,7 @@ TEST(CriteoReader, ParseBufferChunkSizesAgree) {
     EXPECT_EQ(report.lines, one_report.lines);
     EXPECT_EQ(report.bad_lines, one_report.bad_lines);
     EXPECT_EQ(report.first_errors, one_report.first_errors);
-    EXPECT_EQ(report.dense_missing, one_report.dense_missing);
+    EXPECT_EQ(report.numeric_missing, one_report.numeric_missing);
   }
   EXPECT_EQ(one_report.bad_lines, 10u);
   EXPECT_THROW(parse_criteo_buffer(text, "d", options(), 0), Error);

@@ -76,7 +76,7 @@ inline uint32_t ref_row(uint32_t value, int table, const HashingConfig& config) 
   __extension__ using U128 = unsigned __int128;
   return 1 + static_cast<uint32_t>((static_cast<U128>(h) * (config.rows[table] - 1)) >> 64);
 }
-inline float ref_dense(int64_t x) {
+inline float ref_numeric(int64_t x) {
   return x > 0 ? static_cast<float>(std::log(1.0 + static_cast<double>(x))) : 0.0f;
 }
 
@@ -90,7 +90,7 @@ inline RefRow reference_row(const RawLine& raw, const HashingConfig& config) {
   RefRow r{};
   r.label = static_cast<float>(raw.label);
   for (size_t j = 0; j < raw.numeric.size(); ++j) {
-    r.numeric[j] = raw.numeric[j] ? ref_dense(*raw.numeric[j]) : 0.0f;
+    r.numeric[j] = raw.numeric[j] ? ref_numeric(*raw.numeric[j]) : 0.0f;
   }
   for (size_t t = 0; t < raw.sparse.size(); ++t) {
     r.sparse[t] = raw.sparse[t] ? ref_row(*raw.sparse[t], static_cast<int>(t), config) : 0;

@@ -16,20 +16,20 @@ namespace {
 
 using test::ref_row;
 
-TEST(DenseTransform, MatchesLogOnePlusClampedValue) {
-  EXPECT_EQ(transform_dense(0), 0.0f);
-  EXPECT_EQ(transform_dense(-1), 0.0f);
-  EXPECT_EQ(transform_dense(-9223372036854775807LL - 1), 0.0f);
-  EXPECT_EQ(transform_dense(1), static_cast<float>(0.6931471805599453));
-  EXPECT_EQ(transform_dense(10), static_cast<float>(2.3978952727983707));
-  EXPECT_EQ(transform_dense(123456789), static_cast<float>(18.631401774268017));
-  EXPECT_EQ(transform_dense(9223372036854775807LL), static_cast<float>(43.66827237527655));
+TEST(NumericTransform, MatchesLogOnePlusClampedValue) {
+  EXPECT_EQ(transform_numeric(0), 0.0f);
+  EXPECT_EQ(transform_numeric(-1), 0.0f);
+  EXPECT_EQ(transform_numeric(-9223372036854775807LL - 1), 0.0f);
+  EXPECT_EQ(transform_numeric(1), static_cast<float>(0.6931471805599453));
+  EXPECT_EQ(transform_numeric(10), static_cast<float>(2.3978952727983707));
+  EXPECT_EQ(transform_numeric(123456789), static_cast<float>(18.631401774268017));
+  EXPECT_EQ(transform_numeric(9223372036854775807LL), static_cast<float>(43.66827237527655));
 }
 
-TEST(DenseTransform, TableEqualsDirectComputationAroundItsEdge) {
-  const DenseTransform table;
-  for (int64_t x = -5; x < DenseTransform::kTableSize + 100; ++x) {
-    ASSERT_EQ(table(x), transform_dense(x)) << x;
+TEST(NumericTransform, TableEqualsDirectComputationAroundItsEdge) {
+  const NumericTransform table;
+  for (int64_t x = -5; x < NumericTransform::kTableSize + 100; ++x) {
+    ASSERT_EQ(table(x), transform_numeric(x)) << x;
   }
   EXPECT_EQ(table(4095), static_cast<float>(8.317766166719343));
   EXPECT_EQ(table(4096), static_cast<float>(8.318010277546872));

@@ -14,7 +14,7 @@ using namespace shadowsync;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const HashingConfig hashing = HashingConfig::uniform(1000, 7);
   static const CategoryHasher hasher(hashing);
-  static const DenseTransform transform;
+  static const NumericTransform transform;
   const data::LineParser parser(hasher, transform);
 
   // The line in an exact-size buffer, so that ASan catches a read past its end.
@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parser.parse(b, e, &label, numeric, sparse, &missing, &error)) {
     if (label != 0.0f && label != 1.0f) fuzz::fail("good line with a label other than 0/1");
     for (int j = 0; j < kNumNumeric; ++j) {
-      if (!std::isfinite(numeric[j]) || numeric[j] < 0.0f) fuzz::fail("good line with a bad dense value");
-      if ((missing >> j & 1u) != 0 && numeric[j] != 0.0f) fuzz::fail("missing dense value is not 0");
+      if (!std::isfinite(numeric[j]) || numeric[j] < 0.0f) fuzz::fail("good line with a bad numeric value");
+      if ((missing >> j & 1u) != 0 && numeric[j] != 0.0f) fuzz::fail("missing numeric value is not 0");
     }
     for (int t = 0; t < kNumSparse; ++t) {
       if (sparse[t] >= hashing.rows[t]) fuzz::fail("good line with a sparse row outside its table");

@@ -52,7 +52,7 @@ void expect_same(const Outcome& chunked, const Outcome& whole, size_t chunk_byte
   }
   const ParseReport &r = chunked.report, &s = whole.report;
   if (r.lines != s.lines || r.rows != s.rows || r.bad_lines != s.bad_lines ||
-      r.first_errors != s.first_errors || r.dense_missing != s.dense_missing || r.bytes != s.bytes) {
+      r.first_errors != s.first_errors || r.numeric_missing != s.numeric_missing || r.bytes != s.bytes) {
     fuzz::fail("different reports" + where + ":\n" + r.summary() + "\nvs\n" + s.summary());
   }
   if (r.rows != a.rows || r.rows + r.bad_lines != r.lines) fuzz::fail("report does not add up");

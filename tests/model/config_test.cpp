@@ -236,5 +236,11 @@ TEST(OptimizerConfig, ParseListsValidValues) {
   EXPECT_NE(m.find("adagrad, sgd"), std::string::npos);
 }
 
+// The library names the configuration field, never a command-line flag.
+TEST(OptimizerConfig, ParseErrorNamesTheField) {
+  EXPECT_EQ(error_of([] { OptimizerConfig::parse("adam"); }),
+            "optimizer: unknown dense optimizer 'adam' (valid: adagrad, sgd)");
+}
+
 }  // namespace
 }  // namespace shadowsync

@@ -105,7 +105,7 @@ Parsed parse_and_check(const std::string& text, uint64_t expected_rows) {
     synthetic::RawRow row;
     for (int j = 0; j < kNumNumeric; ++j) {
       const std::string& v = f[1 + j];
-      row.dense_missing[j] = v.empty();
+      row.numeric_missing[j] = v.empty();
       if (!v.empty() && !is_integer(v)) ADD_FAILURE() << "line " << n + 1 << " I" << j + 1 << ": " << v;
       row.numeric[j] = v.empty() ? 0 : std::stoll(v);
     }

@@ -126,13 +126,13 @@ TEST(RowSampler, MarginalsFollowTheSchema) {
   Rng rng(21);
   RawRow row;
   constexpr int n = 40000;
-  std::vector<int> dense_missing(kNumNumeric, 0), cat_missing(kNumSparse, 0);
+  std::vector<int> numeric_missing(kNumNumeric, 0), cat_missing(kNumSparse, 0);
   int minus_one = 0, other_negative = 0, top_rank_c1 = 0;
   for (int i = 0; i < n; ++i) {
     sampler.sample(rng, row);
     for (int j = 0; j < kNumNumeric; ++j) {
-      dense_missing[j] += row.dense_missing[j];
-      if (row.dense_missing[j]) continue;
+      numeric_missing[j] += row.numeric_missing[j];
+      if (row.numeric_missing[j]) continue;
       if (j != 1) {
         ASSERT_GE(row.numeric[j], 0) << "I" << j + 1;
       }
@@ -149,8 +149,8 @@ TEST(RowSampler, MarginalsFollowTheSchema) {
     top_rank_c1 += row.rank[0] == 1;
   }
   for (int j = 0; j < kNumNumeric; ++j) {
-    const double p = kDenseColumns[j].missing;
-    EXPECT_NEAR(dense_missing[j], n * p, 5 * std::sqrt(n * p * (1 - p)) + 1) << "I" << j + 1;
+    const double p = kNumericColumns[j].missing;
+    EXPECT_NEAR(numeric_missing[j], n * p, 5 * std::sqrt(n * p * (1 - p)) + 1) << "I" << j + 1;
   }
   for (int c = 0; c < kNumSparse; ++c) {
     const double p = kCategoricalColumns[c].missing;

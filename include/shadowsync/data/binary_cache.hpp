@@ -3,14 +3,14 @@
 //
 // File layout (little-endian, format version kCacheVersion):
 //   header (320 bytes): magic "SSYNCDAT", u32 version, u32 header bytes, u64 rows,
-//     u32 rows[26] and u64 salt (the full HashingConfig), u64 dense_missing[13],
+//     u32 rows[26] and u64 salt (the full HashingConfig), u64 numeric_missing[13],
 //     u64 checksum64 of each column (labels, numeric, sparse), u64 checksum64 of the header
 //     bytes before it; zero padding.
 //   labels float[rows], numeric float[rows*13], sparse u32[rows*26], each starting at a multiple
 //   of 64 bytes (zero padding between), nothing after the last column.
 // Opening validates, in this order, and throws Error naming the file and the cause: not a
 // regular readable file; wrong magic; other version; truncated or oversized; corrupted header;
-// hashing differs from the expected one; a column checksum mismatch; a dense_missing count larger
+// hashing differs from the expected one; a column checksum mismatch; a numeric_missing count larger
 // than the row count; values the parser cannot produce (validate_view: labels not 0/1, numeric
 // values other than 0 or log1p(x) for 1 <= x < 2^63, sparse >= rows[t]), naming the column and
 // the first bad row. A cache is never silently reused with other hashing parameters.
@@ -20,6 +20,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -32,9 +33,9 @@ inline constexpr char kCacheMagic[8] = {'S', 'S', 'Y', 'N', 'C', 'D', 'A', 'T'};
 inline constexpr uint32_t kCacheVersion = 1;
 
 // Writes `data` to `path` atomically (AtomicFileWriter: unique temporary, fsync, rename), after
-// validating it against `hashing` (see validate_view). `dense_missing` is stored for statistics.
+// validating it against `hashing` (see validate_view). `numeric_missing` is stored for statistics.
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumNumeric>& dense_missing = {});
+                 const std::array<uint64_t, kNumNumeric>& numeric_missing = {});
 
 // True when the file starts with kCacheMagic (false for shorter or unreadable files).
 bool has_cache_magic(const std::string& path);
@@ -42,6 +43,8 @@ bool has_cache_magic(const std::string& path);
 // The hashing a cache was written with (header checked: version, header checksum), or nullopt
 // when `path` is not a cache. Lets a command default to the cache's own hashing.
 std::optional<HashingConfig> read_cache_hashing(const std::string& path);
+
+class MappedFile;  // core/mapped_file.hpp
 
 class MappedCache {
  public:
@@ -58,14 +61,13 @@ class MappedCache {
   DataView view() const { return view_; }
   size_t rows() const { return view_.rows; }
   const HashingConfig& hashing() const { return hashing_; }
-  const std::array<uint64_t, kNumNumeric>& dense_missing() const { return dense_missing_; }
+  const std::array<uint64_t, kNumNumeric>& numeric_missing() const { return numeric_missing_; }
 
  private:
-  void* map_ = nullptr;
-  size_t map_bytes_ = 0;
+  std::unique_ptr<MappedFile> file_;  // the mapping view_ points into (core's one mmap owner)
   DataView view_{};
   HashingConfig hashing_{};
-  std::array<uint64_t, kNumNumeric> dense_missing_{};
+  std::array<uint64_t, kNumNumeric> numeric_missing_{};
 };
 
 }  // namespace shadowsync

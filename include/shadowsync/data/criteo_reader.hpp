@@ -56,7 +56,7 @@ struct ParseReport {
   std::vector<std::string> first_errors;  // "file:line: reason", in line order
   // Missing values per numeric column among the kept rows (numeric 0.0f does not tell missing from
   // x <= 0). For a binary cache: as stored when it was written.
-  std::array<uint64_t, kNumNumeric> dense_missing{};
+  std::array<uint64_t, kNumNumeric> numeric_missing{};
   uint64_t bytes = 0;    // text bytes parsed (0 for a cache)
   double seconds = 0.0;  // wall time of the parse
 

@@ -29,13 +29,13 @@ class DataBlock {
 
   size_t rows() const { return rows_; }
   float* labels() { return labels_.get(); }
-  float* numeric() { return dense_.get(); }
+  float* numeric() { return numeric_.get(); }
   uint32_t* sparse() { return sparse_.get(); }
   const float* labels() const { return labels_.get(); }
-  const float* numeric() const { return dense_.get(); }
+  const float* numeric() const { return numeric_.get(); }
   const uint32_t* sparse() const { return sparse_.get(); }
 
-  DataView view() const { return DataView{rows_, labels_.get(), dense_.get(), sparse_.get()}; }
+  DataView view() const { return DataView{rows_, labels_.get(), numeric_.get(), sparse_.get()}; }
 
   // Keeps the first `rows` examples (rows <= rows(); the memory is not reallocated).
   void truncate(size_t rows);
@@ -43,15 +43,15 @@ class DataBlock {
  private:
   size_t rows_ = 0;
   std::unique_ptr<float[]> labels_;
-  std::unique_ptr<float[]> dense_;
+  std::unique_ptr<float[]> numeric_;
   std::unique_ptr<uint32_t[]> sparse_;
 };
 
-// Largest numeric value the parser can produce: transform_dense(INT64_MAX) = log1p(2^63 - 1).
-float max_dense_value();
+// Largest numeric value the parser can produce: transform_numeric(INT64_MAX) = log1p(2^63 - 1).
+float max_numeric_value();
 
 // Checks that a view holds only values the parser can produce: labels exactly 0 or 1; numeric
-// values 0 or in [log1p(1), max_dense_value()] (so not negative, NaN, infinite or huge);
+// values 0 or in [log1p(1), max_numeric_value()] (so not negative, NaN, infinite or huge);
 // sparse rows < hashing.rows[t]. Throws shadowsync::Error "`where`: row R: column: what" for the
 // smallest bad row R (0-based), e.g. "x.bin: row 7: numeric I3 value 1e+30 is not a value the
 // parser produces (0 or log1p(x) for 1 <= x < 2^63, at most 43.668)". One parallel pass (oneTBB).

@@ -22,7 +22,7 @@ class Dataset {
  public:
   // Opens `path`: a binary cache if it starts with the cache magic (its stored hashing must
   // equal options.hashing, else Error), otherwise a Criteo TSV parsed with `options`. `report`,
-  // if given, receives the parse report (for a cache: file, rows and dense_missing only).
+  // if given, receives the parse report (for a cache: file, rows and numeric_missing only).
   static Dataset open(const std::string& path, const ParseOptions& options,
                       ParseReport* report = nullptr);
   // Wraps examples built in memory (tests, generated data); path() is "<memory>".
@@ -38,20 +38,20 @@ class Dataset {
   const std::string& path() const { return path_; }
   bool is_cache() const { return std::holds_alternative<MappedCache>(storage_); }
   // Missing values per numeric column, when known (parsed or cached files; not from_block).
-  const std::optional<std::array<uint64_t, kNumNumeric>>& dense_missing() const {
-    return dense_missing_;
+  const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing() const {
+    return numeric_missing_;
   }
 
  private:
   Dataset() = default;
   std::string path_;
   std::variant<DataBlock, MappedCache> storage_;
-  std::optional<std::array<uint64_t, kNumNumeric>> dense_missing_;
+  std::optional<std::array<uint64_t, kNumNumeric>> numeric_missing_;
 };
 
 // Deterministic held-out tail: with e = clamp(round(rows * f), 1, rows - 1), the first rows - e
 // rows for training and the last e for evaluation. Requires 0 < f < 1 (else Error naming
-// --eval-fraction) and rows >= 2 (else Error saying how many rows there are).
+// the field eval_fraction) and rows >= 2 (else Error saying how many rows there are).
 std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction);
 
 }  // namespace shadowsync

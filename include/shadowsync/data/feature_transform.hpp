@@ -2,7 +2,7 @@
 // 32-bit values -> a row of their embedding table through a 64-bit mixer of (value, table, salt).
 //
 // Contracts:
-//   transform_dense(x)      = (float) log1p(max(x, 0)) computed in double; a missing value is 0
+//   transform_numeric(x)      = (float) log1p(max(x, 0)) computed in double; a missing value is 0
 //                             (the caller stores 0.0f, this function is never asked).
 //   category_hash(v, t, s)  = mix64(v XOR table_key(t, s)), where table_key(t, s) =
 //                             mix64(s XOR (t + 1) * 0x9E3779B97F4A7C15) and mix64 is the
@@ -52,7 +52,7 @@ constexpr uint32_t reduce_range(uint64_t hash, uint32_t n) {
 }
 
 // log(1 + max(x, 0)) as float; exact same value for every caller (table or not).
-inline float transform_dense(int64_t x) {
+inline float transform_numeric(int64_t x) {
   return x > 0 ? static_cast<float>(std::log1p(static_cast<double>(x))) : 0.0f;
 }
 
@@ -75,14 +75,14 @@ class CategoryHasher {
   std::array<uint32_t, kNumSparse> spans_{};  // rows[t] - 1
 };
 
-// Dense transform of small values from a table, larger ones computed: the parser's hot path.
-class DenseTransform {
+// Numeric transform of small values from a table, larger ones computed: the parser's hot path.
+class NumericTransform {
  public:
   static constexpr int64_t kTableSize = 4096;
-  DenseTransform();
+  NumericTransform();
   float operator()(int64_t x) const {
     if (x >= 0 && x < kTableSize) return table_[static_cast<size_t>(x)];
-    return transform_dense(x);
+    return transform_numeric(x);
   }
 
  private:

@@ -5,6 +5,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace shadowsync {
 
@@ -19,8 +22,8 @@ struct HashingConfig {
   uint64_t salt = 0;
 
   static constexpr uint32_t kDefaultRowsPerTable = 1u << 17;
-  // The documented range of the --rows-per-table option of every command (convert, stats,
-  // train): 2 (row 0 = missing, one hashed row) to 2^30 (an embedding table of 2^30 rows is
+  // The documented range of a rows-per-table value chosen by a user (field rows_per_table, in
+  // every front end and command that takes one; checked by rows_per_table_problem): 2 (row 0 = missing, one hashed row) to 2^30 (an embedding table of 2^30 rows is
   // already 4 GiB per float of width). Larger tables cannot be allocated for training, so a cache
   // is never written with them; a stored HashingConfig is still read whatever its sizes.
   static constexpr uint32_t kMinRowsPerTable = 2;
@@ -36,5 +39,15 @@ struct HashingConfig {
 
   friend bool operator==(const HashingConfig&, const HashingConfig&) = default;
 };
+
+// The one range check of a rows-per-table value chosen by a user. `rows` is the value, or
+// nullopt when the front end could not read `given` (its text) as a non-negative integer.
+// Returns "" when the value lies in [kMinRowsPerTable, kMaxRowsPerTable], else what is wrong,
+// naming the value as given: "Value 1 not in range 2 to 1073741824".
+std::string rows_per_table_problem(std::optional<uint64_t> rows, std::string_view given);
+
+// `rows` as a table size when it passes rows_per_table_problem; otherwise throws Error naming
+// the field rows_per_table: "rows_per_table: Value 1 not in range 2 to 1073741824".
+uint32_t checked_rows_per_table(uint64_t rows);
 
 }  // namespace shadowsync

@@ -23,7 +23,7 @@ struct OptimizerConfig {
   float emb_lr = 0.05f;  // embedding (row-wise Adagrad) learning rate
   float eps = 1e-8f;     // Adagrad denominator term
 
-  // "sgd" / "adagrad"; throws Error naming --optimizer and listing the valid values.
+  // "sgd" / "adagrad"; throws Error naming the field optimizer and listing the valid values.
   static DenseOptimizer parse(std::string_view text);
   static std::string name(DenseOptimizer optimizer);
 };

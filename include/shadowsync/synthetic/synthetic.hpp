@@ -41,7 +41,7 @@ struct SyntheticSummary {
   double positive_rate = 0;    // fraction of label 1
   double teacher_logloss = 0;  // mean log loss of the teacher's logits on the written labels
   // teacher_logloss / entropy of positive_rate; NaN (null in the JSON, "undefined" in the CLI)
-  // when every label is the same (e.g. --rows 1), where NE is undefined.
+  // when every label is the same (e.g. a single row), where NE is undefined.
   double teacher_ne = 0;
 };
 
