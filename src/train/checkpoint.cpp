@@ -45,7 +45,7 @@ CheckpointLock::CheckpointLock(const std::string& checkpoint_path) {
     fd_ = -1;
     if (error == EWOULDBLOCK) {
       throw Error("checkpoint '" + checkpoint_path + "' is in use: another training run holds its lock '" +
-                  lock_path + "'; give this run another --checkpoint path or wait for that run to end");
+                  lock_path + "'; give this run another " + field("checkpoint") + " path or wait for that run to end");
     }
     throw Error("checkpoint '" + checkpoint_path + "': cannot lock '" + lock_path + "': " + std::strerror(error));
   }
