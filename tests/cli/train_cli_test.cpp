@@ -270,9 +270,12 @@ TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
   EXPECT_EQ(ckpt.exit_code, 2) << ckpt.output;
   EXPECT_NE(ckpt.output.find("shadowsync: error: "), std::string::npos) << ckpt.output;
   EXPECT_NE(ckpt.output.find("/proc/shadowsync-test.ckpt"), std::string::npos) << ckpt.output;
-  // A run that diverges while --eval-every evaluates with the workers parked.
+  // A run that diverges while --eval-every evaluates with the workers parked. One deterministic
+  // worker and an absurd learning rate, so that it diverges on every run (two Hogwild workers at
+  // --lr 3 sometimes saturated instead).
   const RunResult diverged = run("train --data '" + data_file() + "'" + kSmall +
-                                 "--sync none --groups 1 --optimizer sgd --lr 3 --eval-every 128 --eval-fraction 0.005");
+                                 "--sync none --groups 1 --threads-per-group 1 --deterministic --optimizer sgd --lr 1e20 "
+                                 "--eval-every 128 --eval-fraction 0.005");
   EXPECT_EQ(diverged.exit_code, 2) << diverged.output;
   EXPECT_NE(diverged.output.find("shadowsync: error: training diverged"), std::string::npos) << diverged.output;
   for (const RunResult* r : {&metrics, &ckpt, &diverged}) {
