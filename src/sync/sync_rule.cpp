@@ -148,30 +148,30 @@ SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_
   chunk_ = params_.chunk_floats;
   if (chunk_ == 0) chunk_ = kAutoChunk;
   if (params_.kind != SyncRuleKind::MA) {
-    state_a_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));
-    read_replica(state_a_, replicas_[0], n);  // center / w_global start at replica 0
+    anchor_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));
+    read_replica(anchor_, replicas_[0], n);  // center / w_global start at replica 0
   }
   if (params_.kind == SyncRuleKind::BMUF) {
     try {
-      state_b_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));  // zero-filled: delta = 0
+      block_delta_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));  // zero-filled: delta = 0
     } catch (...) {
-      memory_->deallocate(state_a_, n * sizeof(float));
+      memory_->deallocate(anchor_, n * sizeof(float));
       throw;
     }
   }
 }
 
 SyncRule::~SyncRule() {
-  if (state_a_ != nullptr) memory_->deallocate(state_a_, size_ * sizeof(float));
-  if (state_b_ != nullptr) memory_->deallocate(state_b_, size_ * sizeof(float));
+  if (anchor_ != nullptr) memory_->deallocate(anchor_, size_ * sizeof(float));
+  if (block_delta_ != nullptr) memory_->deallocate(block_delta_, size_ * sizeof(float));
 }
 
-const float* SyncRule::center() const { return state_a_; }
+const float* SyncRule::center() const { return anchor_; }
 
 std::vector<std::pair<float*, size_t>> SyncRule::state_buffers() {
   std::vector<std::pair<float*, size_t>> out;
-  if (state_a_ != nullptr) out.emplace_back(state_a_, size_);
-  if (state_b_ != nullptr) out.emplace_back(state_b_, size_);
+  if (anchor_ != nullptr) out.emplace_back(anchor_, size_);
+  if (block_delta_ != nullptr) out.emplace_back(block_delta_, size_);
   return out;
 }
 
@@ -228,7 +228,7 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
   const bool nt = params_.nontemporal;
 
   if (params_.kind == SyncRuleKind::EASGD) {
-    float* __restrict c = state_a_ + begin;
+    float* __restrict c = anchor_ + begin;
     const float alpha = params_.alpha;
     for (size_t i = 0; i < g; ++i) {
       const float* __restrict s = snapshot + i * stride;
@@ -256,8 +256,8 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
     for (size_t k = 0; k < length; ++k) target[k] *= inv_g;
   }
   if (params_.kind == SyncRuleKind::BMUF) {
-    float* __restrict w_global = state_a_ + begin;
-    float* __restrict momentum = state_b_ + begin;
+    float* __restrict w_global = anchor_ + begin;
+    float* __restrict momentum = block_delta_ + begin;
     const float eta = params_.block_momentum;
     const float zeta = params_.block_lr;
     const float look_ahead = params_.nesterov ? eta : 0.0f;
@@ -294,7 +294,7 @@ void SyncRule::exchange_with_center(int group) {
   for (size_t b = 0; b < size_; b += chunk_) {
     const size_t length = std::min(chunk_, size_ - b);
     read_replica(s, replica + b, length);
-    float* __restrict c = state_a_ + b;
+    float* __restrict c = anchor_ + b;
     for (size_t k = 0; k < length; ++k) {
       const float d = alpha * (s[k] - c[k]);
       c[k] += d;

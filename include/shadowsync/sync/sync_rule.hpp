@@ -115,8 +115,8 @@ class SyncRule {
   size_t size_ = 0;
   size_t chunk_ = 0;
   MemoryResource* memory_ = nullptr;
-  float* state_a_ = nullptr;  // EASGD center, BMUF w_global
-  float* state_b_ = nullptr;  // BMUF delta
+  float* anchor_ = nullptr;       // the model the replicas are pulled to: EASGD center, BMUF w_global
+  float* block_delta_ = nullptr;  // BMUF: the filtered block movement (momentum)
 };
 
 }  // namespace shadowsync

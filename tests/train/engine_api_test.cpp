@@ -1,0 +1,277 @@
+// The engine as a library (include/shadowsync/train/trainer.hpp, train_observer.hpp,
+// train_state.hpp): a given plan is used as is, the observer hears every report in run order and
+// nothing is printed, the stop token stops a run with a resumable checkpoint, an observer's
+// exception ends the run with every thread joined, and TrainState's one save and load round-trip.
+#include "shadowsync/train/trainer.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "shadowsync/numa/plan.hpp"
+#include "shadowsync/numa/topology.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/train_state.hpp"
+#include "shadowsync/train/trained_model.hpp"
+#include "train/checkpoint.hpp"
+
+namespace shadowsync {
+namespace {
+
+const HashingConfig kHashing = HashingConfig::uniform(1024);
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("shadowsync_engine_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+struct Data {
+  std::unique_ptr<Dataset> dataset;
+  DataView train, eval;
+};
+
+const Data& data() {
+  static const Data d = [] {
+    Data out;
+    const std::string tsv = temp_path("data.tsv");
+    SyntheticOptions options;
+    options.rows = 30000;
+    options.seed = 5;
+    generate_synthetic_criteo(options, tsv);
+    ParseOptions parse;
+    parse.hashing = kHashing;
+    out.dataset = std::make_unique<Dataset>(Dataset::open(tsv, parse));
+    std::filesystem::remove(tsv);
+    std::tie(out.train, out.eval) = split_eval_tail(out.dataset->view(), 0.1);
+    return out;
+  }();
+  return d;
+}
+
+TrainConfig config(SyncMethod sync) {
+  TrainConfig c;
+  c.model = ModelConfig::preset("tiny", kHashing);
+  c.sync = sync;
+  c.topology = "package:2 numa:1 core:1 pu:1";
+  c.placement.threads_per_group = 1;
+  c.batch = 64;
+  c.sync_every = 2;
+  return c;
+}
+
+// Records every call, in order.
+struct Recorder : TrainObserver {
+  double interval = 0;
+  std::vector<std::string> calls;
+  std::vector<TrainReport> progress, evaluations, finals;
+  std::vector<PacingReport> pacing;
+  std::vector<std::string> warnings;
+  double progress_interval_s() const override { return interval; }
+  void on_start() override { calls.push_back("start"); }
+  void on_warning(const std::string& m) override { warnings.push_back(m); }
+  void on_pacing(const PacingReport& p) override {
+    calls.push_back("pacing");
+    pacing.push_back(p);
+  }
+  void on_progress(const TrainReport& r) override {
+    calls.push_back("progress");
+    progress.push_back(r);
+  }
+  void on_evaluation(const TrainReport& r) override {
+    calls.push_back("eval");
+    evaluations.push_back(r);
+  }
+  void on_checkpoint(const CheckpointReport&) override { calls.push_back("checkpoint"); }
+  void on_training_done() override { calls.push_back("done"); }
+  void on_final(const TrainReport& r) override {
+    calls.push_back("final");
+    finals.push_back(r);
+  }
+};
+
+TEST(Engine, UsesTheGivenPlanInsteadOfPlanningFromTheConfiguration) {
+  const numa::Topology topology = numa::Topology::load("package:3 numa:1 core:1 pu:1");
+  numa::PlacementOptions placement;
+  placement.threads_per_group = 1;
+  TrainerSetup setup;
+  setup.plan = numa::make_plan(topology, placement);
+  TrainConfig c = config(SyncMethod::None);  // its topology has 2 sockets; the plan has 3 groups
+  Trainer trainer(c, data().train, data().eval, setup);
+  EXPECT_EQ(trainer.groups(), 3);
+  EXPECT_EQ(trainer.plan().groups.size(), 3u);
+  EXPECT_EQ(trainer.plan().topology_spec, "package:3 numa:1 core:1 pu:1");
+  const TrainResult r = trainer.run();
+  EXPECT_EQ(r.final_report.groups.size(), 3u);
+  EXPECT_EQ(r.final_report.examples, data().train.rows);
+}
+
+TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
+  Recorder recorder;
+  recorder.interval = 0.001;
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.eval_every = 9000;
+  c.sync_interval_ms = TrainConfig::kAutoSyncInterval;  // no spare PU: paced, and the pacing reported
+  TrainerSetup setup;
+  setup.observer = &recorder;
+  testing::internal::CaptureStderr();
+  testing::internal::CaptureStdout();
+  Trainer trainer(c, data().train, data().eval, setup);
+  const TrainResult result = trainer.run();
+  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(err, "") << "the engine printed";
+  EXPECT_EQ(out, "") << "the engine printed";
+  ASSERT_GE(recorder.calls.size(), 4u);
+  EXPECT_EQ(recorder.calls.front(), "start");
+  EXPECT_EQ(recorder.calls[1], "pacing");
+  EXPECT_EQ(recorder.calls.back(), "final");
+  EXPECT_EQ(recorder.calls[recorder.calls.size() - 2], "done");
+  ASSERT_EQ(recorder.pacing.size(), 1u);
+  EXPECT_GE(recorder.pacing[0].interval_ms, 1);
+  EXPECT_GT(recorder.pacing[0].round_ms, 0.0);
+  EXPECT_EQ(recorder.evaluations.size(), 2u);  // at 9000 and 18000 of 27000 examples
+  for (const TrainReport& e : recorder.evaluations) {
+    EXPECT_EQ(e.kind, ReportKind::Evaluation);
+    ASSERT_TRUE(e.eval.has_value());
+    EXPECT_EQ(e.eval->examples, data().eval.rows);
+  }
+  for (const TrainReport& p : recorder.progress) EXPECT_EQ(p.kind, ReportKind::Progress);
+  ASSERT_EQ(recorder.finals.size(), 1u);
+  EXPECT_EQ(recorder.finals[0].kind, ReportKind::Final);
+  EXPECT_EQ(recorder.finals[0].examples, result.final_report.examples);
+  EXPECT_EQ(recorder.finals[0].sync_interval_ms, recorder.pacing[0].interval_ms);
+  EXPECT_EQ(recorder.warnings.size(), 1u) << "a synthetic topology cannot be bound: one warning";
+  EXPECT_EQ(nlohmann::json(recorder.finals[0].to_json())["event"], "final");
+}
+
+TEST(Engine, StopTokenStopsTheRunWithACheckpointThatResumesToTheEnd) {
+  const std::string path = temp_path("stopped.ckpt");
+  std::filesystem::remove(path);
+  TrainConfig c = config(SyncMethod::ForegroundMA);
+  c.deterministic = true;
+  c.stop_checkpoint_path = path;
+  std::stop_source source;
+  struct StopAtFirstProgress : Recorder {
+    std::stop_source* source = nullptr;
+    void on_progress(const TrainReport& r) override {
+      Recorder::on_progress(r);
+      source->request_stop();
+    }
+  } observer;
+  observer.interval = 0.0001;
+  observer.source = &source;
+  TrainerSetup setup;
+  setup.observer = &observer;
+  setup.stop = source.get_token();
+  Trainer trainer(c, data().train, data().eval, setup);
+  const TrainResult stopped = trainer.run();
+  EXPECT_TRUE(stopped.stop_requested);
+  EXPECT_TRUE(stopped.stopped_early);
+  EXPECT_FALSE(stopped.stop_after_training);
+  EXPECT_EQ(stopped.checkpoint, path);
+  EXPECT_LT(stopped.final_report.examples, data().train.rows);
+  ASSERT_TRUE(std::filesystem::exists(path));
+
+  // Resuming it finishes the data, and matches an uninterrupted deterministic run bit for bit.
+  TrainConfig resume = config(SyncMethod::ForegroundMA);
+  resume.deterministic = true;
+  resume.resume_path = path;
+  Trainer resumed(resume, data().train, data().eval);
+  const TrainResult finished = resumed.run();
+  EXPECT_FALSE(finished.stopped_early);
+  EXPECT_EQ(finished.final_report.examples, data().train.rows);
+  TrainConfig whole = config(SyncMethod::ForegroundMA);
+  whole.deterministic = true;
+  Trainer uninterrupted(whole, data().train, data().eval);
+  uninterrupted.run();
+  const size_t n = uninterrupted.model().layout().total_floats;
+  EXPECT_EQ(0, std::memcmp(uninterrupted.final_dense(), resumed.final_dense(), n * sizeof(float)));
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".lock");
+}
+
+TEST(Engine, AnObserversExceptionEndsTheRunWithEveryThreadJoined) {
+  struct Failing : TrainObserver {
+    double progress_interval_s() const override { return 0.0001; }
+    void on_progress(const TrainReport&) override { throw Error("the front end could not show progress"); }
+  } failing;
+  TrainerSetup setup;
+  setup.observer = &failing;
+  Trainer trainer(config(SyncMethod::ShadowMA), data().train, data().eval, setup);
+  try {
+    trainer.run();
+    FAIL() << "run() returned";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "the front end could not show progress");
+  }
+}
+
+TEST(TrainState, SaveAndLoadRoundTripEverySection) {
+  const Model model(ModelConfig::preset("tiny", kHashing));
+  auto memory = [](int) -> MemoryResource& { return default_memory(); };
+  TrainState a(model, 2, TrainState::Parts::Everything, memory, default_memory());
+  a.initialize(model, 3);
+  for (size_t i = 0; i < a.dense_floats(); ++i) {
+    a.replica(1)[i] += 0.5f;
+    a.optimizer_state(0)[i] = static_cast<float>(i);
+    a.optimizer_state(1)[i] = -static_cast<float>(i);
+  }
+  std::vector<float> sync_state(a.dense_floats(), 0.25f);
+  a.set_sync_state({{sync_state.data(), sync_state.size()}});
+  a.progress = {{1, 64, 1, 0}, {2, 128, 2, 1}};
+  const std::string path = temp_path("state.ckpt");
+  a.save(path, nlohmann::json{{"format", "test"}});
+
+  TrainState b(model, 2, TrainState::Parts::Everything, memory, default_memory());
+  std::vector<float> loaded_sync(a.dense_floats(), 0.0f);
+  b.set_sync_state({{loaded_sync.data(), loaded_sync.size()}});
+  CheckpointReader reader(path);
+  b.load(reader, "test", "this run");
+  const size_t bytes = a.dense_floats() * sizeof(float);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(0, std::memcmp(a.replica(r), b.replica(r), bytes));
+    EXPECT_EQ(0, std::memcmp(a.optimizer_state(r), b.optimizer_state(r), bytes));
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    EXPECT_EQ(0, std::memcmp(a.embeddings().table_data(t), b.embeddings().table_data(t),
+                             a.embeddings().table_floats(t) * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(a.embeddings().accumulator(t), b.embeddings().accumulator(t),
+                             a.embeddings().rows(t) * sizeof(float)));
+  }
+  EXPECT_EQ(loaded_sync, sync_state);
+
+  // A state without sync state refuses the section; a model-only state ignores it.
+  TrainState no_sync(model, 2, TrainState::Parts::Everything, memory, default_memory());
+  try {
+    no_sync.load(reader, "test", "this run");
+    FAIL() << "sync_state accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "test: section 'sync_state' is not used by this run");
+  }
+  TrainState model_only(model, 2, TrainState::Parts::Model, memory, default_memory());
+  model_only.load(reader, "test", "");
+  EXPECT_EQ(0, std::memcmp(a.replica(1), model_only.replica(1), bytes));
+
+  // Another replica count does not fit: the size is named before anything is read.
+  TrainState three(model, 3, TrainState::Parts::Everything, memory, default_memory());
+  try {
+    three.load(reader, "test", "this run");
+    FAIL() << "a 2-replica checkpoint loaded into 3 replicas";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("replicas"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace shadowsync
