@@ -28,8 +28,8 @@ namespace {
 
 // nlohmann::json -> Python objects through the json module (reports are small).
 py::object to_python(const nlohmann::json& j) {
-  static py::object loads = py::module_::import("json").attr("loads");
-  return loads(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // Looked up per call: a static py::object would be released after the interpreter ends.
+  return py::module_::import("json").attr("loads")(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 [[noreturn]] void bad_option(const std::string& name, const std::string& expected, const py::handle& value) {

@@ -108,7 +108,10 @@ class Model:
         self._dir = tempfile.TemporaryDirectory(prefix="shadowsync-model-")
         self._path = os.path.join(self._dir.name, "model.ckpt")
         shutil.copyfile(checkpoint_path, self._path)
-        self._model = _shadowsync._TrainedModel.load(self._path)
+        try:
+            self._model = _shadowsync._TrainedModel.load(self._path)
+        except OSError as e:  # name the caller's file, not the private copy
+            raise OSError(str(e).replace(self._path, os.fspath(checkpoint_path))) from None
         self.result = result or {}
 
     @classmethod
