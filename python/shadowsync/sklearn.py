@@ -62,10 +62,14 @@ def _split_features(X, estimator, fitting):
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError("X: sparse matrices are not supported; give a dense array of 39 columns")
     X = np.asarray(X)
+    if X.dtype.kind == "c":
+        raise ValueError("X: Complex data not supported")
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D array of 39 columns, got shape {X.shape}")
     if X.shape[1] != 39:
-        raise ValueError(f"X: expected 39 columns (13 numeric, 26 categorical ids), got {X.shape[1]}")
+        raise ValueError(f"X: expected 39 columns (13 numeric, 26 categorical ids), got {X.shape[1]} feature(s)")
+    if X.dtype.kind == "c":
+        raise ValueError("X: Complex data not supported")
     if X.dtype.kind not in "iufb":
         raise ValueError(f"X: expected a numeric array, got dtype {X.dtype}")
     if X.dtype.kind == "f" and np.isinf(X).any():
@@ -111,6 +115,8 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     def _dataset(self, X, y=None, fitting=False):
         numeric, categorical = _split_features(X, self, fitting)
         labels = None
+        if y is not None and len(y) != len(numeric):
+            raise ValueError(f"y: expected {len(numeric)} labels like X, got {len(y)}")
         if y is not None:
             labels = (np.asarray(y) == self.classes_[1]).astype(np.float32)
         return Dataset.from_arrays(numeric, categorical, labels, rows_per_table=self.rows_per_table,
@@ -118,6 +124,12 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Trains on every row of X with labels y (two classes); returns self."""
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise TypeError("X: sparse matrices are not supported; give a dense array of 39 columns")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if not hasattr(X, "iloc"):
+            X = np.asarray(X)
         y = np.asarray(y)
         if y.ndim != 1:
             if y.ndim == 2 and y.shape[1] == 1:
@@ -128,8 +140,6 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         if len(classes) != 2:
             raise ValueError(f"y: expected two classes (binary CTR labels), got {len(classes)} class(es)")
-        if len(y) != len(X):
-            raise ValueError(f"y: expected {len(X)} labels like X, got {len(y)}")
         self.classes_ = classes
         data = self._dataset(X, y, fitting=True)
         self.n_features_in_ = 39
@@ -154,6 +164,8 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X):
+        """classes_[1] where predict_proba(X)[:, 1] >= 0.5, else classes_[0]."""
+        check_is_fitted(self, "model_")
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
     def decision_function(self, X):
