@@ -93,13 +93,16 @@ struct Strided2D {
 template <typename T>
 long long transform_numeric_rows(const py::array& a, float* out, size_t rows) {
   const Strided2D<T> at(a);
+  const NumericTransform table;  // the parser's table for small integers (same values)
   std::atomic<long long> bad{-1};
   tbb::parallel_for(tbb::blocked_range<size_t>(0, rows, 4096), [&](const tbb::blocked_range<size_t>& r) {
     for (size_t i = r.begin(); i < r.end(); ++i) {
       for (size_t j = 0; j < static_cast<size_t>(kNumNumeric); ++j) {
         const double x = static_cast<double>(at(i, j));
         float value = 0.0f;
-        if (std::isnan(x)) {
+        if (x >= 0 && x < NumericTransform::kTableSize && x == std::floor(x)) {
+          value = table(static_cast<int64_t>(x));
+        } else if (std::isnan(x)) {
           value = 0.0f;
         } else if (!std::isfinite(x)) {
           long long expected = -1;
