@@ -92,3 +92,16 @@ def test_sklearn_estimator_checks_that_apply():
                 check(estimator)
             ran.add(name)
     assert ran == APPLICABLE_CHECKS
+
+
+def test_dataframe_hex_strings_and_missing_values_as_in_the_tsv(data_dir, arrays):
+    numeric, categorical, labels = arrays
+    rows = 500
+    frame = pd.DataFrame(numeric[:rows], columns=[f"I{i}" for i in range(1, 14)])
+    for t in range(26):
+        frame[f"C{t + 1}"] = [format(v, "08x") if v >= 0 else None for v in categorical[:rows, t]]
+    est = ShadowSyncClassifier(**FAST).fit(frame, labels[:rows])
+    as_array = np.hstack([numeric[:rows], categorical[:rows].astype(np.float64)])
+    as_array[:, 13:][categorical[:rows] < 0] = np.nan
+    np.testing.assert_array_equal(est.predict_proba(frame), est.predict_proba(as_array))
+    assert list(est.feature_names_in_[:2]) == ["I1", "I2"]

@@ -170,3 +170,14 @@ def test_keyboard_interrupt_stops_fit_with_a_loadable_checkpoint(data_dir, tmp_p
     model = shadowsync.load(checkpoint)
     assert 0 < model.examples_trained < 50_000_000  # stopped early, by the interrupt
     assert 0 < model.evaluate(data_dir / "train.bin")["ne"] < 1.5
+
+
+def test_resume_continues_a_run_stopped_by_max_examples(data_dir, tmp_path):
+    checkpoint = tmp_path / "run.ckpt"
+    first = shadowsync.train(data_dir / "train.bin", checkpoint=str(checkpoint), max_examples=1024, **DETERMINISTIC)
+    assert first.result["stopped_early"]
+    resumed = shadowsync.train(data_dir / "train.bin", resume=str(checkpoint), **DETERMINISTIC)
+    whole = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+    assert resumed.examples_trained == whole.examples_trained
+    # deterministic: stopping and resuming gives the run that never stopped
+    assert resumed.result["final"]["eval"]["ne"] == pytest.approx(whole.result["final"]["eval"]["ne"], abs=1e-9)
