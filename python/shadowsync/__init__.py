@@ -1,0 +1,25 @@
+"""shadowsync: the ShadowSync CTR trainer (C++ engine) from Python.
+
+Data:       Dataset(path) or Dataset.from_arrays(numeric, categorical, labels)
+Training:   train(data, eval_data=None, **options) -> Model   (options as the CLI's flags)
+Models:     Model.evaluate(data), Model.predict(data), Model.save(path); load(path)
+Synthetic:  generate(path, rows, seed) writes Criteo-format TSV with a known optimum
+sklearn:    ShadowSyncClassifier (shadowsync.sklearn; needs scikit-learn)
+
+See docs/python.md.
+"""
+
+from ._api import Dataset, Model, generate, load, train, TRAIN_OPTIONS
+
+__version__ = "0.1.0"
+
+__all__ = ["Dataset", "Model", "ShadowSyncClassifier", "generate", "load", "train", "TRAIN_OPTIONS",
+           "__version__"]
+
+
+def __getattr__(name):
+    # scikit-learn is imported only when the estimator is asked for.
+    if name == "ShadowSyncClassifier":
+        from .sklearn import ShadowSyncClassifier
+        return ShadowSyncClassifier
+    raise AttributeError(f"module 'shadowsync' has no attribute {name!r}")

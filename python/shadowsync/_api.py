@@ -1,0 +1,290 @@
+"""The low-level API: Dataset, train, Model, load, generate (mirrors `shadowsync train/eval/predict/gen`)."""
+
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+from . import _shadowsync
+
+# The keyword options of train() that configure the run, named as the CLI's flags
+# (--threads-per-group -> threads_per_group).
+TRAIN_OPTIONS = (
+    "model", "sync", "topology", "groups", "threads_per_group", "group_by", "oversubscribe", "batch",
+    "optimizer", "lr", "emb_lr", "epochs", "seed", "sync_every", "sync_interval_ms", "sync_threads",
+    "alpha", "block_momentum", "block_lr", "classic_momentum", "eval_every", "checkpoint",
+    "checkpoint_every", "resume", "max_examples", "deterministic",
+)
+# Options about the data (used when `data` is a path) and the Python side of a run.
+_DATA_OPTIONS = ("rows_per_table", "hash_salt", "strict")
+_RUN_OPTIONS = ("eval_fraction", "callback", "verbose", "progress_seconds")
+_METRICS_EVENTS = ("progress", "eval", "final")
+
+
+class Dataset:
+    """Examples the engine trains on, evaluates and predicts.
+
+    Dataset(path, rows_per_table=None, hash_salt=0, strict=False)
+        A Criteo TSV or a binary cache (from `shadowsync convert`), read by the same data
+        library as the CLI, with the CLI's hashing rule: rows_per_table/hash_salt when given,
+        else a cache's own hashing, else 131072 rows per table, salt 0. OSError for a file that
+        cannot be read or is not valid.
+
+    Dataset.from_arrays(numeric, categorical, labels=None, rows_per_table=None, hash_salt=0,
+                        hashed=False)
+        numeric: float array (n, 13) of raw integer features, NaN = missing; transformed as the
+            parser does (log(1 + max(x, 0))) in one pass, whatever the layout (the one copy).
+        categorical: integer array (n, 26) of raw categorical ids, the 32-bit values the TSV
+            writes in hex (negative = missing); hashed with the CLI's hash, table sizes and salt
+            (one copy). With hashed=True they are already table rows (0 = missing) and a
+            C-contiguous uint32 array is used without a copy.
+        labels: (n,) of 0/1 (float32 C-contiguous: used without a copy), or None (all 0: for
+            predict).
+        Arrays used in place are kept alive by the Dataset. ValueError names the argument and
+        what was expected.
+    """
+
+    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False):
+        path = os.fspath(path)
+        self._data = _shadowsync._Data.from_path(path, rows_per_table, hash_salt, strict)
+
+    @classmethod
+    def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
+        self = cls.__new__(cls)
+        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, rows_per_table, hash_salt,
+                                                   hashed)
+        return self
+
+    def __len__(self):
+        return self._data.rows
+
+    def __repr__(self):
+        return f"<shadowsync.Dataset {self._data.source!r}: {self._data.rows} rows>"
+
+    @property
+    def labels(self):
+        """Labels as the engine reads them: float32 (n,), read-only view."""
+        return self._data.labels
+
+    @property
+    def numeric(self):
+        """Numeric features as the engine reads them (transformed): float32 (n, 13), read-only view."""
+        return self._data.numeric
+
+    @property
+    def categorical(self):
+        """Embedding-table rows (hashed, 0 = missing): uint32 (n, 26), read-only view."""
+        return self._data.categorical
+
+    @property
+    def rows_per_table(self):
+        return self._data.rows_per_table
+
+    @property
+    def hash_salt(self):
+        return self._data.hash_salt
+
+
+def _as_dataset(data, name, options=None):
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (str, bytes, os.PathLike)):
+        return Dataset(data, **(options or {}))
+    raise TypeError(f"{name}: expected a shadowsync.Dataset or a path, got {type(data).__name__}")
+
+
+class Model:
+    """A trained model: the mean of the replicas and the embedding tables of a checkpoint.
+
+    The model keeps its own copy of the checkpoint (in a private temporary folder), so save()
+    and pickling give exactly the file the engine wrote, which `shadowsync eval/predict` and
+    `shadowsync train --resume` read.
+    """
+
+    def __init__(self, checkpoint_path, result=None):
+        self._dir = tempfile.TemporaryDirectory(prefix="shadowsync-model-")
+        self._path = os.path.join(self._dir.name, "model.ckpt")
+        shutil.copyfile(checkpoint_path, self._path)
+        try:
+            self._model = _shadowsync._TrainedModel.load(self._path)
+        except OSError as e:  # name the caller's file, not the private copy
+            raise OSError(str(e).replace(self._path, os.fspath(checkpoint_path))) from None
+        self.result = result or {}
+
+    @classmethod
+    def _from_bytes(cls, data):
+        with tempfile.TemporaryDirectory(prefix="shadowsync-load-") as folder:
+            path = os.path.join(folder, "model.ckpt")
+            with open(path, "wb") as f:
+                f.write(data)
+            return cls(path)
+
+    def __repr__(self):
+        return f"<shadowsync.Model trained on {self.examples_trained} examples>"
+
+    @property
+    def examples_trained(self):
+        return self._model.examples_trained
+
+    @property
+    def rows_per_table(self):
+        return self._model.rows_per_table
+
+    @property
+    def hash_salt(self):
+        return self._model.hash_salt
+
+    def _dataset(self, data):
+        # A path is read with the model's own hashing.
+        if isinstance(data, (str, bytes, os.PathLike)):
+            return Dataset(data, rows_per_table=self.rows_per_table[0], hash_salt=self.hash_salt)
+        return _as_dataset(data, "data")
+
+    def evaluate(self, data):
+        """Quality on `data` (Dataset or path): dict of examples, ne, logloss, auc, calibration."""
+        return self._model.evaluate(self._dataset(data)._data)
+
+    def predict_logits(self, data):
+        return self._model.predict_logits(self._dataset(data)._data)
+
+    def predict(self, data):
+        """Click probabilities of every row of `data` (Dataset or path), float32 (n,)."""
+        logits = self.predict_logits(data).astype(np.float64)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def to_bytes(self):
+        """The checkpoint file's bytes."""
+        with open(self._path, "rb") as f:
+            return f.read()
+
+    def save(self, path):
+        """Writes the checkpoint to `path` atomically (temporary file, fsync, rename)."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".shadowsync-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out, open(self._path, "rb") as src:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def __getstate__(self):
+        return {"checkpoint": self.to_bytes(), "result": self.result}
+
+    def __setstate__(self, state):
+        other = Model._from_bytes(state["checkpoint"])
+        self.__dict__.update(other.__dict__)
+        self.result = state.get("result", {})
+
+
+def load(path):
+    """Reads a checkpoint written by `shadowsync train` or Model.save (OSError when it cannot)."""
+    return Model(os.fspath(path))
+
+
+def _event_sink(callback, verbose):
+    def sink(event):
+        kind = event.get("event")
+        if kind == "warning":
+            warnings.warn(event["message"], RuntimeWarning, stacklevel=2)
+            return
+        if verbose:
+            _print_event(event)
+        if callback is not None and kind in _METRICS_EVENTS:
+            callback(event)
+    return sink
+
+
+def _print_event(event):
+    kind = event["event"]
+    if kind == "progress":
+        print(f"{event['examples']} examples, {event['examples_per_second']:.0f} examples/s, "
+              f"running logloss {event.get('running_logloss', float('nan')):.5f}", file=sys.stderr)
+    elif kind in ("eval", "final") and event.get("eval"):
+        e = event["eval"]
+        print(f"{kind} at {event['examples']} examples: NE {e['ne']:.5f}  logloss {e['logloss']:.5f}  "
+              f"AUC {e['auc']:.5f}  calibration {e['calibration']:.4f}", file=sys.stderr)
+    elif kind == "checkpoint":
+        print(f"checkpoint at {event['examples']} examples: {event['path']}", file=sys.stderr)
+    elif kind == "pacing":
+        print(f"shadow sync: rounds paced every {event['interval_ms']} ms", file=sys.stderr)
+
+
+def train(data, eval_data=None, **options):
+    """Trains a model, like `shadowsync train`, and returns a Model.
+
+    data, eval_data: Dataset or path (TSV or cache). Without eval_data the last eval_fraction
+        (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation.
+    options: the CLI's option names with underscores (see TRAIN_OPTIONS): model="small",
+        sync="s-ma", groups="auto", threads_per_group="auto", batch=128, lr=, emb_lr=, epochs=1,
+        seed=1, sync_every=10, checkpoint=path, resume=path, deterministic=False, max_examples=,
+        eval_every=, topology=, ...; for a path: rows_per_table=, hash_salt=, strict=.
+    callback: called with a dict at each progress report, evaluation and at the end (the keys
+        of the CLI's --metrics JSON lines); progress_seconds: seconds between progress reports
+        (default 5; 0 = none); verbose=True prints them to stderr (nothing is printed otherwise).
+
+    The GIL is released while training. Ctrl-C (KeyboardInterrupt) stops training at the next
+    batch, writes the checkpoint if checkpoint= was given, and raises KeyboardInterrupt.
+    Errors: ValueError (bad options or data, the message spells options as keywords: batch=),
+    OSError (files), RuntimeError (a diverged run). The result dict of the run (final metrics
+    line, checkpoint written, stopped_early) is Model.result.
+    """
+    unknown = [k for k in options if k not in TRAIN_OPTIONS + _DATA_OPTIONS + _RUN_OPTIONS]
+    if unknown:
+        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+    data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
+    callback = options.pop("callback", None)
+    verbose = bool(options.pop("verbose", False))
+    progress_seconds = options.pop("progress_seconds", 5.0)
+    eval_fraction = options.pop("eval_fraction", None)
+    if eval_fraction is not None and not (0.0 <= float(eval_fraction) < 1.0):
+        raise ValueError(f"eval_fraction= expects a number in [0, 1), got {eval_fraction!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError("callback= expects a callable taking a dict")
+    for key in ("checkpoint", "resume", "topology", "model"):
+        if key in options and isinstance(options[key], os.PathLike):
+            options[key] = os.fspath(options[key])
+
+    train_set = _as_dataset(data, "data", data_options)
+    eval_set = None if eval_data is None else _as_dataset(
+        eval_data, "eval_data", {"rows_per_table": train_set.rows_per_table[0], "hash_salt": train_set.hash_salt})
+
+    # The run writes its final checkpoint where asked, else into a private folder: the Model is
+    # read from that file (the one state save of the engine), so it is exactly what the CLI reads.
+    with tempfile.TemporaryDirectory(prefix="shadowsync-train-") as folder:
+        if not options.get("checkpoint"):
+            options["checkpoint"] = os.path.join(folder, "final.ckpt")
+        sink = _event_sink(callback, verbose)
+        poll_s = 0.1
+        next_progress = [float(progress_seconds)]
+
+        def paced_sink(event):
+            # Progress comes every poll_s (the Ctrl-C poll); forward it every progress_seconds.
+            if event.get("event") == "progress":
+                if not progress_seconds or event.get("elapsed_s", 0.0) < next_progress[0]:
+                    return
+                next_progress[0] = event.get("elapsed_s", 0.0) + float(progress_seconds)
+            sink(event)
+
+        result = _shadowsync._train(train_set._data, None if eval_set is None else eval_set._data, options,
+                                    paced_sink, poll_s, eval_fraction)
+        checkpoint = result["checkpoint"]
+        if result["already_finished"]:
+            checkpoint = options["resume"]
+        if not checkpoint:
+            raise RuntimeError("the run wrote no checkpoint")
+        return Model(checkpoint, result)
+
+
+def generate(path, rows=100000, seed=1):
+    """Writes `rows` synthetic Criteo TSV lines to `path` (and its summary to path + '.json'),
+    like `shadowsync gen`; returns the summary (positive_rate, teacher_logloss, teacher_ne)."""
+    return _shadowsync._generate(os.fspath(path), int(rows), int(seed))

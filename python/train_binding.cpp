@@ -1,0 +1,373 @@
+// shadowsync._train and the trained model's C++ side: keyword options -> TrainConfig, the Trainer
+// run with the GIL released, reports as dicts through a Python callable, Ctrl-C as the stop token,
+// TrainedModel for evaluate/predict (see module.cpp for what is exported).
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include <fmt/format.h>
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+#include <pybind11/pybind11.h>
+
+#include "data_binding.hpp"
+#include "errors.hpp"
+#include "shadowsync/core/file_io.hpp"
+#include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/train/trained_model.hpp"
+#include "shadowsync/train/trainer.hpp"
+
+namespace py = pybind11;
+
+namespace shadowsync::python {
+namespace {
+
+// nlohmann::json -> Python objects through the json module (reports are small).
+py::object to_python(const nlohmann::json& j) {
+  // Looked up per call: a static py::object would be released after the interpreter ends.
+  return py::module_::import("json").attr("loads")(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+[[noreturn]] void bad_option(const std::string& name, const std::string& expected, const py::handle& value) {
+  raise_python(ErrorKind::Value, fmt::format("{}= expects {}, got {}", name, expected, std::string(py::repr(value))));
+}
+
+long long integer_option(const std::string& name, const py::handle& value, long long low, long long high) {
+  if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value)) {
+    bad_option(name, fmt::format("an integer in [{}, {}]", low, high), value);
+  }
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0 || v < low || v > high) bad_option(name, fmt::format("an integer in [{}, {}]", low, high), value);
+  return v;
+}
+
+uint64_t unsigned_option(const std::string& name, const py::handle& value) {
+  return static_cast<uint64_t>(integer_option(name, value, 0, std::numeric_limits<long long>::max()));
+}
+
+double real_option(const std::string& name, const py::handle& value) {
+  if (!(py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)) || py::isinstance<py::bool_>(value)) {
+    bad_option(name, "a number", value);
+  }
+  const double v = value.cast<double>();
+  if (!std::isfinite(v)) bad_option(name, "a finite number", value);
+  return v;
+}
+
+std::string text_option(const std::string& name, const py::handle& value) {
+  if (!py::isinstance<py::str>(value)) bad_option(name, "a string", value);
+  return value.cast<std::string>();
+}
+
+bool bool_option(const std::string& name, const py::handle& value) {
+  if (!py::isinstance<py::bool_>(value)) bad_option(name, "True or False", value);
+  return value.cast<bool>();
+}
+
+// "auto" or an integer in [1, kMaxCount] (the CLI's --groups / --threads-per-group values).
+int count_option(const std::string& name, const py::handle& value) {
+  if (py::isinstance<py::str>(value) && value.cast<std::string>() == "auto") return 0;
+  if (!py::isinstance<py::int_>(value)) {
+    bad_option(name, fmt::format("'auto' or an integer in [1, {}]", numa::PlacementOptions::kMaxCount), value);
+  }
+  return static_cast<int>(integer_option(name, value, 1, numa::PlacementOptions::kMaxCount));
+}
+
+// The keyword options of shadowsync.train that make the TrainConfig (names as the CLI's flags).
+TrainConfig config_from_options(const py::dict& options, const HashingConfig& hashing) {
+  TrainConfig c;
+  std::string model = "small";
+  try {
+    for (const auto& [key, value] : options) {
+      const std::string name = py::str(key);
+      if (name == "model") model = text_option(name, value);
+      else if (name == "sync") c.sync = SyncMethod::parse(text_option(name, value));
+      else if (name == "topology") c.topology = text_option(name, value);
+      else if (name == "groups") c.placement.groups = count_option(name, value);
+      else if (name == "threads_per_group") c.placement.threads_per_group = count_option(name, value);
+      else if (name == "group_by") {
+        const std::string by = text_option(name, value);
+        if (by == "socket") c.placement.group_by = numa::GroupBy::Socket;
+        else if (by == "numa") c.placement.group_by = numa::GroupBy::Numa;
+        else bad_option(name, "'socket' or 'numa'", value);
+      } else if (name == "oversubscribe") c.placement.oversubscribe = bool_option(name, value);
+      else if (name == "batch") c.batch = static_cast<int>(integer_option(name, value, 1, TrainConfig::kMaxBatch));
+      else if (name == "optimizer") c.optimizer.dense = OptimizerConfig::parse(text_option(name, value));
+      else if (name == "lr") c.optimizer.lr = static_cast<float>(real_option(name, value));
+      else if (name == "emb_lr") c.optimizer.emb_lr = static_cast<float>(real_option(name, value));
+      else if (name == "epochs") c.epochs = static_cast<int>(integer_option(name, value, 1, 1000000));
+      else if (name == "seed") c.seed = unsigned_option(name, value);
+      else if (name == "sync_every") c.sync_every = static_cast<int>(integer_option(name, value, 1, 1 << 30));
+      else if (name == "sync_interval_ms") {
+        if (py::isinstance<py::str>(value) && value.cast<std::string>() == "auto") c.sync_interval_ms = TrainConfig::kAutoSyncInterval;
+        else if (!py::isinstance<py::int_>(value)) bad_option(name, "'auto' or an integer >= 0", value);
+        else c.sync_interval_ms = static_cast<int>(integer_option(name, value, 0, std::numeric_limits<int>::max()));
+      } else if (name == "sync_threads") c.sync_threads = static_cast<int>(integer_option(name, value, 0, 4096));
+      else if (name == "alpha") c.alpha = static_cast<float>(real_option(name, value));
+      else if (name == "block_momentum") c.block_momentum = static_cast<float>(real_option(name, value));
+      else if (name == "block_lr") c.block_lr = static_cast<float>(real_option(name, value));
+      else if (name == "classic_momentum") c.nesterov = !bool_option(name, value);
+      else if (name == "eval_every") c.eval_every = unsigned_option(name, value);
+      else if (name == "checkpoint_every") c.checkpoint_every = unsigned_option(name, value);
+      else if (name == "checkpoint") c.checkpoint_path = text_option(name, value);
+      else if (name == "resume") c.resume_path = text_option(name, value);
+      else if (name == "max_examples") c.max_examples = unsigned_option(name, value);
+      else if (name == "deterministic") c.deterministic = bool_option(name, value);
+      else raise_python(ErrorKind::Value, fmt::format("unknown option {}=", name));
+    }
+    c.validate();
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
+  }
+  try {
+    c.model = ModelConfig::resolve(model, hashing);
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
+  }
+  return c;
+}
+
+// Hears the engine on the run() thread: takes the GIL for each call, hands reports to `sink`
+// (a Python callable taking a dict), polls for Ctrl-C and turns it into a stop request.
+class PythonObserver final : public TrainObserver {
+ public:
+  PythonObserver(py::object sink, nlohmann::json config, std::stop_source stop, double poll_s)
+      : sink_(std::move(sink)), config_(std::move(config)), stop_(std::move(stop)), poll_s_(poll_s) {}
+
+  double progress_interval_s() const override { return poll_s_; }
+  void on_start() override { poll(); }
+  void on_warning(const std::string& message) override {
+    py::gil_scoped_acquire gil;
+    if (failed_) return;
+    forward_locked(nlohmann::json{{"event", "warning"}, {"message", message}});
+  }
+  void on_pacing(const PacingReport& pacing) override {
+    send(nlohmann::json{{"event", "pacing"}, {"interval_ms", pacing.interval_ms}, {"round_ms", pacing.round_ms}});
+  }
+  void on_progress(const TrainReport& report) override { send(with_config(report)); }
+  void on_evaluation(const TrainReport& report) override { send(with_config(report)); }
+  void on_checkpoint(const CheckpointReport& c) override {
+    send(nlohmann::json{{"event", "checkpoint"}, {"path", c.path}, {"examples", c.examples}});
+  }
+  void on_training_done() override { poll(); }
+  void on_final(const TrainReport& report) override { send(with_config(report)); }
+
+  // The Python exception to raise after run() (KeyboardInterrupt, or the callback's), if any.
+  std::optional<py::error_already_set>& pending() { return pending_; }
+  bool callback_failed() const { return failed_; }
+
+ private:
+  nlohmann::json with_config(const TrainReport& report) const {
+    nlohmann::json j = report.to_json();
+    j["config"] = config_;
+    return j;
+  }
+
+  void poll() {
+    py::gil_scoped_acquire gil;
+    check_signals_locked();
+  }
+
+  void check_signals_locked() {
+    if (PyErr_CheckSignals() != 0) {
+      py::error_already_set interrupt;  // fetches and clears the error
+      if (!pending_) pending_.emplace(std::move(interrupt));
+      stop_.request_stop();
+    }
+  }
+
+  void send(const nlohmann::json& event) {
+    py::gil_scoped_acquire gil;
+    check_signals_locked();
+    forward_locked(event);
+  }
+
+  void forward_locked(const nlohmann::json& event) {
+    if (failed_ || sink_.is_none()) return;
+    try {
+      sink_(to_python(event));
+    } catch (py::error_already_set& e) {
+      failed_ = true;
+      if (!pending_) pending_.emplace(std::move(e));
+      throw Error("the callback raised an exception");  // stops the run; run()'s caller raises it
+    }
+  }
+
+  py::object sink_;
+  nlohmann::json config_;
+  std::stop_source stop_;
+  double poll_s_;
+  std::optional<py::error_already_set> pending_;
+  bool failed_ = false;
+};
+
+bool mentions(const Error& e, const std::string& path) {
+  return !path.empty() && std::string(e.what()).find(path) != std::string::npos;
+}
+
+// Trains on `train` (evaluating on `eval`, may be None) with the keyword `options`; reports go to
+// `sink`. Returns a dict: final (the final metrics line), checkpoint (the path written, "" if
+// none), stopped_early, already_finished, groups, threads_per_group.
+py::dict train(const PyData& train, const py::object& eval_object, const py::dict& options, py::object sink,
+               double poll_s, std::optional<double> eval_fraction) {
+  const PyData* eval_data = eval_object.is_none() ? nullptr : &eval_object.cast<const PyData&>();
+  TrainConfig config = config_from_options(options, train.hashing());
+  if (eval_data && !(eval_data->hashing() == train.hashing())) {
+    raise_python(ErrorKind::Value,
+                 "eval_data: hashed with other table sizes or salt than the training data (rows_per_table=, hash_salt=)");
+  }
+  DataView train_view = train.view();
+  DataView eval_view;
+  if (eval_data) {
+    if (eval_fraction) raise_python(ErrorKind::Value, "eval_data= and eval_fraction= exclude each other: give one");
+    eval_view = eval_data->view();
+  } else if (!eval_fraction || *eval_fraction > 0.0) {
+    try {
+      std::tie(train_view, eval_view) = split_eval_tail(train.view(), eval_fraction.value_or(0.1));
+    } catch (const Error& e) {
+      raise_python(ErrorKind::Value, e);
+    }
+  }
+  if (!config.checkpoint_path.empty()) {
+    std::vector<std::pair<std::string_view, std::string>> inputs;
+    if (train.source() != "<arrays>") inputs.emplace_back("data", train.source());
+    if (eval_data && eval_data->source() != "<arrays>") inputs.emplace_back("eval_data", eval_data->source());
+    try {
+      refuse_output_over_input("checkpoint", config.checkpoint_path, inputs);
+    } catch (const Error& e) {
+      raise_python(ErrorKind::Value, e);
+    }
+  }
+
+  std::stop_source stop;
+  PythonObserver observer(std::move(sink), config.to_json(), stop, poll_s);
+  std::optional<Trainer> trainer;
+  std::optional<TrainResult> result;
+  std::optional<Error> failure;
+  bool constructing = true;
+  {
+    py::gil_scoped_release release;
+    try {
+      TrainerSetup setup;
+      setup.observer = &observer;
+      setup.stop = stop.get_token();
+      trainer.emplace(config, train_view, eval_view, std::move(setup));
+      constructing = false;
+      result.emplace(trainer->run());
+    } catch (const Error& e) {
+      failure.emplace(e);
+    }
+  }
+  if (observer.pending()) {
+    // KeyboardInterrupt (the checkpoint, if any, is written) or the callback's own exception.
+    py::error_already_set pending = std::move(*observer.pending());
+    observer.pending().reset();
+    pending.restore();
+    throw py::error_already_set();
+  }
+  if (failure) {
+    const Error& e = *failure;
+    if (constructing) {
+      raise_python(mentions(e, config.resume_path) ? ErrorKind::OS : ErrorKind::Value, e);
+    }
+    if (std::string(e.what()).find("diverged") != std::string::npos) raise_python(ErrorKind::Runtime, e);
+    raise_python(mentions(e, config.checkpoint_path) ? ErrorKind::OS : ErrorKind::Runtime, e);
+  }
+  py::dict out;
+  nlohmann::json final_line = result->final_report.to_json();
+  final_line["config"] = config.to_json();
+  out["final"] = to_python(final_line);
+  out["checkpoint"] = result->checkpoint;
+  out["stopped_early"] = result->stopped_early;
+  out["already_finished"] = result->already_finished;
+  out["groups"] = trainer->groups();
+  out["threads_per_group"] = trainer->threads_per_group();
+  return out;
+}
+
+py::dict metrics_dict(const BinaryMetrics& m) {
+  py::dict d;
+  d["examples"] = m.count();
+  d["ne"] = m.ne();
+  d["logloss"] = m.logloss();
+  d["auc"] = m.auc();
+  d["calibration"] = m.calibration();
+  return d;
+}
+
+void check_same_hashing(const TrainedModel& model, const PyData& data) {
+  if (!(model.hashing() == data.hashing())) {
+    raise_python(ErrorKind::Value,
+                 fmt::format("data: hashed with other table sizes or salt than the model (the model has {} rows in "
+                             "table 0 and salt {}, the data {} and {}); make the Dataset with rows_per_table=, hash_salt=",
+                             model.hashing().rows[0], model.hashing().salt, data.hashing().rows[0], data.hashing().salt));
+  }
+}
+
+}  // namespace
+
+void bind_train(py::module_& m) {
+  m.def("_train", &train, py::arg("train"), py::arg("eval"), py::arg("options"), py::arg("sink"),
+        py::arg("poll_s") = 0.1, py::arg("eval_fraction") = py::none());
+
+  py::class_<TrainedModel>(m, "_TrainedModel", "A model read from a checkpoint (use shadowsync.load).")
+      .def_static("load", [](const std::string& path) {
+        try {
+          py::gil_scoped_release release;
+          return TrainedModel::load(path);
+        } catch (const Error& e) {
+          raise_python(ErrorKind::OS, e);
+        }
+      })
+      .def_property_readonly("examples_trained", &TrainedModel::examples_trained)
+      .def_property_readonly("rows_per_table", [](const TrainedModel& t) {
+        py::list rows;
+        for (uint32_t r : t.hashing().rows) rows.append(r);
+        return rows;
+      })
+      .def_property_readonly("hash_salt", [](const TrainedModel& t) { return t.hashing().salt; })
+      .def("evaluate", [](const TrainedModel& t, const PyData& data) {
+        check_same_hashing(t, data);
+        BinaryMetrics metrics;
+        {
+          py::gil_scoped_release release;
+          metrics = evaluate_model(t.model(), t.dense(), t.embeddings(), data.view());
+        }
+        return metrics_dict(metrics);
+      })
+      .def("predict_logits", [](const TrainedModel& t, const PyData& data) {
+        check_same_hashing(t, data);
+        std::vector<float> logits;
+        {
+          py::gil_scoped_release release;
+          logits = predict_all_logits(t.model(), t.dense(), t.embeddings(), data.view());
+        }
+        py::array_t<float> out(static_cast<py::ssize_t>(logits.size()));
+        std::copy(logits.begin(), logits.end(), out.mutable_data());
+        return out;
+      });
+
+  m.def("_generate", [](const std::string& path, uint64_t rows, uint64_t seed) {
+    SyntheticSummary s;
+    try {
+      py::gil_scoped_release release;
+      s = generate_synthetic_criteo(SyntheticOptions{rows, seed}, path);
+    } catch (const Error& e) {
+      raise_python(std::string(e.what()).find(path) != std::string::npos ? ErrorKind::OS : ErrorKind::Value, e);
+    }
+    py::dict d;
+    d["rows"] = s.rows;
+    d["seed"] = s.seed;
+    d["positive_rate"] = s.positive_rate;
+    d["teacher_logloss"] = s.teacher_logloss;
+    d["teacher_ne"] = s.teacher_ne;
+    return d;
+  }, py::arg("path"), py::arg("rows"), py::arg("seed"));
+}
+
+}  // namespace shadowsync::python

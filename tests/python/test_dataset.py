@@ -1,0 +1,78 @@
+"""shadowsync.Dataset: files and arrays give the CLI's rows; bad arrays raise ValueError."""
+import numpy as np
+import pytest
+
+import shadowsync
+
+
+def test_arrays_tsv_and_cache_agree_row_for_row(data_dir, arrays):
+    numeric, categorical, labels = arrays
+    from_arrays = shadowsync.Dataset.from_arrays(numeric, categorical, labels)
+    from_cache = shadowsync.Dataset(data_dir / "train.bin")
+    from_tsv = shadowsync.Dataset(data_dir / "train.tsv")
+    assert from_cache._data.is_cache
+    for other in (from_cache, from_tsv):
+        assert len(other) == len(from_arrays)
+        np.testing.assert_array_equal(from_arrays.labels, other.labels)
+        np.testing.assert_array_equal(from_arrays.numeric, other.numeric)
+        np.testing.assert_array_equal(from_arrays.categorical, other.categorical)
+
+
+def test_float32_labels_used_in_place_and_hashed_uint32_too(arrays):
+    numeric, categorical, labels = arrays
+    hashed = shadowsync.Dataset.from_arrays(numeric, categorical, labels).categorical
+    again = shadowsync.Dataset.from_arrays(numeric, np.ascontiguousarray(hashed), labels, hashed=True)
+    assert again._data.zero_copy_arrays == 2
+    np.testing.assert_array_equal(again.categorical, hashed)
+    copied = shadowsync.Dataset.from_arrays(numeric, categorical, labels.astype(np.int64))
+    assert copied._data.zero_copy_arrays == 0
+    np.testing.assert_array_equal(copied.labels, labels)
+
+
+def test_arrays_are_kept_alive(arrays):
+    numeric, categorical, labels = arrays
+    own_labels = labels.copy()
+    data = shadowsync.Dataset.from_arrays(numeric, categorical, own_labels)
+    del own_labels
+    np.testing.assert_array_equal(data.labels, labels)
+
+
+def test_fortran_order_and_float32_numeric_match(arrays):
+    numeric, categorical, labels = arrays
+    small = np.minimum(numeric, 2 ** 20)  # exact in float32
+    a = shadowsync.Dataset.from_arrays(np.asfortranarray(small.astype(np.float32)), np.asfortranarray(categorical),
+                                       labels)
+    b = shadowsync.Dataset.from_arrays(small, categorical, labels)
+    np.testing.assert_array_equal(a.numeric, b.numeric)
+    np.testing.assert_array_equal(a.categorical, b.categorical)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(numeric=np.zeros((4, 12), np.float32)), r"numeric: expected a float array of shape \(n, 13\), got shape \(4, 12\)"),
+    (dict(numeric=np.zeros(4, np.float32)), r"numeric: expected a float array of shape \(n, 13\), got shape \(4,\)"),
+    (dict(numeric=np.zeros((4, 13), "U3")), r"numeric: expected a float array .* got dtype <U3"),
+    (dict(categorical=np.zeros((4, 25), np.int64)), r"categorical: expected an integer array of shape \(n, 26\)"),
+    (dict(categorical=np.zeros((4, 26), np.float32)), r"categorical: expected an integer array .* got dtype float32"),
+    (dict(categorical=np.zeros((3, 26), np.int64)), r"categorical: expected 4 rows like numeric"),
+    (dict(labels=np.zeros(3, np.float32)), r"labels: expected shape \(4,\) like numeric, got shape \(3,\)"),
+    (dict(labels=np.full(4, 0.5, np.float32)), r"labels: expected 0 or 1, got 0.5 at row 0"),
+    (dict(numeric=np.full((4, 13), np.inf, np.float32)), r"numeric: row 0, column 0: infinite value"),
+    (dict(categorical=np.full((4, 26), 2 ** 33, np.int64)), r"categorical: row 0, column 0: id above 2\^32 - 1"),
+])
+def test_bad_arrays_raise_value_error_naming_the_argument(kwargs, message):
+    args = dict(numeric=np.zeros((4, 13), np.float32), categorical=np.zeros((4, 26), np.int64),
+                labels=np.zeros(4, np.float32))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        shadowsync.Dataset.from_arrays(**args)
+
+
+def test_hashed_rows_out_of_range_raise():
+    with pytest.raises(ValueError, match=r"categorical: row 0, column 0: with hashed=True expected a table row in \[0, 16\)"):
+        shadowsync.Dataset.from_arrays(np.zeros((1, 13), np.float32), np.full((1, 26), 16, np.uint32),
+                                       rows_per_table=16, hashed=True)
+
+
+def test_missing_file_is_os_error(tmp_path):
+    with pytest.raises(OSError, match="nothing.tsv"):
+        shadowsync.Dataset(tmp_path / "nothing.tsv")

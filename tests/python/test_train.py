@@ -1,0 +1,183 @@
+"""shadowsync.train / load / Model: same results as the CLI, checkpoints both ways, callbacks,
+errors as Python exceptions, the GIL released, Ctrl-C stopping a run with a checkpoint."""
+import _thread
+import json
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import shadowsync
+from conftest import run_cli
+
+DETERMINISTIC = dict(model="tiny", sync="fr-ma", groups=2, threads_per_group=1, batch=64, seed=7,
+                     deterministic=True, oversubscribe=True)
+
+
+def cli_flags(options):
+    flags = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
+def test_python_and_cli_give_the_same_ne(data_dir, tmp_path):
+    events = []
+    model = shadowsync.train(data_dir / "train.bin", callback=events.append, **DETERMINISTIC)
+    final = events[-1]
+    assert final["event"] == "final"
+    metrics = tmp_path / "cli.jsonl"
+    run_cli("train", "--data", data_dir / "train.bin", "--metrics", metrics, "--quiet", *cli_flags(DETERMINISTIC))
+    cli_final = [json.loads(line) for line in metrics.read_text().splitlines()][-1]
+    assert cli_final["event"] == "final"
+    assert set(final) == set(cli_final)  # the same keys as the --metrics lines
+    assert final["eval"]["ne"] == pytest.approx(cli_final["eval"]["ne"], abs=1e-6)
+    assert final["examples"] == cli_final["examples"] == model.examples_trained
+
+
+def test_cli_checkpoint_loads_in_python_and_python_checkpoint_in_cli(data_dir, tmp_path):
+    cli_ckpt = tmp_path / "cli.ckpt"
+    run_cli("train", "--data", data_dir / "train.bin", "--checkpoint", cli_ckpt, "--quiet", *cli_flags(DETERMINISTIC))
+    cli_eval = json.loads(run_cli("eval", "--checkpoint", cli_ckpt, "--data", data_dir / "train.bin", "--json").stdout)
+    loaded = shadowsync.load(cli_ckpt)
+    ours = loaded.evaluate(data_dir / "train.bin")
+    for key in ("ne", "logloss", "auc", "calibration"):
+        assert ours[key] == pytest.approx(cli_eval[key], abs=1e-9), key
+
+    model = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+    saved = tmp_path / "py.ckpt"
+    model.save(saved)
+    assert saved.read_bytes() == model.to_bytes()
+    from_cli = json.loads(run_cli("eval", "--checkpoint", saved, "--data", data_dir / "train.bin", "--json").stdout)
+    assert from_cli["ne"] == pytest.approx(model.evaluate(data_dir / "train.bin")["ne"], abs=1e-9)
+    # And the CLI resumes it: the run is finished, so nothing is left to do.
+    done = run_cli("train", "--data", data_dir / "train.bin", "--resume", saved, "--quiet", *cli_flags(DETERMINISTIC))
+    assert "nothing left to do" in done.stderr
+
+
+def test_predict_and_pickle(data_dir, arrays):
+    numeric, categorical, labels = arrays
+    data = shadowsync.Dataset.from_arrays(numeric, categorical, labels)
+    model = shadowsync.train(data, model="tiny", sync="none", groups=1, threads_per_group=1, eval_fraction=0.0)
+    p = model.predict(data)
+    assert p.shape == (len(labels),) and p.dtype == np.float32
+    assert np.all((p > 0) & (p < 1))
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(data), p)
+    assert model.evaluate(data)["auc"] > 0.6
+
+
+def test_nothing_printed_unless_verbose(data_dir, capfd):
+    shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1, verbose=True)
+    out, err = capfd.readouterr()
+    assert "final at" in err and "NE" in err
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(batch=0), r"^batch= expects an integer in \[1, 1048576\], got 0$"),
+    (dict(sync="bogus"), r"^sync=: unknown mode 'bogus'"),
+    (dict(groups="many"), r"^groups= expects 'auto' or an integer"),
+    (dict(sync="s-ma", deterministic=True), r"deterministic="),
+    (dict(lr="fast"), r"^lr= expects a number, got 'fast'$"),
+])
+def test_bad_options_raise_value_error_with_keyword_spelling(data_dir, options, message):
+    with pytest.raises(ValueError, match=message):
+        shadowsync.train(data_dir / "train.bin", model="tiny", **options)
+
+
+def test_unknown_option_is_type_error(data_dir):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bacth'"):
+        shadowsync.train(data_dir / "train.bin", bacth=3)
+
+
+def test_file_errors_are_os_errors(data_dir, tmp_path):
+    with pytest.raises(OSError):
+        shadowsync.train(data_dir / "train.bin", model="tiny", resume=str(tmp_path / "missing.ckpt"))
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(OSError, match="bad.ckpt"):
+        shadowsync.load(bad)
+
+
+def test_divergence_is_runtime_error(data_dir):
+    with pytest.raises(RuntimeError, match="diverged"):
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1,
+                         optimizer="sgd", lr=1e30, emb_lr=1e30)
+
+
+def test_callback_exception_reaches_the_caller(data_dir):
+    def callback(event):
+        raise ZeroDivisionError("from the callback")
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1,
+                         callback=callback)
+
+
+def test_gil_released_while_training(data_dir):
+    counter = [0]
+    running = threading.Event()
+    done = threading.Event()
+
+    def count():
+        running.set()
+        while not done.is_set():
+            counter[0] += 1
+
+    worker = threading.Thread(target=count)
+    worker.start()
+    running.wait()
+    seen = []
+
+    def callback(event):
+        if event["event"] == "progress":
+            seen.append(counter[0])
+
+    try:
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1,
+                         epochs=200, max_examples=600000, callback=callback, progress_seconds=0.2)
+    finally:
+        done.set()
+        worker.join()
+    # The other thread kept counting between two reports of the run (it would stand still if the
+    # GIL were held while training).
+    assert len(seen) >= 2
+    assert max(b - a for a, b in zip(seen, seen[1:])) > 1000
+
+
+def test_keyboard_interrupt_stops_fit_with_a_loadable_checkpoint(data_dir, tmp_path):
+    checkpoint = tmp_path / "interrupted.ckpt"
+    started = threading.Event()
+
+    def callback(event):
+        started.set()
+
+    timer = threading.Thread(target=lambda: (started.wait(), time.sleep(0.2), _thread.interrupt_main()))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1,
+                         epochs=100000, max_examples=50_000_000, checkpoint=str(checkpoint), callback=callback,
+                         progress_seconds=0.1)
+    timer.join()
+    model = shadowsync.load(checkpoint)
+    assert 0 < model.examples_trained < 50_000_000  # stopped early, by the interrupt
+    assert 0 < model.evaluate(data_dir / "train.bin")["ne"] < 1.5
+
+
+def test_resume_continues_a_run_stopped_by_max_examples(data_dir, tmp_path):
+    checkpoint = tmp_path / "run.ckpt"
+    first = shadowsync.train(data_dir / "train.bin", checkpoint=str(checkpoint), max_examples=1024, **DETERMINISTIC)
+    assert first.result["stopped_early"]
+    resumed = shadowsync.train(data_dir / "train.bin", resume=str(checkpoint), **DETERMINISTIC)
+    whole = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+    assert resumed.examples_trained == whole.examples_trained
+    # deterministic: stopping and resuming gives the run that never stopped
+    assert resumed.result["final"]["eval"]["ne"] == pytest.approx(whole.result["final"]["eval"]["ne"], abs=1e-9)
