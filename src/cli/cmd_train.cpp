@@ -20,6 +20,16 @@
 #include "stop_signals.hpp"
 #include "train_reporter.hpp"
 
+// Runs across processes (mpirun): the mpi front end's hook, declared in mpi/train_hook.hpp and
+// repeated here because front ends do not include one another (keep the two in step).
+namespace shadowsync::mpi {
+class HostRun;
+HostRun* join_if_launched();
+bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataView& eval);
+BackgroundParticipant* host_participant(HostRun& run);
+std::string finish_host_run(HostRun& run, uint64_t local_examples);
+}  // namespace shadowsync::mpi
+
 namespace shadowsync::cli {
 namespace {
 
@@ -184,10 +194,14 @@ void run_train(TrainOptions& o) {
 
   // A run stopped by a signal without --checkpoint still leaves its state behind.
   config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
-  TrainReporter reporter(o.progress_seconds, o.quiet, MetricsFile(o.metrics, config.to_json()));
+  // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
+  mpi::HostRun* hosts = mpi::join_if_launched();
+  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, train, eval);
+  TrainReporter reporter(o.progress_seconds, o.quiet || !leader, MetricsFile(leader ? o.metrics : "", config.to_json()));
   TrainerSetup setup;
   setup.observer = &reporter;
   setup.stop = stop_signal_token();
+  if (hosts != nullptr) setup.participant = mpi::host_participant(*hosts);
   Trainer trainer(config, train, eval, std::move(setup));
   std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
                o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
@@ -203,7 +217,9 @@ void run_train(TrainOptions& o) {
                  static_cast<unsigned long long>(result.final_report.total_examples));
     return;
   }
-  print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report.examples) : "";
+  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (repeated_signals > 0) {
     std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",
                  repeated_signals);
