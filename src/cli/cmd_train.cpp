@@ -231,7 +231,7 @@ void run_train(TrainOptions& o) {
     throw ExitStatus{128 + signal};
   }
   if (result.stop_requested) {
-    std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
+    if (leader) std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
                  signal, static_cast<unsigned long long>(result.final_report.examples),
                  result.checkpoint.c_str(), result.checkpoint.c_str());
     throw ExitStatus{128 + signal};

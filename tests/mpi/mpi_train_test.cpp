@@ -132,22 +132,38 @@ std::vector<pid_t> children_of(pid_t parent) {
   return out;
 }
 
-TEST(MpiTrain, AKilledProcessMakesTheRunExitNonZero) {
-  const std::string log = temp_path("killed.log");
-  // Many epochs: the run would take minutes; the surviving process must not wait for the dead one.
-  const std::string command = "exec " + mpirun(2) + "'" + test::shadowsync_exe() + "' train --data '" + data_file() +
-                              "'" + kModel + " --groups 1 --epochs 200 > '" + log + "' 2>&1";
+struct Outcome {
+  int status = 0;
+  double seconds = 0;  // from the signal to mpirun's exit
+  std::string output;
+};
+
+// Starts a long 2-process run, sends `signal` to rank `victim` once both train, and waits for
+// mpirun (at most 120 s: a hang check; the time taken is reported, not asserted).
+Outcome signal_one_rank(int signal, const std::string& mpirun_options) {
+  Outcome outcome;
+  const std::string log = temp_path("signalled.log");
+  // Many epochs: the run would take minutes; the survivor must not wait for the other process.
+  const std::string command = "exec " + mpirun(2) + mpirun_options + " '" + test::shadowsync_exe() +
+                              "' train --data '" + data_file() + "'" + kModel + " --groups 1 --epochs 200 > '" + log +
+                              "' 2>&1";
   const pid_t launcher = ::fork();
   if (launcher == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  ASSERT_GT(launcher, 0);
+  if (launcher <= 0) {
+    ADD_FAILURE() << "fork failed";
+    return outcome;
+  }
+  auto read_log = [&] {
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
   // Wait until both processes train (each prints its "training ..." line).
   std::vector<pid_t> ranks;
   for (int i = 0; i < 600; ++i) {
-    std::ifstream in(log);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = read_log();
     size_t lines = 0;
     for (size_t at = text.find("training small"); at != std::string::npos; at = text.find("training small", at + 1)) {
       ++lines;
@@ -156,26 +172,57 @@ TEST(MpiTrain, AKilledProcessMakesTheRunExitNonZero) {
     if (lines == 2 && ranks.size() == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(ranks.size(), 2u);
+  EXPECT_EQ(ranks.size(), 2u);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const auto killed_at = std::chrono::steady_clock::now();
-  ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
-  // Waits up to 120 s (a hang check; the time taken is reported, not asserted).
-  int status = 0;
+  const auto signalled_at = std::chrono::steady_clock::now();
+  if (ranks.size() == 2) {
+    EXPECT_EQ(::kill(ranks[1], signal), 0);
+  }
   pid_t done = 0;
   for (int i = 0; i < 1200 && done == 0; ++i) {
-    done = ::waitpid(launcher, &status, WNOHANG);
+    done = ::waitpid(launcher, &outcome.status, WNOHANG);
     if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (done == 0) {
     ::kill(launcher, SIGKILL);
-    ::waitpid(launcher, &status, 0);
-    FAIL() << "mpirun still ran 120 s after one process was killed";
+    for (const pid_t rank : ranks) ::kill(rank, SIGKILL);
+    ::waitpid(launcher, &outcome.status, 0);
+    ADD_FAILURE() << "mpirun still ran 120 s after the signal";
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
-  std::cout << "mpirun exited " << seconds << " s after kill -9 of one process\n";
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled_at).count();
+  outcome.output = read_log();
   std::filesystem::remove(log);
+  return outcome;
+}
+
+TEST(MpiTrain, AKilledProcessMakesTheRunExitNonZero) {
+  const Outcome o = signal_one_rank(SIGKILL, "");
+  std::cout << "mpirun exited " << o.seconds << " s after kill -9 of one process\n";
+  EXPECT_TRUE(WIFEXITED(o.status) && WEXITSTATUS(o.status) != 0) << "status " << o.status << "\n" << o.output;
+}
+
+// A process that stops answering (SIGSTOP: alive, so mpirun does not notice) makes the other's
+// inter-host round time out: it names itself and aborts the job.
+TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
+  const Outcome o = signal_one_rank(SIGSTOP, "-x SHADOWSYNC_MPI_TIMEOUT_S=3");
+  std::cout << "mpirun exited " << o.seconds << " s after SIGSTOP of one process (timeout 3 s)\n";
+  EXPECT_TRUE(WIFEXITED(o.status) && WEXITSTATUS(o.status) != 0) << "status " << o.status << "\n" << o.output;
+  EXPECT_NE(o.output.find("shadowsync: error: inter-host sync (rank 0 of 2): a round did not complete within the "
+                          "timeout (a process died or hangs): timed out; aborting every process"),
+            std::string::npos)
+      << o.output;
+}
+
+TEST(MpiTrain, BadEnvironmentIsRefusedByName) {
+  const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const RunResult bad = test::run_shell_command("SHADOWSYNC_MPI_TIMEOUT_S=soon " + mpirun(2) + " -x SHADOWSYNC_MPI_TIMEOUT_S '" +
+                                                test::shadowsync_exe() + "' train --data '" + data_file() + "'" +
+                                                kModel + " --groups 1 2>&1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("environment variable SHADOWSYNC_MPI_TIMEOUT_S: 'soon' is not a number in [0.1, 86400]"),
+            std::string::npos)
+      << bad.output;
 }
 
 }  // namespace
