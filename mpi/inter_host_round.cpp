@@ -1,6 +1,7 @@
 // The local halves of an inter-host round (see inter_host_round.hpp).
 #include "inter_host_round.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -15,64 +16,91 @@ void add(float* p, float d) {
   ref.store(ref.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
 }
 
-// Calls f(pointer, count) for every table, then every accumulator.
-template <typename F>
-void for_each_block(EmbeddingStore* e, F&& f) {
-  if (e == nullptr) return;
-  for (int t = 0; t < kNumSparse; ++t) f(e->table_data(t), e->table_floats(t));
-  for (int t = 0; t < kNumSparse; ++t) f(e->accumulator(t), e->rows(t));
-}
-
 }  // namespace
 
 InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, EmbeddingStore* embeddings, int hosts)
     : replicas_(std::move(replicas)), n_(n), embeddings_(embeddings), hosts_(hosts) {
   if (replicas_.empty() || n_ == 0) throw Error("inter-host sync: no dense replicas to synchronize");
   if (hosts_ < 1) throw Error("inter-host sync: hosts must be at least 1");
-  if (embeddings_ != nullptr) {
-    for (int t = 0; t < kNumSparse; ++t) {
-      table_floats_ += embeddings_->table_floats(t);
-      accumulator_floats_ += embeddings_->rows(t);
+  if (embeddings_ == nullptr) return;
+  dim_ = embeddings_->dim();
+  row_floats_ = static_cast<size_t>(dim_) + 1;
+  uint64_t key = 0;
+  for (int t = 0; t < kNumSparse; ++t) {
+    table_start_.push_back(key);
+    key += embeddings_->rows(t);
+  }
+  table_start_.push_back(key);
+  base_.reserve(key * row_floats_);
+  for (int t = 0; t < kNumSparse; ++t) {
+    for (size_t r = 0; r < embeddings_->rows(t); ++r) {
+      const float* row = embeddings_->row(t, static_cast<uint32_t>(r));
+      for (int k = 0; k < dim_; ++k) base_.push_back(load(row + k));
+      base_.push_back(load(embeddings_->accumulator(t) + r));
     }
   }
-  base_.reserve(table_floats_ + accumulator_floats_);
-  for_each_block(embeddings_, [&](const float* p, size_t count) {
-    for (size_t i = 0; i < count; ++i) base_.push_back(load(p + i));
-  });
 }
 
-void InterHostRound::pack(float* out, bool done) const {
+void InterHostRound::pack_dense(float* out, bool done) const {
   const float scale = 1.0f / static_cast<float>(replicas_.size());
   for (size_t i = 0; i < n_; ++i) {
     float sum = 0;
     for (const float* r : replicas_) sum += load(r + i);
     out[i] = sum * scale;
   }
-  float* d = out + n_;
-  size_t k = 0;
-  for_each_block(embeddings_, [&](const float* p, size_t count) {
-    for (size_t i = 0; i < count; ++i, ++k) d[k] = load(p + i) - base_[k];
-  });
-  out[buffer_floats() - 1] = done ? 1.0f : 0.0f;
+  out[n_] = done ? 1.0f : 0.0f;
 }
 
-int InterHostRound::unpack(const float* sent, const float* sum) {
+int InterHostRound::unpack_dense(const float* sent, const float* sum) {
   const float inv_hosts = 1.0f / static_cast<float>(hosts_);
   for (size_t i = 0; i < n_; ++i) {
     const float delta = sum[i] * inv_hosts - sent[i];
     for (float* r : replicas_) add(r + i, delta);
   }
-  const float* d = sent + n_;
-  const float* total = sum + n_;
-  size_t k = 0;
-  for_each_block(embeddings_, [&](float* p, size_t count) {
-    for (size_t i = 0; i < count; ++i, ++k) {
-      const float others = total[k] - d[k];
-      if (others != 0.0f) add(p + i, others);
-      base_[k] += total[k];
+  return static_cast<int>(std::lround(sum[n_]));
+}
+
+void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const {
+  keys.clear();
+  deltas.clear();
+  if (embeddings_ == nullptr) return;
+  std::vector<float> row_delta(row_floats_);
+  for (int t = 0; t < kNumSparse; ++t) {
+    const float* accumulator = embeddings_->accumulator(t);
+    for (size_t r = 0; r < embeddings_->rows(t); ++r) {
+      const uint64_t key = table_start_[static_cast<size_t>(t)] + r;
+      const float* base = base_.data() + key * row_floats_;
+      const float* row = embeddings_->row(t, static_cast<uint32_t>(r));
+      bool changed = false;
+      for (int k = 0; k < dim_; ++k) {
+        row_delta[static_cast<size_t>(k)] = load(row + k) - base[k];
+        changed = changed || row_delta[static_cast<size_t>(k)] != 0.0f;
+      }
+      row_delta[static_cast<size_t>(dim_)] = load(accumulator + r) - base[dim_];
+      changed = changed || row_delta[static_cast<size_t>(dim_)] != 0.0f;
+      if (!changed) continue;
+      keys.push_back(key);
+      deltas.insert(deltas.end(), row_delta.begin(), row_delta.end());
     }
-  });
-  return static_cast<int>(std::lround(sum[buffer_floats() - 1]));
+  }
+}
+
+void InterHostRound::apply_rows(const uint64_t* keys, const float* deltas, size_t count, bool own) {
+  if (embeddings_ == nullptr) return;
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t key = keys[i];
+    if (key >= table_start_.back()) throw Error("inter-host sync: a row key is out of range (corrupt exchange)");
+    const int t = static_cast<int>(std::upper_bound(table_start_.begin(), table_start_.end(), key) -
+                                   table_start_.begin()) - 1;
+    const uint32_t r = static_cast<uint32_t>(key - table_start_[static_cast<size_t>(t)]);
+    const float* d = deltas + i * row_floats_;
+    float* base = base_.data() + key * row_floats_;
+    for (size_t k = 0; k < row_floats_; ++k) base[k] += d[k];
+    if (own) continue;
+    float* row = embeddings_->row(t, r);
+    for (int k = 0; k < dim_; ++k) add(row + k, d[k]);
+    add(embeddings_->accumulator(t) + r, d[dim_]);
+  }
 }
 
 }  // namespace shadowsync::mpi

@@ -1,22 +1,25 @@
-// InterHostRound: the local halves of one inter-host shadow-sync round (model averaging), around
-// a sum-allreduce of one float buffer that the caller runs (over MPI in the sync thread, by hand
-// in the tests). No MPI here.
+// InterHostRound: the local halves of one inter-host shadow-sync round, around the collectives the
+// caller runs (over MPI in the sync thread, by hand in the tests). No MPI here.
 //
-// The buffer is [dense (n floats) | tables (E floats) | accumulators (A floats) | done flag].
-//  - Dense, MA across hosts: pack() writes s = the mean of the local replicas; after the sum over
-//    H hosts, unpack() adds (S / H - s) to every local replica (delta write-back, as the
-//    intra-host rules do: updates made by workers between pack and unpack are kept).
-//  - Embedding tables and their row-wise Adagrad accumulators, summed deltas (GEO-style): each
-//    host keeps a copy `base` of the values at the last round; pack() writes d = current - base;
-//    unpack() adds (D - d) (the other hosts' changes) to the current values and base += D. Rows a
-//    host did not touch carry d = 0. Every host ends a quiet round with identical tables.
-//  - Done flag: pack() writes 1 when this host has finished training; unpack() returns how many
-//    hosts had (H means this was the final round: every host packed its final state).
+//  - Dense, MA across hosts: pack_dense() writes [s | done], s = the mean of the local replicas
+//    (n floats) and done = 1 when this host has finished training; after the sum over the H
+//    hosts, unpack_dense() adds (S / H - s) to every local replica (delta write-back, as the
+//    intra-host rules do: updates made by workers between pack and unpack are kept) and returns
+//    how many hosts were done (H: this was the final round, every host packed its final state).
+//  - Embedding tables and their row-wise Adagrad accumulators, sparse summed deltas (GEO-style):
+//    each host keeps a copy `base` of the values as of the last round. pack_rows() lists the rows
+//    whose values or accumulator differ from the copy (row key = table offset + row) with their
+//    deltas (dim floats, then the accumulator's); every host's list reaches every host (an
+//    allgather), and apply_rows() adds another host's deltas to the tables and to the copy, and
+//    this host's own deltas to the copy only. A row several hosts changed gets the sum of their
+//    changes; rows nobody touched cost nothing on the network. After a quiet round every host
+//    holds identical tables.
 // Replicas and tables are read and written with relaxed std::atomic_ref<float> accesses, the
 // memory model of sync_rule.hpp (Hogwild workers may write them concurrently).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "shadowsync/model/embedding_store.hpp"
@@ -25,27 +28,35 @@ namespace shadowsync::mpi {
 
 class InterHostRound {
  public:
-  // replicas: >= 1 pointers to n floats each; embeddings may be nullptr (dense only). The
-  // embedding base copy is taken now: every host must start from the same values.
+  // replicas: >= 1 pointers to n floats each; embeddings may be nullptr (dense only). The base
+  // copy is taken now: every host must start from the same values. Throws Error on bad arguments.
   InterHostRound(std::vector<float*> replicas, size_t n, EmbeddingStore* embeddings, int hosts);
 
-  size_t buffer_floats() const { return n_ + table_floats_ + accumulator_floats_ + 1; }
-  size_t dense_floats() const { return n_; }
-  size_t embedding_floats() const { return table_floats_ + accumulator_floats_; }
-  // Fills out[0, buffer_floats()).
-  void pack(float* out, bool done) const;
-  // `sent` is what pack() wrote, `sum` the sum over every host of what they packed. Returns the
-  // number of hosts that were done.
-  int unpack(const float* sent, const float* sum);
+  size_t dense_buffer_floats() const { return n_ + 1; }
+  // Floats per listed row: dim deltas, then the accumulator's.
+  size_t row_floats() const { return row_floats_; }
+  bool has_embeddings() const { return embeddings_ != nullptr; }
+
+  // Fills out[0, dense_buffer_floats()).
+  void pack_dense(float* out, bool done) const;
+  // `sent` is what pack_dense() wrote, `sum` the sum over every host. Returns the hosts done.
+  int unpack_dense(const float* sent, const float* sum);
+
+  // Replaces keys / deltas with the rows changed since the last round (deltas: row_floats() per
+  // key, in key order).
+  void pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const;
+  // Applies `count` rows another host (own = false) or this host (own = true) listed.
+  void apply_rows(const uint64_t* keys, const float* deltas, size_t count, bool own);
 
  private:
   std::vector<float*> replicas_;
   size_t n_;
   EmbeddingStore* embeddings_;
   int hosts_;
-  size_t table_floats_ = 0;
-  size_t accumulator_floats_ = 0;
-  std::vector<float> base_;  // tables then accumulators, as last agreed
+  int dim_ = 0;
+  size_t row_floats_ = 0;
+  std::vector<uint64_t> table_start_;  // key of row 0 of each table (and the total at the end)
+  std::vector<float> base_;            // per key: dim values, then the accumulator
 };
 
 }  // namespace shadowsync::mpi

@@ -141,7 +141,7 @@ std::string finish_host_run(HostRun& run, uint64_t local_examples) {
   const double allreduce_ms = stats.rounds > 0 ? 1e3 * stats.allreduce_s / static_cast<double>(stats.rounds) : 0;
   return fmt::format(
       "across {} processes: {:.0f} examples trained; inter-host sync: {} rounds on rank 0, {:.3f} ms per round "
-      "({:.3f} ms in the allreduce; mean over processes {:.3f} ms), {} bytes per round",
+      "({:.3f} ms in the collectives; mean over processes {:.3f} ms), {:.0f} bytes sent per round (mean)",
       run.size, total[0], stats.rounds, round_ms, allreduce_ms, 1e3 * total[1] / run.size, stats.bytes_per_round);
 }
 

@@ -1,8 +1,9 @@
 // Cost of one inter-host round on this machine, under mpirun: a plain blocking MPI_Allreduce of
-// the round's bytes, the same bytes through timed_allreduce_sum (MPI_Iallreduce driven by
-// MPI_Test, what the sync thread uses), and the whole round (pack, allreduce, unpack) with and
-// without the embedding tables. Rank 0 prints one line per case: mean ms per round.
-// Usage: mpirun -np H mpi_round_bench [DENSE_FLOATS [ROWS_PER_TABLE [DIM [REPLICAS [ROUNDS]]]]]
+// the dense model and whole tables, the same bytes through timed_allreduce_sum (MPI_Iallreduce
+// driven by MPI_Test), and the whole sparse round the sync thread runs (exchange_round: pack,
+// collectives, unpack) with and without the embedding tables. Rank 0 prints one line per case.
+// Usage: mpirun -np H mpi_round_bench [DENSE_FLOATS [ROWS_PER_TABLE [DIM [REPLICAS [ROUNDS [TOUCHED]]]]]]
+// (TOUCHED: rows of every table each host changes between two rounds)
 #include <mpi.h>
 
 #include <chrono>
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   const int dim = static_cast<int>(arg(3, 16));
   const int replicas = static_cast<int>(arg(4, 2));
   const int rounds = static_cast<int>(arg(5, 50));
+  const long touched = arg(6, 256);
 
   std::vector<std::vector<float>> dense_replicas(static_cast<size_t>(replicas), std::vector<float>(dense, 0.5f));
   std::vector<float*> pointers;
@@ -54,7 +56,11 @@ int main(int argc, char** argv) {
 
   for (const bool embeddings : {false, true}) {
     mpi::InterHostRound round(pointers, dense, embeddings ? &tables : nullptr, hosts);
-    const size_t count = round.buffer_floats();
+    // The plain allreduce moves what a dense exchange of the whole tables would (dense model,
+    // every table row and accumulator); the round sends the dense model and the changed rows.
+    size_t table_floats = 0;
+    for (int t = 0; t < kNumSparse && embeddings; ++t) table_floats += tables.rows(t) * round.row_floats();
+    const size_t count = round.dense_buffer_floats() + table_floats;
     std::vector<float> send(count, 1.0f), recv(count, 0.0f);
     const double plain = mean_ms(rounds, MPI_COMM_WORLD, [&] {
       MPI_Allreduce(send.data(), recv.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
@@ -62,16 +68,28 @@ int main(int argc, char** argv) {
     const double polled = mean_ms(rounds, MPI_COMM_WORLD, [&] {
       if (mpi::timed_allreduce_sum(send.data(), recv.data(), count, MPI_COMM_WORLD, 60) != MPI_SUCCESS) std::abort();
     });
+    mpi::RoundBuffers buffers;
+    uint64_t step = 0;
+    double bytes = 0;
     const double whole = mean_ms(rounds, MPI_COMM_WORLD, [&] {
-      round.pack(send.data(), false);
-      if (mpi::timed_allreduce_sum(send.data(), recv.data(), count, MPI_COMM_WORLD, 60) != MPI_SUCCESS) std::abort();
-      round.unpack(send.data(), recv.data());
+      // Training between rounds: `touched` rows of every table change on every host.
+      for (int t = 0; t < kNumSparse && embeddings; ++t) {
+        for (long k = 0; k < touched; ++k) {
+          const uint32_t row = static_cast<uint32_t>((step * 7919 + k * 104729 + rank * 31) % tables.rows(t));
+          tables.row(t, row)[0] += 1e-3f;
+          tables.accumulator(t)[row] += 1e-3f;
+        }
+      }
+      ++step;
+      int done_hosts = 0;
+      if (mpi::exchange_round(round, buffers, MPI_COMM_WORLD, false, 60, done_hosts) != MPI_SUCCESS) std::abort();
+      bytes += static_cast<double>(buffers.bytes_sent);
     });
     if (rank == 0) {
-      std::printf("H=%d %s: %zu floats (%.2f MB) per round: plain MPI_Allreduce %.3f ms, Iallreduce+Test %.3f ms, "
-                  "whole round (pack + allreduce + unpack, %d replicas) %.3f ms\n",
-                  hosts, embeddings ? "dense + tables" : "dense only", count, count * 4e-6, plain, polled, replicas,
-                  whole);
+      std::printf("H=%d %s: whole-table bytes %.2f MB: plain MPI_Allreduce %.3f ms, Iallreduce+Test %.3f ms; "
+                  "sparse round (%ld rows touched per table, %d replicas) %.3f ms, %.3f MB sent per round\n",
+                  hosts, embeddings ? "dense + tables" : "dense only", count * 4e-6, plain, polled,
+                  embeddings ? touched : 0L, replicas, whole, bytes / (rounds + 1) * 1e-6);
     }
   }
   MPI_Finalize();

@@ -19,6 +19,8 @@ struct Host {
   std::unique_ptr<EmbeddingStore> tables;
   std::unique_ptr<InterHostRound> round;
   std::vector<float> sent;
+  std::vector<uint64_t> keys;
+  std::vector<float> deltas;
 
   std::vector<float*> pointers() {
     std::vector<float*> p;
@@ -46,20 +48,29 @@ std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings) {
       }
     }
     host.round = std::make_unique<InterHostRound>(host.pointers(), n, host.tables.get(), hosts);
-    host.sent.resize(host.round->buffer_floats());
+    host.sent.resize(host.round->dense_buffer_floats());
   }
   return out;
 }
 
-// pack on every host, sum, unpack on every host; returns each host's done count.
+// pack on every host, sum (the allreduce) and gather every host's rows (the allgather), unpack on
+// every host; returns each host's done count.
 std::vector<int> run_round(std::vector<Host>& hosts, const std::vector<bool>& done) {
-  for (size_t h = 0; h < hosts.size(); ++h) hosts[h].round->pack(hosts[h].sent.data(), done[h]);
+  for (size_t h = 0; h < hosts.size(); ++h) {
+    hosts[h].round->pack_dense(hosts[h].sent.data(), done[h]);
+    hosts[h].round->pack_rows(hosts[h].keys, hosts[h].deltas);
+  }
   std::vector<float> sum(hosts[0].sent.size(), 0.0f);
   for (const Host& host : hosts) {
     for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
   }
   std::vector<int> counts;
-  for (Host& host : hosts) counts.push_back(host.round->unpack(host.sent.data(), sum.data()));
+  for (size_t h = 0; h < hosts.size(); ++h) {
+    counts.push_back(hosts[h].round->unpack_dense(hosts[h].sent.data(), sum.data()));
+    for (size_t from = 0; from < hosts.size(); ++from) {
+      hosts[h].round->apply_rows(hosts[from].keys.data(), hosts[from].deltas.data(), hosts[from].keys.size(), from == h);
+    }
+  }
   return counts;
 }
 
@@ -95,12 +106,12 @@ TEST(InterHostRound, DenseModelAveragingMatchesTheScalarReference) {
 TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
   std::vector<Host> hosts = make_hosts(2, 1, 5, false);
   std::vector<float> sum(hosts[0].sent.size(), 0.0f);
-  for (Host& host : hosts) host.round->pack(host.sent.data(), false);
+  for (Host& host : hosts) host.round->pack_dense(host.sent.data(), false);
   for (const Host& host : hosts) {
     for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
   }
   hosts[0].replicas[0][2] += 100.0f;  // a worker's update while the allreduce runs
-  hosts[0].round->unpack(hosts[0].sent.data(), sum.data());
+  hosts[0].round->unpack_dense(hosts[0].sent.data(), sum.data());
   const float mean2 = (value(0, 0, 2) + value(1, 0, 2)) / 2;
   EXPECT_FLOAT_EQ(hosts[0].replicas[0][2], mean2 + 100.0f);
   EXPECT_FLOAT_EQ(hosts[0].replicas[0][3], (value(0, 0, 3) + value(1, 0, 3)) / 2);
@@ -133,6 +144,29 @@ TEST(InterHostRound, EmbeddingChangesOfEveryHostReachEveryHost) {
   run_round(hosts, {false, false, false});
   run_round(hosts, {false, false, false});
   for (int h = 0; h < H; ++h) EXPECT_FLOAT_EQ(hosts[h].tables->row(5, 3)[1], start_row + 7.0f) << h;
+}
+
+TEST(InterHostRound, OnlyChangedRowsAreListed) {
+  std::vector<Host> hosts = make_hosts(1, 1, 2, true);
+  Host& host = hosts[0];
+  host.round->pack_rows(host.keys, host.deltas);
+  EXPECT_TRUE(host.keys.empty());
+  host.tables->row(0, 5)[3] += 2.0f;   // key 5
+  host.tables->accumulator(2)[1] += 0.5f;  // key 2 * 8 + 1 = 17: the accumulator alone
+  host.round->pack_rows(host.keys, host.deltas);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{5, 17}));
+  ASSERT_EQ(host.deltas.size(), 2 * host.round->row_floats());
+  EXPECT_EQ(host.round->row_floats(), 5u);  // dim 4 + the accumulator
+  EXPECT_FLOAT_EQ(host.deltas[3], 2.0f);
+  EXPECT_FLOAT_EQ(host.deltas[5 + 4], 0.5f);
+  // Applied as this host's own: listed once, then the copy agrees and nothing is listed.
+  host.round->apply_rows(host.keys.data(), host.deltas.data(), host.keys.size(), true);
+  std::vector<uint64_t> keys;
+  std::vector<float> deltas;
+  host.round->pack_rows(keys, deltas);
+  EXPECT_TRUE(keys.empty());
+  const uint64_t bad = 26 * 8;
+  EXPECT_THROW(host.round->apply_rows(&bad, host.deltas.data(), 1, false), Error);
 }
 
 TEST(InterHostRound, UnpackCountsTheHostsThatAreDone) {

@@ -72,11 +72,16 @@ TEST(MpiTrain, TwoProcessesTrainEveryRowOnceWithTheNEOfTwoGroups) {
     const double relative = (ne_two - ne_one) / ne_one;
     std::cout << "repeat " << repeat << ": NE 2 processes x 1 group " << ne_two << ", 1 process x 2 groups " << ne_one
               << ", relative difference " << 100 * relative << " %\n";
-    EXPECT_LT(std::abs(relative), 0.01);
+    // One Hogwild run's NE varies by about 1 % from run to run here (measured: 0.876 - 0.885 for
+    // the one-process run): each pair within 2 %, their mean within 1 %.
+    EXPECT_LT(std::abs(relative), 0.02);
     differences.push_back(relative);
   }
   const auto [low, high] = std::minmax_element(differences.begin(), differences.end());
-  std::cout << "relative NE difference over 3 repeats: from " << 100 * *low << " % to " << 100 * *high << " %\n";
+  const double mean = (differences[0] + differences[1] + differences[2]) / 3;
+  std::cout << "relative NE difference over 3 repeats: from " << 100 * *low << " % to " << 100 * *high
+            << " %, mean " << 100 * mean << " %\n";
+  EXPECT_LT(std::abs(mean), 0.01);
 }
 
 TEST(MpiTrain, ThreeProcessesWriteOneCheckpointThatEvalReads) {
