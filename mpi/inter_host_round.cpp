@@ -18,10 +18,25 @@ void add(float* p, float d) {
 
 }  // namespace
 
-InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, EmbeddingStore* embeddings, int hosts)
-    : replicas_(std::move(replicas)), n_(n), embeddings_(embeddings), hosts_(hosts) {
+InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, EmbeddingStore* embeddings, int hosts,
+                               const SyncParams& rule)
+    : replicas_(std::move(replicas)), n_(n), embeddings_(embeddings), hosts_(hosts), rule_(rule) {
   if (replicas_.empty() || n_ == 0) throw Error("inter-host sync: no dense replicas to synchronize");
   if (hosts_ < 1) throw Error("inter-host sync: hosts must be at least 1");
+  if (rule_.kind != SyncRuleKind::MA) {
+    // The rule's state starts at the host model (identical on every host: same seed).
+    center_.resize(n_);
+    const float scale = 1.0f / static_cast<float>(replicas_.size());
+    for (size_t i = 0; i < n_; ++i) {
+      float sum = 0;
+      for (const float* r : replicas_) sum += load(r + i);
+      center_[i] = sum * scale;
+    }
+    if (rule_.kind == SyncRuleKind::BMUF) {
+      momentum_.assign(n_, 0.0f);
+      start_ = center_;
+    }
+  }
   if (embeddings_ == nullptr) return;
   dim_ = embeddings_->dim();
   row_floats_ = static_cast<size_t>(dim_) + 1;
@@ -52,12 +67,29 @@ void InterHostRound::pack_dense(float* out, bool done) const {
 }
 
 int InterHostRound::unpack_dense(const float* sent, const float* sum) {
-  const float inv_hosts = 1.0f / static_cast<float>(hosts_);
+  const int done_hosts = static_cast<int>(std::lround(sum[n_]));
+  const bool final_round = done_hosts >= hosts_;
+  const float h = static_cast<float>(hosts_);
+  const float inv_hosts = 1.0f / h;
   for (size_t i = 0; i < n_; ++i) {
-    const float delta = sum[i] * inv_hosts - sent[i];
+    const float s = sent[i];
+    const float m = sum[i] * inv_hosts;
+    float target = m;
+    if (!final_round && rule_.kind == SyncRuleKind::EASGD) {
+      const float c = center_[i];
+      target = s - rule_.alpha * (s - c);
+      center_[i] = c + rule_.alpha * (sum[i] - h * c);
+    } else if (!final_round && rule_.kind == SyncRuleKind::BMUF) {
+      const float g = m - start_[i];
+      momentum_[i] = rule_.block_momentum * momentum_[i] + rule_.block_lr * g;
+      center_[i] += momentum_[i];
+      target = rule_.nesterov ? center_[i] + rule_.block_momentum * momentum_[i] : center_[i];
+      start_[i] = target;
+    }
+    const float delta = target - s;
     for (float* r : replicas_) add(r + i, delta);
   }
-  return static_cast<int>(std::lround(sum[n_]));
+  return done_hosts;
 }
 
 void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const {

@@ -125,7 +125,8 @@ InterHostSync::~InterHostSync() {
 
 void InterHostSync::attach(const ParticipantAccess& access) {
   round_ = std::make_unique<InterHostRound>(access.replicas, access.dense_floats,
-                                            options_.sync_embeddings ? access.embeddings : nullptr, hosts_);
+                                            options_.sync_embeddings ? access.embeddings : nullptr, hosts_,
+                                            options_.rule);
 }
 
 void InterHostSync::start() {

@@ -33,6 +33,7 @@ struct InterHostSyncOptions {
   double timeout_s = 20;           // longest wait for one round once the first has completed
   double first_round_timeout_s = 120;  // the first round also waits for the slowest process to load
   bool sync_embeddings = true;
+  SyncParams rule;                 // the dense rule across hosts (inter_host_round.hpp)
 };
 
 // Timing of the rounds so far (for the leader's report).
@@ -77,6 +78,7 @@ class InterHostSync final : public BackgroundParticipant {
   void request_stop() override;
 
   InterHostStats stats() const;
+  const SyncParams& rule() const { return options_.rule; }
 
  private:
   void loop();

@@ -123,6 +123,9 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataVi
   options.first_round_timeout_s =
       env_number("SHADOWSYNC_MPI_FIRST_ROUND_TIMEOUT_S", options.first_round_timeout_s, 0.1, 86400);
   options.sync_embeddings = env_number("SHADOWSYNC_MPI_SYNC_EMBEDDINGS", 1, 0, 1) != 0;
+  // Across hosts the run's rule (MA for modes without one), with the paper's defaults for H.
+  options.rule = SyncParams::defaults(config.sync.uses_rule() ? config.sync.rule : SyncRuleKind::MA, run.size);
+  options.rule.nesterov = config.nesterov;
   run.sync = std::make_unique<InterHostSync>(run.sync_comm, options);
   return leader;
 }
@@ -140,9 +143,9 @@ std::string finish_host_run(HostRun& run, uint64_t local_examples) {
   const double round_ms = stats.rounds > 0 ? 1e3 * stats.busy_s / static_cast<double>(stats.rounds) : 0;
   const double allreduce_ms = stats.rounds > 0 ? 1e3 * stats.allreduce_s / static_cast<double>(stats.rounds) : 0;
   return fmt::format(
-      "across {} processes: {:.0f} examples trained; inter-host sync: {} rounds on rank 0, {:.3f} ms per round "
+      "across {} processes: {:.0f} examples trained; inter-host sync ({}): {} rounds on rank 0, {:.3f} ms per round "
       "({:.3f} ms in the collectives; mean over processes {:.3f} ms), {:.0f} bytes sent per round (mean)",
-      run.size, total[0], stats.rounds, round_ms, allreduce_ms, 1e3 * total[1] / run.size, stats.bytes_per_round);
+      run.size, total[0], sync_rule_name(run.sync ? run.sync->rule().kind : SyncRuleKind::MA), stats.rounds, round_ms, allreduce_ms, 1e3 * total[1] / run.size, stats.bytes_per_round);
 }
 
 }  // namespace shadowsync::mpi

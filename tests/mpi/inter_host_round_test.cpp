@@ -32,7 +32,7 @@ struct Host {
 float value(int host, int replica, size_t i) { return static_cast<float>(host * 7 + replica * 3) + 0.25f * i; }
 
 // H hosts of G replicas of n floats; tables (8 rows per table, dim 4) filled identically.
-std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings) {
+std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings, const SyncParams& rule = SyncParams{}) {
   std::vector<Host> out(static_cast<size_t>(hosts));
   for (int h = 0; h < hosts; ++h) {
     Host& host = out[static_cast<size_t>(h)];
@@ -47,7 +47,7 @@ std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings) {
         for (size_t k = 0; k < host.tables->rows(t); ++k) host.tables->accumulator(t)[k] = 1.0f + k;
       }
     }
-    host.round = std::make_unique<InterHostRound>(host.pointers(), n, host.tables.get(), hosts);
+    host.round = std::make_unique<InterHostRound>(host.pointers(), n, host.tables.get(), hosts, rule);
     host.sent.resize(host.round->dense_buffer_floats());
   }
   return out;
@@ -101,6 +101,73 @@ TEST(InterHostRound, DenseModelAveragingMatchesTheScalarReference) {
       EXPECT_NEAR((hosts[h].replicas[0][i] + hosts[h].replicas[1][i]) / 2, global[i], 1e-4);
     }
   }
+}
+
+// EASGD and BMUF across hosts against a scalar reference (double), over two rounds with training
+// (a per-host push) between them, then the final round averages.
+void check_rule_against_reference(SyncRuleKind kind) {
+  const int H = 3;
+  const size_t n = 11;
+  const SyncParams params = SyncParams::defaults(kind, H);
+  // Hosts start identical (same seed), as in a run.
+  std::vector<Host> hosts = make_hosts(H, 1, n, false);
+  for (int h = 0; h < H; ++h) {
+    for (size_t i = 0; i < n; ++i) hosts[h].replicas[0][i] = value(0, 0, i);
+  }
+  for (int h = 0; h < H; ++h) {
+    hosts[h].round = std::make_unique<InterHostRound>(hosts[h].pointers(), n, nullptr, H, params);
+  }
+  std::vector<std::vector<double>> w(H, std::vector<double>(n));
+  for (int h = 0; h < H; ++h) {
+    for (size_t i = 0; i < n; ++i) w[h][i] = value(0, 0, i);
+  }
+  std::vector<double> center(n), momentum(n, 0.0), start(n);
+  for (size_t i = 0; i < n; ++i) center[i] = start[i] = value(0, 0, i);
+  for (int round = 0; round < 2; ++round) {
+    for (int h = 0; h < H; ++h) {  // training: host h moves by (h + 1) (round + 1) / 8
+      for (size_t i = 0; i < n; ++i) {
+        const float push = static_cast<float>((h + 1) * (round + 1)) / 8.0f + 0.01f * i;
+        hosts[h].replicas[0][i] += push;
+        w[h][i] += push;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (int h = 0; h < H; ++h) sum += w[h][i];
+      const double m = sum / H;
+      if (kind == SyncRuleKind::EASGD) {
+        for (int h = 0; h < H; ++h) w[h][i] -= params.alpha * (w[h][i] - center[i]);
+        center[i] += params.alpha * (sum - H * center[i]);
+      } else {
+        momentum[i] = params.block_momentum * momentum[i] + params.block_lr * (m - start[i]);
+        center[i] += momentum[i];
+        const double target = center[i] + params.block_momentum * momentum[i];
+        start[i] = target;
+        for (int h = 0; h < H; ++h) w[h][i] = target;
+      }
+    }
+    run_round(hosts, {false, false, false});
+    for (int h = 0; h < H; ++h) {
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(hosts[h].replicas[0][i], w[h][i], 1e-4) << sync_rule_name(kind) << " round " << round << " host " << h;
+      }
+    }
+  }
+  // The final round (every host done) averages: all hosts end identical.
+  EXPECT_EQ(run_round(hosts, {true, true, true}), (std::vector<int>{3, 3, 3}));
+  for (size_t i = 0; i < n; ++i) {
+    double sum = 0;
+    for (int h = 0; h < H; ++h) sum += w[h][i];
+    for (int h = 0; h < H; ++h) EXPECT_NEAR(hosts[h].replicas[0][i], sum / H, 1e-4);
+  }
+}
+
+TEST(InterHostRound, ElasticAveragingAcrossHostsMatchesTheScalarReference) {
+  check_rule_against_reference(SyncRuleKind::EASGD);
+}
+
+TEST(InterHostRound, BlockMomentumAcrossHostsMatchesTheScalarReference) {
+  check_rule_against_reference(SyncRuleKind::BMUF);
 }
 
 TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {

@@ -110,6 +110,20 @@ TEST(MpiTrain, ThreeProcessesWriteOneCheckpointThatEvalReads) {
   std::filesystem::remove(metrics);
 }
 
+// The run's rule applies across hosts too (its name is in rank 0's last line).
+TEST(MpiTrain, EasgdAndBmufRunAcrossProcesses) {
+  for (const std::string rule : {"easgd", "bmuf"}) {
+    const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --sync s-" + rule);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("across 2 processes: 36000 examples trained; inter-host sync (" + rule + ")"),
+              std::string::npos)
+        << r.output;
+    const double ne = number_after(r.output, R"(eval \(4000 examples\): NE ([0-9.]+))");
+    EXPECT_GT(ne, 0.5) << rule;
+    EXPECT_LT(ne, 1.0) << rule;
+  }
+}
+
 TEST(MpiTrain, UnsupportedOptionsAreRefusedByName) {
   const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --eval-every 1000");
   EXPECT_NE(r.exit_code, 0);
