@@ -19,6 +19,9 @@
 #include "shadowsync/train/trainer.hpp"
 #include "stop_signals.hpp"
 #include "train_reporter.hpp"
+// Runs across processes (mpirun): the multi-host launcher's hook.
+#include "mpi/train_hook.hpp"
+
 
 namespace shadowsync::cli {
 namespace {
@@ -184,10 +187,14 @@ void run_train(TrainOptions& o) {
 
   // A run stopped by a signal without --checkpoint still leaves its state behind.
   config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
-  TrainReporter reporter(o.progress_seconds, o.quiet, MetricsFile(o.metrics, config.to_json()));
+  // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
+  mpi::HostRun* hosts = mpi::join_if_launched();
+  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, train, eval);
+  TrainReporter reporter(o.progress_seconds, o.quiet || !leader, MetricsFile(leader ? o.metrics : "", config.to_json()));
   TrainerSetup setup;
   setup.observer = &reporter;
   setup.stop = stop_signal_token();
+  if (hosts != nullptr) setup.participant = mpi::host_participant(*hosts);
   Trainer trainer(config, train, eval, std::move(setup));
   std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
                o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
@@ -203,7 +210,9 @@ void run_train(TrainOptions& o) {
                  static_cast<unsigned long long>(result.final_report.total_examples));
     return;
   }
-  print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report.examples) : "";
+  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (repeated_signals > 0) {
     std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",
                  repeated_signals);
@@ -215,7 +224,7 @@ void run_train(TrainOptions& o) {
     throw ExitStatus{128 + signal};
   }
   if (result.stop_requested) {
-    std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
+    if (leader) std::fprintf(stderr, "stopped by signal %d at %llu examples; checkpoint written to %s; continue with --resume %s\n",
                  signal, static_cast<unsigned long long>(result.final_report.examples),
                  result.checkpoint.c_str(), result.checkpoint.c_str());
     throw ExitStatus{128 + signal};

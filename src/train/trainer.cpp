@@ -19,6 +19,7 @@
 #include "train/coordinator.hpp"
 #include "train/group_runtime.hpp"
 #include "train/memory_check.hpp"
+#include "train/participant_schedule.hpp"
 #include "train/replica_math.hpp"
 
 namespace shadowsync {
@@ -163,7 +164,12 @@ TrainResult Trainer::Impl::run() {
     numa::Binder* binder = binder_.get();
     const int groups = groups_;
     options.on_background_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
-    return make_sync_schedule(config_.sync, rule_.get(), groups_, options);
+    std::unique_ptr<SyncSchedule> schedule = make_sync_schedule(config_.sync, rule_.get(), groups_, options);
+    if (setup_.participant == nullptr) return schedule;
+    setup_.participant->attach(
+        ParticipantAccess{state_->replica_pointers(), state_->dense_floats(), &state_->embeddings()});
+    return std::unique_ptr<SyncSchedule>(
+        std::make_unique<train::ParticipantSchedule>(std::move(schedule), *setup_.participant));
   };
   train::GroupRuntime runtime(config_, model_, state_->embeddings(), shares_, state_->progress, threads_, *binder_);
   auto write_checkpoint = [&](const std::string& path) {

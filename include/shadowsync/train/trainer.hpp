@@ -18,6 +18,7 @@
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/numa/plan.hpp"
+#include "shadowsync/train/background_participant.hpp"
 #include "shadowsync/train/train_config.hpp"
 #include "shadowsync/train/train_observer.hpp"
 #include "shadowsync/train/train_report.hpp"
@@ -33,6 +34,9 @@ struct TrainerSetup {
   // turn-cycle boundary, so resuming is bit-identical); the final evaluation and checkpoint then
   // run. A request after the last batch is reported in TrainResult::stop_after_training.
   std::stop_token stop;
+  // Runs beside the sync schedule (background_participant.hpp), e.g. the inter-host sync of a
+  // run split across processes; nullptr: none. Must outlive run().
+  BackgroundParticipant* participant = nullptr;
 };
 
 class Trainer {

@@ -1,0 +1,208 @@
+// The inter-host shadow-sync thread (see inter_host_sync.hpp).
+#include "inter_host_sync.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "shadowsync/core/error.hpp"
+
+namespace shadowsync::mpi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t ns_since(Clock::time_point start) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+}  // namespace
+
+namespace {
+
+// Waits for every request with MPI_Testall and short sleeps, until the deadline.
+int wait_all(std::vector<MPI_Request>& requests, Clock::time_point deadline) {
+  int spins = 0;
+  for (;;) {
+    int complete = 0;
+    const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &complete, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) return rc;
+    if (complete) return MPI_SUCCESS;
+    if (Clock::now() >= deadline) return -1;  // the requests are abandoned: the caller aborts
+    // Spin briefly (a round on shared memory completes in microseconds), then sleep a little.
+    if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
+  }
+}
+
+Clock::time_point deadline_after(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+bool fits_int(size_t n) { return n <= static_cast<size_t>(std::numeric_limits<int>::max()); }
+
+}  // namespace
+
+int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm comm, double timeout_s) {
+  if (!fits_int(count)) return MPI_ERR_COUNT;
+  std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
+  const int rc = MPI_Iallreduce(send, recv, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm, requests.data());
+  if (rc != MPI_SUCCESS) return rc;
+  return wait_all(requests, deadline_after(timeout_s));
+}
+
+int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool done, double timeout_s,
+                   int& done_hosts) {
+  int hosts = 1, rank = 0;
+  MPI_Comm_size(comm, &hosts);
+  MPI_Comm_rank(comm, &rank);
+  const size_t dense = round.dense_buffer_floats();
+  b.dense_send.resize(dense);
+  b.dense_sum.resize(dense);
+  round.pack_dense(b.dense_send.data(), done);
+  round.pack_rows(b.keys, b.deltas);
+  const size_t row_floats = round.row_floats();
+  if (!fits_int(dense) || !fits_int(b.deltas.size())) return MPI_ERR_COUNT;
+  const Clock::time_point start = Clock::now();
+  // Phase 1: the dense model and done flags (sum), and every host's number of changed rows.
+  b.row_counts.assign(static_cast<size_t>(hosts), 0);
+  int my_rows = static_cast<int>(b.keys.size());
+  std::vector<MPI_Request> requests(2, MPI_REQUEST_NULL);
+  int rc = MPI_Iallreduce(b.dense_send.data(), b.dense_sum.data(), static_cast<int>(dense), MPI_FLOAT, MPI_SUM, comm,
+                          &requests[0]);
+  if (rc == MPI_SUCCESS) rc = MPI_Iallgather(&my_rows, 1, MPI_INT, b.row_counts.data(), 1, MPI_INT, comm, &requests[1]);
+  if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline_after(timeout_s));
+  if (rc != MPI_SUCCESS) return rc;
+  // Phase 2: every host's changed rows (keys, then deltas).
+  b.key_displs.assign(static_cast<size_t>(hosts), 0);
+  b.value_counts.assign(static_cast<size_t>(hosts), 0);
+  b.value_displs.assign(static_cast<size_t>(hosts), 0);
+  size_t total_rows = 0;
+  for (int h = 0; h < hosts; ++h) {
+    const size_t count = static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]);
+    if (!fits_int(total_rows + count) || !fits_int((total_rows + count) * row_floats)) return MPI_ERR_COUNT;
+    b.key_displs[static_cast<size_t>(h)] = static_cast<int>(total_rows);
+    b.value_displs[static_cast<size_t>(h)] = static_cast<int>(total_rows * row_floats);
+    b.value_counts[static_cast<size_t>(h)] = static_cast<int>(count * row_floats);
+    total_rows += count;
+  }
+  if (total_rows > 0) {
+    b.all_keys.resize(total_rows);
+    b.all_deltas.resize(total_rows * row_floats);
+    requests.assign(2, MPI_REQUEST_NULL);
+    rc = MPI_Iallgatherv(b.keys.data(), my_rows, MPI_UINT64_T, b.all_keys.data(), b.row_counts.data(),
+                         b.key_displs.data(), MPI_UINT64_T, comm, &requests[0]);
+    if (rc == MPI_SUCCESS) {
+      rc = MPI_Iallgatherv(b.deltas.data(), static_cast<int>(b.deltas.size()), MPI_FLOAT, b.all_deltas.data(),
+                           b.value_counts.data(), b.value_displs.data(), MPI_FLOAT, comm, &requests[1]);
+    }
+    if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline_after(timeout_s));
+    if (rc != MPI_SUCCESS) return rc;
+  }
+  b.collective_s = std::chrono::duration<double>(Clock::now() - start).count();
+  b.bytes_sent = dense * sizeof(float) + sizeof(int) + b.keys.size() * sizeof(uint64_t) + b.deltas.size() * sizeof(float);
+  done_hosts = round.unpack_dense(b.dense_send.data(), b.dense_sum.data());
+  for (int h = 0; h < hosts; ++h) {
+    const size_t first = static_cast<size_t>(b.key_displs[static_cast<size_t>(h)]);
+    round.apply_rows(b.all_keys.data() + first, b.all_deltas.data() + first * row_floats,
+                     static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]), h == rank);
+  }
+  return MPI_SUCCESS;
+}
+
+InterHostSync::InterHostSync(MPI_Comm comm, InterHostSyncOptions options) : comm_(comm), options_(options) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &hosts_);
+}
+
+InterHostSync::~InterHostSync() {
+  if (thread_.joinable()) {
+    local_done_.store(true, std::memory_order_release);
+    thread_.join();
+  }
+}
+
+void InterHostSync::attach(const ParticipantAccess& access) {
+  round_ = std::make_unique<InterHostRound>(access.replicas, access.dense_floats,
+                                            options_.sync_embeddings ? access.embeddings : nullptr, hosts_,
+                                            options_.rule);
+}
+
+void InterHostSync::start() {
+  if (!round_) throw Error("inter-host sync: started before attach()");
+  if (finished_) throw Error("inter-host sync: pauses during training (evaluations, checkpoints) are not supported");
+  thread_ = std::thread([this] { loop(); });
+}
+
+void InterHostSync::request_stop() { local_done_.store(true, std::memory_order_release); }
+
+void InterHostSync::stop() {
+  if (!thread_.joinable()) return;
+  local_done_.store(true, std::memory_order_release);
+  thread_.join();  // returns after the final round, which every process reaches (or the job aborts)
+  finished_ = true;
+}
+
+InterHostStats InterHostSync::stats() const {
+  InterHostStats s;
+  s.rounds = rounds_.load(std::memory_order_relaxed);
+  s.busy_s = static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  s.allreduce_s = static_cast<double>(allreduce_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  s.bytes_per_round = s.rounds > 0 ? static_cast<double>(bytes_.load(std::memory_order_relaxed)) / s.rounds : 0;
+  return s;
+}
+
+void InterHostSync::fail(const char* what, int code) {
+  std::string reason = what;
+  if (code == -1) {
+    reason += ": timed out";
+  } else if (code != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    reason += std::string(": ") + text;
+  }
+  std::fprintf(stderr, "shadowsync: error: inter-host sync (rank %d of %d): %s; aborting every process\n", rank_,
+               hosts_, reason.c_str());
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  std::_Exit(3);
+}
+
+// Runs until a round finds every process done. No exception leaves the thread: a failure aborts
+// the job (see the header).
+void InterHostSync::loop() {
+  bool first = true;
+  for (;;) {
+    const Clock::time_point start = Clock::now();
+    const bool done = local_done_.load(std::memory_order_acquire);
+    const double timeout = first ? options_.first_round_timeout_s : options_.timeout_s;
+    int done_hosts = 0;
+    int rc = MPI_SUCCESS;
+    try {
+      rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts);
+    } catch (const std::exception& e) {
+      fail(e.what(), MPI_SUCCESS);
+    }
+    if (rc != MPI_SUCCESS) {
+      fail(rc == -1 ? (first ? "the first round did not complete within the first-round timeout"
+                             : "a round did not complete within the timeout (a process died or hangs)")
+                    : "a collective failed",
+           rc);
+    }
+    allreduce_ns_.fetch_add(static_cast<uint64_t>(buffers_.collective_s * 1e9), std::memory_order_relaxed);
+    bytes_.fetch_add(buffers_.bytes_sent, std::memory_order_relaxed);
+    busy_ns_.fetch_add(ns_since(start), std::memory_order_relaxed);
+    rounds_.fetch_add(1, std::memory_order_relaxed);
+    first = false;
+    if (done_hosts >= hosts_) return;
+    if (options_.interval_ms > 0) {
+      // Sleep in short steps so that the final rounds start soon after this host is done.
+      const Clock::time_point next = start + std::chrono::milliseconds(options_.interval_ms);
+      while (Clock::now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+}
+
+}  // namespace shadowsync::mpi

@@ -1,0 +1,102 @@
+// InterHostSync: the second level of shadow sync. One background thread per process runs
+// InterHostRound rounds (MA of the dense model, sparse summed deltas of the embedding rows) with the
+// other processes over a communicator that only it uses, so the local Hogwild workers never wait
+// for the network. A BackgroundParticipant (shadowsync/train/background_participant.hpp): the
+// engine starts it with its sync schedule and stops it at the end of the run.
+//
+// Stopping is collective: every round's sum carries a done flag. A process whose workers have
+// finished keeps running rounds (its stop() waits) until every process is done; the round in
+// which all are done is the final sync, after which every process holds the same dense model and
+// tables. Pauses (evaluations, checkpoints during training) are not supported: stop() ends the
+// participant for good.
+//
+// Failures: an allreduce that does not complete within the timeout (a peer died or hangs), or
+// fails (MPI_ERRORS_RETURN), prints one line naming the rank and aborts the whole job
+// (MPI_Abort), so that no process waits forever; mpirun then exits non-zero.
+#pragma once
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "inter_host_round.hpp"
+#include "shadowsync/train/background_participant.hpp"
+
+namespace shadowsync::mpi {
+
+struct InterHostSyncOptions {
+  int interval_ms = 20;            // round start to round start while training (0 = back to back)
+  double timeout_s = 20;           // longest wait for one round once the first has completed
+  double first_round_timeout_s = 120;  // the first round also waits for the slowest process to load
+  bool sync_embeddings = true;
+  SyncParams rule;                 // the dense rule across hosts (inter_host_round.hpp)
+};
+
+// Timing of the rounds so far (for the leader's report).
+struct InterHostStats {
+  uint64_t rounds = 0;
+  double busy_s = 0;        // inside rounds (pack + collectives + unpack)
+  double allreduce_s = 0;   // inside the collectives alone
+  double bytes_per_round = 0;  // mean bytes this host sent per round (dense model + changed rows)
+};
+
+// Allreduce (sum of floats) of `count` floats on `comm` that gives up after `timeout_s`:
+// MPI_Iallreduce driven by MPI_Test with short sleeps (Open MPI progresses only inside calls).
+// Returns an MPI error code, or -1 on timeout.
+int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm comm, double timeout_s);
+
+// The buffers of one process's rounds (reused from round to round).
+struct RoundBuffers {
+  std::vector<float> dense_send, dense_sum;
+  std::vector<uint64_t> keys, all_keys;
+  std::vector<float> deltas, all_deltas;
+  std::vector<int> row_counts, key_displs, value_counts, value_displs;
+  uint64_t bytes_sent = 0;     // by this process in the last round
+  double collective_s = 0;     // in the last round's collectives
+};
+
+// One whole inter-host round on `comm` (every process of it calls this): pack, an allreduce of
+// the dense model with the done flags and an allgather of the row counts, allgathers of the
+// changed rows, unpack. Each wait gives up after timeout_s. Returns MPI_SUCCESS (and the hosts
+// done in done_hosts), an MPI error code, or -1 on timeout. Throws Error on a corrupt exchange.
+int exchange_round(InterHostRound& round, RoundBuffers& buffers, MPI_Comm comm, bool done, double timeout_s,
+                   int& done_hosts);
+
+class InterHostSync final : public BackgroundParticipant {
+ public:
+  // `comm`: a communicator only this object uses (duplicated by the caller), of every process.
+  InterHostSync(MPI_Comm comm, InterHostSyncOptions options);
+  ~InterHostSync() override;
+
+  void attach(const ParticipantAccess& access) override;
+  void start() override;
+  void stop() override;
+  void request_stop() override;
+
+  InterHostStats stats() const;
+  const SyncParams& rule() const { return options_.rule; }
+
+ private:
+  void loop();
+  [[noreturn]] void fail(const char* what, int code);
+
+  MPI_Comm comm_;
+  InterHostSyncOptions options_;
+  int rank_ = 0;
+  int hosts_ = 1;
+  std::unique_ptr<InterHostRound> round_;
+  RoundBuffers buffers_;
+  std::thread thread_;
+  bool finished_ = false;
+  std::atomic<bool> local_done_{false};
+  std::atomic<uint64_t> rounds_{0};
+  std::atomic<uint64_t> busy_ns_{0};
+  std::atomic<uint64_t> allreduce_ns_{0};
+  std::atomic<uint64_t> bytes_{0};
+};
+
+}  // namespace shadowsync::mpi

@@ -1,0 +1,250 @@
+// Tests of InterHostRound (mpi/inter_host_round.hpp), the local halves of an inter-host round,
+// with H simulated hosts and a hand-made sum in place of MPI_Allreduce: the dense MA rule and the
+// embedding delta exchange against scalar references, delta write-back, the done count.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "inter_host_round.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/hashing.hpp"
+#include "shadowsync/model/embedding_store.hpp"
+
+namespace shadowsync::mpi {
+namespace {
+
+struct Host {
+  std::vector<std::vector<float>> replicas;
+  std::unique_ptr<EmbeddingStore> tables;
+  std::unique_ptr<InterHostRound> round;
+  std::vector<float> sent;
+  std::vector<uint64_t> keys;
+  std::vector<float> deltas;
+
+  std::vector<float*> pointers() {
+    std::vector<float*> p;
+    for (auto& r : replicas) p.push_back(r.data());
+    return p;
+  }
+};
+
+float value(int host, int replica, size_t i) { return static_cast<float>(host * 7 + replica * 3) + 0.25f * i; }
+
+// H hosts of G replicas of n floats; tables (8 rows per table, dim 4) filled identically.
+std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings, const SyncParams& rule = SyncParams{}) {
+  std::vector<Host> out(static_cast<size_t>(hosts));
+  for (int h = 0; h < hosts; ++h) {
+    Host& host = out[static_cast<size_t>(h)];
+    for (int g = 0; g < groups; ++g) {
+      host.replicas.emplace_back(n);
+      for (size_t i = 0; i < n; ++i) host.replicas.back()[i] = value(h, g, i);
+    }
+    if (embeddings) {
+      host.tables = std::make_unique<EmbeddingStore>(HashingConfig::uniform(8, 0), 4);
+      for (int t = 0; t < kNumSparse; ++t) {
+        for (size_t k = 0; k < host.tables->table_floats(t); ++k) host.tables->table_data(t)[k] = 0.5f * t + 0.01f * k;
+        for (size_t k = 0; k < host.tables->rows(t); ++k) host.tables->accumulator(t)[k] = 1.0f + k;
+      }
+    }
+    host.round = std::make_unique<InterHostRound>(host.pointers(), n, host.tables.get(), hosts, rule);
+    host.sent.resize(host.round->dense_buffer_floats());
+  }
+  return out;
+}
+
+// pack on every host, sum (the allreduce) and gather every host's rows (the allgather), unpack on
+// every host; returns each host's done count.
+std::vector<int> run_round(std::vector<Host>& hosts, const std::vector<bool>& done) {
+  for (size_t h = 0; h < hosts.size(); ++h) {
+    hosts[h].round->pack_dense(hosts[h].sent.data(), done[h]);
+    hosts[h].round->pack_rows(hosts[h].keys, hosts[h].deltas);
+  }
+  std::vector<float> sum(hosts[0].sent.size(), 0.0f);
+  for (const Host& host : hosts) {
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
+  }
+  std::vector<int> counts;
+  for (size_t h = 0; h < hosts.size(); ++h) {
+    counts.push_back(hosts[h].round->unpack_dense(hosts[h].sent.data(), sum.data()));
+    for (size_t from = 0; from < hosts.size(); ++from) {
+      hosts[h].round->apply_rows(hosts[from].keys.data(), hosts[from].deltas.data(), hosts[from].keys.size(), from == h);
+    }
+  }
+  return counts;
+}
+
+TEST(InterHostRound, DenseModelAveragingMatchesTheScalarReference) {
+  const int H = 3, G = 2;
+  const size_t n = 37;
+  std::vector<Host> hosts = make_hosts(H, G, n, false);
+  // Reference: m = mean over hosts of each host's replica mean; replica += m - host mean.
+  std::vector<double> host_mean(H * n), global(n, 0.0);
+  for (int h = 0; h < H; ++h) {
+    for (size_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int g = 0; g < G; ++g) s += value(h, g, i);
+      host_mean[h * n + i] = s / G;
+      global[i] += s / G / H;
+    }
+  }
+  run_round(hosts, {false, false, false});
+  for (int h = 0; h < H; ++h) {
+    for (int g = 0; g < G; ++g) {
+      for (size_t i = 0; i < n; ++i) {
+        const double expected = value(h, g, i) + global[i] - host_mean[h * n + i];
+        EXPECT_NEAR(hosts[h].replicas[g][i], expected, 1e-4) << "host " << h << " replica " << g << " i " << i;
+      }
+    }
+    // Each host's model (the mean of its replicas) is now the global mean.
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_NEAR((hosts[h].replicas[0][i] + hosts[h].replicas[1][i]) / 2, global[i], 1e-4);
+    }
+  }
+}
+
+// EASGD and BMUF across hosts against a scalar reference (double), over two rounds with training
+// (a per-host push) between them, then the final round averages.
+void check_rule_against_reference(SyncRuleKind kind) {
+  const int H = 3;
+  const size_t n = 11;
+  const SyncParams params = SyncParams::defaults(kind, H);
+  // Hosts start identical (same seed), as in a run.
+  std::vector<Host> hosts = make_hosts(H, 1, n, false);
+  for (int h = 0; h < H; ++h) {
+    for (size_t i = 0; i < n; ++i) hosts[h].replicas[0][i] = value(0, 0, i);
+  }
+  for (int h = 0; h < H; ++h) {
+    hosts[h].round = std::make_unique<InterHostRound>(hosts[h].pointers(), n, nullptr, H, params);
+  }
+  std::vector<std::vector<double>> w(H, std::vector<double>(n));
+  for (int h = 0; h < H; ++h) {
+    for (size_t i = 0; i < n; ++i) w[h][i] = value(0, 0, i);
+  }
+  std::vector<double> center(n), momentum(n, 0.0), start(n);
+  for (size_t i = 0; i < n; ++i) center[i] = start[i] = value(0, 0, i);
+  for (int round = 0; round < 2; ++round) {
+    for (int h = 0; h < H; ++h) {  // training: host h moves by (h + 1) (round + 1) / 8
+      for (size_t i = 0; i < n; ++i) {
+        const float push = static_cast<float>((h + 1) * (round + 1)) / 8.0f + 0.01f * i;
+        hosts[h].replicas[0][i] += push;
+        w[h][i] += push;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (int h = 0; h < H; ++h) sum += w[h][i];
+      const double m = sum / H;
+      if (kind == SyncRuleKind::EASGD) {
+        for (int h = 0; h < H; ++h) w[h][i] -= params.alpha * (w[h][i] - center[i]);
+        center[i] += params.alpha * (sum - H * center[i]);
+      } else {
+        momentum[i] = params.block_momentum * momentum[i] + params.block_lr * (m - start[i]);
+        center[i] += momentum[i];
+        const double target = center[i] + params.block_momentum * momentum[i];
+        start[i] = target;
+        for (int h = 0; h < H; ++h) w[h][i] = target;
+      }
+    }
+    run_round(hosts, {false, false, false});
+    for (int h = 0; h < H; ++h) {
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(hosts[h].replicas[0][i], w[h][i], 1e-4) << sync_rule_name(kind) << " round " << round << " host " << h;
+      }
+    }
+  }
+  // The final round (every host done) averages: all hosts end identical.
+  EXPECT_EQ(run_round(hosts, {true, true, true}), (std::vector<int>{3, 3, 3}));
+  for (size_t i = 0; i < n; ++i) {
+    double sum = 0;
+    for (int h = 0; h < H; ++h) sum += w[h][i];
+    for (int h = 0; h < H; ++h) EXPECT_NEAR(hosts[h].replicas[0][i], sum / H, 1e-4);
+  }
+}
+
+TEST(InterHostRound, ElasticAveragingAcrossHostsMatchesTheScalarReference) {
+  check_rule_against_reference(SyncRuleKind::EASGD);
+}
+
+TEST(InterHostRound, BlockMomentumAcrossHostsMatchesTheScalarReference) {
+  check_rule_against_reference(SyncRuleKind::BMUF);
+}
+
+TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
+  std::vector<Host> hosts = make_hosts(2, 1, 5, false);
+  std::vector<float> sum(hosts[0].sent.size(), 0.0f);
+  for (Host& host : hosts) host.round->pack_dense(host.sent.data(), false);
+  for (const Host& host : hosts) {
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
+  }
+  hosts[0].replicas[0][2] += 100.0f;  // a worker's update while the allreduce runs
+  hosts[0].round->unpack_dense(hosts[0].sent.data(), sum.data());
+  const float mean2 = (value(0, 0, 2) + value(1, 0, 2)) / 2;
+  EXPECT_FLOAT_EQ(hosts[0].replicas[0][2], mean2 + 100.0f);
+  EXPECT_FLOAT_EQ(hosts[0].replicas[0][3], (value(0, 0, 3) + value(1, 0, 3)) / 2);
+}
+
+TEST(InterHostRound, EmbeddingChangesOfEveryHostReachEveryHost) {
+  const int H = 3;
+  std::vector<Host> hosts = make_hosts(H, 1, 4, true);
+  const int stride = hosts[0].tables->row_stride();
+  const float start_row = hosts[0].tables->row(5, 3)[1];
+  const float start_acc = hosts[0].tables->accumulator(5)[3];
+  // Host h adds (h + 1) to element 1 of row 3 of table 5, and 10 (h + 1) to its accumulator;
+  // host 2 alone also changes row 7 of table 0.
+  for (int h = 0; h < H; ++h) {
+    hosts[h].tables->row(5, 3)[1] += static_cast<float>(h + 1);
+    hosts[h].tables->accumulator(5)[3] += 10.0f * (h + 1);
+  }
+  hosts[2].tables->row(0, 7)[0] = 42.0f;
+  const float start_other = hosts[0].tables->row(0, 7)[0];
+  run_round(hosts, {false, false, false});
+  for (int h = 0; h < H; ++h) {
+    EXPECT_FLOAT_EQ(hosts[h].tables->row(5, 3)[1], start_row + 6.0f) << h;
+    EXPECT_FLOAT_EQ(hosts[h].tables->accumulator(5)[3], start_acc + 60.0f) << h;
+    EXPECT_FLOAT_EQ(hosts[h].tables->row(0, 7)[0], 42.0f) << h;
+    EXPECT_FLOAT_EQ(hosts[h].tables->row(5, 2)[1], 0.5f * 5 + 0.01f * (2 * stride + 1)) << h;  // untouched
+  }
+  EXPECT_NE(start_other, 42.0f);
+  // A second round with a change on host 1 only: exchanged once, not again.
+  hosts[1].tables->row(5, 3)[1] += 1.0f;
+  run_round(hosts, {false, false, false});
+  run_round(hosts, {false, false, false});
+  for (int h = 0; h < H; ++h) EXPECT_FLOAT_EQ(hosts[h].tables->row(5, 3)[1], start_row + 7.0f) << h;
+}
+
+TEST(InterHostRound, OnlyChangedRowsAreListed) {
+  std::vector<Host> hosts = make_hosts(1, 1, 2, true);
+  Host& host = hosts[0];
+  host.round->pack_rows(host.keys, host.deltas);
+  EXPECT_TRUE(host.keys.empty());
+  host.tables->row(0, 5)[3] += 2.0f;   // key 5
+  host.tables->accumulator(2)[1] += 0.5f;  // key 2 * 8 + 1 = 17: the accumulator alone
+  host.round->pack_rows(host.keys, host.deltas);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{5, 17}));
+  ASSERT_EQ(host.deltas.size(), 2 * host.round->row_floats());
+  EXPECT_EQ(host.round->row_floats(), 5u);  // dim 4 + the accumulator
+  EXPECT_FLOAT_EQ(host.deltas[3], 2.0f);
+  EXPECT_FLOAT_EQ(host.deltas[5 + 4], 0.5f);
+  // Applied as this host's own: listed once, then the copy agrees and nothing is listed.
+  host.round->apply_rows(host.keys.data(), host.deltas.data(), host.keys.size(), true);
+  std::vector<uint64_t> keys;
+  std::vector<float> deltas;
+  host.round->pack_rows(keys, deltas);
+  EXPECT_TRUE(keys.empty());
+  const uint64_t bad = 26 * 8;
+  EXPECT_THROW(host.round->apply_rows(&bad, host.deltas.data(), 1, false), Error);
+}
+
+TEST(InterHostRound, UnpackCountsTheHostsThatAreDone) {
+  std::vector<Host> hosts = make_hosts(3, 1, 3, false);
+  EXPECT_EQ(run_round(hosts, {false, true, false}), (std::vector<int>{1, 1, 1}));
+  EXPECT_EQ(run_round(hosts, {true, true, true}), (std::vector<int>{3, 3, 3}));
+}
+
+TEST(InterHostRound, RefusesNoReplicas) {
+  EXPECT_THROW(InterHostRound({}, 4, nullptr, 2), Error);
+}
+
+}  // namespace
+}  // namespace shadowsync::mpi
