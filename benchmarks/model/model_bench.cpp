@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/machine_facts.hpp"
 #include "model/kernel_threading.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
@@ -153,4 +154,13 @@ BENCHMARK(BM_LayerMatmulPrimitive)->Arg(128)->Arg(1024);
 }  // namespace
 }  // namespace shadowsync
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // The machine line goes into the report's context (console header and JSON "context").
+  const shadowsync::MachineFacts facts = shadowsync::machine_facts();
+  benchmark::AddCustomContext("machine", facts.summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/sync/shadow_sync.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
 
@@ -320,6 +321,8 @@ void register_all() {
 
 int main(int argc, char** argv) {
   shadowsync::register_all();
+  // The machine line goes into the report's context (console header and JSON "context").
+  benchmark::AddCustomContext("machine", shadowsync::machine_facts().summary());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
