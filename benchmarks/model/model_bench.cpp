@@ -6,11 +6,13 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <ctime>
 #include <random>
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/model/machine_facts.hpp"
+#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
@@ -20,19 +22,28 @@ namespace {
 
 constexpr int kLimitSize = 2048;
 
+// This thread's CPU time in seconds. The step benchmarks' rates are per CPU second of the
+// benchmark thread (Google Benchmark's default), so the limit is measured the same way: on a
+// shared machine, wall time would count the time other processes held the core.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 double sgemm_seconds(int n, int repeats) {
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
   dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);  // warm up
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
+    const double start = thread_cpu_seconds();
     dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best = std::min(best, thread_cpu_seconds() - start);
   }
   return best;
 }
 
-// Single-thread sgemm GFLOP/s at 2048^3 (best of 5), measured once.
+// Single-thread sgemm GFLOP/s at 2048^3 (best of 5, thread CPU time), measured once.
 double sgemm_limit_gflops() {
   static const double limit = [] {
     use_single_threaded_kernels_on_this_thread();
@@ -109,6 +120,27 @@ void train_step_bench(benchmark::State& state, const char* preset) {
   // Rate counter divided by the limit: the step's GFLOP/s as a fraction of sgemm's.
   state.counters["ratio_to_sgemm"] = benchmark::Counter(flops * 1e-9 / limit, benchmark::Counter::kIsIterationInvariantRate);
 }
+
+// Kernel alternatives (src/model/kernel_choice.hpp), measured one lever at a time against the
+// default choice in the same run: kaggle at batch range(0), lever range(1):
+//   0 default choice, 1 unblocked weight update, 2 cached oneDNN matmul primitives.
+// Compare with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true.
+void BM_TrainStepKaggleLever(benchmark::State& state) {
+  const KernelChoice saved = kernel_choice();
+  switch (state.range(1)) {
+    case 1: kernel_choice().blocked_weight_update = !saved.blocked_weight_update; break;
+    case 2: kernel_choice().matmul_primitives = !saved.matmul_primitives; break;
+    default: break;
+  }
+  state.SetLabel(state.range(1) == 0 ? "default" : state.range(1) == 1 ? "toggle_blocked_weight_update"
+                                                                        : "toggle_matmul_primitives");
+  train_step_bench(state, "kaggle");
+  kernel_choice() = saved;
+}
+BENCHMARK(BM_TrainStepKaggleLever)
+    ->ArgsProduct({{64, 128, 256, 1024}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.5);
 
 void BM_TrainStepSmall(benchmark::State& state) { train_step_bench(state, "small"); }
 void BM_TrainStepKaggle(benchmark::State& state) { train_step_bench(state, "kaggle"); }

@@ -11,6 +11,7 @@
 #include "layers.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
+#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 
 namespace shadowsync {
@@ -20,6 +21,9 @@ using layers::kVectors;
 
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 8;  // sorted keys
+// Weight-gradient block of the blocked update (KernelChoice::blocked_weight_update): 16 Ki floats =
+// 64 KiB of gradient, plus the same of weights and of optimizer state, well inside L2.
+constexpr int kWeightBlockFloats = 16384;
 
 // Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
 inline float shared_load(const float& x) {
@@ -147,15 +151,34 @@ struct ModelWorkspace::Impl {
     float* dy = grad_a.data();
     int lddy = 1;
     auto other = [&](const float* p) { return p == grad_a.data() ? grad_b.data() : grad_a.data(); };
-    auto update = [&](const DenseLayout::Layer& L) {
-      if (apply == nullptr) return;
-      const size_t begin = L.weight_offset;
-      const size_t end = L.bias_offset + size_t(L.out);
+    auto update_range = [&](size_t begin, size_t end) {
       if (apply->dense == DenseOptimizer::Adagrad) {
         layers::adagrad_update(end - begin, dense_out + begin, state + begin, g + begin, apply->lr,
                                apply->eps);
       } else {
         layers::sgd_update(end - begin, dense_out + begin, g + begin, apply->lr);
+      }
+    };
+    // The layer's weight and bias gradients into g, then (with `apply`) their update. Blocked
+    // (kernel_choice().blocked_weight_update): kWeightBlockFloats of gradient at a time, each
+    // block updated right after its GEMM while it is in L2; the same values either way (each
+    // gradient element is one dot product over the batch; the update is element-wise).
+    auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, const float* x, int ldx,
+                                          const float* dy_, int lddy_) {
+      if (apply == nullptr || !kernel_choice().blocked_weight_update) {
+        layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy_, lddy_, g + L.weight_offset,
+                                        g + L.bias_offset);
+        if (apply != nullptr) update_range(L.weight_offset, L.bias_offset + size_t(L.out));
+        return;
+      }
+      const int block = std::max(1, kWeightBlockFloats / L.in);
+      for (int o = 0; o < L.out; o += block) {
+        const int nb = std::min(block, L.out - o);
+        const size_t w_begin = L.weight_offset + size_t(o) * size_t(L.in);
+        const size_t b_begin = L.bias_offset + size_t(o);
+        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, g + w_begin, g + b_begin);
+        update_range(w_begin, w_begin + size_t(nb) * size_t(L.in));
+        update_range(b_begin, b_begin + size_t(nb));
       }
     };
     for (int l = int(layout.top.size()) - 1; l >= 0; --l) {
@@ -165,9 +188,7 @@ struct ModelWorkspace::Impl {
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
       layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
       if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
-      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
-                                      g + L.bias_offset);
-      update(L);
+      weight_gradient_and_update(L, x, ldx, dy, lddy);
       dy = dx;
       lddy = L.in;
     }
@@ -187,9 +208,7 @@ struct ModelWorkspace::Impl {
         layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
-      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
-                                      g + L.bias_offset);
-      update(L);
+      weight_gradient_and_update(L, x, ldx, dy, lddy);
       dy = dx;
       lddy = L.in;
     }
