@@ -99,7 +99,7 @@ StepFixture& fixture(const char* preset) {
   return std::string_view(preset) == "small" ? small : kaggle;
 }
 
-void train_step_bench(benchmark::State& state, const char* preset) {
+void train_step_bench(benchmark::State& state, const char* preset, bool prefetch_next = false) {
   const double limit = sgemm_limit_gflops();
   StepFixture& f = fixture(preset);
   const int batch = int(state.range(0));
@@ -109,8 +109,10 @@ void train_step_bench(benchmark::State& state, const char* preset) {
   size_t begin = 0;
   for (auto _ : state) {
     if (begin + size_t(batch) > all.rows) begin = 0;
+    const size_t next = begin + size_t(batch) + size_t(batch) > all.rows ? 0 : begin + size_t(batch);
+    const DataView next_batch = prefetch_next ? all.slice(next, next + size_t(batch)) : DataView{};
     benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
-                                                  f.dense_state.data(), f.store, opt));
+                                                  f.dense_state.data(), f.store, opt, next_batch));
     begin += size_t(batch);
   }
   const double flops = f.config.flops_per_example_train() * batch;
@@ -123,7 +125,8 @@ void train_step_bench(benchmark::State& state, const char* preset) {
 
 // Kernel alternatives (src/model/kernel_choice.hpp), measured one lever at a time against the
 // default choice in the same run: kaggle at batch range(0), lever range(1):
-//   0 default choice, 1 unblocked weight update, 2 cached oneDNN matmul primitives.
+//   0 default choice, 1 the other weight update, 2 the other GEMM kernel, 3 the default with the
+//   next batch's rows prefetched during the top MLP's backward (train_step's `next` argument).
 // Compare with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true.
 void BM_TrainStepKaggleLever(benchmark::State& state) {
   const KernelChoice saved = kernel_choice();
@@ -132,15 +135,67 @@ void BM_TrainStepKaggleLever(benchmark::State& state) {
     case 2: kernel_choice().matmul_primitives = !saved.matmul_primitives; break;
     default: break;
   }
-  state.SetLabel(state.range(1) == 0 ? "default" : state.range(1) == 1 ? "toggle_blocked_weight_update"
-                                                                        : "toggle_matmul_primitives");
-  train_step_bench(state, "kaggle");
+  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
+                                        "prefetch_next_batch"};
+  state.SetLabel(kLabels[state.range(1)]);
+  train_step_bench(state, "kaggle", state.range(1) == 3);
   kernel_choice() = saved;
 }
 BENCHMARK(BM_TrainStepKaggleLever)
-    ->ArgsProduct({{64, 128, 256, 1024}, {0, 1, 2}})
+    ->ArgsProduct({{64, 128, 256, 1024}, {0, 1, 2, 3}})
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.5);
+
+// One lever against the default choice, alternating every 16 steps within one benchmark so both
+// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3).
+// Counters: lever_speedup = default CPU seconds / lever CPU seconds over the same number of steps
+// (> 1: the lever helps), and each side's examples/s.
+void BM_KaggleLeverPair(benchmark::State& state) {
+  const double limit = sgemm_limit_gflops();
+  StepFixture& f = fixture("kaggle");
+  const int batch = int(state.range(0));
+  const int lever = int(state.range(1));
+  ModelWorkspace workspace(f.model, batch);
+  const OptimizerConfig opt;
+  const DataView all = f.view();
+  const KernelChoice saved = kernel_choice();
+  KernelChoice with_lever = saved;
+  if (lever == 1) with_lever.blocked_weight_update = !saved.blocked_weight_update;
+  if (lever == 2) with_lever.matmul_primitives = !saved.matmul_primitives;
+  size_t begin = 0;
+  auto run = [&](bool use_lever) {
+    kernel_choice() = use_lever ? with_lever : saved;
+    const bool prefetch = use_lever && lever == 3;
+    const double start = thread_cpu_seconds();
+    for (int i = 0; i < 16; ++i) {
+      if (begin + size_t(batch) > all.rows) begin = 0;
+      const size_t next = begin + 2 * size_t(batch) > all.rows ? 0 : begin + size_t(batch);
+      benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
+                                                    f.dense_state.data(), f.store, opt,
+                                                    prefetch ? all.slice(next, next + size_t(batch)) : DataView{}));
+      begin += size_t(batch);
+    }
+    return thread_cpu_seconds() - start;
+  };
+  double base = 0, with = 0;
+  for (auto _ : state) {
+    base += run(false);
+    with += run(true);
+  }
+  kernel_choice() = saved;
+  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
+                                        "prefetch_next_batch"};
+  state.SetLabel(kLabels[lever]);
+  const double steps = 16.0 * double(state.iterations());
+  state.counters["lever_speedup"] = base / with;
+  state.counters["default_examples/s"] = steps * batch / base;
+  state.counters["lever_examples/s"] = steps * batch / with;
+  state.counters["default_ratio_to_sgemm"] = steps * batch * f.config.flops_per_example_train() * 1e-9 / base / limit;
+}
+BENCHMARK(BM_KaggleLeverPair)
+    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 void BM_TrainStepSmall(benchmark::State& state) { train_step_bench(state, "small"); }
 void BM_TrainStepKaggle(benchmark::State& state) { train_step_bench(state, "kaggle"); }

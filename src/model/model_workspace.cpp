@@ -107,6 +107,20 @@ struct ModelWorkspace::Impl {
     }
   }
 
+  // The next batch of train_step(..., next) while a step runs (null otherwise), and its store.
+  const DataView* prefetch_next = nullptr;
+  const EmbeddingStore* prefetch_store = nullptr;
+
+  // Prefetches into L2 the embedding rows of examples [begin, end) of `next`.
+  void prefetch_rows(const DataView& next, size_t begin, size_t end) const {
+    for (size_t r = begin; r < end; ++r) {
+      const uint32_t* idx = next.sparse + r * kNumSparse;
+      for (int table = 0; table < kNumSparse; ++table) {
+        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row(table, idx[table]), 0, 2);
+      }
+    }
+  }
+
   // t[r] = [bottom output, embedding rows of the 26 tables].
   void gather(const DataView& batch, const EmbeddingStore& emb) {
     const float* bottom_out = bottom_act.back().data();
@@ -181,8 +195,15 @@ struct ModelWorkspace::Impl {
         update_range(b_begin, b_begin + size_t(nb));
       }
     };
-    for (int l = int(layout.top.size()) - 1; l >= 0; --l) {
+    const int top_layers = int(layout.top.size());
+    for (int l = top_layers - 1; l >= 0; --l) {
       const auto& L = layout.top[size_t(l)];
+      if (prefetch_next != nullptr) {  // this layer's share of the next batch's examples
+        const size_t n = prefetch_next->rows;
+        const int share = top_layers - 1 - l;
+        prefetch_rows(*prefetch_next, n * size_t(share) / size_t(top_layers),
+                      n * size_t(share + 1) / size_t(top_layers));
+      }
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
@@ -270,6 +291,11 @@ int ModelWorkspace::max_batch() const { return impl_->max_batch; }
 
 float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
                                  EmbeddingStore& embeddings, const OptimizerConfig& opt) {
+  return train_step(batch, dense, dense_state, embeddings, opt, DataView{});
+}
+
+float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
+                                 EmbeddingStore& embeddings, const OptimizerConfig& opt, DataView next) {
   use_single_threaded_kernels_on_this_thread();
   Impl& w = *impl_;
   w.check_batch(batch, "train_step");
@@ -294,7 +320,10 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
       for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
     });
   };
+  w.prefetch_next = next.rows > 0 ? &next : nullptr;
+  w.prefetch_store = &embeddings;
   const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt, update_rows);
+  w.prefetch_next = nullptr;
   return float(loss / double(batch.rows));
 }
 
