@@ -89,11 +89,16 @@ class TinyRuns(unittest.TestCase):
         blas = result["blas"]
         self.assertGreater(blas["sgemm_512_gflops_1thread"], 0)
         self.assertTrue(blas["core"])
-        # A generic detected core is replaced by the best supported one where the CPU has one.
+        # A generic detected core is replaced by the best supported one where the CPU has one;
+        # otherwise the core used is the detected one or the best supported one.
         with open("/proc/cpuinfo") as f:
             best = compare.best_coretype(compare.cpu_flags(f.read()))
-        if compare.is_generic_core(blas["detected_core"]) and best and not os.environ.get("OPENBLAS_CORETYPE"):
-            self.assertEqual(blas["openblas_coretype"], best)
+        if not os.environ.get("OPENBLAS_CORETYPE"):
+            if compare.is_generic_core(blas["detected_core"]) and best:
+                self.assertEqual(blas["openblas_coretype"], best)
+            self.assertIn(blas["core"].lower(), {blas["detected_core"].lower(), (best or "").lower()})
+            if blas["openblas_coretype"]:
+                self.assertEqual(blas["core"].lower(), blas["openblas_coretype"].lower())
         self.assertEqual(len(result["rows"]), 1)
         row = result["rows"][0]
         self.assertEqual(row["mode"], mode)
