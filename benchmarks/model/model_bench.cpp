@@ -147,7 +147,8 @@ BENCHMARK(BM_TrainStepKaggleLever)
     ->MinTime(0.5);
 
 // One lever against the default choice, alternating every 16 steps within one benchmark so both
-// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3).
+// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3), or 4:
+// experimental BF16 GEMM inputs (KernelChoice::bf16_gemms; skipped without AVX512_BF16 / AMX).
 // Counters: lever_speedup = default CPU seconds / lever CPU seconds over the same number of steps
 // (> 1: the lever helps), and each side's examples/s.
 void BM_KaggleLeverPair(benchmark::State& state) {
@@ -162,6 +163,14 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   KernelChoice with_lever = saved;
   if (lever == 1) with_lever.blocked_weight_update = !saved.blocked_weight_update;
   if (lever == 2) with_lever.matmul_primitives = !saved.matmul_primitives;
+  if (lever == 4) {
+    const MachineFacts facts = machine_facts();
+    if (!facts.avx512_bf16 && !facts.amx_bf16) {
+      state.SkipWithError("BF16 GEMMs need AVX512_BF16 or AMX; this CPU has neither");
+      return;
+    }
+    with_lever.bf16_gemms = true;
+  }
   size_t begin = 0;
   auto run = [&](bool use_lever) {
     kernel_choice() = use_lever ? with_lever : saved;
@@ -184,7 +193,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   }
   kernel_choice() = saved;
   static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
-                                        "prefetch_next_batch"};
+                                        "prefetch_next_batch", "bf16_gemms"};
   state.SetLabel(kLabels[lever]);
   const double steps = 16.0 * double(state.iterations());
   state.counters["lever_speedup"] = base / with;
@@ -193,7 +202,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   state.counters["default_ratio_to_sgemm"] = steps * batch * f.config.flops_per_example_train() * 1e-9 / base / limit;
 }
 BENCHMARK(BM_KaggleLeverPair)
-    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3}})
+    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3, 4}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 

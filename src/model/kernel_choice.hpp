@@ -16,6 +16,9 @@ struct KernelChoice {
   // dnnl_sgemm. Measured 2 to 7 % slower than dnnl_sgemm at batch 64, 128 and 1024 (within noise
   // at 256), so off.
   bool matmul_primitives = false;
+  // Experimental, for benchmarks/model only: GEMM inputs rounded to BF16 (cached BF16 matmul
+  // primitives, fp32 results, fp32 weights and optimizer state). Needs AVX512_BF16 or AMX.
+  bool bf16_gemms = false;
 };
 
 // The process-wide choice. Change it only while no step runs (benchmarks set it between runs).

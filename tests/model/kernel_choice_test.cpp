@@ -5,12 +5,14 @@
 // plain loop, transposes and leading dimensions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
 
 #include "model/kernel_choice.hpp"
 #include "model/matmul_cache.hpp"
+#include "shadowsync/model/machine_facts.hpp"
 #include "reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/model/model.hpp"
@@ -182,6 +184,41 @@ TEST(MatmulCache, MatchesLoopsForEveryTransposeAndLeadingDimension) {
       }
     }
   }
+}
+
+// Experimental BF16 GEMM inputs: a step's loss within BF16 rounding of fp32's, and the same
+// training direction (the losses of 3 SGD steps agree to 1 %). Runs where the CPU has
+// AVX512_BF16 or AMX; skipped with the reason elsewhere.
+TEST(Bf16Gemms, TrainLikeFp32WithinBf16Rounding) {
+  const MachineFacts facts = machine_facts();
+  if (!facts.avx512_bf16 && !facts.amx_bf16) GTEST_SKIP() << "this CPU has neither AVX512_BF16 nor AMX";
+  ChoiceGuard guard;
+  kernel_choice() = KernelChoice{};
+  const Trained fp32 = train("kaggle", DenseOptimizer::Sgd, 3);
+  kernel_choice().bf16_gemms = true;
+  const Trained bf16 = train("kaggle", DenseOptimizer::Sgd, 3);
+  expect_close(bf16.losses, fp32.losses, 1e-2, "loss", 0.0);
+  // Not bit-equal: the inputs really were rounded.
+  EXPECT_NE(bf16.dense, fp32.dense);
+}
+
+TEST(MatmulCache, Bf16MatchesLoopsWithinBf16Rounding) {
+  const MachineFacts facts = machine_facts();
+  if (!facts.avx512_bf16 && !facts.amx_bf16) GTEST_SKIP() << "this CPU has neither AVX512_BF16 nor AMX";
+  const int m = 6, n = 4, k = 33;
+  std::vector<float> a(size_t(m) * k), b(size_t(n) * k);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = 1.0f + float(i % 7) * 0.1234567f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.5f - float(i % 5) * 0.0987654f;
+  const std::vector<float> expected = reference_gemm('N', 'T', m, n, k, a, k, b, k, n);
+  std::vector<float> c(size_t(m) * n);
+  cached_matmul('N', 'T', m, n, k, a.data(), k, b.data(), k, c.data(), n, true);
+  double max_rel = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    // BF16 keeps 8 significant bits: each product is off by up to about 2^-8 relative.
+    EXPECT_NEAR(c[i], expected[i], 1e-2 * std::fabs(expected[i]) + 1e-2) << i;
+    max_rel = std::max(max_rel, std::fabs(double(c[i]) - expected[i]) / std::fabs(double(expected[i])));
+  }
+  EXPECT_GT(max_rel, 1e-7) << "the inputs were not rounded to BF16";
 }
 
 }  // namespace
