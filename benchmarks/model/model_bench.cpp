@@ -6,10 +6,13 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <ctime>
 #include <random>
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/machine_facts.hpp"
+#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
@@ -19,19 +22,28 @@ namespace {
 
 constexpr int kLimitSize = 2048;
 
+// This thread's CPU time in seconds. The step benchmarks' rates are per CPU second of the
+// benchmark thread (Google Benchmark's default), so the limit is measured the same way: on a
+// shared machine, wall time would count the time other processes held the core.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 double sgemm_seconds(int n, int repeats) {
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
   dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);  // warm up
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
+    const double start = thread_cpu_seconds();
     dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best = std::min(best, thread_cpu_seconds() - start);
   }
   return best;
 }
 
-// Single-thread sgemm GFLOP/s at 2048^3 (best of 5), measured once.
+// Single-thread sgemm GFLOP/s at 2048^3 (best of 5, thread CPU time), measured once.
 double sgemm_limit_gflops() {
   static const double limit = [] {
     use_single_threaded_kernels_on_this_thread();
@@ -87,7 +99,7 @@ StepFixture& fixture(const char* preset) {
   return std::string_view(preset) == "small" ? small : kaggle;
 }
 
-void train_step_bench(benchmark::State& state, const char* preset) {
+void train_step_bench(benchmark::State& state, const char* preset, bool prefetch_next = false) {
   const double limit = sgemm_limit_gflops();
   StepFixture& f = fixture(preset);
   const int batch = int(state.range(0));
@@ -97,8 +109,10 @@ void train_step_bench(benchmark::State& state, const char* preset) {
   size_t begin = 0;
   for (auto _ : state) {
     if (begin + size_t(batch) > all.rows) begin = 0;
+    const size_t next = begin + size_t(batch) + size_t(batch) > all.rows ? 0 : begin + size_t(batch);
+    const DataView next_batch = prefetch_next ? all.slice(next, next + size_t(batch)) : DataView{};
     benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
-                                                  f.dense_state.data(), f.store, opt));
+                                                  f.dense_state.data(), f.store, opt, next_batch));
     begin += size_t(batch);
   }
   const double flops = f.config.flops_per_example_train() * batch;
@@ -108,6 +122,89 @@ void train_step_bench(benchmark::State& state, const char* preset) {
   // Rate counter divided by the limit: the step's GFLOP/s as a fraction of sgemm's.
   state.counters["ratio_to_sgemm"] = benchmark::Counter(flops * 1e-9 / limit, benchmark::Counter::kIsIterationInvariantRate);
 }
+
+// Kernel alternatives (src/model/kernel_choice.hpp), measured one lever at a time against the
+// default choice in the same run: kaggle at batch range(0), lever range(1):
+//   0 default choice, 1 the other weight update, 2 the other GEMM kernel, 3 the default with the
+//   next batch's rows prefetched during the top MLP's backward (train_step's `next` argument).
+// Compare with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true.
+void BM_TrainStepKaggleLever(benchmark::State& state) {
+  const KernelChoice saved = kernel_choice();
+  switch (state.range(1)) {
+    case 1: kernel_choice().blocked_weight_update = !saved.blocked_weight_update; break;
+    case 2: kernel_choice().matmul_primitives = !saved.matmul_primitives; break;
+    default: break;
+  }
+  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
+                                        "prefetch_next_batch"};
+  state.SetLabel(kLabels[state.range(1)]);
+  train_step_bench(state, "kaggle", state.range(1) == 3);
+  kernel_choice() = saved;
+}
+BENCHMARK(BM_TrainStepKaggleLever)
+    ->ArgsProduct({{64, 128, 256, 1024}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.5);
+
+// One lever against the default choice, alternating every 16 steps within one benchmark so both
+// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3), or 4:
+// experimental BF16 GEMM inputs (KernelChoice::bf16_gemms; skipped without AVX512_BF16 / AMX).
+// Counters: lever_speedup = default CPU seconds / lever CPU seconds over the same number of steps
+// (> 1: the lever helps), and each side's examples/s.
+void BM_KaggleLeverPair(benchmark::State& state) {
+  const double limit = sgemm_limit_gflops();
+  StepFixture& f = fixture("kaggle");
+  const int batch = int(state.range(0));
+  const int lever = int(state.range(1));
+  ModelWorkspace workspace(f.model, batch);
+  const OptimizerConfig opt;
+  const DataView all = f.view();
+  const KernelChoice saved = kernel_choice();
+  KernelChoice with_lever = saved;
+  if (lever == 1) with_lever.blocked_weight_update = !saved.blocked_weight_update;
+  if (lever == 2) with_lever.matmul_primitives = !saved.matmul_primitives;
+  if (lever == 4) {
+    const MachineFacts facts = machine_facts();
+    if (!facts.avx512_bf16 && !facts.amx_bf16) {
+      state.SkipWithError("BF16 GEMMs need AVX512_BF16 or AMX; this CPU has neither");
+      return;
+    }
+    with_lever.bf16_gemms = true;
+  }
+  size_t begin = 0;
+  auto run = [&](bool use_lever) {
+    kernel_choice() = use_lever ? with_lever : saved;
+    const bool prefetch = use_lever && lever == 3;
+    const double start = thread_cpu_seconds();
+    for (int i = 0; i < 16; ++i) {
+      if (begin + size_t(batch) > all.rows) begin = 0;
+      const size_t next = begin + 2 * size_t(batch) > all.rows ? 0 : begin + size_t(batch);
+      benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
+                                                    f.dense_state.data(), f.store, opt,
+                                                    prefetch ? all.slice(next, next + size_t(batch)) : DataView{}));
+      begin += size_t(batch);
+    }
+    return thread_cpu_seconds() - start;
+  };
+  double base = 0, with = 0;
+  for (auto _ : state) {
+    base += run(false);
+    with += run(true);
+  }
+  kernel_choice() = saved;
+  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
+                                        "prefetch_next_batch", "bf16_gemms"};
+  state.SetLabel(kLabels[lever]);
+  const double steps = 16.0 * double(state.iterations());
+  state.counters["lever_speedup"] = base / with;
+  state.counters["default_examples/s"] = steps * batch / base;
+  state.counters["lever_examples/s"] = steps * batch / with;
+  state.counters["default_ratio_to_sgemm"] = steps * batch * f.config.flops_per_example_train() * 1e-9 / base / limit;
+}
+BENCHMARK(BM_KaggleLeverPair)
+    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3, 4}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 void BM_TrainStepSmall(benchmark::State& state) { train_step_bench(state, "small"); }
 void BM_TrainStepKaggle(benchmark::State& state) { train_step_bench(state, "kaggle"); }
@@ -153,4 +250,13 @@ BENCHMARK(BM_LayerMatmulPrimitive)->Arg(128)->Arg(1024);
 }  // namespace
 }  // namespace shadowsync
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // The machine line goes into the report's context (console header and JSON "context").
+  const shadowsync::MachineFacts facts = shadowsync::machine_facts();
+  benchmark::AddCustomContext("machine", facts.summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/numa/binder.hpp"
 
 namespace {
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
   }
   benchmark::RegisterBenchmark("BM_Write/interleaved", write_bandwidth, Placement::Interleaved)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_SetCpubind", BM_SetCpubind);
+  // The machine line goes into the report's context (console header and JSON "context").
+  benchmark::AddCustomContext("machine", shadowsync::machine_facts().summary());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -5,7 +5,11 @@
 // triad a[i] = b[i] + s * c[i] on the same byte sizes with 1 and 2 threads, the machine's bandwidth
 // limit (plain, and with software prefetch: the limit is the better of the two). Counters: GB/s
 // (every byte a round reads and writes, see round_bytes()), triad_GB/s at the same size and
-// min(threads, cores) threads, and of_triad = GB/s / triad_GB/s.
+// min(threads, cores) threads, and of_triad = GB/s / triad_GB/s; rmw_GB/s, a read-modify-write-in-
+// place stream over the round's own arrays and bytes (its access pattern; see RmwArrays), and
+// of_rmw, how close a round is to the limit of its pattern: for whole rounds on one thread the
+// fastest round's cpu_GB/s over the stream's fastest pass, both per CPU second of the thread;
+// for per-group rounds GB/s over the stream's wall-clock rate with as many threads.
 //
 // Byte counting. Sync round: replicas read once and written once (2 G N floats); EASGD adds the
 // center (read + write, 2 N), BMUF w_global and delta (4 N). Triad: STREAM's convention, 3 arrays
@@ -15,15 +19,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/sync/shadow_sync.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
 
@@ -172,6 +179,137 @@ void BM_Triad(benchmark::State& state, size_t bytes, int threads, bool prefetch)
   limit.gbps = std::max(limit.gbps, gbps);
 }
 
+// ---- read-modify-write-in-place stream ------------------------------------------------------------
+
+// The access pattern of a round without its arithmetic: `streams` arrays of n floats (a round's
+// G replicas, plus EASGD's center or BMUF's w_global and delta), walked together in 1 KiB chunks
+// (each array's chunk in turn, next chunk prefetched), every float read and written back in place (x = 0.5 x + 1), as a round reads
+// each replica's chunk and writes the result back over it. Its bytes per pass are the round's
+// (each float read once and written once), so rounds / this stream says how close a round comes to
+// the memory system's limit for its own pattern; the triad (separate read and write arrays, the
+// writes allocating lines) is a different pattern and only a reference.
+struct RmwArrays {
+  RmwArrays(int streams, size_t total_bytes) : n(total_bytes / sizeof(float) / static_cast<size_t>(streams) / 16 * 16) {
+    for (int s = 0; s < streams; ++s) {
+      arrays.emplace_back(n);
+      float* x = arrays.back().data();
+      for (size_t i = 0; i < n; ++i) x[i] = 1.0f + static_cast<float>(i % 7);
+      pointers.push_back(x);
+    }
+  }
+  size_t bytes_per_pass() const { return 2 * pointers.size() * n * sizeof(float); }
+  size_t n;
+  std::vector<AlignedFloatBuffer> arrays;
+  std::vector<float*> pointers;
+};
+
+// One thread's part [begin, end) of every array, in the round's order: 1 KiB chunks (the rule's
+// automatic chunk), each array's chunk in turn, prefetching that array's next chunk one line per
+// line processed (as the round's write-back does).
+constexpr size_t kRmwChunk = 256;
+using Line = float __attribute__((vector_size(64), aligned(64)));  // one 64-byte line of floats
+void rmw_part(float* const* pointers, size_t streams, size_t begin, size_t end) {
+  const Line half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  const Line one = half + half;
+  for (size_t b = begin; b < end; b += kRmwChunk) {
+    const size_t e = std::min(end, b + kRmwChunk);
+    for (size_t s = 0; s < streams; ++s) {
+      float* x = pointers[s];
+      for (size_t i = b; i < e; i += 16) {
+        if (i + kRmwChunk < end) __builtin_prefetch(x + i + kRmwChunk, 1);
+        Line* line = reinterpret_cast<Line*>(x + i);  // 64-byte aligned: arrays and i % 16 == 0
+        *line = half * *line + one;
+      }
+    }
+  }
+}
+
+// Passes per second of the in-place stream with `threads` threads, each its contiguous part of
+// every array (as per-group shadow threads each take their slice), free running.
+double rmw_rate(RmwArrays& arrays, int threads) {
+  const size_t n = arrays.n;
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> passes;
+  for (int k = 0; k < threads; ++k) passes.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> pool;
+  for (int k = 0; k < threads; ++k) {
+    pool.emplace_back([&, k] {
+      const size_t begin = n * static_cast<size_t>(k) / static_cast<size_t>(threads) / 16 * 16;
+      const size_t end = k + 1 == threads ? n : n * static_cast<size_t>(k + 1) / static_cast<size_t>(threads) / 16 * 16;
+      while (!stop.load(std::memory_order_relaxed)) {
+        rmw_part(arrays.pointers.data(), arrays.pointers.size(), begin, end);
+        benchmark::ClobberMemory();
+        passes[static_cast<size_t>(k)]->fetch_add(1, std::memory_order_release);
+      }
+    });
+  }
+  const double rate = measure_rate(
+      [&] {
+        uint64_t m = UINT64_MAX;
+        for (const auto& p : passes) m = std::min(m, p->load(std::memory_order_acquire));
+        return m;
+      },
+      min_passes_for(arrays.bytes_per_pass() / 2), 0.3);
+  stop.store(true);
+  for (std::thread& t : pool) t.join();
+  return rate;
+}
+
+// This thread's CPU time in seconds (time the thread ran, not counting preemption).
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The in-place stream's GB/s for `streams` arrays over `bytes` on this one thread, per CPU second:
+// the best single pass of 12 (>= 128 MiB) or 40, after a warm-up pass. Measured once per key.
+// CPU time, not wall time: on a shared machine a wall-clock pass counts the time other processes
+// held the core; a round is compared with it by its own CPU time (see BM_SyncRound).
+double rmw_cpu_gbps(int streams, size_t bytes) {
+  static std::map<std::pair<int, size_t>, double> cache;
+  double& gbps = cache[std::make_pair(streams, bytes)];
+  if (gbps == 0) {
+    RmwArrays arrays(streams, bytes);
+    rmw_part(arrays.pointers.data(), arrays.pointers.size(), 0, arrays.n);
+    double best = 1e30;
+    for (int pass = 0; pass < 2 * std::max(6, min_passes_for(bytes)); ++pass) {
+      const double start = thread_cpu_seconds();
+      rmw_part(arrays.pointers.data(), arrays.pointers.size(), 0, arrays.n);
+      benchmark::ClobberMemory();
+      best = std::min(best, thread_cpu_seconds() - start);
+    }
+    gbps = static_cast<double>(arrays.bytes_per_pass()) / best * 1e-9;
+  }
+  return gbps;
+}
+
+// The in-place stream's GB/s for `streams` arrays over `bytes` with `threads` threads (wall
+// time, free-running threads): best of 3 tries, measured once per key (a peak, like the triad's).
+double rmw_gbps(int streams, size_t bytes, int threads) {
+  static std::map<std::tuple<int, size_t, int>, double> cache;
+  double& gbps = cache[std::make_tuple(streams, bytes, threads)];
+  if (gbps == 0) {
+    RmwArrays arrays(streams, bytes);
+    double rate = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) rate = std::max(rate, rmw_rate(arrays, threads));
+    gbps = rate * static_cast<double>(arrays.bytes_per_pass()) * 1e-9;
+  }
+  return gbps;
+}
+
+void BM_Rmw(benchmark::State& state, int streams, size_t bytes, int threads) {
+  RmwArrays arrays(streams, bytes);
+  double rate = 0;
+  for (auto _ : state) {
+    rate = rmw_rate(arrays, threads);
+    state.SetIterationTime(1.0 / rate);
+  }
+  state.counters["GB/s"] = rate * static_cast<double>(arrays.bytes_per_pass()) * 1e-9;
+  state.counters["bytes"] = static_cast<double>(bytes);
+  if (threads == 1) state.counters["cpu_GB/s"] = rmw_cpu_gbps(streams, bytes);
+}
+
 // ---- sync rounds --------------------------------------------------------------------------------
 
 struct Variant {
@@ -215,13 +353,16 @@ void BM_SyncRound(benchmark::State& state, Variant v) {
   const double bytes = round_bytes(v.kind, v.groups, f.n);
   const int threads = v.per_group ? v.groups : 1;
   double seconds_per_round = 0;
+  double best_cpu_seconds = 1e30;  // whole rounds: the fastest round in CPU time
   if (!v.per_group) {
     f.rule->run_round();  // warm up
     double total = 0;
     for (auto _ : state) {
       const Clock::time_point start = Clock::now();
+      const double cpu_start = thread_cpu_seconds();
       f.rule->run_round();
       const double s = seconds_between(start, Clock::now());
+      best_cpu_seconds = std::min(best_cpu_seconds, thread_cpu_seconds() - cpu_start);
       state.SetIterationTime(s);
       total += s;
     }
@@ -246,6 +387,23 @@ void BM_SyncRound(benchmark::State& state, Variant v) {
   state.counters["GB/s"] = gbps;
   state.counters["triad_GB/s"] = limit;
   state.counters["of_triad"] = gbps / limit;
+  // The round's own pattern as a stream: the replicas plus EASGD's center / BMUF's two vectors.
+  // Whole rounds (one thread): the fastest round against the stream's fastest pass, both per CPU
+  // second of the thread (cpu_GB/s, rmw_GB/s), robust to preemption on a shared machine;
+  // per-group rounds: wall-clock rates, as of_triad.
+  const int streams = v.groups + (v.kind == SyncRuleKind::EASGD ? 1 : v.kind == SyncRuleKind::BMUF ? 2 : 0);
+  const size_t stream_bytes = static_cast<size_t>(static_cast<double>(f.n) * sizeof(float) * streams);
+  if (!v.per_group) {
+    const double cpu_gbps = bytes / best_cpu_seconds * 1e-9;
+    const double rmw = rmw_cpu_gbps(streams, stream_bytes);
+    state.counters["cpu_GB/s"] = cpu_gbps;
+    state.counters["rmw_GB/s"] = rmw;
+    state.counters["of_rmw"] = cpu_gbps / rmw;
+  } else {
+    const double rmw = rmw_gbps(streams, stream_bytes, std::min(threads, hardware_threads()));
+    state.counters["rmw_GB/s"] = rmw;
+    state.counters["of_rmw"] = gbps / rmw;
+  }
   state.counters["chunk"] = static_cast<double>(f.rule->chunk_floats());
 }
 
@@ -291,6 +449,15 @@ void register_all() {
       }
     }
   }
+  for (size_t bytes : kSizes) {
+    for (int streams : {2, 3, 4}) {
+      const std::string name = "rmw/" + size_label(bytes) + "/" + std::to_string(streams) + "_streams/1_thread";
+      benchmark::RegisterBenchmark(name.c_str(), BM_Rmw, streams, bytes, 1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->Iterations(1);
+    }
+  }
   for (SyncRuleKind kind : {SyncRuleKind::MA, SyncRuleKind::EASGD, SyncRuleKind::BMUF}) {
     for (int groups : {2, 4, 8}) {
       for (size_t bytes : kSizes) {
@@ -320,6 +487,8 @@ void register_all() {
 
 int main(int argc, char** argv) {
   shadowsync::register_all();
+  // The machine line goes into the report's context (console header and JSON "context").
+  benchmark::AddCustomContext("machine", shadowsync::machine_facts().summary());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

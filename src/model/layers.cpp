@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "model/kernel_choice.hpp"
+#include "model/matmul_cache.hpp"
 #include "shadowsync/core/error.hpp"
 
 namespace shadowsync::layers {
@@ -21,6 +23,10 @@ namespace {
 
 void sgemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
            float beta, float* c, int ldc) {
+  if (beta == 0.0f && (kernel_choice().matmul_primitives || kernel_choice().bf16_gemms)) {
+    cached_matmul(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, kernel_choice().bf16_gemms);
+    return;
+  }
   const dnnl_status_t status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   if (status != dnnl_success) {
     throw Error("model: dnnl_sgemm(" + std::to_string(m) + "x" + std::to_string(n) + "x" +

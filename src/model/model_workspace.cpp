@@ -11,6 +11,7 @@
 #include "layers.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
+#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 
 namespace shadowsync {
@@ -20,6 +21,9 @@ using layers::kVectors;
 
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 8;  // sorted keys
+// Weight-gradient block of the blocked update (KernelChoice::blocked_weight_update): 16 Ki floats =
+// 64 KiB of gradient, plus the same of weights and of optimizer state, well inside L2.
+constexpr int kWeightBlockFloats = 16384;
 
 // Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
 inline float shared_load(const float& x) {
@@ -103,6 +107,20 @@ struct ModelWorkspace::Impl {
     }
   }
 
+  // The next batch of train_step(..., next) while a step runs (null otherwise), and its store.
+  const DataView* prefetch_next = nullptr;
+  const EmbeddingStore* prefetch_store = nullptr;
+
+  // Prefetches into L2 the embedding rows of examples [begin, end) of `next`.
+  void prefetch_rows(const DataView& next, size_t begin, size_t end) const {
+    for (size_t r = begin; r < end; ++r) {
+      const uint32_t* idx = next.sparse + r * kNumSparse;
+      for (int table = 0; table < kNumSparse; ++table) {
+        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row(table, idx[table]), 0, 2);
+      }
+    }
+  }
+
   // t[r] = [bottom output, embedding rows of the 26 tables].
   void gather(const DataView& batch, const EmbeddingStore& emb) {
     const float* bottom_out = bottom_act.back().data();
@@ -147,10 +165,7 @@ struct ModelWorkspace::Impl {
     float* dy = grad_a.data();
     int lddy = 1;
     auto other = [&](const float* p) { return p == grad_a.data() ? grad_b.data() : grad_a.data(); };
-    auto update = [&](const DenseLayout::Layer& L) {
-      if (apply == nullptr) return;
-      const size_t begin = L.weight_offset;
-      const size_t end = L.bias_offset + size_t(L.out);
+    auto update_range = [&](size_t begin, size_t end) {
       if (apply->dense == DenseOptimizer::Adagrad) {
         layers::adagrad_update(end - begin, dense_out + begin, state + begin, g + begin, apply->lr,
                                apply->eps);
@@ -158,16 +173,43 @@ struct ModelWorkspace::Impl {
         layers::sgd_update(end - begin, dense_out + begin, g + begin, apply->lr);
       }
     };
-    for (int l = int(layout.top.size()) - 1; l >= 0; --l) {
+    // The layer's weight and bias gradients into g, then (with `apply`) their update. Blocked
+    // (kernel_choice().blocked_weight_update): kWeightBlockFloats of gradient at a time, each
+    // block updated right after its GEMM while it is in L2; the same values either way (each
+    // gradient element is one dot product over the batch; the update is element-wise).
+    auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, const float* x, int ldx,
+                                          const float* dy_, int lddy_) {
+      if (apply == nullptr || !kernel_choice().blocked_weight_update) {
+        layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy_, lddy_, g + L.weight_offset,
+                                        g + L.bias_offset);
+        if (apply != nullptr) update_range(L.weight_offset, L.bias_offset + size_t(L.out));
+        return;
+      }
+      const int block = std::max(1, kWeightBlockFloats / L.in);
+      for (int o = 0; o < L.out; o += block) {
+        const int nb = std::min(block, L.out - o);
+        const size_t w_begin = L.weight_offset + size_t(o) * size_t(L.in);
+        const size_t b_begin = L.bias_offset + size_t(o);
+        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, g + w_begin, g + b_begin);
+        update_range(w_begin, w_begin + size_t(nb) * size_t(L.in));
+        update_range(b_begin, b_begin + size_t(nb));
+      }
+    };
+    const int top_layers = int(layout.top.size());
+    for (int l = top_layers - 1; l >= 0; --l) {
       const auto& L = layout.top[size_t(l)];
+      if (prefetch_next != nullptr) {  // this layer's share of the next batch's examples
+        const size_t n = prefetch_next->rows;
+        const int share = top_layers - 1 - l;
+        prefetch_rows(*prefetch_next, n * size_t(share) / size_t(top_layers),
+                      n * size_t(share + 1) / size_t(top_layers));
+      }
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
       layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
       if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
-      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
-                                      g + L.bias_offset);
-      update(L);
+      weight_gradient_and_update(L, x, ldx, dy, lddy);
       dy = dx;
       lddy = L.in;
     }
@@ -187,9 +229,7 @@ struct ModelWorkspace::Impl {
         layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
-      layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy, lddy, g + L.weight_offset,
-                                      g + L.bias_offset);
-      update(L);
+      weight_gradient_and_update(L, x, ldx, dy, lddy);
       dy = dx;
       lddy = L.in;
     }
@@ -251,6 +291,11 @@ int ModelWorkspace::max_batch() const { return impl_->max_batch; }
 
 float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
                                  EmbeddingStore& embeddings, const OptimizerConfig& opt) {
+  return train_step(batch, dense, dense_state, embeddings, opt, DataView{});
+}
+
+float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
+                                 EmbeddingStore& embeddings, const OptimizerConfig& opt, DataView next) {
   use_single_threaded_kernels_on_this_thread();
   Impl& w = *impl_;
   w.check_batch(batch, "train_step");
@@ -275,7 +320,10 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
       for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
     });
   };
+  w.prefetch_next = next.rows > 0 ? &next : nullptr;
+  w.prefetch_store = &embeddings;
   const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt, update_rows);
+  w.prefetch_next = nullptr;
   return float(loss / double(batch.rows));
 }
 

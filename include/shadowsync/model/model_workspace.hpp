@@ -49,6 +49,12 @@ class ModelWorkspace {
   // or a sparse index outside its table.
   float train_step(DataView batch, float* dense, float* dense_state, EmbeddingStore& embeddings,
                    const OptimizerConfig& opt);
+  // The same step, also prefetching (into L2) the embedding rows of `next`, the batch the caller
+  // will train on next, while the top MLP's backward GEMMs run: its gather then finds them in
+  // cache. `next` may be empty; its indices are not checked (a prefetch never faults; indices
+  // outside a table are skipped). Changes no value.
+  float train_step(DataView batch, float* dense, float* dense_state, EmbeddingStore& embeddings,
+                   const OptimizerConfig& opt, DataView next);
 
   // Logits of any number of rows (chunks of max_batch); logits_out has data.rows floats.
   void predict_logits(DataView data, const float* dense, const EmbeddingStore& embeddings,

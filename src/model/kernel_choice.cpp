@@ -1,0 +1,11 @@
+// The process-wide kernel choice (see kernel_choice.hpp).
+#include "model/kernel_choice.hpp"
+
+namespace shadowsync {
+
+KernelChoice& kernel_choice() {
+  static KernelChoice choice;
+  return choice;
+}
+
+}  // namespace shadowsync

@@ -1,0 +1,17 @@
+// Row-major C = op(A) op(B) through oneDNN matmul primitives created once per shape and thread
+// and reused (the KernelChoice::matmul_primitives alternative to dnnl_sgemm).
+#pragma once
+
+namespace shadowsync {
+
+// The dnnl_sgemm contract with alpha = 1 and beta = 0: C (m x n, leading dimension ldc) =
+// op(A) (m x k) times op(B) (k x n), op = transpose for 'T' (row-major storage, lda / ldb the
+// stored leading dimensions). Primitives and memory objects are cached per thread, keyed by the
+// shape, transposes and leading dimensions (at most 256 shapes; then the cache starts over).
+// With `bf16`, A and B are rounded to BF16 (per-thread copies, round to nearest even) and
+// multiplied by a BF16 x BF16 -> fp32 primitive (needs a CPU with AVX512_BF16 or AMX: oneDNN
+// fails to create it elsewhere). Throws Error when oneDNN fails.
+void cached_matmul(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                   float* c, int ldc, bool bf16 = false);
+
+}  // namespace shadowsync
