@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -123,6 +124,25 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
     throw Error(fmt::format("{}: row {}: {}", where, row,
                             describe_bad_row(view, hashing, row, min_positive, max_numeric)));
   }
+}
+
+}  // namespace shadowsync
+
+namespace shadowsync {
+
+DataBlock concatenate(const std::vector<DataView>& parts) {
+  size_t rows = 0;
+  for (const DataView& p : parts) rows += p.rows;
+  DataBlock out = DataBlock::uninitialized(rows);
+  size_t at = 0;
+  for (const DataView& p : parts) {
+    if (p.rows == 0) continue;
+    std::memcpy(out.labels() + at, p.labels, p.rows * sizeof(float));
+    std::memcpy(out.numeric() + at * kNumNumeric, p.numeric, p.rows * kNumNumeric * sizeof(float));
+    std::memcpy(out.sparse() + at * kNumSparse, p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
+    at += p.rows;
+  }
+  return out;
 }
 
 }  // namespace shadowsync

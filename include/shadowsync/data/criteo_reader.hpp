@@ -48,6 +48,10 @@ struct ParseOptions {
   // smaller chunks (down to 64 KiB) so that every thread has work. Tests make it small so that a
   // few lines span many chunks. Must be >= 1.
   size_t chunk_bytes = size_t{2} << 20;
+  // Decompressed text parsed per step when a file is read as a stream (compressed, standard
+  // input, a FIFO): the reader holds two such buffers (one parsed while the next is read) plus
+  // the rows of one step. Raised to at least 2 * kMaxLineBytes + 4. Must be >= 1.
+  size_t stream_buffer_bytes = size_t{32} << 20;
 };
 
 struct ParseReport {
@@ -57,10 +61,14 @@ struct ParseReport {
   // Missing values per numeric column among the kept rows (numeric 0.0f does not tell missing from
   // x <= 0). For a binary cache: as stored when it was written.
   std::array<uint64_t, kNumNumeric> numeric_missing{};
-  uint64_t bytes = 0;    // text bytes parsed (0 for a cache)
+  bool header = false;   // line 1 was a header line (skipped; counted in lines only)
+  uint64_t bytes = 0;    // text bytes parsed (0 for a cache), after decompression
+  std::string compression;        // "gzip" or "zstd" when the file was compressed, else empty
+  uint64_t compressed_bytes = 0;  // bytes read from a compressed file
   double seconds = 0.0;  // wall time of the parse
 
-  // "file: R rows from L lines, B bad lines skipped" and one indented line per first error
+  // "file: R rows from L lines, B bad lines skipped" (", header line skipped" when there was one)
+  // and one indented line per first error
   // (plus "... and N more" when more were skipped).
   std::string summary() const;
 };

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shadowsync/data/data_view.hpp"
 #include "shadowsync/data/hashing.hpp"
@@ -46,6 +47,10 @@ class DataBlock {
   std::unique_ptr<float[]> numeric_;
   std::unique_ptr<uint32_t[]> sparse_;
 };
+
+// One block holding the rows of `parts`, in order (a copy). Used to join several files or the
+// buffers of a stream into one training set.
+DataBlock concatenate(const std::vector<DataView>& parts);
 
 // Largest numeric value the parser can produce: transform_numeric(INT64_MAX) = log1p(2^63 - 1).
 float max_numeric_value();
