@@ -194,7 +194,8 @@ size_t header_line_bytes(std::string_view text) {
   const unsigned char c = static_cast<unsigned char>(text.front());
   if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return 0;
   const size_t nl = text.find('\n');
-  return nl == std::string_view::npos ? text.size() : nl + 1;
+  const size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+  return text.substr(0, end).find('\t') == std::string_view::npos ? 0 : end;
 }
 
 size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {

@@ -21,7 +21,7 @@ inline constexpr size_t kMinChunkBytes = size_t{64} << 10;
 
 // Bytes of the header line at the start of `text` (with its newline), or 0 when line 1 is data.
 // Rule: line 1 is a header when it starts with an ASCII letter (a label is 0 or 1, so a data line
-// never does), e.g. "label\tI1\t...". A header is skipped by every reader, in strict mode too,
+// never does) and has a tab (column names), e.g. "label\tI1\t...". A header is skipped by every reader, in strict mode too,
 // and is neither a row nor a bad line.
 size_t header_line_bytes(std::string_view text);
 
