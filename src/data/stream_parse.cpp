@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,9 +20,18 @@
 namespace shadowsync::data {
 namespace {
 
-// Reads into buf[carry, size) after moving nothing (the caller placed the carry); returns the
-// filled length and sets *eof when the stream ended before the buffer was full.
-size_t fill(InputStream& in, std::string& buf, size_t carry, bool* eof) {
+// A buffer left uninitialized (no 32 MiB zero-fill: a small input touches only its own pages).
+struct Buffer {
+  explicit Buffer(size_t n) : bytes(new char[n]), length(n) {}
+  char* data() { return bytes.get(); }
+  size_t size() const { return length; }
+  std::unique_ptr<char[]> bytes;
+  size_t length;
+};
+
+// Reads into buf[carry, size) (the caller placed the carry before it); returns the filled
+// length and sets *eof when the stream ended before the buffer was full.
+size_t fill(InputStream& in, Buffer& buf, size_t carry, bool* eof) {
   const size_t got = in.read_full(buf.data() + carry, buf.size() - carry);
   *eof = carry + got < buf.size();
   return carry + got;
@@ -43,7 +53,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   const NumericTransform numeric_transform;
   const LineParser parser(hasher, numeric_transform);
 
-  std::string cur(buffer_bytes, '\0'), next(buffer_bytes, '\0');
+  Buffer cur(buffer_bytes), next(buffer_bytes);
   bool eof = false;
   size_t len = fill(in, cur, 0, &eof);
   if (len == 0) throw Error(name + ": empty file (no lines)");
@@ -81,7 +91,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
         const void* nl = std::memchr(cur.data(), '\n', got);
         const size_t upto = nl ? static_cast<size_t>(static_cast<const char*>(nl) - cur.data()) : got;
         bytes += upto;
-        if (upto > 0) last = cur[upto - 1];
+        if (upto > 0) last = cur.data()[upto - 1];
         if (nl != nullptr) {
           found = true;
           rest_at = upto + 1;
