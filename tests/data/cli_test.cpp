@@ -320,5 +320,36 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_NE(r.output.find("shadowsync 0.1.0"), std::string::npos) << r.output;
 }
 
+// Several files and standard input across commands: stats sums them, train takes several caches
+// (and a gzip eval file), predict reads a gzip stream with a header line from standard input.
+TEST_F(CliTest, ManyFilesAndStdinAcrossCommands) {
+  std::string first, second;
+  for (uint64_t i = 0; i < 300; ++i) first += test::format_line(test::pattern_line(i)) + "\n";
+  for (uint64_t i = 300; i < 500; ++i) second += test::format_line(test::pattern_line(i)) + "\n";
+  const std::string a = dir_.write("a.tsv", first), b = dir_.write("b.tsv", second);
+  const std::string header_b = dir_.write("hb.tsv", "label\tI1\tI2\n" + second);
+  const std::string b_gz = dir_.file("b.gz");
+  ASSERT_EQ(std::system(fmt::format("gzip -c '{}' > '{}'", b, b_gz).c_str()), 0);
+  RunResult r = run("stats '" + a + "' '" + b_gz + "' --json", false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json stats = nlohmann::json::parse(r.output);
+  EXPECT_EQ(stats["rows"], 500);
+  EXPECT_EQ(stats["file"], a + " + " + b_gz);
+  const std::string a_bin = dir_.file("a.bin"), b_bin = dir_.file("b.bin"), ckpt = dir_.file("m.ckpt");
+  ASSERT_EQ(run("convert '" + a + "' '" + a_bin + "' --rows-per-table 64").exit_code, 0);
+  ASSERT_EQ(run("convert '" + b + "' '" + b_bin + "' --rows-per-table 64").exit_code, 0);
+  r = run("train --data '" + a_bin + "' '" + b_bin + "' --eval-data '" + b_gz +
+          "' --model tiny --groups 1 --threads-per-group 1 --batch 16 --quiet --topology 'package:1 core:1 pu:1' "
+          "--checkpoint '" + ckpt + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("eval (200 examples)"), std::string::npos) << r.output;
+  r = test::run_shell_command(fmt::format("gzip -c '{}' | '{}' predict --data - --checkpoint '{}' --out -",
+                                          header_b, test::shadowsync_exe(), ckpt));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 200) << r.output.substr(0, 200);
+  const RunResult from_file = run("predict --data '" + b + "' --checkpoint '" + ckpt + "'", false);
+  EXPECT_EQ(r.output, from_file.output);
+}
+
 }  // namespace
 }  // namespace shadowsync
