@@ -204,7 +204,7 @@ size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
 }
 
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
-                      bool strict, size_t chunk_bytes, uint64_t first_line) {
+                      bool strict, size_t chunk_bytes, uint64_t first_line, DataBlock* spare) {
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
@@ -220,7 +220,11 @@ Segment parse_segment(std::string_view text, const std::string& name, const Line
   }
 
   Segment out;
-  out.block = DataBlock::uninitialized(total_lines);
+  if (spare != nullptr && spare->reuse_for(total_lines)) {
+    out.block = std::move(*spare);
+  } else {
+    out.block = DataBlock::uninitialized(total_lines);
+  }
   DataBlock& block = out.block;
   std::vector<ChunkResult> results(chunks.size());
   std::atomic<size_t> first_bad_chunk{std::numeric_limits<size_t>::max()};

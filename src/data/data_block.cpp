@@ -22,6 +22,7 @@ namespace shadowsync {
 
 DataBlock::DataBlock(size_t rows)
     : rows_(rows),
+      capacity_(rows),
       labels_(std::make_unique<float[]>(rows)),
       numeric_(std::make_unique<float[]>(rows * kNumNumeric)),
       sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
@@ -29,10 +30,17 @@ DataBlock::DataBlock(size_t rows)
 DataBlock DataBlock::uninitialized(size_t rows) {
   DataBlock block;
   block.rows_ = rows;
+  block.capacity_ = rows;
   block.labels_ = std::make_unique_for_overwrite<float[]>(rows);
   block.numeric_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
   block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(rows * kNumSparse);
   return block;
+}
+
+bool DataBlock::reuse_for(size_t rows) {
+  if (labels_ == nullptr || rows > capacity_) return false;
+  rows_ = rows;
+  return true;
 }
 
 void DataBlock::truncate(size_t rows) {

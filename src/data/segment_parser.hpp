@@ -38,8 +38,10 @@ struct Segment {
 
 // Parses `text` (whole lines; only the last may lack its newline, and then it is the text's last
 // line) whose first line is line `first_line` + 1 of the file. Strict: throws the first bad line.
+// `spare` (if given and large enough) is reused as the segment's block.
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
-                      bool strict, size_t chunk_bytes, uint64_t first_line);
+                      bool strict, size_t chunk_bytes, uint64_t first_line,
+                      DataBlock* spare = nullptr);
 
 struct ParseTotals {
   bool header = false;

@@ -38,7 +38,7 @@ size_t fill(InputStream& in, Buffer& buf, size_t carry, bool* eof) {
 }
 
 void parse_stream(InputStream& in, const ParseOptions& options,
-                  const std::function<void(Segment&&)>& take, ParseReport* report) {
+                  const std::function<void(Segment&)>& take, ParseReport* report) {
   const auto started = std::chrono::steady_clock::now();
   const std::string& name = in.name();
   if (options.chunk_bytes == 0) throw Error(name + ": parse option chunk_bytes must be >= 1");
@@ -60,6 +60,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   check_text_format(std::string_view(cur.data(), len), name);
 
   ParseTotals totals;
+  DataBlock spare;
   size_t start = header_line_bytes(std::string_view(cur.data(), len));
   if (start == len && !eof) {
     throw Error(fmt::format("{}:1: header line longer than {} bytes", name, buffer_bytes));
@@ -125,7 +126,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
     Segment segment;
     try {
       segment = parse_segment(text.substr(0, cut), name, parser, options.strict, chunk_bytes,
-                              next_line);
+                              next_line, &spare);
     } catch (...) {
       if (reading.valid()) reading.wait();
       throw;
@@ -133,7 +134,8 @@ void parse_stream(InputStream& in, const ParseOptions& options,
     next_line += segment.lines;
     totals.add(segment);
     try {
-      take(std::move(segment));
+      take(segment);
+      spare = std::move(segment.block);  // reused by the next buffer unless take kept it
     } catch (...) {
       if (reading.valid()) reading.wait();
       throw;
@@ -161,13 +163,17 @@ void parse_stream(InputStream& in, const ParseOptions& options,
 
 void parse_criteo_stream(InputStream& in, const ParseOptions& options, const RowSink& sink,
                          ParseReport* report) {
-  parse_stream(in, options, [&](Segment&& s) { sink(s.block.view()); }, report);
+  parse_stream(in, options, [&](Segment& s) { sink(s.block.view()); }, report);
 }
 
 DataBlock parse_criteo_stream(InputStream& in, const ParseOptions& options, ParseReport* report) {
   std::vector<DataBlock> blocks;
-  parse_stream(in, options, [&](Segment&& s) { if (s.rows > 0) blocks.push_back(std::move(s.block)); },
-               report);
+  parse_stream(
+      in, options,
+      [&](Segment& s) {
+        if (s.rows > 0) blocks.push_back(std::move(s.block));
+      },
+      report);
   if (blocks.size() == 1) return std::move(blocks.front());
   std::vector<DataView> views;
   for (const DataBlock& b : blocks) views.push_back(b.view());

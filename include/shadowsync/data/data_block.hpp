@@ -38,11 +38,17 @@ class DataBlock {
 
   DataView view() const { return DataView{rows_, labels_.get(), numeric_.get(), sparse_.get()}; }
 
+  // Makes the block `rows` rows long, values unset, when its memory (the rows it was created
+  // with) is large enough: true; otherwise false and nothing changes. Lets a reader reuse one
+  // block for many buffers instead of faulting in fresh pages each time.
+  bool reuse_for(size_t rows);
+
   // Keeps the first `rows` examples (rows <= rows(); the memory is not reallocated).
   void truncate(size_t rows);
 
  private:
   size_t rows_ = 0;
+  size_t capacity_ = 0;
   std::unique_ptr<float[]> labels_;
   std::unique_ptr<float[]> numeric_;
   std::unique_ptr<uint32_t[]> sparse_;
