@@ -1,7 +1,10 @@
 // convert_to_cache: stream every input through the stream parser into one CacheWriter.
 #include "shadowsync/data/convert.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
+#include <system_error>
 
 #include "input_stream.hpp"
 #include "stream_parse.hpp"
@@ -9,11 +12,37 @@
 #include "shadowsync/data/binary_cache.hpp"
 
 namespace shadowsync {
+namespace {
 
-ConvertReport convert_to_cache(const std::vector<std::string>& inputs, const std::string& out,
+// Inputs with every directory replaced by its regular files (not hidden ones), in name order.
+std::vector<std::string> expand_directories(const std::vector<std::string>& inputs) {
+  std::vector<std::string> out;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (in == "-" || !std::filesystem::is_directory(in, ec)) {
+      out.push_back(in);
+      continue;
+    }
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(in, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with('.') && entry.is_regular_file(ec)) files.push_back(entry.path().string());
+    }
+    if (ec) throw Error(in + ": cannot list the folder: " + ec.message());
+    if (files.empty()) throw Error(in + ": folder without data files");
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+ConvertReport convert_to_cache(const std::vector<std::string>& given, const std::string& out,
                                const ParseOptions& options,
                                const std::function<void(const ParseReport&)>& file_done) {
-  if (inputs.empty()) throw Error(out + ": no input to convert");
+  if (given.empty()) throw Error(out + ": no input to convert");
+  const std::vector<std::string> inputs = expand_directories(given);
   for (const std::string& in : inputs) {
     if (has_cache_magic(in)) {
       throw Error(in + ": already a binary cache; convert reads Criteo TSV text");

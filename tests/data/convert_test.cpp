@@ -74,6 +74,15 @@ TEST(ConvertToCache, SeveralFilesGiveTheCacheOfTheirConcatenation) {
   EXPECT_EQ(three.files[1].bytes, b.size());
   EXPECT_EQ(three.files[2].compression, "zstd");
   EXPECT_EQ(three.files[2].rows, 100u);
+  // A folder stands for its files in name order (a.tsv, b.gz, c.zst; hidden files skipped).
+  std::filesystem::create_directory(dir.file("days"));
+  for (const char* name : {"a.tsv", "b.gz", "c.zst"}) {
+    std::filesystem::copy_file(dir.file(name), dir.file(std::string("days/") + name));
+  }
+  dir.write("days/.hidden", "junk");
+  const ConvertReport folder = convert_to_cache({dir.file("days")}, dir.file("folder.bin"), options());
+  EXPECT_EQ(folder.files.size(), 3u);
+  EXPECT_EQ(read_file(dir.file("folder.bin")), read_file(dir.file("one.bin")));
   // Line numbers are each file's own.
   EXPECT_EQ(three.files[1].first_errors.at(0), dir.file("b.gz") + ":9: label '2' is not 0 or 1");
 }

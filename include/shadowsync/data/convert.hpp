@@ -18,7 +18,8 @@ struct ConvertReport {
   uint64_t rows = 0;               // rows written
 };
 
-// Converts `inputs` (in order) into the cache `out` (written atomically: a failure in any input
+// Converts `inputs` (in order; a folder stands for its regular, non-hidden files in name order)
+// into the cache `out` (written atomically: a failure in any input
 // leaves no cache and no temporary behind). An input that is a binary cache is an Error. Each
 // file's report goes to `file_done` (if set) as soon as that file is parsed.
 ConvertReport convert_to_cache(const std::vector<std::string>& inputs, const std::string& out,
