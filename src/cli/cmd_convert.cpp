@@ -36,9 +36,9 @@ void add_convert_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "convert", "Parse a Criteo TSV file and write a binary cache of the hashed, transformed rows");
   cmd->add_option("FILES", args->files,
-                  "IN... OUT: Criteo TSV inputs (label, I1..I13, C1..C26; gzip or zstd; a folder = its files; "
-                  "compressed; - = standard input), read in order, then the binary cache to write "
-                  "(replaced atomically)")
+                  "IN... OUT: Criteo TSV inputs (label, I1..I13, C1..C26; plain, gzip or zstd; "
+                  "- = standard input; a folder = its files by name), read in order, then the "
+                  "binary cache to write (replaced atomically)")
       ->required()
       ->expected(2, -1);
   add_rows_per_table(*cmd, args->rows_per_table,
