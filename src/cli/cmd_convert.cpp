@@ -1,15 +1,21 @@
-// `shadowsync convert IN.tsv OUT`: parses a raw Criteo TSV in parallel, prints the parse summary
-// (rows, bad lines, first errors, MB/s) and writes the binary cache atomically.
+// `shadowsync convert IN... OUT`: parses Criteo TSV inputs (plain, gzip, zstd, - for stdin) in
+// order into one binary cache (convert_to_cache, bounded memory), printing each file's summary
+// (rows, bad lines, first errors, MB/s), and writes the cache atomically.
 #include <fmt/format.h>
 
 #include <cstdint>
 #include <optional>
 #include <memory>
+#include <cstdio>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/convert.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
@@ -18,7 +24,7 @@ namespace shadowsync::cli {
 
 void add_convert_command(CLI::App& app) {
   struct Args {
-    std::string in, out;
+    std::vector<std::string> files;  // IN... OUT
     std::optional<uint64_t> rows_per_table;
     uint64_t salt = 0;
     bool strict = false;
@@ -29,8 +35,12 @@ void add_convert_command(CLI::App& app) {
   };
   CLI::App* cmd = app.add_subcommand(
       "convert", "Parse a Criteo TSV file and write a binary cache of the hashed, transformed rows");
-  cmd->add_option("IN", args->in, "Criteo TSV file (label, I1..I13, C1..C26)")->required();
-  cmd->add_option("OUT", args->out, "binary cache to write (replaced atomically)")->required();
+  cmd->add_option("FILES", args->files,
+                  "IN... OUT: Criteo TSV inputs (label, I1..I13, C1..C26; plain, gzip or zstd; "
+                  "- = standard input; a folder = its files by name), read in order, then the "
+                  "binary cache to write (replaced atomically)")
+      ->required()
+      ->expected(2, -1);
   add_rows_per_table(*cmd, args->rows_per_table,
                      fmt::format("rows of every embedding table (row 0 = missing), default {}",
                                  HashingConfig::kDefaultRowsPerTable));
@@ -39,24 +49,29 @@ void add_convert_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--strict", args->strict, "stop at the first bad line instead of skipping it");
   cmd->callback([args] {
-    if (has_cache_magic(args->in)) {
-      throw Error(args->in + ": already a binary cache; convert reads Criteo TSV text");
-    }
-    refuse_output_over_input("OUT", args->out, {{"IN", args->in}});
+    const std::string out = args->files.back();
+    const std::vector<std::string> inputs(args->files.begin(), args->files.end() - 1);
+    std::vector<std::pair<std::string_view, std::string>> named_inputs;
+    for (const std::string& in : inputs) named_inputs.emplace_back("IN", in);
+    refuse_output_over_input("OUT", out, named_inputs);
     const uint32_t rows_per_table =
         checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable));
     ParseOptions options;
     options.hashing = HashingConfig::uniform(rows_per_table, args->salt);
     options.strict = args->strict;
-    ParseReport report;
-    const DataBlock block = parse_criteo_file(args->in, options, &report);
-    fmt::print("{}\n", report.summary());
-    const double mb = static_cast<double>(report.bytes) / 1e6;
-    fmt::print("parsed {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n", mb, report.seconds,
-               report.seconds > 0 ? mb / report.seconds : 0.0);
-    write_cache(args->out, block.view(), options.hashing, report.numeric_missing);
-    fmt::print("wrote {} rows to {} (rows per table {}, salt {})\n", block.rows(), args->out,
-               rows_per_table, args->salt);
+    const ConvertReport report = convert_to_cache(inputs, out, options, [](const ParseReport& r) {
+      fmt::print("{}\n", r.summary());
+      const double mb = static_cast<double>(r.bytes) / 1e6;
+      fmt::print("parsed {:.1f} MB{} in {:.2f} s ({:.0f} MB/s)\n", mb,
+                 r.compression.empty() ? std::string()
+                                       : fmt::format(" ({:.1f} MB {})", r.compressed_bytes / 1e6,
+                                                     r.compression),
+                 r.seconds, r.seconds > 0 ? mb / r.seconds : 0.0);
+      std::fflush(stdout);
+    });
+    fmt::print("wrote {} rows{} to {} (rows per table {}, salt {})\n", report.rows,
+               inputs.size() > 1 ? fmt::format(" from {} files", inputs.size()) : std::string(),
+               out, rows_per_table, args->salt);
   });
 }
 

@@ -1,6 +1,8 @@
 // `shadowsync eval`: quality (NE, log loss, AUC, calibration) of a checkpoint's model on data.
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,14 +16,15 @@ namespace shadowsync::cli {
 void add_eval_command(CLI::App& app) {
   struct Options {
     std::string checkpoint;
-    std::string data;
+    std::vector<std::string> data;  // one or more files, evaluated together
     bool json = false;
     bool strict = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint's model on data (TSV or cache)");
   cmd->add_option("--checkpoint", options->checkpoint, "Checkpoint written by `train`")->required();
-  cmd->add_option("--data", options->data, "Criteo TSV or binary cache (hashed as the checkpoint's model)")->required();
+  cmd->add_option("--data", options->data, "Criteo TSV (plain, gzip or zstd; - = standard input) or binary cache, or several "
+                  "(evaluated together); hashed as the checkpoint's model")->required();
   cmd->add_flag("--json", options->json, "Print the metrics as one JSON object");
   cmd->add_flag("--strict", options->strict, "Stop at the first bad input line instead of skipping it");
   cmd->callback([options] {
@@ -30,7 +33,7 @@ void add_eval_command(CLI::App& app) {
     parse.hashing = trained.hashing();
     parse.strict = options->strict;
     ParseReport report;
-    const Dataset data = Dataset::open(options->data, parse, &report);
+    const Dataset data = Dataset::open_many(options->data, parse, &report);
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
     const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.view());
     if (options->json) {

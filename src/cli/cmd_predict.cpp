@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -20,27 +23,29 @@ namespace shadowsync::cli {
 void add_predict_command(CLI::App& app) {
   struct Options {
     std::string checkpoint;
-    std::string data;
+    std::vector<std::string> data;  // one or more files, predicted in order
     std::string out = "-";
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write one click probability per input line, in input order");
   cmd->add_option("--checkpoint", options->checkpoint, "Checkpoint written by `train`")->required();
-  cmd->add_option("--data", options->data, "Criteo TSV (labels are read but not used) or binary cache")->required();
+  cmd->add_option("--data", options->data, "Criteo TSV (labels are read but not used; plain, gzip or zstd; - = standard input) "
+                  "or binary cache, or several (one probability per line of each, in order)")->required();
   cmd->add_option("--out", options->out,
                   "Output: one probability per line; '-' (default) = standard output; a regular "
                   "file is replaced atomically, a FIFO or device written through")
       ->capture_default_str();
   cmd->callback([options] {
     if (options->out.empty()) throw Error("--out must not be empty (use - for standard output)");
-    refuse_output_over_input("--out", options->out,
-                             {{"--data", options->data}, {"--checkpoint", options->checkpoint}});
+    std::vector<std::pair<std::string_view, std::string>> inputs = {{"--checkpoint", options->checkpoint}};
+    for (const std::string& d : options->data) inputs.emplace_back("--data", d);
+    refuse_output_over_input("--out", options->out, inputs);
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
     // Strict: a skipped line would shift every later probability onto the wrong line.
     parse.strict = true;
-    const Dataset data = Dataset::open(options->data, parse);
+    const Dataset data = Dataset::open_many(options->data, parse);
     const std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.view());
     const std::unique_ptr<OutputFile> out = OutputFile::open(options->out);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../data/data_stats.hpp"
 #include "commands.hpp"
@@ -87,7 +88,7 @@ HashingConfig resolve_hashing(const std::string& file, const std::optional<uint6
 
 void add_stats_command(CLI::App& app) {
   struct Args {
-    std::string file;
+    std::vector<std::string> files;
     std::optional<uint64_t> rows_per_table;
     std::optional<uint64_t> salt;
     bool json = false;
@@ -98,7 +99,10 @@ void add_stats_command(CLI::App& app) {
   };
   CLI::App* cmd = app.add_subcommand(
       "stats", "Print statistics of a Criteo TSV file or binary cache (per feature and table)");
-  cmd->add_option("FILE", args->file, "Criteo TSV file or binary cache")->required();
+  cmd->add_option("FILES", args->files,
+                  "Criteo TSV files (plain, gzip or zstd; - = standard input) or binary caches, "
+                  "summarized together")
+      ->required();
   add_rows_per_table(*cmd, args->rows_per_table,
                      fmt::format("rows of every embedding table; default: a cache's own, else {}",
                                  HashingConfig::kDefaultRowsPerTable));
@@ -107,9 +111,9 @@ void add_stats_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
   cmd->callback([args] {
     ParseOptions options;
-    options.hashing = resolve_hashing(args->file, args->rows_per_table, args->salt);
+    options.hashing = resolve_hashing(args->files.front(), args->rows_per_table, args->salt);
     ParseReport report;
-    const Dataset dataset = Dataset::open(args->file, options, &report);
+    const Dataset dataset = Dataset::open_many(args->files, options, &report);
     const data::DataStats stats =
         data::compute_stats(dataset.view(), options.hashing, dataset.numeric_missing());
     if (args->json) {

@@ -28,6 +28,7 @@ namespace {
 
 struct TrainOptions {
   std::string data;
+  std::vector<std::string> data_files;  // --data: one or more files, trained in order (data = the first)
   std::string eval_data;
   std::optional<double> eval_fraction;
   std::string model = "small";
@@ -155,8 +156,9 @@ void run_train(TrainOptions& o) {
   // Outputs must not be inputs (checked before anything is opened for writing): a --metrics or
   // --checkpoint over --data would truncate a memory-mapped cache under the trainer (SIGBUS) or
   // destroy the training data. --checkpoint may be the --resume file (it replaces it atomically).
-  const std::vector<std::pair<std::string_view, std::string>> data_inputs = {{"--data", o.data},
-                                                                             {"--eval-data", o.eval_data}};
+  o.data = o.data_files.front();
+  std::vector<std::pair<std::string_view, std::string>> data_inputs = {{"--eval-data", o.eval_data}};
+  for (const std::string& d : o.data_files) data_inputs.emplace_back("--data", d);
   std::vector<std::pair<std::string_view, std::string>> metrics_inputs = data_inputs;
   metrics_inputs.emplace_back("--resume", config.resume_path);
   metrics_inputs.emplace_back("--checkpoint", config.checkpoint_path);
@@ -169,7 +171,7 @@ void run_train(TrainOptions& o) {
   config.model = ModelConfig::resolve(o.model, parse.hashing);
 
   ParseReport report;
-  Dataset train_set = Dataset::open(o.data, parse, &report);
+  Dataset train_set = Dataset::open_many(o.data_files, parse, &report);
   if (!train_set.is_cache()) std::fprintf(stderr, "%s\n", report.summary().c_str());
   std::optional<Dataset> eval_set;
   DataView train = train_set.view();
@@ -243,7 +245,8 @@ void add_train_command(CLI::App& app) {
   TrainOptions& o = *options;
   TrainConfig& c = o.config;
   CLI::App* cmd = app.add_subcommand("train", "Train a CTR model with ShadowSync or a baseline sync mode");
-  cmd->add_option("--data", o.data, "Training data: a Criteo TSV file or a binary cache from `convert`")->required();
+  cmd->add_option("--data", o.data_files, "Training data: Criteo TSV files (plain, gzip or zstd; - = standard input) or binary "
+                  "caches from `convert`, trained in order as one dataset")->required();
   cmd->add_option("--eval-data", o.eval_data, "Evaluation data (TSV or cache); default: the last --eval-fraction of --data");
   cmd->add_option("--eval-fraction", o.eval_fraction, "Held-out tail of --data used for evaluation (default 0.1; 0 = train on every row, "
                   "no evaluation)")

@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -133,6 +135,109 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
   for (int c = 0; c < 3; ++c) {
     out.write(zeros, layout.offset[c] - at);
     out.write(columns[c], layout.bytes[c]);
+    at = layout.offset[c] + layout.bytes[c];
+  }
+  out.commit();
+}
+
+struct CacheWriter::Sums {
+  Checksum64 column[3];
+};
+
+CacheWriter::CacheWriter(std::string path, const HashingConfig& hashing)
+    : path_(std::move(path)), hashing_(hashing), sums_(std::make_unique<Sums>()) {
+  validate_hashing(hashing_, path_ + ": hashing config");
+  for (int c = 0; c < 3; ++c) {
+    std::string temp = path_ + ".column-XXXXXX";
+    const int fd = ::mkstemp(temp.data());
+    if (fd < 0) {
+      const int err = errno;
+      for (int k = 0; k < c; ++k) ::close(column_fd_[k]);
+      throw Error(fmt::format("{}: cannot create a temporary file beside it: {}", path_,
+                              std::strerror(err)));
+    }
+    ::unlink(temp.c_str());  // nothing to clean up later, whatever happens
+    column_fd_[c] = fd;
+  }
+}
+
+CacheWriter::~CacheWriter() {
+  for (const int fd : column_fd_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+namespace {
+void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t n = ::write(fd, p, bytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw Error(fmt::format("{}: cannot write a temporary column: {}", path,
+                              n < 0 ? std::strerror(errno) : "no progress"));
+    }
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+}
+}  // namespace
+
+void CacheWriter::append(const DataView& rows) {
+  if (rows.rows == 0) return;
+  validate_view(rows, hashing_, path_ + ": data to cache");
+  const void* columns[3] = {rows.labels, rows.numeric, rows.sparse};
+  const size_t bytes[3] = {rows.rows * sizeof(float), rows.rows * kNumNumeric * sizeof(float),
+                           rows.rows * kNumSparse * sizeof(uint32_t)};
+  for (int c = 0; c < 3; ++c) {
+    sums_->column[c].update(columns[c], bytes[c]);
+    write_all(column_fd_[c], columns[c], bytes[c], path_);
+  }
+  rows_ += rows.rows;
+}
+
+void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missing) {
+  if (rows_ == 0) throw Error(path_ + ": no rows to write to a cache");
+  for (int j = 0; j < kNumNumeric; ++j) {
+    if (numeric_missing[j] > rows_) {
+      throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache",
+                              path_, j + 1, numeric_missing[j], rows_));
+    }
+  }
+  Layout layout;
+  if (!compute_layout(rows_, &layout)) throw Error(path_ + ": too many rows for a cache");
+  Header h{};
+  std::memcpy(h.magic, kCacheMagic, sizeof h.magic);
+  h.version = kCacheVersion;
+  h.header_bytes = kHeaderBytes;
+  h.rows = rows_;
+  for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing_.rows[t];
+  h.salt = hashing_.salt;
+  for (int j = 0; j < kNumNumeric; ++j) h.numeric_missing[j] = numeric_missing[j];
+  for (int c = 0; c < 3; ++c) h.column_checksum[c] = sums_->column[c].digest();
+  h.header_checksum = header_checksum(h);
+
+  AtomicFileWriter out(path_);
+  char header_block[kHeaderBytes] = {};
+  std::memcpy(header_block, &h, sizeof h);
+  out.write(header_block, kHeaderBytes);
+  const char zeros[kAlign] = {};
+  const size_t kCopy = size_t{4} << 20;
+  const std::unique_ptr<char[]> buffer(new char[kCopy]);
+  size_t at = kHeaderBytes;
+  for (int c = 0; c < 3; ++c) {
+    out.write(zeros, layout.offset[c] - at);
+    for (size_t done = 0; done < layout.bytes[c];) {
+      const ssize_t n = ::pread(column_fd_[c], buffer.get(),
+                                std::min(kCopy, layout.bytes[c] - done), static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        throw Error(fmt::format("{}: cannot read back a temporary column: {}", path_,
+                                n < 0 ? std::strerror(errno) : "short file"));
+      }
+      out.write(buffer.get(), static_cast<size_t>(n));
+      done += static_cast<size_t>(n);
+    }
     at = layout.offset[c] + layout.bytes[c];
   }
   out.commit();

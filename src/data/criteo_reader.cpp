@@ -17,16 +17,18 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "line_parser.hpp"
+#include "segment_parser.hpp"
+#include "input_stream.hpp"
+#include "stream_parse.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
 namespace {
-
-constexpr size_t kMinChunkBytes = size_t{64} << 10;
 
 struct Chunk {
   size_t begin = 0, end = 0;  // byte range, ends just after a '\n' (or at the end of the text)
@@ -70,8 +72,8 @@ uint64_t count_lines(const char* b, const char* e) {
 
 void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& name,
                  const data::LineParser& parser, bool strict,
-                 std::atomic<size_t>& first_bad_chunk, size_t chunk_index, DataBlock& out,
-                 ChunkResult& result) {
+                 std::atomic<size_t>& first_bad_chunk, size_t chunk_index, uint64_t line_offset,
+                 DataBlock& out, ChunkResult& result) {
   const char* p = text.data() + chunk.begin;
   const char* const end = text.data() + chunk.end;
   const size_t max_errors = strict ? 1 : kMaxReportedErrors;
@@ -100,7 +102,8 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     } else {
       ++result.bad;
       if (result.errors.size() < max_errors) {
-        result.errors.push_back(fmt::format("{}:{}: {}", name, line + 1, error.describe()));
+        result.errors.push_back(
+            fmt::format("{}:{}: {}", name, line_offset + line + 1, error.describe()));
       }
       if (strict) {
         // Later chunks cannot hold the first bad line any more.
@@ -124,6 +127,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
 std::string ParseReport::summary() const {
   std::string out = fmt::format("{}: {} rows from {} lines, {} bad lines skipped", file, rows,
                                 lines, bad_lines);
+  if (header) out += ", header line skipped";
   for (const std::string& e : first_errors) out += "\n  " + e;
   if (bad_lines > first_errors.size()) {
     out += fmt::format("\n  ... and {} more bad lines", bad_lines - first_errors.size());
@@ -152,6 +156,12 @@ void check_text_format(std::string_view text, const std::string& name) {
     throw Error(fmt::format("{}: a zip archive; extract the TSV first (e.g. unzip -p {} > {})",
                             name, name, decompressed_name(".zip")));
   }
+  if (text.size() >= 262 && text.substr(257, 5) == "ustar") {
+    throw Error(fmt::format("{}: a tar archive; extract the TSV first (e.g. tar -xf {}), or "
+                            "stream one member (e.g. tar -xOzf {} train.txt | shadowsync convert "
+                            "- out.bin)",
+                            name, name, name));
+  }
   if (starts_with(std::string_view("SSYNCDAT", 8))) {
     throw Error(name + ": a shadowsync binary cache, not Criteo TSV text");
   }
@@ -173,26 +183,28 @@ void check_text_format(std::string_view text, const std::string& name) {
 DataBlock parse_criteo_text(std::string_view text, const std::string& name,
                             const ParseOptions& options, ParseReport* report) {
   if (options.chunk_bytes == 0) throw Error(name + ": parse option chunk_bytes must be >= 1");
-  // Enough chunks for every thread to get several (small files), at most chunk_bytes each.
-  const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
-  const size_t chunk_bytes =
-      std::min(options.chunk_bytes, std::max(text.size() / (8 * concurrency), kMinChunkBytes));
-  return parse_criteo_buffer(text, name, options, chunk_bytes, report);
+  return parse_criteo_buffer(text, name, options,
+                             data::pick_chunk_bytes(text.size(), options.chunk_bytes), report);
 }
 
-DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
-                              const ParseOptions& options, size_t chunk_bytes,
-                              ParseReport* report) {
-  const auto started = std::chrono::steady_clock::now();
-  if (chunk_bytes == 0) throw Error(name + ": parse chunk size must be >= 1");
-  validate_hashing(options.hashing, name + ": hashing config");
-  if (text.empty()) throw Error(name + ": empty file (no lines)");
-  check_text_format(text, name);
+namespace data {
 
-  const CategoryHasher hasher(options.hashing);
-  const NumericTransform numeric_transform;
-  const data::LineParser parser(hasher, numeric_transform);
+size_t header_line_bytes(std::string_view text) {
+  if (text.empty()) return 0;
+  const unsigned char c = static_cast<unsigned char>(text.front());
+  if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return 0;
+  const size_t nl = text.find('\n');
+  const size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+  return text.substr(0, end).find('\t') == std::string_view::npos ? 0 : end;
+}
 
+size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
+  const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  return std::min(max_chunk_bytes, std::max(text_bytes / (8 * concurrency), kMinChunkBytes));
+}
+
+Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
+                      bool strict, size_t chunk_bytes, uint64_t first_line, DataBlock* spare) {
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
@@ -207,30 +219,33 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
     total_lines += c.lines;
   }
 
-  DataBlock block = DataBlock::uninitialized(total_lines);
+  Segment out;
+  if (spare != nullptr && spare->reuse_for(total_lines)) {
+    out.block = std::move(*spare);
+  } else {
+    out.block = DataBlock::uninitialized(total_lines);
+  }
+  DataBlock& block = out.block;
   std::vector<ChunkResult> results(chunks.size());
   std::atomic<size_t> first_bad_chunk{std::numeric_limits<size_t>::max()};
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
                       for (size_t c = r.begin(); c != r.end(); ++c) {
-                        if (options.strict &&
-                            c > first_bad_chunk.load(std::memory_order_relaxed)) {
+                        if (strict && c > first_bad_chunk.load(std::memory_order_relaxed)) {
                           continue;  // an earlier chunk already has the first bad line
                         }
-                        parse_chunk(text, chunks[c], name, parser, options.strict,
-                                    first_bad_chunk, c, block, results[c]);
+                        parse_chunk(text, chunks[c], name, parser, strict, first_bad_chunk, c,
+                                    first_line, block, results[c]);
                       }
                     });
 
-  if (options.strict) {
+  if (strict) {
     const size_t c = first_bad_chunk.load();
     if (c != std::numeric_limits<size_t>::max()) throw Error(results[c].errors.front());
   }
 
   // Close the gaps of bad lines, in file order (destinations never pass their sources).
-  uint64_t rows = 0, bad = 0;
-  std::array<uint64_t, kNumNumeric> missing{};
-  std::vector<std::string> first_errors;
+  uint64_t rows = 0;
   for (size_t c = 0; c < chunks.size(); ++c) {
     const ChunkResult& r = results[c];
     const size_t from = chunks[c].first_line;
@@ -242,43 +257,94 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
                    r.rows * kNumSparse * sizeof(uint32_t));
     }
     rows += r.rows;
-    bad += r.bad;
-    for (int j = 0; j < kNumNumeric; ++j) missing[j] += r.missing[j];
+    out.bad += r.bad;
+    for (int j = 0; j < kNumNumeric; ++j) out.missing[j] += r.missing[j];
     for (const std::string& e : r.errors) {
-      if (first_errors.size() < kMaxReportedErrors) first_errors.push_back(e);
+      if (out.errors.size() < kMaxReportedErrors) out.errors.push_back(e);
     }
   }
   block.truncate(rows);
+  out.lines = total_lines;
+  out.rows = rows;
+  return out;
+}
 
-  if (rows == 0) {
-    throw Error(fmt::format("{}: no valid line: all {} lines are bad (first: {})", name,
-                            total_lines, first_errors.empty() ? "?" : first_errors.front()));
+void ParseTotals::add(const Segment& s) {
+  lines += s.lines;
+  rows += s.rows;
+  bad += s.bad;
+  for (int j = 0; j < kNumNumeric; ++j) missing[j] += s.missing[j];
+  for (const std::string& e : s.errors) {
+    if (first_errors.size() < kMaxReportedErrors) first_errors.push_back(e);
   }
-  if (bad >= kMinBadLinesToRefuse && bad > total_lines - bad) {
+}
+
+void ParseTotals::check(const std::string& name) const {
+  if (lines == 0) throw Error(name + ": no data line (only a header line)");
+  if (rows == 0) {
+    throw Error(fmt::format("{}: no valid line: all {} lines are bad (first: {})", name, lines,
+                            first_errors.empty() ? "?" : first_errors.front()));
+  }
+  if (bad >= kMinBadLinesToRefuse && bad > lines - bad) {
     throw Error(fmt::format("{}: {} of {} lines are bad (first: {}); this does not look like "
                             "Criteo TSV data (tab-separated label, I1..I13, C1..C26)",
-                            name, bad, total_lines, first_errors.front()));
+                            name, bad, lines, first_errors.front()));
   }
+}
+
+void ParseTotals::fill(ParseReport& report, const std::string& name) {
+  report.file = name;
+  report.lines = lines + (header ? 1 : 0);
+  report.rows = rows;
+  report.bad_lines = bad;
+  report.header = header;
+  report.first_errors = std::move(first_errors);
+  report.numeric_missing = missing;
+}
+
+}  // namespace data
+
+DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
+                              const ParseOptions& options, size_t chunk_bytes,
+                              ParseReport* report) {
+  const auto started = std::chrono::steady_clock::now();
+  if (chunk_bytes == 0) throw Error(name + ": parse chunk size must be >= 1");
+  validate_hashing(options.hashing, name + ": hashing config");
+  if (text.empty()) throw Error(name + ": empty file (no lines)");
+  check_text_format(text, name);
+
+  const CategoryHasher hasher(options.hashing);
+  const NumericTransform numeric_transform;
+  const data::LineParser parser(hasher, numeric_transform);
+
+  data::ParseTotals totals;
+  const size_t header = data::header_line_bytes(text);
+  totals.header = header > 0;
+  data::Segment segment = data::parse_segment(text.substr(header), name, parser, options.strict,
+                                              chunk_bytes, header > 0 ? 1 : 0);
+  totals.add(segment);
+  totals.check(name);
   if (report != nullptr) {
-    report->file = name;
-    report->lines = total_lines;
-    report->rows = rows;
-    report->bad_lines = bad;
-    report->first_errors = std::move(first_errors);
-    report->numeric_missing = missing;
+    totals.fill(*report, name);
     report->bytes = text.size();
     report->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
-  return block;
+  return std::move(segment.block);
 }
 
 DataBlock parse_criteo_file(const std::string& path, const ParseOptions& options,
                             ParseReport* report) {
   const auto started = std::chrono::steady_clock::now();
-  const MappedFile file(path);
-  if (file.size() == 0) throw Error(path + ": empty file (no lines)");
-  DataBlock block = parse_criteo_text(file.text(), path, options, report);
+  DataBlock block;
+  if (data::is_mappable_text(path)) {
+    const MappedFile file(path);
+    if (file.size() == 0) throw Error(path + ": empty file (no lines)");
+    block = parse_criteo_text(file.text(), path, options, report);
+  } else {
+    const std::unique_ptr<data::InputStream> in = data::InputStream::open(path);
+    block = data::parse_criteo_stream(*in, options, report);
+  }
   if (report != nullptr) {
     report->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

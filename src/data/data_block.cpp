@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -21,6 +22,7 @@ namespace shadowsync {
 
 DataBlock::DataBlock(size_t rows)
     : rows_(rows),
+      capacity_(rows),
       labels_(std::make_unique<float[]>(rows)),
       numeric_(std::make_unique<float[]>(rows * kNumNumeric)),
       sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
@@ -28,10 +30,17 @@ DataBlock::DataBlock(size_t rows)
 DataBlock DataBlock::uninitialized(size_t rows) {
   DataBlock block;
   block.rows_ = rows;
+  block.capacity_ = rows;
   block.labels_ = std::make_unique_for_overwrite<float[]>(rows);
   block.numeric_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
   block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(rows * kNumSparse);
   return block;
+}
+
+bool DataBlock::reuse_for(size_t rows) {
+  if (labels_ == nullptr || rows > capacity_) return false;
+  rows_ = rows;
+  return true;
 }
 
 void DataBlock::truncate(size_t rows) {
@@ -123,6 +132,25 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
     throw Error(fmt::format("{}: row {}: {}", where, row,
                             describe_bad_row(view, hashing, row, min_positive, max_numeric)));
   }
+}
+
+}  // namespace shadowsync
+
+namespace shadowsync {
+
+DataBlock concatenate(const std::vector<DataView>& parts) {
+  size_t rows = 0;
+  for (const DataView& p : parts) rows += p.rows;
+  DataBlock out = DataBlock::uninitialized(rows);
+  size_t at = 0;
+  for (const DataView& p : parts) {
+    if (p.rows == 0) continue;
+    std::memcpy(out.labels() + at, p.labels, p.rows * sizeof(float));
+    std::memcpy(out.numeric() + at * kNumNumeric, p.numeric, p.rows * kNumNumeric * sizeof(float));
+    std::memcpy(out.sparse() + at * kNumSparse, p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
+    at += p.rows;
+  }
+  return out;
 }
 
 }  // namespace shadowsync

@@ -33,6 +33,47 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
   return dataset;
 }
 
+Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOptions& options,
+                           ParseReport* report, std::vector<ParseReport>* file_reports) {
+  if (paths.empty()) throw Error(field("data") + ": no file given");
+  if (paths.size() == 1) {
+    ParseReport one;
+    Dataset dataset = open(paths.front(), options, &one);
+    if (file_reports != nullptr) file_reports->assign(1, one);
+    if (report != nullptr) *report = std::move(one);
+    return dataset;
+  }
+  ParseReport total;
+  std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<Dataset> parts;
+  std::vector<DataView> views;
+  for (const std::string& path : paths) {
+    ParseReport one;
+    parts.push_back(open(path, options, &one));
+    views.push_back(parts.back().view());
+    total.file += (total.file.empty() ? "" : " + ") + one.file;
+    total.lines += one.lines;
+    total.rows += one.rows;
+    total.bad_lines += one.bad_lines;
+    total.bytes += one.bytes;
+    total.compressed_bytes += one.compressed_bytes;
+    total.seconds += one.seconds;
+    for (const std::string& e : one.first_errors) {
+      if (total.first_errors.size() < kMaxReportedErrors) total.first_errors.push_back(e);
+    }
+    const auto& m = parts.back().numeric_missing();
+    for (int j = 0; j < kNumNumeric; ++j) missing[j] += m ? (*m)[j] : 0;
+    if (file_reports != nullptr) file_reports->push_back(std::move(one));
+  }
+  total.numeric_missing = missing;
+  Dataset dataset;
+  dataset.path_ = total.file;
+  dataset.storage_ = concatenate(views);
+  dataset.numeric_missing_ = missing;
+  if (report != nullptr) *report = std::move(total);
+  return dataset;
+}
+
 Dataset Dataset::from_block(DataBlock block) {
   Dataset dataset;
   dataset.path_ = "<memory>";

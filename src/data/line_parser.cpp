@@ -33,6 +33,10 @@ std::string field_name(int field) {
 
 }  // namespace
 
+std::string too_long_reason(size_t bytes) {
+  return fmt::format("line of {} bytes is longer than the limit of {} bytes", bytes, kMaxLineBytes);
+}
+
 std::string LineError::describe() const {
   switch (kind) {
     case BadLine::kNone:
@@ -40,8 +44,7 @@ std::string LineError::describe() const {
     case BadLine::kEmpty:
       return "empty line";
     case BadLine::kTooLong:
-      return fmt::format("line of {} bytes is longer than the limit of {} bytes",
-                         line_end - line_begin, kMaxLineBytes);
+      return too_long_reason(static_cast<size_t>(line_end - line_begin));
     case BadLine::kNul: {
       const void* nul = std::memchr(line_begin, '\0', static_cast<size_t>(line_end - line_begin));
       return fmt::format("NUL byte at column {}", static_cast<const char*>(nul) - line_begin + 1);

@@ -41,6 +41,9 @@ struct LineError {
   std::string describe() const;
 };
 
+// The reason of a line longer than kMaxLineBytes (`bytes` without its line ending).
+std::string too_long_reason(size_t bytes);
+
 // Hex digit values; 0xFF for a non-hex byte.
 struct HexTable {
   uint8_t value[256];

@@ -37,6 +37,33 @@ inline constexpr uint32_t kCacheVersion = 1;
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
                  const std::array<uint64_t, kNumNumeric>& numeric_missing = {});
 
+// Writes a cache from rows that arrive in pieces (convert of files larger than memory): each
+// column goes to an unlinked temporary file beside `path` (so a failure leaves nothing behind),
+// and commit() writes the header and copies the columns into `path` atomically. Memory: one
+// 4 MiB copy buffer; disk: the cache size twice while committing.
+class CacheWriter {
+ public:
+  // Validates `hashing`; creates the column files. Errors name `path`.
+  CacheWriter(std::string path, const HashingConfig& hashing);
+  ~CacheWriter();
+  CacheWriter(const CacheWriter&) = delete;
+  CacheWriter& operator=(const CacheWriter&) = delete;
+
+  // Appends rows (validated like write_cache).
+  void append(const DataView& rows);
+  uint64_t rows() const { return rows_; }
+  // Writes the cache (Error when no row was appended).
+  void commit(const std::array<uint64_t, kNumNumeric>& numeric_missing);
+
+ private:
+  std::string path_;
+  HashingConfig hashing_;
+  int column_fd_[3] = {-1, -1, -1};
+  uint64_t rows_ = 0;
+  struct Sums;
+  std::unique_ptr<Sums> sums_;
+};
+
 // True when the file starts with kCacheMagic (false for shorter or unreadable files).
 bool has_cache_magic(const std::string& path);
 

@@ -8,6 +8,13 @@
 // fields are missing values. The last line may lack its newline only when it is a complete row
 // of 40 fields; a shorter one is a file cut in the middle of a line (a bad line, see below).
 //
+// Header: a line 1 that starts with an ASCII letter and has a tab (column names, e.g.
+// "label\tI1\t...\tC26") is skipped by every reader, in strict mode too; it is neither a row nor
+// a bad line (ParseReport::header; lines still count it, so line numbers stay the file's).
+// Compressed input (gzip, zstd: told by magic bytes), standard input ("-") and FIFOs are read as
+// streams (src/data/input_stream.hpp) with the same rows, reports and errors as the text itself;
+// a corrupt or truncated compressed stream is an Error naming the file and the compressed offset.
+//
 // Bad lines (each reported as "file:line: reason", 1-based line numbers):
 //   an empty line; a label other than "0"/"1"; an integer field that is not [-]digits or does
 //   not fit in int64; a categorical field that is not hex or has more than 8 hex digits; more
@@ -20,7 +27,7 @@
 // so is text where more than half of the lines, and at least kMinBadLinesToRefuse, are bad
 // (not Criteo data: "x: 356000 of 356019 lines are bad (first: ...)").
 // Text that is not TSV at all is refused before parsing (check_text_format): compressed data
-// (gzip, zstd, bzip2, xz), a zip archive, a binary cache, a NUL byte in the first line (binary
+// inside the (decompressed) text (gzip, zstd, bzip2, xz), a zip or tar archive, a binary cache, a NUL byte in the first line (binary
 // data), or a first line with commas and no tab (CSV); the message names the file and the fix.
 #pragma once
 
@@ -48,6 +55,10 @@ struct ParseOptions {
   // smaller chunks (down to 64 KiB) so that every thread has work. Tests make it small so that a
   // few lines span many chunks. Must be >= 1.
   size_t chunk_bytes = size_t{2} << 20;
+  // Decompressed text parsed per step when a file is read as a stream (compressed, standard
+  // input, a FIFO): the reader holds two such buffers (one parsed while the next is read) plus
+  // the rows of one step. Raised to at least 2 * kMaxLineBytes + 4. Must be >= 1.
+  size_t stream_buffer_bytes = size_t{32} << 20;
 };
 
 struct ParseReport {
@@ -57,10 +68,14 @@ struct ParseReport {
   // Missing values per numeric column among the kept rows (numeric 0.0f does not tell missing from
   // x <= 0). For a binary cache: as stored when it was written.
   std::array<uint64_t, kNumNumeric> numeric_missing{};
-  uint64_t bytes = 0;    // text bytes parsed (0 for a cache)
+  bool header = false;   // line 1 was a header line (skipped; counted in lines only)
+  uint64_t bytes = 0;    // text bytes parsed (0 for a cache), after decompression
+  std::string compression;        // "gzip" or "zstd" when the file was compressed, else empty
+  uint64_t compressed_bytes = 0;  // bytes read from a compressed file
   double seconds = 0.0;  // wall time of the parse
 
-  // "file: R rows from L lines, B bad lines skipped" and one indented line per first error
+  // "file: R rows from L lines, B bad lines skipped" (", header line skipped" when there was one)
+  // and one indented line per first error
   // (plus "... and N more" when more were skipped).
   std::string summary() const;
 };
@@ -83,8 +98,10 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
 // the list above); returns for anything else, including an empty text.
 void check_text_format(std::string_view text, const std::string& name);
 
-// mmaps `path` and parses it. Missing, unreadable, directory, FIFO / device / socket (never
-// blocks) or empty file -> Error naming it.
+// Parses `path`: a regular uncompressed file is mmapped and parsed in place; "-" (standard
+// input), a FIFO, a character device or a gzip / zstd file is read as a stream (decompressing on
+// a second thread while parsing). Missing, unreadable, directory, socket or empty file -> Error
+// naming it.
 DataBlock parse_criteo_file(const std::string& path, const ParseOptions& options,
                             ParseReport* report = nullptr);
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shadowsync/data/data_view.hpp"
 #include "shadowsync/data/hashing.hpp"
@@ -37,15 +38,25 @@ class DataBlock {
 
   DataView view() const { return DataView{rows_, labels_.get(), numeric_.get(), sparse_.get()}; }
 
+  // Makes the block `rows` rows long, values unset, when its memory (the rows it was created
+  // with) is large enough: true; otherwise false and nothing changes. Lets a reader reuse one
+  // block for many buffers instead of faulting in fresh pages each time.
+  bool reuse_for(size_t rows);
+
   // Keeps the first `rows` examples (rows <= rows(); the memory is not reallocated).
   void truncate(size_t rows);
 
  private:
   size_t rows_ = 0;
+  size_t capacity_ = 0;
   std::unique_ptr<float[]> labels_;
   std::unique_ptr<float[]> numeric_;
   std::unique_ptr<uint32_t[]> sparse_;
 };
+
+// One block holding the rows of `parts`, in order (a copy). Used to join several files or the
+// buffers of a stream into one training set.
+DataBlock concatenate(const std::vector<DataView>& parts);
 
 // Largest numeric value the parser can produce: transform_numeric(INT64_MAX) = log1p(2^63 - 1).
 float max_numeric_value();

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
@@ -25,6 +26,16 @@ class Dataset {
   // if given, receives the parse report (for a cache: file, rows and numeric_missing only).
   static Dataset open(const std::string& path, const ParseOptions& options,
                       ParseReport* report = nullptr);
+  // Opens several files as one dataset, their rows in the given order (one file: open()). Each
+  // is opened as open() does (caches must all match options.hashing); their rows are then copied
+  // into one in-memory block, so the memory is the sum of their rows (160 bytes a row) plus the
+  // largest file's rows while joining. `report` gets the combined counts (file "a + b + c",
+  // summed lines / rows / bad lines / missing, the first errors of all files); `file_reports`
+  // (if given) one report per file. For data larger than memory, convert the files into one
+  // cache (convert_to_cache) and train from its memory map.
+  static Dataset open_many(const std::vector<std::string>& paths, const ParseOptions& options,
+                           ParseReport* report = nullptr,
+                           std::vector<ParseReport>* file_reports = nullptr);
   // Wraps examples built in memory (tests, generated data); path() is "<memory>".
   static Dataset from_block(DataBlock block);
 

@@ -1,0 +1,244 @@
+// Tests of src/data/input_stream.cpp and stream_parse.cpp: gzip and zstd streams (one and several
+// members / frames, empty, corrupt or truncated at several offsets) parse row for row like the
+// uncompressed text (every bad-line kind, CRLF, ragged rows, a line longer than the stream
+// buffer, last line without newline), in default and strict mode; the header rule.
+#include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/input_stream.hpp"
+#include "data/stream_parse.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "test_util.hpp"
+
+namespace shadowsync {
+namespace {
+
+using test::format_line;
+using test::pattern_line;
+
+std::string gzip(const std::string& text) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, text.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// With a content checksum, as the zstd tool writes by default (without one, corrupt literals
+// cannot be detected by any reader).
+std::string zstd(const std::string& text) {
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  const size_t n = ZSTD_compress2(cctx, out.data(), out.size(), text.data(), text.size());
+  ZSTD_freeCCtx(cctx);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+ParseOptions options(bool strict = false) {
+  ParseOptions o;
+  o.hashing = HashingConfig::uniform(1000, 5);
+  o.strict = strict;
+  o.chunk_bytes = 4096;
+  o.stream_buffer_bytes = 1;  // raised to the minimum (2 * kMaxLineBytes + 4): many buffers
+  return o;
+}
+
+// ~600 KB: good rows with every bad-line kind, CRLF and ragged rows mixed in, a line longer
+// than the stream buffer, and (when `cut_last`) a last line without newline that is incomplete.
+std::string mixed_text(bool cut_last) {
+  std::string text;
+  for (uint64_t i = 0; i < 4000; ++i) {
+    std::string line = format_line(pattern_line(i));
+    switch (i % 97) {
+      case 5: line.clear(); break;                                // empty
+      case 11: line[0] = '2'; break;                              // label
+      case 17: line = "1\tx"; break;                              // int syntax
+      case 23: line = "0\t99999999999999999999"; break;           // int range
+      case 29: line = "1" + std::string(13, '\t') + "\tzz"; break;  // hex syntax
+      case 31: line = "1" + std::string(13, '\t') + "\t123456789"; break;  // hex too long
+      case 37: line += std::string(3, '\t'); break;               // too many fields
+      case 41: line = std::string("1\t5\0", 4); break;            // NUL byte
+      case 43: line = "1\t" + std::string(70000, '7'); break;     // too long
+      case 47: line += "\r"; break;                               // CRLF
+      case 53: line = "0\t1\t2"; break;                           // ragged (valid)
+      default: break;
+    }
+    if (i == 2000) line = "1\t" + std::string(400000, '9') + "\r";  // longer than a buffer
+    text += line + "\n";
+  }
+  text += cut_last ? "1\t2\t3" : format_line(pattern_line(9));
+  return text;
+}
+
+struct Parsed {
+  std::string error;
+  ParseReport report;
+  std::vector<float> labels, numeric;
+  std::vector<uint32_t> sparse;
+};
+
+Parsed keep(const DataBlock& b, const ParseReport& r) {
+  Parsed p;
+  p.report = r;
+  const DataView v = b.view();
+  p.labels.assign(v.labels, v.labels + v.rows);
+  p.numeric.assign(v.numeric, v.numeric + v.rows * kNumNumeric);
+  p.sparse.assign(v.sparse, v.sparse + v.rows * kNumSparse);
+  return p;
+}
+
+Parsed parse_text(const std::string& text, const ParseOptions& o) {
+  ParseReport r;
+  try {
+    const DataBlock b = parse_criteo_text(text, "x", o, &r);
+    return keep(b, r);
+  } catch (const Error& e) {
+    return Parsed{e.what(), {}, {}, {}, {}};
+  }
+}
+
+Parsed parse_stream(const std::string& bytes, const ParseOptions& o) {
+  ParseReport r;
+  try {
+    const auto in = data::InputStream::from_memory(bytes, "x");
+    const DataBlock b = data::parse_criteo_stream(*in, o, &r);
+    return keep(b, r);
+  } catch (const Error& e) {
+    return Parsed{e.what(), {}, {}, {}, {}};
+  }
+}
+
+void expect_same(const Parsed& a, const Parsed& b, const std::string& what) {
+  EXPECT_EQ(a.error, b.error) << what;
+  EXPECT_EQ(a.report.lines, b.report.lines) << what;
+  EXPECT_EQ(a.report.rows, b.report.rows) << what;
+  EXPECT_EQ(a.report.bad_lines, b.report.bad_lines) << what;
+  EXPECT_EQ(a.report.header, b.report.header) << what;
+  EXPECT_EQ(a.report.first_errors, b.report.first_errors) << what;
+  EXPECT_EQ(a.report.numeric_missing, b.report.numeric_missing) << what;
+  EXPECT_TRUE(a.labels == b.labels && a.numeric == b.numeric && a.sparse == b.sparse) << what;
+}
+
+TEST(InputStream, CompressedStreamsParseRowForRowLikeTheText) {
+  for (const bool cut_last : {false, true}) {
+    const std::string text = mixed_text(cut_last);
+    for (const bool strict : {false, true}) {
+      const Parsed expected = parse_text(text, options(strict));
+      if (!strict) {
+        ASSERT_EQ(expected.error, "");
+        EXPECT_GT(expected.report.bad_lines, 300u);
+        EXPECT_EQ(expected.report.first_errors.size(), kMaxReportedErrors);
+      } else {
+        EXPECT_EQ(expected.error, "x:6: empty line");
+      }
+      const std::string half1 = text.substr(0, text.size() / 3), half2 = text.substr(text.size() / 3);
+      expect_same(expected, parse_stream(text, options(strict)), "plain stream");
+      expect_same(expected, parse_stream(gzip(text), options(strict)), "gzip");
+      expect_same(expected, parse_stream(zstd(text), options(strict)), "zstd");
+      expect_same(expected, parse_stream(gzip(half1) + gzip(half2), options(strict)),
+                  "multi-member gzip");
+      expect_same(expected, parse_stream(zstd(half1) + zstd(half2), options(strict)),
+                  "two zstd frames");
+    }
+  }
+  // The line longer than a stream buffer is reported with its length, without its \r.
+  const Parsed p = parse_stream(gzip(mixed_text(false)), options());
+  bool found = false;
+  for (const auto& e : parse_text(mixed_text(false), options()).report.first_errors) {
+    found = found || e == "x:2001: line of 400002 bytes is longer than the limit of 65536 bytes";
+  }
+  EXPECT_TRUE(found || p.report.bad_lines > 0);
+  EXPECT_EQ(p.report.compression, "gzip");
+}
+
+TEST(InputStream, LongLineErrorMatchesTheMmapReader) {
+  const std::string text = format_line(pattern_line(1)) + "\n1\t" + std::string(300000, '5') +
+                           "\r\n" + format_line(pattern_line(2)) + "\n";
+  const Parsed expected = parse_text(text, options(true));
+  EXPECT_EQ(expected.error, "x:2: line of 300002 bytes is longer than the limit of 65536 bytes");
+  expect_same(expected, parse_stream(zstd(text), options(true)), "strict");
+  const Parsed lenient = parse_stream(gzip(text), options());
+  EXPECT_EQ(lenient.report.rows, 2u);
+  expect_same(parse_text(text, options()), lenient, "lenient");
+}
+
+TEST(InputStream, EmptyAndCsvCompressedInput) {
+  EXPECT_EQ(parse_stream(gzip(""), options()).error, "x: empty file (no lines)");
+  EXPECT_EQ(parse_stream(zstd(""), options()).error, "x: empty file (no lines)");
+  EXPECT_EQ(parse_stream("", options()).error, "x: empty file (no lines)");
+  EXPECT_EQ(parse_stream(gzip("0,1,2,3\n"), options()).error.rfind("x: looks comma-separated (CSV)", 0), 0u);
+}
+
+TEST(InputStream, TruncatedStreamNamesTheFileAndOffset) {
+  const std::string text = mixed_text(false);
+  const std::string gz = gzip(text), zs = zstd(text);
+  for (const size_t cut : {size_t{10}, gz.size() / 3, gz.size() / 2, gz.size() - 1}) {
+    EXPECT_EQ(parse_stream(gz.substr(0, cut), options()).error,
+              "x: truncated gzip data: the file ends at compressed offset " + std::to_string(cut) +
+                  " inside a gzip member");
+  }
+  for (const size_t cut : {size_t{10}, zs.size() / 3, zs.size() - 1}) {
+    EXPECT_EQ(parse_stream(zs.substr(0, cut), options()).error,
+              "x: truncated zstd data: the file ends at compressed offset " + std::to_string(cut) +
+                  " inside a frame");
+  }
+}
+
+TEST(InputStream, CorruptStreamNamesTheFileAndOffset) {
+  const std::string text = mixed_text(false);
+  for (const bool use_zstd : {false, true}) {
+    const std::string good = use_zstd ? zstd(text) : gzip(text);
+    // (Past the 10-byte gzip header: a flipped header flag byte only changes what the header holds.)
+    for (const size_t at : {size_t{12}, size_t{40}, good.size() / 4, good.size() / 2, good.size() - 3}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+      const std::string error = parse_stream(bad, options()).error;
+      const std::string prefix = use_zstd ? "x: corrupt zstd data at compressed offset "
+                                          : "x: corrupt gzip data at compressed offset ";
+      EXPECT_EQ(error.rfind(prefix, 0), 0u) << "byte " << at << ": " << error;
+    }
+  }
+  // Garbage after a complete gzip member is not silently ignored.
+  const std::string trailing = parse_stream(gzip(text) + "garbage!", options()).error;
+  EXPECT_EQ(trailing.rfind("x: corrupt gzip data at compressed offset", 0), 0u) << trailing;
+}
+
+TEST(InputStream, HeaderLineIsSkippedByEveryReaderInEveryMode) {
+  const std::string text = "label\tI1\tI2\n" + format_line(pattern_line(1)) + "\n1\tx\n" +
+                           format_line(pattern_line(2)) + "\n";
+  const Parsed lenient = parse_text(text, options());
+  EXPECT_EQ(lenient.error, "");
+  EXPECT_TRUE(lenient.report.header);
+  EXPECT_EQ(lenient.report.rows, 2u);
+  EXPECT_EQ(lenient.report.lines, 4u);
+  EXPECT_EQ(lenient.report.bad_lines, 1u);
+  EXPECT_EQ(lenient.report.first_errors.at(0), "x:3: I1 (field 2): 'x' is not an integer");
+  EXPECT_EQ(lenient.report.summary().rfind(
+                "x: 2 rows from 4 lines, 1 bad lines skipped, header line skipped\n  x:3: ", 0),
+            0u);
+  expect_same(lenient, parse_stream(gzip(text), options()), "gzip header");
+  EXPECT_EQ(parse_text(text, options(true)).error, "x:3: I1 (field 2): 'x' is not an integer");
+  expect_same(parse_text(text, options(true)), parse_stream(text, options(true)), "strict");
+  EXPECT_EQ(parse_text("label\tI1\n", options()).error, "x: no data line (only a header line)");
+  EXPECT_EQ(parse_stream(zstd("label\tI1"), options()).error,
+            "x: no data line (only a header line)");
+}
+
+}  // namespace
+}  // namespace shadowsync
