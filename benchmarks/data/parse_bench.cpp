@@ -16,6 +16,7 @@
 #include <string>
 
 #include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
 
 namespace {
@@ -132,4 +133,12 @@ BENCHMARK(BM_OpenCache)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // The machine line goes into the report's context (console header and JSON "context").
+  benchmark::AddCustomContext("machine", shadowsync::machine_facts().summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

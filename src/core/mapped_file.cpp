@@ -44,7 +44,7 @@ int open_regular_file(const std::string& path, size_t* size) {
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     throw Error(path + ": is " + describe_file_type(st.st_mode) +
-                "; shadowsync reads regular files (streams are not supported yet)");
+                "; binary caches, checkpoints and model files are read as regular files (only text data can be streamed)");
   }
   // Regular file: back to blocking reads.
   const int flags = ::fcntl(fd, F_GETFL);

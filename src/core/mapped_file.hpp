@@ -19,7 +19,7 @@ std::string describe_file_type(mode_t mode);
 
 // Opens `path` read-only (O_NONBLOCK, then cleared) and returns its descriptor after fstat has
 // shown a regular file. Throws Error naming the file otherwise, e.g.
-//   "x: is a FIFO; shadowsync reads regular files (streams are not supported yet)".
+//   "x: is a FIFO; binary caches, checkpoints and model files are read as regular files (only text data can be streamed)".
 // `*size` (if given) receives the file size. The caller closes the descriptor.
 int open_regular_file(const std::string& path, size_t* size = nullptr);
 

@@ -274,7 +274,7 @@ TEST_F(CacheTest, FifoIsRefusedWithoutBlocking) {
   const auto [magic, message] = result.get();
   EXPECT_FALSE(magic);
   EXPECT_EQ(message,
-            fifo + ": is a FIFO; shadowsync reads regular files (streams are not supported yet)");
+            fifo + ": is a FIFO; binary caches, checkpoints and model files are read as regular files (only text data can be streamed)");
 }
 
 TEST_F(CacheTest, WriteLeavesNoTemporaryFile) {
