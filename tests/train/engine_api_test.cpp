@@ -119,7 +119,10 @@ TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
   Recorder recorder;
   recorder.interval = 0.001;
   TrainConfig c = config(SyncMethod::ShadowMA);
-  c.eval_every = 9000;
+  // Ten passes, so that the coordinator (which looks every 20 ms) sees each evaluation point long
+  // before the run ends, however fast the machine.
+  c.epochs = 10;
+  c.eval_every = 90000;
   c.sync_interval_ms = TrainConfig::kAutoSyncInterval;  // no spare PU: paced, and the pacing reported
   TrainerSetup setup;
   setup.observer = &recorder;
@@ -139,7 +142,7 @@ TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
   ASSERT_EQ(recorder.pacing.size(), 1u);
   EXPECT_GE(recorder.pacing[0].interval_ms, 1);
   EXPECT_GT(recorder.pacing[0].round_ms, 0.0);
-  EXPECT_EQ(recorder.evaluations.size(), 2u);  // at 9000 and 18000 of 27000 examples
+  EXPECT_EQ(recorder.evaluations.size(), 2u);  // at about 90000 and 180000 of 270000 examples
   for (const TrainReport& e : recorder.evaluations) {
     EXPECT_EQ(e.kind, ReportKind::Evaluation);
     ASSERT_TRUE(e.eval.has_value());
@@ -157,7 +160,10 @@ TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
 TEST(Engine, StopTokenStopsTheRunWithACheckpointThatResumesToTheEnd) {
   const std::string path = temp_path("stopped.ckpt");
   std::filesystem::remove(path);
+  // Five passes, so that the stop (at the first progress report, 20 ms in) comes well before the
+  // end however fast the machine.
   TrainConfig c = config(SyncMethod::ForegroundMA);
+  c.epochs = 5;
   c.deterministic = true;
   c.stop_checkpoint_path = path;
   std::stop_source source;
@@ -179,18 +185,20 @@ TEST(Engine, StopTokenStopsTheRunWithACheckpointThatResumesToTheEnd) {
   EXPECT_TRUE(stopped.stopped_early);
   EXPECT_FALSE(stopped.stop_after_training);
   EXPECT_EQ(stopped.checkpoint, path);
-  EXPECT_LT(stopped.final_report.examples, data().train.rows);
+  EXPECT_LT(stopped.final_report.examples, 5 * data().train.rows);
   ASSERT_TRUE(std::filesystem::exists(path));
 
   // Resuming it finishes the data, and matches an uninterrupted deterministic run bit for bit.
   TrainConfig resume = config(SyncMethod::ForegroundMA);
+  resume.epochs = 5;
   resume.deterministic = true;
   resume.resume_path = path;
   Trainer resumed(resume, data().train, data().eval);
   const TrainResult finished = resumed.run();
   EXPECT_FALSE(finished.stopped_early);
-  EXPECT_EQ(finished.final_report.examples, data().train.rows);
+  EXPECT_EQ(finished.final_report.examples, 5 * data().train.rows);
   TrainConfig whole = config(SyncMethod::ForegroundMA);
+  whole.epochs = 5;
   whole.deterministic = true;
   Trainer uninterrupted(whole, data().train, data().eval);
   uninterrupted.run();
@@ -207,7 +215,9 @@ TEST(Engine, AnObserversExceptionEndsTheRunWithEveryThreadJoined) {
   } failing;
   TrainerSetup setup;
   setup.observer = &failing;
-  Trainer trainer(config(SyncMethod::ShadowMA), data().train, data().eval, setup);
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.epochs = 10;  // the first progress report (20 ms in) comes long before the end
+  Trainer trainer(c, data().train, data().eval, setup);
   try {
     trainer.run();
     FAIL() << "run() returned";
