@@ -25,9 +25,9 @@ std::string describe_file_type(mode_t mode) {
   return "not a regular file";
 }
 
-int open_regular_file(const std::string& path, size_t* size) {
+int open_input_file(const std::string& path, InputKinds kinds, size_t* size) {
   // O_NONBLOCK: opening a FIFO without a writer (or some devices) would otherwise block forever.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     throw Error(path + ": cannot open: " + std::strerror(errno));
   }
@@ -41,15 +41,26 @@ int open_regular_file(const std::string& path, size_t* size) {
     ::close(fd);
     throw Error(path + ": is a directory, expected a file");
   }
-  if (!S_ISREG(st.st_mode)) {
+  const bool streams = kinds == InputKinds::FilesAndStreams;
+  if (streams && S_ISFIFO(st.st_mode)) {
+    // Read like `cat` reads it: reopened blocking, which waits for its writer.
+    ::close(fd);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+    if (size != nullptr) *size = 0;
+    return fd;
+  }
+  if (!S_ISREG(st.st_mode) && !(streams && S_ISCHR(st.st_mode))) {
     ::close(fd);
     throw Error(path + ": is " + describe_file_type(st.st_mode) +
-                "; binary caches, checkpoints and model files are read as regular files (only text data can be streamed)");
+                (streams ? "; shadowsync reads files, FIFOs and standard input (-)"
+                         : "; binary caches, checkpoints and model files are read as regular files (only text data "
+                           "can be streamed)"));
   }
-  // Regular file: back to blocking reads.
+  // Back to blocking reads.
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  if (size != nullptr) *size = static_cast<size_t>(st.st_size);
+  if (size != nullptr) *size = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
   return fd;
 }
 

@@ -17,11 +17,23 @@ namespace shadowsync {
 // link" or "not a regular file" for the st_mode of a non-regular file.
 std::string describe_file_type(mode_t mode);
 
-// Opens `path` read-only (O_NONBLOCK, then cleared) and returns its descriptor after fstat has
-// shown a regular file. Throws Error naming the file otherwise, e.g.
+// What open_input_file accepts besides a regular file: nothing (caches, checkpoints, model
+// files: they are mapped or read whole), or also the streams text data may come from (a FIFO,
+// a character device).
+enum class InputKinds { RegularOnly, FilesAndStreams };
+
+// The one place input files are opened: read-only with O_NONBLOCK (so fstat can tell what it is
+// without waiting on a FIFO), checked, then switched to blocking reads. A FIFO (FilesAndStreams)
+// is reopened blocking, which waits for its writer as `cat` does. Returns the descriptor (the
+// caller closes it). Throws Error naming the file otherwise, e.g.
 //   "x: is a FIFO; binary caches, checkpoints and model files are read as regular files (only text data can be streamed)".
-// `*size` (if given) receives the file size. The caller closes the descriptor.
-int open_regular_file(const std::string& path, size_t* size = nullptr);
+// `*size` (if given) receives the file size (0 for a stream).
+int open_input_file(const std::string& path, InputKinds kinds, size_t* size = nullptr);
+
+// open_input_file(path, InputKinds::RegularOnly, size).
+inline int open_regular_file(const std::string& path, size_t* size = nullptr) {
+  return open_input_file(path, InputKinds::RegularOnly, size);
+}
 
 // The whole content of a small regular file (opened with open_regular_file). Throws Error naming
 // the file when it cannot be read or is larger than `max_bytes`.

@@ -65,32 +65,8 @@ std::unique_ptr<InputStream> InputStream::open(const std::string& path) {
     s->fd_ = STDIN_FILENO;
   } else {
     s->name_ = path;
-    // O_NONBLOCK first so that fstat can tell what it is without waiting on a FIFO.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      throw Error(path + ": cannot stat: " + std::strerror(err));
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      throw Error(path + ": is a directory, expected a file");
-    }
-    if (S_ISFIFO(st.st_mode)) {
-      // A FIFO is read like `cat` reads it: reopen blocking, which waits for its writer.
-      ::close(fd);
-      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    } else if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) {
-      const int flags = ::fcntl(fd, F_GETFL);
-      if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    } else {
-      ::close(fd);
-      throw Error(path + ": is " + describe_file_type(st.st_mode) +
-                  "; shadowsync reads files, FIFOs and standard input (-)");
-    }
+    // Regular files, FIFOs (read like `cat` reads them) and character devices.
+    const int fd = open_input_file(path, InputKinds::FilesAndStreams);
     s->fd_ = fd;
     s->owns_fd_ = true;
   }
