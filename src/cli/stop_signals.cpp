@@ -14,9 +14,12 @@ namespace shadowsync::cli {
 namespace {
 
 std::atomic<int> g_signal{0};
+// Never destroyed: the watcher thread is detached and may take a signal while the process exits,
+// after static destructors have run; a destroyed stop_source there crashed the process (SIGSEGV
+// after the checkpoint was written, seen when a signal arrived at exit).
 std::stop_source& stop_source() {
-  static std::stop_source source;
-  return source;
+  static std::stop_source* const source = new std::stop_source;
+  return *source;
 }
 std::atomic<int> g_count{0};
 static_assert(std::atomic<int>::is_always_lock_free);

@@ -326,6 +326,9 @@ TEST(TrainCommand, RepeatedSigintsAtRandomMomentsAlwaysLeaveACheckpoint) {
   std::srand(static_cast<unsigned>(::getpid()));
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::filesystem::remove(ckpt);
+    // The previous attempt's log says "progress:" too: without this, a child slow to start could
+    // be signalled before it has installed its signal handling.
+    std::filesystem::remove(log);
     const pid_t child = start_shadowsync(args, log);
     ASSERT_GE(child, 0);
     bool started = false;

@@ -102,7 +102,9 @@ std::string error_of(const std::function<void()>& f) {
 // oversubscribed 2-core machine a "block" is a fraction of an iteration and the momentum
 // overshoots (4 groups: 0.88-0.92). Paced at 5 ms (a block of 3-6 iterations, as the paper's
 // rounds are) it gives 0.85-0.86, so the BMUF runs here use --sync-interval-ms 5.
-constexpr double kShadowMargin = 0.03;
+// Measured again later (10 repeats of the 4-group runs, 2-core machine): s-ma and s-easgd single
+// runs from 0.855 to 0.879, so the margin holds for the mean of two runs and is 0.04.
+constexpr double kShadowMargin = 0.04;
 constexpr double kBmufMargin = 0.05;
 
 double margin_for(SyncMethod mode) { return mode == SyncMethod::ShadowBMUF ? kBmufMargin : kShadowMargin; }
@@ -133,9 +135,13 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
   // The quality margin of a shadow mode depends on how many rounds run per training iteration;
   // instrumentation slows workers and the shadow thread differently, so only the normal build
   // holds a shadow mode to it.
+  // A shadow run is nondeterministic, so the margin holds for the mean of two runs.
   if (mode.shadow() && !test::kSanitizedBuild) {
-    EXPECT_LT(f.eval->ne, one_worker_ne() + margin_for(mode))
-        << "one-worker NE " << one_worker_ne() << ", teacher NE " << data().summary.teacher_ne;
+    const double second = train(config(mode, topology, 2)).final_report.eval->ne;
+    const double mean = (f.eval->ne + second) / 2;
+    EXPECT_LT(mean, one_worker_ne() + margin_for(mode))
+        << "NE of two runs " << f.eval->ne << ", " << second << "; one-worker NE " << one_worker_ne()
+        << ", teacher NE " << data().summary.teacher_ne;
   }
   if (mode.foreground()) {
     // fr-easgd with --sync-every 4 and 2 workers: the group syncs every 8 iterations.
