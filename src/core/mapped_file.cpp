@@ -1,5 +1,5 @@
-// open_regular_file (O_NONBLOCK open + fstat, regular files only) and MappedFile (+ mmap), with
-// errors naming the file.
+// open_input_file (the one open of an input: regular files, or also FIFOs and character devices)
+// and MappedFile (+ mmap), with errors naming the file.
 #include "core/mapped_file.hpp"
 
 #include <fcntl.h>
@@ -26,8 +26,15 @@ std::string describe_file_type(mode_t mode) {
 }
 
 int open_input_file(const std::string& path, InputKinds kinds, size_t* size) {
-  // O_NONBLOCK: opening a FIFO without a writer (or some devices) would otherwise block forever.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const bool streams = kinds == InputKinds::FilesAndStreams;
+  // A FIFO that may be streamed is opened blocking, once, like `cat` opens it: the open waits
+  // for its writer. (Opening it non-blocking first and reopening lost a fast writer: it could
+  // connect to the first descriptor, write and close before the reopen, which then waited for
+  // a writer that never came.) Everything else is opened O_NONBLOCK, so a FIFO where only
+  // regular files are allowed, or a device, cannot block the open; fstat then decides.
+  struct stat before {};
+  const bool fifo_stream = streams && ::stat(path.c_str(), &before) == 0 && S_ISFIFO(before.st_mode);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (fifo_stream ? 0 : O_NONBLOCK));
   if (fd < 0) {
     throw Error(path + ": cannot open: " + std::strerror(errno));
   }
@@ -41,23 +48,15 @@ int open_input_file(const std::string& path, InputKinds kinds, size_t* size) {
     ::close(fd);
     throw Error(path + ": is a directory, expected a file");
   }
-  const bool streams = kinds == InputKinds::FilesAndStreams;
-  if (streams && S_ISFIFO(st.st_mode)) {
-    // Read like `cat` reads it: reopened blocking, which waits for its writer.
-    ::close(fd);
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    if (size != nullptr) *size = 0;
-    return fd;
-  }
-  if (!S_ISREG(st.st_mode) && !(streams && S_ISCHR(st.st_mode))) {
+  if (!S_ISREG(st.st_mode) && !(streams && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
     ::close(fd);
     throw Error(path + ": is " + describe_file_type(st.st_mode) +
                 (streams ? "; shadowsync reads files, FIFOs and standard input (-)"
                          : "; binary caches, checkpoints and model files are read as regular files (only text data "
                            "can be streamed)"));
   }
-  // Back to blocking reads.
+  // Back to blocking reads (a FIFO that became one between stat and open included: its reads
+  // then wait for data, and end when no writer is left).
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   if (size != nullptr) *size = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -430,6 +431,27 @@ TEST(CriteoReader, FileErrorsNameTheFile) {
   writer.join();
   EXPECT_EQ(from_fifo.rows(), 1u);
   EXPECT_EQ(fifo_report.file, fifo);
+  // A writer that connects the moment a reader exists, writes and is gone at once: its line
+  // must still arrive (the reader opens the FIFO once and keeps that descriptor). Repeated, as
+  // the writer only sometimes wins the race it once lost.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const std::string quick = dir.file("quick" + std::to_string(attempt) + ".tsv");
+    ASSERT_EQ(::mkfifo(quick.c_str(), 0600), 0);
+    std::thread quick_writer([&] {
+      int fd = -1;
+      while ((fd = ::open(quick.c_str(), O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO) {
+        std::this_thread::yield();  // ENXIO: no reader yet
+      }
+      ASSERT_GE(fd, 0);
+      const std::string line = format_line(pattern_line(3)) + "\n";
+      EXPECT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+      ::close(fd);
+    });
+    const DataBlock from_quick = parse_criteo_file(quick, options());
+    quick_writer.join();
+    ASSERT_EQ(from_quick.rows(), 1u) << "attempt " << attempt;
+    expect_row(from_quick.view(), 0, pattern_line(3));
+  }
   EXPECT_EQ(message("/dev/null"), "/dev/null: empty file (no lines)");
   const std::string empty = dir.write("empty.tsv", "");
   EXPECT_EQ(message(empty), empty + ": empty file (no lines)");
