@@ -1,12 +1,14 @@
 // `shadowsync eval`: quality (NE, log loss, AUC, calibration) of a checkpoint's model on data.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "teacher_report.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "shadowsync/train/trained_model.hpp"
@@ -36,14 +38,19 @@ void add_eval_command(CLI::App& app) {
     const Dataset data = Dataset::open_many(options->data, parse, &report);
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
     const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.view());
+    // Generated data (one file): the teacher's NE on the same rows.
+    const std::optional<TeacherScore> teacher =
+        options->data.size() == 1 ? teacher_on_rows(options->data[0], data.rows(), 0, data.view()) : std::nullopt;
     if (options->json) {
-      const nlohmann::json j = {{"examples", m.count()}, {"ne", m.ne()},       {"logloss", m.logloss()},
-                                {"auc", m.auc()},        {"calibration", m.calibration()},
-                                {"mean_label", m.mean_label()}, {"mean_prediction", m.mean_prediction()}};
+      nlohmann::json j = {{"examples", m.count()}, {"ne", m.ne()},       {"logloss", m.logloss()},
+                          {"auc", m.auc()},        {"calibration", m.calibration()},
+                          {"mean_label", m.mean_label()}, {"mean_prediction", m.mean_prediction()}};
+      if (teacher) j["teacher"] = teacher_json(*teacher);
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("examples %llu  NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                   static_cast<unsigned long long>(m.count()), m.ne(), m.logloss(), m.auc(), m.calibration());
+      if (teacher) std::printf("%s\n", teacher_line(*teacher, m.ne()).c_str());
     }
   });
 }

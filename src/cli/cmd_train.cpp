@@ -18,6 +18,7 @@
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/train/trainer.hpp"
 #include "stop_signals.hpp"
+#include "teacher_report.hpp"
 #include "train_reporter.hpp"
 // Runs across processes (mpirun): the multi-host launcher's hook.
 #include "mpi/train_hook.hpp"
@@ -106,7 +107,8 @@ CLI::Validator real_where(bool (*accept)(double), std::string range) {
       range);
 }
 
-void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads) {
+void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads,
+                   const std::optional<TeacherScore>& teacher) {
   const TrainReport& r = result.final_report;
   std::printf("trained %llu examples in %.2f s: %.0f examples/s with %d group(s) x %d thread(s)\n",
               static_cast<unsigned long long>(r.examples), r.elapsed_s, r.examples_per_second, groups, threads);
@@ -123,6 +125,7 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
     std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                 static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
                 r.eval->calibration);
+    if (teacher) std::printf("%s\n", teacher_line(*teacher, r.eval->ne).c_str());
   }
   if (r.center) {
     std::printf("center copy:          NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n", r.center->ne,
@@ -192,7 +195,13 @@ void run_train(TrainOptions& o) {
   // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
   mpi::HostRun* hosts = mpi::join_if_launched();
   const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, train, eval);
-  TrainReporter reporter(o.progress_seconds, o.quiet || !leader, MetricsFile(leader ? o.metrics : "", config.to_json()));
+  // Generated data: the teacher's NE on exactly the evaluated rows (one file; not across hosts).
+  std::optional<TeacherScore> teacher;
+  if (hosts == nullptr && eval_set) teacher = teacher_on_rows(o.eval_data, eval_set->rows(), 0, eval);
+  if (hosts == nullptr && !eval_set && o.data_files.size() == 1) teacher = teacher_on_rows(o.data, train_set.rows(), train.rows, eval);
+  nlohmann::json metrics_config = config.to_json();
+  if (teacher) metrics_config["teacher"] = teacher_json(*teacher);
+  TrainReporter reporter(o.progress_seconds, o.quiet || !leader, MetricsFile(leader ? o.metrics : "", metrics_config));
   TrainerSetup setup;
   setup.observer = &reporter;
   setup.stop = stop_signal_token();
@@ -213,7 +222,7 @@ void run_train(TrainOptions& o) {
     return;
   }
   const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report.examples) : "";
-  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group());
+  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher);
   if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (repeated_signals > 0) {
     std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",

@@ -2,6 +2,7 @@
 // a oneTBB pipeline makes chunks in parallel and writes them in chunk order.
 #include "shadowsync/synthetic/synthetic.hpp"
 
+#include <tbb/parallel_for.h>
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
@@ -9,9 +10,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -38,23 +41,35 @@ struct Chunk {
 };
 
 
-void make_chunk(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
-                uint64_t seed, uint64_t rows, Chunk& chunk) {
-  synthetic::Rng rng(synthetic::mix64(seed, chunk.index));
+// Makes the rows of chunk `chunk_index` in order, calling on_row(i, row, logit, label) for rows
+// i = 0 .. rows - 1 of the chunk: the one definition of a chunk's rows, for the file and for
+// score_synthetic_teacher.
+template <typename OnRow>
+void for_each_chunk_row(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
+                        uint64_t seed, uint64_t chunk_index, uint64_t rows, OnRow&& on_row) {
+  synthetic::Rng rng(synthetic::mix64(seed, chunk_index));
   synthetic::RawRow row;
-  chunk.text.clear();
-  chunk.text.reserve(rows * 256);
-  chunk.positives = 0;
-  chunk.loss_sum = 0;
   for (uint64_t i = 0; i < rows; ++i) {
     sampler.sample(rng, row);
     const double z = teacher.logit(row);
     const double p = 1.0 / (1.0 + std::exp(-z));
     const int label = rng.uniform() < p ? 1 : 0;
-    chunk.positives += static_cast<uint64_t>(label);
-    chunk.loss_sum += logloss_of_logit(z, label);
-    synthetic::append_tsv_row(chunk.text, label, row);
+    on_row(i, row, z, label);
   }
+}
+
+void make_chunk(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
+                uint64_t seed, uint64_t rows, Chunk& chunk) {
+  chunk.text.clear();
+  chunk.text.reserve(rows * 256);
+  chunk.positives = 0;
+  chunk.loss_sum = 0;
+  for_each_chunk_row(sampler, teacher, seed, chunk.index, rows,
+                     [&](uint64_t, const synthetic::RawRow& row, double z, int label) {
+                       chunk.positives += static_cast<uint64_t>(label);
+                       chunk.loss_sum += logloss_of_logit(z, label);
+                       synthetic::append_tsv_row(chunk.text, label, row);
+                     });
 }
 
 void write_summary(const SyntheticSummary& s, double bias, const std::string& data_path) {
@@ -192,6 +207,100 @@ SyntheticSummary read_synthetic_summary(const std::string& json_path) {
     throw Error(fmt::format("{}: field 'positive_rate' must be in [0, 1]", json_path));
   }
   return s;
+}
+
+TeacherScore score_synthetic_teacher(uint64_t seed, uint64_t first_row, std::span<const float> labels) {
+  TeacherScore score;
+  score.first_row = first_row;
+  score.rows = labels.size();
+  if (labels.empty()) {
+    score.logloss = score.ne = std::numeric_limits<double>::quiet_NaN();
+    return score;
+  }
+  const uint64_t end_row = first_row + labels.size();
+  if (end_row < first_row || end_row > kSyntheticMaxRows) {
+    throw Error(fmt::format("synthetic data: rows [{}, {}) are beyond the generator's {} rows", first_row, end_row,
+                            kSyntheticMaxRows));
+  }
+  const synthetic::RowSampler sampler;
+  const synthetic::Teacher teacher(seed, sampler);
+  const uint64_t first_chunk = first_row / kSyntheticChunkRows;
+  const uint64_t chunks = (end_row - 1) / kSyntheticChunkRows + 1 - first_chunk;
+  struct ChunkScore {
+    uint64_t positives = 0;
+    double loss_sum = 0;
+    uint64_t first_mismatch = std::numeric_limits<uint64_t>::max();  // file row
+    float found = 0;
+    int expected = 0;
+  };
+  std::vector<ChunkScore> per_chunk(chunks);
+  tbb::parallel_for(uint64_t{0}, chunks, [&](uint64_t c) {
+    const uint64_t chunk = first_chunk + c;
+    const uint64_t chunk_begin = chunk * kSyntheticChunkRows;
+    // Rows of the chunk up to the last wanted one (the random stream runs from the chunk's start).
+    const uint64_t rows = std::min(kSyntheticChunkRows, end_row - chunk_begin);
+    ChunkScore& out = per_chunk[c];
+    for_each_chunk_row(sampler, teacher, seed, chunk, rows,
+                       [&](uint64_t i, const synthetic::RawRow&, double z, int label) {
+                         const uint64_t file_row = chunk_begin + i;
+                         if (file_row < first_row) return;
+                         const float given = labels[file_row - first_row];
+                         if (given != static_cast<float>(label) && out.first_mismatch == std::numeric_limits<uint64_t>::max()) {
+                           out.first_mismatch = file_row;
+                           out.found = given;
+                           out.expected = label;
+                         }
+                         out.positives += static_cast<uint64_t>(label);
+                         out.loss_sum += logloss_of_logit(z, label);
+                       });
+  });
+  double loss_sum = 0;
+  for (const ChunkScore& c : per_chunk) {  // in row order: the same sum for any thread count
+    if (c.first_mismatch != std::numeric_limits<uint64_t>::max()) {
+      throw Error(fmt::format("row {} (counting from 0) has label {}, but the data generated with seed {} has {} there: "
+                              "not that generated data, or rows were skipped or reordered",
+                              c.first_mismatch, c.found, seed, c.expected));
+    }
+    score.positives += c.positives;
+    loss_sum += c.loss_sum;
+  }
+  score.logloss = loss_sum / static_cast<double>(score.rows);
+  score.ne = score.positives == 0 || score.positives == score.rows
+                 ? std::numeric_limits<double>::quiet_NaN()
+                 : score.logloss / binary_entropy(static_cast<double>(score.positives) / static_cast<double>(score.rows));
+  return score;
+}
+
+std::optional<FoundSyntheticSummary> find_synthetic_summary(const std::string& data_path, uint64_t data_rows) {
+  std::vector<std::string> candidates = {data_path + ".json"};
+  const std::filesystem::path path(data_path);
+  if (path.has_extension()) candidates.push_back(std::filesystem::path(path).replace_extension(".tsv.json").string());
+  for (const std::string& candidate : candidates) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(candidate, ec)) continue;
+    FoundSyntheticSummary found{candidate, read_synthetic_summary(candidate)};
+    if (found.summary.rows != data_rows) {
+      throw Error(fmt::format("{}: describes {} generated rows, but {} has {} rows", candidate, found.summary.rows,
+                              data_path, data_rows));
+    }
+    return found;
+  }
+  return std::nullopt;
+}
+
+std::optional<TeacherScore> score_teacher_for_data(const std::string& data_path, uint64_t data_rows,
+                                                   uint64_t first_row, std::span<const float> labels) {
+  const std::optional<FoundSyntheticSummary> found = find_synthetic_summary(data_path, data_rows);
+  if (!found) return std::nullopt;
+  if (first_row + labels.size() > data_rows) {
+    throw Error(fmt::format("{}: rows [{}, {}) are beyond its {} rows", data_path, first_row,
+                            first_row + labels.size(), data_rows));
+  }
+  try {
+    return score_synthetic_teacher(found->summary.seed, first_row, labels);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} does not match {}: {}", data_path, found->path, e.marked()));
+  }
 }
 
 }  // namespace shadowsync

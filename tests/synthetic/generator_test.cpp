@@ -1,6 +1,8 @@
 // Tests of generate_synthetic_criteo / read_synthetic_summary: every line's format, bytes
 // identical for a seed whatever the thread count, the teacher's log loss recomputed from the
-// written text, the positive rate, the JSON summary round trip, and the error paths.
+// written text, the positive rate, the JSON summary round trip, and the error paths; the
+// teacher's score on a row range (score_synthetic_teacher) against the same recomputation on
+// those rows, and the summary found for a data file (find_synthetic_summary).
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -293,6 +296,121 @@ TEST(SyntheticCriteo, SummaryReadErrors) {
   EXPECT_EQ(s.positive_rate, 0.3);
   EXPECT_EQ(s.teacher_logloss, 0.4);
   EXPECT_EQ(s.teacher_ne, 0.7);
+}
+
+std::vector<float> float_labels(const Parsed& parsed, size_t begin, size_t end) {
+  return std::vector<float>(parsed.labels.begin() + static_cast<std::ptrdiff_t>(begin),
+                            parsed.labels.begin() + static_cast<std::ptrdiff_t>(end));
+}
+
+TEST(SyntheticTeacherScore, WholeFileEqualsTheSummary) {
+  TempDir dir;
+  constexpr uint64_t rows = 2 * kSyntheticChunkRows + 77;
+  const SyntheticSummary s = generate_synthetic_criteo({rows, 11}, dir.file("d.tsv"));
+  const Parsed parsed = parse_and_check(read_all(dir.file("d.tsv")), rows);
+  const std::vector<float> labels = float_labels(parsed, 0, rows);
+  const TeacherScore t = score_synthetic_teacher(11, 0, labels);
+  EXPECT_EQ(t.first_row, 0u);
+  EXPECT_EQ(t.rows, rows);
+  EXPECT_EQ(static_cast<double>(t.positives) / rows, s.positive_rate);
+  EXPECT_EQ(t.logloss, s.teacher_logloss);  // the same sums in the same order
+  EXPECT_EQ(t.ne, s.teacher_ne);
+}
+
+TEST(SyntheticTeacherScore, TailEqualsTheTeacherRecomputedOnThoseRows) {
+  TempDir dir;
+  constexpr uint64_t rows = 3 * kSyntheticChunkRows + 500;
+  constexpr uint64_t first = rows - 1300;  // starts inside a chunk, ends in the last, short one
+  generate_synthetic_criteo({rows, 5}, dir.file("d.tsv"));
+  const Parsed parsed = parse_and_check(read_all(dir.file("d.tsv")), rows);
+  // By hand: the teacher's logit on each parsed tail row, its label from the text.
+  const synthetic::RowSampler sampler;
+  const synthetic::Teacher teacher(5, sampler);
+  double loss_sum = 0;
+  uint64_t positives = 0;
+  for (size_t i = first; i < rows; ++i) {
+    loss_sum += logloss_of_logit(teacher.logit(parsed.rows[i]), parsed.labels[i]);
+    positives += static_cast<uint64_t>(parsed.labels[i]);
+  }
+  const std::vector<float> labels = float_labels(parsed, first, rows);
+  const TeacherScore t = score_synthetic_teacher(5, first, labels);
+  EXPECT_EQ(t.first_row, first);
+  EXPECT_EQ(t.rows, 1300u);
+  EXPECT_EQ(t.positives, positives);
+  EXPECT_NEAR(t.logloss, loss_sum / 1300, 1e-12);
+  EXPECT_NEAR(t.ne, (loss_sum / 1300) / binary_entropy(static_cast<double>(positives) / 1300), 1e-12);
+  // Not the whole file's figure: the tail has its own positive rate and loss.
+  EXPECT_NE(t.ne, read_synthetic_summary(dir.file("d.tsv.json")).teacher_ne);
+
+  // The same for any thread count (sums in row order).
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+  const TeacherScore one = score_synthetic_teacher(5, first, labels);
+  EXPECT_EQ(one.logloss, t.logloss);
+  EXPECT_EQ(one.positives, t.positives);
+}
+
+TEST(SyntheticTeacherScore, OneRowByHandAndEmpty) {
+  TempDir dir;
+  generate_synthetic_criteo({10, 3}, dir.file("d.tsv"));
+  const Parsed parsed = parse_and_check(read_all(dir.file("d.tsv")), 10);
+  const synthetic::RowSampler sampler;
+  const synthetic::Teacher teacher(3, sampler);
+  const std::vector<float> label = float_labels(parsed, 7, 8);
+  const TeacherScore t = score_synthetic_teacher(3, 7, label);
+  EXPECT_EQ(t.rows, 1u);
+  EXPECT_EQ(t.positives, static_cast<uint64_t>(parsed.labels[7]));
+  EXPECT_NEAR(t.logloss, logloss_of_logit(teacher.logit(parsed.rows[7]), parsed.labels[7]), 1e-15);
+  EXPECT_TRUE(std::isnan(t.ne));  // one label: NE undefined
+
+  const TeacherScore none = score_synthetic_teacher(3, 4, {});
+  EXPECT_EQ(none.rows, 0u);
+  EXPECT_TRUE(std::isnan(none.ne));
+}
+
+TEST(SyntheticTeacherScore, OtherLabelsAreRefusedNamingTheRow) {
+  TempDir dir;
+  generate_synthetic_criteo({6000, 8}, dir.file("d.tsv"));
+  const Parsed parsed = parse_and_check(read_all(dir.file("d.tsv")), 6000);
+  std::vector<float> labels = float_labels(parsed, 5000, 6000);
+  labels[123] = 1.0f - labels[123];
+  try {
+    score_synthetic_teacher(8, 5000, labels);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 5123 (counting from 0) has label"), std::string::npos) << e.what();
+  }
+  // Another seed's rows: refused too.
+  labels[123] = 1.0f - labels[123];
+  EXPECT_THROW(score_synthetic_teacher(9, 5000, labels), Error);
+}
+
+TEST(SyntheticTeacherScore, SummaryFoundForTheFileOrItsCache) {
+  TempDir dir;
+  generate_synthetic_criteo({300, 4}, dir.file("d.tsv"));
+  std::optional<FoundSyntheticSummary> found = find_synthetic_summary(dir.file("d.tsv"), 300);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->path, dir.file("d.tsv.json"));
+  EXPECT_EQ(found->summary.seed, 4u);
+  // A cache converted from it, d.bin: d.tsv.json.
+  found = find_synthetic_summary(dir.file("d.bin"), 300);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->path, dir.file("d.tsv.json"));
+  // No summary: nothing; a summary of another row count: an error naming both.
+  EXPECT_FALSE(find_synthetic_summary(dir.file("other.tsv"), 300));
+  try {
+    find_synthetic_summary(dir.file("d.tsv"), 299);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("d.tsv.json: describes 300 generated rows, but "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("d.tsv has 299 rows"), std::string::npos) << e.what();
+  }
+  // score_teacher_for_data: the same score through the summary's seed.
+  const Parsed parsed = parse_and_check(read_all(dir.file("d.tsv")), 300);
+  const std::vector<float> tail = float_labels(parsed, 270, 300);
+  const std::optional<TeacherScore> t = score_teacher_for_data(dir.file("d.bin"), 300, 270, tail);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->logloss, score_synthetic_teacher(4, 270, tail).logloss);
+  EXPECT_FALSE(score_teacher_for_data(dir.file("other.bin"), 300, 270, tail));
 }
 
 }  // namespace

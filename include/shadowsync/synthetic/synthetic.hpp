@@ -20,9 +20,15 @@
 //  - Errors (shadowsync::Error): rows == 0 or > kSyntheticMaxRows; out_path or its .json not writable (message names
 //    the file). read_synthetic_summary(): file missing, not JSON, or a field missing / of the
 //    wrong type (message names the file and the field).
+//  - The teacher on any rows: the summary's seed is all that is needed to make any row range
+//    again (its chunks only), so score_synthetic_teacher() gives the teacher's log loss and NE on
+//    exactly the rows a model is evaluated on (e.g. the held-out tail), comparable with the
+//    model's NE on them; the whole-file figure of the summary is not.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 
 namespace shadowsync {
@@ -49,5 +55,42 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
                                            const std::string& out_path);
 
 SyntheticSummary read_synthetic_summary(const std::string& json_path);
+
+// The teacher's quality on some rows of generated data.
+struct TeacherScore {
+  uint64_t first_row = 0;  // row index in the generated file
+  uint64_t rows = 0;
+  uint64_t positives = 0;
+  double logloss = 0;  // mean log loss of the teacher's logits on these rows' labels
+  // logloss / entropy of these rows' positive rate (as BinaryMetrics::ne on the same rows); NaN
+  // when every label is the same.
+  double ne = 0;
+};
+
+// The teacher's score on rows [first_row, first_row + labels.size()) of the file that
+// generate_synthetic_criteo() writes with `seed` (for any options.rows covering them): the chunks
+// holding those rows are made again (in parallel; sums in row order, so the result does not
+// depend on the thread count), nothing else. `labels` are those rows' labels as read back (0 or
+// 1); each must equal the regenerated one, else Error naming the first row (in file numbering)
+// that differs: then the data is not that generated file, or rows were skipped or reordered.
+// Empty `labels`: a score of 0 rows with NaN log loss and NE.
+TeacherScore score_synthetic_teacher(uint64_t seed, uint64_t first_row, std::span<const float> labels);
+
+// The summary that `gen` wrote for a data file: `data_path`.json, else (a cache converted from the
+// TSV, e.g. X.bin) the path without its last extension + ".tsv.json". nullopt when neither file
+// exists. Error when the one found cannot be read (read_synthetic_summary) or describes another
+// number of rows than `data_rows` (message names the summary and both counts).
+struct FoundSyntheticSummary {
+  std::string path;
+  SyntheticSummary summary;
+};
+std::optional<FoundSyntheticSummary> find_synthetic_summary(const std::string& data_path, uint64_t data_rows);
+
+// The teacher's score on rows [first_row, first_row + labels.size()) of the data file
+// `data_path` of `data_rows` rows, when `gen` made it: find_synthetic_summary(), then
+// score_synthetic_teacher() with its seed. nullopt when the file has no summary; Error as those
+// two (a summary that does not describe the file).
+std::optional<TeacherScore> score_teacher_for_data(const std::string& data_path, uint64_t data_rows,
+                                                   uint64_t first_row, std::span<const float> labels);
 
 }  // namespace shadowsync
