@@ -66,7 +66,7 @@ void InterHostRound::pack_dense(float* out, bool done) const {
   out[n_] = done ? 1.0f : 0.0f;
 }
 
-int InterHostRound::unpack_dense(const float* sent, const float* sum) {
+int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write_back) {
   const int done_hosts = static_cast<int>(std::lround(sum[n_]));
   const bool final_round = done_hosts >= hosts_;
   const float h = static_cast<float>(hosts_);
@@ -86,6 +86,7 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum) {
       target = rule_.nesterov ? center_[i] + rule_.block_momentum * momentum_[i] : center_[i];
       start_[i] = target;
     }
+    if (!write_back) continue;
     const float delta = target - s;
     for (float* r : replicas_) add(r + i, delta);
   }

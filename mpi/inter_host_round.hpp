@@ -50,7 +50,9 @@ class InterHostRound {
   // Fills out[0, dense_buffer_floats()).
   void pack_dense(float* out, bool done) const;
   // `sent` is what pack_dense() wrote, `sum` the sum over every host. Returns the hosts done.
-  int unpack_dense(const float* sent, const float* sum);
+  // write_back = false (this host is paused: its replicas must not be written) advances the
+  // rule's state (EASGD center, BMUF) identically to every other host but leaves the replicas.
+  int unpack_dense(const float* sent, const float* sum, bool write_back = true);
 
   // Replaces keys / deltas with the rows changed since the last round (deltas: row_floats() per
   // key, in key order).

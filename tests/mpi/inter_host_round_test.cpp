@@ -184,6 +184,36 @@ TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
   EXPECT_FLOAT_EQ(hosts[0].replicas[0][3], (value(0, 0, 3) + value(1, 0, 3)) / 2);
 }
 
+// A paused host (the engine reads its replicas for a checkpoint or an evaluation) takes part in
+// the round without writing its replicas, but its rule state advances like every other host's.
+TEST(InterHostRound, APausedHostWritesNothingButKeepsTheRuleStateInStep) {
+  const int H = 2;
+  const size_t n = 6;
+  const SyncParams params = SyncParams::defaults(SyncRuleKind::EASGD, H);
+  std::vector<Host> hosts = make_hosts(H, 1, n, false);
+  for (Host& host : hosts) {
+    for (size_t i = 0; i < n; ++i) host.replicas[0][i] = value(0, 0, i);
+    host.round = std::make_unique<InterHostRound>(host.pointers(), n, nullptr, H, params);
+  }
+  for (size_t i = 0; i < n; ++i) hosts[1].replicas[0][i] += 1.0f;  // host 1 trained
+  const std::vector<float> before = hosts[0].replicas[0];
+  std::vector<float> sum(hosts[0].sent.size(), 0.0f);
+  for (Host& host : hosts) host.round->pack_dense(host.sent.data(), false);
+  for (const Host& host : hosts) {
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
+  }
+  EXPECT_EQ(hosts[0].round->unpack_dense(hosts[0].sent.data(), sum.data(), false), 0);
+  hosts[1].round->unpack_dense(hosts[1].sent.data(), sum.data());
+  EXPECT_EQ(hosts[0].replicas[0], before);
+  // Same model on both hosts now: with the same center, the next round moves both alike.
+  for (size_t i = 0; i < n; ++i) hosts[0].replicas[0][i] = hosts[1].replicas[0][i];
+  run_round(hosts, {false, false});
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_FLOAT_EQ(hosts[0].replicas[0][i], hosts[1].replicas[0][i]) << i;
+    EXPECT_NE(hosts[0].replicas[0][i], before[i]) << i;
+  }
+}
+
 TEST(InterHostRound, EmbeddingChangesOfEveryHostReachEveryHost) {
   const int H = 3;
   std::vector<Host> hosts = make_hosts(H, 1, 4, true);
