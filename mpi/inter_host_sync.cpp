@@ -163,8 +163,8 @@ int align_to_rank0(const ParticipantAccess& access, bool tables, MPI_Comm comm, 
   if (!tables || access.embeddings == nullptr) return MPI_SUCCESS;
   EmbeddingStore& e = *access.embeddings;
   for (int t = 0; t < kNumSparse; ++t) {
-    // The rows of a table are contiguous (embedding_store.hpp), as are its accumulators.
-    rc = broadcast_floats(e.row(t, 0), e.rows(t) * static_cast<size_t>(e.dim()), comm, deadline);
+    // A table is one contiguous block, padding included (embedding_store.hpp), as are its accumulators.
+    rc = broadcast_floats(e.table_data(t), e.table_floats(t), comm, deadline);
     if (rc == MPI_SUCCESS) rc = broadcast_floats(e.accumulator(t), e.rows(t), comm, deadline);
     if (rc != MPI_SUCCESS) return rc;
   }
@@ -208,6 +208,20 @@ void InterHostSync::request_stop() { local_done_.store(true, std::memory_order_r
 
 void InterHostSync::stop() {
   if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mode_mutex_);
+    if (mode_ == Mode::Paused && local_done_.load(std::memory_order_acquire)) {
+      // The run ended during a pause (an error on this process; its workers were joined): do not
+      // wait for the other processes to finish. The thread leaves at its next round; this process
+      // then exits with its error and the job is aborted (train_hook.cpp).
+      abandon_ = true;
+    }
+  }
+  if (abandon_) {
+    thread_.join();
+    finished_ = true;
+    return;
+  }
   if (!local_done_.load(std::memory_order_acquire)) {
     // A pause: wait for a round that started after this call, then the thread goes passive.
     std::unique_lock lock(mode_mutex_);
@@ -268,6 +282,7 @@ void InterHostSync::loop() {
     Mode mode;
     {
       std::lock_guard lock(mode_mutex_);
+      if (abandon_) return;
       mode = mode_;
     }
     // Once this host is done (the end of the run, or an error path) nobody reads the replicas.

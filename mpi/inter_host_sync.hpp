@@ -16,7 +16,8 @@
 // at other times or not at all, never wait for this one: it sends its (parked) model and its
 // changed rows, advances the rule's state, but writes nothing into the replicas or the tables;
 // the rows other hosts changed meanwhile are kept and applied when start() resumes it.
-// stop() after request_stop() (or while paused, after request_stop()) ends it for good.
+// stop() after request_stop() ends it for good; stop() after request_stop() during a pause (the
+// run ended with an error while parked) leaves without waiting for the other processes.
 //
 // Resuming (align_at_start): attach() first copies rank 0's dense model (the mean of its
 // replicas, added to every local replica as a delta), tables and accumulators to every process,
@@ -127,6 +128,7 @@ class InterHostSync final : public BackgroundParticipant {
   std::mutex mode_mutex_;
   std::condition_variable mode_changed_;
   Mode mode_ = Mode::Active;  // guarded by mode_mutex_
+  bool abandon_ = false;      // guarded by mode_mutex_ (read unlocked only by the thread calling stop())
   std::atomic<uint64_t> rounds_{0};
   std::atomic<uint64_t> busy_ns_{0};
   std::atomic<uint64_t> allreduce_ns_{0};
