@@ -93,14 +93,16 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write
   return done_hosts;
 }
 
-void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const {
+void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas, bool whole_tables) const {
   keys.clear();
   deltas.clear();
   if (embeddings_ == nullptr) return;
+  const bool marked_only = touched_ != nullptr && !whole_tables;
   std::vector<float> row_delta(row_floats_);
   for (int t = 0; t < kNumSparse; ++t) {
     const float* accumulator = embeddings_->accumulator(t);
     for (size_t r = 0; r < embeddings_->rows(t); ++r) {
+      if (marked_only && !touched_->take(t, r)) continue;
       const uint64_t key = table_start_[static_cast<size_t>(t)] + r;
       const float* base = base_.data() + key * row_floats_;
       const float* row = embeddings_->row(t, static_cast<uint32_t>(r));

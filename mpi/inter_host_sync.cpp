@@ -55,7 +55,7 @@ int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm c
 }
 
 int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts, bool paused) {
+                   int& done_hosts, bool paused, bool whole_tables) {
   int hosts = 1, rank = 0;
   MPI_Comm_size(comm, &hosts);
   MPI_Comm_rank(comm, &rank);
@@ -63,7 +63,7 @@ int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool d
   b.dense_send.resize(dense);
   b.dense_sum.resize(dense);
   round.pack_dense(b.dense_send.data(), done);
-  round.pack_rows(b.keys, b.deltas);
+  round.pack_rows(b.keys, b.deltas, whole_tables);
   const size_t row_floats = round.row_floats();
   if (!fits_int(dense) || !fits_int(b.deltas.size())) return MPI_ERR_COUNT;
   const Clock::time_point start = Clock::now();
@@ -191,6 +191,7 @@ void InterHostSync::attach(const ParticipantAccess& access) {
   round_ = std::make_unique<InterHostRound>(access.replicas, access.dense_floats,
                                             options_.sync_embeddings ? access.embeddings : nullptr, hosts_,
                                             options_.rule);
+  round_->set_touched_rows(access.touched_rows);
 }
 
 void InterHostSync::start() {
@@ -299,7 +300,11 @@ void InterHostSync::loop() {
     if (full_round) {
       try {
         if (!paused && !buffers_.pending_keys.empty()) apply_pending_rows(*round_, buffers_);
-        rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused);
+        // The first round after this host's workers finished compares whole tables once, so the
+        // final state is exact whatever the workers' marks missed (touched_rows.hpp).
+        const bool whole_tables = done && !compared_whole_tables_;
+        rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused, whole_tables);
+        compared_whole_tables_ = compared_whole_tables_ || whole_tables;
       } catch (const std::exception& e) {
         fail(e.what(), MPI_SUCCESS);
       }

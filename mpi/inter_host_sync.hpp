@@ -88,8 +88,9 @@ struct RoundBuffers {
 // done in done_hosts), an MPI error code, or -1 on timeout. Throws Error on a corrupt exchange.
 // paused: write nothing into the replicas or tables; the other hosts' rows go to
 // buffers.pending_* (apply_pending_rows() applies them later).
+// whole_tables: compare every row with the copy, not only the rows the workers marked.
 int exchange_round(InterHostRound& round, RoundBuffers& buffers, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts, bool paused = false);
+                   int& done_hosts, bool paused = false, bool whole_tables = false);
 void apply_pending_rows(InterHostRound& round, RoundBuffers& buffers);
 
 // Copies rank 0's dense model (as a delta into every replica), tables and accumulators to every
@@ -124,6 +125,7 @@ class InterHostSync final : public BackgroundParticipant {
   RoundBuffers buffers_;
   std::thread thread_;
   bool finished_ = false;
+  bool compared_whole_tables_ = false;  // the sync thread's
   std::atomic<bool> local_done_{false};
   std::mutex mode_mutex_;
   std::condition_variable mode_changed_;

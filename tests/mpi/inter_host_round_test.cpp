@@ -266,6 +266,28 @@ TEST(InterHostRound, OnlyChangedRowsAreListed) {
   EXPECT_THROW(host.round->apply_rows(&bad, host.deltas.data(), 1, false), Error);
 }
 
+// With the workers' marks only the marked rows are compared (a changed row nobody marked waits for
+// the whole-table comparison of the final round); taking a mark clears it.
+TEST(InterHostRound, MarkedRowsAloneAreComparedUntilTheWholeTablesAreAskedFor) {
+  std::vector<Host> hosts = make_hosts(1, 1, 4, true);
+  Host& host = hosts[0];
+  TouchedRows touched(*host.tables);
+  host.round->set_touched_rows(&touched);
+  host.tables->row(0, 1)[0] += 1.0f;  // a worker's update, marked
+  touched.mark(0, 1);
+  host.tables->row(2, 3)[1] += 2.0f;  // an update whose mark was missed
+  touched.mark(5, 6);                 // a mark on a row that did not change
+  host.round->pack_rows(host.keys, host.deltas);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{1}));
+  EXPECT_FLOAT_EQ(host.deltas[0], 1.0f);
+  host.round->apply_rows(host.keys.data(), host.deltas.data(), host.keys.size(), true);
+  host.round->pack_rows(host.keys, host.deltas);  // the marks were taken
+  EXPECT_TRUE(host.keys.empty());
+  host.round->pack_rows(host.keys, host.deltas, true);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{2 * 8 + 3}));  // 8 rows per table
+  EXPECT_FLOAT_EQ(host.deltas[1], 2.0f);
+}
+
 TEST(InterHostRound, UnpackCountsTheHostsThatAreDone) {
   std::vector<Host> hosts = make_hosts(3, 1, 3, false);
   EXPECT_EQ(run_round(hosts, {false, true, false}), (std::vector<int>{1, 1, 1}));
