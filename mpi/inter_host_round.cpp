@@ -66,7 +66,7 @@ void InterHostRound::pack_dense(float* out, bool done) const {
   out[n_] = done ? 1.0f : 0.0f;
 }
 
-int InterHostRound::unpack_dense(const float* sent, const float* sum) {
+int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write_back) {
   const int done_hosts = static_cast<int>(std::lround(sum[n_]));
   const bool final_round = done_hosts >= hosts_;
   const float h = static_cast<float>(hosts_);
@@ -86,20 +86,23 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum) {
       target = rule_.nesterov ? center_[i] + rule_.block_momentum * momentum_[i] : center_[i];
       start_[i] = target;
     }
+    if (!write_back) continue;
     const float delta = target - s;
     for (float* r : replicas_) add(r + i, delta);
   }
   return done_hosts;
 }
 
-void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const {
+void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas, bool whole_tables) const {
   keys.clear();
   deltas.clear();
   if (embeddings_ == nullptr) return;
+  const bool marked_only = touched_ != nullptr && !whole_tables;
   std::vector<float> row_delta(row_floats_);
   for (int t = 0; t < kNumSparse; ++t) {
     const float* accumulator = embeddings_->accumulator(t);
     for (size_t r = 0; r < embeddings_->rows(t); ++r) {
+      if (marked_only && !touched_->take(t, r)) continue;
       const uint64_t key = table_start_[static_cast<size_t>(t)] + r;
       const float* base = base_.data() + key * row_floats_;
       const float* row = embeddings_->row(t, static_cast<uint32_t>(r));

@@ -20,7 +20,8 @@
 //    allgather), and apply_rows() adds another host's deltas to the tables and to the copy, and
 //    this host's own deltas to the copy only. A row several hosts changed gets the sum of their
 //    changes; rows nobody touched cost nothing on the network. After a quiet round every host
-//    holds identical tables.
+//    holds identical tables. Finding the changed rows: with the workers' marks (TouchedRows) only
+//    the marked rows are compared with the copy; without, every row is.
 // Replicas and tables are read and written with relaxed std::atomic_ref<float> accesses, the
 // memory model of sync_rule.hpp (Hogwild workers may write them concurrently).
 #pragma once
@@ -31,6 +32,7 @@
 
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
+#include "shadowsync/train/touched_rows.hpp"
 
 namespace shadowsync::mpi {
 
@@ -50,11 +52,17 @@ class InterHostRound {
   // Fills out[0, dense_buffer_floats()).
   void pack_dense(float* out, bool done) const;
   // `sent` is what pack_dense() wrote, `sum` the sum over every host. Returns the hosts done.
-  int unpack_dense(const float* sent, const float* sum);
+  // write_back = false (this host is paused: its replicas must not be written) advances the
+  // rule's state (EASGD center, BMUF) identically to every other host but leaves the replicas.
+  int unpack_dense(const float* sent, const float* sum, bool write_back = true);
 
   // Replaces keys / deltas with the rows changed since the last round (deltas: row_floats() per
-  // key, in key order).
-  void pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas) const;
+  // key, in key order). With touched rows (set_touched_rows) only the marked rows are compared
+  // (and their marks taken), unless whole_tables: then every row is (the final round, which must
+  // be exact whatever the marks say).
+  void pack_rows(std::vector<uint64_t>& keys, std::vector<float>& deltas, bool whole_tables = false) const;
+  // The workers' marks of the rows they updated (shadowsync/train/touched_rows.hpp); nullptr: scan.
+  void set_touched_rows(TouchedRows* touched) { touched_ = touched; }
   // Applies `count` rows another host (own = false) or this host (own = true) listed.
   void apply_rows(const uint64_t* keys, const float* deltas, size_t count, bool own);
 
@@ -71,6 +79,7 @@ class InterHostRound {
   size_t row_floats_ = 0;
   std::vector<uint64_t> table_start_;  // key of row 0 of each table (and the total at the end)
   std::vector<float> base_;            // per key: dim values, then the accumulator
+  TouchedRows* touched_ = nullptr;
 };
 
 }  // namespace shadowsync::mpi

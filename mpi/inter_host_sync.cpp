@@ -1,7 +1,9 @@
 // The inter-host shadow-sync thread (see inter_host_sync.hpp).
 #include "inter_host_sync.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -53,7 +55,7 @@ int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm c
 }
 
 int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts) {
+                   int& done_hosts, bool paused, bool whole_tables) {
   int hosts = 1, rank = 0;
   MPI_Comm_size(comm, &hosts);
   MPI_Comm_rank(comm, &rank);
@@ -61,7 +63,7 @@ int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool d
   b.dense_send.resize(dense);
   b.dense_sum.resize(dense);
   round.pack_dense(b.dense_send.data(), done);
-  round.pack_rows(b.keys, b.deltas);
+  round.pack_rows(b.keys, b.deltas, whole_tables);
   const size_t row_floats = round.row_floats();
   if (!fits_int(dense) || !fits_int(b.deltas.size())) return MPI_ERR_COUNT;
   const Clock::time_point start = Clock::now();
@@ -102,11 +104,69 @@ int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool d
   }
   b.collective_s = std::chrono::duration<double>(Clock::now() - start).count();
   b.bytes_sent = dense * sizeof(float) + sizeof(int) + b.keys.size() * sizeof(uint64_t) + b.deltas.size() * sizeof(float);
-  done_hosts = round.unpack_dense(b.dense_send.data(), b.dense_sum.data());
+  done_hosts = round.unpack_dense(b.dense_send.data(), b.dense_sum.data(), !paused);
   for (int h = 0; h < hosts; ++h) {
     const size_t first = static_cast<size_t>(b.key_displs[static_cast<size_t>(h)]);
-    round.apply_rows(b.all_keys.data() + first, b.all_deltas.data() + first * row_floats,
-                     static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]), h == rank);
+    const size_t count = static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]);
+    if (paused && h != rank) {
+      // Kept for resume: the tables must not change while the engine reads them.
+      b.pending_keys.insert(b.pending_keys.end(), b.all_keys.begin() + static_cast<ptrdiff_t>(first),
+                            b.all_keys.begin() + static_cast<ptrdiff_t>(first + count));
+      b.pending_deltas.insert(b.pending_deltas.end(),
+                              b.all_deltas.begin() + static_cast<ptrdiff_t>(first * row_floats),
+                              b.all_deltas.begin() + static_cast<ptrdiff_t>((first + count) * row_floats));
+      continue;
+    }
+    round.apply_rows(b.all_keys.data() + first, b.all_deltas.data() + first * row_floats, count, h == rank);
+  }
+  return MPI_SUCCESS;
+}
+
+void apply_pending_rows(InterHostRound& round, RoundBuffers& b) {
+  round.apply_rows(b.pending_keys.data(), b.pending_deltas.data(), b.pending_keys.size(), false);
+  b.pending_keys.clear();
+  b.pending_deltas.clear();
+}
+
+namespace {
+
+// Broadcasts `count` floats from rank 0 in pieces that fit an int count.
+int broadcast_floats(float* data, size_t count, MPI_Comm comm, Clock::time_point deadline) {
+  constexpr size_t kPiece = size_t{1} << 28;
+  for (size_t at = 0; at < count; at += kPiece) {
+    std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
+    const int n = static_cast<int>(std::min(kPiece, count - at));
+    int rc = MPI_Ibcast(data + at, n, MPI_FLOAT, 0, comm, requests.data());
+    if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline);
+    if (rc != MPI_SUCCESS) return rc;
+  }
+  return MPI_SUCCESS;
+}
+
+}  // namespace
+
+int align_to_rank0(const ParticipantAccess& access, bool tables, MPI_Comm comm, double timeout_s) {
+  const Clock::time_point deadline = deadline_after(timeout_s);
+  // Dense: rank 0's mean model; every replica moves by (rank 0's mean - its host's mean).
+  const size_t n = access.dense_floats;
+  std::vector<float> own(n, 0.0f), root(n);
+  const float scale = 1.0f / static_cast<float>(access.replicas.size());
+  for (const float* r : access.replicas) {
+    for (size_t i = 0; i < n; ++i) own[i] += r[i] * scale;
+  }
+  root = own;
+  int rc = broadcast_floats(root.data(), n, comm, deadline);
+  if (rc != MPI_SUCCESS) return rc;
+  for (float* r : access.replicas) {
+    for (size_t i = 0; i < n; ++i) r[i] += root[i] - own[i];
+  }
+  if (!tables || access.embeddings == nullptr) return MPI_SUCCESS;
+  EmbeddingStore& e = *access.embeddings;
+  for (int t = 0; t < kNumSparse; ++t) {
+    // A table is one contiguous block, padding included (embedding_store.hpp), as are its accumulators.
+    rc = broadcast_floats(e.table_data(t), e.table_floats(t), comm, deadline);
+    if (rc == MPI_SUCCESS) rc = broadcast_floats(e.accumulator(t), e.rows(t), comm, deadline);
+    if (rc != MPI_SUCCESS) return rc;
   }
   return MPI_SUCCESS;
 }
@@ -124,14 +184,24 @@ InterHostSync::~InterHostSync() {
 }
 
 void InterHostSync::attach(const ParticipantAccess& access) {
+  if (options_.align_at_start) {
+    const int rc = align_to_rank0(access, options_.sync_embeddings, comm_, options_.first_round_timeout_s);
+    if (rc != MPI_SUCCESS) fail("copying rank 0's model to every process (resume) failed", rc);
+  }
   round_ = std::make_unique<InterHostRound>(access.replicas, access.dense_floats,
                                             options_.sync_embeddings ? access.embeddings : nullptr, hosts_,
                                             options_.rule);
+  round_->set_touched_rows(access.touched_rows);
 }
 
 void InterHostSync::start() {
   if (!round_) throw Error("inter-host sync: started before attach()");
-  if (finished_) throw Error("inter-host sync: pauses during training (evaluations, checkpoints) are not supported");
+  if (finished_) return;  // this host was done and the final round has run: nothing to resume
+  if (thread_.joinable()) {  // the end of a pause
+    std::lock_guard lock(mode_mutex_);
+    mode_ = Mode::Active;
+    return;
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -139,7 +209,27 @@ void InterHostSync::request_stop() { local_done_.store(true, std::memory_order_r
 
 void InterHostSync::stop() {
   if (!thread_.joinable()) return;
-  local_done_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(mode_mutex_);
+    if (mode_ == Mode::Paused && local_done_.load(std::memory_order_acquire)) {
+      // The run ended during a pause (an error on this process; its workers were joined): do not
+      // wait for the other processes to finish. The thread leaves at its next round; this process
+      // then exits with its error and the job is aborted (train_hook.cpp).
+      abandon_ = true;
+    }
+  }
+  if (abandon_) {
+    thread_.join();
+    finished_ = true;
+    return;
+  }
+  if (!local_done_.load(std::memory_order_acquire)) {
+    // A pause: wait for a round that started after this call, then the thread goes passive.
+    std::unique_lock lock(mode_mutex_);
+    mode_ = Mode::PauseRequested;
+    mode_changed_.wait(lock, [this] { return mode_ == Mode::Paused; });
+    return;
+  }
   thread_.join();  // returns after the final round, which every process reaches (or the job aborts)
   finished_ = true;
 }
@@ -170,6 +260,19 @@ void InterHostSync::fail(const char* what, int code) {
   std::_Exit(3);
 }
 
+// A round of the done flags alone (deterministic runs until every host is done). Returns false
+// on failure (after fail(), which does not return).
+bool InterHostSync::flags_round(bool done, double timeout, int& done_hosts) {
+  const float flag = done ? 1.0f : 0.0f;
+  float sum = 0;
+  const int rc = timed_allreduce_sum(&flag, &sum, 1, comm_, timeout);
+  if (rc != MPI_SUCCESS) {
+    fail(rc == -1 ? "a round did not complete within the timeout (a process died or hangs)" : "a collective failed", rc);
+  }
+  done_hosts = static_cast<int>(std::lround(sum));
+  return true;
+}
+
 // Runs until a round finds every process done. No exception leaves the thread: a failure aborts
 // the job (see the header).
 void InterHostSync::loop() {
@@ -177,26 +280,58 @@ void InterHostSync::loop() {
   for (;;) {
     const Clock::time_point start = Clock::now();
     const bool done = local_done_.load(std::memory_order_acquire);
+    Mode mode;
+    {
+      std::lock_guard lock(mode_mutex_);
+      if (abandon_) return;
+      mode = mode_;
+    }
+    // Once this host is done (the end of the run, or an error path) nobody reads the replicas.
+    const bool paused = mode == Mode::Paused && !done;
     const double timeout = first ? options_.first_round_timeout_s : options_.timeout_s;
     int done_hosts = 0;
     int rc = MPI_SUCCESS;
-    try {
-      rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts);
-    } catch (const std::exception& e) {
-      fail(e.what(), MPI_SUCCESS);
+    bool full_round = true;
+    if (options_.final_round_only) {
+      // Deterministic: the flags alone until every host is done, then the one full round.
+      flags_round(done, timeout, done_hosts);
+      full_round = done_hosts >= hosts_;
     }
-    if (rc != MPI_SUCCESS) {
-      fail(rc == -1 ? (first ? "the first round did not complete within the first-round timeout"
-                             : "a round did not complete within the timeout (a process died or hangs)")
-                    : "a collective failed",
-           rc);
+    if (full_round) {
+      try {
+        if (!paused && !buffers_.pending_keys.empty()) apply_pending_rows(*round_, buffers_);
+        // The first round after this host's workers finished compares whole tables once, so the
+        // final state is exact whatever the workers' marks missed (touched_rows.hpp).
+        const bool whole_tables = done && !compared_whole_tables_;
+        rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused, whole_tables);
+        compared_whole_tables_ = compared_whole_tables_ || whole_tables;
+      } catch (const std::exception& e) {
+        fail(e.what(), MPI_SUCCESS);
+      }
+      if (rc != MPI_SUCCESS) {
+        fail(rc == -1 ? (first ? "the first round did not complete within the first-round timeout"
+                               : "a round did not complete within the timeout (a process died or hangs)")
+                      : "a collective failed",
+             rc);
+      }
+      allreduce_ns_.fetch_add(static_cast<uint64_t>(buffers_.collective_s * 1e9), std::memory_order_relaxed);
+      bytes_.fetch_add(buffers_.bytes_sent, std::memory_order_relaxed);
+      busy_ns_.fetch_add(ns_since(start), std::memory_order_relaxed);
+      rounds_.fetch_add(1, std::memory_order_relaxed);
     }
-    allreduce_ns_.fetch_add(static_cast<uint64_t>(buffers_.collective_s * 1e9), std::memory_order_relaxed);
-    bytes_.fetch_add(buffers_.bytes_sent, std::memory_order_relaxed);
-    busy_ns_.fetch_add(ns_since(start), std::memory_order_relaxed);
-    rounds_.fetch_add(1, std::memory_order_relaxed);
     first = false;
-    if (done_hosts >= hosts_) return;
+    if (mode == Mode::PauseRequested) {
+      // This round started after the pause began (the workers were parked): the pause may go on.
+      std::lock_guard lock(mode_mutex_);
+      if (mode_ == Mode::PauseRequested) mode_ = Mode::Paused;
+      mode_changed_.notify_all();
+    }
+    if (done_hosts >= hosts_) {
+      std::lock_guard lock(mode_mutex_);
+      mode_ = Mode::Paused;  // a stop() waiting for a pause returns
+      mode_changed_.notify_all();
+      return;
+    }
     if (options_.interval_ms > 0) {
       // Sleep in short steps so that the final rounds start soon after this host is done.
       const Clock::time_point next = start + std::chrono::milliseconds(options_.interval_ms);

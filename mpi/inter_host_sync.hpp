@@ -7,8 +7,25 @@
 // Stopping is collective: every round's sum carries a done flag. A process whose workers have
 // finished keeps running rounds (its stop() waits) until every process is done; the round in
 // which all are done is the final sync, after which every process holds the same dense model and
-// tables. Pauses (evaluations, checkpoints during training) are not supported: stop() ends the
-// participant for good.
+// tables.
+//
+// Pauses (the engine parks its workers for an evaluation or a checkpoint and calls stop() without
+// request_stop() first): stop() returns after one more complete round that started after the
+// call (so a checkpoint written in the pause holds the model right after an inter-host round).
+// While paused the thread keeps taking part in rounds, so that the other processes, which pause
+// at other times or not at all, never wait for this one: it sends its (parked) model and its
+// changed rows, advances the rule's state, but writes nothing into the replicas or the tables;
+// the rows other hosts changed meanwhile are kept and applied when start() resumes it.
+// stop() after request_stop() ends it for good; stop() after request_stop() during a pause (the
+// run ended with an error while parked) leaves without waiting for the other processes.
+//
+// Resuming (align_at_start): attach() first copies rank 0's dense model (the mean of its
+// replicas, added to every local replica as a delta), tables and accumulators to every process,
+// so that every host starts from the same values (each resumed from its own checkpoint part).
+//
+// Deterministic runs (final_round_only): until every host is done, rounds carry only the done
+// flags (the timeouts still apply); the one full round is the final one, when every host has
+// finished its rows, in a fixed order: two runs give the same bits.
 //
 // Failures: an allreduce that does not complete within the timeout (a peer died or hangs), or
 // fails (MPI_ERRORS_RETURN), prints one line naming the rank and aborts the whole job
@@ -18,7 +35,9 @@
 #include <mpi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -33,6 +52,8 @@ struct InterHostSyncOptions {
   double timeout_s = 20;           // longest wait for one round once the first has completed
   double first_round_timeout_s = 120;  // the first round also waits for the slowest process to load
   bool sync_embeddings = true;
+  bool align_at_start = false;     // copy rank 0's model and tables to every process in attach()
+  bool final_round_only = false;   // deterministic: flags only until every host is done
   SyncParams rule;                 // the dense rule across hosts (inter_host_round.hpp)
 };
 
@@ -55,6 +76,8 @@ struct RoundBuffers {
   std::vector<uint64_t> keys, all_keys;
   std::vector<float> deltas, all_deltas;
   std::vector<int> row_counts, key_displs, value_counts, value_displs;
+  std::vector<uint64_t> pending_keys;  // rows other hosts changed while this one was paused
+  std::vector<float> pending_deltas;
   uint64_t bytes_sent = 0;     // by this process in the last round
   double collective_s = 0;     // in the last round's collectives
 };
@@ -63,8 +86,16 @@ struct RoundBuffers {
 // the dense model with the done flags and an allgather of the row counts, allgathers of the
 // changed rows, unpack. Each wait gives up after timeout_s. Returns MPI_SUCCESS (and the hosts
 // done in done_hosts), an MPI error code, or -1 on timeout. Throws Error on a corrupt exchange.
+// paused: write nothing into the replicas or tables; the other hosts' rows go to
+// buffers.pending_* (apply_pending_rows() applies them later).
+// whole_tables: compare every row with the copy, not only the rows the workers marked.
 int exchange_round(InterHostRound& round, RoundBuffers& buffers, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts);
+                   int& done_hosts, bool paused = false, bool whole_tables = false);
+void apply_pending_rows(InterHostRound& round, RoundBuffers& buffers);
+
+// Copies rank 0's dense model (as a delta into every replica), tables and accumulators to every
+// process of `comm` (every process calls it). Returns MPI_SUCCESS, an MPI error code, or -1.
+int align_to_rank0(const ParticipantAccess& access, bool tables, MPI_Comm comm, double timeout_s);
 
 class InterHostSync final : public BackgroundParticipant {
  public:
@@ -81,7 +112,9 @@ class InterHostSync final : public BackgroundParticipant {
   const SyncParams& rule() const { return options_.rule; }
 
  private:
+  enum class Mode { Active, PauseRequested, Paused };
   void loop();
+  bool flags_round(bool done, double timeout, int& done_hosts);
   [[noreturn]] void fail(const char* what, int code);
 
   MPI_Comm comm_;
@@ -92,7 +125,12 @@ class InterHostSync final : public BackgroundParticipant {
   RoundBuffers buffers_;
   std::thread thread_;
   bool finished_ = false;
+  bool compared_whole_tables_ = false;  // the sync thread's
   std::atomic<bool> local_done_{false};
+  std::mutex mode_mutex_;
+  std::condition_variable mode_changed_;
+  Mode mode_ = Mode::Active;  // guarded by mode_mutex_
+  bool abandon_ = false;      // guarded by mode_mutex_ (read unlocked only by the thread calling stop())
   std::atomic<uint64_t> rounds_{0};
   std::atomic<uint64_t> busy_ns_{0};
   std::atomic<uint64_t> allreduce_ns_{0};

@@ -4,12 +4,19 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <regex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "inter_host_sync.hpp"
 #include "shadowsync/core/error.hpp"
@@ -50,15 +57,62 @@ void end_mpi_at_exit() {
   MPI_Finalize();
 }
 
-double env_number(const char* name, double fallback, double low, double high) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value >= low && value <= high)) {
-    throw Error(fmt::format("environment variable {}: '{}' is not a number in [{}, {}]", name, text, low, high));
+// The environment variables of earlier versions: refused (not silently ignored), naming the option.
+void refuse_old_environment() {
+  static const char* const kReplaced[][2] = {
+      {"SHADOWSYNC_MPI_INTERVAL_MS", "host_sync_interval_ms"},
+      {"SHADOWSYNC_MPI_TIMEOUT_S", "host_sync_timeout_s"},
+      {"SHADOWSYNC_MPI_FIRST_ROUND_TIMEOUT_S", "host_first_round_timeout_s"},
+      {"SHADOWSYNC_MPI_SYNC_EMBEDDINGS", "host_dense_only"},
+  };
+  for (const auto& [name, option] : kReplaced) {
+    if (std::getenv(name) != nullptr) {
+      throw Error(fmt::format("environment variable {} is no longer read: pass {} instead (and unset it)", name,
+                              field(option)));
+    }
   }
-  return value;
+}
+
+// The process counts of the parts `checkpoint.host-R-of-K` that exist beside `checkpoint`
+// (of any rank, or of `rank` only when rank > 0).
+std::set<int> part_counts(const std::string& checkpoint, int rank) {
+  std::set<int> counts;
+  namespace fs = std::filesystem;
+  const fs::path path(checkpoint);
+  const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const std::regex part(std::regex_replace(path.filename().string(), std::regex(R"([.^$|()\[\]{}*+?\\])"),
+                                           R"(\$&)") +
+                        R"(\.host-(\d+)-of-(\d+))");
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    std::smatch match;
+    const std::string name = it->path().filename().string();
+    if (!std::regex_match(name, match, part)) continue;
+    if (rank > 0 && std::stoi(match[1].str()) != rank) continue;
+    counts.insert(std::stoi(match[2].str()));
+  }
+  return counts;
+}
+
+// --resume under mpirun: the checkpoint must come from a run across as many processes.
+void check_resume_hosts(const std::string& checkpoint, int rank, int hosts) {
+  const std::string where = field("resume") + " '" + checkpoint + "'";
+  std::set<int> counts = part_counts(checkpoint, rank);
+  if (counts.count(hosts) > 0) return;
+  if (counts.empty()) counts = part_counts(checkpoint, 0);  // parts of other ranks name the count
+  if (!counts.empty()) {
+    throw Error(fmt::format("{}: the checkpoint was written by a run across {} processes, this run has {} (mpirun -np "
+                            "{}); resume with mpirun -np {} (another number of processes is not supported)",
+                            where, *counts.begin(), hosts, hosts, *counts.begin()));
+  }
+  if (rank > 0 || std::filesystem::exists(checkpoint)) {
+    throw Error(fmt::format("{}: no part '{}' for process {} of {}: the checkpoint was written by one process (or "
+                            "the parts are missing); a run across {} processes resumes only from a checkpoint of "
+                            "a run across {} processes",
+                            where, checkpoint_part(checkpoint, std::max(rank, 1), hosts), std::max(rank, 1), hosts,
+                            hosts, hosts));
+  }
+  // rank 0 without its own file: the engine names the missing file.
 }
 
 void check(int rc, const char* call) {
@@ -97,12 +151,18 @@ HostRun* join_if_launched() {
   return &r;
 }
 
-bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataView& eval) {
-  const std::string across = fmt::format(" is not supported yet in a run across {} processes (mpirun)", run.size);
-  if (config.eval_every > 0) throw Error(field("eval_every") + across + "; the final model is evaluated on rank 0");
-  if (config.checkpoint_every > 0) throw Error(field("checkpoint_every") + across + "; rank 0 writes the final checkpoint");
-  if (!config.resume_path.empty()) throw Error(field("resume") + across);
-  if (config.deterministic) throw Error(field("deterministic") + across + " (the inter-host sync runs in the background)");
+std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts) {
+  if (rank == 0 || checkpoint.empty()) return checkpoint;
+  return fmt::format("{}.host-{}-of-{}", checkpoint, rank, hosts);
+}
+
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataView& train, DataView& eval) {
+  host.validate();
+  refuse_old_environment();
+  if (!config.resume_path.empty()) {
+    check_resume_hosts(config.resume_path, run.rank, run.size);
+    config.resume_path = checkpoint_part(config.resume_path, run.rank, run.size);
+  }
   const size_t rows = train.rows;
   const size_t r = static_cast<size_t>(run.rank), h = static_cast<size_t>(run.size);
   const size_t begin = rows * r / h, end = rows * (r + 1) / h;
@@ -112,19 +172,23 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataVi
   }
   train = train.slice(begin, end);
   const bool leader = run.rank == 0;
-  if (!leader) {
-    eval = DataView{};
-    config.checkpoint_path.clear();
-    config.stop_checkpoint_path.clear();
-  }
+  if (!leader) eval = DataView{};
+  // Every process checkpoints its own part (its progress, for resume); rank 0's is the model file.
+  config.checkpoint_path = checkpoint_part(config.checkpoint_path, run.rank, run.size);
+  config.stop_checkpoint_path = checkpoint_part(config.stop_checkpoint_path, run.rank, run.size);
   InterHostSyncOptions options;
-  options.interval_ms = static_cast<int>(env_number("SHADOWSYNC_MPI_INTERVAL_MS", options.interval_ms, 0, 60000));
-  options.timeout_s = env_number("SHADOWSYNC_MPI_TIMEOUT_S", options.timeout_s, 0.1, 86400);
-  options.first_round_timeout_s =
-      env_number("SHADOWSYNC_MPI_FIRST_ROUND_TIMEOUT_S", options.first_round_timeout_s, 0.1, 86400);
-  options.sync_embeddings = env_number("SHADOWSYNC_MPI_SYNC_EMBEDDINGS", 1, 0, 1) != 0;
-  // Across hosts the run's rule (MA for modes without one), with the paper's defaults for H.
+  options.interval_ms = host.host_sync_interval_ms;
+  options.timeout_s = host.host_sync_timeout_s;
+  options.first_round_timeout_s = host.host_first_round_timeout_s;
+  options.sync_embeddings = !host.host_dense_only;
+  options.align_at_start = !config.resume_path.empty();
+  options.final_round_only = config.deterministic;
+  // Across hosts the run's rule (MA for modes without one), with the paper's defaults for H unless
+  // the host_* parameters say otherwise.
   options.rule = SyncParams::defaults(config.sync.uses_rule() ? config.sync.rule : SyncRuleKind::MA, run.size);
+  if (host.host_alpha) options.rule.alpha = *host.host_alpha;
+  if (host.host_block_momentum) options.rule.block_momentum = *host.host_block_momentum;
+  if (host.host_block_lr) options.rule.block_lr = *host.host_block_lr;
   options.rule.nesterov = config.nesterov;
   run.sync = std::make_unique<InterHostSync>(run.sync_comm, options);
   return leader;
@@ -132,20 +196,84 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataVi
 
 BackgroundParticipant* host_participant(HostRun& run) { return run.sync.get(); }
 
-std::string finish_host_run(HostRun& run, uint64_t local_examples) {
-  double local[2] = {static_cast<double>(local_examples), 0};
-  double total[2] = {0, 0};
+namespace {
+
+// One process's figures, as gathered to rank 0.
+enum HostFigure { kExamples, kElapsed, kExamplesPerSecond, kSyncRounds, kHostRounds, kRoundS, kCollectiveS, kBytes,
+                  kFigures };
+
+nlohmann::json hosts_json(const std::vector<double>& all, int hosts) {
+  nlohmann::json list = nlohmann::json::array();
+  double examples = 0, rate = 0, seconds = 0;
+  for (int h = 0; h < hosts; ++h) {
+    const double* f = all.data() + static_cast<size_t>(h) * kFigures;
+    const double rounds = f[kHostRounds];
+    list.push_back({{"rank", h},
+                    {"examples", static_cast<uint64_t>(f[kExamples])},
+                    {"elapsed_s", f[kElapsed]},
+                    {"examples_per_second", f[kExamplesPerSecond]},
+                    {"sync_rounds", static_cast<uint64_t>(f[kSyncRounds])},
+                    {"inter_host_rounds", static_cast<uint64_t>(rounds)},
+                    {"inter_host_rounds_per_second", f[kElapsed] > 0 ? rounds / f[kElapsed] : 0.0},
+                    {"inter_host_round_ms", rounds > 0 ? 1e3 * f[kRoundS] / rounds : 0.0},
+                    {"inter_host_collective_ms", rounds > 0 ? 1e3 * f[kCollectiveS] / rounds : 0.0},
+                    {"inter_host_bytes_per_round", f[kBytes]}});
+    examples += f[kExamples];
+    rate += f[kExamplesPerSecond];
+    seconds = std::max(seconds, f[kElapsed]);
+  }
+  const double rounds0 = all[kHostRounds];
+  return {{"event", "hosts"},
+          {"processes", hosts},
+          {"hosts", list},
+          {"totals",
+           {{"examples", static_cast<uint64_t>(examples)},
+            {"examples_per_second", rate},
+            {"elapsed_s", seconds},
+            {"inter_host_rounds", static_cast<uint64_t>(rounds0)},
+            {"inter_host_rounds_per_second", all[kElapsed] > 0 ? rounds0 / all[kElapsed] : 0.0}}}};
+}
+
+}  // namespace
+
+std::string finish_host_run(HostRun& run, const TrainReport& local, const std::string& metrics) {
   const InterHostStats stats = run.sync ? run.sync->stats() : InterHostStats{};
-  local[1] = stats.rounds > 0 ? stats.busy_s / static_cast<double>(stats.rounds) : 0;
+  std::vector<double> mine(kFigures, 0.0);
+  mine[kExamples] = static_cast<double>(local.examples);
+  mine[kElapsed] = local.elapsed_s;
+  mine[kExamplesPerSecond] = local.examples_per_second;
+  mine[kSyncRounds] = static_cast<double>(local.sync_rounds);
+  mine[kHostRounds] = static_cast<double>(stats.rounds);
+  mine[kRoundS] = stats.busy_s;
+  mine[kCollectiveS] = stats.allreduce_s;
+  mine[kBytes] = stats.bytes_per_round;
+  std::vector<double> all(static_cast<size_t>(kFigures) * static_cast<size_t>(run.size), 0.0);
   // Every process reaches this after its run (the final inter-host round needs all of them).
-  check(MPI_Allreduce(local, total, 2, MPI_DOUBLE, MPI_SUM, run.report_comm), "MPI_Allreduce (totals)");
+  check(MPI_Gather(mine.data(), kFigures, MPI_DOUBLE, all.data(), kFigures, MPI_DOUBLE, 0, run.report_comm),
+        "MPI_Gather (figures of every process)");
   run.finished = true;
+  if (run.rank != 0) return "";
+  const nlohmann::json figures = hosts_json(all, run.size);
+  if (!metrics.empty()) {
+    std::ofstream out(metrics, std::ios::app);
+    out << figures.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    out.flush();
+    if (!out) throw Error(field("metrics") + ": cannot append the figures of every process to '" + metrics + "'");
+  }
+  double round_s_sum = 0, bytes_sum = 0;
+  for (int h = 0; h < run.size; ++h) {
+    const double* f = all.data() + static_cast<size_t>(h) * kFigures;
+    round_s_sum += f[kHostRounds] > 0 ? f[kRoundS] / f[kHostRounds] : 0;
+    bytes_sum += f[kBytes];
+  }
   const double round_ms = stats.rounds > 0 ? 1e3 * stats.busy_s / static_cast<double>(stats.rounds) : 0;
   const double allreduce_ms = stats.rounds > 0 ? 1e3 * stats.allreduce_s / static_cast<double>(stats.rounds) : 0;
   return fmt::format(
-      "across {} processes: {:.0f} examples trained; inter-host sync ({}): {} rounds on rank 0, {:.3f} ms per round "
+      "across {} processes: {} examples trained; inter-host sync ({}): {} rounds on rank 0, {:.3f} ms per round "
       "({:.3f} ms in the collectives; mean over processes {:.3f} ms), {:.0f} bytes sent per round (mean)",
-      run.size, total[0], sync_rule_name(run.sync ? run.sync->rule().kind : SyncRuleKind::MA), stats.rounds, round_ms, allreduce_ms, 1e3 * total[1] / run.size, stats.bytes_per_round);
+      run.size, figures["totals"]["examples"].get<uint64_t>(),
+      sync_rule_name(run.sync ? run.sync->rule().kind : SyncRuleKind::MA), stats.rounds, round_ms, allreduce_ms,
+      1e3 * round_s_sum / run.size, bytes_sum / run.size);
 }
 
 }  // namespace shadowsync::mpi

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <string>
 
+#include "host_sync_config.hpp"
 #include "shadowsync/data/data_view.hpp"
 #include "shadowsync/train/background_participant.hpp"
 #include "shadowsync/train/train_config.hpp"
+#include "shadowsync/train/train_report.hpp"
 
 namespace shadowsync::mpi {
 
@@ -24,17 +26,26 @@ class HostRun;
 // without MPI but mpirun started several processes.
 HostRun* join_if_launched();
 
-// Narrows `train` to this process's rows [rN/H, (r+1)N/H); the evaluation rows, the checkpoint
-// and the stop checkpoint stay with rank 0 only. Throws Error (naming the field) for options a
-// run across processes does not support yet. Returns true on rank 0, the process that reports.
-bool prepare_host_run(HostRun& run, TrainConfig& config, DataView& train, DataView& eval);
+// Narrows `train` to this process's rows [rN/H, (r+1)N/H); the evaluation rows stay with rank 0
+// only. Checkpoints: rank 0 writes `checkpoint` (what eval and predict read), rank r > 0 writes its
+// part `checkpoint.host-r-of-H` (its progress and state, for resume); the same for the stop
+// checkpoint, and resume reads each process's own file. Resume refuses a checkpoint written with
+// another number of processes (naming both), and then copies rank 0's model to every process.
+// `host` configures the inter-host sync (validated here too). Throws Error naming the field.
+// Returns true on rank 0, the process that reports.
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataView& train, DataView& eval);
+
+// The file process `rank` of `hosts` writes for `checkpoint` (rank 0: checkpoint itself).
+std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts);
 
 // The inter-host sync, for TrainerSetup::participant.
 BackgroundParticipant* host_participant(HostRun& run);
 
-// After Trainer::run() returned on this process (every process calls it): sums the examples
-// trained by every process and returns the report line rank 0 prints (examples across
-// processes, inter-host rounds, time and bytes per round).
-std::string finish_host_run(HostRun& run, uint64_t local_examples);
+// After Trainer::run() returned on this process (every process calls it): gathers every
+// process's figures (examples, examples/s, intra- and inter-host rounds, round time and bytes) to
+// rank 0, which appends them to `metrics` (when not empty) as one JSON line
+// {"event": "hosts", "processes": H, "hosts": [...], "totals": {...}}, and returns the report
+// line rank 0 prints (examples across processes, inter-host rounds, time and bytes per round).
+std::string finish_host_run(HostRun& run, const TrainReport& local, const std::string& metrics);
 
 }  // namespace shadowsync::mpi

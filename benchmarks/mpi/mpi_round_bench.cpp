@@ -1,7 +1,8 @@
 // Cost of one inter-host round on this machine, under mpirun: a plain blocking MPI_Allreduce of
 // the dense model and whole tables, the same bytes through timed_allreduce_sum (MPI_Iallreduce
 // driven by MPI_Test), and the whole sparse round the sync thread runs (exchange_round: pack,
-// collectives, unpack) with and without the embedding tables. Rank 0 prints one line per case.
+// collectives, unpack) with and without the embedding tables, the changed rows found by scanning
+// the tables or from the workers' marks (TouchedRows). Rank 0 prints one line per case.
 // Usage: mpirun -np H mpi_round_bench [DENSE_FLOATS [ROWS_PER_TABLE [DIM [REPLICAS [ROUNDS [TOUCHED]]]]]]
 // (TOUCHED: rows of every table each host changes between two rounds)
 #include <mpi.h>
@@ -17,6 +18,7 @@
 #include "inter_host_sync.hpp"
 #include "shadowsync/data/hashing.hpp"
 #include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/train/touched_rows.hpp"
 
 namespace {
 
@@ -54,8 +56,12 @@ int main(int argc, char** argv) {
   for (auto& r : dense_replicas) pointers.push_back(r.data());
   EmbeddingStore tables(HashingConfig::uniform(rows, 0), dim);
 
-  for (const bool embeddings : {false, true}) {
+  TouchedRows marks(tables);
+  for (const int mode : {0, 1, 2}) {  // dense only; tables, scanned; tables, marked rows
+    const bool embeddings = mode > 0;
+    const bool marked = mode == 2;
     mpi::InterHostRound round(pointers, dense, embeddings ? &tables : nullptr, hosts);
+    if (marked) round.set_touched_rows(&marks);
     // The plain allreduce moves what a dense exchange of the whole tables would (dense model,
     // every table row and accumulator); the round sends the dense model and the changed rows.
     size_t table_floats = 0;
@@ -78,6 +84,7 @@ int main(int argc, char** argv) {
           const uint32_t row = static_cast<uint32_t>((step * 7919 + k * 104729 + rank * 31) % tables.rows(t));
           tables.row(t, row)[0] += 1e-3f;
           tables.accumulator(t)[row] += 1e-3f;
+          if (marked) marks.mark(t, row);
         }
       }
       ++step;
@@ -88,7 +95,7 @@ int main(int argc, char** argv) {
     if (rank == 0) {
       std::printf("H=%d %s: whole-table bytes %.2f MB: plain MPI_Allreduce %.3f ms, Iallreduce+Test %.3f ms; "
                   "sparse round (%ld rows touched per table, %d replicas) %.3f ms, %.3f MB sent per round\n",
-                  hosts, embeddings ? "dense + tables" : "dense only", count * 4e-6, plain, polled,
+                  hosts, marked ? "dense + tables, marked rows" : embeddings ? "dense + tables, scanned" : "dense only", count * 4e-6, plain, polled,
                   embeddings ? touched : 0L, replicas, whole, bytes / (rounds + 1) * 1e-6);
     }
   }

@@ -49,6 +49,7 @@ struct TrainOptions {
   double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
   bool quiet = false;             // no progress lines (final summary still printed)
   TrainConfig config;
+  mpi::HostSyncConfig host_sync;  // runs across processes (mpirun) only
 };
 
 // --rows-per-table / --hash-salt when given; otherwise a cache's own hashing, or the default.
@@ -152,6 +153,7 @@ void run_train(TrainOptions& o) {
     throw Error("--eval-data and --eval-fraction exclude each other: give one");
   }
   config.validate();
+  o.host_sync.validate();
   if (!(std::isfinite(o.progress_seconds) && o.progress_seconds >= 0)) {
     throw Error(fmt::format("--progress-seconds: {} is not a finite number of seconds >= 0 (0 = automatic)",
                             o.progress_seconds));
@@ -194,7 +196,7 @@ void run_train(TrainOptions& o) {
   config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
   // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
   mpi::HostRun* hosts = mpi::join_if_launched();
-  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, train, eval);
+  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, o.host_sync, train, eval);
   // Generated data: the teacher's NE on exactly the evaluated rows (one file; not across hosts).
   std::optional<TeacherScore> teacher;
   if (hosts == nullptr && eval_set) teacher = teacher_on_rows(o.eval_data, eval_set->rows(), 0, eval);
@@ -219,9 +221,10 @@ void run_train(TrainOptions& o) {
                  "nothing left to do (the checkpoint is unchanged)\n",
                  config.resume_path.c_str(), static_cast<unsigned long long>(result.final_report.examples),
                  static_cast<unsigned long long>(result.final_report.total_examples));
+    if (hosts != nullptr) mpi::finish_host_run(*hosts, result.final_report, "");  // every process ends together
     return;
   }
-  const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report.examples) : "";
+  const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report, o.metrics) : "";
   if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher);
   if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (repeated_signals > 0) {
@@ -240,7 +243,7 @@ void run_train(TrainOptions& o) {
                  result.checkpoint.c_str(), result.checkpoint.c_str());
     throw ExitStatus{128 + signal};
   }
-  if (result.stopped_early) {
+  if (result.stopped_early && leader) {
     std::fprintf(stderr, "stopped after --max-examples at %llu examples%s\n",
                  static_cast<unsigned long long>(result.final_report.examples),
                  result.checkpoint.empty() ? "" : ("; continue with --resume " + result.checkpoint).c_str());
@@ -295,6 +298,26 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--metrics", o.metrics, "Write every report as a JSON line to this file");
   cmd->add_option("--max-examples", c.max_examples, "Stop (with a checkpoint) after about N examples");
   cmd->add_flag("--deterministic", c.deterministic, "Bit-identical results for a seed (none and fr-* modes only)");
+  // Runs across processes (mpirun; docs/multi-host.md): the second level of shadow sync.
+  mpi::HostSyncConfig& h = o.host_sync;
+  cmd->add_option("--host-sync-interval-ms", h.host_sync_interval_ms,
+                  "mpirun: ms from one inter-host round's start to the next (0 = back to back)")
+      ->capture_default_str()->check(integer_in(0, mpi::HostSyncConfig::kMaxIntervalMs));
+  const auto timeout_check = real_where([](double s) { return s >= mpi::HostSyncConfig::kMinTimeoutS &&
+                                                              s <= mpi::HostSyncConfig::kMaxTimeoutS; },
+                                        "a number of seconds in [0.1, 86400]");
+  cmd->add_option("--host-sync-timeout-s", h.host_sync_timeout_s,
+                  "mpirun: longest wait for one inter-host round (a process died or hangs), then every process aborts")
+      ->capture_default_str()->check(timeout_check);
+  cmd->add_option("--host-first-round-timeout-s", h.host_first_round_timeout_s,
+                  "mpirun: longest wait for the first inter-host round (the slowest process loads its data)")
+      ->capture_default_str()->check(timeout_check);
+  cmd->add_flag("--host-dense-only", h.host_dense_only,
+                "mpirun: synchronize only the dense model across processes (embedding tables then differ per process)");
+  cmd->add_option("--host-alpha", h.host_alpha, "mpirun: EASGD elastic coefficient across processes (default 0.9 / processes)");
+  cmd->add_option("--host-block-momentum", h.host_block_momentum,
+                  "mpirun: BMUF block momentum across processes (default 1 - 1/processes)");
+  cmd->add_option("--host-block-lr", h.host_block_lr, "mpirun: BMUF block learning rate across processes (default 1)");
   add_rows_per_table(*cmd, o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)");
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");

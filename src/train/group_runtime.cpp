@@ -251,6 +251,7 @@ void GroupRuntime::worker_loop(int group, int worker) {
     }
     const float loss =
         workspace.train_step(rows, share.replica, share.optimizer_state, embeddings_, config_.optimizer, next);
+    if (touched_ != nullptr) touched_->mark(rows);
     counters.examples.fetch_add(end - begin, std::memory_order_relaxed);
     if (!std::isfinite(loss)) {
       diverged_at_.store(examples_done(), std::memory_order_relaxed);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "shadowsync/model/model.hpp"
+#include "shadowsync/train/touched_rows.hpp"
 #include "shadowsync/numa/binder.hpp"
 #include "shadowsync/sync/sync_schedule.hpp"
 #include "shadowsync/train/train_config.hpp"
@@ -56,6 +57,9 @@ class GroupRuntime {
   // Starts the workers; `schedule` (which must outlive them) decides their barriers and is
   // asked to stop when the last worker finishes.
   void start(SyncSchedule& schedule);
+  // Before start(): workers mark the embedding rows of each batch they trained (a background
+  // participant reads them; see touched_rows.hpp). nullptr (the default): no marks.
+  void set_touched_rows(TouchedRows* touched) { touched_ = touched; }
   // Every worker parked (see WorkerGate::pause) / released.
   void pause();
   void resume();
@@ -86,6 +90,7 @@ class GroupRuntime {
   std::vector<GroupProgressState> progress() const;
 
  private:
+  TouchedRows* touched_ = nullptr;
   struct alignas(64) GroupCounters {
     std::atomic<uint64_t> next_batch{0};
     std::atomic<uint64_t> batches_done{0};

@@ -45,6 +45,7 @@ class Trainer::Impl {
   std::vector<train::GroupShare> shares_;
   std::unique_ptr<AlignedFloatBuffer> final_dense_;
   std::string train_fingerprint_;  // data_fingerprint(train_), computed once
+  std::unique_ptr<TouchedRows> touched_rows_;  // with a participant only
 
  private:
   const std::string& train_fingerprint() {
@@ -166,12 +167,17 @@ TrainResult Trainer::Impl::run() {
     options.on_background_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
     std::unique_ptr<SyncSchedule> schedule = make_sync_schedule(config_.sync, rule_.get(), groups_, options);
     if (setup_.participant == nullptr) return schedule;
-    setup_.participant->attach(
-        ParticipantAccess{state_->replica_pointers(), state_->dense_floats(), &state_->embeddings()});
+    setup_.participant->attach(ParticipantAccess{state_->replica_pointers(), state_->dense_floats(),
+                                                 &state_->embeddings(), touched_rows_.get()});
     return std::unique_ptr<SyncSchedule>(
         std::make_unique<train::ParticipantSchedule>(std::move(schedule), *setup_.participant));
   };
   train::GroupRuntime runtime(config_, model_, state_->embeddings(), shares_, state_->progress, threads_, *binder_);
+  // A participant learns which embedding rows the workers updated (no whole-table scans).
+  if (setup_.participant != nullptr) {
+    if (!touched_rows_) touched_rows_ = std::make_unique<TouchedRows>(state_->embeddings());
+    runtime.set_touched_rows(touched_rows_.get());
+  }
   auto write_checkpoint = [&](const std::string& path) {
     state_->progress = runtime.progress();
     const train::DataIdentity data{train_.rows, eval_.rows, train_fingerprint()};

@@ -184,6 +184,36 @@ TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
   EXPECT_FLOAT_EQ(hosts[0].replicas[0][3], (value(0, 0, 3) + value(1, 0, 3)) / 2);
 }
 
+// A paused host (the engine reads its replicas for a checkpoint or an evaluation) takes part in
+// the round without writing its replicas, but its rule state advances like every other host's.
+TEST(InterHostRound, APausedHostWritesNothingButKeepsTheRuleStateInStep) {
+  const int H = 2;
+  const size_t n = 6;
+  const SyncParams params = SyncParams::defaults(SyncRuleKind::EASGD, H);
+  std::vector<Host> hosts = make_hosts(H, 1, n, false);
+  for (Host& host : hosts) {
+    for (size_t i = 0; i < n; ++i) host.replicas[0][i] = value(0, 0, i);
+    host.round = std::make_unique<InterHostRound>(host.pointers(), n, nullptr, H, params);
+  }
+  for (size_t i = 0; i < n; ++i) hosts[1].replicas[0][i] += 1.0f;  // host 1 trained
+  const std::vector<float> before = hosts[0].replicas[0];
+  std::vector<float> sum(hosts[0].sent.size(), 0.0f);
+  for (Host& host : hosts) host.round->pack_dense(host.sent.data(), false);
+  for (const Host& host : hosts) {
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] += host.sent[k];
+  }
+  EXPECT_EQ(hosts[0].round->unpack_dense(hosts[0].sent.data(), sum.data(), false), 0);
+  hosts[1].round->unpack_dense(hosts[1].sent.data(), sum.data());
+  EXPECT_EQ(hosts[0].replicas[0], before);
+  // Same model on both hosts now: with the same center, the next round moves both alike.
+  for (size_t i = 0; i < n; ++i) hosts[0].replicas[0][i] = hosts[1].replicas[0][i];
+  run_round(hosts, {false, false});
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_FLOAT_EQ(hosts[0].replicas[0][i], hosts[1].replicas[0][i]) << i;
+    EXPECT_NE(hosts[0].replicas[0][i], before[i]) << i;
+  }
+}
+
 TEST(InterHostRound, EmbeddingChangesOfEveryHostReachEveryHost) {
   const int H = 3;
   std::vector<Host> hosts = make_hosts(H, 1, 4, true);
@@ -234,6 +264,28 @@ TEST(InterHostRound, OnlyChangedRowsAreListed) {
   EXPECT_TRUE(keys.empty());
   const uint64_t bad = 26 * 8;
   EXPECT_THROW(host.round->apply_rows(&bad, host.deltas.data(), 1, false), Error);
+}
+
+// With the workers' marks only the marked rows are compared (a changed row nobody marked waits for
+// the whole-table comparison of the final round); taking a mark clears it.
+TEST(InterHostRound, MarkedRowsAloneAreComparedUntilTheWholeTablesAreAskedFor) {
+  std::vector<Host> hosts = make_hosts(1, 1, 4, true);
+  Host& host = hosts[0];
+  TouchedRows touched(*host.tables);
+  host.round->set_touched_rows(&touched);
+  host.tables->row(0, 1)[0] += 1.0f;  // a worker's update, marked
+  touched.mark(0, 1);
+  host.tables->row(2, 3)[1] += 2.0f;  // an update whose mark was missed
+  touched.mark(5, 6);                 // a mark on a row that did not change
+  host.round->pack_rows(host.keys, host.deltas);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{1}));
+  EXPECT_FLOAT_EQ(host.deltas[0], 1.0f);
+  host.round->apply_rows(host.keys.data(), host.deltas.data(), host.keys.size(), true);
+  host.round->pack_rows(host.keys, host.deltas);  // the marks were taken
+  EXPECT_TRUE(host.keys.empty());
+  host.round->pack_rows(host.keys, host.deltas, true);
+  ASSERT_EQ(host.keys, (std::vector<uint64_t>{2 * 8 + 3}));  // 8 rows per table
+  EXPECT_FLOAT_EQ(host.deltas[1], 2.0f);
 }
 
 TEST(InterHostRound, UnpackCountsTheHostsThatAreDone) {

@@ -1,8 +1,10 @@
 // Tests of `mpirun -np H shadowsync train` on localhost (the mpi front end): H processes train one
 // model on disjoint row ranges (every row once) with NE close to one process of H groups; a clean
-// run writes one checkpoint (rank 0) that `eval` reads and --metrics from rank 0 only; options a
-// run across processes does not support are refused by name; kill -9 of one rank makes the run
-// exit non-zero instead of hanging. SHADOWSYNC_EXE and the Open MPI root/oversubscribe variables
+// run writes one checkpoint (rank 0) that `eval` reads, a part per other process, and --metrics
+// from rank 0 only with every process's figures; periodic checkpoints and evaluations, resume with
+// the same H (another H refused naming both); deterministic foreground runs give the same bits;
+// the --host-* options are validated by name and the old environment variables refused; kill -9
+// of one rank makes the run exit non-zero instead of hanging. SHADOWSYNC_EXE and the Open MPI root/oversubscribe variables
 // come from tests/mpi/meson.build.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -21,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../common/cli_data.hpp"
 #include "../common/run_command.hpp"
 
@@ -31,6 +35,28 @@ using test::RunResult;
 
 const std::string& data_file() { return test::generated_data_file("shadowsync_mpi"); }
 std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_mpi", name); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The JSON lines of a --metrics file.
+std::vector<nlohmann::json> metrics_lines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// Removes a checkpoint, its parts (checkpoint.host-R-of-K) and their lock files.
+void remove_checkpoint(const std::string& path) {
+  const std::filesystem::path p(path);
+  for (const auto& entry : std::filesystem::directory_iterator(p.parent_path())) {
+    if (entry.path().filename().string().rfind(p.filename().string(), 0) == 0) std::filesystem::remove(entry.path());
+  }
+}
 
 const char* const kModel = " --model small --rows-per-table 4096 --quiet --oversubscribe --threads-per-group 1 ";
 
@@ -84,10 +110,10 @@ TEST(MpiTrain, TwoProcessesTrainEveryRowOnceWithTheNEOfTwoGroups) {
   EXPECT_LT(std::abs(mean), 0.01);
 }
 
-TEST(MpiTrain, ThreeProcessesWriteOneCheckpointThatEvalReads) {
+TEST(MpiTrain, ThreeProcessesWriteOneCheckpointThatEvalReadsAndEveryProcessFigures) {
   const std::string checkpoint = temp_path("three.ckpt");
   const std::string metrics = temp_path("three.jsonl");
-  std::filesystem::remove(checkpoint);
+  remove_checkpoint(checkpoint);
   std::filesystem::remove(metrics);
   const RunResult r = run_mpi(3, "train --data '" + data_file() + "'" + kModel + " --groups 1 --checkpoint '" +
                                      checkpoint + "' --metrics '" + metrics + "'");
@@ -95,19 +121,128 @@ TEST(MpiTrain, ThreeProcessesWriteOneCheckpointThatEvalReads) {
   EXPECT_EQ(number_after(r.output, R"(across 3 processes: (\d+) examples trained)"), 36000) << r.output;
   EXPECT_NE(r.output.find("checkpoint: " + checkpoint), std::string::npos) << r.output;
   ASSERT_TRUE(std::filesystem::exists(checkpoint));
-  // Rank 0 alone writes the metrics: one final report.
-  std::ifstream in(metrics);
-  std::string line;
+  // Every other process writes its part (its progress, for resume).
+  EXPECT_TRUE(std::filesystem::exists(checkpoint + ".host-1-of-3"));
+  EXPECT_TRUE(std::filesystem::exists(checkpoint + ".host-2-of-3"));
+  // Rank 0 alone writes the metrics: one final report, then one line of every process's figures.
+  const std::vector<nlohmann::json> lines = metrics_lines(metrics);
   int finals = 0;
-  while (std::getline(in, line)) finals += line.find("\"final\"") != std::string::npos ? 1 : 0;
+  for (const nlohmann::json& line : lines) finals += line.value("event", "") == "final" ? 1 : 0;
   EXPECT_EQ(finals, 1);
+  ASSERT_FALSE(lines.empty());
+  const nlohmann::json& hosts = lines.back();
+  EXPECT_EQ(hosts.at("event"), "hosts");
+  EXPECT_EQ(hosts.at("processes"), 3);
+  ASSERT_EQ(hosts.at("hosts").size(), 3u);
+  for (int h = 0; h < 3; ++h) {
+    const nlohmann::json& host = hosts.at("hosts").at(h);
+    EXPECT_EQ(host.at("rank"), h);
+    EXPECT_EQ(host.at("examples"), 12000) << host;  // rows [hN/3, (h+1)N/3) of 36,000
+    EXPECT_GT(host.at("examples_per_second").get<double>(), 0) << host;
+    EXPECT_GE(host.at("inter_host_rounds").get<uint64_t>(), 1u) << host;
+    EXPECT_GT(host.at("inter_host_bytes_per_round").get<double>(), 0) << host;
+    EXPECT_GT(host.at("inter_host_round_ms").get<double>(), 0) << host;
+    EXPECT_TRUE(host.contains("sync_rounds")) << host;
+  }
+  EXPECT_EQ(hosts.at("totals").at("examples"), 36000);
+  const double rate_sum = hosts["hosts"][0]["examples_per_second"].get<double>() +
+                          hosts["hosts"][1]["examples_per_second"].get<double>() +
+                          hosts["hosts"][2]["examples_per_second"].get<double>();
+  EXPECT_DOUBLE_EQ(hosts.at("totals").at("examples_per_second").get<double>(), rate_sum);
+  EXPECT_EQ(hosts.at("totals").at("inter_host_rounds"), hosts["hosts"][0]["inter_host_rounds"]);
   const RunResult eval = test::run_shadowsync("eval --checkpoint '" + checkpoint + "' --data '" + data_file() + "'");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   const double ne = number_after(eval.output, R"(examples 40000\s+NE ([0-9.]+))");
   EXPECT_GT(ne, 0.5);
   EXPECT_LT(ne, 1.0);
-  std::filesystem::remove(checkpoint);
+  remove_checkpoint(checkpoint);
   std::filesystem::remove(metrics);
+}
+
+// --checkpoint-every and --eval-every under mpirun, a run stopped by --max-examples (per process)
+// and resumed with the same number of processes: every process continues its own rows, so the
+// resumed run ends with every row trained once; another number of processes is refused.
+TEST(MpiTrain, PeriodicCheckpointsEvaluationsAndResumeWithTheSameProcesses) {
+  const std::string checkpoint = temp_path("periodic.ckpt");
+  const std::string metrics = temp_path("periodic.jsonl");
+  remove_checkpoint(checkpoint);
+  const RunResult first = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --checkpoint '" +
+                                         checkpoint + "' --checkpoint-every 3000 --eval-every 3000 --max-examples "
+                                         "9000 --metrics '" + metrics + "'");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  // Each process stops after about 9,000 of its 18,000 rows (whole batches of 128).
+  const double stopped = number_after(first.output, R"(across 2 processes: (\d+) examples trained)");
+  EXPECT_GE(stopped, 18000) << first.output;
+  EXPECT_LT(stopped, 18600) << first.output;
+  // Periodic checkpoints by rank 0 (the model file) and by rank 1 (its part).
+  const auto periodic = [&](const std::string& path) {
+    return std::regex_search(first.output, std::regex("checkpoint at [0-9]+ examples: " +
+                                                      std::regex_replace(path, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+                                                      "\n"));
+  };
+  EXPECT_TRUE(periodic(checkpoint)) << first.output;
+  EXPECT_TRUE(periodic(checkpoint + ".host-1-of-2")) << first.output;
+  int evaluations = 0;
+  for (const nlohmann::json& line : metrics_lines(metrics)) {
+    if (line.value("event", "") != "eval") continue;
+    ++evaluations;
+    EXPECT_GT(line.at("eval").at("ne").get<double>(), 0.5) << line;
+    EXPECT_LT(line.at("eval").at("ne").get<double>(), 1.5) << line;
+  }
+  EXPECT_GE(evaluations, 2) << first.output;  // at about 3,000 and 6,000 examples of rank 0
+  // The checkpoint of the stopped run is a normal one: eval reads it.
+  const RunResult eval = test::run_shadowsync("eval --checkpoint '" + checkpoint + "' --data '" + data_file() + "'");
+  EXPECT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("examples 40000"), std::string::npos) << eval.output;
+
+  const RunResult refused = run_mpi(3, "train --data '" + data_file() + "'" + kModel + " --groups 1 --resume '" +
+                                           checkpoint + "'");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("--resume '" + checkpoint + "': the checkpoint was written by a run across 2 "
+                                "processes, this run has 3"),
+            std::string::npos)
+      << refused.output;
+
+  const RunResult resumed = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --checkpoint '" +
+                                           checkpoint + "' --resume '" + checkpoint + "'");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  // The step count continues: each process ends at its 18,000 rows, 36,000 across both.
+  EXPECT_EQ(number_after(resumed.output, R"(across 2 processes: (\d+) examples trained)"), 36000) << resumed.output;
+  EXPECT_EQ(number_after(resumed.output, R"(trained (\d+) examples in)"), 18000) << resumed.output;
+  const double ne = number_after(resumed.output, R"(eval \(4000 examples\): NE ([0-9.]+))");
+  EXPECT_GT(ne, 0.5);
+  EXPECT_LT(ne, 1.0);
+  // Resuming the finished run again: nothing left to do on any process, and a clean exit.
+  const RunResult again = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --resume '" +
+                                         checkpoint + "'");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("the run in this checkpoint is finished (18000 of 18000 examples done)"),
+            std::string::npos)
+      << again.output;
+  remove_checkpoint(checkpoint);
+  std::filesystem::remove(metrics);
+}
+
+// --deterministic with a foreground rule: the hosts train alone and are averaged in one final
+// round, in a fixed order; two runs write the same bits (rank 0's checkpoint and rank 1's part).
+TEST(MpiTrain, DeterministicForegroundRunsGiveTheSameBits) {
+  const std::string checkpoint = temp_path("det.ckpt");
+  std::vector<std::string> models, parts;
+  for (int run = 0; run < 2; ++run) {
+    remove_checkpoint(checkpoint);
+    const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 2 --sync fr-ma "
+                                   "--deterministic --checkpoint '" + checkpoint + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(number_after(r.output, R"(across 2 processes: (\d+) examples trained)"), 36000) << r.output;
+    models.push_back(read_file(checkpoint));
+    parts.push_back(read_file(checkpoint + ".host-1-of-2"));
+    ASSERT_GT(models.back().size(), 1000u);
+  }
+  EXPECT_TRUE(models[0] == models[1]) << "rank 0's checkpoints differ";
+  EXPECT_TRUE(parts[0] == parts[1]) << "rank 1's parts differ";
+  // After the final round both processes hold the same model: the parts differ from rank 0's
+  // file only in the header (rows, progress).
+  remove_checkpoint(checkpoint);
 }
 
 // The run's rule applies across hosts too (its name is in rank 0's last line).
@@ -122,13 +257,6 @@ TEST(MpiTrain, EasgdAndBmufRunAcrossProcesses) {
     EXPECT_GT(ne, 0.5) << rule;
     EXPECT_LT(ne, 1.0) << rule;
   }
-}
-
-TEST(MpiTrain, UnsupportedOptionsAreRefusedByName) {
-  const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --eval-every 1000");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("--eval-every is not supported yet in a run across 2 processes"), std::string::npos)
-      << r.output;
 }
 
 // The pids of the processes whose parent is `parent` (from /proc).
@@ -159,13 +287,12 @@ struct Outcome {
 
 // Starts a long 2-process run, sends `signal` to rank `victim` once both train, and waits for
 // mpirun (at most 120 s: a hang check; the time taken is reported, not asserted).
-Outcome signal_one_rank(int signal, const std::string& mpirun_options) {
+Outcome signal_one_rank(int signal, const std::string& train_options) {
   Outcome outcome;
   const std::string log = temp_path("signalled.log");
   // Many epochs: the run would take minutes; the survivor must not wait for the other process.
-  const std::string command = "exec " + mpirun(2) + mpirun_options + " '" + test::shadowsync_exe() +
-                              "' train --data '" + data_file() + "'" + kModel + " --groups 1 --epochs 200 > '" + log +
-                              "' 2>&1";
+  const std::string command = "exec " + mpirun(2) + " '" + test::shadowsync_exe() + "' train --data '" + data_file() +
+                              "'" + kModel + " --groups 1 --epochs 200 " + train_options + " > '" + log + "' 2>&1";
   const pid_t launcher = ::fork();
   if (launcher == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
@@ -223,7 +350,7 @@ TEST(MpiTrain, AKilledProcessMakesTheRunExitNonZero) {
 // A process that stops answering (SIGSTOP: alive, so mpirun does not notice) makes the other's
 // inter-host round time out: it names itself and aborts the job.
 TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
-  const Outcome o = signal_one_rank(SIGSTOP, "-x SHADOWSYNC_MPI_TIMEOUT_S=3");
+  const Outcome o = signal_one_rank(SIGSTOP, "--host-sync-timeout-s 3");
   std::cout << "mpirun exited " << o.seconds << " s after SIGSTOP of one process (timeout 3 s)\n";
   EXPECT_TRUE(WIFEXITED(o.status) && WEXITSTATUS(o.status) != 0) << "status " << o.status << "\n" << o.output;
   EXPECT_NE(o.output.find("shadowsync: error: inter-host sync (rank 0 of 2): a round did not complete within the "
@@ -232,16 +359,29 @@ TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
       << o.output;
 }
 
-TEST(MpiTrain, BadEnvironmentIsRefusedByName) {
-  const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  const RunResult bad = test::run_shell_command("SHADOWSYNC_MPI_TIMEOUT_S=soon " + mpirun(2) + " -x SHADOWSYNC_MPI_TIMEOUT_S '" +
+// The inter-host settings are options, validated by name; the environment variables of earlier
+// versions are refused (naming the option) rather than silently ignored.
+TEST(MpiTrain, HostOptionsAreValidatedAndOldEnvironmentVariablesRefused) {
+  const RunResult bad = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --host-sync-timeout-s soon");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--host-sync-timeout-s: 'soon' is not a number"), std::string::npos) << bad.output;
+  const RunResult alpha = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --host-alpha 2");
+  EXPECT_NE(alpha.exit_code, 0);
+  EXPECT_NE(alpha.output.find("--host-alpha must be in (0, 1], got 2"), std::string::npos) << alpha.output;
+  const RunResult old = test::run_shell_command("SHADOWSYNC_MPI_TIMEOUT_S=3 " + mpirun(2) + " -x SHADOWSYNC_MPI_TIMEOUT_S '" +
                                                 test::shadowsync_exe() + "' train --data '" + data_file() + "'" +
                                                 kModel + " --groups 1 2>&1");
-  EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.output.find("environment variable SHADOWSYNC_MPI_TIMEOUT_S: 'soon' is not a number in [0.1, 86400]"),
+  EXPECT_NE(old.exit_code, 0);
+  EXPECT_NE(old.output.find("environment variable SHADOWSYNC_MPI_TIMEOUT_S is no longer read: pass "
+                            "--host-sync-timeout-s instead"),
             std::string::npos)
-      << bad.output;
+      << old.output;
+  // Set, they reach the run: EASGD across 2 processes with its own alpha, dense only.
+  const RunResult set = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --sync s-easgd "
+                                   "--host-alpha 0.3 --host-dense-only --host-sync-interval-ms 5");
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_NE(set.output.find("across 2 processes: 36000 examples trained; inter-host sync (easgd)"), std::string::npos)
+      << set.output;
 }
 
 }  // namespace

@@ -120,6 +120,18 @@ TEST(ParticipantSchedule, ATrainerAttachesStartsAndStopsItsParticipantOnce) {
   EXPECT_EQ(participant.access_.replicas[0], trainer.replicas()[0]);
   EXPECT_EQ(participant.access_.dense_floats, trainer.model().layout().total_floats);
   EXPECT_EQ(participant.access_.embeddings, &trainer.embeddings());
+  // The workers marked the rows of every batch they trained, and no other row.
+  ASSERT_NE(participant.access_.touched_rows, nullptr);
+  TouchedRows& touched = *participant.access_.touched_rows;
+  const DataView data = dataset.view();
+  for (int t = 0; t < kNumSparse; ++t) {
+    std::vector<bool> used(trainer.embeddings().rows(t), false);
+    for (size_t i = 0; i < data.rows; ++i) used[data.sparse[i * kNumSparse + static_cast<size_t>(t)]] = true;
+    for (size_t r = 0; r < used.size(); ++r) {
+      EXPECT_EQ(touched.take(t, r), used[r]) << "table " << t << " row " << r;
+      EXPECT_FALSE(touched.take(t, r)) << "a taken mark is cleared";
+    }
+  }
   std::filesystem::remove(tsv);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/train/touched_rows.hpp"
 
 namespace shadowsync {
 
@@ -26,6 +27,7 @@ struct ParticipantAccess {
   std::vector<float*> replicas;  // the dense replicas of this Trainer (1 for hogwild, G otherwise)
   size_t dense_floats = 0;       // floats per replica
   EmbeddingStore* embeddings = nullptr;  // the shared tables
+  TouchedRows* touched_rows = nullptr;   // the rows the workers updated (touched_rows.hpp)
 };
 
 class BackgroundParticipant {
