@@ -54,7 +54,7 @@ TEST(Precision, Bf16NeedsTheCpuFlagAndOneDnnUsingIt) {
   EXPECT_EQ(precision_unsupported_reason(Precision::Bf16, facts), "");
 }
 
-TEST(Precision, Fp32WorkspacesNeverCheckTheMachine) {
+TEST(Precision, WorkspaceTakesBf16OnlyWhereTheMachineRunsIt) {
   const Model model(ModelConfig::preset("tiny", HashingConfig::uniform(5)));
   EXPECT_EQ(ModelWorkspace(model, 4).precision(), Precision::Fp32);
   const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts());
