@@ -98,6 +98,7 @@ TrainConfig config_from_options(const py::dict& options, const HashingConfig& ha
       } else if (name == "oversubscribe") c.placement.oversubscribe = bool_option(name, value);
       else if (name == "batch") c.batch = static_cast<int>(integer_option(name, value, 1, TrainConfig::kMaxBatch));
       else if (name == "optimizer") c.optimizer.dense = OptimizerConfig::parse(text_option(name, value));
+      else if (name == "precision") c.precision = parse_precision(text_option(name, value));
       else if (name == "lr") c.optimizer.lr = static_cast<float>(real_option(name, value));
       else if (name == "emb_lr") c.optimizer.emb_lr = static_cast<float>(real_option(name, value));
       else if (name == "epochs") c.epochs = static_cast<int>(integer_option(name, value, 1, 1000000));

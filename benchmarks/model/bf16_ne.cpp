@@ -1,11 +1,18 @@
-// BF16 GEMM inputs against fp32 on real (or generated) data: trains the model one pass over the
-// first 90 % of a binary cache with each precision from the same initialization (batch 128, one
-// thread, default optimizers) and prints each one's NE on the last 10 % and its training
-// examples/s, with the machine line. Usage: bf16_ne CACHE [MODEL (default kaggle)]
+// BF16 GEMM variants against fp32 on real (or generated) data: for each initialization seed,
+// trains the model one pass over the first 90 % of a binary cache in fp32, in fp32 with another
+// GEMM kernel (the noise control), and with each variant of which GEMMs take BF16 inputs (same
+// initialization, batch 128, one thread, default optimizers), and prints each run's NE on the
+// last 10 % (evaluated in fp32) and training examples/s, then per variant the mean (with its
+// standard error) and min-max over seeds of the NE change against fp32. Speed here is a rough
+// sign only: benchmarks/model's BM_KaggleLeverPair measures it alternating in one run.
+// Usage: bf16_ne CACHE [MODEL (default kaggle) [SEEDS (default 3)]]
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "model/kernel_choice.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
@@ -15,6 +22,7 @@
 #include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
+#include "shadowsync/model/precision.hpp"
 
 namespace shadowsync {
 namespace {
@@ -23,16 +31,34 @@ struct Outcome {
   double ne = 0, examples_per_second = 0;
 };
 
-Outcome train_and_evaluate(const ModelConfig& config, const DataView& train, const DataView& eval) {
+struct Variant {
+  const char* name;
+  Precision precision;
+  Bf16Gemms gemms;
+};
+
+// The control "fp32-matmul" is fp32 through oneDNN matmul primitives instead of dnnl_sgemm:
+// only float rounding (summation order) differs, so its NE change is the run-to-run noise floor
+// any other variant must be compared with. bf16: fwd = forward, data = backward-data, weights =
+// backward-weights GEMMs; "top:" = top MLP only.
+const std::vector<Variant> kVariants = {
+    {"fp32-matmul", Precision::Fp32, {}},
+    {"bf16:all", Precision::Bf16, {true, true, true, true}},
+    {"bf16:fwd+data", Precision::Bf16, {true, true, false, true}},
+    {"bf16:fwd", Precision::Bf16, {true, false, false, true}},
+};
+
+Outcome train_and_evaluate(const ModelConfig& config, const DataView& train, const DataView& eval, Precision precision,
+                           uint64_t seed) {
   const Model model(config);
   const size_t floats = model.layout().total_floats;
   AlignedFloatBuffer dense(floats), state(floats);
   std::fill(state.data(), state.data() + floats, 0.0f);
   EmbeddingStore store(config.hashing, config.embedding_dim);
-  model.init_dense(dense.data(), 1);
-  model.init_embeddings(store, 1);
+  model.init_dense(dense.data(), seed);
+  model.init_embeddings(store, seed);
   constexpr size_t kBatch = 128;
-  ModelWorkspace workspace(model, int(kBatch));
+  ModelWorkspace workspace(model, int(kBatch), precision);
   const OptimizerConfig opt;
   const auto start = std::chrono::steady_clock::now();
   for (size_t begin = 0; begin < train.rows; begin += kBatch) {
@@ -41,7 +67,8 @@ Outcome train_and_evaluate(const ModelConfig& config, const DataView& train, con
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<float> logits(eval.rows);
-  workspace.predict_logits(eval, dense.data(), store, logits.data());
+  ModelWorkspace evaluator(model, int(kBatch));  // fp32, as the trainer evaluates
+  evaluator.predict_logits(eval, dense.data(), store, logits.data());
   BinaryMetrics metrics;
   metrics.add_logits(logits.data(), eval.labels, eval.rows);
   return Outcome{metrics.ne(), double(train.rows) / seconds};
@@ -52,34 +79,59 @@ Outcome train_and_evaluate(const ModelConfig& config, const DataView& train, con
 
 int main(int argc, char** argv) {
   using namespace shadowsync;
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: bf16_ne CACHE [MODEL]\n");
+  if (argc < 2 || argc > 4) {
+    std::fprintf(stderr, "usage: bf16_ne CACHE [MODEL [SEEDS]]\n");
     return 2;
   }
   try {
     const MachineFacts facts = machine_facts();
     std::printf("machine: %s\n", facts.summary().c_str());
-    if (!facts.avx512_bf16 && !facts.amx_bf16) {
-      std::printf("bf16_ne: skipped: this CPU has neither AVX512_BF16 nor AMX\n");
+    if (const std::string why = precision_unsupported_reason(Precision::Bf16, facts); !why.empty()) {
+      std::printf("bf16_ne: skipped: %s\n", why.c_str());
       return 0;
     }
     const std::string path = argv[1];
+    const int seeds = argc == 4 ? std::stoi(argv[3]) : 3;
     const auto hashing = read_cache_hashing(path);
     if (!hashing) throw Error(path + ": not a binary cache");
     const MappedCache cache = MappedCache::open(path, *hashing);
-    const ModelConfig config = ModelConfig::resolve(argc == 3 ? argv[2] : "kaggle", *hashing);
+    const ModelConfig config = ModelConfig::resolve(argc >= 3 ? argv[2] : "kaggle", *hashing);
     const DataView all = cache.view();
     const size_t split = all.rows - all.rows / 10;
     const DataView train = all.slice(0, split), eval = all.slice(split, all.rows);
-    kernel_choice().bf16_gemms = false;
-    const Outcome fp32 = train_and_evaluate(config, train, eval);
-    kernel_choice().bf16_gemms = true;
-    const Outcome bf16 = train_and_evaluate(config, train, eval);
     std::printf("rows %zu train, %zu eval\n", train.rows, eval.rows);
-    std::printf("fp32: NE %.5f, %.0f examples/s\n", fp32.ne, fp32.examples_per_second);
-    std::printf("bf16: NE %.5f, %.0f examples/s\n", bf16.ne, bf16.examples_per_second);
-    std::printf("bf16 vs fp32: NE %+.3f %%, speed %.2fx\n", 100.0 * (bf16.ne / fp32.ne - 1.0),
-                bf16.examples_per_second / fp32.examples_per_second);
+    const Bf16Gemms saved = bf16_gemms();
+    std::vector<std::vector<double>> change(kVariants.size()), speedup(kVariants.size());
+    for (int seed = 1; seed <= seeds; ++seed) {
+      const Outcome fp32 = train_and_evaluate(config, train, eval, Precision::Fp32, uint64_t(seed));
+      std::printf("seed %d fp32: NE %.5f, %.0f examples/s\n", seed, fp32.ne, fp32.examples_per_second);
+      for (size_t v = 0; v < kVariants.size(); ++v) {
+        bf16_gemms() = kVariants[v].gemms;
+        kernel_choice().matmul_primitives = kVariants[v].precision == Precision::Fp32;
+        const Outcome bf16 = train_and_evaluate(config, train, eval, kVariants[v].precision, uint64_t(seed));
+        kernel_choice().matmul_primitives = false;
+        change[v].push_back(100.0 * (bf16.ne / fp32.ne - 1.0));
+        speedup[v].push_back(bf16.examples_per_second / fp32.examples_per_second);
+        std::printf("seed %d %-13s NE %.5f (%+.3f %%), %.0f examples/s (%.2fx)\n", seed, kVariants[v].name,
+                    bf16.ne, change[v].back(), bf16.examples_per_second, speedup[v].back());
+      }
+      std::fflush(stdout);
+    }
+    bf16_gemms() = saved;
+    for (size_t v = 0; v < kVariants.size(); ++v) {
+      auto mean = [](const std::vector<double>& x) {
+        double s = 0;
+        for (double e : x) s += e;
+        return s / double(x.size());
+      };
+      const auto [lo, hi] = std::minmax_element(change[v].begin(), change[v].end());
+      double spread = 0;  // standard error of the mean change
+      for (double e : change[v]) spread += (e - mean(change[v])) * (e - mean(change[v]));
+      spread = seeds > 1 ? std::sqrt(spread / double(seeds - 1) / double(seeds)) : 0.0;
+      std::printf("variant %-13s NE change vs fp32: mean %+.3f %% +- %.3f (min %+.3f, max %+.3f) over %d seeds; "
+                  "speed %.2fx\n",
+                  kVariants[v].name, mean(change[v]), spread, *lo, *hi, seeds, mean(speedup[v]));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bf16_ne: error: %s\n", e.what());
     return 1;

@@ -7,6 +7,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <ctime>
+#include <memory>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "model/kernel_threading.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
+#include "shadowsync/model/precision.hpp"
 
 namespace shadowsync {
 namespace {
@@ -147,8 +150,10 @@ BENCHMARK(BM_TrainStepKaggleLever)
     ->MinTime(0.5);
 
 // One lever against the default choice, alternating every 16 steps within one benchmark so both
-// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3), or 4:
-// experimental BF16 GEMM inputs (KernelChoice::bf16_gemms; skipped without AVX512_BF16 / AMX).
+// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3), or
+// --precision bf16 against fp32: 4 with the default BF16 GEMMs (every GEMM; see Bf16Gemms), 5
+// with fp32 weight gradients (forward and backward-data in BF16), 6 forward only (skipped
+// without native BF16).
 // Counters: lever_speedup = default CPU seconds / lever CPU seconds over the same number of steps
 // (> 1: the lever helps), and each side's examples/s.
 void BM_KaggleLeverPair(benchmark::State& state) {
@@ -163,13 +168,17 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   KernelChoice with_lever = saved;
   if (lever == 1) with_lever.blocked_weight_update = !saved.blocked_weight_update;
   if (lever == 2) with_lever.matmul_primitives = !saved.matmul_primitives;
-  if (lever == 4) {
-    const MachineFacts facts = machine_facts();
-    if (!facts.avx512_bf16 && !facts.amx_bf16) {
-      state.SkipWithError("BF16 GEMMs need AVX512_BF16 or AMX; this CPU has neither");
+  std::unique_ptr<ModelWorkspace> bf16_workspace;
+  const Bf16Gemms saved_bf16 = bf16_gemms();
+  if (lever >= 4) {
+    if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+      state.SkipWithError(why.c_str());
       return;
     }
-    with_lever.bf16_gemms = true;
+    if (lever == 5) bf16_gemms() = Bf16Gemms{true, true, false, true};
+    if (lever == 6) bf16_gemms() = Bf16Gemms{true, false, false, true};
+    bf16_workspace = std::make_unique<ModelWorkspace>(f.model, batch, Precision::Bf16);
+    bf16_gemms() = saved_bf16;
   }
   size_t begin = 0;
   auto run = [&](bool use_lever) {
@@ -179,7 +188,8 @@ void BM_KaggleLeverPair(benchmark::State& state) {
     for (int i = 0; i < 16; ++i) {
       if (begin + size_t(batch) > all.rows) begin = 0;
       const size_t next = begin + 2 * size_t(batch) > all.rows ? 0 : begin + size_t(batch);
-      benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
+      ModelWorkspace& stepper = use_lever && bf16_workspace ? *bf16_workspace : workspace;
+      benchmark::DoNotOptimize(stepper.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
                                                     f.dense_state.data(), f.store, opt,
                                                     prefetch ? all.slice(next, next + size_t(batch)) : DataView{}));
       begin += size_t(batch);
@@ -193,7 +203,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   }
   kernel_choice() = saved;
   static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
-                                        "prefetch_next_batch", "bf16_gemms"};
+                                        "prefetch_next_batch", "bf16_default", "bf16_fwd+data", "bf16_fwd"};
   state.SetLabel(kLabels[lever]);
   const double steps = 16.0 * double(state.iterations());
   state.counters["lever_speedup"] = base / with;
@@ -202,7 +212,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   state.counters["default_ratio_to_sgemm"] = steps * batch * f.config.flops_per_example_train() * 1e-9 / base / limit;
 }
 BENCHMARK(BM_KaggleLeverPair)
-    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3, 4}})
+    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3, 4, 5, 6}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 

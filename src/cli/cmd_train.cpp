@@ -38,6 +38,7 @@ struct TrainOptions {
   std::string threads_per_group = "auto";
   std::string group_by = "socket";
   std::string optimizer = "adagrad";
+  std::string precision = "fp32";
   std::string sync_interval = "auto";
   std::optional<float> lr;
   std::optional<float> emb_lr;
@@ -145,6 +146,7 @@ void run_train(TrainOptions& o) {
   config.placement.threads_per_group = parse_count_option("threads_per_group", o.threads_per_group);
   config.placement.group_by = parse_group_by(o.group_by);
   config.optimizer.dense = OptimizerConfig::parse(o.optimizer);
+  config.precision = parse_precision(o.precision);
   config.sync_interval_ms = parse_sync_interval(o.sync_interval);
   if (o.lr) config.optimizer.lr = *o.lr;
   if (o.emb_lr) config.optimizer.emb_lr = *o.emb_lr;
@@ -274,6 +276,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--batch", c.batch, "Examples per worker step")
       ->capture_default_str()->check(integer_in(1, TrainConfig::kMaxBatch));
   cmd->add_option("--optimizer", o.optimizer, "Dense optimizer: sgd or adagrad")->capture_default_str();
+  cmd->add_option("--precision", o.precision, "GEMM number format: fp32, or bf16 on CPUs with AVX512_BF16 or AMX "
+                  "(docs/precision.md)")->capture_default_str();
   cmd->add_option("--lr", o.lr, "Dense learning rate");
   cmd->add_option("--emb-lr", o.emb_lr, "Embedding (row-wise Adagrad) learning rate");
   cmd->add_option("--epochs", c.epochs, "Passes over each group's share")

@@ -8,4 +8,9 @@ KernelChoice& kernel_choice() {
   return choice;
 }
 
+Bf16Gemms& bf16_gemms() {
+  static Bf16Gemms choice;
+  return choice;
+}
+
 }  // namespace shadowsync

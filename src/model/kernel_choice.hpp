@@ -16,10 +16,21 @@ struct KernelChoice {
   // dnnl_sgemm. Measured 2 to 7 % slower than dnnl_sgemm at batch 64, 128 and 1024 (within noise
   // at 256), so off.
   bool matmul_primitives = false;
-  // Experimental, for benchmarks/model only: GEMM inputs rounded to BF16 (cached BF16 matmul
-  // primitives, fp32 results, fp32 weights and optimizer state). Needs AVX512_BF16 or AMX.
-  bool bf16_gemms = false;
 };
+
+// Which GEMMs a Precision::Bf16 workspace runs with BF16 inputs (cached BF16 matmul primitives,
+// fp32 accumulation and results; weights, gradients and optimizer state stay fp32). fp32
+// workspaces ignore it. The default is the measured trade-off of docs/precision.md;
+// benchmarks/model compares the others.
+struct Bf16Gemms {
+  bool forward = true;           // y = x w^T
+  bool backward_data = true;     // dx = dy w
+  bool backward_weights = true;  // dw = dy^T x
+  bool bottom_mlp = true;        // false: only the top MLP's GEMMs (the bottom MLP's stay fp32)
+};
+
+// The process-wide BF16 choice. Change it only while no step runs (benchmarks and tests).
+Bf16Gemms& bf16_gemms();
 
 // The process-wide choice. Change it only while no step runs (benchmarks set it between runs).
 KernelChoice& kernel_choice();

@@ -22,9 +22,9 @@ namespace shadowsync::layers {
 namespace {
 
 void sgemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-           float beta, float* c, int ldc) {
-  if (beta == 0.0f && (kernel_choice().matmul_primitives || kernel_choice().bf16_gemms)) {
-    cached_matmul(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, kernel_choice().bf16_gemms);
+           float beta, float* c, int ldc, bool bf16) {
+  if (beta == 0.0f && (kernel_choice().matmul_primitives || bf16)) {
+    cached_matmul(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bf16);
     return;
   }
   const dnnl_status_t status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
@@ -40,8 +40,8 @@ constexpr int kPadded = 32;
 }  // namespace
 
 void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
-                    const float* b, bool relu, float* y, int ldy) {
-  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy);
+                    const float* b, bool relu, float* y, int ldy, bool bf16) {
+  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy, bf16);
   // b is in the replica: plain reads racing with Hogwild updates, the same benign race as the
   // GEMM's reads of w (model_workspace.hpp; suppressed by name in tests/tsan.supp).
   for (int r = 0; r < rows; ++r) {
@@ -55,13 +55,13 @@ void linear_forward(int rows, int in, int out, const float* x, int ldx, const fl
 }
 
 void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
-                          float* dx, int lddx) {
-  sgemm('N', 'N', rows, in, out, dy, lddy, w, in, 0.0f, dx, lddx);
+                          float* dx, int lddx, bool bf16) {
+  sgemm('N', 'N', rows, in, out, dy, lddy, w, in, 0.0f, dx, lddx, bf16);
 }
 
 void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
-                             int lddy, float* dw, float* db) {
-  sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in);
+                             int lddy, float* dw, float* db, bool bf16) {
+  sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in, bf16);
   std::fill(db, db + out, 0.0f);
   for (int r = 0; r < rows; ++r) {
     const float* __restrict dyr = dy + size_t(r) * lddy;

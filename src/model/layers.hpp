@@ -11,15 +11,17 @@ namespace shadowsync::layers {
 inline constexpr int kVectors = 27;                        // bottom output + 26 embeddings
 inline constexpr int kPairs = kVectors * (kVectors - 1) / 2;  // 351
 
+// With `bf16`, the GEMM's inputs are rounded to BF16 (fp32 accumulation and result; needs a CPU
+// with AVX512_BF16 or AMX, see precision.hpp); bias, ReLU and column sums stay fp32.
 // y = x * w^T + b, then ReLU if relu. x: rows x in (ldx), w: out x in, y: rows x out (ldy).
 void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
-                    const float* b, bool relu, float* y, int ldy);
+                    const float* b, bool relu, float* y, int ldy, bool bf16 = false);
 // dx = dy * w. dy: rows x out (lddy), dx: rows x in (lddx), overwritten.
 void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
-                          float* dx, int lddx);
+                          float* dx, int lddx, bool bf16 = false);
 // dw = dy^T * x (out x in), db = column sums of dy (out); both overwritten.
 void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
-                             int lddy, float* dw, float* db);
+                             int lddy, float* dw, float* db, bool bf16 = false);
 // dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
 

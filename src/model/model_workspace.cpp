@@ -42,6 +42,10 @@ struct ModelWorkspace::Impl {
   const int d;
   const bool dot;
   const int zwidth;  // top MLP input width
+  const Precision precision;
+  // Which GEMMs take BF16 inputs: none for fp32; bf16_gemms() at construction for bf16.
+  const bool bf16_forward_top, bf16_forward_bottom, bf16_data_top, bf16_data_bottom, bf16_weights_top,
+      bf16_weights_bottom;
   std::vector<AlignedFloatBuffer> bottom_act, top_act;
   AlignedFloatBuffer t;       // max_batch x 27 x d
   AlignedFloatBuffer z;       // dot: max_batch x zwidth
@@ -52,13 +56,20 @@ struct ModelWorkspace::Impl {
   std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
   std::vector<float> row_grad;
 
-  Impl(const Model& m, int batch)
+  Impl(const Model& m, int batch, Precision p, const Bf16Gemms& g)
       : model(m),
         layout(m.layout()),
         max_batch(batch),
         d(m.config().embedding_dim),
         dot(m.config().interaction == Interaction::Dot),
-        zwidth(m.config().interaction_width()) {
+        zwidth(m.config().interaction_width()),
+        precision(p),
+        bf16_forward_top(p == Precision::Bf16 && g.forward),
+        bf16_forward_bottom(bf16_forward_top && g.bottom_mlp),
+        bf16_data_top(p == Precision::Bf16 && g.backward_data),
+        bf16_data_bottom(bf16_data_top && g.bottom_mlp),
+        bf16_weights_top(p == Precision::Bf16 && g.backward_weights),
+        bf16_weights_bottom(bf16_weights_top && g.bottom_mlp) {
     const size_t b = size_t(batch);
     int widest = zwidth;
     for (const auto& l : layout.bottom) {
@@ -89,7 +100,7 @@ struct ModelWorkspace::Impl {
     for (size_t l = 0; l < layout.bottom.size(); ++l) {
       const auto& L = layout.bottom[l];
       layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
-                             dense + L.bias_offset, true, bottom_act[l].data(), L.out);
+                             dense + L.bias_offset, true, bottom_act[l].data(), L.out, bf16_forward_bottom);
       x = bottom_act[l].data();
       ldx = L.out;
     }
@@ -101,7 +112,7 @@ struct ModelWorkspace::Impl {
       const auto& L = layout.top[l];
       layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
                              dense + L.bias_offset, l + 1 < layout.top.size(), top_act[l].data(),
-                             L.out);
+                             L.out, bf16_forward_top);
       x = top_act[l].data();
       ldx = L.out;
     }
@@ -178,10 +189,10 @@ struct ModelWorkspace::Impl {
     // block updated right after its GEMM while it is in L2; the same values either way (each
     // gradient element is one dot product over the batch; the update is element-wise).
     auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, const float* x, int ldx,
-                                          const float* dy_, int lddy_) {
+                                          const float* dy_, int lddy_, bool bf16) {
       if (apply == nullptr || !kernel_choice().blocked_weight_update) {
         layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy_, lddy_, g + L.weight_offset,
-                                        g + L.bias_offset);
+                                        g + L.bias_offset, bf16);
         if (apply != nullptr) update_range(L.weight_offset, L.bias_offset + size_t(L.out));
         return;
       }
@@ -190,7 +201,7 @@ struct ModelWorkspace::Impl {
         const int nb = std::min(block, L.out - o);
         const size_t w_begin = L.weight_offset + size_t(o) * size_t(L.in);
         const size_t b_begin = L.bias_offset + size_t(o);
-        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, g + w_begin, g + b_begin);
+        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, g + w_begin, g + b_begin, bf16);
         update_range(w_begin, w_begin + size_t(nb) * size_t(L.in));
         update_range(b_begin, b_begin + size_t(nb));
       }
@@ -207,9 +218,10 @@ struct ModelWorkspace::Impl {
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
-      layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
+      layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in,
+                                   bf16_data_top);
       if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
-      weight_gradient_and_update(L, x, ldx, dy, lddy);
+      weight_gradient_and_update(L, x, ldx, dy, lddy, bf16_weights_top);
       dy = dx;
       lddy = L.in;
     }
@@ -226,10 +238,11 @@ struct ModelWorkspace::Impl {
       float* dx = nullptr;
       if (l > 0) {
         dx = other(dy);
-        layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in);
+        layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in,
+                                     bf16_data_bottom);
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
-      weight_gradient_and_update(L, x, ldx, dy, lddy);
+      weight_gradient_and_update(L, x, ldx, dy, lddy, bf16_weights_bottom);
       dy = dx;
       lddy = L.in;
     }
@@ -279,15 +292,18 @@ struct ModelWorkspace::Impl {
   }
 };
 
-ModelWorkspace::ModelWorkspace(const Model& model, int max_batch) {
+ModelWorkspace::ModelWorkspace(const Model& model, int max_batch, Precision precision) {
   if (max_batch < 1) throw Error("model: max batch must be >= 1, got " + std::to_string(max_batch));
+  require_precision_supported(precision);
   use_single_threaded_kernels_on_this_thread();
-  impl_ = std::make_unique<Impl>(model, max_batch);
+  impl_ = std::make_unique<Impl>(model, max_batch, precision, bf16_gemms());
 }
 
 ModelWorkspace::~ModelWorkspace() = default;
 
 int ModelWorkspace::max_batch() const { return impl_->max_batch; }
+
+Precision ModelWorkspace::precision() const { return impl_->precision; }
 
 float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_state,
                                  EmbeddingStore& embeddings, const OptimizerConfig& opt) {

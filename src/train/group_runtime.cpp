@@ -201,7 +201,7 @@ void GroupRuntime::worker_loop(int group, int worker) {
   binder_.bind_worker(group, worker);
   std::unique_ptr<ModelWorkspace> made;
   try {
-    made = std::make_unique<ModelWorkspace>(model_, config_.batch);
+    made = std::make_unique<ModelWorkspace>(model_, config_.batch, config_.precision);
   } catch (const std::bad_alloc&) {
     throw Error(fmt::format("{} {}: training worker {}.{} cannot get its buffers (out of memory); use a smaller {}",
                             field("batch"), config_.batch, group, worker, field("batch")));

@@ -12,6 +12,7 @@ nlohmann::json TrainConfig::to_json() const {
                     {"lr", optimizer.lr},
                     {"emb_lr", optimizer.emb_lr},
                     {"eps", optimizer.eps}};
+  j["precision"] = precision_name(precision);
   j["sync"] = sync.name();
   j["topology"] = topology.empty() ? "this machine" : topology;
   j["groups"] = placement.groups == 0 ? nlohmann::json("auto") : nlohmann::json(placement.groups);
@@ -57,6 +58,7 @@ void TrainConfig::validate() const {
                 " is nondeterministic by nature (background threads or shared replicas race with "
                 "the workers); use none, fr-ma, fr-easgd or fr-bmuf");
   }
+  require_precision_supported(precision);
   if (deterministic && placement.threads_per_group > 1) {
     throw Error(field("deterministic") + " needs " + field("threads_per_group") +
                 " 1 (Hogwild workers of one group race)");

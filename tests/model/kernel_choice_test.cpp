@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model/kernel_choice.hpp"
@@ -17,6 +18,7 @@
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
+#include "shadowsync/model/precision.hpp"
 
 namespace shadowsync {
 namespace {
@@ -24,7 +26,11 @@ namespace {
 // Restores the default choice when a test ends.
 struct ChoiceGuard {
   KernelChoice saved = kernel_choice();
-  ~ChoiceGuard() { kernel_choice() = saved; }
+  Bf16Gemms saved_bf16 = bf16_gemms();
+  ~ChoiceGuard() {
+    kernel_choice() = saved;
+    bf16_gemms() = saved_bf16;
+  }
 };
 
 struct Trained {
@@ -34,7 +40,7 @@ struct Trained {
 
 // `steps` steps from the same initialization with the current kernel choice and `optimizer`;
 // returns the dense weights, their state, the first rows of every table and the losses.
-Trained train(const char* preset, DenseOptimizer optimizer, int steps) {
+Trained train(const char* preset, DenseOptimizer optimizer, int steps, Precision precision = Precision::Fp32) {
   const ModelConfig config = ModelConfig::preset(preset, HashingConfig::uniform(40));
   const Model model(config);
   AlignedFloatBuffer dense(model.layout().total_floats), state(model.layout().total_floats);
@@ -42,7 +48,7 @@ Trained train(const char* preset, DenseOptimizer optimizer, int steps) {
   EmbeddingStore store(config.hashing, config.embedding_dim);
   model.init_dense(dense.data(), 5);
   model.init_embeddings(store, 5);
-  ModelWorkspace workspace(model, 48);
+  ModelWorkspace workspace(model, 48, precision);
   OptimizerConfig opt;
   opt.dense = optimizer;
   Trained out;
@@ -186,25 +192,27 @@ TEST(MatmulCache, MatchesLoopsForEveryTransposeAndLeadingDimension) {
   }
 }
 
-// Experimental BF16 GEMM inputs: a step's loss within BF16 rounding of fp32's, and the same
+// BF16 GEMM inputs (every GEMM): a step's loss within BF16 rounding of fp32's, and the same
 // training direction (the losses of 3 SGD steps agree to 1 %). Runs where the CPU has
 // AVX512_BF16 or AMX; skipped with the reason elsewhere.
 TEST(Bf16Gemms, TrainLikeFp32WithinBf16Rounding) {
-  const MachineFacts facts = machine_facts();
-  if (!facts.avx512_bf16 && !facts.amx_bf16) GTEST_SKIP() << "this CPU has neither AVX512_BF16 nor AMX";
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
   ChoiceGuard guard;
   kernel_choice() = KernelChoice{};
   const Trained fp32 = train("kaggle", DenseOptimizer::Sgd, 3);
-  kernel_choice().bf16_gemms = true;
-  const Trained bf16 = train("kaggle", DenseOptimizer::Sgd, 3);
+  bf16_gemms() = Bf16Gemms{true, true, true, true};
+  const Trained bf16 = train("kaggle", DenseOptimizer::Sgd, 3, Precision::Bf16);
   expect_close(bf16.losses, fp32.losses, 1e-2, "loss", 0.0);
   // Not bit-equal: the inputs really were rounded.
   EXPECT_NE(bf16.dense, fp32.dense);
 }
 
 TEST(MatmulCache, Bf16MatchesLoopsWithinBf16Rounding) {
-  const MachineFacts facts = machine_facts();
-  if (!facts.avx512_bf16 && !facts.amx_bf16) GTEST_SKIP() << "this CPU has neither AVX512_BF16 nor AMX";
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
   const int m = 6, n = 4, k = 33;
   std::vector<float> a(size_t(m) * k), b(size_t(n) * k);
   for (size_t i = 0; i < a.size(); ++i) a[i] = 1.0f + float(i % 7) * 0.1234567f;

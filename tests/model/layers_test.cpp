@@ -4,9 +4,12 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "model/layers.hpp"
+#include "shadowsync/model/machine_facts.hpp"
+#include "shadowsync/model/precision.hpp"
 
 namespace shadowsync::layers {
 namespace {
@@ -188,6 +191,54 @@ TEST(Layers, OptimizersMatchTheirFormulas) {
   auto v = w0;
   sgd_update(n, v.data(), g.data(), 0.5f);
   for (size_t i = 0; i < n; ++i) EXPECT_NEAR(v[i], w0[i] - 0.5 * g[i], 1e-6);
+}
+
+// The BF16 GEMMs of the three linear kernels against fp32, element by element: rounding each
+// input to BF16 (8 significant bits, relative error at most 2^-9) moves each product by at most
+// 2^-8 of |a||b| (first order), so an output within 2^-8 sum |a||b| of fp32's (plus fp32
+// accumulation slack). And the inputs really were rounded (not bit-equal to fp32).
+TEST(Layers, Bf16LinearWithinBf16RoundingOfFp32) {
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const int rows = 37, in = 45, out = 29;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  std::vector<float> x(size_t(rows) * in), w(size_t(out) * in), b(static_cast<size_t>(out)), dy(size_t(rows) * out);
+  for (auto* v : {&x, &w, &b, &dy}) {
+    for (float& e : *v) e = n(rng);
+  }
+  auto abs_of = [](std::vector<float> v) {
+    for (float& e : v) e = std::fabs(e);
+    return v;
+  };
+  const std::vector<float> ax = abs_of(x), aw = abs_of(w), ady = abs_of(dy), zero(size_t(out), 0.0f);
+  auto check = [](const std::vector<float>& got, const std::vector<float>& expected, const std::vector<float>& scale,
+                  const char* what) {
+    bool differs = false;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_LE(std::fabs(double(got[i]) - expected[i]), std::ldexp(1.0, -8) * scale[i] * 1.01 + 1e-5) << what << " " << i;
+      differs = differs || got[i] != expected[i];
+    }
+    EXPECT_TRUE(differs) << what << ": the inputs were not rounded to BF16";
+  };
+  std::vector<float> y32(size_t(rows) * out), y16(y32.size()), scale(y32.size());
+  linear_forward(rows, in, out, x.data(), in, w.data(), b.data(), false, y32.data(), out);
+  linear_forward(rows, in, out, x.data(), in, w.data(), b.data(), false, y16.data(), out, true);
+  linear_forward(rows, in, out, ax.data(), in, aw.data(), zero.data(), false, scale.data(), out);
+  check(y16, y32, scale, "forward");
+  std::vector<float> dx32(size_t(rows) * in), dx16(dx32.size()), dscale(dx32.size());
+  linear_backward_data(rows, in, out, dy.data(), out, w.data(), dx32.data(), in);
+  linear_backward_data(rows, in, out, dy.data(), out, w.data(), dx16.data(), in, true);
+  linear_backward_data(rows, in, out, ady.data(), out, aw.data(), dscale.data(), in);
+  check(dx16, dx32, dscale, "backward data");
+  std::vector<float> dw32(size_t(out) * in), dw16(dw32.size()), wscale(dw32.size()), db32(static_cast<size_t>(out)), db16(db32.size());
+  linear_backward_weights(rows, in, out, x.data(), in, dy.data(), out, dw32.data(), db32.data());
+  linear_backward_weights(rows, in, out, x.data(), in, dy.data(), out, dw16.data(), db16.data(), true);
+  linear_backward_weights(rows, in, out, ax.data(), in, ady.data(), out, wscale.data(), db16.data());
+  check(dw16, dw32, wscale, "backward weights");
+  linear_backward_weights(rows, in, out, x.data(), in, dy.data(), out, dw16.data(), db16.data(), true);
+  EXPECT_EQ(db16, db32) << "bias gradients stay fp32";
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // created in a step). Bound to the thread that constructs it: create and use it on one thread.
 //
 // Kernels: every fully connected layer is a single-threaded oneDNN GEMM (dnnl_sgemm, row-major)
-// on the replica's weights in place (layout in dense_layout.hpp); bias + ReLU, the interaction,
+// on the replica's weights in place (layout in dense_layout.hpp); with Precision::Bf16 the
+// chosen GEMMs take BF16 copies of their inputs instead (precision.hpp, docs/precision.md); bias + ReLU, the interaction,
 // BCE, the embedding gather / scatter and the optimizers are vectorized C++ (src/model/layers.*).
 //
 // Hogwild: train_step updates `dense`, `dense_state` and the touched embedding rows in place
@@ -24,6 +25,7 @@
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/optimizer.hpp"
+#include "shadowsync/model/precision.hpp"
 
 namespace shadowsync {
 
@@ -36,8 +38,10 @@ struct SparseRowGrad {
 
 class ModelWorkspace {
  public:
-  // The Model must outlive the workspace. max_batch >= 1 (else Error).
-  ModelWorkspace(const Model& model, int max_batch);
+  // The Model must outlive the workspace. max_batch >= 1 (else Error). `precision` applies to
+  // every step, prediction and gradient of this workspace; bf16 on a machine that cannot run it
+  // natively: Error naming the field precision (require_precision_supported).
+  ModelWorkspace(const Model& model, int max_batch, Precision precision = Precision::Fp32);
   ~ModelWorkspace();
   ModelWorkspace(const ModelWorkspace&) = delete;
   ModelWorkspace& operator=(const ModelWorkspace&) = delete;
@@ -67,6 +71,7 @@ class ModelWorkspace {
                            float* dense_grad, std::vector<SparseRowGrad>* emb_grads);
 
   int max_batch() const;
+  Precision precision() const;
 
  private:
   struct Impl;

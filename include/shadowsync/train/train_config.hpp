@@ -13,6 +13,7 @@
 #include "shadowsync/model/model_config.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/model/optimizer.hpp"
+#include "shadowsync/model/precision.hpp"
 #include "shadowsync/sync/sync_method.hpp"
 
 namespace shadowsync {
@@ -20,6 +21,9 @@ namespace shadowsync {
 struct TrainConfig {
   ModelConfig model;
   OptimizerConfig optimizer;
+  // Number format of the workers' GEMMs (precision.hpp); bf16 is checked against this machine by
+  // validate(). Weights, optimizer state, checkpoints and evaluation stay fp32 either way.
+  Precision precision = Precision::Fp32;
   SyncMethod sync = SyncMethod::ShadowMA;
 
   // Where the groups run: a topology to plan from ("" = this machine; an hwloc synthetic

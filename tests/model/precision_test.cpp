@@ -1,0 +1,166 @@
+// Precision (precision.hpp): parsing and naming, the machine check's messages for machines
+// without native BF16, and the BF16 step's gradients against fp32's within the error BF16's
+// 8-bit significand allows (run where the CPU has AVX512_BF16 or AMX; skipped with the reason
+// elsewhere).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "model/kernel_choice.hpp"
+#include "reference.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/model/machine_facts.hpp"
+#include "shadowsync/model/model.hpp"
+#include "shadowsync/model/model_workspace.hpp"
+#include "shadowsync/model/precision.hpp"
+
+namespace shadowsync {
+namespace {
+
+TEST(Precision, ParsesAndNamesEachValue) {
+  EXPECT_EQ(parse_precision("fp32"), Precision::Fp32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::Bf16);
+  EXPECT_EQ(precision_name(Precision::Fp32), "fp32");
+  EXPECT_EQ(precision_name(Precision::Bf16), "bf16");
+  for (const char* bad : {"fp16", "BF16", "", "bf16 "}) {
+    try {
+      parse_precision(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "precision: unknown precision \"" + std::string(bad) + "\" (valid: fp32, bf16)");
+    }
+  }
+}
+
+TEST(Precision, Bf16NeedsTheCpuFlagAndOneDnnUsingIt) {
+  MachineFacts facts = parse_cpuinfo("model name : Test CPU\nflags : avx2 avx512f\n");
+  facts.onednn_isa = "avx512_core";
+  EXPECT_EQ(precision_unsupported_reason(Precision::Fp32, facts), "");
+  EXPECT_EQ(precision_unsupported_reason(Precision::Bf16, facts),
+            "bf16 needs a CPU with AVX512_BF16 or AMX; this one (Test CPU) has neither (avx512_bf16=no amx=no)");
+  facts = parse_cpuinfo("model name : Test CPU\nflags : avx512f avx512_bf16\n");
+  facts.onednn_isa = "avx512_core";  // ONEDNN_MAX_CPU_ISA=AVX512_CORE
+  EXPECT_EQ(precision_unsupported_reason(Precision::Bf16, facts),
+            "bf16 needs oneDNN to use the CPU's BF16 instructions, but its ISA is avx512_core (lowered by "
+            "ONEDNN_MAX_CPU_ISA?)");
+  facts.onednn_isa = "avx512_core_bf16";
+  EXPECT_EQ(precision_unsupported_reason(Precision::Bf16, facts), "");
+  facts = parse_cpuinfo("model name : Test CPU\nflags : avx512f amx_bf16 amx_tile\n");
+  facts.onednn_isa = "avx512_core_amx";
+  EXPECT_EQ(precision_unsupported_reason(Precision::Bf16, facts), "");
+}
+
+TEST(Precision, WorkspaceTakesBf16OnlyWhereTheMachineRunsIt) {
+  const Model model(ModelConfig::preset("tiny", HashingConfig::uniform(5)));
+  EXPECT_EQ(ModelWorkspace(model, 4).precision(), Precision::Fp32);
+  const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts());
+  if (why.empty()) {
+    EXPECT_EQ(ModelWorkspace(model, 4, Precision::Bf16).precision(), Precision::Bf16);
+  } else {
+    try {
+      ModelWorkspace bf16(model, 4, Precision::Bf16);
+      ADD_FAILURE() << "bf16 accepted on a machine without it";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "precision " + why + "; use fp32");
+    }
+  }
+}
+
+// Restores the process-wide BF16 choice when a test ends.
+struct Bf16Guard {
+  Bf16Gemms saved = bf16_gemms();
+  ~Bf16Guard() { bf16_gemms() = saved; }
+};
+
+double norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+
+// Normwise relative difference of two equal-length vectors.
+double relative_difference(const std::vector<double>& got, const std::vector<double>& expected) {
+  std::vector<double> diff(got.size());
+  for (size_t i = 0; i < got.size(); ++i) diff[i] = got[i] - expected[i];
+  return norm(diff) / norm(expected);
+}
+
+// BF16 rounds each GEMM input to 8 significant bits (relative error at most u = 2^-9), so one
+// GEMM's result is within 2u = 2^-8 of fp32's relative to sum |a||b| (tests/model/layers_test.cpp
+// checks that bound element by element). Through a whole step the error of a gradient is
+// amplified: ReLU masks flip where a pre-activation is near 0, and the batch sums of a weight
+// gradient cancel (the result is smaller than sum |dy||x|). Measured on these presets (small,
+// kaggle; 64 examples): at most 0.081 normwise = 21 x 2^-8, whichever GEMMs are BF16, and the
+// same with forward GEMMs only (the activations' rounding dominates). The tolerance is 2^-8
+// times that amplification rounded up to a power of two: 32 x 2^-8 = 0.125.
+constexpr double kStepTolerance = 32.0 / 256.0;
+
+void expect_gradients_within_bf16_rounding(const char* preset, const Bf16Gemms& gemms, const char* label) {
+  const ModelConfig config = ModelConfig::preset(preset, HashingConfig::uniform(40));
+  const Model model(config);
+  const DenseLayout& layout = model.layout();
+  AlignedFloatBuffer dense(layout.total_floats), grad32(layout.total_floats), grad16(layout.total_floats);
+  model.init_dense(dense.data(), 3);
+  EmbeddingStore store(config.hashing, config.embedding_dim);
+  model.init_embeddings(store, 3);
+  const test::Batch batch = test::random_batch(64, config.hashing, 17);
+  bf16_gemms() = gemms;
+  ModelWorkspace fp32(model, 64), bf16(model, 64, Precision::Bf16);
+  std::vector<SparseRowGrad> rows32, rows16;
+  const float loss32 = fp32.loss_and_gradients(batch.view(), dense.data(), store, grad32.data(), &rows32);
+  const float loss16 = bf16.loss_and_gradients(batch.view(), dense.data(), store, grad16.data(), &rows16);
+
+  const double bound = kStepTolerance;
+  std::printf("%s %s: loss %.6f (fp32 %.6f)\n", preset, label, loss16, loss32);
+  // The loss is a mean over the batch: no cancellation, one forward pass of error.
+  EXPECT_NEAR(loss16, loss32, std::ldexp(1.0, -8) * std::fabs(loss32)) << preset << " " << label;
+  double largest = 0;
+  auto check = [&](const std::string& what, size_t begin, size_t count) {
+    const std::vector<double> a(grad16.data() + begin, grad16.data() + begin + count);
+    const std::vector<double> b(grad32.data() + begin, grad32.data() + begin + count);
+    const double rel = relative_difference(a, b);
+    std::printf("  %-16s relative difference %.5f\n", what.c_str(), rel);
+    EXPECT_LE(rel, bound) << preset << " " << label << " " << what;
+    largest = std::max(largest, rel);
+  };
+  for (size_t l = 0; l < layout.bottom.size(); ++l) {
+    const auto& L = layout.bottom[l];
+    check("bottom " + std::to_string(l) + " weights", L.weight_offset, size_t(L.in) * size_t(L.out));
+  }
+  for (size_t l = 0; l < layout.top.size(); ++l) {
+    const auto& L = layout.top[l];
+    check("top " + std::to_string(l) + " weights", L.weight_offset, size_t(L.in) * size_t(L.out));
+  }
+  ASSERT_EQ(rows16.size(), rows32.size());
+  std::vector<double> e16, e32;
+  for (size_t i = 0; i < rows16.size(); ++i) {
+    ASSERT_EQ(rows16[i].table, rows32[i].table);
+    ASSERT_EQ(rows16[i].row, rows32[i].row);
+    e16.insert(e16.end(), rows16[i].grad.begin(), rows16[i].grad.end());
+    e32.insert(e32.end(), rows32[i].grad.begin(), rows32[i].grad.end());
+  }
+  const double emb = relative_difference(e16, e32);
+  std::printf("  %-16s relative difference %.5f\n", "embedding rows", emb);
+  EXPECT_LE(emb, bound) << preset << " " << label << " embedding rows";
+  // The inputs really were rounded: far above fp32's own rounding (2^-24).
+  EXPECT_GT(std::max(largest, emb), std::ldexp(1.0, -16)) << preset << " " << label;
+}
+
+TEST(Bf16Step, GradientsMatchFp32WithinBf16Rounding) {
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  Bf16Guard guard;
+  for (const char* preset : {"small", "kaggle"}) {
+    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{}, "default");
+    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, true, false, true}, "fp32 weight gradients");
+    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, false, false, true}, "forward only");
+  }
+}
+
+}  // namespace
+}  // namespace shadowsync
