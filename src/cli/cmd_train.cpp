@@ -116,9 +116,12 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
                 static_cast<unsigned long long>(r.groups[g].iterations), r.groups[g].examples_per_second);
   }
   std::string gap = r.sync_gap ? fmt::format("{:.2f} iterations", *r.sync_gap) : "none (no syncs)";
-  std::printf("sync %s: %llu rounds, %.1f rounds/s (paced every %d ms), sync gap %s, divergence %.3g, wait share %.1f%%\n",
+  const std::string pacing = r.sync_round_iterations > 0
+                                ? fmt::format("paced at one round per {} iterations", r.sync_round_iterations)
+                                : fmt::format("paced every {} ms", r.sync_interval_ms);
+  std::printf("sync %s: %llu rounds, %.1f rounds/s (%s), sync gap %s, divergence %.3g, wait share %.1f%%\n",
               config.sync.name().c_str(), static_cast<unsigned long long>(r.sync_rounds),
-              r.sync_rounds_per_second, r.sync_interval_ms, gap.c_str(), r.divergence, 100 * r.wait_share);
+              r.sync_rounds_per_second, pacing.c_str(), gap.c_str(), r.divergence, 100 * r.wait_share);
   if (r.eval) {
     std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                 static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
@@ -273,6 +276,9 @@ void add_train_command(CLI::App& app) {
                   "Shadow modes: ms from one round's start to the next: auto (continuous with a spare core, "
                   "else paced to about 10% of a core) or a number (0 = continuous)")
       ->capture_default_str();
+  cmd->add_option("--sync-round-iterations", c.sync_round_iterations,
+                  "Shadow modes, auto pacing, no spare core: one round per this many iterations of each group")
+      ->capture_default_str()->check(integer_in(1, 1 << 30));
   cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
       ->capture_default_str()->check(integer_in(0, 4096));
   cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");

@@ -25,6 +25,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["seed"] = seed;
   j["sync_every"] = sync_every;
   j["sync_interval_ms"] = sync_interval_ms == kAutoSyncInterval ? nlohmann::json("auto") : nlohmann::json(sync_interval_ms);
+  j["sync_round_iterations"] = sync_round_iterations;
   j["sync_threads"] = sync_threads == 0 ? nlohmann::json("per-group") : nlohmann::json(sync_threads);
   if (alpha) j["alpha"] = *alpha;
   if (block_momentum) j["block_momentum"] = *block_momentum;
@@ -43,6 +44,9 @@ void TrainConfig::validate() const {
   if (sync_every < 1) throw Error(field("sync_every") + " must be at least 1, got " + std::to_string(sync_every));
   if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {
     throw Error(field("sync_interval_ms") + " must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
+  }
+  if (sync_round_iterations < 1) {
+    throw Error(field("sync_round_iterations") + " must be at least 1, got " + std::to_string(sync_round_iterations));
   }
   if (sync_threads < 0) throw Error(field("sync_threads") + " must be 0 (one per group) or more");
   if (!(optimizer.lr > 0)) throw Error(field("lr") + " must be positive");
