@@ -32,7 +32,7 @@ struct TrainOptions {
   std::string eval_data;
   std::optional<double> eval_fraction;
   std::string model = "small";
-  std::string sync = "s-ma";
+  std::string sync = "s-pa";
   std::string groups = "auto";
   std::string threads_per_group = "auto";
   std::string group_by = "socket";
@@ -282,9 +282,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
       ->capture_default_str()->check(integer_in(0, 4096));
   cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");
-  cmd->add_option("--block-momentum", c.block_momentum, "BMUF block momentum eta (default 1 - 1/groups)");
-  cmd->add_option("--block-lr", c.block_lr, "BMUF block learning rate zeta (default 1)");
-  cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF: classic instead of Nesterov block momentum");
+  cmd->add_option("--block-momentum", c.block_momentum, "BMUF / PA block momentum eta (default BMUF 1 - 1/groups, PA 1 - 1/sqrt(groups))");
+  cmd->add_option("--block-lr", c.block_lr, "BMUF / PA block learning rate zeta (default 1)");
+  cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF / PA: classic instead of Nesterov block momentum");
   cmd->add_option("--eval-every", c.eval_every, "Evaluate every N examples (0 = only at the end)");
   cmd->add_option("--checkpoint", c.checkpoint_path, "Write checkpoints to this file");
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "Checkpoint every N examples as well as at the end");

@@ -59,7 +59,7 @@ void TrainConfig::validate() const {
   if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
     throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "
-                "the workers); use none, fr-ma, fr-easgd or fr-bmuf");
+                "the workers); use none, fr-ma, fr-easgd, fr-bmuf or fr-pa");
   }
   if (deterministic && placement.threads_per_group > 1) {
     throw Error(field("deterministic") + " needs " + field("threads_per_group") +

@@ -20,7 +20,7 @@ namespace shadowsync {
 struct TrainConfig {
   ModelConfig model;
   OptimizerConfig optimizer;
-  SyncMethod sync = SyncMethod::ShadowMA;
+  SyncMethod sync = SyncMethod::ShadowPA;  // docs/sync.md: why progress-preserving averaging
 
   // Where the groups run: a topology to plan from ("" = this machine; an hwloc synthetic
   // description or XML file) and the placement options. Ignored when the engine is given a plan.
