@@ -224,7 +224,7 @@ def train(data, eval_data=None, **options):
     data, eval_data: Dataset or path (TSV or cache). Without eval_data the last eval_fraction
         (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation.
     options: the CLI's option names with underscores (see TRAIN_OPTIONS): model="small",
-        sync="s-ma", groups="auto", threads_per_group="auto", batch=128, precision="fp32" (or
+        sync="s-pa", groups="auto", threads_per_group="auto", batch=128, precision="fp32" (or
         "bf16" on CPUs with AVX512_BF16 or AMX), lr=, emb_lr=, epochs=1,
         seed=1, sync_every=10, checkpoint=path, resume=path, deterministic=False, max_examples=,
         eval_every=, topology=, ...; for a path: rows_per_table=, hash_salt=, strict=.

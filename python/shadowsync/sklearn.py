@@ -88,7 +88,7 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     tail). score(X, y) is ROC AUC.
     """
 
-    def __init__(self, model="small", sync="s-ma", groups="auto", threads_per_group="auto", batch=128, lr=None,
+    def __init__(self, model="small", sync="s-pa", groups="auto", threads_per_group="auto", batch=128, lr=None,
                  emb_lr=None, epochs=1, seed=1, sync_every=10, deterministic=False, rows_per_table=None,
                  hash_salt=0, max_examples=0, checkpoint=None, verbose=False):
         self.model = model

@@ -33,7 +33,7 @@ struct TrainOptions {
   std::string eval_data;
   std::optional<double> eval_fraction;
   std::string model = "small";
-  std::string sync = "s-ma";
+  std::string sync = "s-pa";
   std::string groups = "auto";
   std::string threads_per_group = "auto";
   std::string group_by = "socket";
@@ -120,9 +120,12 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
                 static_cast<unsigned long long>(r.groups[g].iterations), r.groups[g].examples_per_second);
   }
   std::string gap = r.sync_gap ? fmt::format("{:.2f} iterations", *r.sync_gap) : "none (no syncs)";
-  std::printf("sync %s: %llu rounds, %.1f rounds/s (paced every %d ms), sync gap %s, divergence %.3g, wait share %.1f%%\n",
+  const std::string pacing = r.sync_round_iterations > 0
+                                ? fmt::format("paced at one round per {} iterations", r.sync_round_iterations)
+                                : fmt::format("paced every {} ms", r.sync_interval_ms);
+  std::printf("sync %s: %llu rounds, %.1f rounds/s (%s), sync gap %s, divergence %.3g, wait share %.1f%%\n",
               config.sync.name().c_str(), static_cast<unsigned long long>(r.sync_rounds),
-              r.sync_rounds_per_second, r.sync_interval_ms, gap.c_str(), r.divergence, 100 * r.wait_share);
+              r.sync_rounds_per_second, pacing.c_str(), gap.c_str(), r.divergence, 100 * r.wait_share);
   if (r.eval) {
     std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
                 static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
@@ -289,12 +292,15 @@ void add_train_command(CLI::App& app) {
                   "Shadow modes: ms from one round's start to the next: auto (continuous with a spare core, "
                   "else paced to about 10% of a core) or a number (0 = continuous)")
       ->capture_default_str();
+  cmd->add_option("--sync-round-iterations", c.sync_round_iterations,
+                  "Shadow modes, auto pacing, no spare core: one round per this many iterations of each group")
+      ->capture_default_str()->check(integer_in(1, 1 << 30));
   cmd->add_option("--sync-threads", c.sync_threads, "Shadow modes: background threads (0 = one per group)")
       ->capture_default_str()->check(integer_in(0, 4096));
   cmd->add_option("--alpha", c.alpha, "EASGD elastic coefficient (default 0.9 / groups)");
-  cmd->add_option("--block-momentum", c.block_momentum, "BMUF block momentum eta (default 1 - 1/groups)");
-  cmd->add_option("--block-lr", c.block_lr, "BMUF block learning rate zeta (default 1)");
-  cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF: classic instead of Nesterov block momentum");
+  cmd->add_option("--block-momentum", c.block_momentum, "BMUF / PA block momentum eta (default BMUF 1 - 1/groups, PA 1 - 1/sqrt(groups))");
+  cmd->add_option("--block-lr", c.block_lr, "BMUF / PA block learning rate zeta (default 1)");
+  cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF / PA: classic instead of Nesterov block momentum");
   cmd->add_option("--eval-every", c.eval_every, "Evaluate every N examples (0 = only at the end)");
   cmd->add_option("--checkpoint", c.checkpoint_path, "Write checkpoints to this file");
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "Checkpoint every N examples as well as at the end");

@@ -22,6 +22,10 @@ ShadowSynchronizer::ShadowSynchronizer(SyncRule& rule, ShadowSyncOptions options
   if (options_.interval_ms < 0) {
     throw Error("shadow sync options: interval_ms must be >= 0, got " + std::to_string(options_.interval_ms));
   }
+  if (options_.progress_per_round > 0 && !options_.progress) {
+    throw Error("shadow sync options: progress_per_round " + std::to_string(options_.progress_per_round) +
+                " needs a progress counter, got none");
+  }
   // Slice k = [cut(k), cut(k + 1)), cuts at multiples of 16 floats (one cache line).
   const size_t n = rule_.size();
   const size_t t = static_cast<size_t>(options_.threads);
@@ -82,18 +86,27 @@ void ShadowSynchronizer::loop(int thread) {
   ThreadCounters& counters = counters_[static_cast<size_t>(thread)];
   const auto [begin, end] = slices_[static_cast<size_t>(thread)];
   const auto interval = std::chrono::milliseconds(options_.interval_ms);
+  const uint64_t per_round = options_.progress_per_round;
+  const auto stopping = [this] { return stop_requested_.load(std::memory_order_relaxed); };
   try {
     if (options_.on_thread_start) options_.on_thread_start(thread);
     while (!stop_requested_.load(std::memory_order_relaxed)) {
       const Clock::time_point round_start = Clock::now();
+      const uint64_t progress_at_start = per_round > 0 ? options_.progress() : 0;
       rule_.run_range(begin, end);
       const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - round_start);
       counters.busy_ns.fetch_add(static_cast<uint64_t>(busy.count()), std::memory_order_relaxed);
       counters.slices.fetch_add(1, std::memory_order_release);
       if (options_.interval_ms > 0) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_until(lock, round_start + interval,
-                         [this] { return stop_requested_.load(std::memory_order_relaxed); });
+        wake_.wait_until(lock, round_start + interval, stopping);
+      }
+      if (per_round > 0) {
+        // Polled: the workers that make progress are never asked to signal anything.
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stopping() && options_.progress() - progress_at_start < per_round) {
+          wake_.wait_for(lock, std::chrono::microseconds(100), stopping);
+        }
       }
     }
   } catch (...) {

@@ -9,14 +9,16 @@
 namespace shadowsync {
 namespace {
 
-const std::array<std::pair<std::string_view, SyncMethod>, 8>& named_methods() {
-  static const std::array<std::pair<std::string_view, SyncMethod>, 8> methods{{
+const std::array<std::pair<std::string_view, SyncMethod>, 10>& named_methods() {
+  static const std::array<std::pair<std::string_view, SyncMethod>, 10> methods{{
       {"s-ma", SyncMethod::ShadowMA},
       {"s-easgd", SyncMethod::ShadowEASGD},
       {"s-bmuf", SyncMethod::ShadowBMUF},
+      {"s-pa", SyncMethod::ShadowPA},
       {"fr-ma", SyncMethod::ForegroundMA},
       {"fr-easgd", SyncMethod::ForegroundEASGD},
       {"fr-bmuf", SyncMethod::ForegroundBMUF},
+      {"fr-pa", SyncMethod::ForegroundPA},
       {"none", SyncMethod::None},
       {"hogwild", SyncMethod::Hogwild},
   }};

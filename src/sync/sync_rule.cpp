@@ -70,6 +70,7 @@ void check_params(const SyncParams& p) {
       }
       break;
     case SyncRuleKind::BMUF:
+    case SyncRuleKind::PA:
       if (!(std::isfinite(p.block_momentum) && p.block_momentum >= 0.0f && p.block_momentum < 1.0f)) {
         throw Error("sync parameters: block_momentum (BMUF eta) must be in [0, 1), got " +
                     number(p.block_momentum));
@@ -109,6 +110,11 @@ SyncParams SyncParams::defaults(SyncRuleKind kind, int groups) {
     p.block_lr = 1.0f;
     p.nesterov = true;
   }
+  if (kind == SyncRuleKind::PA) {
+    p.block_momentum = 1.0f - 1.0f / std::sqrt(g);
+    p.block_lr = 1.0f;
+    p.nesterov = true;
+  }
   return p;
 }
 
@@ -120,6 +126,8 @@ const char* sync_rule_name(SyncRuleKind kind) {
       return "easgd";
     case SyncRuleKind::BMUF:
       return "bmuf";
+    case SyncRuleKind::PA:
+      return "pa";
   }
   return "unknown";
 }
@@ -151,7 +159,7 @@ SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_
     anchor_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));
     read_replica(anchor_, replicas_[0], n);  // center / w_global start at replica 0
   }
-  if (params_.kind == SyncRuleKind::BMUF) {
+  if (has_block_momentum(params_.kind)) {
     try {
       block_delta_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));  // zero-filled: delta = 0
     } catch (...) {
@@ -242,7 +250,7 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
     return;
   }
 
-  // MA and BMUF: m = mean_j s_j.
+  // MA, BMUF and PA: m = mean_j s_j.
   if (!summed) {
     const float* __restrict s0 = snapshot;
     for (size_t k = 0; k < length; ++k) target[k] = s0[k];
@@ -255,7 +263,7 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
     const float inv_g = 1.0f / static_cast<float>(g);
     for (size_t k = 0; k < length; ++k) target[k] *= inv_g;
   }
-  if (params_.kind == SyncRuleKind::BMUF) {
+  if (has_block_momentum(params_.kind)) {
     float* __restrict w_global = anchor_ + begin;
     float* __restrict momentum = block_delta_ + begin;
     const float eta = params_.block_momentum;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/core/error.hpp"
 #include "shadowsync/sync/shadow_sync.hpp"
 
 namespace shadowsync {
@@ -46,6 +47,20 @@ class ShadowSchedule final : public SyncSchedule {
     return synchronizer_->running() ? synchronizer_->rounds_completed() - rounds_at_start_ : 0;
   }
   int interval_ms() const override { return shadow_options_.interval_ms; }
+  void pace_by_progress(uint64_t per_round, std::function<uint64_t()> progress) override {
+    std::lock_guard lock(mutex_);
+    if (synchronizer_->running()) throw Error("SyncSchedule::pace_by_progress: the shadow threads are running");
+    if (per_round == 0 || !progress) {
+      throw Error("SyncSchedule::pace_by_progress: needs a progress function and per_round > 0");
+    }
+    ShadowSyncOptions options = shadow_options_;
+    options.interval_ms = 0;
+    options.progress_per_round = per_round;
+    options.progress = std::move(progress);
+    synchronizer_ = std::make_unique<ShadowSynchronizer>(rule_, options);
+    shadow_options_ = std::move(options);
+  }
+  uint64_t progress_per_round() const override { return shadow_options_.progress_per_round; }
 
  private:
   SyncRule& rule_;

@@ -59,6 +59,21 @@ void Coordinator::with_workers_parked(const std::function<void()>& work) {
   paused_seconds_ += seconds_since(pause_start);
 }
 
+// A shadow thread that shares a worker's core (the schedule was given a time interval by auto
+// pacing) is paced by progress instead: one round per sync_round_iterations iterations of each
+// group, counted in examples (iterations x batch x groups). A spare processing unit (interval 0)
+// keeps rounds back to back; an explicit sync_interval_ms keeps its time pacing.
+void Coordinator::pace_shadow_rounds() {
+  const TrainConfig& config = p_.config;
+  if (!config.sync.shadow() || config.sync_interval_ms != TrainConfig::kAutoSyncInterval) return;
+  if (schedule_->interval_ms() <= 0) return;
+  const uint64_t per_round = static_cast<uint64_t>(config.sync_round_iterations) *
+                             static_cast<uint64_t>(config.batch) * static_cast<uint64_t>(p_.runtime.groups());
+  GroupRuntime& runtime = p_.runtime;
+  schedule_->pace_by_progress(per_round, [&runtime] { return runtime.examples_done(); });
+  round_iterations_ = static_cast<uint64_t>(config.sync_round_iterations);
+}
+
 TrainReport Coordinator::make_report(ReportKind kind, double elapsed, double divergence) {
   TrainReport r;
   r.kind = kind;
@@ -149,6 +164,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
 
   p_.observer.on_start();
   schedule_ = p_.make_schedule();
+  pace_shadow_rounds();
   schedule_->start();
   runtime.start(*schedule_);
 
@@ -217,6 +233,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   const double divergence = divergence_samples > 0 ? divergence_sum / divergence_samples : sample_divergence();
   TrainReport report = make_report(ReportKind::Final, elapsed, divergence);
   report.sync_interval_ms = schedule_->interval_ms();
+  report.sync_round_iterations = round_iterations_;
   evaluate_into(report, final_dense);
   std::string checkpoint = config.checkpoint_path;
   if (checkpoint.empty() && result.stop_requested && result.stopped_early) checkpoint = config.stop_checkpoint_path;

@@ -48,6 +48,7 @@ class Coordinator {
   using Clock = std::chrono::steady_clock;
   void with_workers_parked(const std::function<void()>& work);
   void stop_schedule();
+  void pace_shadow_rounds();
   uint64_t rounds() const;
   double training_seconds() const;
   double running_logloss();
@@ -61,6 +62,7 @@ class Coordinator {
   std::unique_ptr<SyncSchedule> schedule_;
   Clock::time_point start_;
   double paused_seconds_ = 0;
+  uint64_t round_iterations_ = 0;  // progress pacing target in force (0 = none)
   uint64_t finished_rounds_ = 0;  // background rounds of schedule runs already stopped
   uint64_t examples_at_start_ = 0;  // resumed examples do not count in rates
   double loss_mark_ = 0;

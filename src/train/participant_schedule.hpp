@@ -25,6 +25,10 @@ class ParticipantSchedule final : public SyncSchedule {
   void complete_barrier(int group, bool whole_world) override { inner_->complete_barrier(group, whole_world); }
   uint64_t running_rounds() const override { return inner_->running_rounds(); }
   int interval_ms() const override { return inner_->interval_ms(); }
+  void pace_by_progress(uint64_t per_round, std::function<uint64_t()> progress) override {
+    inner_->pace_by_progress(per_round, std::move(progress));
+  }
+  uint64_t progress_per_round() const override { return inner_->progress_per_round(); }
 
  private:
   std::unique_ptr<SyncSchedule> inner_;

@@ -26,6 +26,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["seed"] = seed;
   j["sync_every"] = sync_every;
   j["sync_interval_ms"] = sync_interval_ms == kAutoSyncInterval ? nlohmann::json("auto") : nlohmann::json(sync_interval_ms);
+  j["sync_round_iterations"] = sync_round_iterations;
   j["sync_threads"] = sync_threads == 0 ? nlohmann::json("per-group") : nlohmann::json(sync_threads);
   if (alpha) j["alpha"] = *alpha;
   if (block_momentum) j["block_momentum"] = *block_momentum;
@@ -45,6 +46,9 @@ void TrainConfig::validate() const {
   if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {
     throw Error(field("sync_interval_ms") + " must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
   }
+  if (sync_round_iterations < 1) {
+    throw Error(field("sync_round_iterations") + " must be at least 1, got " + std::to_string(sync_round_iterations));
+  }
   if (sync_threads < 0) throw Error(field("sync_threads") + " must be 0 (one per group) or more");
   if (!(optimizer.lr > 0)) throw Error(field("lr") + " must be positive");
   if (!(optimizer.emb_lr > 0)) throw Error(field("emb_lr") + " must be positive");
@@ -56,7 +60,7 @@ void TrainConfig::validate() const {
   if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
     throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "
-                "the workers); use none, fr-ma, fr-easgd or fr-bmuf");
+                "the workers); use none, fr-ma, fr-easgd, fr-bmuf or fr-pa");
   }
   require_precision_supported(precision);
   if (deterministic && placement.threads_per_group > 1) {

@@ -44,6 +44,7 @@ nlohmann::json TrainReport::to_json() const {
   j["sync_rounds"] = sync_rounds;
   j["sync_rounds_per_second"] = sync_rounds_per_second;
   j["sync_interval_ms"] = sync_interval_ms;
+  j["sync_round_iterations"] = sync_round_iterations;
   j["sync_gap"] = optional_number(sync_gap);
   j["divergence"] = finite_or_null(divergence);
   j["wait_share"] = wait_share;

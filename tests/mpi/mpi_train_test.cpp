@@ -82,7 +82,10 @@ TEST(MpiTrain, TwoProcessesTrainEveryRowOnceWithTheNEOfTwoGroups) {
   // 40,000 rows, 4,000 held out: 36,000 to train, 18,000 per process.
   std::vector<double> differences;
   for (int repeat = 0; repeat < 3; ++repeat) {
-    const RunResult two = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1");
+    // Model averaging on both sides (the rule this test was measured with; across processes the
+    // default s-pa's rule is not implemented yet, see mpi/inter_host_round.cpp), synchronized
+    // every 20 ms on both sides (the inter-host interval), so both sync at the same rate.
+    const RunResult two = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --sync s-ma");
     ASSERT_EQ(two.exit_code, 0) << two.output;
     EXPECT_EQ(number_after(two.output, R"(across 2 processes: (\d+) examples trained)"), 36000) << two.output;
     EXPECT_EQ(number_after(two.output, R"(trained (\d+) examples in)"), 18000) << two.output;
@@ -90,7 +93,7 @@ TEST(MpiTrain, TwoProcessesTrainEveryRowOnceWithTheNEOfTwoGroups) {
     EXPECT_EQ(two.output.find("eval ("), two.output.rfind("eval (")) << two.output;
     EXPECT_NE(two.output.find("training small on 18000 rows (4000 held out)"), std::string::npos) << two.output;
     EXPECT_NE(two.output.find("training small on 18000 rows (0 held out)"), std::string::npos) << two.output;
-    const RunResult one = test::run_shadowsync("train --data '" + data_file() + "'" + kModel + " --groups 2");
+    const RunResult one = test::run_shadowsync("train --data '" + data_file() + "'" + kModel + " --groups 2 --sync s-ma --sync-interval-ms 20");
     ASSERT_EQ(one.exit_code, 0) << one.output;
     EXPECT_EQ(number_after(one.output, R"(trained (\d+) examples in)"), 36000) << one.output;
     const double ne_two = number_after(two.output, R"(eval \(4000 examples\): NE ([0-9.]+))");

@@ -36,7 +36,7 @@ class ReferenceRule {
       for (size_t j = 0; j < g; ++j) m += s[j][e];
       m /= static_cast<double>(g);
       double target = m;
-      if (p_.kind == SyncRuleKind::BMUF) {
+      if (has_block_momentum(p_.kind)) {  // BMUF and PA
         const double eta = p_.block_momentum;
         const double start = p_.nesterov ? w_global_[e] + eta * delta_[e] : w_global_[e];
         const double grad = m - start;

@@ -111,6 +111,8 @@ std::vector<Case> reference_cases() {
       {"bmuf", SyncRuleKind::BMUF, true, true},
       {"bmuf_classic", SyncRuleKind::BMUF, true, false},
       {"bmuf_custom", SyncRuleKind::BMUF, false, true},
+      {"pa", SyncRuleKind::PA, true, true},
+      {"pa_classic", SyncRuleKind::PA, true, false},
   };
   for (const RuleVariant& rule : rules) {
     for (int g : {1, 2, 3, 4}) {
@@ -241,6 +243,48 @@ TEST(SyncRuleByHand, BmufRoundsWithoutTrainingSettle) {
     EXPECT_NEAR(rule.center()[0], 5.0f, 1e-4f) << (nesterov ? "nesterov" : "classic");
     for (int i = 0; i < 4; ++i) EXPECT_NEAR(r[i][0], 5.0f, 1e-4f);
   }
+}
+
+TEST(SyncRuleByHand, PaKeepsSqrtGTimesTheMeansProgress) {
+  // G = 4: eta = 1 - 1/sqrt(4) = 0.5, zeta = 1, Nesterov. Replicas {1, 2, 3, 6}: w_global = 1
+  // (replica 0), mean 3, so the replicas' mean progress is 2. Round 1: g = 3 - 1 = 2, delta = 2,
+  // w_global = 3, target = 3 + 0.5 * 2 = 4. Round 2 (no training): m = 4, g = 4 - (3 + 1) = 0,
+  // delta = 1, w_global = 4, target = 4.5. Round 3: delta = 0.5, w_global = 4.5, target = 4.75.
+  // Settles at 1 + 2 / (1 - 0.5) = 5: sqrt(G) = 2 times the mean's progress (MA: 3, BMUF with
+  // eta = 0.75: 9, the plain sum of the deltas: 9).
+  Replicas r(4, 1);
+  r[0][0] = 1.0f;
+  r[1][0] = 2.0f;
+  r[2][0] = 3.0f;
+  r[3][0] = 6.0f;
+  SyncRule rule(SyncParams::defaults(SyncRuleKind::PA, 4), r.pointers(), 1);
+  const float expected[] = {4.0f, 4.5f, 4.75f};
+  const float expected_delta[] = {2.0f, 1.0f, 0.5f};
+  for (int round = 0; round < 3; ++round) {
+    rule.run_round();
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(r[i][0], expected[round]) << "round " << round << " replica " << i;
+    EXPECT_FLOAT_EQ(rule.state_buffers().at(1).first[0], expected_delta[round]) << "round " << round;
+  }
+  EXPECT_FLOAT_EQ(rule.center()[0], 4.5f);
+  for (int i = 0; i < 200; ++i) rule.run_round();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(r[i][0], 5.0f, 1e-4f);
+}
+
+TEST(SyncParamsDefaults, PaIsBlockMomentumWithGainSqrtG) {
+  for (int g : {1, 2, 4, 8, 16}) {
+    const SyncParams pa = SyncParams::defaults(SyncRuleKind::PA, g);
+    EXPECT_EQ(pa.kind, SyncRuleKind::PA);
+    EXPECT_FLOAT_EQ(pa.block_momentum, 1.0f - 1.0f / std::sqrt(static_cast<float>(g))) << g;
+    EXPECT_FLOAT_EQ(pa.block_lr, 1.0f);
+    EXPECT_TRUE(pa.nesterov);
+    EXPECT_NEAR(pa.block_lr / (1.0f - pa.block_momentum), std::sqrt(static_cast<float>(g)), 1e-5f) << g;
+  }
+  EXPECT_FLOAT_EQ(SyncParams::defaults(SyncRuleKind::PA, 4).block_momentum, 0.5f);
+  EXPECT_STREQ(sync_rule_name(SyncRuleKind::PA), "pa");
+  EXPECT_TRUE(has_block_momentum(SyncRuleKind::PA));
+  EXPECT_TRUE(has_block_momentum(SyncRuleKind::BMUF));
+  EXPECT_FALSE(has_block_momentum(SyncRuleKind::MA));
+  EXPECT_FALSE(has_block_momentum(SyncRuleKind::EASGD));
 }
 
 TEST(SyncParamsDefaults, PaperValues) {
@@ -388,6 +432,10 @@ TEST(SyncRule, StateBuffersPerRule) {
   EXPECT_EQ(bmuf.size(), 64u);
   EXPECT_EQ(bmuf.params().kind, SyncRuleKind::BMUF);
   EXPECT_EQ(bmuf.chunk_floats() % 16, 0u);
+  SyncRule pa(SyncParams::defaults(SyncRuleKind::PA, 2), r.pointers(), 64);
+  ASSERT_EQ(pa.state_buffers().size(), 2u);
+  EXPECT_EQ(pa.state_buffers()[0].first, pa.center());
+  EXPECT_EQ(pa.state_buffers()[1].second, 64u);
 }
 
 // Expects `make` to throw Error whose message contains `needle`.

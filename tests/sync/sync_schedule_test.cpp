@@ -5,19 +5,22 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/sync/shadow_sync.hpp"
 #include "shadowsync/sync/sync_method.hpp"
 
 namespace shadowsync {
 namespace {
 
 TEST(SyncMethod, NamesRoundTripAndSplitIntoRuleAndSchedule) {
-  for (const char* name : {"s-ma", "s-easgd", "s-bmuf", "fr-ma", "fr-easgd", "fr-bmuf", "none", "hogwild"}) {
+  for (const char* name :
+       {"s-ma", "s-easgd", "s-bmuf", "s-pa", "fr-ma", "fr-easgd", "fr-bmuf", "fr-pa", "none", "hogwild"}) {
     EXPECT_EQ(SyncMethod::parse(name).name(), name);
   }
   EXPECT_EQ(SyncMethod::parse("s-bmuf").rule, SyncRuleKind::BMUF);
@@ -30,7 +33,10 @@ TEST(SyncMethod, NamesRoundTripAndSplitIntoRuleAndSchedule) {
   EXPECT_TRUE(SyncMethod::ShadowEASGD.has_center());
   EXPECT_FALSE(SyncMethod::ShadowBMUF.has_center());
   EXPECT_FALSE(SyncMethod::None.uses_rule());
-  EXPECT_EQ(SyncMethod::choices(), "s-ma, s-easgd, s-bmuf, fr-ma, fr-easgd, fr-bmuf, none, hogwild");
+  EXPECT_EQ(SyncMethod::parse("s-pa"), SyncMethod::ShadowPA);
+  EXPECT_EQ(SyncMethod::parse("s-pa").rule, SyncRuleKind::PA);
+  EXPECT_EQ(SyncMethod::parse("fr-pa"), SyncMethod::ForegroundPA);
+  EXPECT_EQ(SyncMethod::choices(), "s-ma, s-easgd, s-bmuf, s-pa, fr-ma, fr-easgd, fr-bmuf, fr-pa, none, hogwild");
 }
 
 TEST(SyncMethod, AnUnknownNameNamesTheField) {
@@ -38,8 +44,8 @@ TEST(SyncMethod, AnUnknownNameNamesTheField) {
     SyncMethod::parse("s-sgd");
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "sync: unknown mode 's-sgd'; valid modes: s-ma, s-easgd, s-bmuf, fr-ma, fr-easgd, "
-                           "fr-bmuf, none, hogwild");
+    EXPECT_STREQ(e.what(), "sync: unknown mode 's-sgd'; valid modes: s-ma, s-easgd, s-bmuf, s-pa, fr-ma, fr-easgd, "
+                           "fr-bmuf, fr-pa, none, hogwild");
     EXPECT_EQ(e.message([](std::string_view f) { return "--" + std::string(f); }).rfind("--sync: unknown", 0), 0u);
   }
 }
@@ -127,6 +133,64 @@ TEST(SyncSchedule, TimingARoundLeavesTheReplicasAlone) {
                                       [](int) -> MemoryResource& { return default_memory(); });
   EXPECT_GT(ms, 0.0);
   for (size_t g = 0; g < 3; ++g) EXPECT_EQ(std::vector<float>(r.pointers[g], r.pointers[g] + r.n), before[g]);
+}
+
+// Pacing by progress: a round starts only once the progress counter (advanced here by hand, as
+// workers would) has moved by progress_per_round since the previous round started. Counts only.
+TEST(SyncSchedule, ShadowPacedByProgressRunsOneRoundPerTarget) {
+  Replicas r(2, 256);
+  SyncRule rule(SyncParams::defaults(SyncRuleKind::PA, 2), r.pointers, r.n);
+  SyncScheduleOptions options;
+  options.interval_ms = 50;  // replaced by the progress pacing
+  auto s = make_sync_schedule(SyncMethod::ShadowPA, &rule, 2, options);
+  std::atomic<uint64_t> examples{0};
+  s->pace_by_progress(100, [&examples] { return examples.load(); });
+  EXPECT_EQ(s->interval_ms(), 0);
+  EXPECT_EQ(s->progress_per_round(), 100u);
+  auto wait_rounds = [&](uint64_t n) {
+    while (s->running_rounds() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  s->start();
+  wait_rounds(1);  // the first round starts at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(s->running_rounds(), 1u) << "no progress, no second round";
+  examples = 99;
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(s->running_rounds(), 1u) << "99 of 100 examples";
+  examples = 100;
+  wait_rounds(2);
+  examples = 450;  // 3.5 targets at once: still one round, the next waits for 550
+  wait_rounds(3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(s->running_rounds(), 3u);
+  examples = 550;
+  wait_rounds(4);
+  EXPECT_EQ(s->stop(), 4u);
+}
+
+TEST(SyncSchedule, PaceByProgressRefusesBadArgumentsAndARunningSchedule) {
+  Replicas r(2, 64);
+  SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
+  auto s = make_sync_schedule(SyncMethod::ShadowMA, &rule, 2, {});
+  auto progress = [] { return uint64_t{0}; };
+  EXPECT_THROW(s->pace_by_progress(0, progress), Error);
+  EXPECT_THROW(s->pace_by_progress(10, nullptr), Error);
+  EXPECT_EQ(s->progress_per_round(), 0u);
+  s->start();
+  EXPECT_THROW(s->pace_by_progress(10, progress), Error);
+  s->stop();
+  // Foreground and no-sync schedules ignore it.
+  auto fr = make_sync_schedule(SyncMethod::ForegroundMA, &rule, 2, {});
+  fr->pace_by_progress(10, progress);
+  EXPECT_EQ(fr->progress_per_round(), 0u);
+  ShadowSyncOptions bad;
+  bad.progress_per_round = 5;
+  try {
+    ShadowSynchronizer synchronizer(rule, bad);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "shadow sync options: progress_per_round 5 needs a progress counter, got none");
+  }
 }
 
 }  // namespace

@@ -115,6 +115,47 @@ TEST(Engine, UsesTheGivenPlanInsteadOfPlanningFromTheConfiguration) {
   EXPECT_EQ(r.final_report.examples, data().train.rows);
 }
 
+// The synthetic topology has no spare processing unit, so auto pacing paces the shadow thread
+// by training progress: a round starts only after sync_round_iterations iterations of each group
+// (x batch x groups examples) since the previous round started. Counts only, no timing.
+TEST(Engine, AShadowThreadOnASharedCoreIsPacedByTrainingProgress) {
+  TrainConfig c = config(SyncMethod::ShadowPA);
+  c.sync_round_iterations = 3;
+  Trainer trainer(c, data().train, data().eval);
+  const TrainReport r = trainer.run().final_report;
+  EXPECT_EQ(r.sync_round_iterations, 3u);
+  EXPECT_EQ(r.sync_interval_ms, 0) << "the time pacing is replaced";
+  const uint64_t per_round = 3 * 64 * 2;
+  EXPECT_GE(r.sync_rounds, 1u);
+  EXPECT_LE(r.sync_rounds, r.examples / per_round + 1) << "more rounds than the target allows";
+  ASSERT_TRUE(r.sync_gap.has_value());
+  EXPECT_GE(*r.sync_gap, 3.0 * static_cast<double>(r.examples / per_round) / static_cast<double>(r.examples / per_round + 1));
+  // An explicit interval keeps its time pacing; foreground modes are not paced.
+  TrainConfig timed = config(SyncMethod::ShadowPA);
+  timed.sync_interval_ms = 2;
+  const TrainReport t = Trainer(timed, data().train, data().eval).run().final_report;
+  EXPECT_EQ(t.sync_round_iterations, 0u);
+  EXPECT_EQ(t.sync_interval_ms, 2);
+  const TrainReport f = Trainer(config(SyncMethod::ForegroundPA), data().train, data().eval).run().final_report;
+  EXPECT_EQ(f.sync_round_iterations, 0u);
+}
+
+TEST(TrainConfigDefaults, SyncIsShadowProgressAveragingPacedEveryFourIterations) {
+  TrainConfig c;
+  EXPECT_EQ(c.sync, SyncMethod::ShadowPA);
+  EXPECT_EQ(c.sync.name(), "s-pa");
+  EXPECT_EQ(c.sync_round_iterations, 4);
+  EXPECT_EQ(c.to_json()["sync_round_iterations"], 4);
+  EXPECT_EQ(c.to_json()["sync"], "s-pa");
+  c.sync_round_iterations = 0;
+  try {
+    c.validate();
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "sync_round_iterations must be at least 1, got 0");
+  }
+}
+
 TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
   Recorder recorder;
   recorder.interval = 0.001;
@@ -152,7 +193,10 @@ TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
   ASSERT_EQ(recorder.finals.size(), 1u);
   EXPECT_EQ(recorder.finals[0].kind, ReportKind::Final);
   EXPECT_EQ(recorder.finals[0].examples, result.final_report.examples);
-  EXPECT_EQ(recorder.finals[0].sync_interval_ms, recorder.pacing[0].interval_ms);
+  // The probe's interval is reported, then replaced by pacing by progress (the final report says
+  // which pacing was in force).
+  EXPECT_EQ(recorder.finals[0].sync_interval_ms, 0);
+  EXPECT_EQ(recorder.finals[0].sync_round_iterations, static_cast<uint64_t>(c.sync_round_iterations));
   EXPECT_EQ(recorder.warnings.size(), 1u) << "a synthetic topology cannot be bound: one warning";
   EXPECT_EQ(nlohmann::json(recorder.finals[0].to_json())["event"], "final");
 }

@@ -157,13 +157,15 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
 INSTANTIATE_TEST_SUITE_P(
     TwoSockets, EveryMode,
     ::testing::Combine(::testing::Values(kTwoSockets),
-                       ::testing::Values(SyncMethod::ShadowMA, SyncMethod::ShadowEASGD, SyncMethod::ShadowBMUF,
-                                         SyncMethod::ForegroundMA, SyncMethod::ForegroundEASGD,
-                                         SyncMethod::ForegroundBMUF, SyncMethod::None, SyncMethod::Hogwild)));
+                       ::testing::Values(SyncMethod::ShadowPA, SyncMethod::ShadowMA, SyncMethod::ShadowEASGD,
+                                         SyncMethod::ShadowBMUF, SyncMethod::ForegroundPA, SyncMethod::ForegroundMA,
+                                         SyncMethod::ForegroundEASGD, SyncMethod::ForegroundBMUF, SyncMethod::None,
+                                         SyncMethod::Hogwild)));
 INSTANTIATE_TEST_SUITE_P(FourSockets, EveryMode,
                          ::testing::Combine(::testing::Values(kFourSockets),
-                                            ::testing::Values(SyncMethod::ShadowMA, SyncMethod::ShadowEASGD,
-                                                              SyncMethod::ShadowBMUF, SyncMethod::ForegroundMA)));
+                                            ::testing::Values(SyncMethod::ShadowPA, SyncMethod::ShadowMA,
+                                                              SyncMethod::ShadowEASGD, SyncMethod::ShadowBMUF,
+                                                              SyncMethod::ForegroundMA)));
 
 TEST(Trainer, ShadowAveragingBeatsNoSyncAndKeepsReplicasTogether) {
   Trainer none(config(SyncMethod::None, kFourSockets, 2), data().train, data().eval);

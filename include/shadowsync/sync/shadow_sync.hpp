@@ -30,6 +30,15 @@ struct ShadowSyncOptions {
   // 0: rounds back to back. > 0: a thread starts a round (slice) every interval_ms (start to
   // start; at once when a round took longer). Must be >= 0.
   int interval_ms = 0;
+  // Pacing by training progress (a shadow thread that shares a core with workers): > 0: after a
+  // round (slice), the thread waits until progress() has advanced by at least progress_per_round
+  // since that round started (checked every 100 microseconds, and at once on stop), so the
+  // sync rate follows how fast the workers really go instead of one timed probe. 0: no progress
+  // pacing. progress() must be cheap and thread-safe (e.g. a relaxed atomic counter of the
+  // examples trained); required when progress_per_round > 0. Combines with interval_ms (both
+  // waits apply).
+  uint64_t progress_per_round = 0;
+  std::function<uint64_t()> progress;
   // Called first thing on each shadow thread with its index k (e.g. to pin it). If it throws,
   // that thread ends and stop() rethrows the exception.
   std::function<void(int thread)> on_thread_start;

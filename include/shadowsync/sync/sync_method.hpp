@@ -8,7 +8,8 @@
 //    end (no rule). SharedReplica: one replica shared by every worker of every group (Hogwild
 //    across groups; no rule).
 // Every method has a name, the one the command line, checkpoints and --metrics lines use:
-// s-ma, s-easgd, s-bmuf, fr-ma, fr-easgd, fr-bmuf, none, hogwild.
+// s-pa (the default: shadow progress-preserving averaging, docs/sync.md), s-ma, s-easgd, s-bmuf,
+// fr-pa, fr-ma, fr-easgd, fr-bmuf, none, hogwild. The paper's methods keep their names.
 #pragma once
 
 #include <string>
@@ -24,9 +25,9 @@ struct SyncMethod {
   SyncRuleKind rule = SyncRuleKind::MA;  // unused by Independent and SharedReplica
   SyncScheduleKind schedule = SyncScheduleKind::Shadow;
 
-  // The eight named methods.
-  static const SyncMethod ShadowMA, ShadowEASGD, ShadowBMUF, ForegroundMA, ForegroundEASGD,
-      ForegroundBMUF, None, Hogwild;
+  // The ten named methods.
+  static const SyncMethod ShadowPA, ShadowMA, ShadowEASGD, ShadowBMUF, ForegroundPA, ForegroundMA,
+      ForegroundEASGD, ForegroundBMUF, None, Hogwild;
 
   // By name; Error naming the field `sync` and listing the valid names otherwise.
   static SyncMethod parse(std::string_view name);
@@ -49,6 +50,8 @@ struct SyncMethod {
   }
 };
 
+inline const SyncMethod SyncMethod::ShadowPA{SyncRuleKind::PA, SyncScheduleKind::Shadow};
+inline const SyncMethod SyncMethod::ForegroundPA{SyncRuleKind::PA, SyncScheduleKind::Foreground};
 inline const SyncMethod SyncMethod::ShadowMA{SyncRuleKind::MA, SyncScheduleKind::Shadow};
 inline const SyncMethod SyncMethod::ShadowEASGD{SyncRuleKind::EASGD, SyncScheduleKind::Shadow};
 inline const SyncMethod SyncMethod::ShadowBMUF{SyncRuleKind::BMUF, SyncScheduleKind::Shadow};

@@ -16,6 +16,16 @@
 //           eta delta back as a fake gradient every round: with no training between two
 //           rounds delta grows by 2 eta per round, which diverges for eta > 1/2 (G > 2) and
 //           does, in a shadow thread that runs rounds back to back.
+//  - PA (progress-preserving averaging, the default rule; docs/sync.md): the BMUF equations
+//           above with eta = 1 - 1/sqrt(G), zeta = 1, Nesterov. Why: plain MA moves the model
+//           per example about 1/G as far as one worker (each replica sees 1/G of the rows and
+//           the round replaces every replica's progress by the mean). The block momentum's
+//           steady-state gain zeta / (1 - eta) restores it; with per-replica Adagrad the
+//           replicas' own steps are already about sqrt(G) longer than one worker's (their
+//           accumulators see 1/G of the gradients), so the gain that matches one worker is
+//           sqrt(G), not BMUF's G. Summing the deltas outright (gain G, no momentum) diverges
+//           at G = 8 and damping that sum by 1/sqrt(G) behaves like a G-times larger batch;
+//           measured in docs/sync.md. State and memory as BMUF (w_global, delta: 2n floats).
 //
 // Memory model (how the replicas, shared with Hogwild workers, are touched):
 //  Replica memory is read and written only by the two accessors of src/sync/replica_access.hpp:
@@ -41,14 +51,17 @@
 
 namespace shadowsync {
 
-enum class SyncRuleKind { MA, EASGD, BMUF };
+enum class SyncRuleKind { MA, EASGD, BMUF, PA };
+
+// BMUF and PA: the rules with block momentum state (w_global, delta).
+inline bool has_block_momentum(SyncRuleKind kind) { return kind == SyncRuleKind::BMUF || kind == SyncRuleKind::PA; }
 
 struct SyncParams {
   SyncRuleKind kind = SyncRuleKind::MA;
   float alpha = 0;           // EASGD elastic rate, in (0, 1]
-  float block_momentum = 0;  // BMUF eta, in [0, 1)
-  float block_lr = 1;        // BMUF zeta, > 0
-  bool nesterov = true;      // BMUF: target = w_global + eta delta (true) or w_global (false)
+  float block_momentum = 0;  // BMUF / PA eta, in [0, 1)
+  float block_lr = 1;        // BMUF / PA zeta, > 0
+  bool nesterov = true;      // BMUF / PA: target = w_global + eta delta (true) or w_global (false)
   // Tuning (benchmarks/sync): floats per replica per chunk of a round (0: automatic, 256, the
   // fastest measured; otherwise a multiple of 16; scratch is (G + 2) x chunk floats per thread),
   // and non-temporal stores for the replica write-back (measured slower: off by default).
@@ -56,11 +69,12 @@ struct SyncParams {
   bool nontemporal = false;
 
   // The paper's defaults for `groups` replicas: EASGD alpha = 0.9 / G; BMUF eta = 1 - 1/G,
-  // zeta = 1, Nesterov. Throws Error when groups < 1.
+  // zeta = 1, Nesterov; and PA eta = 1 - 1/sqrt(G), zeta = 1, Nesterov. Throws Error when
+  // groups < 1.
   static SyncParams defaults(SyncRuleKind kind, int groups);
 };
 
-// "ma", "easgd", "bmuf".
+// "ma", "easgd", "bmuf", "pa".
 const char* sync_rule_name(SyncRuleKind kind);
 
 class SyncRule {
@@ -94,9 +108,9 @@ class SyncRule {
   // serializes exchanges. Throws Error unless the rule is EASGD and 0 <= group < G.
   void exchange_with_center(int group);
 
-  // EASGD center or BMUF w_global (n floats); nullptr for MA.
+  // EASGD center or BMUF / PA w_global (n floats); nullptr for MA.
   const float* center() const;
-  // The rule's state to checkpoint / restore, in a fixed order: EASGD {center}, BMUF
+  // The rule's state to checkpoint / restore, in a fixed order: EASGD {center}, BMUF and PA
   // {w_global, delta}, MA {}. Each entry is (pointer, n). Not to be touched while a round runs.
   std::vector<std::pair<float*, size_t>> state_buffers();
 

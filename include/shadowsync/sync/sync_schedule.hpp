@@ -58,6 +58,16 @@ class SyncSchedule {
   virtual uint64_t running_rounds() const { return 0; }
   // Shadow: the pacing in force (0 = back to back, also for every other schedule).
   virtual int interval_ms() const { return 0; }
+
+  // Shadow: pace rounds by training progress from now on instead of by time: a background thread
+  // starts its next round once `progress()` (e.g. examples trained, a relaxed atomic read) has
+  // advanced by `per_round` since its previous round started (see ShadowSyncOptions), and the
+  // time interval no longer applies. Only between stop() and start() (or before the first
+  // start()); per_round > 0 and a progress function are required. Other schedules ignore it.
+  // Throws Error on a bad argument.
+  virtual void pace_by_progress(uint64_t /*per_round*/, std::function<uint64_t()> /*progress*/) {}
+  // Shadow: the progress pacing in force (0 = none, also for every other schedule).
+  virtual uint64_t progress_per_round() const { return 0; }
 };
 
 // The schedule of `method`. `rule` is required by Shadow and Foreground (nullptr otherwise) and

@@ -24,7 +24,7 @@ struct TrainConfig {
   // Number format of the workers' GEMMs (precision.hpp); bf16 is checked against this machine by
   // validate(). Weights, optimizer state, checkpoints and evaluation stay fp32 either way.
   Precision precision = Precision::Fp32;
-  SyncMethod sync = SyncMethod::ShadowMA;
+  SyncMethod sync = SyncMethod::ShadowPA;  // docs/sync.md: why progress-preserving averaging
 
   // Where the groups run: a topology to plan from ("" = this machine; an hwloc synthetic
   // description or XML file) and the placement options. Ignored when the engine is given a plan.
@@ -45,6 +45,10 @@ struct TrainConfig {
   // must share a worker's core, rounds are paced so that syncing takes about a tenth of that core.
   static constexpr int kAutoSyncInterval = -1;
   int sync_interval_ms = kAutoSyncInterval;
+  // Shadow modes, sync_interval_ms auto, shadow thread sharing a worker's core: the pacing target
+  // in training progress, one round per this many iterations of each group (a sync gap the same
+  // for every rule, whatever a round costs or the machine's load). See docs/sync.md.
+  int sync_round_iterations = 4;
   // Shadow modes: background threads per round (1 = one thread does whole rounds; 0 = one per
   // group, each doing its slice). See docs/architecture.md for why the default is what it is.
   int sync_threads = 1;

@@ -39,6 +39,9 @@ struct TrainReport {
   uint64_t sync_rounds = 0;
   double sync_rounds_per_second = 0;
   int sync_interval_ms = 0;        // shadow methods: the pacing in force (0 = back to back)
+  // Shadow methods paced by progress: the target iterations of each group per round (0 = not
+  // paced by progress); sync_gap is what was achieved.
+  uint64_t sync_round_iterations = 0;
   std::optional<double> sync_gap;  // worker iterations of a group between two syncs of its replica
   double divergence = 0;           // relative L2 distance of the replicas to their mean
   double wait_share = 0;           // foreground methods: share of worker time spent at sync barriers
