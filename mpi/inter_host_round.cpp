@@ -32,7 +32,7 @@ InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, Embedding
       for (const float* r : replicas_) sum += load(r + i);
       center_[i] = sum * scale;
     }
-    if (rule_.kind == SyncRuleKind::BMUF) {
+    if (has_block_momentum(rule_.kind)) {
       momentum_.assign(n_, 0.0f);
       start_ = center_;
     }
@@ -79,7 +79,7 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write
       const float c = center_[i];
       target = s - rule_.alpha * (s - c);
       center_[i] = c + rule_.alpha * (sum[i] - h * c);
-    } else if (!final_round && rule_.kind == SyncRuleKind::BMUF) {
+    } else if (!final_round && has_block_momentum(rule_.kind)) {
       const float g = m - start_[i];
       momentum_[i] = rule_.block_momentum * momentum_[i] + rule_.block_lr * g;
       center_[i] += momentum_[i];

@@ -1,6 +1,7 @@
 // Tests of InterHostRound (mpi/inter_host_round.hpp), the local halves of an inter-host round,
 // with H simulated hosts and a hand-made sum in place of MPI_Allreduce: the dense MA rule and the
 // embedding delta exchange against scalar references, delta write-back, the done count.
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -168,6 +169,15 @@ TEST(InterHostRound, ElasticAveragingAcrossHostsMatchesTheScalarReference) {
 
 TEST(InterHostRound, BlockMomentumAcrossHostsMatchesTheScalarReference) {
   check_rule_against_reference(SyncRuleKind::BMUF);
+}
+
+TEST(InterHostRound, ProgressAveragingAcrossHostsMatchesTheScalarReference) {
+  // PA is block momentum with its own parameters (gain sqrt(H)); across hosts it must not fall
+  // back to plain averaging.
+  const SyncParams pa = SyncParams::defaults(SyncRuleKind::PA, 3);
+  ASSERT_TRUE(pa.nesterov);
+  ASSERT_NEAR(pa.block_momentum, 1.0 - 1.0 / std::sqrt(3.0), 1e-6);
+  check_rule_against_reference(SyncRuleKind::PA);
 }
 
 TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
