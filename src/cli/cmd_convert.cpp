@@ -3,6 +3,7 @@
 // (rows, bad lines, first errors, MB/s), and writes the cache atomically.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <memory>
@@ -28,6 +29,7 @@ void add_convert_command(CLI::App& app) {
     std::optional<uint64_t> rows_per_table;
     uint64_t salt = 0;
     bool strict = false;
+    char delimiter = '\t';
   };
   auto args = std::make_shared<Args>();
   const auto non_negative = [](const std::string& value) {
@@ -48,6 +50,7 @@ void add_convert_command(CLI::App& app) {
       ->check(non_negative)
       ->capture_default_str();
   cmd->add_flag("--strict", args->strict, "stop at the first bad line instead of skipping it");
+  add_delimiter(*cmd, args->delimiter);
   cmd->callback([args] {
     const std::string out = args->files.back();
     const std::vector<std::string> inputs(args->files.begin(), args->files.end() - 1);
@@ -59,6 +62,25 @@ void add_convert_command(CLI::App& app) {
     ParseOptions options;
     options.hashing = HashingConfig::uniform(rows_per_table, args->salt);
     options.strict = args->strict;
+    options.delimiter = args->delimiter;
+    // Progress: "reading 2/3: day_1.gz" as each of several files starts, and every 5 s a line
+    // naming the file being read and how far it is.
+    const auto started = std::chrono::steady_clock::now();
+    auto last_line = started;
+    const auto progress = [&](const ConvertProgress& p) {
+      const auto now = std::chrono::steady_clock::now();
+      if (p.bytes == 0 && p.rows == 0) {
+        if (p.files > 1) fmt::print("reading {}/{}: {}\n", p.file + 1, p.files, p.path);
+      } else if (now - last_line >= std::chrono::seconds(5)) {
+        last_line = now;
+        fmt::print("{} ({}/{}): {:.1f} MB read, {} rows ({} in all), {:.0f} s\n", p.path,
+                   p.file + 1, p.files, static_cast<double>(p.bytes) / 1e6, p.rows, p.total_rows,
+                   std::chrono::duration<double>(now - started).count());
+      } else {
+        return;
+      }
+      std::fflush(stdout);
+    };
     const ConvertReport report = convert_to_cache(inputs, out, options, [](const ParseReport& r) {
       fmt::print("{}\n", r.summary());
       const double mb = static_cast<double>(r.bytes) / 1e6;
@@ -68,7 +90,7 @@ void add_convert_command(CLI::App& app) {
                                                      r.compression),
                  r.seconds, r.seconds > 0 ? mb / r.seconds : 0.0);
       std::fflush(stdout);
-    });
+    }, progress);
     fmt::print("wrote {} rows{} to {} (rows per table {}, salt {})\n", report.rows,
                inputs.size() > 1 ? fmt::format(" from {} files", inputs.size()) : std::string(),
                out, rows_per_table, args->salt);

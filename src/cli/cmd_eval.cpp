@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "common_options.hpp"
 #include "teacher_report.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/evaluate.hpp"
@@ -21,6 +22,7 @@ void add_eval_command(CLI::App& app) {
     std::vector<std::string> data;  // one or more files, evaluated together
     bool json = false;
     bool strict = false;
+    char delimiter = '\t';
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint's model on data (TSV or cache)");
@@ -29,11 +31,13 @@ void add_eval_command(CLI::App& app) {
                   "(evaluated together); hashed as the checkpoint's model")->required();
   cmd->add_flag("--json", options->json, "Print the metrics as one JSON object");
   cmd->add_flag("--strict", options->strict, "Stop at the first bad input line instead of skipping it");
+  add_delimiter(*cmd, options->delimiter);
   cmd->callback([options] {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
     parse.strict = options->strict;
+    parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());

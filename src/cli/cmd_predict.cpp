@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "common_options.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/train/evaluate.hpp"
@@ -25,6 +26,7 @@ void add_predict_command(CLI::App& app) {
     std::string checkpoint;
     std::vector<std::string> data;  // one or more files, predicted in order
     std::string out = "-";
+    char delimiter = '\t';
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write one click probability per input line, in input order");
@@ -35,6 +37,7 @@ void add_predict_command(CLI::App& app) {
                   "Output: one probability per line; '-' (default) = standard output; a regular "
                   "file is replaced atomically, a FIFO or device written through")
       ->capture_default_str();
+  add_delimiter(*cmd, options->delimiter);
   cmd->callback([options] {
     if (options->out.empty()) throw Error("--out must not be empty (use - for standard output)");
     std::vector<std::pair<std::string_view, std::string>> inputs = {{"--checkpoint", options->checkpoint}};
@@ -45,6 +48,7 @@ void add_predict_command(CLI::App& app) {
     parse.hashing = trained.hashing();
     // Strict: a skipped line would shift every later probability onto the wrong line.
     parse.strict = true;
+    parse.delimiter = options->delimiter;
     const Dataset data = Dataset::open_many(options->data, parse);
     const std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.view());

@@ -92,6 +92,7 @@ void add_stats_command(CLI::App& app) {
     std::optional<uint64_t> rows_per_table;
     std::optional<uint64_t> salt;
     bool json = false;
+    char delimiter = '\t';
   };
   auto args = std::make_shared<Args>();
   const auto non_negative = [](const std::string& value) {
@@ -109,11 +110,14 @@ void add_stats_command(CLI::App& app) {
   cmd->add_option("--hash-salt", args->salt, "hash salt; default: a cache's own, else 0")
       ->check(non_negative);
   cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
+  add_delimiter(*cmd, args->delimiter);
   cmd->callback([args] {
     ParseOptions options;
     options.hashing = resolve_hashing(args->files.front(), args->rows_per_table, args->salt);
+    options.delimiter = args->delimiter;
     ParseReport report;
-    const Dataset dataset = Dataset::open_many(args->files, options, &report);
+    const Dataset dataset =
+        Dataset::open_many(args->files, options, &report, nullptr, print_reading_file(false));
     const data::DataStats stats =
         data::compute_stats(dataset.view(), options.hashing, dataset.numeric_missing());
     if (args->json) {

@@ -45,6 +45,7 @@ struct TrainOptions {
   std::optional<uint64_t> rows_per_table;
   uint64_t hash_salt = 0;
   bool strict = false;
+  char delimiter = '\t';  // --delimiter
   bool classic_momentum = false;
   std::string metrics;            // JSON lines, one object per report
   double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
@@ -177,11 +178,12 @@ void run_train(TrainOptions& o) {
 
   ParseOptions parse;
   parse.strict = o.strict;
+  parse.delimiter = o.delimiter;
   parse.hashing = resolve_hashing(o.data, o.rows_per_table, o.hash_salt);
   config.model = ModelConfig::resolve(o.model, parse.hashing);
 
   ParseReport report;
-  Dataset train_set = Dataset::open_many(o.data_files, parse, &report);
+  Dataset train_set = Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(o.quiet));
   if (!train_set.is_cache()) std::fprintf(stderr, "%s\n", report.summary().c_str());
   std::optional<Dataset> eval_set;
   DataView train = train_set.view();
@@ -331,6 +333,7 @@ void add_train_command(CLI::App& app) {
   add_rows_per_table(*cmd, o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)");
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
+  add_delimiter(*cmd, o.delimiter);
   cmd->add_flag("--quiet", o.quiet, "No progress lines");
   cmd->add_option("--progress-seconds", o.progress_seconds, "Seconds between progress lines (default 0.5 on a terminal, 5 otherwise)")
       ->check(real_where([](double s) { return std::isfinite(s) && s >= 0.0; },

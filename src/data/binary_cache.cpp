@@ -1,9 +1,11 @@
-// Binary cache: write_cache (validate, write header + 64-byte-aligned columns through an
-// AtomicFileWriter) and MappedCache::open (a MappedFile, then the checks listed in
-// binary_cache.hpp).
+// Binary cache: CacheWriter (format 2: rows written once, in place, into row blocks of an
+// AtomicFileWriter's temporary), write_cache (one CacheWriter append), and MappedCache::open
+// (format 2: each column's block pieces mapped side by side into one reserved address range;
+// format 1: one MappedFile), then the checks listed in binary_cache.hpp.
 #include "shadowsync/data/binary_cache.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -49,6 +51,61 @@ struct Header {
 };
 static_assert(sizeof(Header) <= kHeaderBytes);
 static_assert(offsetof(Header, header_checksum) == 264);
+
+// Format 2 (see binary_cache.hpp): the format-1 fields, then the block schedule.
+constexpr size_t kHeaderBytesV2 = 4096;
+constexpr size_t kPieceAlign = 4096;  // every block piece starts and ends at a multiple of this
+constexpr uint64_t kMaxCacheRows = uint64_t{1} << 40;
+struct HeaderV2 {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t rows;
+  uint32_t table_rows[kNumSparse];
+  uint64_t salt;
+  uint64_t numeric_missing[kNumNumeric];
+  uint64_t column_checksum[3];  // labels, numeric, sparse: of each whole column, in row order
+  uint32_t first_block_rows;
+  uint32_t max_block_rows;
+  uint64_t header_checksum;     // checksum64 of the bytes before this field
+};
+static_assert(offsetof(HeaderV2, column_checksum) == 240);
+static_assert(offsetof(HeaderV2, first_block_rows) == 264);
+static_assert(offsetof(HeaderV2, header_checksum) == 272);
+static_assert(sizeof(HeaderV2) <= kHeaderBytesV2);
+
+constexpr size_t kColumnRowBytes[3] = {sizeof(float), kNumNumeric * sizeof(float),
+                                 kNumSparse * sizeof(uint32_t)};
+constexpr size_t kBlockRowBytes = kColumnRowBytes[0] + kColumnRowBytes[1] + kColumnRowBytes[2];  // 160
+
+size_t align_piece(size_t n) { return (n + kPieceAlign - 1) / kPieceAlign * kPieceAlign; }
+
+// The block schedule of format 2: block k holds min(first << k, max) rows; its column pieces
+// sit at offsets 0, 4 x capacity and 56 x capacity of the block, which starts right after the
+// previous block (header, then 160 bytes per row of capacity of every earlier block).
+struct BlockCursor {
+  uint64_t first_block_rows, max_block_rows;
+  uint64_t first_row = 0;  // of the current block
+  uint64_t capacity;       // rows of the current block
+  uint64_t offset = kHeaderBytesV2;  // file offset of the current block
+  BlockCursor(uint64_t first, uint64_t max)
+      : first_block_rows(first), max_block_rows(max), capacity(first) {}
+  void next() {
+    first_row += capacity;
+    offset += kBlockRowBytes * capacity;
+    capacity = std::min(capacity * 2, max_block_rows);
+  }
+  size_t piece_offset(int column) const {
+    return column == 0 ? 0 : column == 1 ? kColumnRowBytes[0] * capacity
+                                         : (kColumnRowBytes[0] + kColumnRowBytes[1]) * capacity;
+  }
+};
+
+// True for a block size format 2 accepts: a power of two, a multiple of 1024 rows (so every piece
+// is a multiple of kPieceAlign), at most 2^24.
+bool valid_block_rows(uint64_t n) {
+  return n >= 1024 && n <= (uint64_t{1} << 24) && (n & (n - 1)) == 0;
+}
 
 constexpr const char* kColumnNames[3] = {"labels", "dense", "sparse"};
 
@@ -108,92 +165,47 @@ void write_cache(const std::string& path, const DataView& data, const HashingCon
                               j + 1, numeric_missing[j], data.rows));
     }
   }
-  Layout layout;
-  if (!compute_layout(data.rows, &layout)) throw Error(path + ": too many rows for a cache");
-
-  Header h{};
-  std::memcpy(h.magic, kCacheMagic, sizeof h.magic);
-  h.version = kCacheVersion;
-  h.header_bytes = kHeaderBytes;
-  h.rows = data.rows;
-  for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing.rows[t];
-  h.salt = hashing.salt;
-  for (int j = 0; j < kNumNumeric; ++j) h.numeric_missing[j] = numeric_missing[j];
-  const void* columns[3] = {data.labels, data.numeric, data.sparse};
-  tbb::parallel_invoke(
-      [&] { h.column_checksum[0] = checksum64(columns[0], layout.bytes[0]); },
-      [&] { h.column_checksum[1] = checksum64(columns[1], layout.bytes[1]); },
-      [&] { h.column_checksum[2] = checksum64(columns[2], layout.bytes[2]); });
-  h.header_checksum = header_checksum(h);
-
-  AtomicFileWriter out(path);
-  char header_block[kHeaderBytes] = {};
-  std::memcpy(header_block, &h, sizeof h);
-  out.write(header_block, kHeaderBytes);
-  const char zeros[kAlign] = {};
-  size_t at = kHeaderBytes;
-  for (int c = 0; c < 3; ++c) {
-    out.write(zeros, layout.offset[c] - at);
-    out.write(columns[c], layout.bytes[c]);
-    at = layout.offset[c] + layout.bytes[c];
-  }
-  out.commit();
+  CacheWriter writer(path, hashing);
+  writer.append(data);
+  writer.commit(numeric_missing);
 }
 
-struct CacheWriter::Sums {
-  Checksum64 column[3];
+struct CacheWriter::State {
+  explicit State(const std::string& path)
+      : out(path), cursor(kCacheFirstBlockRows, kCacheMaxBlockRows) {}
+  AtomicFileWriter out;
+  BlockCursor cursor;
+  Checksum64 sums[3];
 };
 
 CacheWriter::CacheWriter(std::string path, const HashingConfig& hashing)
-    : path_(std::move(path)), hashing_(hashing), sums_(std::make_unique<Sums>()) {
+    : path_(std::move(path)), hashing_(hashing) {
   validate_hashing(hashing_, path_ + ": hashing config");
-  for (int c = 0; c < 3; ++c) {
-    std::string temp = path_ + ".column-XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) {
-      const int err = errno;
-      for (int k = 0; k < c; ++k) ::close(column_fd_[k]);
-      throw Error(fmt::format("{}: cannot create a temporary file beside it: {}", path_,
-                              std::strerror(err)));
-    }
-    ::unlink(temp.c_str());  // nothing to clean up later, whatever happens
-    column_fd_[c] = fd;
-  }
+  state_ = std::make_unique<State>(path_);
 }
 
-CacheWriter::~CacheWriter() {
-  for (const int fd : column_fd_) {
-    if (fd >= 0) ::close(fd);
-  }
-}
-
-namespace {
-void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, p, bytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      throw Error(fmt::format("{}: cannot write a temporary column: {}", path,
-                              n < 0 ? std::strerror(errno) : "no progress"));
-    }
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
-}  // namespace
+CacheWriter::~CacheWriter() = default;  // an uncommitted temporary is removed by its writer
 
 void CacheWriter::append(const DataView& rows) {
   if (rows.rows == 0) return;
   validate_view(rows, hashing_, path_ + ": data to cache");
-  const void* columns[3] = {rows.labels, rows.numeric, rows.sparse};
-  const size_t bytes[3] = {rows.rows * sizeof(float), rows.rows * kNumNumeric * sizeof(float),
-                           rows.rows * kNumSparse * sizeof(uint32_t)};
-  for (int c = 0; c < 3; ++c) {
-    sums_->column[c].update(columns[c], bytes[c]);
-    write_all(column_fd_[c], columns[c], bytes[c], path_);
+  if (rows.rows > kMaxCacheRows - rows_) throw Error(path_ + ": too many rows for a cache");
+  const char* columns[3] = {reinterpret_cast<const char*>(rows.labels),
+                            reinterpret_cast<const char*>(rows.numeric),
+                            reinterpret_cast<const char*>(rows.sparse)};
+  for (int c = 0; c < 3; ++c) state_->sums[c].update(columns[c], rows.rows * kColumnRowBytes[c]);
+  BlockCursor& block = state_->cursor;
+  for (size_t done = 0; done < rows.rows;) {
+    if (rows_ == block.first_row + block.capacity) block.next();
+    const uint64_t within = rows_ - block.first_row;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(rows.rows - done, block.capacity - within));
+    for (int c = 0; c < 3; ++c) {
+      state_->out.write_at(block.offset + block.piece_offset(c) + within * kColumnRowBytes[c],
+                           columns[c] + done * kColumnRowBytes[c], n * kColumnRowBytes[c]);
+    }
+    done += n;
+    rows_ += n;
   }
-  rows_ += rows.rows;
 }
 
 void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missing) {
@@ -204,43 +216,32 @@ void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missin
                               path_, j + 1, numeric_missing[j], rows_));
     }
   }
-  Layout layout;
-  if (!compute_layout(rows_, &layout)) throw Error(path_ + ": too many rows for a cache");
-  Header h{};
+  HeaderV2 h{};
   std::memcpy(h.magic, kCacheMagic, sizeof h.magic);
   h.version = kCacheVersion;
-  h.header_bytes = kHeaderBytes;
+  h.header_bytes = kHeaderBytesV2;
   h.rows = rows_;
   for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing_.rows[t];
   h.salt = hashing_.salt;
   for (int j = 0; j < kNumNumeric; ++j) h.numeric_missing[j] = numeric_missing[j];
-  for (int c = 0; c < 3; ++c) h.column_checksum[c] = sums_->column[c].digest();
-  h.header_checksum = header_checksum(h);
-
-  AtomicFileWriter out(path_);
-  char header_block[kHeaderBytes] = {};
-  std::memcpy(header_block, &h, sizeof h);
-  out.write(header_block, kHeaderBytes);
-  const char zeros[kAlign] = {};
-  const size_t kCopy = size_t{4} << 20;
-  const std::unique_ptr<char[]> buffer(new char[kCopy]);
-  size_t at = kHeaderBytes;
-  for (int c = 0; c < 3; ++c) {
-    out.write(zeros, layout.offset[c] - at);
-    for (size_t done = 0; done < layout.bytes[c];) {
-      const ssize_t n = ::pread(column_fd_[c], buffer.get(),
-                                std::min(kCopy, layout.bytes[c] - done), static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        throw Error(fmt::format("{}: cannot read back a temporary column: {}", path_,
-                                n < 0 ? std::strerror(errno) : "short file"));
-      }
-      out.write(buffer.get(), static_cast<size_t>(n));
-      done += static_cast<size_t>(n);
-    }
-    at = layout.offset[c] + layout.bytes[c];
+  for (int c = 0; c < 3; ++c) h.column_checksum[c] = state_->sums[c].digest();
+  h.first_block_rows = static_cast<uint32_t>(state_->cursor.first_block_rows);
+  h.max_block_rows = static_cast<uint32_t>(state_->cursor.max_block_rows);
+  h.header_checksum = checksum64(&h, offsetof(HeaderV2, header_checksum));
+  std::vector<char> header_block(kHeaderBytesV2, 0);
+  std::memcpy(header_block.data(), &h, sizeof h);
+  state_->out.write_at(0, header_block.data(), header_block.size());
+  // The file ends with the last block's sparse piece, padded to kPieceAlign (unwritten bytes of
+  // the last block's other pieces stay holes that read as zeros).
+  const BlockCursor& block = state_->cursor;
+  const uint64_t last_rows = rows_ - block.first_row;
+  const size_t sparse_at = block.offset + block.piece_offset(2) + last_rows * kColumnRowBytes[2];
+  const size_t pad = align_piece(last_rows * kColumnRowBytes[2]) - last_rows * kColumnRowBytes[2];
+  if (pad > 0) {
+    const std::vector<char> zeros(pad, 0);
+    state_->out.write_at(sparse_at, zeros.data(), pad);
   }
-  out.commit();
+  state_->out.commit();
 }
 
 bool has_cache_magic(const std::string& path) {
@@ -257,21 +258,84 @@ bool has_cache_magic(const std::string& path) {
          std::memcmp(magic, kCacheMagic, sizeof magic) == 0;
 }
 
-std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
-  if (!has_cache_magic(path)) return std::nullopt;
-  Header h{};
-  const int fd = open_regular_file(path);
-  const ssize_t n = ::pread(fd, &h, sizeof h, 0);
-  ::close(fd);
-  if (n != static_cast<ssize_t>(sizeof h)) {
-    fail(path, fmt::format("truncated cache: shorter than the {}-byte header", kHeaderBytes));
+namespace {
+
+std::string version_error(uint32_t version) {
+  return fmt::format("cache format version {}, this build reads versions 1 and {}", version,
+                     kCacheVersion);
+}
+
+// The first bytes of a cache file (up to the larger header), with its size.
+struct HeadBytes {
+  char bytes[sizeof(HeaderV2)] = {};
+  size_t got = 0;
+  size_t size = 0;
+  uint32_t version() const {
+    uint32_t v = 0;
+    if (got >= 12) std::memcpy(&v, bytes + 8, 4);
+    return v;
   }
-  if (h.version != kCacheVersion) {
-    fail(path, fmt::format("cache format version {}, this build reads version {}", h.version, kCacheVersion));
+};
+
+HeadBytes read_head(int fd, size_t size) {
+  HeadBytes head;
+  head.size = size;
+  const size_t want = std::min(size, sizeof head.bytes);
+  while (head.got < want) {
+    const ssize_t n = ::pread(fd, head.bytes + head.got, want - head.got,
+                              static_cast<off_t>(head.got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    head.got += static_cast<size_t>(n);
   }
-  if (h.header_bytes != kHeaderBytes || header_checksum(h) != h.header_checksum) {
+  return head;
+}
+
+// Checks magic, size against the header, version and header checksum of either format (in
+// that order); returns the header as HeaderV2 (for format 1, only the shared fields are set).
+HeaderV2 checked_header(const std::string& path, const HeadBytes& head) {
+  if (head.got < sizeof kCacheMagic || std::memcmp(head.bytes, kCacheMagic, sizeof kCacheMagic) != 0) {
+    fail(path, "not a shadowsync binary cache (wrong magic, expected \"SSYNCDAT\")");
+  }
+  const uint32_t version = head.version();
+  const size_t header_bytes = version == 2 ? kHeaderBytesV2 : kHeaderBytes;
+  if (head.size < header_bytes) {
+    fail(path, fmt::format("truncated cache: {} bytes, shorter than the {}-byte header", head.size,
+                           header_bytes));
+  }
+  if (version != 1 && version != 2) fail(path, version_error(version));
+  HeaderV2 h;
+  std::memcpy(&h, head.bytes, sizeof h);
+  if (version == 1) {
+    Header v1;
+    std::memcpy(&v1, head.bytes, sizeof v1);
+    if (v1.header_bytes != kHeaderBytes || header_checksum(v1) != v1.header_checksum) {
+      fail(path, "corrupted cache header (checksum mismatch)");
+    }
+    h.first_block_rows = h.max_block_rows = 0;
+    return h;
+  }
+  if (h.header_bytes != kHeaderBytesV2 ||
+      checksum64(&h, offsetof(HeaderV2, header_checksum)) != h.header_checksum) {
     fail(path, "corrupted cache header (checksum mismatch)");
   }
+  return h;
+}
+
+// Closes a descriptor when it goes out of scope.
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
+}  // namespace
+
+std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
+  if (!has_cache_magic(path)) return std::nullopt;
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  const FdCloser closer{fd};
+  const HeaderV2 h = checked_header(path, read_head(fd, size));
   HashingConfig stored;
   for (int t = 0; t < kNumSparse; ++t) stored.rows[t] = h.table_rows[t];
   stored.salt = h.salt;
@@ -279,63 +343,55 @@ std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
   return stored;
 }
 
-MappedCache MappedCache::open(const std::string& path, const HashingConfig& expected) {
-  MappedFile file(path);
-  const size_t size = file.size();
-  const char* bytes = file.data();
-  if (size < sizeof kCacheMagic || std::memcmp(bytes, kCacheMagic, sizeof kCacheMagic) != 0) {
-    fail(path, "not a shadowsync binary cache (wrong magic, expected \"SSYNCDAT\")");
+// What a MappedCache's view points into: a format-1 file mapped whole, or the three address
+// ranges into which format 2's block pieces are mapped (or read, where pages are larger than
+// the pieces' alignment).
+struct MappedCache::Mapping {
+  std::unique_ptr<MappedFile> file;
+  void* column_base[3] = {nullptr, nullptr, nullptr};
+  size_t column_bytes[3] = {0, 0, 0};
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    for (int c = 0; c < 3; ++c) {
+      if (column_base[c] != nullptr) ::munmap(column_base[c], column_bytes[c]);
+    }
   }
-  if (size < kHeaderBytes) {
-    fail(path, fmt::format("truncated cache: {} bytes, shorter than the {}-byte header", size,
-                     kHeaderBytes));
-  }
-  Header h;
-  std::memcpy(&h, bytes, sizeof h);
-  if (h.version != kCacheVersion) {
-    fail(path, fmt::format("cache format version {}, this build reads version {}", h.version,
-                     kCacheVersion));
-  }
-  if (h.header_bytes != kHeaderBytes || header_checksum(h) != h.header_checksum) {
-    fail(path, "corrupted cache header (checksum mismatch)");
-  }
-  Layout layout;
-  if (h.rows == 0 || !compute_layout(h.rows, &layout)) {
-    fail(path, fmt::format("corrupted cache header (impossible row count {})", h.rows));
-  }
-  if (size < layout.total) {
-    fail(path, fmt::format("truncated cache: {} bytes, {} rows need {} bytes", size, h.rows,
-                     layout.total));
-  }
-  if (size > layout.total) {
-    fail(path, fmt::format("cache has {} unexpected bytes after its last column",
-                     size - layout.total));
-  }
+};
+
+namespace {
+
+// The stored hashing must be the expected one (checked before any column is mapped).
+void check_expected_hashing(const std::string& path, const HeaderV2& h,
+                            const HashingConfig& expected) {
   HashingConfig stored;
   for (int t = 0; t < kNumSparse; ++t) stored.rows[t] = h.table_rows[t];
   stored.salt = h.salt;
   if (stored != expected) {
     fail(path, "cache was hashed with " + describe_hashing(stored.rows.data(), stored.salt) +
-         ", but " + describe_hashing(expected.rows.data(), expected.salt) +
-         " is expected (convert the TSV again with these settings)");
+                   ", but " + describe_hashing(expected.rows.data(), expected.salt) +
+                   " is expected (convert the TSV again with these settings)");
   }
   validate_hashing(stored, path + ": stored hashing config");
+}
+
+// The checks shared by both formats once the columns are in memory: column checksums,
+// numeric_missing, values (validate_view). `view` points into the columns.
+void check_contents(const std::string& path, const HeaderV2& h, const DataView& view,
+                    const HashingConfig& hashing) {
+  const void* columns[3] = {view.labels, view.numeric, view.sparse};
   uint64_t sums[3];
   tbb::parallel_invoke(
-      [&] { sums[0] = checksum64(bytes + layout.offset[0], layout.bytes[0]); },
-      [&] { sums[1] = checksum64(bytes + layout.offset[1], layout.bytes[1]); },
-      [&] { sums[2] = checksum64(bytes + layout.offset[2], layout.bytes[2]); });
+      [&] { sums[0] = checksum64(columns[0], view.rows * kColumnRowBytes[0]); },
+      [&] { sums[1] = checksum64(columns[1], view.rows * kColumnRowBytes[1]); },
+      [&] { sums[2] = checksum64(columns[2], view.rows * kColumnRowBytes[2]); });
   for (int c = 0; c < 3; ++c) {
     if (sums[c] != h.column_checksum[c]) {
       fail(path, fmt::format("checksum mismatch in column '{}': the cache is corrupted",
-                       kColumnNames[c]));
+                             kColumnNames[c]));
     }
   }
-  MappedCache cache;
-  cache.view_ = DataView{static_cast<size_t>(h.rows),
-                         reinterpret_cast<const float*>(bytes + layout.offset[0]),
-                         reinterpret_cast<const float*>(bytes + layout.offset[1]),
-                         reinterpret_cast<const uint32_t*>(bytes + layout.offset[2])};
   for (int j = 0; j < kNumNumeric; ++j) {
     if (h.numeric_missing[j] > h.rows) {
       fail(path, fmt::format("header: dense_missing of I{} is {}, more than the {} rows: the cache "
@@ -343,22 +399,130 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
                              j + 1, h.numeric_missing[j], h.rows));
     }
   }
-  validate_view(cache.view_, stored, path);
-  cache.hashing_ = stored;
+  validate_view(view, hashing, path);
+}
+
+}  // namespace
+
+MappedCache MappedCache::open(const std::string& path, const HashingConfig& expected) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  const FdCloser closer{fd};
+  const HeaderV2 h = checked_header(path, read_head(fd, size));
+  auto mapping = std::make_unique<Mapping>();
+  DataView view{};
+  if (h.version == 1) {
+    Layout layout;
+    if (h.rows == 0 || !compute_layout(h.rows, &layout)) {
+      fail(path, fmt::format("corrupted cache header (impossible row count {})", h.rows));
+    }
+    if (size < layout.total) {
+      fail(path, fmt::format("truncated cache: {} bytes, {} rows need {} bytes", size, h.rows,
+                             layout.total));
+    }
+    if (size > layout.total) {
+      fail(path, fmt::format("cache has {} unexpected bytes after its last column",
+                             size - layout.total));
+    }
+    check_expected_hashing(path, h, expected);
+    mapping->file = std::make_unique<MappedFile>(path);
+    if (mapping->file->size() != size) fail(path, "the file changed while it was opened");
+    const char* bytes = mapping->file->data();
+    view = DataView{static_cast<size_t>(h.rows),
+                    reinterpret_cast<const float*>(bytes + layout.offset[0]),
+                    reinterpret_cast<const float*>(bytes + layout.offset[1]),
+                    reinterpret_cast<const uint32_t*>(bytes + layout.offset[2])};
+  } else {
+    if (!valid_block_rows(h.first_block_rows) || !valid_block_rows(h.max_block_rows) ||
+        h.first_block_rows > h.max_block_rows) {
+      fail(path, fmt::format("corrupted cache header (impossible block sizes {} and {})",
+                             h.first_block_rows, h.max_block_rows));
+    }
+    // Every full block takes 160 bytes a row of the file, so a row count the size cannot hold is
+    // refused before walking the blocks.
+    if (h.rows == 0 || h.rows > kMaxCacheRows) {
+      fail(path, fmt::format("corrupted cache header (impossible row count {})", h.rows));
+    }
+    std::vector<BlockCursor> blocks{BlockCursor(h.first_block_rows, h.max_block_rows)};
+    const bool walkable = h.rows <= size / kBlockRowBytes + h.max_block_rows;
+    BlockCursor end = blocks.back();
+    if (walkable) {
+      while (blocks.back().first_row + blocks.back().capacity < h.rows) {
+        BlockCursor next = blocks.back();
+        next.next();
+        blocks.push_back(next);
+      }
+      end = blocks.back();
+    }
+    const uint64_t last_rows = h.rows - end.first_row;
+    const uint64_t total =
+        walkable ? end.offset + end.piece_offset(2) + align_piece(last_rows * kColumnRowBytes[2])
+                 : std::numeric_limits<uint64_t>::max();
+    if (size < total) {
+      fail(path, walkable ? fmt::format("truncated cache: {} bytes, {} rows need {} bytes", size,
+                                        h.rows, total)
+                          : fmt::format("truncated cache: {} bytes cannot hold {} rows", size,
+                                        h.rows));
+    }
+    if (size > total) {
+      fail(path, fmt::format("cache has {} unexpected bytes after its last column", size - total));
+    }
+    check_expected_hashing(path, h, expected);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    const bool map_pieces = page > 0 && kPieceAlign % static_cast<size_t>(page) == 0;
+    for (int c = 0; c < 3; ++c) {
+      const size_t bytes = align_piece(h.rows * kColumnRowBytes[c]);
+      void* base = ::mmap(nullptr, bytes, map_pieces ? PROT_NONE : PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (base == MAP_FAILED) {
+        fail(path, fmt::format("cannot reserve {} bytes of address space for column '{}': {}",
+                               bytes, kColumnNames[c], std::strerror(errno)));
+      }
+      mapping->column_base[c] = base;
+      mapping->column_bytes[c] = bytes;
+      for (const BlockCursor& block : blocks) {
+        const uint64_t rows_here = std::min(block.capacity, h.rows - block.first_row);
+        char* at = static_cast<char*>(base) + block.first_row * kColumnRowBytes[c];
+        const size_t piece = align_piece(rows_here * kColumnRowBytes[c]);
+        const off_t from = static_cast<off_t>(block.offset + block.piece_offset(c));
+        if (map_pieces) {
+          if (::mmap(at, piece, PROT_READ, MAP_SHARED | MAP_FIXED, fd, from) == MAP_FAILED) {
+            fail(path, fmt::format("cannot map column '{}' of the cache ({} blocks): {}",
+                                   kColumnNames[c], blocks.size(), std::strerror(errno)));
+          }
+        } else {
+          for (size_t done = 0; done < piece;) {
+            const ssize_t n = ::pread(fd, at + done, piece - done, from + static_cast<off_t>(done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) fail(path, "cannot read the cache: " + std::string(n < 0 ? std::strerror(errno) : "short file"));
+            done += static_cast<size_t>(n);
+          }
+        }
+      }
+      if (!map_pieces) ::mprotect(base, bytes, PROT_READ);
+    }
+    view = DataView{static_cast<size_t>(h.rows), static_cast<const float*>(mapping->column_base[0]),
+                    static_cast<const float*>(mapping->column_base[1]),
+                    static_cast<const uint32_t*>(mapping->column_base[2])};
+  }
+  check_contents(path, h, view, expected);
+  MappedCache cache;
+  cache.hashing_ = expected;
+  cache.view_ = view;
   for (int j = 0; j < kNumNumeric; ++j) cache.numeric_missing_[j] = h.numeric_missing[j];
-  cache.file_ = std::make_unique<MappedFile>(std::move(file));
+  cache.mapping_ = std::move(mapping);
   return cache;
 }
 
 MappedCache::MappedCache(MappedCache&& other) noexcept
-    : file_(std::move(other.file_)),
+    : mapping_(std::move(other.mapping_)),
       view_(std::exchange(other.view_, DataView{})),
       hashing_(other.hashing_),
       numeric_missing_(other.numeric_missing_) {}
 
 MappedCache& MappedCache::operator=(MappedCache&& other) noexcept {
   if (this != &other) {
-    file_ = std::move(other.file_);
+    mapping_ = std::move(other.mapping_);
     view_ = std::exchange(other.view_, DataView{});
     hashing_ = other.hashing_;
     numeric_missing_ = other.numeric_missing_;

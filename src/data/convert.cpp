@@ -40,7 +40,8 @@ std::vector<std::string> expand_directories(const std::vector<std::string>& inpu
 
 ConvertReport convert_to_cache(const std::vector<std::string>& given, const std::string& out,
                                const ParseOptions& options,
-                               const std::function<void(const ParseReport&)>& file_done) {
+                               const std::function<void(const ParseReport&)>& file_done,
+                               const std::function<void(const ConvertProgress&)>& progress) {
   if (given.empty()) throw Error(out + ": no input to convert");
   const std::vector<std::string> inputs = expand_directories(given);
   for (const std::string& in : inputs) {
@@ -51,11 +52,25 @@ ConvertReport convert_to_cache(const std::vector<std::string>& given, const std:
   CacheWriter writer(out, options.hashing);
   ConvertReport report;
   std::array<uint64_t, kNumNumeric> missing{};
+  ConvertProgress where;
+  where.files = inputs.size();
   for (const std::string& path : inputs) {
+    where.path = path;
+    where.bytes = where.rows = 0;
+    if (progress) progress(where);
     const std::unique_ptr<data::InputStream> in = data::InputStream::open(path);
     ParseReport file;
-    data::parse_criteo_stream(*in, options, [&](const DataView& rows) { writer.append(rows); },
-                              &file);
+    data::parse_criteo_stream(
+        *in, options,
+        [&](const DataView& rows, uint64_t bytes) {
+          writer.append(rows);
+          where.bytes = bytes;
+          where.rows += rows.rows;
+          where.total_rows = writer.rows();
+          if (progress) progress(where);
+        },
+        &file);
+    ++where.file;
     for (int j = 0; j < kNumNumeric; ++j) missing[j] += file.numeric_missing[j];
     if (file_done) file_done(file);
     report.files.push_back(std::move(file));

@@ -92,8 +92,9 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     // A line bad for another reason reports that reason.
     bool good = parser.parse(p, line_end, out.labels() + slot, out.numeric() + slot * kNumNumeric,
                              out.sparse() + slot * kNumSparse, &mask, &error);
-    if (good && nl == nullptr && std::count(p, line_end, '\t') + 1 < kMaxFields) {
-      error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end};
+    if (good && nl == nullptr && std::count(p, line_end, parser.delimiter()) + 1 < kMaxFields) {
+      error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end,
+                              parser.delimiter()};
       good = false;
     }
     if (good) {
@@ -135,7 +136,23 @@ std::string ParseReport::summary() const {
   return out;
 }
 
-void check_text_format(std::string_view text, const std::string& name) {
+std::string delimiter_problem(char delimiter) {
+  const unsigned char c = static_cast<unsigned char>(delimiter);
+  const bool refused = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       c == '-' || c == '+' || c == '.' || c == '\n' || c == '\r' || c == '\0';
+  if (!refused) return {};
+  return fmt::format("{} cannot separate Criteo fields (digits, letters, '-', '+', '.', line "
+                     "endings and NUL are parts of values or lines); use a tab (the default) or ','",
+                     c >= 0x20 && c < 0x7f ? fmt::format("'{}'", delimiter)
+                                           : fmt::format("byte 0x{:02x}", c));
+}
+
+void validate_delimiter(char delimiter) {
+  const std::string problem = delimiter_problem(delimiter);
+  if (!problem.empty()) throw Error(field("delimiter") + ": " + problem);
+}
+
+void check_text_format(std::string_view text, const std::string& name, char delimiter) {
   const auto starts_with = [&](std::string_view magic) { return text.starts_with(magic); };
   // "x.tsv.gz" -> "x.tsv", "x.gz" -> "x.tsv": the file to decompress into, for the hint.
   const auto decompressed_name = [&](std::string_view suffix) {
@@ -172,11 +189,18 @@ void check_text_format(std::string_view text, const std::string& name) {
                             name, nul));
   }
   const auto commas = std::count(first_line.begin(), first_line.end(), ',');
-  if (commas >= 2 && first_line.find('\t') == std::string_view::npos) {
+  if (delimiter == '\t' && commas >= 2 && first_line.find('\t') == std::string_view::npos) {
     throw Error(fmt::format(
-        "{}: looks comma-separated (CSV): line 1 has {} commas and no tab; shadowsync reads "
-        "tab-separated Criteo lines: convert it first (e.g. tr ',' '\\t' < {} > {})",
-        name, commas, name, decompressed_name(".csv")));
+        "{}: looks comma-separated (CSV): line 1 has {} commas and no tab; read it with {} ',' "
+        "or convert it first (e.g. tr ',' '\\t' < {} > {})",
+        name, commas, field("delimiter"), name, decompressed_name(".csv")));
+  }
+  const auto tabs = std::count(first_line.begin(), first_line.end(), '\t');
+  if (delimiter != '\t' && tabs >= 2 &&
+      first_line.find(delimiter) == std::string_view::npos) {
+    throw Error(fmt::format("{}: looks tab-separated: line 1 has {} tabs and no '{}' ({}); "
+                            "read it with the default delimiter, a tab",
+                            name, tabs, delimiter, field("delimiter")));
   }
 }
 
@@ -189,13 +213,13 @@ DataBlock parse_criteo_text(std::string_view text, const std::string& name,
 
 namespace data {
 
-size_t header_line_bytes(std::string_view text) {
+size_t header_line_bytes(std::string_view text, char delimiter) {
   if (text.empty()) return 0;
   const unsigned char c = static_cast<unsigned char>(text.front());
   if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return 0;
   const size_t nl = text.find('\n');
   const size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
-  return text.substr(0, end).find('\t') == std::string_view::npos ? 0 : end;
+  return text.substr(0, end).find(delimiter) == std::string_view::npos ? 0 : end;
 }
 
 size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
@@ -310,15 +334,16 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
   const auto started = std::chrono::steady_clock::now();
   if (chunk_bytes == 0) throw Error(name + ": parse chunk size must be >= 1");
   validate_hashing(options.hashing, name + ": hashing config");
+  validate_delimiter(options.delimiter);
   if (text.empty()) throw Error(name + ": empty file (no lines)");
-  check_text_format(text, name);
+  check_text_format(text, name, options.delimiter);
 
   const CategoryHasher hasher(options.hashing);
   const NumericTransform numeric_transform;
-  const data::LineParser parser(hasher, numeric_transform);
+  const data::LineParser parser(hasher, numeric_transform, options.delimiter);
 
   data::ParseTotals totals;
-  const size_t header = data::header_line_bytes(text);
+  const size_t header = data::header_line_bytes(text, options.delimiter);
   totals.header = header > 0;
   data::Segment segment = data::parse_segment(text.substr(header), name, parser, options.strict,
                                               chunk_bytes, header > 0 ? 1 : 0);

@@ -34,8 +34,10 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
 }
 
 Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOptions& options,
-                           ParseReport* report, std::vector<ParseReport>* file_reports) {
+                           ParseReport* report, std::vector<ParseReport>* file_reports,
+                           const OpeningFile& opening) {
   if (paths.empty()) throw Error(field("data") + ": no file given");
+  if (opening && paths.size() == 1) opening(0, 1, paths.front());
   if (paths.size() == 1) {
     ParseReport one;
     Dataset dataset = open(paths.front(), options, &one);
@@ -48,6 +50,7 @@ Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOpt
   std::vector<Dataset> parts;
   std::vector<DataView> views;
   for (const std::string& path : paths) {
+    if (opening) opening(parts.size(), paths.size(), path);
     ParseReport one;
     parts.push_back(open(path, options, &one));
     views.push_back(parts.back().view());

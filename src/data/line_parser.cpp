@@ -64,11 +64,11 @@ std::string LineError::describe() const {
       return fmt::format("{}: {} has {} hex digits, at most 8 allowed", field_name(field),
                          quoted(field_begin, field_end), field_end - field_begin);
     case BadLine::kTooManyFields: {
-      const auto tabs = std::count(line_begin, line_end, '\t');
+      const auto tabs = std::count(line_begin, line_end, delimiter);
       return fmt::format("{} fields, at most {} allowed", tabs + 1, kMaxFields);
     }
     case BadLine::kIncompleteLastLine: {
-      const auto tabs = std::count(line_begin, line_end, '\t');
+      const auto tabs = std::count(line_begin, line_end, delimiter);
       return fmt::format("last line has no newline and is incomplete ({} fields)", tabs + 1);
     }
   }

@@ -36,6 +36,7 @@ struct LineError {
   const char* field_end = nullptr;
   const char* line_begin = nullptr;
   const char* line_end = nullptr;
+  char delimiter = '\t';  // the field delimiter the line was parsed with
 
   // The reason part of "file:line: reason".
   std::string describe() const;
@@ -58,8 +59,10 @@ inline constexpr HexTable kHex{};
 
 class LineParser {
  public:
-  LineParser(const CategoryHasher& hasher, const NumericTransform& numeric)
-      : hasher_(hasher), numeric_transform_(numeric) {}
+  // `delimiter` separates fields (tab for TSV, ',' for CSV; see ParseOptions::delimiter).
+  LineParser(const CategoryHasher& hasher, const NumericTransform& numeric, char delimiter = '\t')
+      : hasher_(hasher), numeric_transform_(numeric), delim_(delimiter) {}
+  char delimiter() const { return delim_; }
 
   // Parses [b, e) into the slot. Returns true for a good line and ORs the missing numeric
   // columns into *missing_mask (bit j = I(j+1)); false with *error filled for a bad line.
@@ -70,7 +73,7 @@ class LineParser {
       return fail(error, BadLine::kTooLong, 0, b, e, b, e);
     }
     const char* p = b;
-    if ((*p != '0' && *p != '1') || (p + 1 != e && p[1] != '\t')) {
+    if ((*p != '0' && *p != '1') || (p + 1 != e && p[1] != delim_)) {
       return fail_at(error, BadLine::kLabel, 0, p, b, e);
     }
     *label = static_cast<float>(*p - '0');
@@ -80,7 +83,7 @@ class LineParser {
     for (; j < kNumNumeric; ++j) {
       if (p == e) break;
       ++p;  // the tab ending the previous field
-      if (p == e || *p == '\t') {
+      if (p == e || *p == delim_) {
         numeric[j] = 0.0f;
         missing |= 1u << j;
         continue;
@@ -94,7 +97,7 @@ class LineParser {
         v = v * 10 + static_cast<unsigned>(*p - '0');
         ++p;
       }
-      if (p == digits || (p != e && *p != '\t')) {
+      if (p == digits || (p != e && *p != delim_)) {
         return fail_at(error, BadLine::kIntSyntax, 1 + j, start, b, e);
       }
       int64_t x;
@@ -117,7 +120,7 @@ class LineParser {
       for (; t < kNumSparse; ++t) {
         if (p == e) break;
         ++p;
-        if (p == e || *p == '\t') {
+        if (p == e || *p == delim_) {
           sparse[t] = kMissingRow;
           continue;
         }
@@ -129,7 +132,7 @@ class LineParser {
           v = (v << 4) | d;
           ++p;
         }
-        if (p != e && *p != '\t') {
+        if (p != e && *p != delim_) {
           return fail_at(error, BadLine::kHexSyntax, 1 + kNumNumeric + t, start, b, e);
         }
         if (p - start > 8) {
@@ -145,25 +148,26 @@ class LineParser {
   }
 
  private:
-  static bool fail(LineError* error, BadLine kind, int field, const char* fb, const char* fe,
-                   const char* b, const char* e) {
+  bool fail(LineError* error, BadLine kind, int field, const char* fb, const char* fe,
+            const char* b, const char* e) const {
     // A NUL byte makes some field fail; report it as such, whatever field noticed.
     if (kind != BadLine::kEmpty && kind != BadLine::kTooLong &&
         std::memchr(b, '\0', static_cast<size_t>(e - b)) != nullptr) {
       kind = BadLine::kNul;
     }
-    *error = LineError{kind, field, fb, fe, b, e};
+    *error = LineError{kind, field, fb, fe, b, e, delim_};
     return false;
   }
-  // A failure in the field starting at `fb`: the field runs to the next tab or the line end.
-  static bool fail_at(LineError* error, BadLine kind, int field, const char* fb, const char* b,
-                      const char* e) {
-    const void* tab = std::memchr(fb, '\t', static_cast<size_t>(e - fb));
+  // A failure in the field starting at `fb`: the field runs to the next delimiter or the line end.
+  bool fail_at(LineError* error, BadLine kind, int field, const char* fb, const char* b,
+               const char* e) const {
+    const void* tab = std::memchr(fb, delim_, static_cast<size_t>(e - fb));
     return fail(error, kind, field, fb, tab ? static_cast<const char*>(tab) : e, b, e);
   }
 
   const CategoryHasher& hasher_;
   const NumericTransform& numeric_transform_;
+  char delim_;
 };
 
 }  // namespace shadowsync::data

@@ -23,7 +23,8 @@ inline constexpr size_t kMinChunkBytes = size_t{64} << 10;
 // Rule: line 1 is a header when it starts with an ASCII letter (a label is 0 or 1, so a data line
 // never does) and has a tab (column names), e.g. "label\tI1\t...". A header is skipped by every reader, in strict mode too,
 // and is neither a row nor a bad line.
-size_t header_line_bytes(std::string_view text);
+// With another delimiter (ParseOptions::delimiter), "has a tab" reads "has that delimiter".
+size_t header_line_bytes(std::string_view text, char delimiter = '\t');
 
 // The parallel chunk size for `text_bytes` of text: several chunks per thread, at most
 // `max_chunk_bytes`, at least kMinChunkBytes.

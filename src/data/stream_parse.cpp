@@ -29,16 +29,20 @@ struct Buffer {
   size_t length;
 };
 
-// Reads into buf[carry, size) (the caller placed the carry before it); returns the filled
-// length and sets *eof when the stream ended before the buffer was full.
-size_t fill(InputStream& in, Buffer& buf, size_t carry, bool* eof) {
-  const size_t got = in.read_full(buf.data() + carry, buf.size() - carry);
-  *eof = carry + got < buf.size();
+// Reads into buf[carry, limit) (the caller placed the carry before it; limit <= size); returns
+// the filled length and sets *eof when the stream ended before `limit` bytes.
+size_t fill(InputStream& in, Buffer& buf, size_t carry, size_t limit, bool* eof) {
+  const size_t got = in.read_full(buf.data() + carry, limit - carry);
+  *eof = carry + got < limit;
   return carry + got;
 }
 
+// The first buffer is filled only to this many bytes and each next one to twice the previous,
+// up to the whole buffer: the first read is the only one nothing overlaps, so it is kept short.
+constexpr size_t kFirstFillBytes = size_t{1} << 20;
+
 void parse_stream(InputStream& in, const ParseOptions& options,
-                  const std::function<void(Segment&)>& take, ParseReport* report) {
+                  const std::function<void(Segment&, uint64_t)>& take, ParseReport* report) {
   const auto started = std::chrono::steady_clock::now();
   const std::string& name = in.name();
   if (options.chunk_bytes == 0) throw Error(name + ": parse option chunk_bytes must be >= 1");
@@ -51,21 +55,30 @@ void parse_stream(InputStream& in, const ParseOptions& options,
 
   const CategoryHasher hasher(options.hashing);
   const NumericTransform numeric_transform;
-  const LineParser parser(hasher, numeric_transform);
+  validate_delimiter(options.delimiter);
+  const LineParser parser(hasher, numeric_transform, options.delimiter);
 
   Buffer cur(buffer_bytes), next(buffer_bytes);
+  // At least 2 x kMaxLineBytes + 4 (buffer_bytes' own minimum), so a carried partial line of up to
+  // kMaxLineBytes always leaves room for a whole next line.
+  size_t fill_limit = std::min(buffer_bytes, std::max(kFirstFillBytes, 2 * kMaxLineBytes + 4));
   bool eof = false;
-  size_t len = fill(in, cur, 0, &eof);
+  size_t len = fill(in, cur, 0, fill_limit, &eof);
   if (len == 0) throw Error(name + ": empty file (no lines)");
-  check_text_format(std::string_view(cur.data(), len), name);
+  check_text_format(std::string_view(cur.data(), len), name, options.delimiter);
 
   ParseTotals totals;
   DataBlock spare;
-  size_t start = header_line_bytes(std::string_view(cur.data(), len));
+  // The segment whose rows `take` is handling on its own thread (declared before the future, so
+  // the future, destroyed first, waits for that thread while the segment still exists).
+  Segment taken;
+  std::future<void> taking;
+  size_t start = header_line_bytes(std::string_view(cur.data(), len), options.delimiter);
   if (start == len && !eof) {
-    throw Error(fmt::format("{}:1: header line longer than {} bytes", name, buffer_bytes));
+    throw Error(fmt::format("{}:1: header line longer than {} bytes", name, fill_limit));
   }
   totals.header = start > 0;
+  uint64_t parsed_bytes = start;  // decompressed bytes up to the end of the last parsed buffer
   uint64_t next_line = totals.header ? 1 : 0;  // 0-based number of the line at cur[start]
 
   for (;;) {
@@ -99,6 +112,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
           rest_len = got - rest_at;
         }
       }
+      parsed_bytes += bytes + 1;
       if (last == '\r') --bytes;
       Segment long_line;
       long_line.lines = 1;
@@ -110,42 +124,54 @@ void parse_stream(InputStream& in, const ParseOptions& options,
       ++next_line;
       if (!found) break;
       std::memmove(cur.data(), cur.data() + rest_at, rest_len);
-      len = fill(in, cur, rest_len, &eof);
+      fill_limit = buffer_bytes;
+      len = fill(in, cur, rest_len, fill_limit, &eof);
       start = 0;
       continue;
     }
-    // Read the next buffer (starting with the carried partial line) while this one is parsed.
+    // Read the next buffer (starting with the carried partial line) while this one is parsed
+    // and the previous one's rows are taken.
     const size_t carry = text.size() - cut;
     std::memcpy(next.data(), text.data() + cut, carry);
     bool next_eof = eof;
     std::future<size_t> reading;
     if (!eof) {
-      reading = std::async(std::launch::async,
-                           [&in, &next, carry, &next_eof] { return fill(in, next, carry, &next_eof); });
+      fill_limit = std::min(buffer_bytes, std::max(fill_limit * 2, carry + 2 * kMaxLineBytes + 4));
+      reading = std::async(std::launch::async, [&in, &next, carry, limit = fill_limit, &next_eof] {
+        return fill(in, next, carry, limit, &next_eof);
+      });
     }
     Segment segment;
     try {
       segment = parse_segment(text.substr(0, cut), name, parser, options.strict, chunk_bytes,
                               next_line, &spare);
+      next_line += segment.lines;
+      totals.add(segment);
+      // The previous buffer's rows are taken by now: its block is the next buffer's spare (unless
+      // take kept it), and this buffer's rows are taken while the next buffer is parsed.
+      if (taking.valid()) taking.get();
+      spare = std::move(taken.block);
+      taken = std::move(segment);
+      parsed_bytes += cut;
+      taking = std::async(std::launch::async,
+                          [&take, &taken, parsed_bytes] { take(taken, parsed_bytes); });
     } catch (...) {
       if (reading.valid()) reading.wait();
-      throw;
-    }
-    next_line += segment.lines;
-    totals.add(segment);
-    try {
-      take(segment);
-      spare = std::move(segment.block);  // reused by the next buffer unless take kept it
-    } catch (...) {
-      if (reading.valid()) reading.wait();
+      if (taking.valid()) taking.wait();
       throw;
     }
     if (eof) break;
-    len = reading.get();
+    try {
+      len = reading.get();
+    } catch (...) {
+      if (taking.valid()) taking.wait();
+      throw;
+    }
     eof = next_eof;
     std::swap(cur, next);
     start = 0;
   }
+  if (taking.valid()) taking.get();
   totals.check(name);
   if (report != nullptr) {
     totals.fill(*report, name);
@@ -163,14 +189,15 @@ void parse_stream(InputStream& in, const ParseOptions& options,
 
 void parse_criteo_stream(InputStream& in, const ParseOptions& options, const RowSink& sink,
                          ParseReport* report) {
-  parse_stream(in, options, [&](Segment& s) { sink(s.block.view()); }, report);
+  parse_stream(in, options, [&](Segment& s, uint64_t bytes) { sink(s.block.view(), bytes); },
+               report);
 }
 
 DataBlock parse_criteo_stream(InputStream& in, const ParseOptions& options, ParseReport* report) {
   std::vector<DataBlock> blocks;
   parse_stream(
       in, options,
-      [&](Segment& s) {
+      [&](Segment& s, uint64_t) {
         if (s.rows > 0) blocks.push_back(std::move(s.block));
       },
       report);

@@ -4,6 +4,7 @@
 // order. Same rows, report and errors as parse_criteo_text on the whole decompressed text.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "input_stream.hpp"
@@ -12,9 +13,10 @@
 
 namespace shadowsync::data {
 
-// Called with each buffer's good rows (possibly 0 rows), in order; the view is valid only
-// during the call.
-using RowSink = std::function<void(const DataView&)>;
+// Called with each buffer's good rows (possibly 0 rows) and the decompressed bytes parsed up to
+// the buffer's end, in order, one call at a time on a thread of the parser (while the next buffer
+// is parsed); the view is valid only during the call.
+using RowSink = std::function<void(const DataView&, uint64_t bytes_parsed)>;
 
 // Parses the whole stream. Memory: 2 buffers + the rows of one buffer + the sink's. `report`,
 // if given, is filled (bytes = decompressed bytes, compressed_bytes when compressed).

@@ -1,7 +1,10 @@
-// Tests of the binary cache (binary_cache.hpp): the round trip equals the parsed rows bit for
-// bit, the file layout, and refusal of wrong magic, other version, truncated / oversized
-// files, corrupted header and columns, mismatched hashing, values the parser cannot produce
-// (checksums intact), numeric_missing above the row count, and FIFOs (refused, never waited on).
+// Tests of the binary cache (binary_cache.hpp). Format 2 (written): the round trip equals the
+// parsed rows bit for bit across row blocks, the block layout, CacheWriter appending in any
+// pieces writes the same file, refusal of truncated / oversized files, corrupted header, block
+// sizes and columns. Format 1 (still read; the files are built here byte by byte): the round
+// trip, and refusal of wrong magic, other version, truncated / oversized files, corrupted header
+// and columns, mismatched hashing, values the parser cannot produce (checksums intact),
+// numeric_missing above the row count, and FIFOs (refused, never waited on).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -48,6 +51,35 @@ DataBlock parsed_block(ParseReport* report = nullptr) {
   return parse_criteo_text(text, "x", o, report);
 }
 
+// A format-1 cache of `view` (the layout binary_cache.hpp documents for version 1: 320-byte
+// header, then labels, numeric and sparse columns, each at a multiple of 64 bytes).
+std::string format1_bytes(const DataView& view, const HashingConfig& hashing,
+                          const std::array<uint64_t, kNumNumeric>& missing) {
+  const size_t rows = view.rows;
+  const size_t offset[3] = {320, (320 + rows * 4 + 63) / 64 * 64,
+                            ((320 + rows * 4 + 63) / 64 * 64 + rows * 52 + 63) / 64 * 64};
+  const size_t bytes[3] = {rows * 4, rows * 52, rows * 104};
+  const void* columns[3] = {view.labels, view.numeric, view.sparse};
+  std::string out(offset[2] + bytes[2], '\0');
+  std::memcpy(out.data(), "SSYNCDAT", 8);
+  const uint32_t version = 1, header_bytes = 320;
+  std::memcpy(out.data() + 8, &version, 4);
+  std::memcpy(out.data() + 12, &header_bytes, 4);
+  const uint64_t n = rows;
+  std::memcpy(out.data() + 16, &n, 8);
+  std::memcpy(out.data() + 24, hashing.rows.data(), 26 * 4);
+  std::memcpy(out.data() + 128, &hashing.salt, 8);
+  std::memcpy(out.data() + 136, missing.data(), 13 * 8);
+  for (int c = 0; c < 3; ++c) {
+    std::memcpy(out.data() + offset[c], columns[c], bytes[c]);
+    const uint64_t sum = checksum64(columns[c], bytes[c]);
+    std::memcpy(out.data() + 240 + 8 * c, &sum, 8);
+  }
+  const uint64_t header_sum = checksum64(out.data(), 264);
+  std::memcpy(out.data() + 264, &header_sum, 8);
+  return out;
+}
+
 std::string open_error(const std::string& path, const HashingConfig& expected = kHashing) {
   try {
     MappedCache::open(path, expected);
@@ -57,15 +89,16 @@ std::string open_error(const std::string& path, const HashingConfig& expected = 
   return "(no error)";
 }
 
+// A format-1 cache (as written before format 2) in path_.
 class CacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     block_ = parsed_block(&report_);
     path_ = dir_.file("data.cache");
-    write_cache(path_, block_.view(), kHashing, report_.numeric_missing);
-    bytes_ = read_bytes(path_);
+    bytes_ = format1_bytes(block_.view(), kHashing, report_.numeric_missing);
+    write_bytes(path_, bytes_);
   }
-  // Offsets of the columns for kRows rows (layout of binary_cache.hpp).
+  // Offsets of the columns for kRows rows (format 1).
   static constexpr size_t kLabels = 320;
   static constexpr size_t kNumeric = (kLabels + kRows * 4 + 63) / 64 * 64;
   static constexpr size_t kSparse = (kNumeric + kRows * 13 * 4 + 63) / 64 * 64;
@@ -89,7 +122,7 @@ class CacheTest : public ::testing::Test {
   std::string bytes_;
 };
 
-TEST_F(CacheTest, RoundTripEqualsParsedRows) {
+TEST_F(CacheTest, Format1StillOpensBitForBit) {
   EXPECT_EQ(bytes_.size(), kTotal);
   EXPECT_EQ(bytes_.substr(0, 8), "SSYNCDAT");
   EXPECT_TRUE(has_cache_magic(path_));
@@ -105,8 +138,6 @@ TEST_F(CacheTest, RoundTripEqualsParsedRows) {
   EXPECT_EQ(reinterpret_cast<const char*>(b.numeric) - reinterpret_cast<const char*>(b.labels),
             static_cast<ptrdiff_t>(kNumeric - kLabels));
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.sparse) % 64, 0u);
-  // No temporary file is left next to the cache.
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 1);
 }
 
 TEST_F(CacheTest, MovedCacheKeepsItsMapping) {
@@ -138,10 +169,12 @@ TEST_F(CacheTest, RefusesWrongMagic) {
 
 TEST_F(CacheTest, RefusesOtherVersion) {
   std::string bad = bytes_;
-  const uint32_t version = 2;
+  const uint32_t version = 3;
   std::memcpy(bad.data() + 8, &version, 4);
   const std::string p = variant("version.cache", bad);
-  EXPECT_EQ(open_error(p), p + ": cache format version 2, this build reads version 1");
+  EXPECT_EQ(open_error(p), p + ": cache format version 3, this build reads versions 1 and 2");
+  EXPECT_EQ(open_error(variant("zero.cache", std::string("SSYNCDAT") + std::string(400, '\0'))),
+            dir_.file("zero.cache") + ": cache format version 0, this build reads versions 1 and 2");
 }
 
 TEST_F(CacheTest, RefusesTruncatedAndOversizedFiles) {
@@ -316,6 +349,9 @@ TEST_F(CacheTest, WriteRefusesInvalidDataAndUnwritablePaths) {
 
 TEST_F(CacheTest, ReadCacheHashingReadsTheCheckedHeader) {
   EXPECT_EQ(read_cache_hashing(path_), kHashing);
+  const std::string format2 = dir_.file("f2.cache");
+  write_cache(format2, block_.view(), HashingConfig::uniform(5000, 3));
+  EXPECT_EQ(read_cache_hashing(format2), HashingConfig::uniform(5000, 3));
   EXPECT_EQ(read_cache_hashing(variant("text.tsv", "1\t2\n")), std::nullopt);
   EXPECT_EQ(read_cache_hashing(dir_.file("missing")), std::nullopt);
   std::string other_version = bytes_;
@@ -334,6 +370,132 @@ TEST_F(CacheTest, OpenRefusesMissingAndDirectory) {
   EXPECT_NE(open_error(dir_.file("nope")).find("nope: cannot open"), std::string::npos);
   EXPECT_EQ(open_error(dir_.path().string()),
             dir_.path().string() + ": is a directory, expected a file");
+}
+
+// Format 2: 5000 rows fill blocks of 1024 and 2048 rows and 1928 rows of a 4096-row block.
+constexpr size_t kRows2 = 5000;
+constexpr size_t kLastBlock = 4096 + 160 * (1024 + 2048);  // file offset of the third block
+constexpr size_t kTotal2 = kLastBlock + 56 * 4096 + (1928 * 104 + 4095) / 4096 * 4096;
+
+class CacheFormat2Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string text;
+    for (uint64_t i = 0; i < kRows2; ++i) {
+      text += test::format_line(test::pattern_line(i)) + "\n";
+    }
+    ParseOptions o;
+    o.hashing = kHashing;
+    block_ = parse_criteo_text(text, "x", o, &report_);
+    path_ = dir_.file("data.cache");
+    write_cache(path_, block_.view(), kHashing, report_.numeric_missing);
+    bytes_ = read_bytes(path_);
+  }
+  std::string variant(const std::string& name, const std::string& bytes) {
+    const std::string p = dir_.file(name);
+    write_bytes(p, bytes);
+    return p;
+  }
+  static void reseal_header(std::string& bytes) {
+    const uint64_t sum = checksum64(bytes.data(), 272);
+    std::memcpy(bytes.data() + 272, &sum, 8);
+  }
+  test::TempDir dir_;
+  DataBlock block_;
+  ParseReport report_;
+  std::string path_;
+  std::string bytes_;
+};
+
+TEST_F(CacheFormat2Test, RoundTripAcrossBlocksEqualsParsedRows) {
+  ASSERT_EQ(block_.rows(), kRows2);
+  EXPECT_EQ(bytes_.size(), kTotal2);
+  EXPECT_EQ(bytes_.substr(0, 8), "SSYNCDAT");
+  uint32_t version = 0, first = 0, max = 0;
+  std::memcpy(&version, bytes_.data() + 8, 4);
+  std::memcpy(&first, bytes_.data() + 264, 4);
+  std::memcpy(&max, bytes_.data() + 268, 4);
+  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(first, 1024u);
+  EXPECT_EQ(max, 1u << 20);
+  // Row 1024 is the first row of the second block: its label at the block's start.
+  float label = 0;
+  std::memcpy(&label, bytes_.data() + 4096 + 160 * 1024, 4);
+  EXPECT_EQ(label, block_.view().labels[1024]);
+  uint32_t c1 = 0;  // sparse C1 of row 3072, the third block's first row
+  std::memcpy(&c1, bytes_.data() + kLastBlock + 56 * 4096, 4);
+  EXPECT_EQ(c1, block_.view().sparse[3072 * kNumSparse]);
+
+  const MappedCache cache = MappedCache::open(path_, kHashing);
+  ASSERT_EQ(cache.rows(), kRows2);
+  EXPECT_EQ(cache.numeric_missing(), report_.numeric_missing);
+  const DataView a = block_.view(), b = cache.view();
+  EXPECT_EQ(std::memcmp(a.labels, b.labels, kRows2 * 4), 0);
+  EXPECT_EQ(std::memcmp(a.numeric, b.numeric, kRows2 * kNumNumeric * 4), 0);
+  EXPECT_EQ(std::memcmp(a.sparse, b.sparse, kRows2 * kNumSparse * 4), 0);
+  MappedCache moved = MappedCache::open(path_, kHashing);
+  MappedCache kept = std::move(moved);
+  EXPECT_EQ(kept.view().sparse[kRows2 * kNumSparse - 1], a.sparse[kRows2 * kNumSparse - 1]);
+  // No temporary file is left next to the cache.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 1);
+}
+
+TEST_F(CacheFormat2Test, AppendingInAnyPiecesWritesTheSameFile) {
+  const std::string pieces = dir_.file("pieces.cache");
+  {
+    CacheWriter writer(pieces, kHashing);
+    const size_t cuts[] = {0, 1, 700, 1024, 1025, 3100, 4999, kRows2};
+    for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+      writer.append(block_.view().slice(cuts[i], cuts[i + 1]));
+    }
+    EXPECT_EQ(writer.rows(), kRows2);
+    writer.commit(report_.numeric_missing);
+  }
+  EXPECT_EQ(read_bytes(pieces), bytes_);
+  // A writer destroyed before commit leaves nothing behind.
+  {
+    CacheWriter writer(dir_.file("abandoned.cache"), kHashing);
+    writer.append(block_.view().slice(0, 2000));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("abandoned.cache")));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 2);
+}
+
+TEST_F(CacheFormat2Test, RefusesTruncatedOversizedAndCorruptedFiles) {
+  const std::string cut = variant("cut.cache", bytes_.substr(0, bytes_.size() - 1));
+  EXPECT_EQ(open_error(cut), cut + ": truncated cache: " + std::to_string(kTotal2 - 1) +
+                                 " bytes, 5000 rows need " + std::to_string(kTotal2) + " bytes");
+  const std::string header_cut = variant("header-cut.cache", bytes_.substr(0, 4000));
+  EXPECT_EQ(open_error(header_cut),
+            header_cut + ": truncated cache: 4000 bytes, shorter than the 4096-byte header");
+  const std::string longer = variant("long.cache", bytes_ + "x");
+  EXPECT_EQ(open_error(longer), longer + ": cache has 1 unexpected bytes after its last column");
+  std::string header = bytes_;
+  header[140] ^= 0x01;
+  const std::string h = variant("header.cache", header);
+  EXPECT_EQ(open_error(h), h + ": corrupted cache header (checksum mismatch)");
+  std::string blocks = bytes_;
+  const uint32_t odd_block = 1000;
+  std::memcpy(blocks.data() + 264, &odd_block, 4);
+  reseal_header(blocks);
+  const std::string b = variant("blocks.cache", blocks);
+  EXPECT_EQ(open_error(b), b + ": corrupted cache header (impossible block sizes 1000 and 1048576)");
+  const struct {
+    size_t offset;
+    const char* column;
+  } cases[] = {{4096 + 17, "labels"},                            // first block
+               {4096 + 160 * 1024 + 4 * 2048 + 9, "dense"},       // second block
+               {kLastBlock + 56 * 4096 + 1928 * 104 - 1, "sparse"}};  // last row
+  for (const auto& c : cases) {
+    std::string bad = bytes_;
+    bad[c.offset] ^= 0x40;
+    const std::string p = variant("column.cache", bad);
+    EXPECT_EQ(open_error(p),
+              p + ": checksum mismatch in column '" + c.column + "': the cache is corrupted");
+  }
+  EXPECT_EQ(open_error(path_, HashingConfig::uniform(5000, 12)),
+            path_ + ": cache was hashed with rows per table 5000, salt 11, but rows per table "
+                    "5000, salt 12 is expected (convert the TSV again with these settings)");
 }
 
 }  // namespace

@@ -351,5 +351,64 @@ TEST_F(CliTest, ManyFilesAndStdinAcrossCommands) {
   EXPECT_EQ(r.output, from_file.output);
 }
 
+// --delimiter ',': a CSV converts to the same cache as its TSV, and stats of both agree; several
+// inputs are named as they are read; bad delimiters are usage errors naming the option.
+TEST_F(CliTest, DelimiterReadsCsvLikeItsTsvAndNamesEachFile) {
+  std::string csv_text = text_;
+  std::replace(csv_text.begin(), csv_text.end(), '\t', ',');
+  const std::string csv = dir_.write("in.csv", csv_text);
+  const std::string from_tsv = dir_.file("tsv.cache"), from_csv = dir_.file("csv.cache");
+  RunResult r = run("convert '" + tsv_ + "' '" + from_tsv + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run("convert --delimiter , '" + csv + "' '" + from_csv + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(csv + ": 400 rows from 401 lines, 1 bad lines skipped"),
+            std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(csv + ":101: I3 (field 4): 'x' is not an integer"), std::string::npos);
+  const auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(bytes(from_csv), bytes(from_tsv));
+  const RunResult stats_tsv = run("stats --json '" + tsv_ + "'", false);
+  const RunResult stats_csv = run("stats --json --delimiter , '" + csv + "'", false);
+  ASSERT_EQ(stats_csv.exit_code, 0) << stats_csv.output;
+  auto a = nlohmann::json::parse(stats_tsv.output), b = nlohmann::json::parse(stats_csv.output);
+  a.erase("file");
+  b.erase("file");
+  EXPECT_EQ(a.dump(), b.dump());
+
+  // Several inputs: each is named as it starts, with its number.
+  r = run("convert '" + tsv_ + "' --delimiter , '" + csv + "' '" + dir_.file("two.cache") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;  // the TSV read with ',' is refused, naming the fix
+  EXPECT_NE(r.output.find(tsv_ + ": looks tab-separated: line 1 has 39 tabs and no ',' "
+                                 "(--delimiter); read it with the default delimiter, a tab"),
+            std::string::npos) << r.output;
+  r = run("convert '" + tsv_ + "' '" + tsv_ + "' '" + dir_.file("two.cache") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("reading 1/2: " + tsv_ + "\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("reading 2/2: " + tsv_ + "\n"), std::string::npos) << r.output;
+  r = run("stats '" + tsv_ + "' '" + tsv_ + "'");
+  EXPECT_NE(r.output.find("reading 2/2: " + tsv_ + "\n"), std::string::npos) << r.output;
+
+  // The CSV read as TSV says how to read it.
+  r = run("stats '" + csv + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("line 1 has 39 commas and no tab; read it with --delimiter ','"),
+            std::string::npos) << r.output;
+  for (const char* bad : {"ab", "-", "7", "x"}) {
+    r = run(std::string("convert --delimiter ") + bad + " '" + csv + "' '" + from_csv + "'");
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--delimiter"), std::string::npos) << r.output;
+  }
+  r = run("convert --delimiter ab '" + csv + "' '" + from_csv + "'");
+  EXPECT_NE(r.output.find("'ab' is not one byte (a tab, the default, or ',' for CSV)"),
+            std::string::npos) << r.output;
+  r = run("stats --delimiter - '" + csv + "'");
+  EXPECT_NE(r.output.find("'-' cannot separate Criteo fields"), std::string::npos) << r.output;
+  r = run("stats --delimiter tab '" + tsv_ + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 }  // namespace
 }  // namespace shadowsync

@@ -181,8 +181,8 @@ TEST(CriteoReader, CompressedBinaryAndCsvInputIsRefused) {
       {std::string("\x7f" "ELF\x02\x01\x01\x00", 8) + tail,
        "x.tsv.gz: binary data (NUL byte at offset 7 of the first line)"},
       {"0,1,1,5,0,1382,4,15\n" + format_line(pattern_line(1)) + "\n",
-       "x.tsv.gz: looks comma-separated (CSV): line 1 has 7 commas and no tab; shadowsync reads "
-       "tab-separated Criteo lines: convert it first (e.g. tr ',' '\\t' < x.tsv.gz > x.tsv.gz.tsv)"},
+       "x.tsv.gz: looks comma-separated (CSV): line 1 has 7 commas and no tab; read it with "
+       "delimiter ',' or convert it first (e.g. tr ',' '\\t' < x.tsv.gz > x.tsv.gz.tsv)"},
   };
   for (const auto& [text, expected] : cases) {
     EXPECT_EQ(error_of(text, options(), "x.tsv.gz").rfind(expected, 0), 0u)

@@ -3,6 +3,12 @@
 // column checksums wherever the layout fits the input, so that mutations reach the checks
 // behind them (sizes, hashing, value ranges) instead of all stopping at "checksum mismatch".
 // A cache that opens must hold only well-formed examples (validate_view must accept it).
+// Format 2 inputs are compact, so that a whole cache fits the fuzzer's input size: the first
+// 280 bytes of the header, then the columns one after the other (labels, numeric, sparse of
+// `rows` rows), then any extra bytes; the harness lays them out as the format's zero-padded
+// header and row blocks (make_seeds writes the seeds in this form). Other inputs are written
+// as they are (format 1: its checksums repaired).
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -19,7 +25,7 @@ using namespace shadowsync;
 
 namespace {
 
-// Header layout of src/data/binary_cache.cpp (format version 1).
+// Header layout of src/data/binary_cache.cpp (format version 1; format 2 shares these fields).
 constexpr size_t kHeaderBytes = 320;
 constexpr size_t kRowsAt = 16, kColumnChecksumAt = 240, kHeaderChecksumAt = 264;
 
@@ -43,12 +49,82 @@ void repair_checksums(std::vector<uint8_t>& file) {
   std::memcpy(file.data() + kHeaderChecksumAt, &header_sum, 8);
 }
 
+// Format 2 (src/data/binary_cache.cpp): header fields, block schedule, 4096-byte header.
+constexpr size_t kV2HeaderFields = 280, kV2HeaderBytes = 4096, kV2BlockRowsAt = 264,
+                 kV2HeaderChecksumAt = 272, kPiece = 4096;
+constexpr uint64_t kMaxExpandedRows = 1 << 16;
+
+size_t align_piece(size_t n) { return (n + kPiece - 1) / kPiece * kPiece; }
+
+// Expands a compact format-2 input into the file layout and repairs its checksums. Returns
+// false (input written as it is) when it is not a format-2 input the harness can lay out.
+bool expand_format2(const std::vector<uint8_t>& input, std::vector<uint8_t>& file) {
+  if (input.size() < kV2HeaderFields) return false;
+  uint32_t version = 0, first = 0, max = 0;
+  uint64_t rows = 0;
+  std::memcpy(&version, input.data() + 8, 4);
+  std::memcpy(&rows, input.data() + kRowsAt, 8);
+  std::memcpy(&first, input.data() + kV2BlockRowsAt, 4);
+  std::memcpy(&max, input.data() + kV2BlockRowsAt + 4, 4);
+  if (version != 2 || rows == 0 || rows > kMaxExpandedRows || first < 1024 || max < first ||
+      (first & (first - 1)) != 0 || (max & (max - 1)) != 0 || max > (1u << 24)) {
+    return false;
+  }
+  const size_t row_bytes[3] = {4, 4 * kNumNumeric, 4 * kNumSparse};
+  const uint8_t* columns = input.data() + kV2HeaderFields;
+  const size_t compact = input.size() - kV2HeaderFields;
+  file.assign(kV2HeaderBytes, 0);
+  std::memcpy(file.data(), input.data(), kV2HeaderFields);
+  uint64_t first_row = 0, capacity = first;
+  size_t offset = kV2HeaderBytes;
+  size_t column_start[3] = {0, rows * row_bytes[0], rows * (row_bytes[0] + row_bytes[1])};
+  for (;;) {
+    const uint64_t here = std::min<uint64_t>(capacity, rows - first_row);
+    size_t piece_at = 0;
+    for (int c = 0; c < 3; ++c) {
+      const bool last_piece = first_row + here == rows && c == 2;
+      const size_t piece_bytes = last_piece ? align_piece(here * row_bytes[c]) : capacity * row_bytes[c];
+      file.resize(std::max(file.size(), offset + piece_at + piece_bytes), 0);
+      const size_t from = column_start[c] + first_row * row_bytes[c];
+      const size_t n = here * row_bytes[c];
+      if (from < compact) {
+        std::memcpy(file.data() + offset + piece_at, columns + from, std::min(n, compact - from));
+      }
+      piece_at += capacity * row_bytes[c];
+    }
+    first_row += here;
+    if (first_row == rows) break;
+    offset += piece_at;
+    capacity = std::min<uint64_t>(capacity * 2, max);
+  }
+  const size_t needed = column_start[2] + rows * row_bytes[2];
+  if (compact < needed) {
+    file.resize(file.size() - std::min(file.size() - kV2HeaderBytes, needed - compact));
+  } else {
+    file.insert(file.end(), columns + needed, columns + compact);
+  }
+  for (int c = 0; c < 3; ++c) {
+    const size_t n = rows * row_bytes[c];
+    if (column_start[c] + n <= compact) {
+      const uint64_t sum = checksum64(columns + column_start[c], n);
+      std::memcpy(file.data() + kColumnChecksumAt + 8 * c, &sum, 8);
+    }
+  }
+  const uint64_t header_sum = checksum64(file.data(), kV2HeaderChecksumAt);
+  std::memcpy(file.data() + kV2HeaderChecksumAt, &header_sum, 8);
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const fuzz::ScratchFile scratch(fuzz::scratch_path("cache", ".bin"));
-  std::vector<uint8_t> file(data, data + size);
-  repair_checksums(file);
+  const std::vector<uint8_t> input(data, data + size);
+  std::vector<uint8_t> file;
+  if (!expand_format2(input, file)) {
+    file = input;
+    repair_checksums(file);
+  }
   fuzz::write_file(scratch.path(), file.data(), file.size());
 
   has_cache_magic(scratch.path());

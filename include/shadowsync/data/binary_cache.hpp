@@ -1,15 +1,27 @@
 // Binary cache of parsed, transformed and hashed examples: written once by `shadowsync convert`,
 // then mmapped and read in place (no parse) by MappedCache.
 //
-// File layout (little-endian, format version kCacheVersion):
-//   header (320 bytes): magic "SSYNCDAT", u32 version, u32 header bytes, u64 rows,
+// File layout, format 2 (written; little-endian):
+//   header (4096 bytes): magic "SSYNCDAT", u32 version 2, u32 header bytes, u64 rows,
 //     u32 rows[26] and u64 salt (the full HashingConfig), u64 numeric_missing[13],
-//     u64 checksum64 of each column (labels, numeric, sparse), u64 checksum64 of the header
-//     bytes before it; zero padding.
-//   labels float[rows], numeric float[rows*13], sparse u32[rows*26], each starting at a multiple
-//   of 64 bytes (zero padding between), nothing after the last column.
+//     u64 checksum64 of each whole column (labels, numeric, sparse, in row order),
+//     u32 first_block_rows (1024), u32 max_block_rows (2^20), u64 checksum64 of the header bytes
+//     before it; zero padding.
+//   then row blocks: block k holds min(first << k, max) rows (its capacity) and follows the
+//   previous one; inside it labels float[capacity], numeric float[capacity*13] and sparse
+//   u32[capacity*26], so every piece starts at a multiple of 4096 bytes. The last block is
+//   partial: its rows are at the start of each piece, the rest of its labels and numeric pieces
+//   is never written (a hole, read as zeros) and the file ends with its sparse piece padded to
+//   4096 bytes (at most 56 x 2^20 bytes more than the rows need; not stored on file systems with
+//   sparse files). The writer appends rows in place, without knowing the final count; the reader
+//   maps each column's pieces side by side into one reserved address range, so the view is
+//   contiguous (3 mappings per block: ~13,000 for 4.4 billion rows, under Linux's default 65,530).
+// Format 1 (read only): a 320-byte header (the same fields up to the column checksums, then the
+//   header checksum at byte 264), then labels, numeric and sparse columns of `rows` rows, each
+//   starting at a multiple of 64 bytes, nothing after the last column.
 // Opening validates, in this order, and throws Error naming the file and the cause: not a
-// regular readable file; wrong magic; other version; truncated or oversized; corrupted header;
+// regular readable file; wrong magic; shorter than its header; other version; corrupted header;
+// impossible row count or block sizes; truncated or oversized;
 // hashing differs from the expected one; a column checksum mismatch; a numeric_missing count larger
 // than the row count; values the parser cannot produce (validate_view: labels not 0/1, numeric
 // values other than 0 or log1p(x) for 1 <= x < 2^63, sparse >= rows[t]), naming the column and
@@ -30,20 +42,23 @@
 namespace shadowsync {
 
 inline constexpr char kCacheMagic[8] = {'S', 'S', 'Y', 'N', 'C', 'D', 'A', 'T'};
-inline constexpr uint32_t kCacheVersion = 1;
+inline constexpr uint32_t kCacheVersion = 2;       // written; versions 1 and 2 are read
+inline constexpr uint32_t kCacheFirstBlockRows = 1024;  // format 2's block schedule (written)
+inline constexpr uint32_t kCacheMaxBlockRows = uint32_t{1} << 20;
 
 // Writes `data` to `path` atomically (AtomicFileWriter: unique temporary, fsync, rename), after
 // validating it against `hashing` (see validate_view). `numeric_missing` is stored for statistics.
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
                  const std::array<uint64_t, kNumNumeric>& numeric_missing = {});
 
-// Writes a cache from rows that arrive in pieces (convert of files larger than memory): each
-// column goes to an unlinked temporary file beside `path` (so a failure leaves nothing behind),
-// and commit() writes the header and copies the columns into `path` atomically. Memory: one
-// 4 MiB copy buffer; disk: the cache size twice while committing.
+// Writes a cache from rows that arrive in pieces (convert of files larger than memory), each row
+// written once: rows go straight to their place in the row blocks of an AtomicFileWriter's
+// temporary beside `path` (removed if the writer is destroyed before commit, so a failure leaves
+// nothing behind), and commit() writes the header and renames the file over `path`. Memory: none
+// beyond the caller's rows; disk: the cache once.
 class CacheWriter {
  public:
-  // Validates `hashing`; creates the column files. Errors name `path`.
+  // Validates `hashing`; creates the temporary. Errors name `path`.
   CacheWriter(std::string path, const HashingConfig& hashing);
   ~CacheWriter();
   CacheWriter(const CacheWriter&) = delete;
@@ -52,16 +67,15 @@ class CacheWriter {
   // Appends rows (validated like write_cache).
   void append(const DataView& rows);
   uint64_t rows() const { return rows_; }
-  // Writes the cache (Error when no row was appended).
+  // Writes the header and commits the cache (Error when no row was appended).
   void commit(const std::array<uint64_t, kNumNumeric>& numeric_missing);
 
  private:
   std::string path_;
   HashingConfig hashing_;
-  int column_fd_[3] = {-1, -1, -1};
   uint64_t rows_ = 0;
-  struct Sums;
-  std::unique_ptr<Sums> sums_;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // True when the file starts with kCacheMagic (false for shorter or unreadable files).
@@ -70,8 +84,6 @@ bool has_cache_magic(const std::string& path);
 // The hashing a cache was written with (header checked: version, header checksum), or nullopt
 // when `path` is not a cache. Lets a command default to the cache's own hashing.
 std::optional<HashingConfig> read_cache_hashing(const std::string& path);
-
-class MappedFile;  // core/mapped_file.hpp
 
 class MappedCache {
  public:
@@ -91,7 +103,8 @@ class MappedCache {
   const std::array<uint64_t, kNumNumeric>& numeric_missing() const { return numeric_missing_; }
 
  private:
-  std::unique_ptr<MappedFile> file_;  // the mapping view_ points into (core's one mmap owner)
+  struct Mapping;
+  std::unique_ptr<Mapping> mapping_;  // the memory view_ points into
   DataView view_{};
   HashingConfig hashing_{};
   std::array<uint64_t, kNumNumeric> numeric_missing_{};

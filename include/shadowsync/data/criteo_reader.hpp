@@ -59,7 +59,17 @@ struct ParseOptions {
   // input, a FIFO): the reader holds two such buffers (one parsed while the next is read) plus
   // the rows of one step. Raised to at least 2 * kMaxLineBytes + 4. Must be >= 1.
   size_t stream_buffer_bytes = size_t{32} << 20;
+  // The byte between fields: tab (TSV, the default) or e.g. ',' for CSV. Checked by every reader
+  // (validate_delimiter): a digit, a letter, '-', '+', '.', a line ending or NUL would make
+  // values ambiguous and is an Error naming the field `delimiter`.
+  char delimiter = '\t';
 };
+
+// Why `delimiter` cannot separate Criteo fields (see ParseOptions::delimiter), e.g. "'-' cannot
+// separate Criteo fields (...)"; empty when it can.
+std::string delimiter_problem(char delimiter);
+// Throws Error(field("delimiter") + ": " + delimiter_problem(d)) when there is a problem.
+void validate_delimiter(char delimiter);
 
 struct ParseReport {
   std::string file;
@@ -96,7 +106,7 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
 
 // Throws Error("name: what it is; what to do") when `text` is clearly not Criteo TSV text (see
 // the list above); returns for anything else, including an empty text.
-void check_text_format(std::string_view text, const std::string& name);
+void check_text_format(std::string_view text, const std::string& name, char delimiter = '\t');
 
 // Parses `path`: a regular uncompressed file is mmapped and parsed in place; "-" (standard
 // input), a FIFO, a character device or a gzip / zstd file is read as a stream (decompressing on

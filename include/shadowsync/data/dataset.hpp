@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,9 @@
 #include "shadowsync/data/data_view.hpp"
 
 namespace shadowsync {
+
+// Told which file is about to be read: index (0-based), count, path.
+using OpeningFile = std::function<void(size_t index, size_t count, const std::string& path)>;
 
 class Dataset {
  public:
@@ -33,9 +37,12 @@ class Dataset {
   // summed lines / rows / bad lines / missing, the first errors of all files); `file_reports`
   // (if given) one report per file. For data larger than memory, convert the files into one
   // cache (convert_to_cache) and train from its memory map.
+  // `opening` (if set) is called before each file is opened, with its 0-based index, the number
+  // of files and its path (a front end's progress display names the file being read).
   static Dataset open_many(const std::vector<std::string>& paths, const ParseOptions& options,
                            ParseReport* report = nullptr,
-                           std::vector<ParseReport>* file_reports = nullptr);
+                           std::vector<ParseReport>* file_reports = nullptr,
+                           const OpeningFile& opening = {});
   // Wraps examples built in memory (tests, generated data); path() is "<memory>".
   static Dataset from_block(DataBlock block);
 
