@@ -71,9 +71,13 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write
   const bool final_round = done_hosts >= hosts_;
   const float h = static_cast<float>(hosts_);
   const float inv_hosts = 1.0f / h;
+  double spread_sq = 0;
+  double mean_norm_sq = 0;
   for (size_t i = 0; i < n_; ++i) {
     const float s = sent[i];
     const float m = sum[i] * inv_hosts;
+    spread_sq += (static_cast<double>(s) - m) * (static_cast<double>(s) - m);
+    mean_norm_sq += static_cast<double>(m) * m;
     float target = m;
     if (!final_round && rule_.kind == SyncRuleKind::EASGD) {
       const float c = center_[i];
@@ -90,6 +94,8 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write
     const float delta = target - s;
     for (float* r : replicas_) add(r + i, delta);
   }
+  last_spread_sq_ = spread_sq;
+  last_mean_norm_sq_ = mean_norm_sq;
   return done_hosts;
 }
 

@@ -55,6 +55,11 @@ class InterHostRound {
   // write_back = false (this host is paused: its replicas must not be written) advances the
   // rule's state (EASGD center, BMUF) identically to every other host but leaves the replicas.
   int unpack_dense(const float* sent, const float* sum, bool write_back = true);
+  // Of the last unpack_dense: sum_i (sent_i - mean_i)^2 (this host's model against the hosts'
+  // mean) and sum_i mean_i^2. The run's divergence between hosts is
+  // sqrt(sum over hosts of the first / H) / sqrt(the second), as replica_divergence within a host.
+  double last_spread_sq() const { return last_spread_sq_; }
+  double last_mean_norm_sq() const { return last_mean_norm_sq_; }
 
   // Replaces keys / deltas with the rows changed since the last round (deltas: row_floats() per
   // key, in key order). With touched rows (set_touched_rows) only the marked rows are compared
@@ -75,6 +80,8 @@ class InterHostRound {
   std::vector<float> center_;    // EASGD center, BMUF w_global
   std::vector<float> momentum_;  // BMUF delta
   std::vector<float> start_;     // BMUF w_start
+  double last_spread_sq_ = 0;
+  double last_mean_norm_sq_ = 0;
   int dim_ = 0;
   size_t row_floats_ = 0;
   std::vector<uint64_t> table_start_;  // key of row 0 of each table (and the total at the end)

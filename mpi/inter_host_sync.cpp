@@ -240,6 +240,8 @@ InterHostStats InterHostSync::stats() const {
   s.busy_s = static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) * 1e-9;
   s.allreduce_s = static_cast<double>(allreduce_ns_.load(std::memory_order_relaxed)) * 1e-9;
   s.bytes_per_round = s.rounds > 0 ? static_cast<double>(bytes_.load(std::memory_order_relaxed)) / s.rounds : 0;
+  s.spread_sq = spread_sq_.load(std::memory_order_relaxed);
+  s.mean_norm_sq = mean_norm_sq_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -317,6 +319,8 @@ void InterHostSync::loop() {
       allreduce_ns_.fetch_add(static_cast<uint64_t>(buffers_.collective_s * 1e9), std::memory_order_relaxed);
       bytes_.fetch_add(buffers_.bytes_sent, std::memory_order_relaxed);
       busy_ns_.fetch_add(ns_since(start), std::memory_order_relaxed);
+      spread_sq_.store(round_->last_spread_sq(), std::memory_order_relaxed);
+      mean_norm_sq_.store(round_->last_mean_norm_sq(), std::memory_order_relaxed);
       rounds_.fetch_add(1, std::memory_order_relaxed);
     }
     first = false;

@@ -63,6 +63,9 @@ struct InterHostStats {
   double busy_s = 0;        // inside rounds (pack + collectives + unpack)
   double allreduce_s = 0;   // inside the collectives alone
   double bytes_per_round = 0;  // mean bytes this host sent per round (dense model + changed rows)
+  // Of the last round: this host's dense model against the hosts' mean (InterHostRound).
+  double spread_sq = 0;
+  double mean_norm_sq = 0;
 };
 
 // Allreduce (sum of floats) of `count` floats on `comm` that gives up after `timeout_s`:
@@ -135,6 +138,8 @@ class InterHostSync final : public BackgroundParticipant {
   std::atomic<uint64_t> busy_ns_{0};
   std::atomic<uint64_t> allreduce_ns_{0};
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<double> spread_sq_{0};
+  std::atomic<double> mean_norm_sq_{0};
 };
 
 }  // namespace shadowsync::mpi

@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -200,11 +201,11 @@ namespace {
 
 // One process's figures, as gathered to rank 0.
 enum HostFigure { kExamples, kElapsed, kExamplesPerSecond, kSyncRounds, kHostRounds, kRoundS, kCollectiveS, kBytes,
-                  kFigures };
+                  kSpreadSq, kMeanNormSq, kFigures };
 
 nlohmann::json hosts_json(const std::vector<double>& all, int hosts) {
   nlohmann::json list = nlohmann::json::array();
-  double examples = 0, rate = 0, seconds = 0;
+  double examples = 0, rate = 0, seconds = 0, spread_sq = 0;
   for (int h = 0; h < hosts; ++h) {
     const double* f = all.data() + static_cast<size_t>(h) * kFigures;
     const double rounds = f[kHostRounds];
@@ -217,7 +218,10 @@ nlohmann::json hosts_json(const std::vector<double>& all, int hosts) {
                     {"inter_host_rounds_per_second", f[kElapsed] > 0 ? rounds / f[kElapsed] : 0.0},
                     {"inter_host_round_ms", rounds > 0 ? 1e3 * f[kRoundS] / rounds : 0.0},
                     {"inter_host_collective_ms", rounds > 0 ? 1e3 * f[kCollectiveS] / rounds : 0.0},
-                    {"inter_host_bytes_per_round", f[kBytes]}});
+                    {"inter_host_bytes_per_round", f[kBytes]},
+                    // This host's dense model against the hosts' mean at the last round (relative L2).
+                    {"distance_to_mean", f[kMeanNormSq] > 0 ? std::sqrt(f[kSpreadSq] / f[kMeanNormSq]) : 0.0}});
+    spread_sq += f[kSpreadSq];
     examples += f[kExamples];
     rate += f[kExamplesPerSecond];
     seconds = std::max(seconds, f[kElapsed]);
@@ -231,7 +235,11 @@ nlohmann::json hosts_json(const std::vector<double>& all, int hosts) {
             {"examples_per_second", rate},
             {"elapsed_s", seconds},
             {"inter_host_rounds", static_cast<uint64_t>(rounds0)},
-            {"inter_host_rounds_per_second", all[kElapsed] > 0 ? rounds0 / all[kElapsed] : 0.0}}}};
+            {"inter_host_rounds_per_second", all[kElapsed] > 0 ? rounds0 / all[kElapsed] : 0.0},
+            // The hosts' dense models at the last round, as the engine's divergence within a host:
+            // relative L2 distance of the hosts' models to their mean (before the final average).
+            {"divergence_between_hosts",
+             all[kMeanNormSq] > 0 ? std::sqrt(spread_sq / hosts) / std::sqrt(all[kMeanNormSq]) : 0.0}}}};
 }
 
 }  // namespace
@@ -247,6 +255,8 @@ std::string finish_host_run(HostRun& run, const TrainReport& local, const std::s
   mine[kRoundS] = stats.busy_s;
   mine[kCollectiveS] = stats.allreduce_s;
   mine[kBytes] = stats.bytes_per_round;
+  mine[kSpreadSq] = stats.spread_sq;
+  mine[kMeanNormSq] = stats.mean_norm_sq;
   std::vector<double> all(static_cast<size_t>(kFigures) * static_cast<size_t>(run.size), 0.0);
   // Every process reaches this after its run (the final inter-host round needs all of them).
   check(MPI_Gather(mine.data(), kFigures, MPI_DOUBLE, all.data(), kFigures, MPI_DOUBLE, 0, run.report_comm),

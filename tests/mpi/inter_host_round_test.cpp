@@ -180,6 +180,27 @@ TEST(InterHostRound, ProgressAveragingAcrossHostsMatchesTheScalarReference) {
   check_rule_against_reference(SyncRuleKind::PA);
 }
 
+TEST(InterHostRound, EachHostMeasuresItsDistanceToTheHostsMean) {
+  // Two hosts of two replicas: host 0's model (mean of its replicas) is {1, 2, 3}, host 1's
+  // {3, 2, 1}; their mean {2, 2, 2}. Host 0: (1-2)^2 + 0 + (3-2)^2 = 2; mean norm 3 * 4 = 12.
+  std::vector<Host> hosts = make_hosts(2, 2, 3, false);
+  const float models[2][3] = {{1, 2, 3}, {3, 2, 1}};
+  for (int h = 0; h < 2; ++h) {
+    for (size_t i = 0; i < 3; ++i) {
+      hosts[h].replicas[0][i] = models[h][i] - 0.5f;
+      hosts[h].replicas[1][i] = models[h][i] + 0.5f;
+    }
+  }
+  run_round(hosts, {false, false});
+  for (int h = 0; h < 2; ++h) {
+    EXPECT_DOUBLE_EQ(hosts[h].round->last_spread_sq(), 2.0) << "host " << h;
+    EXPECT_DOUBLE_EQ(hosts[h].round->last_mean_norm_sq(), 12.0) << "host " << h;
+  }
+  // After the round every replica is at the mean: the next round measures no spread.
+  run_round(hosts, {true, true});
+  EXPECT_DOUBLE_EQ(hosts[0].round->last_spread_sq(), 0.0);
+}
+
 TEST(InterHostRound, UpdatesBetweenPackAndUnpackAreKept) {
   std::vector<Host> hosts = make_hosts(2, 1, 5, false);
   std::vector<float> sum(hosts[0].sent.size(), 0.0f);
