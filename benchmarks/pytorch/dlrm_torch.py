@@ -48,9 +48,9 @@ import torch.nn as nn  # noqa: E402
 
 NUM_DENSE = 13
 NUM_SPARSE = 26
-HEADER_BYTES = 320
+HEADER_BYTES_V1 = 320
+CACHE_HEADER_BYTES = {1: 320, 2: 4096}  # format version -> header bytes
 CACHE_MAGIC = b"SSYNCDAT"
-CACHE_VERSION = 1
 
 PRESETS = {
     "tiny": ([8, 4], 4, [8, 1]),
@@ -67,27 +67,55 @@ def _align64(n):
 
 
 def open_cache(path):
-    """(labels float32[n], dense float32[n,13], sparse uint32[n,26], table rows[26]) as memmaps."""
+    """(labels float32[n], dense float32[n,13], sparse uint32[n,26], table rows[26]).
+
+    The layout is include/shadowsync/data/binary_cache.hpp's. Format 2 (what `convert` writes):
+    row blocks of growing capacity, read as memmaps and joined into one array per column (a copy).
+    Format 1: whole columns, read in place as memmaps."""
     with open(path, "rb") as f:
-        header = f.read(HEADER_BYTES)
-    if len(header) < HEADER_BYTES or header[:8] != CACHE_MAGIC:
+        header = f.read(CACHE_HEADER_BYTES[2])
+    if len(header) < HEADER_BYTES_V1 or header[:8] != CACHE_MAGIC:
         raise SystemExit(f"{path}: not a shadowsync binary cache (run `shadowsync convert` first)")
-    version, header_bytes = np.frombuffer(header, dtype="<u4", count=2, offset=8)
-    if version != CACHE_VERSION or header_bytes != HEADER_BYTES:
-        raise SystemExit(f"{path}: cache version {version} / header {header_bytes}, expected "
-                         f"{CACHE_VERSION} / {HEADER_BYTES}")
+    version, header_bytes = (int(x) for x in np.frombuffer(header, dtype="<u4", count=2, offset=8))
+    if CACHE_HEADER_BYTES.get(version) != header_bytes or len(header) < header_bytes:
+        raise SystemExit(f"{path}: cache version {version} / header {header_bytes}, this script reads "
+                         + ", ".join(f"{v} / {b}" for v, b in CACHE_HEADER_BYTES.items()))
     rows = int(np.frombuffer(header, dtype="<u8", count=1, offset=16)[0])
     table_rows = np.frombuffer(header, dtype="<u4", count=NUM_SPARSE, offset=24).astype(np.int64)
-    off_labels = HEADER_BYTES
-    off_dense = _align64(off_labels + 4 * rows)
-    off_sparse = _align64(off_dense + 4 * NUM_DENSE * rows)
-    expected = off_sparse + 4 * NUM_SPARSE * rows
-    if os.path.getsize(path) != expected:
-        raise SystemExit(f"{path}: {os.path.getsize(path)} bytes, expected {expected} for {rows} rows")
-    labels = np.memmap(path, dtype="<f4", mode="r", offset=off_labels, shape=(rows,))
-    dense = np.memmap(path, dtype="<f4", mode="r", offset=off_dense, shape=(rows, NUM_DENSE))
-    sparse = np.memmap(path, dtype="<u4", mode="r", offset=off_sparse, shape=(rows, NUM_SPARSE))
-    return labels, dense, sparse, table_rows
+    size = os.path.getsize(path)
+    if version == 1:
+        off_labels = header_bytes
+        off_dense = _align64(off_labels + 4 * rows)
+        off_sparse = _align64(off_dense + 4 * NUM_DENSE * rows)
+        expected = off_sparse + 4 * NUM_SPARSE * rows
+        if size != expected:
+            raise SystemExit(f"{path}: {size} bytes, expected {expected} for {rows} rows")
+        labels = np.memmap(path, dtype="<f4", mode="r", offset=off_labels, shape=(rows,))
+        dense = np.memmap(path, dtype="<f4", mode="r", offset=off_dense, shape=(rows, NUM_DENSE))
+        sparse = np.memmap(path, dtype="<u4", mode="r", offset=off_sparse, shape=(rows, NUM_SPARSE))
+        return labels, dense, sparse, table_rows
+    first, largest = (int(x) for x in np.frombuffer(header, dtype="<u4", count=2, offset=264))
+    if first < 1 or largest < first:
+        raise SystemExit(f"{path}: block sizes {first} / {largest} are impossible")
+    labels, dense, sparse = [], [], []
+    offset, left, k = header_bytes, rows, 0
+    while left > 0:
+        capacity = min(first << k, largest)
+        n = min(capacity, left)
+        if offset + 4 * (1 + NUM_DENSE) * capacity + 4 * NUM_SPARSE * n > size:
+            raise SystemExit(f"{path}: {size} bytes, too short for {rows} rows")
+        labels.append(np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(n,)))
+        offset += 4 * capacity
+        dense.append(np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(n, NUM_DENSE)))
+        offset += 4 * NUM_DENSE * capacity
+        sparse.append(np.memmap(path, dtype="<u4", mode="r", offset=offset, shape=(n, NUM_SPARSE)))
+        offset += 4 * NUM_SPARSE * capacity
+        left -= n
+        k += 1
+    if rows == 0:
+        return (np.zeros(0, np.float32), np.zeros((0, NUM_DENSE), np.float32),
+                np.zeros((0, NUM_SPARSE), np.uint32), table_rows)
+    return np.concatenate(labels), np.concatenate(dense), np.concatenate(sparse), table_rows
 
 
 def eval_split(rows, fraction):
