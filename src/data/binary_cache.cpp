@@ -38,19 +38,9 @@ static_assert(std::endian::native == std::endian::little,
 constexpr size_t kHeaderBytes = 320;
 constexpr size_t kAlign = 64;
 
-struct Header {
-  char magic[8];
-  uint32_t version;
-  uint32_t header_bytes;
-  uint64_t rows;
-  uint32_t table_rows[kNumSparse];
-  uint64_t salt;
-  uint64_t numeric_missing[kNumNumeric];
-  uint64_t column_checksum[3];  // labels, numeric, sparse
-  uint64_t header_checksum;     // checksum64 of the bytes before this field
-};
-static_assert(sizeof(Header) <= kHeaderBytes);
-static_assert(offsetof(Header, header_checksum) == 264);
+// Format 1 (read only) has HeaderV2's fields up to column_checksum, then its header checksum
+// (checksum64 of the bytes before it) at this offset, where format 2 has the block schedule.
+constexpr size_t kHeaderChecksumOffsetV1 = 264;
 
 // Format 2 (see binary_cache.hpp): the format-1 fields, then the block schedule.
 constexpr size_t kHeaderBytesV2 = 4096;
@@ -70,7 +60,7 @@ struct HeaderV2 {
   uint64_t header_checksum;     // checksum64 of the bytes before this field
 };
 static_assert(offsetof(HeaderV2, column_checksum) == 240);
-static_assert(offsetof(HeaderV2, first_block_rows) == 264);
+static_assert(offsetof(HeaderV2, first_block_rows) == kHeaderChecksumOffsetV1);
 static_assert(offsetof(HeaderV2, header_checksum) == 272);
 static_assert(sizeof(HeaderV2) <= kHeaderBytesV2);
 
@@ -137,10 +127,6 @@ bool compute_layout(uint64_t rows, Layout* layout) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw Error(path + ": " + what);
-}
-
-uint64_t header_checksum(const Header& h) {
-  return checksum64(&h, offsetof(Header, header_checksum));
 }
 
 std::string describe_hashing(const uint32_t* rows, uint64_t salt) {
@@ -307,9 +293,9 @@ HeaderV2 checked_header(const std::string& path, const HeadBytes& head) {
   HeaderV2 h;
   std::memcpy(&h, head.bytes, sizeof h);
   if (version == 1) {
-    Header v1;
-    std::memcpy(&v1, head.bytes, sizeof v1);
-    if (v1.header_bytes != kHeaderBytes || header_checksum(v1) != v1.header_checksum) {
+    uint64_t stored = 0;
+    std::memcpy(&stored, head.bytes + kHeaderChecksumOffsetV1, sizeof stored);
+    if (h.header_bytes != kHeaderBytes || checksum64(head.bytes, kHeaderChecksumOffsetV1) != stored) {
       fail(path, "corrupted cache header (checksum mismatch)");
     }
     h.first_block_rows = h.max_block_rows = 0;

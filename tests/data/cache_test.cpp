@@ -89,8 +89,30 @@ std::string open_error(const std::string& path, const HashingConfig& expected = 
   return "(no error)";
 }
 
+// A cache's rows, file and bytes, and copies of it with edits (each fixture fills them).
+class CacheFileTest : public ::testing::Test {
+ protected:
+  std::string variant(const std::string& name, const std::string& bytes) {
+    const std::string p = dir_.file(name);
+    write_bytes(p, bytes);
+    return p;
+  }
+  // Rewrites the header checksum (stored at `offset`, over the bytes before it) after a
+  // deliberate header edit.
+  static void reseal_header_at(std::string& bytes, size_t offset) {
+    const uint64_t sum = checksum64(bytes.data(), offset);
+    std::memcpy(bytes.data() + offset, &sum, 8);
+  }
+
+  test::TempDir dir_;
+  DataBlock block_;
+  ParseReport report_;
+  std::string path_;
+  std::string bytes_;
+};
+
 // A format-1 cache (as written before format 2) in path_.
-class CacheTest : public ::testing::Test {
+class CacheTest : public CacheFileTest {
  protected:
   void SetUp() override {
     block_ = parsed_block(&report_);
@@ -104,22 +126,7 @@ class CacheTest : public ::testing::Test {
   static constexpr size_t kSparse = (kNumeric + kRows * 13 * 4 + 63) / 64 * 64;
   static constexpr size_t kTotal = kSparse + kRows * 26 * 4;
 
-  std::string variant(const std::string& name, const std::string& bytes) {
-    const std::string p = dir_.file(name);
-    write_bytes(p, bytes);
-    return p;
-  }
-  // Rewrites the header checksum after a deliberate header edit.
-  static void reseal_header(std::string& bytes) {
-    const uint64_t sum = checksum64(bytes.data(), 264);
-    std::memcpy(bytes.data() + 264, &sum, 8);
-  }
-
-  test::TempDir dir_;
-  DataBlock block_;
-  ParseReport report_;
-  std::string path_;
-  std::string bytes_;
+  static void reseal_header(std::string& bytes) { reseal_header_at(bytes, 264); }
 };
 
 TEST_F(CacheTest, Format1StillOpensBitForBit) {
@@ -377,7 +384,7 @@ constexpr size_t kRows2 = 5000;
 constexpr size_t kLastBlock = 4096 + 160 * (1024 + 2048);  // file offset of the third block
 constexpr size_t kTotal2 = kLastBlock + 56 * 4096 + (1928 * 104 + 4095) / 4096 * 4096;
 
-class CacheFormat2Test : public ::testing::Test {
+class CacheFormat2Test : public CacheFileTest {
  protected:
   void SetUp() override {
     std::string text;
@@ -391,20 +398,7 @@ class CacheFormat2Test : public ::testing::Test {
     write_cache(path_, block_.view(), kHashing, report_.numeric_missing);
     bytes_ = read_bytes(path_);
   }
-  std::string variant(const std::string& name, const std::string& bytes) {
-    const std::string p = dir_.file(name);
-    write_bytes(p, bytes);
-    return p;
-  }
-  static void reseal_header(std::string& bytes) {
-    const uint64_t sum = checksum64(bytes.data(), 272);
-    std::memcpy(bytes.data() + 272, &sum, 8);
-  }
-  test::TempDir dir_;
-  DataBlock block_;
-  ParseReport report_;
-  std::string path_;
-  std::string bytes_;
+  static void reseal_header(std::string& bytes) { reseal_header_at(bytes, 272); }
 };
 
 TEST_F(CacheFormat2Test, RoundTripAcrossBlocksEqualsParsedRows) {
