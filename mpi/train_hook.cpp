@@ -157,14 +157,14 @@ std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts) 
   return fmt::format("{}.host-{}-of-{}", checkpoint, rank, hosts);
 }
 
-bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataView& train, DataView& eval) {
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval) {
   host.validate();
   refuse_old_environment();
   if (!config.resume_path.empty()) {
     check_resume_hosts(config.resume_path, run.rank, run.size);
     config.resume_path = checkpoint_part(config.resume_path, run.rank, run.size);
   }
-  const size_t rows = train.rows;
+  const size_t rows = train.rows();
   const size_t r = static_cast<size_t>(run.rank), h = static_cast<size_t>(run.size);
   const size_t begin = rows * r / h, end = rows * (r + 1) / h;
   if (end == begin) {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "host_sync_config.hpp"
-#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/train/background_participant.hpp"
 #include "shadowsync/train/train_config.hpp"
 #include "shadowsync/train/train_report.hpp"
@@ -33,7 +33,7 @@ HostRun* join_if_launched();
 // another number of processes (naming both), and then copies rank 0's model to every process.
 // `host` configures the inter-host sync (validated here too). Throws Error naming the field.
 // Returns true on rank 0, the process that reports.
-bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataView& train, DataView& eval);
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval);
 
 // The file process `rank` of `hosts` writes for `checkpoint` (rank 0: checkpoint itself).
 std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts);

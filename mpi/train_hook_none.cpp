@@ -20,7 +20,7 @@ HostRun* join_if_launched() {
   return nullptr;
 }
 
-bool prepare_host_run(HostRun&, TrainConfig&, const HostSyncConfig&, DataView&, DataView&) { return true; }
+bool prepare_host_run(HostRun&, TrainConfig&, const HostSyncConfig&, DataParts&, DataView&) { return true; }
 std::string checkpoint_part(const std::string& checkpoint, int, int) { return checkpoint; }
 BackgroundParticipant* host_participant(HostRun&) { return nullptr; }
 std::string finish_host_run(HostRun&, const TrainReport&, const std::string&) { return ""; }

@@ -41,7 +41,7 @@ void add_eval_command(CLI::App& app) {
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
-    const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.view());
+    const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     // Generated data (one file): the teacher's NE on the same rows.
     const std::optional<TeacherScore> teacher =
         options->data.size() == 1 ? teacher_on_rows(options->data[0], data.rows(), 0, data.view()) : std::nullopt;

@@ -51,7 +51,7 @@ void add_predict_command(CLI::App& app) {
     parse.delimiter = options->delimiter;
     const Dataset data = Dataset::open_many(options->data, parse);
     const std::vector<float> logits =
-        predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.view());
+        predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     const std::unique_ptr<OutputFile> out = OutputFile::open(options->out);
     std::string text;
     text.reserve(size_t{1} << 20);

@@ -186,17 +186,18 @@ void run_train(TrainOptions& o) {
   Dataset train_set = Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(o.quiet));
   if (!train_set.is_cache()) std::fprintf(stderr, "%s\n", report.summary().c_str());
   std::optional<Dataset> eval_set;
-  DataView train = train_set.view();
+  DataParts train = train_set.parts();  // several files: read in order, not copied
   DataView eval;
+  DataBlock eval_copy;  // the held-out tail when it spans two files
   if (!o.eval_data.empty()) {
     ParseReport eval_report;
     eval_set.emplace(Dataset::open(o.eval_data, parse, &eval_report));
     if (!eval_set->is_cache()) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
     eval = eval_set->view();
   } else if (o.eval_fraction && *o.eval_fraction == 0.0) {
-    train = train_set.view();  // --eval-fraction 0: train on everything, no evaluation
+    train = train_set.parts();  // --eval-fraction 0: train on everything, no evaluation
   } else {
-    std::tie(train, eval) = split_eval_tail(train_set.view(), o.eval_fraction.value_or(0.1));
+    std::tie(train, eval) = split_eval_tail(train_set.parts(), o.eval_fraction.value_or(0.1), eval_copy);
   }
 
   // A run stopped by a signal without --checkpoint still leaves its state behind.
@@ -207,7 +208,7 @@ void run_train(TrainOptions& o) {
   // Generated data: the teacher's NE on exactly the evaluated rows (one file; not across hosts).
   std::optional<TeacherScore> teacher;
   if (hosts == nullptr && eval_set) teacher = teacher_on_rows(o.eval_data, eval_set->rows(), 0, eval);
-  if (hosts == nullptr && !eval_set && o.data_files.size() == 1) teacher = teacher_on_rows(o.data, train_set.rows(), train.rows, eval);
+  if (hosts == nullptr && !eval_set && o.data_files.size() == 1) teacher = teacher_on_rows(o.data, train_set.rows(), train.rows(), eval);
   nlohmann::json metrics_config = config.to_json();
   if (teacher) metrics_config["teacher"] = teacher_json(*teacher);
   TrainReporter reporter(o.progress_seconds, o.quiet || !leader, MetricsFile(leader ? o.metrics : "", metrics_config));
@@ -217,7 +218,7 @@ void run_train(TrainOptions& o) {
   if (hosts != nullptr) setup.participant = mpi::host_participant(*hosts);
   Trainer trainer(config, train, eval, std::move(setup));
   std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
-               o.model.c_str(), train.rows, eval.rows, trainer.groups(), trainer.threads_per_group(),
+               o.model.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
                config.sync.name().c_str());
   const TrainResult result = trainer.run();
   const int signal = received_stop_signal();

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "shadowsync/core/error.hpp"
@@ -48,12 +49,10 @@ Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOpt
   ParseReport total;
   std::array<uint64_t, kNumNumeric> missing{};
   std::vector<Dataset> parts;
-  std::vector<DataView> views;
   for (const std::string& path : paths) {
     if (opening) opening(parts.size(), paths.size(), path);
     ParseReport one;
     parts.push_back(open(path, options, &one));
-    views.push_back(parts.back().view());
     total.file += (total.file.empty() ? "" : " + ") + one.file;
     total.lines += one.lines;
     total.rows += one.rows;
@@ -71,7 +70,7 @@ Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOpt
   total.numeric_missing = missing;
   Dataset dataset;
   dataset.path_ = total.file;
-  dataset.storage_ = concatenate(views);
+  dataset.parts_ = std::move(parts);
   dataset.numeric_missing_ = missing;
   if (report != nullptr) *report = std::move(total);
   return dataset;
@@ -85,23 +84,67 @@ Dataset Dataset::from_block(DataBlock block) {
 }
 
 DataView Dataset::view() const {
+  if (!parts_.empty()) {
+    throw Error("dataset '" + path_ + "' has " + std::to_string(parts_.size()) +
+                " files: read it through parts() (or joined() for one copy)");
+  }
   return std::visit([](const auto& storage) { return storage.view(); }, storage_);
 }
 
-std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction) {
+DataParts Dataset::parts() const {
+  if (parts_.empty()) return DataParts(view());
+  std::vector<DataView> views;
+  for (const Dataset& part : parts_) views.push_back(part.view());
+  return DataParts(views);
+}
+
+Dataset Dataset::joined() && {
+  if (parts_.empty()) return std::move(*this);
+  Dataset dataset;
+  dataset.path_ = path_;
+  dataset.numeric_missing_ = numeric_missing_;
+  dataset.storage_ = concatenate(parts().parts());
+  return dataset;
+}
+
+bool Dataset::is_cache() const {
+  if (parts_.empty()) return std::holds_alternative<MappedCache>(storage_);
+  return std::all_of(parts_.begin(), parts_.end(), [](const Dataset& d) { return d.is_cache(); });
+}
+
+namespace {
+
+size_t eval_rows_of(size_t rows, double eval_fraction) {
   if (!(eval_fraction > 0.0 && eval_fraction < 1.0)) {
     throw Error(field("eval_fraction") +
                 fmt::format(" must be strictly between 0 and 1, got {}", eval_fraction));
   }
-  if (all.rows < 2) {
+  if (rows < 2) {
     throw Error(field("eval_fraction") +
-                fmt::format(": cannot split {} rows into non-empty training and evaluation parts",
-                            all.rows));
+                fmt::format(": cannot split {} rows into non-empty training and evaluation parts", rows));
   }
-  const double wanted = std::round(static_cast<double>(all.rows) * eval_fraction);
+  const double wanted = std::round(static_cast<double>(rows) * eval_fraction);
   size_t eval_rows = wanted < 1.0 ? 1 : static_cast<size_t>(wanted);
-  if (eval_rows > all.rows - 1) eval_rows = all.rows - 1;
-  const size_t train_rows = all.rows - eval_rows;
+  if (eval_rows > rows - 1) eval_rows = rows - 1;
+  return eval_rows;
+}
+
+}  // namespace
+
+std::pair<DataParts, DataView> split_eval_tail(const DataParts& all, double eval_fraction, DataBlock& eval_copy) {
+  const size_t train_rows = all.rows() - eval_rows_of(all.rows(), eval_fraction);
+  DataView eval;
+  if (std::optional<DataView> view = all.contiguous(train_rows, all.rows())) {
+    eval = *view;
+  } else {
+    eval_copy = all.copy(train_rows, all.rows());
+    eval = eval_copy.view();
+  }
+  return {all.slice(0, train_rows), eval};
+}
+
+std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction) {
+  const size_t train_rows = all.rows - eval_rows_of(all.rows, eval_fraction);
   return {all.slice(0, train_rows), all.slice(train_rows, all.rows)};
 }
 

@@ -227,11 +227,12 @@ void CheckpointReader::read_float_parts(std::string_view name,
   }
 }
 
-std::string data_fingerprint(const DataView& rows) {
+std::string data_fingerprint(const DataParts& rows) {
+  // Column by column over the parts: the same digest as for their concatenation.
   Checksum64 sum;
-  sum.update(rows.labels, rows.rows * sizeof(float));
-  sum.update(rows.numeric, rows.rows * kNumNumeric * sizeof(float));
-  sum.update(rows.sparse, rows.rows * kNumSparse * sizeof(uint32_t));
+  for (const DataView& p : rows.parts()) sum.update(p.labels, p.rows * sizeof(float));
+  for (const DataView& p : rows.parts()) sum.update(p.numeric, p.rows * kNumNumeric * sizeof(float));
+  for (const DataView& p : rows.parts()) sum.update(p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum.digest()));
   return text;

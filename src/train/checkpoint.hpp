@@ -36,7 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/file_io.hpp"
 
@@ -127,7 +127,7 @@ class CheckpointReader {
 // The identity of a run's training rows recorded in its checkpoints (checksum64 over the label,
 // dense and sparse columns), as 16 hex digits. Two views with the same rows in the same order
 // give the same fingerprint; any other data, order or split almost surely does not.
-std::string data_fingerprint(const DataView& rows);
+std::string data_fingerprint(const DataParts& rows);
 
 // Typed header access. `where` names the source and the object, e.g. "checkpoint 'x.ckpt'" or
 // "--resume 'x.ckpt': progress[1]"; messages read "WHERE: missing field 'F'" and

@@ -121,12 +121,12 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
     const std::string at = where + ": progress[" + std::to_string(g) + "]";
     GroupProgressState r;
     r.batches = header_uint(p, "batches", 0, share.total_batches, at);
-    r.examples = header_uint(p, "examples", 0, share.rows.rows * static_cast<uint64_t>(config.epochs), at);
-    const uint64_t implied = (r.batches / share.batches_per_epoch) * share.rows.rows +
+    r.examples = header_uint(p, "examples", 0, share.rows.rows() * static_cast<uint64_t>(config.epochs), at);
+    const uint64_t implied = (r.batches / share.batches_per_epoch) * share.rows.rows() +
                              (r.batches % share.batches_per_epoch) * batch;
     if (r.examples != implied) {
       throw Error(at + ": " + std::to_string(r.examples) + " examples, but " + std::to_string(r.batches) +
-                  " batches of " + std::to_string(batch) + " over this group's " + std::to_string(share.rows.rows) +
+                  " batches of " + std::to_string(batch) + " over this group's " + std::to_string(share.rows.rows()) +
                   " rows are " + std::to_string(implied));
     }
     r.iterations = header_uint(p, "iterations", 0, share.total_batches, at);

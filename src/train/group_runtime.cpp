@@ -102,7 +102,7 @@ uint64_t GroupRuntime::examples_done() const {
 
 uint64_t GroupRuntime::target_examples() const {
   uint64_t total = 0;
-  for (const GroupShare& s : shares_) total += s.rows.rows * static_cast<uint64_t>(config_.epochs);
+  for (const GroupShare& s : shares_) total += s.rows.rows() * static_cast<uint64_t>(config_.epochs);
   if (config_.max_examples > 0) total = std::min(total, config_.max_examples);
   return total;
 }
@@ -227,6 +227,7 @@ void GroupRuntime::worker_loop(int group, int worker) {
     return !turns || diverged_.load(std::memory_order_relaxed) || gate_.at_cycle_start(group, worker);
   };
 
+  DataBlock crossing_batch;
   while (!stop_now()) {
     gate_.before_batch(group, worker);
     if (stop_now()) break;
@@ -238,16 +239,18 @@ void GroupRuntime::worker_loop(int group, int worker) {
     const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
     if (b >= share.total_batches) break;
     const uint64_t begin = (b % share.batches_per_epoch) * batch;
-    const uint64_t end = std::min<uint64_t>(begin + batch, share.rows.rows);
+    const uint64_t end = std::min<uint64_t>(begin + batch, share.rows.rows());
     claimed_examples_.fetch_add(end - begin, std::memory_order_relaxed);
-    const DataView rows = share.rows.slice(begin, end);
+    // A batch crossing from one file into the next is copied into this worker's block.
+    const DataView rows = share.rows.rows(begin, end, crossing_batch);
     // The batch this worker most likely trains next (workers of a group claim batches in turn, so
     // T further on; exact with one worker): its embedding rows are prefetched during this step's
     // top MLP backward. A wrong guess costs only memory bandwidth.
     DataView next;
     if (const uint64_t nb = b + static_cast<uint64_t>(threads_); nb < share.total_batches) {
       const uint64_t next_begin = (nb % share.batches_per_epoch) * batch;
-      next = share.rows.slice(next_begin, std::min<uint64_t>(next_begin + batch, share.rows.rows));
+      next = share.rows.contiguous(next_begin, std::min<uint64_t>(next_begin + batch, share.rows.rows()))
+                 .value_or(DataView{});
     }
     const float loss =
         workspace.train_step(rows, share.replica, share.optimizer_state, embeddings_, config_.optimizer, next);

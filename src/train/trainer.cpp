@@ -26,11 +26,11 @@ namespace shadowsync {
 
 class Trainer::Impl {
  public:
-  Impl(TrainConfig config, DataView train, DataView eval, TrainerSetup setup);
+  Impl(TrainConfig config, DataParts train, DataView eval, TrainerSetup setup);
   TrainResult run();
 
   TrainConfig config_;
-  DataView train_;
+  DataParts train_;
   DataView eval_;
   TrainerSetup setup_;
   numa::Topology topology_;
@@ -57,9 +57,9 @@ class Trainer::Impl {
   int shadow_interval_ms(TrainObserver& observer);
 };
 
-Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval, TrainerSetup setup)
+Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerSetup setup)
     : config_(std::move(config)),
-      train_(train),
+      train_(std::move(train)),
       eval_(eval),
       setup_(std::move(setup)),
       topology_(numa::Topology::load(setup_.plan ? setup_.plan->topology_spec : config_.topology)),
@@ -74,8 +74,8 @@ Trainer::Impl::Impl(TrainConfig config, DataView train, DataView eval, TrainerSe
     throw Error(field("deterministic") + " needs one worker per group; the plan has " + std::to_string(threads_) +
                 " (pass " + field("threads_per_group") + " 1)");
   }
-  if (train_.rows < static_cast<size_t>(groups_)) {
-    throw Error(field("data") + ": " + std::to_string(train_.rows) + " training rows cannot be split over " +
+  if (train_.rows() < static_cast<size_t>(groups_)) {
+    throw Error(field("data") + ": " + std::to_string(train_.rows()) + " training rows cannot be split over " +
                 std::to_string(groups_) + " groups");
   }
   const int replicas = config_.sync.replicas(groups_);
@@ -131,7 +131,7 @@ void Trainer::Impl::restore(const std::string& path) {
   reader.refuse_unknown_sections(kTrainerCheckpointSections);
   const nlohmann::json header = reader.json("header");
   std::vector<GroupProgressState> progress = train::check_resume_header(
-      header, config_, shares_, state_->replica_count(), state_->dense_floats(), train_.rows, eval_.rows,
+      header, config_, shares_, state_->replica_count(), state_->dense_floats(), train_.rows(), eval_.rows,
       [this]() -> const std::string& { return train_fingerprint(); }, where);
   state_->load(reader, where, field("sync") + " " + config_.sync.name());
   state_->progress = std::move(progress);
@@ -180,7 +180,7 @@ TrainResult Trainer::Impl::run() {
   }
   auto write_checkpoint = [&](const std::string& path) {
     state_->progress = runtime.progress();
-    const train::DataIdentity data{train_.rows, eval_.rows, train_fingerprint()};
+    const train::DataIdentity data{train_.rows(), eval_.rows, train_fingerprint()};
     state_->save(path, train::make_checkpoint_header(config_, groups_, *state_, data));
   };
   if (!final_dense_) final_dense_ = std::make_unique<AlignedFloatBuffer>(state_->dense_floats());
@@ -192,8 +192,8 @@ TrainResult Trainer::Impl::run() {
   return result;
 }
 
-Trainer::Trainer(TrainConfig config, DataView train, DataView eval, TrainerSetup setup)
-    : impl_(std::make_unique<Impl>(std::move(config), train, eval, std::move(setup))) {}
+Trainer::Trainer(TrainConfig config, DataParts train, DataView eval, TrainerSetup setup)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(train), eval, std::move(setup))) {}
 Trainer::~Trainer() = default;
 TrainResult Trainer::run() { return impl_->run(); }
 const Model& Trainer::model() const { return impl_->model_; }

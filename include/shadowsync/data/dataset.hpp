@@ -16,6 +16,7 @@
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
 #include "shadowsync/data/data_block.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/data/data_view.hpp"
 
 namespace shadowsync {
@@ -31,12 +32,11 @@ class Dataset {
   static Dataset open(const std::string& path, const ParseOptions& options,
                       ParseReport* report = nullptr);
   // Opens several files as one dataset, their rows in the given order (one file: open()). Each
-  // is opened as open() does (caches must all match options.hashing); their rows are then copied
-  // into one in-memory block, so the memory is the sum of their rows (160 bytes a row) plus the
-  // largest file's rows while joining. `report` gets the combined counts (file "a + b + c",
-  // summed lines / rows / bad lines / missing, the first errors of all files); `file_reports`
-  // (if given) one report per file. For data larger than memory, convert the files into one
-  // cache (convert_to_cache) and train from its memory map.
+  // is opened as open() does (caches must all match options.hashing) and kept as it is: nothing
+  // is copied, so caches stay memory-mapped and the memory is that of the parsed text files
+  // only; parts() reads them as one sequence of rows. `report` gets the combined counts (file
+  // "a + b + c", summed lines / rows / bad lines / missing, the first errors of all files);
+  // `file_reports` (if given) one report per file.
   // `opening` (if set) is called before each file is opened, with its 0-based index, the number
   // of files and its path (a front end's progress display names the file being read).
   static Dataset open_many(const std::vector<std::string>& paths, const ParseOptions& options,
@@ -51,10 +51,18 @@ class Dataset {
   Dataset(const Dataset&) = delete;
   Dataset& operator=(const Dataset&) = delete;
 
+  // The rows as one view. Requires a dataset of one file (or from_block): for several files
+  // use parts(), or joined() for a copy in one block; else Error.
   DataView view() const;
-  size_t rows() const { return view().rows; }
+  // The rows of every file, in order, without copying.
+  DataParts parts() const;
+  // Several files' rows copied into one in-memory block (one file: its view, not copied).
+  // For consumers that need one contiguous view; the memory is the sum of the files' rows.
+  Dataset joined() &&;
+  size_t files() const { return parts_.empty() ? 1 : parts_.size(); }
+  size_t rows() const { return parts().rows(); }
   const std::string& path() const { return path_; }
-  bool is_cache() const { return std::holds_alternative<MappedCache>(storage_); }
+  bool is_cache() const;  // every file is a binary cache
   // Missing values per numeric column, when known (parsed or cached files; not from_block).
   const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing() const {
     return numeric_missing_;
@@ -64,6 +72,7 @@ class Dataset {
   Dataset() = default;
   std::string path_;
   std::variant<DataBlock, MappedCache> storage_;
+  std::vector<Dataset> parts_;  // several files (open_many): storage_ is then unused
   std::optional<std::array<uint64_t, kNumNumeric>> numeric_missing_;
 };
 
@@ -71,5 +80,8 @@ class Dataset {
 // rows for training and the last e for evaluation. Requires 0 < f < 1 (else Error naming
 // the field eval_fraction) and rows >= 2 (else Error saying how many rows there are).
 std::pair<DataView, DataView> split_eval_tail(DataView all, double eval_fraction);
+// The same over parts. The evaluation rows are one view: a slice of the last part when it holds
+// them all, else copied into `eval_copy` (which must then outlive the view).
+std::pair<DataParts, DataView> split_eval_tail(const DataParts& all, double eval_fraction, DataBlock& eval_copy);
 
 }  // namespace shadowsync

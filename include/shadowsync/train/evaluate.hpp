@@ -4,20 +4,20 @@
 
 #include <vector>
 
-#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/metrics/binary_metrics.hpp"
 #include "shadowsync/model/model.hpp"
 
 namespace shadowsync {
 
-// Logits of every row of `data`, in row order. `dense` and `embeddings` must not change while
+// Logits of every row of `data` (one view or the parts of several files), in row order. `dense` and `embeddings` must not change while
 // this runs.
 std::vector<float> predict_all_logits(const Model& model, const float* dense,
-                                      const EmbeddingStore& embeddings, DataView data);
+                                      const EmbeddingStore& embeddings, const DataParts& data);
 
 // Metrics of the model on `data` (an empty view gives an empty accumulator).
 BinaryMetrics evaluate_model(const Model& model, const float* dense,
-                             const EmbeddingStore& embeddings, DataView data);
+                             const EmbeddingStore& embeddings, const DataParts& data);
 
 }  // namespace shadowsync

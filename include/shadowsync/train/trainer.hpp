@@ -14,7 +14,7 @@
 #include <stop_token>
 #include <vector>
 
-#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/numa/plan.hpp"
@@ -44,7 +44,12 @@ class Trainer {
   // Plans (unless setup.plan), allocates replicas and tables where the plan says, initializes
   // them from the seed or from config.resume_path. Throws Error for a bad configuration or
   // checkpoint (naming the field or the file), or when the run cannot fit in memory.
-  Trainer(TrainConfig config, DataView train, DataView eval, TrainerSetup setup = {});
+  // `train` is one view or the parts of several files, read in order as one sequence of rows
+  // (nothing is copied; a batch that crosses from one part into the next is copied into the
+  // worker's own block, so it holds the rows it would hold in the parts' concatenation, and
+  // the checkpoint's data fingerprint is that of the concatenation too). The memory behind
+  // `train` and `eval` must outlive the Trainer.
+  Trainer(TrainConfig config, DataParts train, DataView eval, TrainerSetup setup = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
