@@ -116,12 +116,10 @@ void add_stats_command(CLI::App& app) {
     options.hashing = resolve_hashing(args->files.front(), args->rows_per_table, args->salt);
     options.delimiter = args->delimiter;
     ParseReport report;
-    // Several files are joined into one block for the statistics (their memory is the sum of
-    // their rows); convert them into one cache first for data larger than memory.
     const Dataset dataset =
-        Dataset::open_many(args->files, options, &report, nullptr, print_reading_file(false)).joined();
+        Dataset::open_many(args->files, options, &report, nullptr, print_reading_file(false));
     const data::DataStats stats =
-        data::compute_stats(dataset.view(), options.hashing, dataset.numeric_missing());
+        data::compute_stats(dataset.parts(), options.hashing, dataset.numeric_missing());
     if (args->json) {
       fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {

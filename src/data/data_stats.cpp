@@ -31,30 +31,33 @@ struct NumericAccumulator {
 
 }  // namespace
 
-DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
+DataStats compute_stats(const DataParts& data, const HashingConfig& hashing,
                         const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing) {
-  if (view.rows == 0) throw Error("data statistics: no rows");
+  if (data.rows() == 0) throw Error("data statistics: no rows");
   DataStats stats;
-  stats.rows = view.rows;
-  const double n = static_cast<double>(view.rows);
+  stats.rows = data.rows();
+  const double n = static_cast<double>(data.rows());
 
-  const NumericAccumulator total = tbb::parallel_reduce(
-      tbb::blocked_range<size_t>(0, view.rows, 1 << 14), NumericAccumulator{},
-      [&](const tbb::blocked_range<size_t>& r, NumericAccumulator acc) {
-        for (size_t i = r.begin(); i != r.end(); ++i) {
-          acc.positives += view.labels[i];
-          const float* row = view.numeric + i * kNumNumeric;
-          for (int j = 0; j < kNumNumeric; ++j) {
-            acc.sum[j] += row[j];
-            acc.max[j] = std::max(acc.max[j], row[j]);
+  NumericAccumulator total;
+  for (const DataView& view : data.parts()) {
+    total.merge(tbb::parallel_reduce(
+        tbb::blocked_range<size_t>(0, view.rows, 1 << 14), NumericAccumulator{},
+        [&](const tbb::blocked_range<size_t>& r, NumericAccumulator acc) {
+          for (size_t i = r.begin(); i != r.end(); ++i) {
+            acc.positives += view.labels[i];
+            const float* row = view.numeric + i * kNumNumeric;
+            for (int j = 0; j < kNumNumeric; ++j) {
+              acc.sum[j] += row[j];
+              acc.max[j] = std::max(acc.max[j], row[j]);
+            }
           }
-        }
-        return acc;
-      },
-      [](NumericAccumulator a, const NumericAccumulator& b) {
-        a.merge(b);
-        return a;
-      });
+          return acc;
+        },
+        [](NumericAccumulator a, const NumericAccumulator& b) {
+          a.merge(b);
+          return a;
+        }));
+  }
   stats.positive_rate = total.positives / n;
   for (int j = 0; j < kNumNumeric; ++j) {
     stats.numeric[j].mean = total.sum[j] / n;
@@ -70,26 +73,30 @@ DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
     std::vector<uint64_t> used;
     // A bitmap of used rows when it is small next to the data; else the sorted distinct values
     // (a table of 2^32 rows would need a 512 MiB bitmap per table).
-    const bool use_bitmap = table_rows / 64 <= std::max<uint64_t>(view.rows, 1u << 16);
+    const bool use_bitmap = table_rows / 64 <= std::max<uint64_t>(data.rows(), 1u << 16);
     if (use_bitmap) {
       used.assign(static_cast<size_t>((table_rows + 63) / 64), 0);
     } else {
-      values.reserve(view.rows);
+      values.reserve(data.rows());
     }
     uint64_t missing = 0;
-    for (size_t i = 0; i < view.rows; ++i) {
-      const uint32_t row = view.sparse[i * kNumSparse + t];
-      if (row >= table_rows) {
-        throw Error("data statistics: row " + std::to_string(i) + ": C" + std::to_string(t + 1) +
-                    " value " + std::to_string(row) + " is out of range");
+    size_t first = 0;  // of the part in the sequence
+    for (const DataView& view : data.parts()) {
+      for (size_t i = 0; i < view.rows; ++i) {
+        const uint32_t row = view.sparse[i * kNumSparse + t];
+        if (row >= table_rows) {
+          throw Error("data statistics: row " + std::to_string(first + i) + ": C" + std::to_string(t + 1) +
+                      " value " + std::to_string(row) + " is out of range");
+        }
+        if (row == 0) {  // row 0 is "missing", not a used row
+          ++missing;
+        } else if (use_bitmap) {
+          used[row >> 6] |= uint64_t{1} << (row & 63);
+        } else {
+          values.push_back(row);
+        }
       }
-      if (row == 0) {  // row 0 is "missing", not a used row
-        ++missing;
-      } else if (use_bitmap) {
-        used[row >> 6] |= uint64_t{1} << (row & 63);
-      } else {
-        values.push_back(row);
-      }
+      first += view.rows;
     }
     uint64_t distinct = 0;
     if (use_bitmap) {

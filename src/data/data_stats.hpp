@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "shadowsync/data/data_view.hpp"
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync::data {
@@ -32,11 +32,12 @@ struct DataStats {
   std::array<SparseColumnStats, kNumSparse> sparse{};
 };
 
+// `data`: one view or the parts of several files (not copied).
 // `numeric_missing` gives missing counts per numeric column when known (Dataset::numeric_missing()).
-// Requires view.rows >= 1 and every sparse value < hashing.rows[t] (a validated view). Any
+// Requires data.rows() >= 1 and every sparse value < hashing.rows[t] (a validated view). Any
 // table size up to 2^32 - 1 rows works: a large table is counted by sorting the used rows
-// instead of a bitmap, so memory stays O(view.rows) per table.
-DataStats compute_stats(const DataView& view, const HashingConfig& hashing,
+// instead of a bitmap, so memory stays O(data.rows()) per table.
+DataStats compute_stats(const DataParts& data, const HashingConfig& hashing,
                         const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing);
 
 }  // namespace shadowsync::data

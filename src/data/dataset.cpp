@@ -86,7 +86,7 @@ Dataset Dataset::from_block(DataBlock block) {
 DataView Dataset::view() const {
   if (!parts_.empty()) {
     throw Error("dataset '" + path_ + "' has " + std::to_string(parts_.size()) +
-                " files: read it through parts() (or joined() for one copy)");
+                " files: read it through parts()");
   }
   return std::visit([](const auto& storage) { return storage.view(); }, storage_);
 }
@@ -96,15 +96,6 @@ DataParts Dataset::parts() const {
   std::vector<DataView> views;
   for (const Dataset& part : parts_) views.push_back(part.view());
   return DataParts(views);
-}
-
-Dataset Dataset::joined() && {
-  if (parts_.empty()) return std::move(*this);
-  Dataset dataset;
-  dataset.path_ = path_;
-  dataset.numeric_missing_ = numeric_missing_;
-  dataset.storage_ = concatenate(parts().parts());
-  return dataset;
 }
 
 bool Dataset::is_cache() const {

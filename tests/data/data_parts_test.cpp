@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_stats.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
@@ -117,8 +118,41 @@ TEST(DataParts, EvalTailInTheLastPartIsNotCopiedAndOneAcrossPartsIs) {
   EXPECT_THROW(split_eval_tail(DataParts(numbered_rows(1).view()), 0.5, copy), Error);
 }
 
-// Caches given together stay memory-mapped side by side; view() of several is refused with a
-// message saying what to use, and joined() gives their concatenation.
+// Statistics over parts equal those of the concatenation (every count, share and maximum); an
+// out-of-range value is reported at its row in the sequence.
+TEST(DataParts, StatisticsOverPartsEqualThoseOfTheirConcatenation) {
+  ThreeParts p;
+  p.b.sparse()[1 * kNumSparse + 4] = 0;  // a missing value in the middle part
+  const HashingConfig hashing = HashingConfig::uniform(1 << 12);
+  const std::array<uint64_t, kNumNumeric> missing{3};
+  const DataBlock all = p.parts.copy(0, 20);
+  const data::DataStats over_parts = data::compute_stats(p.parts, hashing, missing);
+  const data::DataStats joined = data::compute_stats(all.view(), hashing, missing);
+  EXPECT_EQ(over_parts.rows, 20u);
+  EXPECT_EQ(over_parts.positive_rate, joined.positive_rate);
+  EXPECT_EQ(over_parts.positive_rate, 0.5);
+  for (int j = 0; j < kNumNumeric; ++j) {
+    EXPECT_DOUBLE_EQ(over_parts.numeric[j].mean, joined.numeric[j].mean);
+    EXPECT_EQ(over_parts.numeric[j].max, joined.numeric[j].max);
+    EXPECT_EQ(over_parts.numeric[j].missing_share, joined.numeric[j].missing_share);
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    EXPECT_EQ(over_parts.sparse[t].distinct_rows, joined.sparse[t].distinct_rows) << t;
+    EXPECT_EQ(over_parts.sparse[t].missing_share, joined.sparse[t].missing_share) << t;
+  }
+  EXPECT_EQ(over_parts.sparse[4].distinct_rows, 19u);  // 20 rows, one missing (26 i + t distinct)
+  EXPECT_EQ(over_parts.sparse[4].missing_share, 1.0 / 20);
+  p.c.sparse()[2 * kNumSparse + 7] = 1 << 12;  // row 15 of the sequence
+  try {
+    data::compute_stats(p.parts, hashing, missing);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 15: C8 value 4096 is out of range"), std::string::npos) << e.what();
+  }
+}
+
+// Caches given together stay memory-mapped side by side, each its own part; view() of several is
+// refused with a message saying what to use.
 TEST(Dataset, SeveralCachesAreKeptApartNotJoined) {
   test::TempDir dir;
   ParseOptions options;
@@ -146,9 +180,7 @@ TEST(Dataset, SeveralCachesAreKeptApartNotJoined) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("has 2 files: read it through parts()"), std::string::npos) << e.what();
   }
-  const Dataset joined = std::move(d).joined();
-  EXPECT_FALSE(joined.is_cache());
-  ASSERT_EQ(joined.view().rows, 2200u);
+  const DataBlock joined = parts.copy(0, parts.rows());
   for (size_t r : {0, 1499, 1500, 2199}) expect_row(joined.view(), r, r);
 }
 

@@ -52,13 +52,10 @@ class Dataset {
   Dataset& operator=(const Dataset&) = delete;
 
   // The rows as one view. Requires a dataset of one file (or from_block): for several files
-  // use parts(), or joined() for a copy in one block; else Error.
+  // use parts() (DataParts::copy joins them when a consumer needs one block); else Error.
   DataView view() const;
   // The rows of every file, in order, without copying.
   DataParts parts() const;
-  // Several files' rows copied into one in-memory block (one file: its view, not copied).
-  // For consumers that need one contiguous view; the memory is the sum of the files' rows.
-  Dataset joined() &&;
   size_t files() const { return parts_.empty() ? 1 : parts_.size(); }
   size_t rows() const { return parts().rows(); }
   const std::string& path() const { return path_; }
