@@ -228,7 +228,8 @@ size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
 }
 
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
-                      bool strict, size_t chunk_bytes, uint64_t first_line, DataBlock* spare) {
+                      bool strict, size_t chunk_bytes, uint64_t first_line, DataBlock* spare,
+                      size_t room_for_bytes) {
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
@@ -247,7 +248,13 @@ Segment parse_segment(std::string_view text, const std::string& name, const Line
   if (spare != nullptr && spare->reuse_for(total_lines)) {
     out.block = std::move(*spare);
   } else {
-    out.block = DataBlock::uninitialized(total_lines);
+    size_t capacity = total_lines;
+    if (room_for_bytes > text.size() && !text.empty()) {
+      // Lines of room_for_bytes at this density, and an eighth more for denser text.
+      const double scale = static_cast<double>(room_for_bytes) / static_cast<double>(text.size());
+      capacity = static_cast<size_t>(static_cast<double>(total_lines) * scale * 1.125) + 1;
+    }
+    out.block = DataBlock::uninitialized(total_lines, capacity);
   }
   DataBlock& block = out.block;
   std::vector<ChunkResult> results(chunks.size());

@@ -27,13 +27,16 @@ DataBlock::DataBlock(size_t rows)
       numeric_(std::make_unique<float[]>(rows * kNumNumeric)),
       sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
 
-DataBlock DataBlock::uninitialized(size_t rows) {
+DataBlock DataBlock::uninitialized(size_t rows) { return uninitialized(rows, rows); }
+
+DataBlock DataBlock::uninitialized(size_t rows, size_t capacity) {
+  capacity = std::max(capacity, rows);
   DataBlock block;
   block.rows_ = rows;
-  block.capacity_ = rows;
-  block.labels_ = std::make_unique_for_overwrite<float[]>(rows);
-  block.numeric_ = std::make_unique_for_overwrite<float[]>(rows * kNumNumeric);
-  block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(rows * kNumSparse);
+  block.capacity_ = capacity;
+  block.labels_ = std::make_unique_for_overwrite<float[]>(capacity);
+  block.numeric_ = std::make_unique_for_overwrite<float[]>(capacity * kNumNumeric);
+  block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(capacity * kNumSparse);
   return block;
 }
 

@@ -39,10 +39,12 @@ struct Segment {
 
 // Parses `text` (whole lines; only the last may lack its newline, and then it is the text's last
 // line) whose first line is line `first_line` + 1 of the file. Strict: throws the first bad line.
-// `spare` (if given and large enough) is reused as the segment's block.
+// `spare` (if given and large enough) is reused as the segment's block. Otherwise a new block is
+// made, with room for the lines of `room_for_bytes` of text at this text's line density (a stream
+// whose buffers grow to that size then reuses it instead of faulting in a larger one each time).
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
                       bool strict, size_t chunk_bytes, uint64_t first_line,
-                      DataBlock* spare = nullptr);
+                      DataBlock* spare = nullptr, size_t room_for_bytes = 0);
 
 struct ParseTotals {
   bool header = false;

@@ -144,7 +144,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
     Segment segment;
     try {
       segment = parse_segment(text.substr(0, cut), name, parser, options.strict, chunk_bytes,
-                              next_line, &spare);
+                              next_line, &spare, buffer_bytes);
       next_line += segment.lines;
       totals.add(segment);
       // The previous buffer's rows are taken by now: its block is the next buffer's spare (unless

@@ -17,7 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "data/line_parser.hpp"
+#include "data/segment_parser.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/feature_transform.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
@@ -461,6 +464,39 @@ TEST(CriteoReader, FileErrorsNameTheFile) {
   ASSERT_EQ(block.rows(), 1u);
   expect_row(block.view(), 0, pattern_line(5));
   EXPECT_EQ(report.file, good);
+}
+
+}  // namespace
+}  // namespace shadowsync
+
+namespace shadowsync {
+namespace {
+
+// A segment's new block has room for the lines of a whole stream buffer (at the segment's line
+// density, plus an eighth), so the next, larger buffers of a stream reuse it; without the hint it
+// holds exactly the segment's lines.
+TEST(SegmentParse, NewBlockHasRoomForAWholeBufferOfLines) {
+  std::string text;
+  for (uint64_t i = 0; i < 100; ++i) text += test::format_line(test::pattern_line(i)) + "\n";
+  const HashingConfig hashing = HashingConfig::uniform(1000);
+  const CategoryHasher hasher(hashing);
+  const NumericTransform transform;
+  const data::LineParser parser(hasher, transform, '\t');
+  data::Segment exact = data::parse_segment(text, "t", parser, false, 1 << 20, 0);
+  EXPECT_EQ(exact.block.rows(), 100u);
+  EXPECT_FALSE(exact.block.reuse_for(101));
+  data::Segment roomy = data::parse_segment(text, "t", parser, false, 1 << 20, 0, nullptr, 4 * text.size());
+  EXPECT_EQ(roomy.block.rows(), 100u);
+  EXPECT_EQ(roomy.block.view().sparse[99 * kNumSparse], exact.block.view().sparse[99 * kNumSparse]);
+  const float* memory = roomy.block.labels();
+  EXPECT_TRUE(roomy.block.reuse_for(450));  // 4 x 100 x 1.125
+  EXPECT_FALSE(roomy.block.reuse_for(452));
+  // The spare is reused for a later, larger segment: no new block.
+  DataBlock spare = std::move(roomy.block);
+  const std::string twice = text + text;
+  data::Segment second = data::parse_segment(twice, "t", parser, false, 1 << 20, 0, &spare, 4 * text.size());
+  EXPECT_EQ(second.block.labels(), memory);
+  EXPECT_EQ(second.block.rows(), 200u);
 }
 
 }  // namespace

@@ -22,6 +22,9 @@ class DataBlock {
   // A block of `rows` examples whose values are left unset (no zero-fill pass): the caller
   // must write every value before reading the block (the parser does).
   static DataBlock uninitialized(size_t rows);
+  // The same with memory for `capacity` rows (at least `rows`), for reuse_for() by larger
+  // blocks later. Pages of the unused rows are never touched, so they cost address space only.
+  static DataBlock uninitialized(size_t rows, size_t capacity);
 
   DataBlock(DataBlock&&) noexcept = default;
   DataBlock& operator=(DataBlock&&) noexcept = default;
