@@ -106,6 +106,7 @@ if [ "$rc" != 0 ]; then
   exit 1
 fi
 cache_bytes=$(stat -c %s "$work/x.bin")
+cache_disk_bytes=$(($(stat -c '%b * %B' "$work/x.bin")))  # without the last block's holes
 echo "convert: $rows rows, $(mib "$tsv_bytes") MiB TSV ($(awk -v t="$tsv_bytes" -v l="$limit_bytes" 'BEGIN{printf "%.1f", t / l}') x the limit) -> $(mib "$cache_bytes") MiB cache, inside the limit:" \
   "$secs s, $(awk -v r="$rows" -v s="$secs" 'BEGIN{printf "%.0f", r / s}') rows/s, max RSS $((rss / 1024)) MiB," \
   "cgroup peak $(mib "$(cat "$limited/memory.max_usage_in_bytes")") MiB, failcnt $(cat "$limited/memory.failcnt")"
@@ -126,7 +127,7 @@ train_args=(train --data "$work/x.bin" --model tiny --groups 1 --threads-per-gro
 [ "$max_examples" != 0 ] && train_args+=(--max-examples "$max_examples")
 echo "train: ${train_args[*]}"
 echo "cache: $(mib "$cache_bytes") MiB = $(awk -v c="$cache_bytes" -v l="$limit_bytes" 'BEGIN{printf "%.1f", c / l}') x the limit," \
-  "$(awk -v c="$cache_bytes" -v r="$rows" 'BEGIN{printf "%.1f", c / r}') bytes a row"
+  "$(awk -v c="$cache_disk_bytes" -v r="$rows" 'BEGIN{printf "%.1f", c / r}') bytes a row on disk"
 results="$work/results"
 : >"$results"
 one() {  # MODE (warm | limited)
@@ -175,7 +176,7 @@ for mode in warm limited; do
   summary "$mode" 5 "max RSS MiB"
   summary "$mode" 6 "cgroup peak MiB"
 done
-awk -v c="$cache_bytes" -v r="$rows" '$1 == "limited" { s += $2; k++ } $1 == "warm" { w += $2; j++ }
+awk -v c="$cache_disk_bytes" -v r="$rows" '$1 == "limited" { s += $2; k++ } $1 == "warm" { w += $2; j++ }
   END { if (k && j) printf "limited / warm examples/s: %.2f; read rate the limited training needed: %.1f MB/s (%.1f bytes a row x %.0f examples/s)\n",
     (s / k) / (w / j), c / r * s / k / 1e6, c / r, s / k }' "$results"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
