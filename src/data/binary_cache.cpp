@@ -99,6 +99,9 @@ bool valid_block_rows(uint64_t n) {
 
 constexpr const char* kColumnNames[3] = {"labels", "dense", "sparse"};
 
+// Rows checksummed and value-checked together when a cache is opened (about 10 MB of the file).
+constexpr size_t kCheckChunkRows = size_t{1} << 16;
+
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 struct Layout {
@@ -362,18 +365,36 @@ void check_expected_hashing(const std::string& path, const HeaderV2& h,
   validate_hashing(stored, path + ": stored hashing config");
 }
 
-// The checks shared by both formats once the columns are in memory: column checksums,
-// numeric_missing, values (validate_view). `view` points into the columns.
+// The checks shared by both formats once the columns are mapped: column checksums,
+// numeric_missing, values (validate_view). `view` points into the columns. One pass over the
+// file: rows are checksummed and value-checked a chunk at a time, so a chunk is checked while
+// its pages are still resident (a cache larger than the memory allowed is read from disk once,
+// not once for the checksums and again for the values). A chunk with a bad value is only noted;
+// a checksum mismatch is reported first, then validate_view of the whole view names the first bad
+// row in the cache's own numbering.
 void check_contents(const std::string& path, const HeaderV2& h, const DataView& view,
                     const HashingConfig& hashing) {
-  const void* columns[3] = {view.labels, view.numeric, view.sparse};
-  uint64_t sums[3];
-  tbb::parallel_invoke(
-      [&] { sums[0] = checksum64(columns[0], view.rows * kColumnRowBytes[0]); },
-      [&] { sums[1] = checksum64(columns[1], view.rows * kColumnRowBytes[1]); },
-      [&] { sums[2] = checksum64(columns[2], view.rows * kColumnRowBytes[2]); });
+  const char* columns[3] = {reinterpret_cast<const char*>(view.labels),
+                            reinterpret_cast<const char*>(view.numeric),
+                            reinterpret_cast<const char*>(view.sparse)};
+  Checksum64 sums[3];
+  bool bad_value = false;
+  for (size_t begin = 0; begin < view.rows; begin += kCheckChunkRows) {
+    const size_t end = std::min<size_t>(view.rows, begin + kCheckChunkRows);
+    const auto sum = [&](int c) {
+      sums[c].update(columns[c] + begin * kColumnRowBytes[c], (end - begin) * kColumnRowBytes[c]);
+    };
+    tbb::parallel_invoke([&] { sum(0); }, [&] { sum(1); }, [&] { sum(2); });
+    if (!bad_value) {
+      try {
+        validate_view(view.slice(begin, end), hashing, path);
+      } catch (const Error&) {
+        bad_value = true;  // reported below, after the checksums, with the row's cache number
+      }
+    }
+  }
   for (int c = 0; c < 3; ++c) {
-    if (sums[c] != h.column_checksum[c]) {
+    if (sums[c].digest() != h.column_checksum[c]) {
       fail(path, fmt::format("checksum mismatch in column '{}': the cache is corrupted",
                              kColumnNames[c]));
     }
@@ -385,7 +406,7 @@ void check_contents(const std::string& path, const HeaderV2& h, const DataView& 
                              j + 1, h.numeric_missing[j], h.rows));
     }
   }
-  validate_view(view, hashing, path);
+  if (bad_value) validate_view(view, hashing, path);
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // sizes and columns. Format 1 (still read; the files are built here byte by byte): the round
 // trip, and refusal of wrong magic, other version, truncated / oversized files, corrupted header
 // and columns, mismatched hashing, values the parser cannot produce (checksums intact),
-// numeric_missing above the row count, and FIFOs (refused, never waited on).
+// numeric_missing above the row count, and FIFOs (refused, never waited on). Opening checks
+// rows a chunk at a time: the first bad row keeps its cache number, checksums are reported first.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -490,6 +491,48 @@ TEST_F(CacheFormat2Test, RefusesTruncatedOversizedAndCorruptedFiles) {
   EXPECT_EQ(open_error(path_, HashingConfig::uniform(5000, 12)),
             path_ + ": cache was hashed with rows per table 5000, salt 11, but rows per table "
                     "5000, salt 12 is expected (convert the TSV again with these settings)");
+}
+
+// Opening checks a cache a chunk of rows at a time (checksums and values in one pass over the
+// file); across several chunks the first bad row is still named in the cache's own numbering,
+// and a checksum mismatch is still reported before a bad value.
+TEST(CacheChecksAcrossChunks, FirstBadRowIsNamedInTheCacheNumberingAndChecksumsComeFirst) {
+  constexpr size_t kManyRows = 150000;  // blocks up to 131072 rows; checked in several chunks
+  DataBlock block(kManyRows);
+  for (size_t i = 0; i < kManyRows; ++i) {
+    block.labels()[i] = static_cast<float>(i % 2);
+    for (int j = 0; j < kNumNumeric; ++j) block.numeric()[i * kNumNumeric + j] = 0.0f;
+    for (int t = 0; t < kNumSparse; ++t) block.sparse()[i * kNumSparse + t] = static_cast<uint32_t>((i + t) % 5000);
+  }
+  test::TempDir dir;
+  const std::string path = dir.file("chunks.cache");
+  write_cache(path, block.view(), kHashing, {});
+  ASSERT_EQ(open_error(path), "(no error)");
+  const MappedCache cache = MappedCache::open(path, kHashing);
+  EXPECT_EQ(std::memcmp(cache.view().sparse, block.view().sparse, kManyRows * kNumSparse * 4), 0);
+
+  std::string bytes = read_bytes(path);
+  // Rows 64512 .. 130047 are the block of 65536 rows at this offset; its sparse piece starts
+  // 56 x 65536 bytes into it.
+  const size_t block_at = 4096 + 160 * size_t{64512};
+  const auto sparse_at = [&](size_t row) { return block_at + 56 * 65536 + (row - 64512) * 104; };
+  const uint32_t out_of_range = 5000;
+  for (const size_t row : {size_t{120000}, size_t{70000}}) {
+    std::memcpy(bytes.data() + sparse_at(row), &out_of_range, 4);
+    block.sparse()[row * kNumSparse] = out_of_range;
+  }
+  const uint64_t sparse_sum = checksum64(block.view().sparse, kManyRows * kNumSparse * 4);
+  std::memcpy(bytes.data() + 240 + 16, &sparse_sum, 8);  // column_checksum[2]
+  const uint64_t header_sum = checksum64(bytes.data(), 272);
+  std::memcpy(bytes.data() + 272, &header_sum, 8);
+  const std::string bad = dir.file("bad.cache");
+  write_bytes(bad, bytes);
+  EXPECT_EQ(open_error(bad), bad + ": row 70000: sparse C1 row 5000 is out of range (table has 5000 rows)");
+  // A corrupted label in the last row as well (block of 131072 rows from row 130048): the
+  // checksum mismatch is reported.
+  bytes[block_at + 160 * 65536 + (kManyRows - 1 - 130048) * 4 + 3] ^= 0x40;
+  write_bytes(bad, bytes);
+  EXPECT_EQ(open_error(bad), bad + ": checksum mismatch in column 'labels': the cache is corrupted");
 }
 
 }  // namespace
