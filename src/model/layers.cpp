@@ -84,9 +84,21 @@ void linear_backward_weights(int rows, int in, int out, const float* x, int ldx,
 }
 
 void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
-                         const float* b, bool relu, float* y, int ldy) {
+                         const float* b, bool relu, float* y, int ldy, uint16_t* y16) {
   cached_matmul_bf16('N', 'T', rows, out, in, x16, ldx16, w16, in, y, ldy);
-  add_bias(rows, out, b, relu, y, ldy);
+  if (y16 == nullptr) {
+    add_bias(rows, out, b, relu, y, ldy);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) {  // add_bias, and each result's BF16 copy while in a register
+    float* __restrict yr = y + size_t(r) * ldy;
+    uint16_t* __restrict y16r = y16 + size_t(r) * out;
+    for (int c = 0; c < out; ++c) {
+      const float v = relu ? std::max(yr[c] + b[c], 0.0f) : yr[c] + b[c];
+      yr[c] = v;
+      y16r[c] = round_to_bf16(v);
+    }
+  }
 }
 
 void linear_backward_data_bf16(int rows, int in, int out, const uint16_t* dy16, int lddy16, const uint16_t* w16,
@@ -106,6 +118,19 @@ void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
     return;
   }
   for (int r = 0; r < rows; ++r) round_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
+}
+
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16) {
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict yr = y + size_t(r) * ldy;
+    float* __restrict dyr = dy + size_t(r) * lddy;
+    uint16_t* __restrict dy16r = dy16 + size_t(r) * cols;
+    for (int c = 0; c < cols; ++c) {
+      const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+      dyr[c] = v;
+      dy16r[c] = round_to_bf16(v);
+    }
+  }
 }
 
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy) {

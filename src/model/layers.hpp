@@ -27,8 +27,10 @@ void linear_backward_weights(int rows, int in, int out, const float* x, int ldx,
 // to_bf16 below), so that one copy serves several GEMMs of a step: x16, w16 and dy16 are the
 // BF16 copies of x, w and dy with their own leading dimensions. Bias, ReLU and db stay fp32
 // (linear_backward_weights_bf16 sums db from the fp32 dy).
+// y16 (optional): also y rounded to BF16, packed (leading dimension out), in the same pass (the
+// next layer's input copy).
 void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
-                         const float* b, bool relu, float* y, int ldy);
+                         const float* b, bool relu, float* y, int ldy, uint16_t* y16 = nullptr);
 void linear_backward_data_bf16(int rows, int in, int out, const uint16_t* dy16, int lddy16, const uint16_t* w16,
                                float* dx, int lddx);
 void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* dy16,
@@ -38,6 +40,8 @@ void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16
 void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out);
 // dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
+// The same, also writing the result rounded to BF16 into dy16 (packed: leading dimension cols).
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16);
 
 // Dot interaction. t: rows x 27 x d (vector 0 = bottom output, 1 + i = table i's embedding).
 // z: rows x (d + 351): z[0..d) = t[0], then dot(t[i], t[j]) for i = 1..26, j = 0..i-1 (the

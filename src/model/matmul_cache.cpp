@@ -97,11 +97,7 @@ void execute(ThreadCache& cache, Entry& e, const void* a, const void* b, float* 
 void round_to_bf16(const float* in, size_t count, uint16_t* out) {
   const float* __restrict i_ = in;
   uint16_t* __restrict o = out;
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, i_ + i, sizeof bits);
-    o[i] = uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  }
+  for (size_t i = 0; i < count; ++i) o[i] = round_to_bf16(i_[i]);
 }
 
 void cached_matmul(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,

@@ -2,6 +2,7 @@
 // and reused (the KernelChoice::matmul_primitives alternative to dnnl_sgemm, and every BF16 GEMM).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,6 +22,12 @@ void cached_matmul(char ta, char tb, int m, int n, int k, const float* a, int ld
 // for several GEMMs): C (fp32) = op(A) op(B), same layout contract and cache as above.
 void cached_matmul_bf16(char ta, char tb, int m, int n, int k, const uint16_t* a, int lda, const uint16_t* b,
                         int ldb, float* c, int ldc);
+
+// x rounded to BF16 (round to nearest even; x finite): the upper 16 bits of the result.
+inline uint16_t round_to_bf16(float x) {
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
 
 // out[i] = in[i] rounded to BF16, round to nearest even (inputs are finite: weights and
 // activations), for i < count. A loop the compiler vectorizes.

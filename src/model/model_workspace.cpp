@@ -62,10 +62,12 @@ struct ModelWorkspace::Impl {
   //    fp32 step may multiply by weights that differ from its forward's. Here forward and
   //    backward use the same snapshot: the step's gradient is exactly the gradient of the
   //    weights its forward pass used, at least as consistent as reading the live weights twice.
-  //  - x16: each layer's input (max_batch x in, packed), rounded in forward() and reused by the
-  //    layer's weight-gradient GEMM (every block of the blocked update).
-  //  - dy16: the current layer's output gradient (max_batch x out, packed), rounded once in
-  //    backward() for both its backward-data and weight-gradient GEMMs.
+  //  - x16: each layer's input (max_batch x in, packed), made in forward() (by the previous
+  //    layer's bias + ReLU pass where that layer ran in BF16) and reused by the layer's
+  //    weight-gradient GEMM (every block of the blocked update).
+  //  - dy16: the current layer's output gradient (max_batch x out, packed), made in backward()
+  //    (by the ReLU backward pass that produces dy) for both its backward-data and
+  //    weight-gradient GEMMs.
   std::vector<std::vector<uint16_t>> bottom_w16, top_w16, bottom_x16, top_x16;
   std::vector<uint16_t> dy16;
   std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
@@ -128,13 +130,16 @@ struct ModelWorkspace::Impl {
   // One layer's forward pass: y = x w^T + b (ReLU if relu) on the replica's weights `dense`, in
   // BF16 when bf16_forward. BF16 copies for the backward pass (when `for_backward`): the weights
   // when `need_w16` (backward-data GEMM in BF16), the input when `need_x16` (weight gradient).
+  // x16_ready: the previous layer already wrote x16. next_x16 (BF16 forward only; may be null):
+  // where to write y's BF16 copy, the next layer's input copy, while y is computed.
   void layer_forward(const DenseLayout::Layer& L, int rows, const float* x, int ldx, const float* dense,
-                     bool relu, float* y, uint16_t* w16, uint16_t* x16, bool bf16_forward, bool need_w16,
-                     bool need_x16) {
+                     bool relu, float* y, uint16_t* w16, uint16_t* x16, bool x16_ready, uint16_t* next_x16,
+                     bool bf16_forward, bool need_w16, bool need_x16) {
     if (bf16_forward || need_w16) layers::to_bf16(L.out, L.in, dense + L.weight_offset, L.in, w16);
-    if (bf16_forward || need_x16) layers::to_bf16(rows, L.in, x, ldx, x16);
+    if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
     if (bf16_forward) {
-      layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out);
+      layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out,
+                                  next_x16);
     } else {
       layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset, dense + L.bias_offset, relu, y,
                              L.out);
@@ -142,16 +147,21 @@ struct ModelWorkspace::Impl {
   }
 
   // Forward pass up to the logits (top_act.back(), rows x 1). `for_backward`: backward() follows
-  // (it reads the BF16 copies made here).
+  // (it reads the BF16 copies made here). Each BF16 copy is made once: a layer's input copy is
+  // written by the previous layer's forward (BF16) or rounded here.
   void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb, bool for_backward) {
     const int rows = int(batch.rows);
     const float* x = batch.numeric;
     int ldx = kNumNumeric;
-    for (size_t l = 0; l < layout.bottom.size(); ++l) {
+    const size_t bottom_layers = layout.bottom.size(), top_layers = layout.top.size();
+    bool x16_ready = false;
+    for (size_t l = 0; l < bottom_layers; ++l) {
       const auto& L = layout.bottom[l];
+      uint16_t* next_x16 = bf16_forward_bottom && l + 1 < bottom_layers ? copy_of(bottom_x16, l + 1) : nullptr;
       layer_forward(L, rows, x, ldx, dense, true, bottom_act[l].data(), copy_of(bottom_w16, l),
-                    copy_of(bottom_x16, l), bf16_forward_bottom, for_backward && bf16_data_bottom && l > 0,
-                    for_backward && bf16_weights_bottom);
+                    copy_of(bottom_x16, l), x16_ready, next_x16, bf16_forward_bottom,
+                    for_backward && bf16_data_bottom && l > 0, for_backward && bf16_weights_bottom);
+      x16_ready = next_x16 != nullptr;
       x = bottom_act[l].data();
       ldx = L.out;
     }
@@ -159,10 +169,14 @@ struct ModelWorkspace::Impl {
     if (dot) layers::interaction_dot_forward(rows, d, t.data(), z.data());
     x = top_input();
     ldx = zwidth;
-    for (size_t l = 0; l < layout.top.size(); ++l) {
+    x16_ready = false;
+    for (size_t l = 0; l < top_layers; ++l) {
       const auto& L = layout.top[l];
-      layer_forward(L, rows, x, ldx, dense, l + 1 < layout.top.size(), top_act[l].data(), copy_of(top_w16, l),
-                    copy_of(top_x16, l), bf16_forward_top, for_backward && bf16_data_top, for_backward && bf16_weights_top);
+      uint16_t* next_x16 = bf16_forward_top && l + 1 < top_layers ? copy_of(top_x16, l + 1) : nullptr;
+      layer_forward(L, rows, x, ldx, dense, l + 1 < top_layers, top_act[l].data(), copy_of(top_w16, l),
+                    copy_of(top_x16, l), x16_ready, next_x16, bf16_forward_top, for_backward && bf16_data_top,
+                    for_backward && bf16_weights_top);
+      x16_ready = next_x16 != nullptr;
       x = top_act[l].data();
       ldx = L.out;
     }
@@ -269,9 +283,9 @@ struct ModelWorkspace::Impl {
         update_range(b_begin, b_begin + size_t(nb));
       }
     };
-    // dx = dy w for a layer whose output gradient is dy: in BF16 from dy16 (rounded here, also
-    // read by the layer's weight gradient) and the weights' copy w16 of forward(), else fp32
-    // from the weights in dense_in.
+    // dx = dy w for a layer whose output gradient is dy: in BF16 from dy16 (dy's copy, also read
+    // by the layer's weight gradient) and the weights' copy w16 of forward(), else fp32 from the
+    // weights in dense_in.
     auto data_gradient = [&](const DenseLayout::Layer& L, const float* dy_, int lddy_, const uint16_t* w16,
                              bool bf16, float* dx) {
       if (bf16) {
@@ -292,10 +306,19 @@ struct ModelWorkspace::Impl {
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
-      if (bf16_data_top || bf16_weights_top) layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
+      // dy16: dy's BF16 copy, made by the ReLU backward of the layer above (or here for the
+      // logits' gradient).
+      if ((bf16_data_top || bf16_weights_top) && l == top_layers - 1) {
+        layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
+      }
       data_gradient(L, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);
-      if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
       weight_gradient_and_update(L, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top);
+      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
+      if (l > 0 && (bf16_data_top || bf16_weights_top)) {
+        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
+      } else if (l > 0) {
+        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
+      }
       dy = dx;
       lddy = L.in;
     }
@@ -304,19 +327,30 @@ struct ModelWorkspace::Impl {
     // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
     dy = dt.data();
     lddy = kVectors * d;
-    layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+    // dy16 (the bottom MLP's GEMMs in BF16): each layer's dy copy, written by the ReLU backward
+    // that makes dy.
+    const bool bottom_dy16 = bf16_data_bottom || bf16_weights_bottom;
+    if (bottom_dy16) {
+      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, dy16.data());
+    } else {
+      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+    }
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
       const auto& L = layout.bottom[size_t(l)];
       const float* x = l == 0 ? batch.numeric : bottom_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? kNumNumeric : L.in;
       float* dx = nullptr;
-      if ((l > 0 && bf16_data_bottom) || bf16_weights_bottom) layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
       if (l > 0) {
         dx = other(dy);
         data_gradient(L, dy, lddy, copy_of(bottom_w16, size_t(l)), bf16_data_bottom, dx);
-        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
       weight_gradient_and_update(L, x, ldx, copy_of(bottom_x16, size_t(l)), dy, lddy, bf16_weights_bottom);
+      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
+      if (l > 0 && bottom_dy16) {
+        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
+      } else if (l > 0) {
+        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
+      }
       dy = dx;
       lddy = L.in;
     }

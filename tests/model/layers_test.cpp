@@ -274,6 +274,20 @@ TEST(Layers, Bf16KernelsOnRoundedCopiesEqualTheRoundingKernels) {
   linear_forward(rows, in, out, x.data(), ldx, w.data(), b.data(), true, expected.data(), out, true);
   linear_forward_bf16(rows, in, out, x16.data(), in, w16.data(), b.data(), true, got.data(), out);
   EXPECT_EQ(got, expected) << "forward";
+  // The fused copy of the output (the next layer's input): y rounded to BF16, bit for bit.
+  std::vector<uint16_t> y16(size_t(rows) * out), y16_expected(y16.size());
+  linear_forward_bf16(rows, in, out, x16.data(), in, w16.data(), b.data(), true, got.data(), out, y16.data());
+  EXPECT_EQ(got, expected) << "forward with the output's BF16 copy";
+  to_bf16(rows, out, expected.data(), out, y16_expected.data());
+  EXPECT_EQ(y16, y16_expected) << "the output's BF16 copy";
+  // The ReLU backward's fused copy: the masked gradient rounded to BF16.
+  std::vector<float> masked = dy, masked_fused = dy;
+  std::vector<uint16_t> masked16(dy.size()), masked16_expected(dy.size());
+  relu_backward(rows, out, expected.data(), out, masked.data(), out);
+  relu_backward(rows, out, expected.data(), out, masked_fused.data(), out, masked16.data());
+  EXPECT_EQ(masked_fused, masked) << "relu backward with the BF16 copy";
+  to_bf16(rows, out, masked.data(), out, masked16_expected.data());
+  EXPECT_EQ(masked16, masked16_expected) << "relu backward's BF16 copy";
 
   std::vector<float> dx_expected(size_t(rows) * in), dx_got(dx_expected.size());
   linear_backward_data(rows, in, out, dy.data(), out, w.data(), dx_expected.data(), in, true);
