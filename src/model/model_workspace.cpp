@@ -227,10 +227,11 @@ struct ModelWorkspace::Impl {
 
   // Backward pass after forward(..., true): dense gradients into `g` (layout offsets), embedding
   // input gradients into dt. The fp32 backward-data GEMMs read the weights in dense_in; the BF16
-  // ones read forward()'s copies w16 (the weights the forward pass used). With `apply`, each layer's parameters are updated right after its
-  // gradient is computed (while it is in cache) and after its backward-data GEMM used them.
-  // `after_interaction()` runs as soon as dt holds the embedding gradients, before the bottom
-  // MLP's backward pass (train_step updates the rows then, while dt is still in cache).
+  // ones read forward()'s copies w16 (the weights the forward pass used). With `apply`, each
+  // layer's parameters are updated right after its gradient is computed (while it is in cache)
+  // and after its backward-data GEMM used them. `after_interaction()` runs as soon as dt holds
+  // the embedding gradients, before the bottom MLP's backward pass (train_step updates the rows
+  // then, while dt is still in cache).
   template <typename AfterInteraction>
   double backward(const DataView& batch, const float* dense_in, float* g, float* dense_out,
                   float* state, const OptimizerConfig* apply, AfterInteraction&& after_interaction) {
