@@ -112,6 +112,10 @@ void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16
   column_sums(rows, out, dy, lddy, db);
 }
 
+void weights_to_bf16(int out, int in, const float* w, uint16_t* w16) {
+  round_to_bf16(w, size_t(out) * size_t(in), w16);
+}
+
 void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
   if (ld == cols) {
     round_to_bf16(in, size_t(rows) * size_t(cols), out);

@@ -38,6 +38,10 @@ void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16
 // out (rows x cols, packed: leading dimension cols) = in (rows x cols, leading dimension ld)
 // rounded to BF16 (nearest even).
 void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out);
+// w16 = the weights w (out x in) of a replica rounded to BF16: a snapshot taken with plain
+// reads that race with Hogwild updates of w (the benign race of model_workspace.hpp, like the
+// fp32 GEMMs' reads of w; suppressed by name in tests/tsan.supp).
+void weights_to_bf16(int out, int in, const float* w, uint16_t* w16);
 // dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
 // The same, also writing the result rounded to BF16 into dy16 (packed: leading dimension cols).

@@ -135,7 +135,7 @@ struct ModelWorkspace::Impl {
   void layer_forward(const DenseLayout::Layer& L, int rows, const float* x, int ldx, const float* dense,
                      bool relu, float* y, uint16_t* w16, uint16_t* x16, bool x16_ready, uint16_t* next_x16,
                      bool bf16_forward, bool need_w16, bool need_x16) {
-    if (bf16_forward || need_w16) layers::to_bf16(L.out, L.in, dense + L.weight_offset, L.in, w16);
+    if (bf16_forward || need_w16) layers::weights_to_bf16(L.out, L.in, dense + L.weight_offset, w16);
     if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
     if (bf16_forward) {
       layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out,

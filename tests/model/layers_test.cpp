@@ -267,7 +267,7 @@ TEST(Layers, Bf16KernelsOnRoundedCopiesEqualTheRoundingKernels) {
   }
   std::vector<uint16_t> x16(size_t(rows) * in), w16(w.size()), dy16(dy.size());
   to_bf16(rows, in, x.data(), ldx, x16.data());
-  to_bf16(out, in, w.data(), in, w16.data());
+  weights_to_bf16(out, in, w.data(), w16.data());
   to_bf16(rows, out, dy.data(), out, dy16.data());
 
   std::vector<float> expected(size_t(rows) * out), got(expected.size());
