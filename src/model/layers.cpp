@@ -39,11 +39,12 @@ constexpr int kPadded = 32;
 
 }  // namespace
 
-void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
-                    const float* b, bool relu, float* y, int ldy, bool bf16) {
-  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy, bf16);
-  // b is in the replica: plain reads racing with Hogwild updates, the same benign race as the
-  // GEMM's reads of w (model_workspace.hpp; suppressed by name in tests/tsan.supp).
+namespace {
+
+// y += b, then ReLU if relu (rows x out, leading dimension ldy). b is in the replica: plain reads
+// racing with Hogwild updates, the same benign race as the GEMM's reads of w
+// (model_workspace.hpp; suppressed by name in tests/tsan.supp).
+void add_bias(int rows, int out, const float* b, bool relu, float* y, int ldy) {
   for (int r = 0; r < rows; ++r) {
     float* __restrict yr = y + size_t(r) * ldy;
     if (relu) {
@@ -54,6 +55,23 @@ void linear_forward(int rows, int in, int out, const float* x, int ldx, const fl
   }
 }
 
+// db = column sums of dy (rows x out, leading dimension lddy).
+void column_sums(int rows, int out, const float* dy, int lddy, float* db) {
+  std::fill(db, db + out, 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    const float* __restrict dyr = dy + size_t(r) * lddy;
+    for (int c = 0; c < out; ++c) db[c] += dyr[c];
+  }
+}
+
+}  // namespace
+
+void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
+                    const float* b, bool relu, float* y, int ldy, bool bf16) {
+  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy, bf16);
+  add_bias(rows, out, b, relu, y, ldy);
+}
+
 void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
                           float* dx, int lddx, bool bf16) {
   sgemm('N', 'N', rows, in, out, dy, lddy, w, in, 0.0f, dx, lddx, bf16);
@@ -62,10 +80,60 @@ void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, 
 void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
                              int lddy, float* dw, float* db, bool bf16) {
   sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in, bf16);
-  std::fill(db, db + out, 0.0f);
+  column_sums(rows, out, dy, lddy, db);
+}
+
+void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
+                         const float* b, bool relu, float* y, int ldy, uint16_t* y16) {
+  cached_matmul_bf16('N', 'T', rows, out, in, x16, ldx16, w16, in, y, ldy);
+  if (y16 == nullptr) {
+    add_bias(rows, out, b, relu, y, ldy);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) {  // add_bias, and each result's BF16 copy while in a register
+    float* __restrict yr = y + size_t(r) * ldy;
+    uint16_t* __restrict y16r = y16 + size_t(r) * out;
+    for (int c = 0; c < out; ++c) {
+      const float v = relu ? std::max(yr[c] + b[c], 0.0f) : yr[c] + b[c];
+      yr[c] = v;
+      y16r[c] = round_to_bf16(v);
+    }
+  }
+}
+
+void linear_backward_data_bf16(int rows, int in, int out, const uint16_t* dy16, int lddy16, const uint16_t* w16,
+                               float* dx, int lddx) {
+  cached_matmul_bf16('N', 'N', rows, in, out, dy16, lddy16, w16, in, dx, lddx);
+}
+
+void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* dy16,
+                                  int lddy16, const float* dy, int lddy, float* dw, float* db) {
+  cached_matmul_bf16('T', 'N', out, in, rows, dy16, lddy16, x16, ldx16, dw, in);
+  column_sums(rows, out, dy, lddy, db);
+}
+
+void weights_to_bf16(int out, int in, const float* w, uint16_t* w16) {
+  round_to_bf16(w, size_t(out) * size_t(in), w16);
+}
+
+void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
+  if (ld == cols) {
+    round_to_bf16(in, size_t(rows) * size_t(cols), out);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) round_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
+}
+
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16) {
   for (int r = 0; r < rows; ++r) {
-    const float* __restrict dyr = dy + size_t(r) * lddy;
-    for (int c = 0; c < out; ++c) db[c] += dyr[c];
+    const float* __restrict yr = y + size_t(r) * ldy;
+    float* __restrict dyr = dy + size_t(r) * lddy;
+    uint16_t* __restrict dy16r = dy16 + size_t(r) * cols;
+    for (int c = 0; c < cols; ++c) {
+      const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+      dyr[c] = v;
+      dy16r[c] = round_to_bf16(v);
+    }
   }
 }
 

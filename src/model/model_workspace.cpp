@@ -13,6 +13,7 @@
 #include "shadowsync/core/error.hpp"
 #include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
+#include "model/model_workspace_testing.hpp"
 
 namespace shadowsync {
 namespace {
@@ -53,6 +54,22 @@ struct ModelWorkspace::Impl {
   AlignedFloatBuffer grad_a;  // ping-pong activation gradients
   AlignedFloatBuffer grad_b;
   AlignedFloatBuffer grad;    // dense gradient scratch, layout.total_floats
+  // BF16 copies (Precision::Bf16 only; empty for fp32), each made once per step and read by
+  // every BF16 GEMM that needs it (sizes: ModelWorkspace::bf16_copy_bytes):
+  //  - w16: each layer's weights (out x in), rounded in forward() right before the layer's
+  //    forward GEMM and reused by its backward-data GEMM. Hogwild: other workers and the shadow
+  //    thread update the replica's fp32 weights while this step runs, so the backward pass of an
+  //    fp32 step may multiply by weights that differ from its forward's. Here forward and
+  //    backward use the same snapshot: the step's gradient is exactly the gradient of the
+  //    weights its forward pass used, at least as consistent as reading the live weights twice.
+  //  - x16: each layer's input (max_batch x in, packed), made in forward() (by the previous
+  //    layer's bias + ReLU pass where that layer ran in BF16) and reused by the layer's
+  //    weight-gradient GEMM (every block of the blocked update).
+  //  - dy16: the current layer's output gradient (max_batch x out, packed), made in backward()
+  //    (by the ReLU backward pass that produces dy) for both its backward-data and
+  //    weight-gradient GEMMs.
+  std::vector<std::vector<uint16_t>> bottom_w16, top_w16, bottom_x16, top_x16;
+  std::vector<uint16_t> dy16;
   std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
   std::vector<float> row_grad;
 
@@ -88,19 +105,63 @@ struct ModelWorkspace::Impl {
     grad = AlignedFloatBuffer(layout.total_floats);
     keys.resize(b);
     row_grad.resize(size_t(d));
+    if (p == Precision::Bf16) {
+      size_t widest_out = 0;
+      for (const auto& l : layout.bottom) {
+        bottom_w16.emplace_back(size_t(l.out) * size_t(l.in));
+        bottom_x16.emplace_back(b * size_t(l.in));
+        widest_out = std::max(widest_out, size_t(l.out));
+      }
+      for (const auto& l : layout.top) {
+        top_w16.emplace_back(size_t(l.out) * size_t(l.in));
+        top_x16.emplace_back(b * size_t(l.in));
+        widest_out = std::max(widest_out, size_t(l.out));
+      }
+      dy16.resize(b * widest_out);
+    }
   }
 
   const float* top_input() const { return dot ? z.data() : t.data(); }
+  // Layer l's BF16 copy in `copies`; null for fp32 (no copies, never read).
+  static uint16_t* copy_of(std::vector<std::vector<uint16_t>>& copies, size_t l) {
+    return copies.empty() ? nullptr : copies[l].data();
+  }
 
-  // Forward pass up to the logits (top_act.back(), rows x 1).
-  void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb) {
+  // One layer's forward pass: y = x w^T + b (ReLU if relu) on the replica's weights `dense`, in
+  // BF16 when bf16_forward. BF16 copies for the backward pass (when `for_backward`): the weights
+  // when `need_w16` (backward-data GEMM in BF16), the input when `need_x16` (weight gradient).
+  // x16_ready: the previous layer already wrote x16. next_x16 (BF16 forward only; may be null):
+  // where to write y's BF16 copy, the next layer's input copy, while y is computed.
+  void layer_forward(const DenseLayout::Layer& L, int rows, const float* x, int ldx, const float* dense,
+                     bool relu, float* y, uint16_t* w16, uint16_t* x16, bool x16_ready, uint16_t* next_x16,
+                     bool bf16_forward, bool need_w16, bool need_x16) {
+    if (bf16_forward || need_w16) layers::weights_to_bf16(L.out, L.in, dense + L.weight_offset, w16);
+    if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
+    if (bf16_forward) {
+      layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out,
+                                  next_x16);
+    } else {
+      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset, dense + L.bias_offset, relu, y,
+                             L.out);
+    }
+  }
+
+  // Forward pass up to the logits (top_act.back(), rows x 1). `for_backward`: backward() follows
+  // (it reads the BF16 copies made here). Each BF16 copy is made once: a layer's input copy is
+  // written by the previous layer's forward (BF16) or rounded here.
+  void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb, bool for_backward) {
     const int rows = int(batch.rows);
     const float* x = batch.numeric;
     int ldx = kNumNumeric;
-    for (size_t l = 0; l < layout.bottom.size(); ++l) {
+    const size_t bottom_layers = layout.bottom.size(), top_layers = layout.top.size();
+    bool x16_ready = false;
+    for (size_t l = 0; l < bottom_layers; ++l) {
       const auto& L = layout.bottom[l];
-      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
-                             dense + L.bias_offset, true, bottom_act[l].data(), L.out, bf16_forward_bottom);
+      uint16_t* next_x16 = bf16_forward_bottom && l + 1 < bottom_layers ? copy_of(bottom_x16, l + 1) : nullptr;
+      layer_forward(L, rows, x, ldx, dense, true, bottom_act[l].data(), copy_of(bottom_w16, l),
+                    copy_of(bottom_x16, l), x16_ready, next_x16, bf16_forward_bottom,
+                    for_backward && bf16_data_bottom && l > 0, for_backward && bf16_weights_bottom);
+      x16_ready = next_x16 != nullptr;
       x = bottom_act[l].data();
       ldx = L.out;
     }
@@ -108,11 +169,14 @@ struct ModelWorkspace::Impl {
     if (dot) layers::interaction_dot_forward(rows, d, t.data(), z.data());
     x = top_input();
     ldx = zwidth;
-    for (size_t l = 0; l < layout.top.size(); ++l) {
+    x16_ready = false;
+    for (size_t l = 0; l < top_layers; ++l) {
       const auto& L = layout.top[l];
-      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset,
-                             dense + L.bias_offset, l + 1 < layout.top.size(), top_act[l].data(),
-                             L.out, bf16_forward_top);
+      uint16_t* next_x16 = bf16_forward_top && l + 1 < top_layers ? copy_of(top_x16, l + 1) : nullptr;
+      layer_forward(L, rows, x, ldx, dense, l + 1 < top_layers, top_act[l].data(), copy_of(top_w16, l),
+                    copy_of(top_x16, l), x16_ready, next_x16, bf16_forward_top, for_backward && bf16_data_top,
+                    for_backward && bf16_weights_top);
+      x16_ready = next_x16 != nullptr;
       x = top_act[l].data();
       ldx = L.out;
     }
@@ -161,11 +225,13 @@ struct ModelWorkspace::Impl {
     }
   }
 
-  // Backward pass after forward(): dense gradients into `g` (layout offsets), embedding input
-  // gradients into dt. With `apply`, each layer's parameters are updated right after its
-  // gradient is computed (while it is in cache) and after its backward-data GEMM used them.
-  // `after_interaction()` runs as soon as dt holds the embedding gradients, before the bottom
-  // MLP's backward pass (train_step updates the rows then, while dt is still in cache).
+  // Backward pass after forward(..., true): dense gradients into `g` (layout offsets), embedding
+  // input gradients into dt. The fp32 backward-data GEMMs read the weights in dense_in; the BF16
+  // ones read forward()'s copies w16 (the weights the forward pass used). With `apply`, each
+  // layer's parameters are updated right after its gradient is computed (while it is in cache)
+  // and after its backward-data GEMM used them. `after_interaction()` runs as soon as dt holds
+  // the embedding gradients, before the bottom MLP's backward pass (train_step updates the rows
+  // then, while dt is still in cache).
   template <typename AfterInteraction>
   double backward(const DataView& batch, const float* dense_in, float* g, float* dense_out,
                   float* state, const OptimizerConfig* apply, AfterInteraction&& after_interaction) {
@@ -184,15 +250,27 @@ struct ModelWorkspace::Impl {
         layers::sgd_update(end - begin, dense_out + begin, g + begin, apply->lr);
       }
     };
+    // Outputs o..o+nb of the layer's weight and bias gradients into g: in BF16 from the layer's
+    // input copy x16 (forward()) and dy16 (the caller rounded dy into it), else fp32.
+    auto weight_gradient = [&](const DenseLayout::Layer& L, int o, int nb, const float* x, int ldx,
+                               const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
+      float* dw = g + L.weight_offset + size_t(o) * size_t(L.in);
+      float* db = g + L.bias_offset + size_t(o);
+      if (bf16) {
+        layers::linear_backward_weights_bf16(rows, L.in, nb, x16, L.in, dy16.data() + o, L.out, dy_ + o, lddy_, dw,
+                                             db);
+      } else {
+        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, dw, db);
+      }
+    };
     // The layer's weight and bias gradients into g, then (with `apply`) their update. Blocked
     // (kernel_choice().blocked_weight_update): kWeightBlockFloats of gradient at a time, each
     // block updated right after its GEMM while it is in L2; the same values either way (each
     // gradient element is one dot product over the batch; the update is element-wise).
     auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, const float* x, int ldx,
-                                          const float* dy_, int lddy_, bool bf16) {
+                                          const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
       if (apply == nullptr || !kernel_choice().blocked_weight_update) {
-        layers::linear_backward_weights(rows, L.in, L.out, x, ldx, dy_, lddy_, g + L.weight_offset,
-                                        g + L.bias_offset, bf16);
+        weight_gradient(L, 0, L.out, x, ldx, x16, dy_, lddy_, bf16);
         if (apply != nullptr) update_range(L.weight_offset, L.bias_offset + size_t(L.out));
         return;
       }
@@ -201,9 +279,20 @@ struct ModelWorkspace::Impl {
         const int nb = std::min(block, L.out - o);
         const size_t w_begin = L.weight_offset + size_t(o) * size_t(L.in);
         const size_t b_begin = L.bias_offset + size_t(o);
-        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, g + w_begin, g + b_begin, bf16);
+        weight_gradient(L, o, nb, x, ldx, x16, dy_, lddy_, bf16);
         update_range(w_begin, w_begin + size_t(nb) * size_t(L.in));
         update_range(b_begin, b_begin + size_t(nb));
+      }
+    };
+    // dx = dy w for a layer whose output gradient is dy: in BF16 from dy16 (dy's copy, also read
+    // by the layer's weight gradient) and the weights' copy w16 of forward(), else fp32 from the
+    // weights in dense_in.
+    auto data_gradient = [&](const DenseLayout::Layer& L, const float* dy_, int lddy_, const uint16_t* w16,
+                             bool bf16, float* dx) {
+      if (bf16) {
+        layers::linear_backward_data_bf16(rows, L.in, L.out, dy16.data(), L.out, w16, dx, L.in);
+      } else {
+        layers::linear_backward_data(rows, L.in, L.out, dy_, lddy_, dense_in + L.weight_offset, dx, L.in);
       }
     };
     const int top_layers = int(layout.top.size());
@@ -218,10 +307,19 @@ struct ModelWorkspace::Impl {
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
       float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
-      layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in,
-                                   bf16_data_top);
-      if (l > 0) layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
-      weight_gradient_and_update(L, x, ldx, dy, lddy, bf16_weights_top);
+      // dy16: dy's BF16 copy, made by the ReLU backward of the layer above (or here for the
+      // logits' gradient).
+      if ((bf16_data_top || bf16_weights_top) && l == top_layers - 1) {
+        layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
+      }
+      data_gradient(L, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);
+      weight_gradient_and_update(L, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top);
+      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
+      if (l > 0 && (bf16_data_top || bf16_weights_top)) {
+        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
+      } else if (l > 0) {
+        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
+      }
       dy = dx;
       lddy = L.in;
     }
@@ -230,7 +328,14 @@ struct ModelWorkspace::Impl {
     // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
     dy = dt.data();
     lddy = kVectors * d;
-    layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+    // dy16 (the bottom MLP's GEMMs in BF16): each layer's dy copy, written by the ReLU backward
+    // that makes dy.
+    const bool bottom_dy16 = bf16_data_bottom || bf16_weights_bottom;
+    if (bottom_dy16) {
+      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, dy16.data());
+    } else {
+      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+    }
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
       const auto& L = layout.bottom[size_t(l)];
       const float* x = l == 0 ? batch.numeric : bottom_act[size_t(l) - 1].data();
@@ -238,11 +343,15 @@ struct ModelWorkspace::Impl {
       float* dx = nullptr;
       if (l > 0) {
         dx = other(dy);
-        layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense_in + L.weight_offset, dx, L.in,
-                                     bf16_data_bottom);
+        data_gradient(L, dy, lddy, copy_of(bottom_w16, size_t(l)), bf16_data_bottom, dx);
+      }
+      weight_gradient_and_update(L, x, ldx, copy_of(bottom_x16, size_t(l)), dy, lddy, bf16_weights_bottom);
+      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
+      if (l > 0 && bottom_dy16) {
+        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
+      } else if (l > 0) {
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
-      weight_gradient_and_update(L, x, ldx, dy, lddy, bf16_weights_bottom);
       dy = dx;
       lddy = L.in;
     }
@@ -301,6 +410,36 @@ ModelWorkspace::ModelWorkspace(const Model& model, int max_batch, Precision prec
 
 ModelWorkspace::~ModelWorkspace() = default;
 
+uint64_t ModelWorkspace::bf16_copy_bytes(const Model& model, int max_batch, Precision precision) {
+  if (precision != Precision::Bf16) return 0;
+  // As Impl allocates them: w16 and x16 per layer, one dy16 for the widest layer output.
+  uint64_t halves = 0, widest_out = 0;
+  for (const auto* mlp : {&model.layout().bottom, &model.layout().top}) {
+    for (const DenseLayout::Layer& l : *mlp) {
+      halves += uint64_t(l.out) * uint64_t(l.in) + uint64_t(max_batch) * uint64_t(l.in);
+      widest_out = std::max(widest_out, uint64_t(l.out));
+    }
+  }
+  halves += uint64_t(max_batch) * widest_out;
+  return halves * sizeof(uint16_t);
+}
+
+float ModelWorkspaceTesting::loss_and_gradients_weights_changed(ModelWorkspace& workspace, DataView batch,
+                                                                 const float* dense_forward,
+                                                                 const float* dense_backward,
+                                                                 const EmbeddingStore& embeddings,
+                                                                 float* dense_grad) {
+  use_single_threaded_kernels_on_this_thread();
+  ModelWorkspace::Impl& w = *workspace.impl_;
+  w.check_batch(batch, "loss_and_gradients");
+  w.check_store(embeddings);
+  std::memset(dense_grad, 0, w.layout.total_floats * sizeof(float));
+  if (batch.rows == 0) return 0.0f;
+  w.forward(batch, dense_forward, embeddings, true);
+  const double loss = w.backward(batch, dense_backward, dense_grad, nullptr, nullptr, nullptr, [] {});
+  return float(loss / double(batch.rows));
+}
+
 int ModelWorkspace::max_batch() const { return impl_->max_batch; }
 
 Precision ModelWorkspace::precision() const { return impl_->precision; }
@@ -320,7 +459,7 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
   if (opt.dense == DenseOptimizer::Adagrad && dense_state == nullptr) {
     throw Error("model: train_step with Adagrad needs the dense optimizer state");
   }
-  w.forward(batch, dense, embeddings);
+  w.forward(batch, dense, embeddings, true);
   // Row-wise Adagrad on the touched rows (relaxed atomic accesses: shared with other workers).
   const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(w.d);
   const int d = w.d;
@@ -350,7 +489,7 @@ void ModelWorkspace::predict_logits(DataView data, const float* dense,
   w.check_store(embeddings);
   for (size_t begin = 0; begin < data.rows; begin += size_t(w.max_batch)) {
     const size_t end = std::min(data.rows, begin + size_t(w.max_batch));
-    w.forward(data.slice(begin, end), dense, embeddings);
+    w.forward(data.slice(begin, end), dense, embeddings, false);
     std::copy(w.top_act.back().data(), w.top_act.back().data() + (end - begin), logits_out + begin);
   }
 }
@@ -365,7 +504,7 @@ float ModelWorkspace::loss_and_gradients(DataView batch, const float* dense,
   std::memset(dense_grad, 0, w.layout.total_floats * sizeof(float));
   if (emb_grads != nullptr) emb_grads->clear();
   if (batch.rows == 0) return 0.0f;
-  w.forward(batch, dense, embeddings);
+  w.forward(batch, dense, embeddings, true);
   const double loss = w.backward(batch, dense, dense_grad, nullptr, nullptr, nullptr, [] {});
   if (emb_grads != nullptr) {
     w.for_each_row_grad(batch, nullptr, [&](int table, uint32_t row, const float* g) {

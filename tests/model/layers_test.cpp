@@ -241,5 +241,66 @@ TEST(Layers, Bf16LinearWithinBf16RoundingOfFp32) {
   EXPECT_EQ(db16, db32) << "bias gradients stay fp32";
 }
 
+TEST(Layers, ToBf16RoundsToNearestEvenAndPacksRows) {
+  // 1 + 2^-8 is halfway between the BF16 neighbours 1 and 1 + 2^-7: to the even one (1).
+  // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: to the even one (1 + 2^-6).
+  const std::vector<float> in = {1.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -2.5f, 999.0f /* padding */,
+                                 1.0f + 0x1p-8f + 0x1p-20f, 0.0f, -0.0f, 3.0e38f, 999.0f /* padding */};
+  std::vector<uint16_t> out(8, 0xAAAA);
+  to_bf16(2, 4, in.data(), 5, out.data());  // 2 rows of 4, stored with leading dimension 5
+  EXPECT_EQ(out, (std::vector<uint16_t>{0x3F80, 0x3F80, 0x3F82, 0xC020, 0x3F81, 0x0000, 0x8000, 0x7F62}));
+}
+
+TEST(Layers, Bf16KernelsOnRoundedCopiesEqualTheRoundingKernels) {
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  // The step rounds each operand once and passes the copies to several GEMMs: the results must
+  // be those of the kernels that round their inputs themselves, bit for bit. x is stored with a
+  // leading dimension wider than `in` (as the bottom MLP's output gradient inside dt).
+  const int rows = 37, in = 45, out = 29, ldx = 50;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  std::vector<float> x(size_t(rows) * ldx), w(size_t(out) * in), b(static_cast<size_t>(out)), dy(size_t(rows) * out);
+  for (auto* v : {&x, &w, &b, &dy}) {
+    for (float& e : *v) e = n(rng);
+  }
+  std::vector<uint16_t> x16(size_t(rows) * in), w16(w.size()), dy16(dy.size());
+  to_bf16(rows, in, x.data(), ldx, x16.data());
+  weights_to_bf16(out, in, w.data(), w16.data());
+  to_bf16(rows, out, dy.data(), out, dy16.data());
+
+  std::vector<float> expected(size_t(rows) * out), got(expected.size());
+  linear_forward(rows, in, out, x.data(), ldx, w.data(), b.data(), true, expected.data(), out, true);
+  linear_forward_bf16(rows, in, out, x16.data(), in, w16.data(), b.data(), true, got.data(), out);
+  EXPECT_EQ(got, expected) << "forward";
+  // The fused copy of the output (the next layer's input): y rounded to BF16, bit for bit.
+  std::vector<uint16_t> y16(size_t(rows) * out), y16_expected(y16.size());
+  linear_forward_bf16(rows, in, out, x16.data(), in, w16.data(), b.data(), true, got.data(), out, y16.data());
+  EXPECT_EQ(got, expected) << "forward with the output's BF16 copy";
+  to_bf16(rows, out, expected.data(), out, y16_expected.data());
+  EXPECT_EQ(y16, y16_expected) << "the output's BF16 copy";
+  // The ReLU backward's fused copy: the masked gradient rounded to BF16.
+  std::vector<float> masked = dy, masked_fused = dy;
+  std::vector<uint16_t> masked16(dy.size()), masked16_expected(dy.size());
+  relu_backward(rows, out, expected.data(), out, masked.data(), out);
+  relu_backward(rows, out, expected.data(), out, masked_fused.data(), out, masked16.data());
+  EXPECT_EQ(masked_fused, masked) << "relu backward with the BF16 copy";
+  to_bf16(rows, out, masked.data(), out, masked16_expected.data());
+  EXPECT_EQ(masked16, masked16_expected) << "relu backward's BF16 copy";
+
+  std::vector<float> dx_expected(size_t(rows) * in), dx_got(dx_expected.size());
+  linear_backward_data(rows, in, out, dy.data(), out, w.data(), dx_expected.data(), in, true);
+  linear_backward_data_bf16(rows, in, out, dy16.data(), out, w16.data(), dx_got.data(), in);
+  EXPECT_EQ(dx_got, dx_expected) << "backward data";
+
+  std::vector<float> dw_expected(size_t(out) * in), dw_got(dw_expected.size()), db_expected(static_cast<size_t>(out)), db_got(static_cast<size_t>(out));
+  linear_backward_weights(rows, in, out, x.data(), ldx, dy.data(), out, dw_expected.data(), db_expected.data(), true);
+  linear_backward_weights_bf16(rows, in, out, x16.data(), in, dy16.data(), out, dy.data(), out, dw_got.data(),
+                               db_got.data());
+  EXPECT_EQ(dw_got, dw_expected) << "backward weights";
+  EXPECT_EQ(db_got, db_expected) << "bias gradients: fp32 column sums of dy";
+}
+
 }  // namespace
 }  // namespace shadowsync::layers

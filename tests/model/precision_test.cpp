@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/kernel_choice.hpp"
+#include "model/model_workspace_testing.hpp"
 #include "reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
@@ -160,6 +161,61 @@ TEST(Bf16Step, GradientsMatchFp32WithinBf16Rounding) {
     expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, true, false, true}, "fp32 weight gradients");
     expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, false, false, true}, "forward only");
   }
+}
+
+// Hogwild: other threads update the replica's weights between a step's forward and backward
+// passes. A bf16 step rounds each layer's weights once, in the forward pass, and its backward
+// pass multiplies by that copy: its gradients are those of the weights its forward pass used,
+// bit for bit, however much the fp32 weights changed in between. (An fp32 step reads the live
+// weights in its backward pass: the control, whose gradients do change.)
+TEST(Bf16Step, BackwardUsesTheWeightsOfItsForwardPass) {
+  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  Bf16Guard guard;
+  bf16_gemms() = Bf16Gemms{};
+  const ModelConfig config = ModelConfig::preset("kaggle", HashingConfig::uniform(40));
+  const Model model(config);
+  const DenseLayout& layout = model.layout();
+  AlignedFloatBuffer dense(layout.total_floats), changed(layout.total_floats);
+  model.init_dense(dense.data(), 5);
+  for (size_t i = 0; i < layout.total_floats; ++i) changed.data()[i] = dense.data()[i] * 1.5f + 0.01f;
+  EmbeddingStore store(config.hashing, config.embedding_dim);
+  model.init_embeddings(store, 5);
+  const test::Batch batch = test::random_batch(64, config.hashing, 23);
+
+  auto gradients = [&](Precision precision, const float* backward_weights) {
+    ModelWorkspace workspace(model, 64, precision);
+    AlignedFloatBuffer grad(layout.total_floats);
+    ModelWorkspaceTesting::loss_and_gradients_weights_changed(workspace, batch.view(), dense.data(), backward_weights,
+                                                              store, grad.data());
+    return std::vector<float>(grad.data(), grad.data() + layout.total_floats);
+  };
+  // Every layer below the top one gets its gradient through the backward-data GEMMs above it.
+  const std::vector<float> bf16_same = gradients(Precision::Bf16, dense.data());
+  const std::vector<float> bf16_changed = gradients(Precision::Bf16, changed.data());
+  EXPECT_EQ(bf16_changed, bf16_same);
+  const std::vector<float> fp32_same = gradients(Precision::Fp32, dense.data());
+  const std::vector<float> fp32_changed = gradients(Precision::Fp32, changed.data());
+  const auto& bottom0 = layout.bottom[0];
+  const std::vector<float> a(fp32_same.begin() + long(bottom0.weight_offset),
+                             fp32_same.begin() + long(bottom0.weight_offset + size_t(bottom0.in) * bottom0.out));
+  const std::vector<float> b(fp32_changed.begin() + long(bottom0.weight_offset),
+                             fp32_changed.begin() + long(bottom0.weight_offset + size_t(bottom0.in) * bottom0.out));
+  EXPECT_GT(relative_difference(std::vector<double>(b.begin(), b.end()), std::vector<double>(a.begin(), a.end())), 0.1)
+      << "the control: fp32 backward passes read the changed weights";
+}
+
+// The BF16 copies a workspace holds, from the layer shapes: each layer's weights and input
+// (max_batch rows) and one output gradient of the widest layer, 2 bytes each.
+TEST(Bf16Step, WorkspaceCopyBytesFollowTheLayerShapes) {
+  const Model model(ModelConfig::preset("kaggle", HashingConfig::uniform(40)));
+  EXPECT_EQ(ModelWorkspace::bf16_copy_bytes(model, 128, Precision::Fp32), 0u);
+  // kaggle: bottom 13-512-256-64-16, top 367-512-256-1.
+  const uint64_t weights = 13 * 512 + 512 * 256 + 256 * 64 + 64 * 16 + 367 * 512 + 512 * 256 + 256 * 1;
+  const uint64_t inputs = 13 + 512 + 256 + 64 + 367 + 512 + 256;
+  EXPECT_EQ(ModelWorkspace::bf16_copy_bytes(model, 128, Precision::Bf16), 2 * (weights + 128 * inputs + 128 * 512));
+  EXPECT_EQ(ModelWorkspace::bf16_copy_bytes(model, 128, Precision::Bf16), 1'586'688u);
 }
 
 }  // namespace

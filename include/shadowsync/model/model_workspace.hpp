@@ -4,8 +4,10 @@
 //
 // Kernels: every fully connected layer is a single-threaded oneDNN GEMM (dnnl_sgemm, row-major)
 // on the replica's weights in place (layout in dense_layout.hpp); with Precision::Bf16 the
-// chosen GEMMs take BF16 copies of their inputs instead (precision.hpp, docs/precision.md); bias + ReLU, the interaction,
-// BCE, the embedding gather / scatter and the optimizers are vectorized C++ (src/model/layers.*).
+// chosen GEMMs take BF16 copies of their inputs instead, each rounded once per step (the
+// weights in the forward pass and reused by the backward pass; precision.hpp,
+// docs/precision.md); bias + ReLU, the interaction, BCE, the embedding gather / scatter and the
+// optimizers are vectorized C++ (src/model/layers.*).
 //
 // Hogwild: train_step updates `dense`, `dense_state` and the touched embedding rows in place
 // while other threads read and write the same buffers:
@@ -73,7 +75,13 @@ class ModelWorkspace {
   int max_batch() const;
   Precision precision() const;
 
+  // Bytes of the BF16 copies (weights, layer inputs, one output gradient) that a workspace of
+  // `model` for `max_batch` examples holds besides its fp32 buffers: 0 for fp32. For estimates
+  // of a run's memory before anything is allocated.
+  static uint64_t bf16_copy_bytes(const Model& model, int max_batch, Precision precision);
+
  private:
+  friend struct ModelWorkspaceTesting;  // tests: src/model/model_workspace_testing.hpp
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
