@@ -80,7 +80,7 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
   }
   const int replicas = config_.sync.replicas(groups_);
   train::check_memory_fits(model_, static_cast<uint64_t>(replicas), static_cast<uint64_t>(groups_ * threads_),
-                           config_.batch);
+                           config_.batch, config_.precision);
   // The binder's warning (placement cannot be bound here) goes to the observer.
   TrainObserver* observer = setup_.observer;
   binder_ = std::make_unique<numa::Binder>(topology_, plan_, [observer](std::string_view message) {

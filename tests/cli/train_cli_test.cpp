@@ -208,6 +208,27 @@ TEST(TrainCommand, OptionRangesHaveShortClearMessages) {
   }
 }
 
+// Inside a memory cgroup whose limit is below what the run needs, train refuses up front with
+// a message naming the limit instead of being killed by the kernel later. Needs root and the
+// cgroup-v1 memory controller (skipped otherwise).
+TEST(TrainCommand, RefusesARunLargerThanItsCgroupMemoryLimit) {
+  const std::filesystem::path group =
+      "/sys/fs/cgroup/memory/shadowsync_test_" + std::to_string(::getpid());
+  if (test::kSanitizedBuild) GTEST_SKIP() << "a sanitizer's own memory does not fit the 64 MiB limit";
+  std::error_code ec;
+  if (::geteuid() != 0 || !std::filesystem::create_directory(group, ec)) {
+    GTEST_SKIP() << "needs root and a writable cgroup-v1 memory controller (/sys/fs/cgroup/memory)";
+  }
+  std::ofstream(group / "memory.limit_in_bytes") << (64 << 20);
+  const RunResult r = test::run_shell_command(
+      "sh -c 'echo $$ > " + (group / "cgroup.procs").string() + "; exec \"$0\" \"$@\"' '" +
+      test::shadowsync_exe() + "' train --data '" + data_file() + "' --model kaggle --rows-per-table 200000 2>&1");
+  std::filesystem::remove(group, ec);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("not enough memory: this run needs about"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(this process's cgroup memory limit of 0.06 GiB, less "), std::string::npos) << r.output;
+}
+
 TEST(TrainCommand, EvalFractionZeroTrainsOnEveryRowWithoutEvaluation) {
   const RunResult r = run("train --data '" + data_file() + "'" + kSmall + "--sync none --groups 1 --eval-fraction 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;

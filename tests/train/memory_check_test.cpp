@@ -1,10 +1,16 @@
 // The up-front memory check's estimate of one worker's buffers (train/memory_check.hpp): a bf16
 // run adds exactly the workspace's BF16 copies, computed from the model's layer shapes and the
-// batch; and a hopeless size is refused with a message naming the fields that make it large.
+// batch; a hopeless size is refused with a message naming the fields that make it large; and
+// the cgroup memory limit (v1 and v2, on fake trees) caps the memory the check allows.
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "shadowsync/core/error.hpp"
@@ -57,6 +63,71 @@ TEST(MemoryCheck, RefusesAHopelessBatchNamingTheFields) {
     EXPECT_NE(what.find("1000 worker buffers of "), std::string::npos) << what;
     EXPECT_NE(what.find(" each from batch 1073741824)"), std::string::npos) << what;
   }
+}
+
+}  // namespace
+}  // namespace shadowsync::train
+
+namespace shadowsync::train {
+namespace {
+
+// A fake /sys/fs/cgroup and /proc/self/cgroup in a temporary folder.
+class FakeCgroups : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("shadowsync_cgroup_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void write(const std::string& relative, const std::string& text) {
+    const std::filesystem::path p = root_ / relative;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+  std::optional<uint64_t> limit(const std::string& self_cgroup) {
+    write("self_cgroup", self_cgroup);
+    return cgroup_memory_limit((root_ / "sys").string(), (root_ / "self_cgroup").string());
+  }
+  std::filesystem::path root_;
+};
+
+TEST_F(FakeCgroups, Version1MemoryControllerLimit) {
+  write("sys/memory/jobs/a/memory.limit_in_bytes", "536870912\n");
+  EXPECT_EQ(limit("9:name=systemd:/\n4:memory:/jobs/a\n3:cpuset:/\n"), uint64_t{536870912});
+  // A parent's smaller limit applies (memory.stat's hierarchical_memory_limit).
+  write("sys/memory/jobs/a/memory.stat", "cache 0\nhierarchical_memory_limit 268435456\nrss 0\n");
+  EXPECT_EQ(limit("4:memory:/jobs/a\n"), uint64_t{268435456});
+  // The controller listed with others.
+  EXPECT_EQ(limit("4:cpu,memory:/jobs/a\n"), uint64_t{268435456});
+}
+
+TEST_F(FakeCgroups, Version1UnlimitedIsNoLimit) {
+  write("sys/memory/memory.limit_in_bytes", "9223372036854771712\n");
+  write("sys/memory/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
+  EXPECT_EQ(limit("4:memory:/\n"), std::nullopt);
+}
+
+TEST_F(FakeCgroups, Version2MemoryMaxOfTheGroupAndItsAncestors) {
+  write("sys/box/job/memory.max", "max\n");
+  write("sys/box/memory.max", "1073741824\n");
+  EXPECT_EQ(limit("0::/box/job\n"), uint64_t{1073741824});
+  write("sys/box/job/memory.max", "104857600\n");
+  EXPECT_EQ(limit("0::/box/job\n"), uint64_t{104857600});
+  // A hybrid machine mounts v2 under unified/.
+  write("sys/unified/other/memory.max", "2147483648\n");
+  EXPECT_EQ(limit("0::/other\n"), uint64_t{2147483648});
+}
+
+TEST_F(FakeCgroups, NoLimitWhenNothingIsReadable) {
+  EXPECT_EQ(limit("0::/\n"), std::nullopt);
+  EXPECT_EQ(limit("4:memory:/gone\n"), std::nullopt);
+  EXPECT_EQ(limit("garbage\n"), std::nullopt);
+  EXPECT_EQ(cgroup_memory_limit((root_ / "none").string(), (root_ / "missing").string()), std::nullopt);
+  write("sys/max-only/memory.max", "max\n");
+  EXPECT_EQ(limit("0::/max-only\n"), std::nullopt);
 }
 
 }  // namespace
