@@ -1,8 +1,9 @@
 // Where the kaggle fp32 training step spends its time: the step of ModelWorkspace::train_step
 // (default kernel choice: dnnl_sgemm, whole-layer dense Adagrad) rebuilt from the same kernels with
 // a clock around each phase and each GEMM, run alternately with the real train_step in one
-// benchmark; and the embedding-row layout lever (row-wise Adagrad accumulator in its own array,
-// as EmbeddingStore keeps it, against interleaved with the row) on the update of one step.
+// benchmark; alternative embedding updates on that rebuilt step; and the embedding-row layout
+// lever (row-wise Adagrad accumulator in its own array, as EmbeddingStore keeps it, against
+// interleaved with the row) on the gather and update of one step. docs/results.md section 4.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
 
