@@ -368,7 +368,7 @@ struct ModelWorkspace::Impl {
       // The next table's rows and accumulators are fetched (for writing) while this table's rows
       // are summed and updated, so its updates find them in cache. Its indices were checked by
       // the gather; a prefetch never faults. Measured on the rebuilt step: the update phase 26-36 %
-      // shorter, the kaggle step 2-6 % faster (benchmarks/model/step_phases, BM_KaggleUpdateLever);
+      // shorter, the kaggle step 2-6 % faster (benchmarks/model/step_phases.cpp, BM_KaggleUpdateLever);
       // see docs/results.md for the whole step.
       if (prefetch != nullptr && table + 1 < kNumSparse) {
         for (size_t r = 0; r < rows; ++r) {
