@@ -195,7 +195,9 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
     const uint64_t examples = runtime.examples_done();
     if (runtime.stop_requested()) continue;
     if (examples >= next_eval && p_.eval.rows > 0) {
-      next_eval = examples + config.eval_every;
+      // The next point of the grid start + k x eval_every: a late evaluation (the loop polls every
+      // 20 ms) does not push the later ones back.
+      while (next_eval <= examples) next_eval += config.eval_every;
       TrainReport report;
       with_workers_parked([&] {
         report = make_report(ReportKind::Evaluation, training_seconds(), sample_divergence());
@@ -204,7 +206,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
       p_.observer.on_evaluation(report);
     }
     if (examples >= next_checkpoint && !config.checkpoint_path.empty()) {
-      next_checkpoint = examples + config.checkpoint_every;
+      while (next_checkpoint <= examples) next_checkpoint += config.checkpoint_every;
       with_workers_parked([&] { write_checkpoint(config.checkpoint_path); });
       p_.observer.on_checkpoint(CheckpointReport{config.checkpoint_path, runtime.examples_done()});
     }
