@@ -1,9 +1,16 @@
 // `shadowsync convert IN... OUT`: parses Criteo TSV inputs (plain, gzip, zstd, - for stdin) in
 // order into one binary cache (convert_to_cache, bounded memory), printing each file's summary
-// (rows, bad lines, first errors, MB/s), and writes the cache atomically.
+// (rows, bad lines, first errors, MB/s), and writes the cache atomically. --table-rows-from sizes
+// each table from `stats --json` of the same data.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <cstdint>
 #include <optional>
 #include <memory>
@@ -13,20 +20,77 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/convert.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/hashing.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
 
 namespace shadowsync::cli {
 
+namespace {
+
+// The table sizes `--table-rows-from` asks for: read from `shadowsync stats --json` output (its
+// hashing.rows_per_table and each sparse[t].distinct_rows), sized by tables_sized_for. Errors
+// name the file and the field.
+HashingConfig tables_sized_from_stats(const std::string& path) {
+  const std::string where = "--table-rows-from '" + path + "'";
+  std::ifstream in(path);
+  if (!in) throw Error(where + ": cannot open: " + std::strerror(errno));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": not the JSON of `shadowsync stats --json`: " + e.what());
+  }
+  const auto count = [&](const nlohmann::json& v, const std::string& field) -> uint64_t {
+    if (!v.is_number_unsigned()) throw Error(where + ": field '" + field + "' must be a non-negative integer");
+    return v.get<uint64_t>();
+  };
+  const auto array_of_26 = [&](const nlohmann::json& v, const std::string& field) -> const nlohmann::json& {
+    if (!v.is_array() || v.size() != kNumSparse) {
+      throw Error(where + ": field '" + field + "' must be an array of " + std::to_string(kNumSparse) + " entries");
+    }
+    return v;
+  };
+  if (!j.is_object() || !j.contains("hashing") || !j["hashing"].is_object() || !j.contains("sparse")) {
+    throw Error(where + ": not the JSON of `shadowsync stats --json` (no 'hashing' and 'sparse')");
+  }
+  const nlohmann::json rows_per_table = j["hashing"].value("rows_per_table", nlohmann::json());
+  const nlohmann::json& tables = array_of_26(rows_per_table, "hashing.rows_per_table");
+  const nlohmann::json& sparse = array_of_26(j["sparse"], "sparse");
+  HashingConfig measured;
+  std::array<uint64_t, kNumSparse> distinct{};
+  for (int t = 0; t < kNumSparse; ++t) {
+    const std::string at = "[" + std::to_string(t) + "]";
+    const uint64_t rows = count(tables[t], "hashing.rows_per_table" + at);
+    const std::string problem = rows_per_table_problem(rows, std::to_string(rows));
+    if (!problem.empty()) throw Error(where + ": field 'hashing.rows_per_table" + at + "': " + problem);
+    measured.rows[t] = static_cast<uint32_t>(rows);
+    if (!sparse[t].is_object() || !sparse[t].contains("distinct_rows")) {
+      throw Error(where + ": field 'sparse" + at + ".distinct_rows' is missing");
+    }
+    distinct[t] = count(sparse[t]["distinct_rows"], "sparse" + at + ".distinct_rows");
+    if (distinct[t] >= rows) {
+      throw Error(where + ": field 'sparse" + at + ".distinct_rows' (" + std::to_string(distinct[t]) +
+                  ") must be less than the table's " + std::to_string(rows) + " rows");
+    }
+  }
+  return tables_sized_for(distinct, measured);
+}
+
+}  // namespace
+
 void add_convert_command(CLI::App& app) {
   struct Args {
     std::vector<std::string> files;  // IN... OUT
     std::optional<uint64_t> rows_per_table;
+    std::string table_rows_from;  // a `stats --json` file
     uint64_t salt = 0;
     bool strict = false;
     char delimiter = '\t';
@@ -46,6 +110,10 @@ void add_convert_command(CLI::App& app) {
   add_rows_per_table(*cmd, args->rows_per_table,
                      fmt::format("rows of every embedding table (row 0 = missing), default {}",
                                  HashingConfig::kDefaultRowsPerTable));
+  cmd->add_option("--table-rows-from", args->table_rows_from,
+                  "size each embedding table from `shadowsync stats --json` of the same data (FILE): the "
+                  "smallest power of two >= 2 x its used rows, at most the size stats hashed with")
+      ->excludes("--rows-per-table");
   cmd->add_option("--hash-salt", args->salt, "salt mixed into every categorical hash")
       ->check(non_negative)
       ->capture_default_str();
@@ -57,10 +125,15 @@ void add_convert_command(CLI::App& app) {
     std::vector<std::pair<std::string_view, std::string>> named_inputs;
     for (const std::string& in : inputs) named_inputs.emplace_back("IN", in);
     refuse_output_over_input("OUT", out, named_inputs);
-    const uint32_t rows_per_table =
-        checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable));
     ParseOptions options;
-    options.hashing = HashingConfig::uniform(rows_per_table, args->salt);
+    if (args->table_rows_from.empty()) {
+      options.hashing = HashingConfig::uniform(
+          checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)), args->salt);
+    } else {
+      refuse_output_over_input("OUT", out, {{"--table-rows-from", args->table_rows_from}});
+      options.hashing = tables_sized_from_stats(args->table_rows_from);
+      options.hashing.salt = args->salt;
+    }
     options.strict = args->strict;
     options.delimiter = args->delimiter;
     // Progress: "reading 2/3: day_1.gz" as each of several files starts, and every 5 s a line
@@ -91,9 +164,15 @@ void add_convert_command(CLI::App& app) {
                  r.seconds, r.seconds > 0 ? mb / r.seconds : 0.0);
       std::fflush(stdout);
     }, progress);
+    const auto& rows = options.hashing.rows;
+    const bool uniform = std::all_of(rows.begin(), rows.end(), [&](uint32_t r) { return r == rows[0]; });
+    uint64_t total_rows = 0;
+    for (const uint32_t r : rows) total_rows += r;
     fmt::print("wrote {} rows{} to {} (rows per table {}, salt {})\n", report.rows,
-               inputs.size() > 1 ? fmt::format(" from {} files", inputs.size()) : std::string(),
-               out, rows_per_table, args->salt);
+               inputs.size() > 1 ? fmt::format(" from {} files", inputs.size()) : std::string(), out,
+               uniform ? fmt::format("{}", rows[0])
+                       : fmt::format("{}: {} in all", fmt::join(rows, " "), total_rows),
+               args->salt);
   });
 }
 

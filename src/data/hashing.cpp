@@ -1,5 +1,9 @@
-// The range check of a user-chosen rows-per-table value (one place for every front end).
+// The range check of a user-chosen rows-per-table value (one place for every front end), and
+// table sizes from the rows a data set uses.
 #include "shadowsync/data/hashing.hpp"
+
+#include <algorithm>
+#include <bit>
 
 #include <fmt/format.h>
 
@@ -20,6 +24,17 @@ uint32_t checked_rows_per_table(uint64_t rows) {
   const std::string problem = rows_per_table_problem(rows, std::to_string(rows));
   if (!problem.empty()) throw Error(field("rows_per_table") + ": " + problem);
   return static_cast<uint32_t>(rows);
+}
+
+HashingConfig tables_sized_for(const std::array<uint64_t, kNumSparse>& distinct_rows, const HashingConfig& measured) {
+  HashingConfig sized = measured;
+  for (int t = 0; t < kNumSparse; ++t) {
+    const uint64_t table = measured.rows[t];
+    if (2 * distinct_rows[t] >= table) continue;  // saturated: keep the measured size
+    const uint64_t wanted = std::bit_ceil(2 * distinct_rows[t] + 1);
+    sized.rows[t] = static_cast<uint32_t>(std::clamp<uint64_t>(wanted, HashingConfig::kMinRowsPerTable, table));
+  }
+  return sized;
 }
 
 }  // namespace shadowsync

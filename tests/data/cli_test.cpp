@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -22,6 +24,7 @@
 #include "../common/run_command.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/hashing.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
@@ -386,6 +389,56 @@ TEST_F(CliTest, SeveralCachesTrainLikeOneCacheOfTheirRows) {
   nlohmann::json m_one = nlohmann::json::parse(eval_one.output);
   m_one.erase("teacher");  // generated-data teacher: only for one file
   EXPECT_EQ(m.dump(), m_one.dump());
+}
+
+// convert --table-rows-from sizes each table from `stats --json` of the same data: the cache's
+// tables are the sizes tables_sized_for gives for the counted rows; bad files are named.
+TEST_F(CliTest, ConvertSizesTablesFromStats) {
+  const std::string stats_file = dir_.file("stats.json");
+  RunResult r = run("stats --json --rows-per-table 4096 '" + tsv_ + "'", false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  dir_.write("stats.json", r.output);
+  const nlohmann::json stats = nlohmann::json::parse(r.output);
+  std::array<uint64_t, kNumSparse> used{};
+  for (int t = 0; t < kNumSparse; ++t) used[t] = stats["sparse"][t]["distinct_rows"].get<uint64_t>();
+  const HashingConfig expected = tables_sized_for(used, HashingConfig::uniform(4096));
+  const std::string sized = dir_.file("sized.bin");
+  r = run("convert --table-rows-from '" + stats_file + "' '" + tsv_ + "' '" + sized + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json cache = nlohmann::json::parse(run("stats --json '" + sized + "'", false).output);
+  uint64_t total = 0;
+  for (int t = 0; t < kNumSparse; ++t) {
+    EXPECT_EQ(cache["hashing"]["rows_per_table"][t].get<uint32_t>(), expected.rows[t]) << t;
+    EXPECT_LT(expected.rows[t], 4096u) << t;  // 400 rows use far fewer than 4096 rows a table
+    EXPECT_GE(expected.rows[t], 2 * used[t] + 1) << t;
+    total += expected.rows[t];
+    EXPECT_EQ(cache["sparse"][t]["missing_share"], stats["sparse"][t]["missing_share"]) << t;
+  }
+  const bool uniform = std::all_of(expected.rows.begin(), expected.rows.end(),
+                                   [&](uint32_t rows) { return rows == expected.rows[0]; });
+  EXPECT_NE(r.output.find(uniform ? fmt::format("(rows per table {}, salt 0)", expected.rows[0])
+                                  : fmt::format("(rows per table {}: {} in all, salt 0)",
+                                                fmt::join(expected.rows, " "), total)),
+            std::string::npos) << r.output;
+
+  r = run("convert --table-rows-from '" + stats_file + "' --rows-per-table 64 '" + tsv_ + "' '" + sized + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--rows-per-table excludes --table-rows-from"), std::string::npos) << r.output;
+  nlohmann::json broken = stats;
+  broken["sparse"][3]["distinct_rows"] = -1;
+  dir_.write("broken.json", broken.dump());
+  r = run("convert --table-rows-from '" + dir_.file("broken.json") + "' '" + tsv_ + "' '" + sized + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--table-rows-from '" + dir_.file("broken.json") +
+                          "': field 'sparse[3].distinct_rows' must be a non-negative integer"),
+            std::string::npos) << r.output;
+  dir_.write("text.json", "not json");
+  r = run("convert --table-rows-from '" + dir_.file("text.json") + "' '" + tsv_ + "' '" + sized + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("not the JSON of `shadowsync stats --json`"), std::string::npos) << r.output;
+  r = run("convert --table-rows-from '" + stats_file + "' '" + tsv_ + "' '" + stats_file + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--table-rows-from"), std::string::npos) << r.output;
 }
 
 // --delimiter ',': a CSV converts to the same cache as its TSV, and stats of both agree; several

@@ -3,12 +3,14 @@
 // and spread of the rows, and the validation of hashing configs.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 #include <vector>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/feature_transform.hpp"
+#include "shadowsync/data/hashing.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
@@ -136,6 +138,39 @@ TEST(Hashing, ValidationRejectsTablesWithFewerThanTwoRows) {
   }
   config.rows[4] = 0;
   EXPECT_THROW(CategoryHasher{config}, Error);
+}
+
+}  // namespace
+}  // namespace shadowsync
+
+namespace shadowsync {
+namespace {
+
+// Table sizes from counted rows: the smallest power of two >= 2 x used + 1, clamped to
+// [kMinRowsPerTable, measured size]; a table that used half its rows or more keeps its size.
+TEST(TablesSizedFor, PowerOfTwoAboveTwiceTheUsedRowsWithinTheMeasuredSize) {
+  HashingConfig measured = HashingConfig::uniform(1024, 7);
+  measured.rows[5] = 100;  // not a power of two
+  std::array<uint64_t, kNumSparse> used{};
+  used[0] = 0;     // only missing values: the smallest table
+  used[1] = 1;     // 2 x 1 + 1 = 3 -> 4
+  used[2] = 100;   // 201 -> 256
+  used[3] = 256;   // 513 -> 1024 (the measured size)
+  used[4] = 511;   // 1023 -> 1024
+  used[5] = 49;    // 99 -> 128, clamped to the measured 100
+  used[6] = 512;   // half the table: kept
+  used[7] = 1023;  // full: kept
+  const HashingConfig sized = tables_sized_for(used, measured);
+  EXPECT_EQ(sized.salt, 7u);
+  EXPECT_EQ(sized.rows[0], HashingConfig::kMinRowsPerTable);
+  EXPECT_EQ(sized.rows[1], 4u);
+  EXPECT_EQ(sized.rows[2], 256u);
+  EXPECT_EQ(sized.rows[3], 1024u);
+  EXPECT_EQ(sized.rows[4], 1024u);
+  EXPECT_EQ(sized.rows[5], 100u);
+  EXPECT_EQ(sized.rows[6], 1024u);
+  EXPECT_EQ(sized.rows[7], 1024u);
+  EXPECT_EQ(sized.rows[8], HashingConfig::kMinRowsPerTable);  // the rest used none
 }
 
 }  // namespace

@@ -46,6 +46,13 @@ struct HashingConfig {
 // naming the value as given: "Value 1 not in range 2 to 1073741824".
 std::string rows_per_table_problem(std::optional<uint64_t> rows, std::string_view given);
 
+// Table sizes for data whose table t used distinct_rows[t] rows (besides row 0) when hashed with
+// `measured` (what `shadowsync stats` counts): each table the smallest power of two >= 2 x
+// distinct_rows[t] + 1, at least kMinRowsPerTable and at most measured.rows[t]. A table that used
+// half its rows or more keeps measured.rows[t]: its count is lowered by collisions, so it says
+// nothing about a smaller size. The salt is measured's.
+HashingConfig tables_sized_for(const std::array<uint64_t, kNumSparse>& distinct_rows, const HashingConfig& measured);
+
 // `rows` as a table size when it passes rows_per_table_problem; otherwise throws Error naming
 // the field rows_per_table: "rows_per_table: Value 1 not in range 2 to 1073741824".
 uint32_t checked_rows_per_table(uint64_t rows);
