@@ -20,6 +20,7 @@
 #include "model/kernel_threading.hpp"
 #include "model/layers.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
@@ -409,29 +410,9 @@ class PhasedStep {
   std::vector<std::array<double, kPhases>> samples_;
 };
 
-// The kaggle model, one replica and table set, and the Kaggle benchmark's inputs (model_bench's
-// StepFixture: uniform random rows, seed 1).
-struct KaggleInputs {
-  ModelConfig config = ModelConfig::preset("kaggle", HashingConfig::uniform());
-  Model model{config};
-  AlignedFloatBuffer dense{model.layout().total_floats}, dense_state{model.layout().total_floats};
-  EmbeddingStore store{config.hashing, config.embedding_dim};
-  std::vector<float> labels, features;
-  std::vector<uint32_t> sparse;
-  static constexpr size_t kRows = 1 << 15;
-
-  KaggleInputs() {
-    model.init_dense(dense.data(), 1);
-    model.init_embeddings(store, 1);
-    std::mt19937_64 rng(1);
-    std::uniform_real_distribution<float> x(0.0f, 4.0f);
-    for (size_t r = 0; r < kRows; ++r) {
-      labels.push_back(float(rng() % 4 == 0));
-      for (int j = 0; j < kNumNumeric; ++j) features.push_back(x(rng));
-      for (int t = 0; t < kNumSparse; ++t) sparse.push_back(uint32_t(rng() % config.hashing.rows[t]));
-    }
-  }
-  DataView view() const { return DataView{kRows, labels.data(), features.data(), sparse.data()}; }
+// The kaggle model, one replica and table set, and the Kaggle benchmark's inputs.
+struct KaggleInputs : StepFixture {
+  KaggleInputs() : StepFixture("kaggle") {}
 };
 
 KaggleInputs& kaggle() {
