@@ -165,11 +165,22 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   p_.observer.on_start();
   schedule_ = p_.make_schedule();
   pace_shadow_rounds();
+  uint64_t next_eval =
+      config.eval_every > 0 && p_.eval.rows > 0 ? examples_at_start + config.eval_every : UINT64_MAX;
+  uint64_t next_checkpoint = config.checkpoint_every > 0 && !config.checkpoint_path.empty()
+                                 ? examples_at_start + config.checkpoint_every
+                                 : UINT64_MAX;
+  // Workers hold at the next point due (none at the run's end: the final report covers it), so
+  // every point of the grid start + k x every is taken, within a batch per worker, however late
+  // this thread is scheduled.
+  const uint64_t target = runtime.target_examples();
+  auto next_hold = [&] {
+    const uint64_t point = std::min(next_eval, next_checkpoint);
+    return point < target ? point : UINT64_MAX;
+  };
+  runtime.hold_at(next_hold());
   schedule_->start();
   runtime.start(*schedule_);
-
-  uint64_t next_eval = config.eval_every > 0 ? examples_at_start + config.eval_every : UINT64_MAX;
-  uint64_t next_checkpoint = config.checkpoint_every > 0 ? examples_at_start + config.checkpoint_every : UINT64_MAX;
   const double progress_interval = p_.observer.progress_interval_s();
   double last_progress_wall = 0;  // the first report comes one interval after the start
   // Divergence is sampled every 100 ms (relaxed loads of every 7th parameter; cheap).
@@ -193,22 +204,32 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
       runtime.request_stop();
     }
     const uint64_t examples = runtime.examples_done();
-    if (runtime.stop_requested()) continue;
-    if (examples >= next_eval && p_.eval.rows > 0) {
-      // The next point of the grid start + k x eval_every: a late evaluation (the loop polls every
-      // 20 ms) does not push the later ones back.
-      while (next_eval <= examples) next_eval += config.eval_every;
-      TrainReport report;
-      with_workers_parked([&] {
-        report = make_report(ReportKind::Evaluation, training_seconds(), sample_divergence());
-        evaluate_into(report, final_dense);
-      });
-      p_.observer.on_evaluation(report);
+    if (runtime.stop_requested()) {
+      runtime.hold_at(UINT64_MAX);  // a held worker goes on to see the stop
+      continue;
     }
-    if (examples >= next_checkpoint && !config.checkpoint_path.empty()) {
+    const bool eval_due = examples >= next_eval;
+    const bool checkpoint_due = examples >= next_checkpoint;
+    if (eval_due || checkpoint_due) {
+      // The next points of the grids: one taken late (by more than `every`) does not push the
+      // later ones back.
+      while (next_eval <= examples) next_eval += config.eval_every;
       while (next_checkpoint <= examples) next_checkpoint += config.checkpoint_every;
-      with_workers_parked([&] { write_checkpoint(config.checkpoint_path); });
-      p_.observer.on_checkpoint(CheckpointReport{config.checkpoint_path, runtime.examples_done()});
+      TrainReport report;
+      uint64_t checkpoint_examples = 0;
+      with_workers_parked([&] {
+        if (eval_due) {
+          report = make_report(ReportKind::Evaluation, training_seconds(), sample_divergence());
+          evaluate_into(report, final_dense);
+        }
+        if (checkpoint_due) {
+          write_checkpoint(config.checkpoint_path);
+          checkpoint_examples = runtime.examples_done();
+        }
+        runtime.hold_at(next_hold());
+      });
+      if (eval_due) p_.observer.on_evaluation(report);
+      if (checkpoint_due) p_.observer.on_checkpoint(CheckpointReport{config.checkpoint_path, checkpoint_examples});
     }
     const double wall = seconds_since(start_);
     if (progress_interval > 0 && wall - last_progress_wall >= progress_interval) {

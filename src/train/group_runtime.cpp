@@ -76,12 +76,23 @@ void GroupRuntime::request_stop() { stop_.store(true); }
 
 bool GroupRuntime::wait_finished(std::chrono::milliseconds timeout) {
   std::unique_lock lock(finish_mutex_);
-  return finished_.wait_for(lock, timeout, [&] { return workers_running_ == 0; });
+  finished_.wait_for(lock, timeout, [&] { return workers_running_ == 0 || hold_reached_; });
+  hold_reached_ = false;
+  return workers_running_ == 0;
+}
+
+void GroupRuntime::wake_coordinator_at_hold() {
+  {
+    std::lock_guard lock(finish_mutex_);
+    hold_reached_ = true;
+  }
+  finished_.notify_all();
 }
 
 void GroupRuntime::join() {
   if (workers_.empty()) return;
   if (!wait_finished(std::chrono::milliseconds(0))) stop_.store(true);
+  gate_.hold_at(UINT64_MAX);  // lifts a pause a hold requested
   if (parked_) resume();
   for (std::thread& t : workers_) {
     if (t.joinable()) t.join();
@@ -236,6 +247,12 @@ void GroupRuntime::worker_loop(int group, int worker) {
       stop_.store(true, std::memory_order_relaxed);
       if (stop_now()) break;
     }
+    // The next evaluation or checkpoint is due: park until the coordinator has done it and moved
+    // the hold on (in turn mode only at a cycle start; other turns train on until it).
+    if (gate_.pause_if_held(claimed_examples_.load(std::memory_order_relaxed)) &&
+        (!turns || gate_.at_cycle_start(group, worker))) {
+      continue;
+    }
     const uint64_t b = counters.next_batch.fetch_add(1, std::memory_order_relaxed);
     if (b >= share.total_batches) break;
     const uint64_t begin = (b % share.batches_per_epoch) * batch;
@@ -256,6 +273,9 @@ void GroupRuntime::worker_loop(int group, int worker) {
         workspace.train_step(rows, share.replica, share.optimizer_state, embeddings_, config_.optimizer, next);
     if (touched_ != nullptr) touched_->mark(rows);
     counters.examples.fetch_add(end - begin, std::memory_order_relaxed);
+    if (claimed_examples_.load(std::memory_order_relaxed) >= gate_.hold() && examples_done() >= gate_.hold()) {
+      wake_coordinator_at_hold();
+    }
     if (!std::isfinite(loss)) {
       diverged_at_.store(examples_done(), std::memory_order_relaxed);
       diverged_.store(true, std::memory_order_relaxed);

@@ -63,10 +63,16 @@ class GroupRuntime {
   // Every worker parked (see WorkerGate::pause) / released.
   void pause();
   void resume();
+  // Workers park by themselves once `examples` (over all groups) are handed out, and wake the
+  // coordinator's wait_finished() once they are trained: the point of the next evaluation or
+  // checkpoint, which then happens there, not where a late poll finds the run. UINT64_MAX: none.
+  // Set it before start() or while paused; setting it otherwise lifts a hold in force.
+  void hold_at(uint64_t examples) { gate_.hold_at(examples); }
   // Asks every worker to stop at its next batch (in turn mode at the next cycle start).
   void request_stop();
   bool stop_requested() const { return stop_.load(); }
-  // Waits up to `timeout` for every worker to finish its loop; true when all have.
+  // Waits up to `timeout` for every worker to finish its loop; true when all have. Returns
+  // early (false) when the examples trained reach the hold.
   bool wait_finished(std::chrono::milliseconds timeout);
   // Stops (if needed), releases a pause and joins every worker. Idempotent.
   void join();
@@ -102,6 +108,7 @@ class GroupRuntime {
   void worker(int group, int worker);
   void worker_loop(int group, int worker);
   void worker_finished();
+  void wake_coordinator_at_hold();
   void complete_barrier(int group, bool whole_world);
 
   const TrainConfig& config_;
@@ -132,6 +139,7 @@ class GroupRuntime {
   std::mutex finish_mutex_;
   std::condition_variable finished_;
   int workers_running_ = 0;
+  bool hold_reached_ = false;  // under finish_mutex_: the coordinator has a hold to act on
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };

@@ -147,6 +147,7 @@ void WorkerGate::leave(int group, int worker,
 
 void WorkerGate::pause() {
   std::unique_lock lock(mutex_);
+  coordinator_paused_ = true;
   pause_requested_.store(true, std::memory_order_release);
   changed_.notify_all();
   // Turn mode: only the turn holder can run, and it parks only at a cycle start; everyone else
@@ -157,8 +158,31 @@ void WorkerGate::pause() {
 
 void WorkerGate::resume() {
   std::lock_guard lock(mutex_);
+  coordinator_paused_ = false;
+  hold_paused_ = false;
   pause_requested_.store(false, std::memory_order_release);
   changed_.notify_all();
+}
+
+void WorkerGate::hold_at(uint64_t examples) {
+  std::lock_guard lock(mutex_);
+  hold_.store(examples, std::memory_order_relaxed);
+  if (hold_paused_ && !coordinator_paused_) {
+    hold_paused_ = false;
+    pause_requested_.store(false, std::memory_order_release);
+    changed_.notify_all();
+  }
+}
+
+bool WorkerGate::pause_if_held(uint64_t claimed) {
+  if (claimed < hold_.load(std::memory_order_relaxed)) return false;
+  std::lock_guard lock(mutex_);
+  // Checked again under the mutex: a hold the coordinator just moved or lifted is not requested.
+  if (claimed < hold_.load(std::memory_order_relaxed)) return false;
+  if (!pause_requested_.load(std::memory_order_relaxed)) hold_paused_ = true;
+  pause_requested_.store(true, std::memory_order_release);
+  changed_.notify_all();
+  return true;
 }
 
 }  // namespace shadowsync::train

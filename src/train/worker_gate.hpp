@@ -3,7 +3,10 @@
 //
 // Workers wait in three places: a pause (the coordinator evaluates or checkpoints), a foreground
 // sync barrier (all workers, or the workers of one group), and their turn (deterministic mode,
-// where workers take strict turns). Because all three are under one mutex, "every active worker
+// where workers take strict turns). A pause is requested by the coordinator (pause()) or by a
+// worker that reached the hold point the coordinator set (pause_if_held()): the examples where
+// the next evaluation or checkpoint is due, so it happens there however late the coordinator
+// looks. Because all three are under one mutex, "every active worker
 // is waiting" is a stable state the coordinator can observe: a barrier completes only when its
 // last worker arrives, and its completion (the sync round) runs under the mutex, so the
 // coordinator never sees a quiescent state with a completion still running.
@@ -47,7 +50,18 @@ class WorkerGate {
   // mode the pause takes effect at the next cycle start (see at_cycle_start), so a checkpoint
   // written in it resumes bit-identically.
   void pause();
+  // Clears any pause (the coordinator's or a hold's): every parked worker goes on.
   void resume();
+
+  // Coordinator: workers that have claimed `examples` or more request a pause (see
+  // pause_if_held); UINT64_MAX: no hold. Setting it outside the coordinator's own pause also
+  // lifts a pause a hold requested (workers still past the new hold request it again).
+  void hold_at(uint64_t examples);
+  uint64_t hold() const { return hold_.load(std::memory_order_relaxed); }
+  // Worker, before claiming a batch: when `claimed` (examples handed out so far) has reached the
+  // hold, requests a pause as pause() does, without waiting, and returns true; the worker then
+  // parks in its next before_batch() (in turn mode at the next cycle start).
+  bool pause_if_held(uint64_t claimed);
 
   int active_workers() const;
 
@@ -76,6 +90,9 @@ class WorkerGate {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::atomic<bool> pause_requested_{false};
+  std::atomic<uint64_t> hold_{UINT64_MAX};
+  bool coordinator_paused_ = false;  // pause() is in force (resume() not yet called)
+  bool hold_paused_ = false;         // a hold requested the pause in force
   int active_ = 0;
   std::vector<int> active_in_group_;
   std::vector<bool> active_worker_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -199,6 +200,59 @@ TEST(Engine, ObserverHearsEveryReportInRunOrderAndNothingIsPrinted) {
   EXPECT_EQ(recorder.finals[0].sync_round_iterations, static_cast<uint64_t>(c.sync_round_iterations));
   EXPECT_EQ(recorder.warnings.size(), 1u) << "a synthetic topology cannot be bound: one warning";
   EXPECT_EQ(nlohmann::json(recorder.finals[0].to_json())["event"], "final");
+}
+
+// Evaluations and checkpoints happen at their grid points (the first batch boundary at or past
+// start + k x every, one worker) even when the coordinator is slow: this observer sleeps in every
+// report, long enough for the workers to train past several points were they not held there.
+TEST(Engine, EvaluationsAndCheckpointsHappenAtTheirPointsHoweverLateTheCoordinatorLooks) {
+  const std::string path = temp_path("grid.ckpt");
+  struct Slow : Recorder {
+    std::vector<uint64_t> checkpoints;
+    void on_evaluation(const TrainReport& r) override {
+      Recorder::on_evaluation(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    }
+    void on_checkpoint(const CheckpointReport& r) override {
+      Recorder::on_checkpoint(r);
+      checkpoints.push_back(r.examples);
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    }
+  };
+  for (const bool deterministic : {false, true}) {
+    SCOPED_TRACE(deterministic ? "deterministic" : "hogwild");
+    TrainConfig c = config(deterministic ? SyncMethod::ForegroundMA : SyncMethod::ShadowMA);
+    c.topology = "package:1 numa:1 core:1 pu:1";  // one group of one worker
+    c.deterministic = deterministic;
+    c.batch = 64;
+    c.max_examples = 10000;
+    c.eval_every = 1000;
+    c.checkpoint_every = 1500;
+    c.checkpoint_path = path;
+    std::filesystem::remove(path);
+    Slow observer;
+    TrainerSetup setup;
+    setup.observer = &observer;
+    Trainer trainer(c, data().train, data().eval, setup);
+    const TrainResult result = trainer.run();
+    // 1000 -> 1024 (16 batches), 2000 -> 2048, ..., 9000 -> 9024; none at the run's end (10048).
+    std::vector<uint64_t> evaluated, expected_evaluations, expected_checkpoints;
+    for (const TrainReport& e : observer.evaluations) evaluated.push_back(e.examples);
+    for (uint64_t point = 1000; point < 10000; point += 1000) expected_evaluations.push_back((point + 63) / 64 * 64);
+    for (uint64_t point = 1500; point < 10000; point += 1500) expected_checkpoints.push_back((point + 63) / 64 * 64);
+    EXPECT_EQ(evaluated, expected_evaluations);
+    EXPECT_EQ(observer.checkpoints, expected_checkpoints);
+    EXPECT_EQ(result.final_report.examples, 10048u);
+    // At 3000, 6000 and 9000 both are due: one pause, the evaluation first.
+    int both = 0;
+    for (size_t i = 0; i + 1 < observer.calls.size(); ++i) {
+      both += observer.calls[i] == "eval" && observer.calls[i + 1] == "checkpoint";
+    }
+    EXPECT_EQ(both, 6);  // in grid order: 1024 / 1536, 3008 / 3008, 4032 / 4544, 6016 / 6016, ...
+    EXPECT_EQ(std::count(observer.calls.begin(), observer.calls.end(), "eval"), 9);
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".lock");
 }
 
 TEST(Engine, StopTokenStopsTheRunWithACheckpointThatResumesToTheEnd) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -99,6 +101,50 @@ TEST(WorkerGate, PauseHoldsEveryWorkerIncludingThoseAtBarriers) {
   }
   done = true;
   for (auto& t : threads) t.join();
+}
+
+// A hold: workers that reached it park by themselves; the coordinator's pause() then returns at
+// once, and moving the hold inside that pause lets them go on to the next; lifting it outside a
+// pause releases workers parked by a hold.
+TEST(WorkerGate, AHoldParksWorkersThatReachedItUntilTheCoordinatorMovesIt) {
+  constexpr int kWorkers = 3, kBatches = 100;
+  WorkerGate gate(1, kWorkers, false);
+  std::atomic<uint64_t> claimed{0};
+  gate.hold_at(30);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      while (true) {
+        gate.before_batch(0, w);
+        if (gate.pause_if_held(claimed.load())) continue;
+        if (claimed.fetch_add(1) >= kBatches) break;
+      }
+      gate.leave(0, w, nullptr);
+    });
+  }
+  // Every worker stops claiming at the hold (each may have passed its check just before).
+  gate.pause();
+  EXPECT_GE(claimed.load(), 30u);
+  EXPECT_LE(claimed.load(), 30u + kWorkers);
+  const uint64_t at_first_hold = claimed.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(claimed.load(), at_first_hold) << "a worker claimed while paused";
+  gate.hold_at(60);
+  gate.resume();
+  while (claimed.load() < 60) std::this_thread::yield();  // (the runtime wakes its coordinator here)
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  gate.pause();
+  EXPECT_LE(claimed.load(), 60u + kWorkers);
+  gate.hold_at(80);
+  gate.resume();
+  // Outside a pause: wait until the hold has parked them, then lift it; they finish.
+  while (claimed.load() < 80) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_LE(claimed.load(), 80u + kWorkers);
+  gate.hold_at(UINT64_MAX);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(claimed.load(), kBatches + kWorkers);
+  EXPECT_FALSE(gate.pause_if_held(1000000));
 }
 
 TEST(WorkerGate, TurnModeRunsWorkersInStrictRoundRobin) {
