@@ -20,7 +20,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "common_options.hpp"
@@ -28,6 +27,7 @@
 #include "shadowsync/data/convert.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
 #include "shadowsync/data/hashing.hpp"
+#include "shadowsync/data/table_sizes.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
 
@@ -35,53 +35,14 @@ namespace shadowsync::cli {
 
 namespace {
 
-// The table sizes `--table-rows-from` asks for: read from `shadowsync stats --json` output (its
-// hashing.rows_per_table and each sparse[t].distinct_rows), sized by tables_sized_for. Errors
-// name the file and the field.
+// The table sizes `--table-rows-from` asks for (data/table_sizes.hpp), its errors named by the
+// option: "--table-rows-from 'stats.json': field 'sparse[3].distinct_rows' must be ...".
 HashingConfig tables_sized_from_stats(const std::string& path) {
-  const std::string where = "--table-rows-from '" + path + "'";
-  std::ifstream in(path);
-  if (!in) throw Error(where + ": cannot open: " + std::strerror(errno));
-  nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": not the JSON of `shadowsync stats --json`: " + e.what());
+    return tables_sized_from_stats_file(path);
+  } catch (const Error& e) {
+    throw Error(std::string("--table-rows-from ") + e.what() + " (it takes what `shadowsync stats --json` writes)");
   }
-  const auto count = [&](const nlohmann::json& v, const std::string& field) -> uint64_t {
-    if (!v.is_number_unsigned()) throw Error(where + ": field '" + field + "' must be a non-negative integer");
-    return v.get<uint64_t>();
-  };
-  const auto array_of_26 = [&](const nlohmann::json& v, const std::string& field) -> const nlohmann::json& {
-    if (!v.is_array() || v.size() != kNumSparse) {
-      throw Error(where + ": field '" + field + "' must be an array of " + std::to_string(kNumSparse) + " entries");
-    }
-    return v;
-  };
-  if (!j.is_object() || !j.contains("hashing") || !j["hashing"].is_object() || !j.contains("sparse")) {
-    throw Error(where + ": not the JSON of `shadowsync stats --json` (no 'hashing' and 'sparse')");
-  }
-  const nlohmann::json rows_per_table = j["hashing"].value("rows_per_table", nlohmann::json());
-  const nlohmann::json& tables = array_of_26(rows_per_table, "hashing.rows_per_table");
-  const nlohmann::json& sparse = array_of_26(j["sparse"], "sparse");
-  HashingConfig measured;
-  std::array<uint64_t, kNumSparse> distinct{};
-  for (int t = 0; t < kNumSparse; ++t) {
-    const std::string at = "[" + std::to_string(t) + "]";
-    const uint64_t rows = count(tables[t], "hashing.rows_per_table" + at);
-    const std::string problem = rows_per_table_problem(rows, std::to_string(rows));
-    if (!problem.empty()) throw Error(where + ": field 'hashing.rows_per_table" + at + "': " + problem);
-    measured.rows[t] = static_cast<uint32_t>(rows);
-    if (!sparse[t].is_object() || !sparse[t].contains("distinct_rows")) {
-      throw Error(where + ": field 'sparse" + at + ".distinct_rows' is missing");
-    }
-    distinct[t] = count(sparse[t]["distinct_rows"], "sparse" + at + ".distinct_rows");
-    if (distinct[t] >= rows) {
-      throw Error(where + ": field 'sparse" + at + ".distinct_rows' (" + std::to_string(distinct[t]) +
-                  ") must be less than the table's " + std::to_string(rows) + " rows");
-    }
-  }
-  return tables_sized_for(distinct, measured);
 }
 
 }  // namespace

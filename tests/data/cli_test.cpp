@@ -435,7 +435,9 @@ TEST_F(CliTest, ConvertSizesTablesFromStats) {
   dir_.write("text.json", "not json");
   r = run("convert --table-rows-from '" + dir_.file("text.json") + "' '" + tsv_ + "' '" + sized + "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("not the JSON of `shadowsync stats --json`"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--table-rows-from '" + dir_.file("text.json") + "': not JSON (the data statistics are a JSON "
+                          "object) (it takes what `shadowsync stats --json` writes)"),
+            std::string::npos) << r.output;
   r = run("convert --table-rows-from '" + stats_file + "' '" + tsv_ + "' '" + stats_file + "'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--table-rows-from"), std::string::npos) << r.output;
