@@ -18,20 +18,52 @@ namespace py = pybind11;
 namespace shadowsync::python {
 namespace {
 
-HashingConfig hashing_for(const std::optional<uint64_t>& rows_per_table, uint64_t salt) {
-  try {
-    return HashingConfig::uniform(
-        rows_per_table ? checked_rows_per_table(*rows_per_table) : HashingConfig::kDefaultRowsPerTable, salt);
-  } catch (const Error& e) {
-    raise_python(ErrorKind::Value, e);
+// One table size as given in rows_per_table= (`name` in errors): an integer in the range
+// --rows-per-table allows.
+uint32_t table_rows(const py::handle& value, const std::string& name) {
+  if (py::isinstance<py::bool_>(value) || !PyIndex_Check(value.ptr())) {
+    raise_python(ErrorKind::Value, fmt::format("{}: expected an integer, got {}", name,
+                                               std::string(py::str(py::type::of(value)))));
   }
+  const py::int_ number = py::reinterpret_steal<py::int_>(PyNumber_Index(value.ptr()));
+  std::optional<uint64_t> rows;
+  if (PyObject_RichCompareBool(number.ptr(), py::int_(0).ptr(), Py_GE) == 1 &&
+      PyObject_RichCompareBool(number.ptr(), py::int_(HashingConfig::kMaxRowsPerTable).ptr(), Py_LE) == 1) {
+    rows = number.cast<uint64_t>();
+  }
+  const std::string problem = rows_per_table_problem(rows, py::str(static_cast<const py::handle&>(number)).cast<std::string>());
+  if (!problem.empty()) raise_python(ErrorKind::Value, name + ": " + problem);
+  return static_cast<uint32_t>(*rows);
+}
+
+// rows_per_table= as given: None (nullopt), an integer (every table) or a sequence of one
+// integer per table (tables of their own sizes, as `convert --table-rows-from` makes them).
+std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uint64_t salt) {
+  if (rows_per_table.is_none()) return std::nullopt;
+  HashingConfig hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
+  if (py::isinstance<py::sequence>(rows_per_table) && !py::isinstance<py::str>(rows_per_table) &&
+      !py::isinstance<py::bytes>(rows_per_table)) {
+    const py::sequence tables = rows_per_table.cast<py::sequence>();
+    if (tables.size() != kNumSparse) {
+      raise_python(ErrorKind::Value, fmt::format("rows_per_table: expected an integer or {} integers (one per "
+                                                 "table), got a sequence of {}", kNumSparse, tables.size()));
+    }
+    for (int t = 0; t < kNumSparse; ++t) {
+      hashing.rows[t] = table_rows(tables[static_cast<size_t>(t)], fmt::format("rows_per_table[{}]", t));
+    }
+    return hashing;
+  }
+  return HashingConfig::uniform(table_rows(rows_per_table, "rows_per_table"), salt);
+}
+
+HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
+  return given_hashing(rows_per_table, salt).value_or(HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt));
 }
 
 // The CLI's rule (src/cli/cmd_train.cpp resolve_hashing): options when given, else the cache's
 // own hashing, else the default.
-HashingConfig resolve_hashing(const std::string& path, const std::optional<uint64_t>& rows_per_table,
-                              uint64_t salt) {
-  if (rows_per_table) return hashing_for(rows_per_table, salt);
+HashingConfig resolve_hashing(const std::string& path, const py::object& rows_per_table, uint64_t salt) {
+  if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt)) return *given;
   std::optional<HashingConfig> stored;
   try {
     stored = read_cache_hashing(path);
@@ -197,26 +229,38 @@ bool with_integer_type(const py::array& a, F&& f) {
 
 }  // namespace
 
-PyData PyData::from_path(const std::string& path, std::optional<uint64_t> rows_per_table, uint64_t hash_salt,
-                         bool strict) {
+PyData PyData::from_paths(const std::vector<std::string>& paths, const py::object& rows_per_table,
+                          uint64_t hash_salt, bool strict) {
+  if (paths.empty()) raise_python(ErrorKind::Value, "path: expected a path or a non-empty list of paths");
   PyData data;
-  data.source_ = path;
+  data.paths_ = paths;
+  for (const std::string& path : paths) data.source_ += (data.source_.empty() ? "" : " + ") + path;
   ParseOptions options;
   options.strict = strict;
-  options.hashing = resolve_hashing(path, rows_per_table, hash_salt);
+  options.hashing = resolve_hashing(paths.front(), rows_per_table, hash_salt);
   data.hashing_ = options.hashing;
   try {
     py::gil_scoped_release release;
-    data.dataset_.emplace(Dataset::open(path, options));
+    data.dataset_.emplace(Dataset::open_many(paths, options));
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
-  data.view_ = data.dataset_->view();
+  data.parts_ = data.dataset_->parts();
+  if (data.dataset_->files() == 1) data.view_ = data.dataset_->view();
   return data;
 }
 
+const DataView& PyData::joined() const {
+  if (parts_.parts().size() <= 1) return view_;
+  if (!joined_block_) {
+    joined_block_ = std::make_unique<DataBlock>(parts_.copy(0, parts_.rows()));
+    joined_view_ = joined_block_->view();
+  }
+  return joined_view_;
+}
+
 PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py::object labels_in,
-                           std::optional<uint64_t> rows_per_table, uint64_t hash_salt, bool hashed) {
+                           const py::object& rows_per_table, uint64_t hash_salt, bool hashed) {
   PyData data;
   data.source_ = "<arrays>";
   data.hashing_ = hashing_for(rows_per_table, hash_salt);
@@ -336,6 +380,7 @@ PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py:
     data.view_.sparse = data.sparse_.get();
   }
   data.view_.rows = rows;
+  data.parts_ = DataParts(data.view_);
   return data;
 }
 
@@ -353,12 +398,13 @@ py::array column_view(const T* data, std::vector<py::ssize_t> shape, py::handle 
 
 void bind_data(py::module_& m) {
   py::class_<PyData>(m, "_Data", "Examples as the engine reads them (use shadowsync.Dataset).")
-      .def_static("from_path", &PyData::from_path, py::arg("path"), py::arg("rows_per_table") = py::none(),
+      .def_static("from_paths", &PyData::from_paths, py::arg("paths"), py::arg("rows_per_table") = py::none(),
                   py::arg("hash_salt") = 0, py::arg("strict") = false)
       .def_static("from_arrays", &PyData::from_arrays, py::arg("numeric"), py::arg("categorical"),
                   py::arg("labels") = py::none(), py::arg("rows_per_table") = py::none(), py::arg("hash_salt") = 0,
                   py::arg("hashed") = false)
-      .def_property_readonly("rows", [](const PyData& d) { return d.view().rows; })
+      .def_property_readonly("rows", &PyData::rows)
+      .def_property_readonly("files", [](const PyData& d) { return d.paths().size(); })
       .def_property_readonly("source", &PyData::source)
       .def_property_readonly("is_cache", &PyData::is_cache)
       .def_property_readonly("zero_copy_arrays", &PyData::zero_copy_arrays)
@@ -370,15 +416,18 @@ void bind_data(py::module_& m) {
       .def_property_readonly("hash_salt", [](const PyData& d) { return d.hashing().salt; })
       .def_property_readonly("labels", [](py::object self) {
         const PyData& d = self.cast<const PyData&>();
-        return column_view(d.view().labels, {static_cast<py::ssize_t>(d.view().rows)}, self);
+        const DataView& v = d.joined();
+        return column_view(v.labels, {static_cast<py::ssize_t>(v.rows)}, self);
       })
       .def_property_readonly("numeric", [](py::object self) {
         const PyData& d = self.cast<const PyData&>();
-        return column_view(d.view().numeric, {static_cast<py::ssize_t>(d.view().rows), kNumNumeric}, self);
+        const DataView& v = d.joined();
+        return column_view(v.numeric, {static_cast<py::ssize_t>(v.rows), kNumNumeric}, self);
       })
       .def_property_readonly("categorical", [](py::object self) {
         const PyData& d = self.cast<const PyData&>();
-        return column_view(d.view().sparse, {static_cast<py::ssize_t>(d.view().rows), kNumSparse}, self);
+        const DataView& v = d.joined();
+        return column_view(v.sparse, {static_cast<py::ssize_t>(v.rows), kNumSparse}, self);
       });
 }
 

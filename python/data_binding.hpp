@@ -1,15 +1,18 @@
-// PyData: the examples one shadowsync.Dataset holds, as the DataView the engine reads; either a
-// file opened through the data library (TSV or binary cache) or NumPy arrays (kept alive here,
-// used without a copy where their dtype and layout allow).
+// PyData: the examples one shadowsync.Dataset holds, as the DataParts the engine reads; either
+// files opened through the data library (TSVs or binary caches, several read in order without
+// being joined) or NumPy arrays (kept alive here, used without a copy where their dtype and
+// layout allow).
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/data/hashing.hpp"
 
@@ -19,28 +22,41 @@ class PyData {
  public:
   // A TSV or cache, with the CLI's hashing rule: rows_per_table / hash_salt when given, else the
   // cache's stored hashing, else the default. Errors: OSError (file), ValueError (options).
-  static PyData from_path(const std::string& path, std::optional<uint64_t> rows_per_table,
-                          uint64_t hash_salt, bool strict);
+  // Several paths: their rows in order, as Dataset::open_many (the hashing rule applied to the
+  // first; caches must all have that hashing).
+  static PyData from_paths(const std::vector<std::string>& paths, const pybind11::object& rows_per_table,
+                           uint64_t hash_salt, bool strict);
   // numeric float [n, 13] raw values (NaN = missing; transformed as the parser does);
   // categorical integers [n, 26]: raw 32-bit ids (as the TSV's hex values; negative = missing),
   // hashed here with CategoryHasher(rows_per_table, hash_salt), or with hashed=true already table
   // rows (uint32, used without a copy when C-contiguous); labels [n] of 0/1 (float32
   // C-contiguous: no copy) or None (all 0, for prediction). ValueError names the argument.
   static PyData from_arrays(pybind11::object numeric, pybind11::object categorical,
-                            pybind11::object labels, std::optional<uint64_t> rows_per_table,
+                            pybind11::object labels, const pybind11::object& rows_per_table,
                             uint64_t hash_salt, bool hashed);
 
-  const DataView& view() const { return view_; }
+  // Every row, in order (several files: their views, not copied).
+  const DataParts& parts() const { return parts_; }
+  size_t rows() const { return parts_.rows(); }
+  // Every row as one view: the file's or the arrays' own; for several files a copy that joins
+  // them, made on first use and kept (the labels / numeric / categorical arrays).
+  const DataView& joined() const;
   const HashingConfig& hashing() const { return hashing_; }
+  // The path, "a + b" for several, or "<arrays>".
   const std::string& source() const { return source_; }
+  const std::vector<std::string>& paths() const { return paths_; }  // empty for arrays
   bool is_cache() const { return dataset_ && dataset_->is_cache(); }
   // How many of the three arrays were used without a copy (for tests and the benchmark).
   int zero_copy_arrays() const { return zero_copy_; }
 
  private:
   std::string source_;
+  std::vector<std::string> paths_;
   HashingConfig hashing_;
-  DataView view_;
+  DataView view_;  // one file or the arrays (empty for several files)
+  DataParts parts_;
+  mutable std::unique_ptr<DataBlock> joined_block_;  // several files: joined() made on first use
+  mutable DataView joined_view_;
   std::optional<Dataset> dataset_;  // from a path
   // Columns copied or transformed from arrays (empty when used in place).
   std::unique_ptr<float[]> labels_, numeric_;

@@ -222,22 +222,25 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
     raise_python(ErrorKind::Value,
                  "eval_data: hashed with other table sizes or salt than the training data (rows_per_table=, hash_salt=)");
   }
-  DataView train_view = train.view();
+  DataParts train_rows = train.parts();  // several files: read in order, not joined
   DataView eval_view;
+  DataBlock eval_copy;  // the held-out tail when it spans two files
   if (eval_data) {
     if (eval_fraction) raise_python(ErrorKind::Value, "eval_data= and eval_fraction= exclude each other: give one");
-    eval_view = eval_data->view();
+    eval_view = eval_data->joined();
   } else if (!eval_fraction || *eval_fraction > 0.0) {
     try {
-      std::tie(train_view, eval_view) = split_eval_tail(train.view(), eval_fraction.value_or(0.1));
+      std::tie(train_rows, eval_view) = split_eval_tail(train.parts(), eval_fraction.value_or(0.1), eval_copy);
     } catch (const Error& e) {
       raise_python(ErrorKind::Value, e);
     }
   }
   if (!config.checkpoint_path.empty()) {
     std::vector<std::pair<std::string_view, std::string>> inputs;
-    if (train.source() != "<arrays>") inputs.emplace_back("data", train.source());
-    if (eval_data && eval_data->source() != "<arrays>") inputs.emplace_back("eval_data", eval_data->source());
+    for (const std::string& path : train.paths()) inputs.emplace_back("data", path);
+    if (eval_data) {
+      for (const std::string& path : eval_data->paths()) inputs.emplace_back("eval_data", path);
+    }
     try {
       refuse_output_over_input("checkpoint", config.checkpoint_path, inputs);
     } catch (const Error& e) {
@@ -257,7 +260,7 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
       TrainerSetup setup;
       setup.observer = &observer;
       setup.stop = stop.get_token();
-      trainer.emplace(config, train_view, eval_view, std::move(setup));
+      trainer.emplace(config, train_rows, eval_view, std::move(setup));
       constructing = false;
       result.emplace(trainer->run());
     } catch (const Error& e) {
@@ -337,7 +340,7 @@ void bind_train(py::module_& m) {
         BinaryMetrics metrics;
         {
           py::gil_scoped_release release;
-          metrics = evaluate_model(t.model(), t.dense(), t.embeddings(), data.view());
+          metrics = evaluate_model(t.model(), t.dense(), t.embeddings(), data.parts());
         }
         return metrics_dict(metrics);
       })
@@ -346,7 +349,7 @@ void bind_train(py::module_& m) {
         std::vector<float> logits;
         {
           py::gil_scoped_release release;
-          logits = predict_all_logits(t.model(), t.dense(), t.embeddings(), data.view());
+          logits = predict_all_logits(t.model(), t.dense(), t.embeddings(), data.parts());
         }
         py::array_t<float> out(static_cast<py::ssize_t>(logits.size()));
         std::copy(logits.begin(), logits.end(), out.mutable_data());

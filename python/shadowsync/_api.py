@@ -31,7 +31,13 @@ class Dataset:
         A Criteo TSV or a binary cache (from `shadowsync convert`), read by the same data
         library as the CLI, with the CLI's hashing rule: rows_per_table/hash_salt when given,
         else a cache's own hashing, else 131072 rows per table, salt 0. OSError for a file that
-        cannot be read or is not valid.
+        cannot be read or is not valid. rows_per_table: an integer (every table) or 26 integers
+        (one per table, as caches converted with `--table-rows-from` have).
+        `path` may be a list of paths (e.g. one cache per day): their rows in that order, as
+        `shadowsync train --data a.bin b.bin` reads them: caches stay memory-mapped and are not
+        joined (the hashing rule applies to the first; the others must match it). Training,
+        evaluate and predict read the files in place; the labels / numeric / categorical arrays
+        of several files are one copy that joins them, made when first asked for.
 
     Dataset.from_arrays(numeric, categorical, labels=None, rows_per_table=None, hash_salt=0,
                         hashed=False)
@@ -48,8 +54,13 @@ class Dataset:
     """
 
     def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False):
-        path = os.fspath(path)
-        self._data = _shadowsync._Data.from_path(path, rows_per_table, hash_salt, strict)
+        if isinstance(path, (list, tuple)):
+            paths = [os.fsdecode(p) for p in path]
+            if not paths:
+                raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
+        else:
+            paths = [os.fsdecode(path)]
+        self._data = _shadowsync._Data.from_paths(paths, rows_per_table, hash_salt, strict)
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
@@ -91,9 +102,10 @@ class Dataset:
 def _as_dataset(data, name, options=None):
     if isinstance(data, Dataset):
         return data
-    if isinstance(data, (str, bytes, os.PathLike)):
+    if isinstance(data, (str, bytes, os.PathLike)) or (
+            isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, bytes, os.PathLike)) for p in data)):
         return Dataset(data, **(options or {}))
-    raise TypeError(f"{name}: expected a shadowsync.Dataset or a path, got {type(data).__name__}")
+    raise TypeError(f"{name}: expected a shadowsync.Dataset, a path or a list of paths, got {type(data).__name__}")
 
 
 class Model:
@@ -139,8 +151,8 @@ class Model:
 
     def _dataset(self, data):
         # A path is read with the model's own hashing.
-        if isinstance(data, (str, bytes, os.PathLike)):
-            return Dataset(data, rows_per_table=self.rows_per_table[0], hash_salt=self.hash_salt)
+        if isinstance(data, (str, bytes, os.PathLike, list, tuple)):
+            return Dataset(data, rows_per_table=list(self.rows_per_table), hash_salt=self.hash_salt)
         return _as_dataset(data, "data")
 
     def evaluate(self, data):
@@ -221,7 +233,8 @@ def _print_event(event):
 def train(data, eval_data=None, **options):
     """Trains a model, like `shadowsync train`, and returns a Model.
 
-    data, eval_data: Dataset or path (TSV or cache). Without eval_data the last eval_fraction
+    data, eval_data: Dataset, path (TSV or cache) or list of paths (trained in order, e.g. one
+        cache per day). Without eval_data the last eval_fraction
         (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation.
     options: the CLI's option names with underscores (see TRAIN_OPTIONS): model="small",
         sync="s-pa", groups="auto", threads_per_group="auto", batch=128, precision="fp32" (or
@@ -256,7 +269,7 @@ def train(data, eval_data=None, **options):
 
     train_set = _as_dataset(data, "data", data_options)
     eval_set = None if eval_data is None else _as_dataset(
-        eval_data, "eval_data", {"rows_per_table": train_set.rows_per_table[0], "hash_salt": train_set.hash_salt})
+        eval_data, "eval_data", {"rows_per_table": list(train_set.rows_per_table), "hash_salt": train_set.hash_salt})
 
     # The run writes its final checkpoint where asked, else into a private folder: the Model is
     # read from that file (the one state save of the engine), so it is exactly what the CLI reads.

@@ -1,8 +1,10 @@
-"""shadowsync.Dataset: files and arrays give the CLI's rows; bad arrays raise ValueError."""
+"""shadowsync.Dataset: files and arrays give the CLI's rows (several files: their rows in order);
+bad arrays raise ValueError."""
 import numpy as np
 import pytest
 
 import shadowsync
+from conftest import run_cli
 
 
 def test_arrays_tsv_and_cache_agree_row_for_row(data_dir, arrays):
@@ -76,3 +78,37 @@ def test_hashed_rows_out_of_range_raise():
 def test_missing_file_is_os_error(tmp_path):
     with pytest.raises(OSError, match="nothing.tsv"):
         shadowsync.Dataset(tmp_path / "nothing.tsv")
+
+
+def split_cache(data_dir, tmp_path, first_rows, **convert_options):
+    """The training TSV cut after `first_rows` lines, each half converted to its own cache."""
+    lines = (data_dir / "train.tsv").read_text().splitlines(keepends=True)
+    halves = []
+    for name, part in (("a", lines[:first_rows]), ("b", lines[first_rows:])):
+        (tmp_path / f"{name}.tsv").write_text("".join(part))
+        flags = [x for key, value in convert_options.items() for x in ("--" + key.replace("_", "-"), value)]
+        run_cli("convert", *flags, tmp_path / f"{name}.tsv", tmp_path / f"{name}.bin")
+        halves.append(tmp_path / f"{name}.bin")
+    return halves
+
+
+def test_several_files_are_their_rows_in_order(data_dir, tmp_path):
+    a, b = split_cache(data_dir, tmp_path, 2501)
+    whole = shadowsync.Dataset(data_dir / "train.bin")
+    for paths in ([a, b], (str(a), tmp_path / "b.tsv")):
+        several = shadowsync.Dataset(paths)
+        assert len(several) == len(whole) and several._data.files == 2
+        assert several._data.source == f"{paths[0]} + {paths[1]}"
+        np.testing.assert_array_equal(several.labels, whole.labels)
+        np.testing.assert_array_equal(several.numeric, whole.numeric)
+        np.testing.assert_array_equal(several.categorical, whole.categorical)
+    assert shadowsync.Dataset([a])._data.files == 1
+    with pytest.raises(ValueError, match="path: expected a path or a non-empty list of paths"):
+        shadowsync.Dataset([])
+
+
+def test_several_caches_must_share_their_hashing(data_dir, tmp_path):
+    a, _ = split_cache(data_dir, tmp_path, 3000)
+    run_cli("convert", "--rows-per-table", 64, tmp_path / "b.tsv", tmp_path / "b64.bin")
+    with pytest.raises(OSError, match="b64.bin"):
+        shadowsync.Dataset([a, tmp_path / "b64.bin"])

@@ -182,3 +182,34 @@ def test_resume_continues_a_run_stopped_by_max_examples(data_dir, tmp_path):
     assert resumed.examples_trained == whole.examples_trained
     # deterministic: stopping and resuming gives the run that never stopped
     assert resumed.result["final"]["eval"]["ne"] == pytest.approx(whole.result["final"]["eval"]["ne"], abs=1e-9)
+
+
+def test_several_caches_train_like_one_cache_of_their_rows(data_dir, tmp_path):
+    from test_dataset import split_cache
+    a, b = split_cache(data_dir, tmp_path, 2501)  # the boundary at no multiple of the batch
+    whole = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+    several = shadowsync.train([a, b], **DETERMINISTIC)
+    assert several.result["final"]["eval"]["ne"] == whole.result["final"]["eval"]["ne"]
+    assert several.examples_trained == whole.examples_trained
+    np.testing.assert_array_equal(several.predict([a, b]), whole.predict(data_dir / "train.bin"))
+    assert several.evaluate([a, b]) == whole.evaluate(data_dir / "train.bin")
+    # A checkpoint over one of the inputs is refused before anything is written.
+    before = b.read_bytes()
+    with pytest.raises(ValueError, match="checkpoint"):
+        shadowsync.train([a, b], checkpoint=b, **DETERMINISTIC)
+    assert b.read_bytes() == before
+
+
+def test_tables_sized_from_stats_train_evaluate_and_predict_from_paths(data_dir, tmp_path):
+    stats = tmp_path / "stats.json"
+    stats.write_text(run_cli("stats", "--json", "--rows-per-table", 4096, data_dir / "train.tsv").stdout)
+    sized = tmp_path / "sized.bin"
+    run_cli("convert", "--table-rows-from", stats, data_dir / "train.tsv", sized)
+    model = shadowsync.train(sized, eval_data=data_dir / "train.tsv", model="tiny", sync="none", groups=1,
+                             threads_per_group=1)
+    assert len(set(model.rows_per_table)) > 1  # tables of their own sizes
+    # A path is read with the model's own table sizes, TSV or cache alike.
+    assert model.evaluate(data_dir / "train.tsv") == model.evaluate(sized)
+    np.testing.assert_array_equal(model.predict(data_dir / "train.tsv"), model.predict(sized))
+    assert shadowsync.Dataset(data_dir / "train.tsv", rows_per_table=model.rows_per_table).rows_per_table == \
+        model.rows_per_table
