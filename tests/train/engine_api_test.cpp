@@ -255,6 +255,57 @@ TEST(Engine, EvaluationsAndCheckpointsHappenAtTheirPointsHoweverLateTheCoordinat
   std::filesystem::remove(path + ".lock");
 }
 
+// The same with two groups of two workers: holds meet foreground barriers (fr-ma: every worker
+// at each sync point) and the shadow thread (s-ma). Each point is taken within one batch per
+// worker past it (a worker may claim while another reaches the hold), none is skipped, and no
+// run hangs.
+TEST(Engine, HoldsWithSeveralWorkersPerGroupTakeEveryPointWithinABatchPerWorker) {
+  const std::string path = temp_path("grid4.ckpt");
+  struct Points : Recorder {
+    std::vector<uint64_t> checkpoints;
+    void on_evaluation(const TrainReport& r) override {
+      Recorder::on_evaluation(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    void on_checkpoint(const CheckpointReport& r) override {
+      Recorder::on_checkpoint(r);
+      checkpoints.push_back(r.examples);
+    }
+  };
+  constexpr uint64_t kWorkers = 4, kBatch = 64;
+  for (const SyncMethod sync : {SyncMethod::ForegroundMA, SyncMethod::ShadowMA}) {
+    SCOPED_TRACE(sync.name());
+    TrainConfig c = config(sync);
+    c.topology = "package:2 numa:1 core:2 pu:1";
+    c.placement.threads_per_group = 2;
+    c.batch = static_cast<int>(kBatch);
+    c.max_examples = 10000;
+    c.eval_every = 1000;
+    c.checkpoint_every = 1500;
+    c.checkpoint_path = path;
+    std::filesystem::remove(path);
+    Points observer;
+    TrainerSetup setup;
+    setup.observer = &observer;
+    Trainer trainer(c, data().train, data().eval, setup);
+    trainer.run();
+    ASSERT_EQ(observer.evaluations.size(), 9u);
+    for (size_t k = 0; k < 9; ++k) {
+      const uint64_t point = 1000 * (k + 1), at = observer.evaluations[k].examples;
+      EXPECT_GE(at, point) << k;
+      EXPECT_LT(at, point + kWorkers * kBatch) << k;
+    }
+    ASSERT_EQ(observer.checkpoints.size(), 6u);
+    for (size_t k = 0; k < 6; ++k) {
+      const uint64_t point = 1500 * (k + 1), at = observer.checkpoints[k];
+      EXPECT_GE(at, point) << k;
+      EXPECT_LT(at, point + kWorkers * kBatch) << k;
+    }
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".lock");
+}
+
 TEST(Engine, StopTokenStopsTheRunWithACheckpointThatResumesToTheEnd) {
   const std::string path = temp_path("stopped.ckpt");
   std::filesystem::remove(path);
