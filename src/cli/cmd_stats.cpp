@@ -10,21 +10,21 @@
 #include <string>
 #include <vector>
 
-#include "../data/data_stats.hpp"
+#include "shadowsync/data/data_stats.hpp"
 #include "commands.hpp"
 #include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
-#include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
 
 namespace shadowsync::cli {
 namespace {
 
-nlohmann::ordered_json to_json(const Dataset& dataset, const ParseReport& report,
-                       const HashingConfig& hashing, const data::DataStats& stats) {
+nlohmann::ordered_json to_json(const data::FileStats& files, const HashingConfig& hashing) {
+  const ParseReport& report = files.report;
+  const data::DataStats& stats = files.stats;
   nlohmann::ordered_json j;
-  j["file"] = dataset.path();
-  j["format"] = dataset.is_cache() ? "cache" : "tsv";
+  j["file"] = report.file;
+  j["format"] = files.all_caches ? "cache" : "tsv";
   j["rows"] = stats.rows;
   j["lines"] = report.lines;
   j["bad_lines"] = report.bad_lines;
@@ -51,9 +51,11 @@ nlohmann::ordered_json to_json(const Dataset& dataset, const ParseReport& report
   return j;
 }
 
-void print_text(const Dataset& dataset, const ParseReport& report, const data::DataStats& stats) {
-  if (dataset.is_cache()) {
-    fmt::print("{}: binary cache, {} rows\n", dataset.path(), stats.rows);
+void print_text(const data::FileStats& files) {
+  const ParseReport& report = files.report;
+  const data::DataStats& stats = files.stats;
+  if (files.all_caches) {
+    fmt::print("{}: binary cache, {} rows\n", report.file, stats.rows);
   } else {
     fmt::print("{}\n", report.summary());
   }
@@ -115,15 +117,12 @@ void add_stats_command(CLI::App& app) {
     ParseOptions options;
     options.hashing = resolve_hashing(args->files.front(), args->rows_per_table, args->salt);
     options.delimiter = args->delimiter;
-    ParseReport report;
-    const Dataset dataset =
-        Dataset::open_many(args->files, options, &report, nullptr, print_reading_file(false));
-    const data::DataStats stats =
-        data::compute_stats(dataset.parts(), options.hashing, dataset.numeric_missing());
+    // Text is streamed and caches are mapped: memory stays bounded whatever the files' size.
+    const data::FileStats files = data::compute_file_stats(args->files, options, print_reading_file(false));
     if (args->json) {
-      fmt::print("{}\n", to_json(dataset, report, options.hashing, stats).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+      fmt::print("{}\n", to_json(files, options.hashing).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
-      print_text(dataset, report, stats);
+      print_text(files);
     }
   });
 }

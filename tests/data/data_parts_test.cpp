@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/data_stats.hpp"
+#include "shadowsync/data/data_stats.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"

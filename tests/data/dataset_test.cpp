@@ -1,6 +1,6 @@
 // Tests of Dataset (dataset.hpp): opening a TSV and its cache gives the same rows, the cache's
 // hashing must match, file errors name the file, from_block, split_eval_tail, and the data
-// statistics (src/data/data_stats.hpp) against hand-computed values.
+// statistics (include/shadowsync/data/data_stats.hpp) against hand-computed values.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "data/data_stats.hpp"
+#include "shadowsync/data/data_stats.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"

@@ -1,0 +1,61 @@
+// compute_file_stats: the files of `shadowsync stats` read one after another into one
+// StatsAccumulator: caches through their memory map, text as a stream, never a whole file in
+// memory.
+#include <chrono>
+#include <memory>
+
+#include "input_stream.hpp"
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/data_stats.hpp"
+#include "stream_parse.hpp"
+
+namespace shadowsync::data {
+
+FileStats compute_file_stats(const std::vector<std::string>& paths, const ParseOptions& options,
+                             const OpeningFile& opening) {
+  if (paths.empty()) throw Error("data statistics: no file given");
+  FileStats out;
+  out.all_caches = true;
+  StatsAccumulator accumulator(options.hashing);
+  std::array<uint64_t, kNumNumeric> missing{};
+  for (size_t index = 0; index < paths.size(); ++index) {
+    const std::string& path = paths[index];
+    if (opening) opening(index, paths.size(), path);
+    ParseReport file;
+    if (has_cache_magic(path)) {
+      const MappedCache cache = MappedCache::open(path, options.hashing);
+      file.file = path;
+      file.rows = file.lines = cache.rows();
+      file.numeric_missing = cache.numeric_missing();
+      accumulator.add(cache.view());
+    } else {
+      out.all_caches = false;
+      const auto started = std::chrono::steady_clock::now();
+      const std::unique_ptr<InputStream> in = InputStream::open(path);
+      parse_criteo_stream(*in, options, [&](const DataView& rows, uint64_t) { accumulator.add(rows); }, &file);
+      file.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    }
+    for (int j = 0; j < kNumNumeric; ++j) missing[j] += file.numeric_missing[j];
+    ParseReport& total = out.report;
+    total.file += (total.file.empty() ? "" : " + ") + file.file;
+    total.lines += file.lines;
+    total.rows += file.rows;
+    total.bad_lines += file.bad_lines;
+    total.bytes += file.bytes;
+    total.compressed_bytes += file.compressed_bytes;
+    total.seconds += file.seconds;
+    for (const std::string& e : file.first_errors) {
+      if (total.first_errors.size() < kMaxReportedErrors) total.first_errors.push_back(e);
+    }
+    if (paths.size() == 1) {  // one file: its own report (header, compression)
+      total = file;
+    }
+    out.files.push_back(std::move(file));
+  }
+  out.report.numeric_missing = missing;
+  out.stats = accumulator.finish(missing);
+  return out;
+}
+
+}  // namespace shadowsync::data

@@ -1,0 +1,198 @@
+// Tests of StatsAccumulator and compute_file_stats (include/shadowsync/data/data_stats.hpp): rows
+// added piece by piece give the statistics of the whole; plain, gzip and zstd text streamed, a
+// cache mapped and several files together give the statistics of the rows held in memory; an
+// out-of-range value is named by its row over every piece; summarizing a file many times larger
+// than the stream buffer keeps the peak RSS bounded (measured with getrusage).
+#include "shadowsync/data/data_stats.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/convert.hpp"
+#include "shadowsync/data/dataset.hpp"
+#include "test_util.hpp"
+
+namespace shadowsync::data {
+namespace {
+
+using test::format_line;
+using test::pattern_line;
+
+ParseOptions options() {
+  ParseOptions o;
+  o.hashing = HashingConfig::uniform(1000, 5);
+  o.stream_buffer_bytes = 4096;  // many buffers per file
+  return o;
+}
+
+std::string lines(uint64_t from, uint64_t to) {
+  std::string text;
+  for (uint64_t i = from; i < to; ++i) {
+    text += format_line(pattern_line(i)) + "\n";
+    if (i % 500 == 7) text += "2\tbad\n";
+  }
+  return text;
+}
+
+// Counts exactly; sums of floats to within rounding (their order differs with the pieces).
+void expect_same(const DataStats& a, const DataStats& b) {
+  EXPECT_EQ(a.rows, b.rows);
+  EXPECT_DOUBLE_EQ(a.positive_rate, b.positive_rate);
+  for (int j = 0; j < kNumNumeric; ++j) {
+    EXPECT_NEAR(a.numeric[j].mean, b.numeric[j].mean, 1e-12 * std::max(1.0, std::abs(b.numeric[j].mean))) << j;
+    EXPECT_EQ(a.numeric[j].max, b.numeric[j].max) << j;
+    EXPECT_EQ(a.numeric[j].missing_share, b.numeric[j].missing_share) << j;
+  }
+  for (int t = 0; t < kNumSparse; ++t) {
+    EXPECT_EQ(a.sparse[t].distinct_rows, b.sparse[t].distinct_rows) << t;
+    EXPECT_EQ(a.sparse[t].missing_share, b.sparse[t].missing_share) << t;
+    EXPECT_EQ(a.sparse[t].used_share, b.sparse[t].used_share) << t;
+  }
+}
+
+TEST(StatsAccumulator, PiecesGiveTheStatisticsOfTheWhole) {
+  const DataBlock block = parse_criteo_text(lines(0, 5000), "x.tsv", options());
+  const DataView whole = block.view();
+  const DataStats expected = compute_stats(whole, options().hashing, std::nullopt);
+  StatsAccumulator pieces(options().hashing);
+  for (const auto& [begin, end] : std::vector<std::pair<size_t, size_t>>{{0, 1}, {1, 1}, {1, 1777}, {1777, whole.rows}}) {
+    DataView piece = whole;
+    piece.rows = end - begin;
+    piece.labels += begin;
+    piece.numeric += begin * kNumNumeric;
+    piece.sparse += begin * kNumSparse;
+    pieces.add(piece);
+  }
+  EXPECT_EQ(pieces.rows(), whole.rows);
+  expect_same(pieces.finish(std::nullopt), expected);
+  EXPECT_GT(expected.sparse[0].distinct_rows, 10u);
+  StatsAccumulator none(options().hashing);
+  EXPECT_THROW(none.finish(std::nullopt), Error);
+}
+
+TEST(StatsAccumulator, AnOutOfRangeValueIsNamedByItsRowOverEveryPiece) {
+  DataBlock block = parse_criteo_text(lines(0, 40), "x.tsv", options());
+  DataView view = block.view();
+  StatsAccumulator acc(HashingConfig::uniform(1000));
+  acc.add(view);
+  std::vector<uint32_t> sparse(view.sparse, view.sparse + view.rows * kNumSparse);
+  sparse[7 * kNumSparse + 4] = 1000;   // row 7, C5
+  sparse[7 * kNumSparse + 9] = 5000;   // row 7, C10: C5 comes first
+  sparse[12 * kNumSparse + 0] = 2000;  // a later row
+  view.sparse = sparse.data();
+  try {
+    acc.add(view);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "data statistics: row 47: C5 value 1000 is out of range");  // 40 + 7
+  }
+}
+
+TEST(StatsAccumulator, TablesOfABillionRowsCostOnlyTheirUsedPages) {
+  const HashingConfig huge = HashingConfig::uniform(HashingConfig::kMaxRowsPerTable);
+  ParseOptions o = options();
+  o.hashing = huge;
+  const DataBlock block = parse_criteo_text(lines(0, 2000), "x.tsv", o);
+  StatsAccumulator acc(huge);
+  acc.add(block.view());
+  const DataStats stats = acc.finish(std::nullopt);
+  const DataStats again = compute_stats(block.view(), huge, std::nullopt);
+  expect_same(stats, again);
+  EXPECT_GT(stats.sparse[0].distinct_rows, 10u);
+}
+
+TEST(FileStats, StreamedTextCachesAndSeveralFilesGiveTheStatisticsOfTheRowsInMemory) {
+  test::TempDir dir;
+  const std::string a = lines(0, 1500), b = lines(1500, 4000);
+  dir.write("a.tsv", a);
+  dir.write("b.tsv", b);
+  const std::string whole = dir.write("whole.tsv", a + b);
+  ASSERT_EQ(std::system(fmt::format("gzip -c '{}' > '{}' && zstd -q -c '{}' > '{}'", dir.file("b.tsv"),
+                                    dir.file("b.gz"), dir.file("whole.tsv"), dir.file("whole.zst"))
+                            .c_str()),
+            0);
+  convert_to_cache({dir.file("a.tsv")}, dir.file("a.bin"), options());
+  const ParseOptions o = options();
+  ParseReport in_memory_report;
+  const Dataset in_memory = Dataset::open(whole, o, &in_memory_report);
+  const DataStats expected = compute_stats(in_memory.view(), o.hashing, in_memory.numeric_missing());
+
+  for (const std::vector<std::string>& files :
+       {std::vector<std::string>{whole}, {dir.file("whole.zst")}, {dir.file("a.tsv"), dir.file("b.gz")},
+        {dir.file("a.bin"), dir.file("b.tsv")}}) {
+    SCOPED_TRACE(files.front());
+    std::vector<std::string> opened;
+    const FileStats got =
+        compute_file_stats(files, o, [&](size_t, size_t, const std::string& path) { opened.push_back(path); });
+    EXPECT_EQ(opened, files);
+    expect_same(got.stats, expected);
+    EXPECT_EQ(got.report.rows, in_memory_report.rows);
+    EXPECT_EQ(got.files.size(), files.size());
+    EXPECT_EQ(got.all_caches, false);
+  }
+  const FileStats cache_only = compute_file_stats({dir.file("a.bin")}, o);
+  EXPECT_TRUE(cache_only.all_caches);
+  EXPECT_EQ(cache_only.report.file, dir.file("a.bin"));
+  EXPECT_EQ(cache_only.stats.rows, 1500u);
+  // Text counts its bad lines; one file's report is its own (header, compression).
+  const FileStats zst = compute_file_stats({dir.file("whole.zst")}, o);
+  EXPECT_EQ(zst.report.bad_lines, in_memory_report.bad_lines);
+  EXPECT_EQ(zst.report.compression, "zstd");
+  // A cache with other hashing is refused naming it.
+  ParseOptions other = o;
+  other.hashing = HashingConfig::uniform(64);
+  try {
+    compute_file_stats({dir.file("b.tsv"), dir.file("a.bin")}, other);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.file("a.bin")), std::string::npos) << e.what();
+  }
+}
+
+long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Summarizing ~96 MB of text (about 400 stream buffers of 256 KiB, 600k rows = 96 MB of parsed
+// rows) raises the peak RSS by far less than the text or its rows: the rows are counted buffer
+// by buffer and dropped.
+TEST(FileStats, PeakMemoryIsBoundedByTheBuffersNotTheFile) {
+  test::TempDir dir;
+  const std::string big = dir.file("big.tsv");
+  {
+    std::ofstream out(big, std::ios::binary);
+    std::string piece;
+    for (uint64_t i = 0; i < 600000; ++i) {
+      piece += format_line(pattern_line(i % 9973)) + "\n";
+      if (piece.size() > (1 << 20)) {
+        out << piece;
+        piece.clear();
+      }
+    }
+    out << piece;
+  }
+  ParseOptions o = options();
+  o.stream_buffer_bytes = 256 << 10;
+  const long before = peak_rss_kb();
+  const FileStats stats = compute_file_stats({big}, o);
+  const long grown_kb = peak_rss_kb() - before;
+  EXPECT_EQ(stats.stats.rows, 600000u);
+  // Bound: 2 buffers + one buffer's rows + the input buffers + the bitmaps + allocator and
+  // thread slack: 24 MiB, a quarter of the text (96 MB) and of its rows (96 MB).
+  EXPECT_LT(grown_kb, 24 * 1024) << "peak RSS grew by " << grown_kb << " KiB";
+  RecordProperty("peak_rss_growth_kib", static_cast<int>(grown_kb));
+}
+
+}  // namespace
+}  // namespace shadowsync::data
