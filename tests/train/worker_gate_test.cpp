@@ -122,7 +122,10 @@ TEST(WorkerGate, AHoldParksWorkersThatReachedItUntilTheCoordinatorMovesIt) {
       gate.leave(0, w, nullptr);
     });
   }
-  // Every worker stops claiming at the hold (each may have passed its check just before).
+  // Every worker stops claiming at the hold (each may have passed its check just before). The
+  // runtime wakes its coordinator there; here the test waits for it.
+  while (claimed.load() < 30) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   gate.pause();
   EXPECT_GE(claimed.load(), 30u);
   EXPECT_LE(claimed.load(), 30u + kWorkers);
@@ -131,7 +134,7 @@ TEST(WorkerGate, AHoldParksWorkersThatReachedItUntilTheCoordinatorMovesIt) {
   EXPECT_EQ(claimed.load(), at_first_hold) << "a worker claimed while paused";
   gate.hold_at(60);
   gate.resume();
-  while (claimed.load() < 60) std::this_thread::yield();  // (the runtime wakes its coordinator here)
+  while (claimed.load() < 60) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   gate.pause();
   EXPECT_LE(claimed.load(), 60u + kWorkers);
