@@ -58,8 +58,11 @@ struct TrainConfig {
   std::optional<float> block_lr;
   bool nesterov = true;
 
-  uint64_t eval_every = 0;        // evaluate at the first poll after each multiple of this many examples (0 = only at the end)
-  uint64_t checkpoint_every = 0;  // checkpoint likewise at multiples of this many examples (0 = only at the end)
+  // Evaluate at start + k x eval_every examples, k = 1, 2, ...: workers hold there, so each point is
+  // taken at the first batch boundary at or past it (within one batch per worker), never skipped;
+  // none at the run's end, whose final report evaluates anyway (0 = only at the end).
+  uint64_t eval_every = 0;
+  uint64_t checkpoint_every = 0;  // checkpoint likewise at start + k x checkpoint_every (0 = only at the end)
   std::string checkpoint_path;    // where checkpoints go ("" = none, but see stop_checkpoint_path)
   // Where a run stopped early by its stop token writes its checkpoint when checkpoint_path is
   // empty ("" = nowhere). The CLI sets shadowsync-interrupted.ckpt.
