@@ -125,6 +125,20 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
 
 }  // namespace
 
+void ParseReport::add_file(const ParseReport& next) {
+  file += (file.empty() ? "" : " + ") + next.file;
+  lines += next.lines;
+  rows += next.rows;
+  bad_lines += next.bad_lines;
+  bytes += next.bytes;
+  compressed_bytes += next.compressed_bytes;
+  seconds += next.seconds;
+  for (int j = 0; j < kNumNumeric; ++j) numeric_missing[j] += next.numeric_missing[j];
+  for (const std::string& e : next.first_errors) {
+    if (first_errors.size() < kMaxReportedErrors) first_errors.push_back(e);
+  }
+}
+
 std::string ParseReport::summary() const {
   std::string out = fmt::format("{}: {} rows from {} lines, {} bad lines skipped", file, rows,
                                 lines, bad_lines);

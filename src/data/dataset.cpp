@@ -47,31 +47,18 @@ Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOpt
     return dataset;
   }
   ParseReport total;
-  std::array<uint64_t, kNumNumeric> missing{};
   std::vector<Dataset> parts;
   for (const std::string& path : paths) {
     if (opening) opening(parts.size(), paths.size(), path);
     ParseReport one;
-    parts.push_back(open(path, options, &one));
-    total.file += (total.file.empty() ? "" : " + ") + one.file;
-    total.lines += one.lines;
-    total.rows += one.rows;
-    total.bad_lines += one.bad_lines;
-    total.bytes += one.bytes;
-    total.compressed_bytes += one.compressed_bytes;
-    total.seconds += one.seconds;
-    for (const std::string& e : one.first_errors) {
-      if (total.first_errors.size() < kMaxReportedErrors) total.first_errors.push_back(e);
-    }
-    const auto& m = parts.back().numeric_missing();
-    for (int j = 0; j < kNumNumeric; ++j) missing[j] += m ? (*m)[j] : 0;
+    parts.push_back(open(path, options, &one));  // one.numeric_missing: the parse's or the cache's
+    total.add_file(one);
     if (file_reports != nullptr) file_reports->push_back(std::move(one));
   }
-  total.numeric_missing = missing;
   Dataset dataset;
   dataset.path_ = total.file;
   dataset.parts_ = std::move(parts);
-  dataset.numeric_missing_ = missing;
+  dataset.numeric_missing_ = total.numeric_missing;
   if (report != nullptr) *report = std::move(total);
   return dataset;
 }

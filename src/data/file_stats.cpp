@@ -18,7 +18,6 @@ FileStats compute_file_stats(const std::vector<std::string>& paths, const ParseO
   FileStats out;
   out.all_caches = true;
   StatsAccumulator accumulator(options.hashing);
-  std::array<uint64_t, kNumNumeric> missing{};
   for (size_t index = 0; index < paths.size(); ++index) {
     const std::string& path = paths[index];
     if (opening) opening(index, paths.size(), path);
@@ -36,25 +35,14 @@ FileStats compute_file_stats(const std::vector<std::string>& paths, const ParseO
       parse_criteo_stream(*in, options, [&](const DataView& rows, uint64_t) { accumulator.add(rows); }, &file);
       file.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
-    for (int j = 0; j < kNumNumeric; ++j) missing[j] += file.numeric_missing[j];
-    ParseReport& total = out.report;
-    total.file += (total.file.empty() ? "" : " + ") + file.file;
-    total.lines += file.lines;
-    total.rows += file.rows;
-    total.bad_lines += file.bad_lines;
-    total.bytes += file.bytes;
-    total.compressed_bytes += file.compressed_bytes;
-    total.seconds += file.seconds;
-    for (const std::string& e : file.first_errors) {
-      if (total.first_errors.size() < kMaxReportedErrors) total.first_errors.push_back(e);
-    }
-    if (paths.size() == 1) {  // one file: its own report (header, compression)
-      total = file;
+    if (paths.size() == 1) {
+      out.report = file;  // one file: its own report (header, compression)
+    } else {
+      out.report.add_file(file);
     }
     out.files.push_back(std::move(file));
   }
-  out.report.numeric_missing = missing;
-  out.stats = accumulator.finish(missing);
+  out.stats = accumulator.finish(out.report.numeric_missing);
   return out;
 }
 

@@ -3,7 +3,6 @@
 // no cache and no temporary; caches as inputs are refused; converting a file many times larger
 // than the stream buffer keeps the peak RSS bounded (measured with getrusage).
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +24,8 @@ namespace {
 
 using test::format_line;
 using test::pattern_line;
+using test::peak_rss_kb;
+using test::pattern_lines;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,18 +39,9 @@ ParseOptions options() {
   return o;
 }
 
-std::string lines(uint64_t from, uint64_t to) {
-  std::string text;
-  for (uint64_t i = from; i < to; ++i) {
-    text += format_line(pattern_line(i)) + "\n";
-    if (i % 500 == 7) text += "2\tbad\n";
-  }
-  return text;
-}
-
 TEST(ConvertToCache, SeveralFilesGiveTheCacheOfTheirConcatenation) {
   test::TempDir dir;
-  const std::string a = lines(0, 1500), b = lines(1500, 4000), c = lines(4000, 4100);
+  const std::string a = pattern_lines(0, 1500), b = pattern_lines(1500, 4000), c = pattern_lines(4000, 4100);
   const std::string whole = dir.write("whole.tsv", a + b + c);
   const std::string fa = dir.write("a.tsv", a);
   dir.write("b.tsv", b);
@@ -89,9 +81,9 @@ TEST(ConvertToCache, SeveralFilesGiveTheCacheOfTheirConcatenation) {
 
 TEST(ConvertToCache, AFailingInputLeavesNothingBehind) {
   test::TempDir dir;
-  const std::string good = dir.write("good.tsv", lines(0, 2000));
+  const std::string good = dir.write("good.tsv", pattern_lines(0, 2000));
   const std::string gz = dir.file("cut.gz");
-  dir.write("x.tsv", lines(0, 20000));
+  dir.write("x.tsv", pattern_lines(0, 20000));
   ASSERT_EQ(std::system(fmt::format("gzip -c '{}' | head -c 40000 > '{}'", dir.file("x.tsv"), gz).c_str()), 0);
   const std::string out = dir.file("out.bin");
   try {
@@ -118,11 +110,6 @@ TEST(ConvertToCache, AFailingInputLeavesNothingBehind) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("again.bin")));
 }
 
-long peak_rss_kb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
 
 // Converting ~96 MB of text (about 400 stream buffers of 256 KiB, 600k rows = 96 MB of parsed
 // rows) raises the peak RSS by far less than the text or its rows: the rows go to the column
@@ -130,18 +117,7 @@ long peak_rss_kb() {
 TEST(ConvertToCache, PeakMemoryIsBoundedByTheBuffersNotTheFile) {
   test::TempDir dir;
   const std::string big = dir.file("big.tsv");
-  {
-    std::ofstream out(big, std::ios::binary);
-    std::string piece;
-    for (uint64_t i = 0; i < 600000; ++i) {
-      piece += format_line(pattern_line(i % 9973)) + "\n";
-      if (piece.size() > (1 << 20)) {
-        out << piece;
-        piece.clear();
-      }
-    }
-    out << piece;
-  }
+  test::write_pattern_file(big, 600000);
   const auto text_bytes = std::filesystem::file_size(big);
   ASSERT_GT(text_bytes, 60u << 20);
   ParseOptions o = options();

@@ -6,7 +6,6 @@
 #include "shadowsync/data/data_stats.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -26,21 +25,14 @@ namespace {
 
 using test::format_line;
 using test::pattern_line;
+using test::peak_rss_kb;
+using test::pattern_lines;
 
 ParseOptions options() {
   ParseOptions o;
   o.hashing = HashingConfig::uniform(1000, 5);
   o.stream_buffer_bytes = 4096;  // many buffers per file
   return o;
-}
-
-std::string lines(uint64_t from, uint64_t to) {
-  std::string text;
-  for (uint64_t i = from; i < to; ++i) {
-    text += format_line(pattern_line(i)) + "\n";
-    if (i % 500 == 7) text += "2\tbad\n";
-  }
-  return text;
 }
 
 // Counts exactly; sums of floats to within rounding (their order differs with the pieces).
@@ -60,7 +52,7 @@ void expect_same(const DataStats& a, const DataStats& b) {
 }
 
 TEST(StatsAccumulator, PiecesGiveTheStatisticsOfTheWhole) {
-  const DataBlock block = parse_criteo_text(lines(0, 5000), "x.tsv", options());
+  const DataBlock block = parse_criteo_text(pattern_lines(0, 5000), "x.tsv", options());
   const DataView whole = block.view();
   const DataStats expected = compute_stats(whole, options().hashing, std::nullopt);
   StatsAccumulator pieces(options().hashing);
@@ -80,7 +72,7 @@ TEST(StatsAccumulator, PiecesGiveTheStatisticsOfTheWhole) {
 }
 
 TEST(StatsAccumulator, AnOutOfRangeValueIsNamedByItsRowOverEveryPiece) {
-  DataBlock block = parse_criteo_text(lines(0, 40), "x.tsv", options());
+  DataBlock block = parse_criteo_text(pattern_lines(0, 40), "x.tsv", options());
   DataView view = block.view();
   StatsAccumulator acc(HashingConfig::uniform(1000));
   acc.add(view);
@@ -101,7 +93,7 @@ TEST(StatsAccumulator, TablesOfABillionRowsCostOnlyTheirUsedPages) {
   const HashingConfig huge = HashingConfig::uniform(HashingConfig::kMaxRowsPerTable);
   ParseOptions o = options();
   o.hashing = huge;
-  const DataBlock block = parse_criteo_text(lines(0, 2000), "x.tsv", o);
+  const DataBlock block = parse_criteo_text(pattern_lines(0, 2000), "x.tsv", o);
   StatsAccumulator acc(huge);
   acc.add(block.view());
   const DataStats stats = acc.finish(std::nullopt);
@@ -112,7 +104,7 @@ TEST(StatsAccumulator, TablesOfABillionRowsCostOnlyTheirUsedPages) {
 
 TEST(FileStats, StreamedTextCachesAndSeveralFilesGiveTheStatisticsOfTheRowsInMemory) {
   test::TempDir dir;
-  const std::string a = lines(0, 1500), b = lines(1500, 4000);
+  const std::string a = pattern_lines(0, 1500), b = pattern_lines(1500, 4000);
   dir.write("a.tsv", a);
   dir.write("b.tsv", b);
   const std::string whole = dir.write("whole.tsv", a + b);
@@ -158,11 +150,6 @@ TEST(FileStats, StreamedTextCachesAndSeveralFilesGiveTheStatisticsOfTheRowsInMem
   }
 }
 
-long peak_rss_kb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
 
 // Summarizing ~96 MB of text (about 400 stream buffers of 256 KiB, 600k rows = 96 MB of parsed
 // rows) raises the peak RSS by far less than the text or its rows: the rows are counted buffer
@@ -170,18 +157,7 @@ long peak_rss_kb() {
 TEST(FileStats, PeakMemoryIsBoundedByTheBuffersNotTheFile) {
   test::TempDir dir;
   const std::string big = dir.file("big.tsv");
-  {
-    std::ofstream out(big, std::ios::binary);
-    std::string piece;
-    for (uint64_t i = 0; i < 600000; ++i) {
-      piece += format_line(pattern_line(i % 9973)) + "\n";
-      if (piece.size() > (1 << 20)) {
-        out << piece;
-        piece.clear();
-      }
-    }
-    out << piece;
-  }
+  test::write_pattern_file(big, 600000);
   ParseOptions o = options();
   o.stream_buffer_bytes = 256 << 10;
   const long before = peak_rss_kb();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -96,6 +97,39 @@ inline RefRow reference_row(const RawLine& raw, const HashingConfig& config) {
     r.sparse[t] = raw.sparse[t] ? ref_row(*raw.sparse[t], static_cast<int>(t), config) : 0;
   }
   return r;
+}
+
+// pattern_line(i) for i in [from, to) as text, with a bad line ("2\tbad") after every i with
+// i % 500 == 7: the rows of several files and their concatenation in the multi-file tests.
+inline std::string pattern_lines(uint64_t from, uint64_t to) {
+  std::string text;
+  for (uint64_t i = from; i < to; ++i) {
+    text += format_line(pattern_line(i)) + "\n";
+    if (i % 500 == 7) text += "2\tbad\n";
+  }
+  return text;
+}
+
+// Writes `rows` lines of pattern_line(i % 9973) to `path` in 1 MiB pieces (a large file for the
+// bounded-memory tests, never held whole).
+inline void write_pattern_file(const std::string& path, uint64_t rows) {
+  std::ofstream out(path, std::ios::binary);
+  std::string piece;
+  for (uint64_t i = 0; i < rows; ++i) {
+    piece += format_line(pattern_line(i % 9973)) + "\n";
+    if (piece.size() > (1 << 20)) {
+      out << piece;
+      piece.clear();
+    }
+  }
+  out << piece;
+}
+
+// This process's peak resident set so far, in KiB (getrusage).
+inline long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
 }
 
 // A fresh temporary folder per test, removed at the end.

@@ -88,6 +88,10 @@ struct ParseReport {
   // and one indented line per first error
   // (plus "... and N more" when more were skipped).
   std::string summary() const;
+  // Adds the counts of another file read after this one (`file` becomes "a + b"; lines, rows,
+  // bad lines, missing counts, bytes and seconds summed; its first errors kept while fewer than
+  // kMaxReportedErrors are): the combined report of several files.
+  void add_file(const ParseReport& next);
 };
 
 // Parses `text` (the contents of `name`, used in messages). `report`, if given, is filled.
