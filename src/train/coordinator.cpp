@@ -1,12 +1,15 @@
 // The coordination loop of a training run (see coordinator.hpp).
 #include "train/coordinator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/metrics/binary_metrics.hpp"
+#include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "train/replica_math.hpp"
 
@@ -22,6 +25,19 @@ QualityReport quality_of(const BinaryMetrics& m) {
 }
 
 }  // namespace
+
+namespace {
+
+// The shortest window of the loss rule: 8 batches of every worker, at least 4096 examples.
+uint64_t divergence_window(const TrainConfig& config, const GroupRuntime& runtime) {
+  const uint64_t workers = static_cast<uint64_t>(runtime.groups()) * static_cast<uint64_t>(runtime.threads_per_group());
+  return std::max<uint64_t>(8 * static_cast<uint64_t>(config.batch) * workers, 4096);
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorParts parts)
+    : p_(std::move(parts)), watch_(p_.train_positive_rate, divergence_window(p_.config, p_.runtime)) {}
 
 uint64_t Coordinator::rounds() const {
   return finished_rounds_ + (schedule_ ? schedule_->running_rounds() : 0) + p_.runtime.foreground_rounds();
@@ -107,6 +123,9 @@ QualityReport Coordinator::quality_on_eval(const float* dense) const {
   }
   BinaryMetrics metrics;
   metrics.add_logits(logits.data(), p_.eval.labels, p_.eval.rows);
+  if (metrics.logloss() > watch_.limit()) {
+    throw loss_divergence_error(p_.runtime.examples_done(), metrics.logloss(), metrics.count());
+  }
   return quality_of(metrics);
 }
 
@@ -115,19 +134,61 @@ void Coordinator::evaluate_into(TrainReport& report, AlignedFloatBuffer& final_d
   if (p_.eval.rows == 0) return;
   mean_of_replicas(p_.state.const_replica_pointers(), p_.state.dense_floats(), final_dense.data());
   report.eval = quality_on_eval(final_dense.data());
+  evaluation_ne_.emplace_back(report.examples, report.eval->ne);
   if (p_.config.sync.has_center() && p_.rule != nullptr && p_.rule->center() != nullptr) {
     report.center = quality_on_eval(p_.rule->center());
   }
 }
 
+namespace {
+
+std::string kept_checkpoint(const std::string& last) {
+  return last.empty() ? "no checkpoint was written" : "the last good checkpoint '" + last + "' is kept";
+}
+
+std::string lower_learning_rates(const OptimizerConfig& o) {
+  return fmt::format("lower {} (now {:g}) / {} (now {:g})", field("lr"), o.lr, field("emb_lr"), o.emb_lr);
+}
+
+}  // namespace
+
 Error Coordinator::divergence_error(uint64_t examples) const {
-  const std::string kept = last_checkpoint_.empty() ? "no checkpoint was written"
-                                                    : "the last good checkpoint '" + last_checkpoint_ + "' is kept";
-  return Error(fmt::format("training diverged: the loss became NaN or infinite at about {} examples ({}); lower {} / {}",
-                           examples, kept, field("lr"), field("emb_lr")));
+  return Error(fmt::format("training diverged: the loss or a weight became NaN or infinite at about {} examples ({}); {}",
+                           examples, kept_checkpoint(last_checkpoint_), lower_learning_rates(p_.config.optimizer)));
+}
+
+Error Coordinator::loss_divergence_error(uint64_t examples, double loss, uint64_t over) const {
+  return Error(fmt::format(
+      "training diverged at about {} examples: the log loss was {:.4g} per example over {} examples, above the "
+      "limit {:.3g} (20 x the entropy of the training rows' positive rate {:.4f}, at least 10 x ln 2) ({}); {}",
+      examples, loss, over, watch_.limit(), p_.train_positive_rate, kept_checkpoint(last_checkpoint_),
+      lower_learning_rates(p_.config.optimizer)));
+}
+
+// With every worker parked: the training loss since the last closed window and of that window,
+// and every weight (replicas and embedding tables), must not show divergence before they are
+// saved.
+void Coordinator::check_not_diverged_before_saving() {
+  const uint64_t examples = p_.runtime.examples_done();
+  const double loss = p_.runtime.loss_sum();
+  if (watch_.open_window_above(loss, examples, static_cast<uint64_t>(p_.config.batch))) {
+    throw loss_divergence_error(examples, watch_.open_window_loss(loss, examples), watch_.open_window_examples(examples));
+  }
+  // A window above the limit just before: not a model to keep either.
+  if (watch_.last_window_above()) {
+    throw loss_divergence_error(examples, watch_.last_window_loss(), watch_.last_window_examples());
+  }
+  for (const float* replica : p_.state.const_replica_pointers()) {
+    if (!all_finite(replica, p_.state.dense_floats())) throw divergence_error(examples);
+  }
+  const EmbeddingStore& tables = p_.state.embeddings();
+  for (int t = 0; t < kNumSparse; ++t) {
+    if (!all_finite(tables.table_data(t), tables.table_floats(t))) throw divergence_error(examples);
+  }
 }
 
 void Coordinator::write_checkpoint(const std::string& path) {
+  check_not_diverged_before_saving();
   p_.write_checkpoint(path);
   last_checkpoint_ = path;
 }
@@ -191,7 +252,13 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   auto sample_divergence = [&] {
     return replica_divergence(p_.state.const_replica_pointers(), p_.state.dense_floats(), 7);
   };
+  std::optional<Error> diverged;  // by the loss rule; thrown once every thread is joined
+  watch_.observe(runtime.loss_sum(), examples_at_start);
   while (!runtime.wait_finished(std::chrono::milliseconds(20))) {
+    if (!diverged && watch_.observe(runtime.loss_sum(), runtime.examples_done())) {
+      diverged = loss_divergence_error(runtime.examples_done(), watch_.last_window_loss(), watch_.last_window_examples());
+      runtime.request_stop();
+    }
     if (Clock::now() >= next_sample) {
       next_sample = Clock::now() + std::chrono::milliseconds(100);
       last_divergence = sample_divergence();
@@ -244,6 +311,8 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   if (const std::exception_ptr error = runtime.error()) std::rethrow_exception(error);
   if (runtime.max_examples_reached()) result.stopped_early = true;
   if (runtime.diverged()) throw divergence_error(runtime.diverged_at());
+  if (diverged) throw *diverged;
+  check_not_diverged_before_saving();  // a run too short for whole windows, or without a checkpoint
   // A stop request that came while the last batches were finishing still counts as a stop.
   if (p_.stop.stop_requested() && !result.stop_requested) {
     result.stop_requested = true;
@@ -257,11 +326,12 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   TrainReport report = make_report(ReportKind::Final, elapsed, divergence);
   report.sync_interval_ms = schedule_->interval_ms();
   report.sync_round_iterations = round_iterations_;
-  evaluate_into(report, final_dense);
+  if (config.evaluate_on_stop || !(result.stop_requested && result.stopped_early)) evaluate_into(report, final_dense);
   std::string checkpoint = config.checkpoint_path;
   if (checkpoint.empty() && result.stop_requested && result.stopped_early) checkpoint = config.stop_checkpoint_path;
   if (!checkpoint.empty()) write_checkpoint(checkpoint);
   result.checkpoint = last_checkpoint_;
+  result.evaluation_ne = evaluation_ne_;
   p_.observer.on_final(report);
   result.final_report = report;
   // A stop request during the final evaluation or checkpoint is not dropped: the run finished

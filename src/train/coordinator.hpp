@@ -6,6 +6,12 @@
 // the replicas for divergence (relaxed atomic loads of every 7th float); parameters, for
 // evaluations and checkpoints, only while GroupRuntime::pause() holds every worker parked and
 // the schedule is stopped. Whatever ends run() (return or exception), no thread outlives it.
+//
+// Divergence: a NaN or infinite loss (seen by a worker), a NaN or infinite logit in an
+// evaluation, a training loss above DivergenceWatch's limit over three windows in a row (checked
+// every 20 ms), an evaluation or the last stretch of training above that limit, or a non-finite
+// weight (checked before every checkpoint). Each stops the run with Error "training diverged ..."
+// before a checkpoint of the diverged model is written, so the last good checkpoint is kept.
 #pragma once
 
 #include <functional>
@@ -18,6 +24,7 @@
 #include "shadowsync/sync/sync_rule.hpp"
 #include "shadowsync/sync/sync_schedule.hpp"
 #include "shadowsync/train/train_observer.hpp"
+#include "train/divergence_watch.hpp"
 #include "train/group_runtime.hpp"
 
 namespace shadowsync::train {
@@ -36,11 +43,12 @@ struct CoordinatorParts {
   std::stop_token stop;
   // Writes the quiescent state as a checkpoint to the path (throws Error on failure).
   std::function<void(const std::string& path)> write_checkpoint;
+  double train_positive_rate = 0;  // of the training rows: the divergence limit's scale
 };
 
 class Coordinator {
  public:
-  explicit Coordinator(CoordinatorParts parts) : p_(std::move(parts)) {}
+  explicit Coordinator(CoordinatorParts parts);
   // Runs the whole training; the final model (mean of the replicas) ends in final_dense.
   TrainResult run(AlignedFloatBuffer& final_dense);
 
@@ -56,6 +64,8 @@ class Coordinator {
   void evaluate_into(TrainReport& report, AlignedFloatBuffer& final_dense);
   QualityReport quality_on_eval(const float* dense) const;
   Error divergence_error(uint64_t examples) const;
+  Error loss_divergence_error(uint64_t examples, double loss, uint64_t over) const;
+  void check_not_diverged_before_saving();
   void write_checkpoint(const std::string& path);
 
   CoordinatorParts p_;
@@ -68,6 +78,8 @@ class Coordinator {
   double loss_mark_ = 0;
   uint64_t examples_mark_ = 0;
   std::string last_checkpoint_;
+  DivergenceWatch watch_;
+  std::vector<std::pair<uint64_t, double>> evaluation_ne_;  // (examples, NE) of each evaluation
 };
 
 }  // namespace shadowsync::train

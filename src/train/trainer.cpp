@@ -23,6 +23,17 @@
 #include "train/replica_math.hpp"
 
 namespace shadowsync {
+namespace {
+
+double positive_rate(const DataParts& rows) {
+  double positives = 0;
+  for (const DataView& part : rows.parts()) {
+    for (size_t i = 0; i < part.rows; ++i) positives += part.labels[i];
+  }
+  return rows.rows() > 0 ? positives / static_cast<double>(rows.rows()) : 0;
+}
+
+}  // namespace
 
 class Trainer::Impl {
  public:
@@ -46,6 +57,7 @@ class Trainer::Impl {
   std::unique_ptr<AlignedFloatBuffer> final_dense_;
   std::string train_fingerprint_;  // data_fingerprint(train_), computed once
   std::unique_ptr<TouchedRows> touched_rows_;  // with a participant only
+  double positive_rate_ = 0;  // of the training rows (the divergence limit's scale)
 
  private:
   const std::string& train_fingerprint() {
@@ -99,6 +111,7 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
                 field("model") + ", " + field("groups") + ")");
   }
   shares_ = train::split_into_shares(train_, groups_, config_.batch, config_.epochs);
+  positive_rate_ = positive_rate(train_);
   for (int g = 0; g < groups_; ++g) {
     const int r = replicas == 1 ? 0 : g;
     shares_[static_cast<size_t>(g)].replica = state_->replica(r);
@@ -185,7 +198,8 @@ TrainResult Trainer::Impl::run() {
   };
   if (!final_dense_) final_dense_ = std::make_unique<AlignedFloatBuffer>(state_->dense_floats());
   train::Coordinator coordinator(train::CoordinatorParts{config_, model_, eval_, *state_, runtime, make_schedule,
-                                                         rule_.get(), observer, setup_.stop, write_checkpoint});
+                                                         rule_.get(), observer, setup_.stop, write_checkpoint,
+                                                         positive_rate_});
   TrainResult result = coordinator.run(*final_dense_);
   // The final model is the mean of the replicas (already computed when evaluation rows exist).
   train::mean_of_replicas(state_->const_replica_pointers(), state_->dense_floats(), final_dense_->data());

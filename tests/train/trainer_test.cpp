@@ -255,7 +255,8 @@ TEST(Trainer, DivergingRunStopsWithAnErrorNamingTheExampleCount) {
   c.optimizer.lr = 1e30f;
   c.optimizer.emb_lr = 1e30f;
   const std::string message = error_of([&] { train(c); });
-  EXPECT_NE(message.find("NaN or infinite at about"), std::string::npos) << message;
+  EXPECT_NE(message.find("training diverged"), std::string::npos) << message;
+  EXPECT_NE(message.find("at about"), std::string::npos) << message;
   EXPECT_NE(message.find("examples"), std::string::npos) << message;
 }
 
@@ -430,7 +431,51 @@ TEST(Trainer, DivergenceFoundWhileWorkersAreParkedIsReportedAsDivergence) {
   c.optimizer.lr = 1.6f;
   c.eval_every = 128;
   const std::string message = error_of([&] { train(c); });
-  EXPECT_NE(message.find("training diverged: the loss became NaN or infinite at about"), std::string::npos) << message;
+  EXPECT_NE(message.find("training diverged"), std::string::npos) << message;
+  EXPECT_NE(message.find("at about"), std::string::npos) << message;
+}
+
+// A learning rate so large that the loss explodes without overflowing (exit 0 with NE 4e9
+// before): the loss rule stops it, names the example count and the learning rates, and the
+// checkpoint of an earlier good run at the same path is kept as it was.
+TEST(Trainer, AFiniteButExplodingLossIsDivergenceAndKeepsTheLastGoodCheckpoint) {
+  const std::string path = temp_path("diverge.ckpt");
+  std::remove(path.c_str());
+  TrainConfig good = config(SyncMethod::None, "package:1 core:1 pu:1", 1);
+  good.max_examples = 4096;
+  good.checkpoint_path = path;
+  train(good);
+  std::ifstream before_in(path, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(before_in)), {});
+  ASSERT_FALSE(before.empty());
+
+  TrainConfig c = config(SyncMethod::None, "package:1 core:1 pu:1", 1);
+  c.model = ModelConfig::preset("tiny", kHashing);
+  c.optimizer.lr = 1e6f;  // the dense weights explode; the loss stays finite (NaN with emb_lr 1e6 too)
+  c.checkpoint_path = path;
+  c.checkpoint_every = 8192;
+  const std::string message = error_of([&] { train(c); });
+  EXPECT_NE(message.find("training diverged at about"), std::string::npos) << message;
+  EXPECT_NE(message.find("log loss"), std::string::npos) << message;
+  EXPECT_NE(message.find("--lr (now 1e+06) / --emb-lr (now 0.05)"), std::string::npos) << message;
+  std::ifstream after_in(path, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(after_in)), {});
+  EXPECT_TRUE(after == before) << "a diverged model must not replace the last good checkpoint";
+  std::remove(path.c_str());
+}
+
+// A run too short for the loss rule's windows is judged on its whole stretch at the end, and
+// without evaluation rows too: it does not end with exit 0 and an absurd model.
+TEST(Trainer, AShortDivergedRunWithoutEvaluationIsRefusedAtItsEnd) {
+  TrainConfig c = config(SyncMethod::None, "package:1 core:1 pu:1", 1);
+  c.model = ModelConfig::preset("tiny", kHashing);
+  c.optimizer.lr = 1e6f;
+  c.max_examples = 2048;
+  const std::string message = error_of([&] {
+    Trainer trainer(c, data().train, DataView{});
+    trainer.run();
+  });
+  EXPECT_NE(message.find("training diverged"), std::string::npos) << message;
 }
 
 TEST(Trainer, EmptyEvaluationDataGivesNoEvaluation) {
