@@ -1,6 +1,8 @@
 // TrainConfig validation and its JSON form (written into checkpoints and metrics lines).
 #include "shadowsync/train/train_config.hpp"
 
+#include <algorithm>
+
 #include "shadowsync/core/error.hpp"
 
 namespace shadowsync {
@@ -35,6 +37,11 @@ nlohmann::json TrainConfig::to_json() const {
   j["deterministic"] = deterministic;
   if (max_examples) j["max_examples"] = max_examples;
   return j;
+}
+
+uint64_t TrainConfig::default_eval_every(uint64_t train_rows, int epochs) {
+  const uint64_t total = train_rows * static_cast<uint64_t>(std::max(epochs, 1));
+  return std::max<uint64_t>(1, (total + kDefaultEvaluations - 1) / kDefaultEvaluations);
 }
 
 void TrainConfig::validate() const {

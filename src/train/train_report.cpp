@@ -68,4 +68,22 @@ nlohmann::json TrainReport::to_json() const {
 }
 
 
+std::optional<NeRise> held_out_ne_rise(const TrainResult& result, uint64_t examples_per_epoch, double tolerance) {
+  const auto& points = result.evaluation_ne;
+  if (points.size() < 2 || examples_per_epoch == 0) return std::nullopt;
+  size_t best = 0;
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (points[i].second < points[best].second) best = i;
+  }
+  const auto& [last_examples, last_ne] = points.back();
+  if (!(last_ne > points[best].second * (1 + tolerance))) return std::nullopt;
+  if (last_examples < points[best].first + examples_per_epoch) return std::nullopt;
+  NeRise rise;
+  rise.best_examples = points[best].first;
+  rise.best_ne = points[best].second;
+  rise.final_ne = last_ne;
+  rise.best_epoch = static_cast<int>((points[best].first + examples_per_epoch - 1) / examples_per_epoch);
+  return rise;
+}
+
 }  // namespace shadowsync

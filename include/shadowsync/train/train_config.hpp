@@ -62,11 +62,19 @@ struct TrainConfig {
   // taken at the first batch boundary at or past it (within one batch per worker), never skipped;
   // none at the run's end, whose final report evaluates anyway (0 = only at the end).
   uint64_t eval_every = 0;
+  // What front ends choose when a held-out fraction is asked for without eval_every: about
+  // kDefaultEvaluations evaluations along the run (a training curve), the final one included.
+  static constexpr uint64_t kDefaultEvaluations = 8;
+  static uint64_t default_eval_every(uint64_t train_rows, int epochs);
   uint64_t checkpoint_every = 0;  // checkpoint likewise at start + k x checkpoint_every (0 = only at the end)
   std::string checkpoint_path;    // where checkpoints go ("" = none, but see stop_checkpoint_path)
   // Where a run stopped early by its stop token writes its checkpoint when checkpoint_path is
   // empty ("" = nowhere). The CLI sets shadowsync-interrupted.ckpt.
   std::string stop_checkpoint_path;
+  // A run stopped early by its stop token evaluates before writing its checkpoint (false: it
+  // writes the checkpoint at once and its final report has no evaluation; under mpirun the
+  // launcher kills every process soon after the stop signal, so the checkpoint comes first).
+  bool evaluate_on_stop = true;
   std::string resume_path;        // checkpoint to continue from
   bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
   uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -66,6 +67,20 @@ struct TrainResult {
   // max_examples): nothing was trained, evaluated or written; final_report has the counts.
   bool already_finished = false;
   std::string checkpoint;  // the last checkpoint written ("" if none)
+  // (examples trained, held-out NE) of every evaluation of this run, in order, the final one last.
+  std::vector<std::pair<uint64_t, double>> evaluation_ne;
 };
+
+// Held-out NE that rose again in a run of several epochs: the evaluation with the lowest NE came
+// a whole epoch or more before the end, and the final NE is above it by more than `tolerance`
+// (relative). epoch is 1-based: the epoch in which the best evaluation fell.
+struct NeRise {
+  uint64_t best_examples = 0;
+  double best_ne = 0;
+  double final_ne = 0;
+  int best_epoch = 0;
+};
+std::optional<NeRise> held_out_ne_rise(const TrainResult& result, uint64_t examples_per_epoch,
+                                       double tolerance = 0.002);
 
 }  // namespace shadowsync
