@@ -31,28 +31,46 @@ std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
-CheckpointLock::CheckpointLock(const std::string& checkpoint_path) {
-  const std::string lock_path = checkpoint_path + ".lock";
-  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    throw Error("checkpoint '" + checkpoint_path + "': cannot create its lock file '" + lock_path +
-                "': " + errno_text());
-  }
-  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    const int error = errno;
-    ::close(fd_);
-    fd_ = -1;
-    if (error == EWOULDBLOCK) {
-      throw Error("checkpoint '" + checkpoint_path + "' is in use: another training run holds its lock '" +
-                  lock_path + "'; give this run another " + field("checkpoint") + " path or wait for that run to end");
+CheckpointLock::CheckpointLock(const std::string& checkpoint_path) : lock_path_(checkpoint_path + ".lock") {
+  // The holder removes the lock file when it lets go, so a file opened just before that removal
+  // is no longer the lock: after flock succeeds, the descriptor must still be the file at the
+  // path, or the open and the lock are tried again.
+  for (;;) {
+    fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw Error("checkpoint '" + checkpoint_path + "': cannot create its lock file '" + lock_path_ +
+                  "': " + errno_text());
     }
-    throw Error("checkpoint '" + checkpoint_path + "': cannot lock '" + lock_path + "': " + std::strerror(error));
+    int locked;
+    while ((locked = ::flock(fd_, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (locked != 0) {
+      const int error = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (error == EWOULDBLOCK) {
+        throw Error("checkpoint '" + checkpoint_path + "' is in use: another training run holds its lock '" +
+                    lock_path_ + "'; give this run another " + field("checkpoint") +
+                    " path or wait for that run to end");
+      }
+      throw Error("checkpoint '" + checkpoint_path + "': cannot lock '" + lock_path_ + "': " + std::strerror(error));
+    }
+    struct stat held{}, at_path{};
+    if (::fstat(fd_, &held) == 0 && ::stat(lock_path_.c_str(), &at_path) == 0 && held.st_dev == at_path.st_dev &&
+        held.st_ino == at_path.st_ino) {
+      return;
+    }
+    ::close(fd_);  // the file was removed (or replaced) by the previous holder: lock the new one
+    fd_ = -1;
   }
 }
 
 CheckpointLock::~CheckpointLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing the only descriptor releases the flock
+  if (fd_ < 0) return;
+  // Removed while still held, then released: a run waiting on this file sees it gone and takes
+  // a new one, so two runs never hold locks on two files of the same path.
+  ::unlink(lock_path_.c_str());
+  ::close(fd_);  // closing the only descriptor releases the flock
 }
 
 CheckpointWriter::CheckpointWriter(std::string path) : file_(std::move(path)) {
@@ -225,17 +243,6 @@ void CheckpointReader::read_float_parts(std::string_view name,
     std::memcpy(out, s.data + offset, count * sizeof(float));
     offset += count * sizeof(float);
   }
-}
-
-std::string data_fingerprint(const DataParts& rows) {
-  // Column by column over the parts: the same digest as for their concatenation.
-  Checksum64 sum;
-  for (const DataView& p : rows.parts()) sum.update(p.labels, p.rows * sizeof(float));
-  for (const DataView& p : rows.parts()) sum.update(p.numeric, p.rows * kNumNumeric * sizeof(float));
-  for (const DataView& p : rows.parts()) sum.update(p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum.digest()));
-  return text;
 }
 
 const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where) {

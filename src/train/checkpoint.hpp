@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shadowsync/data/data_fingerprint.hpp"
 #include "shadowsync/data/data_parts.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/file_io.hpp"
@@ -51,11 +52,13 @@ inline constexpr uint64_t kMaxCheckpointReplicas = 4096;
 inline const std::vector<std::string_view> kTrainerCheckpointSections = {
     "header", "replicas", "dense_state", "embeddings", "embedding_state", "sync_state"};
 
-// An exclusive lock on a checkpoint path for as long as the object lives: flock() on PATH.lock
-// (created if needed and left in place: removing it would let a third run lock a new file while
-// the second still holds the old one). A second lock on the same path, from this process or
-// another, is refused with Error naming the path and saying another training run holds it.
-// The kernel releases the lock when the process dies, so a crashed run leaves nothing stale.
+// An exclusive lock on a checkpoint path for as long as the object lives: flock() on PATH.lock,
+// created if needed and removed when the lock is let go (removed while still held, then closed;
+// a locker checks after flock that its descriptor is still the file at the path and starts over
+// otherwise, so two lockers never hold two different files of one path). A second lock on the
+// same path, from this process or another, is refused with Error naming the path and saying
+// another training run holds it. The kernel releases the lock when the process dies, so a
+// crashed run leaves a PATH.lock that blocks nobody; the next run takes it and removes it.
 class CheckpointLock {
  public:
   explicit CheckpointLock(const std::string& checkpoint_path);
@@ -64,6 +67,7 @@ class CheckpointLock {
   CheckpointLock& operator=(const CheckpointLock&) = delete;
 
  private:
+  std::string lock_path_;
   int fd_ = -1;
 };
 
@@ -124,10 +128,6 @@ class CheckpointReader {
   std::vector<Section> sections_;
 };
 
-// The identity of a run's training rows recorded in its checkpoints (checksum64 over the label,
-// dense and sparse columns), as 16 hex digits. Two views with the same rows in the same order
-// give the same fingerprint; any other data, order or split almost surely does not.
-std::string data_fingerprint(const DataParts& rows);
 
 // Typed header access. `where` names the source and the object, e.g. "checkpoint 'x.ckpt'" or
 // "--resume 'x.ckpt': progress[1]"; messages read "WHERE: missing field 'F'" and

@@ -5,6 +5,9 @@
 #include "train/checkpoint.hpp"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -229,8 +232,49 @@ TEST(Checkpoint, LockRefusesASecondHolderAndIsReleased) {
       EXPECT_NE(message.find("another training run"), std::string::npos) << message;
     }
   }
-  CheckpointLock again(path);  // released with its holder
-  std::remove((path + ".lock").c_str());
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock")) << "the lock file is removed when its holder lets go";
+  {
+    CheckpointLock again(path);  // released with its holder
+    EXPECT_TRUE(std::filesystem::exists(path + ".lock"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+}
+
+// A stale lock file (a run that died keeps nothing locked) is taken and then removed.
+TEST(Checkpoint, AStaleLockFileIsTakenAndRemoved) {
+  const std::string path = temp_path("stale.ckpt");
+  std::ofstream(path + ".lock").put(0);
+  { CheckpointLock lock(path); }
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+}
+
+// Many threads contending for one path: at every moment at most one holds it, although each
+// holder removes the file it locked (a locker that opened the removed file starts over).
+TEST(Checkpoint, RemovingTheLockFileNeverLetsTwoHoldersIn) {
+  const std::string path = temp_path("contended.ckpt");
+  std::atomic<int> holders{0}, most{0}, granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        try {
+          CheckpointLock lock(path);
+          const int now = holders.fetch_add(1) + 1;
+          int seen = most.load();
+          while (now > seen && !most.compare_exchange_weak(seen, now)) {
+          }
+          granted.fetch_add(1);
+          std::this_thread::yield();
+          holders.fetch_sub(1);
+        } catch (const Error&) {
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(most.load(), 1) << "two holders of one checkpoint lock at once";
+  EXPECT_GT(granted.load(), 0);
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
 }
 
 TEST(Checkpoint, RefusesDuplicateAndUnknownSections) {
@@ -296,7 +340,7 @@ TEST(Checkpoint, HeaderFieldsAreTypeAndRangeChecked) {
   };
   for (const char* field : {"float", "neg", "frac", "half", "text", "obj"}) {
     const std::string m = message(field, 4096);
-    EXPECT_NE(m.find("'" + std::string(field) + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("'").append(field).append("'")), std::string::npos) << m;
     EXPECT_NE(m.find("x.ckpt"), std::string::npos) << m;
     EXPECT_NE(m.find("must be an integer in 1..4096"), std::string::npos) << m;
   }
