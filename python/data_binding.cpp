@@ -3,7 +3,9 @@
 #include "data_binding.hpp"
 
 #include <cmath>
+#include <array>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 #include <pybind11/stl.h>
@@ -11,6 +13,7 @@
 
 #include "errors.hpp"
 #include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/table_choice.hpp"
 #include "shadowsync/data/feature_transform.hpp"
 
 namespace py = pybind11;
@@ -60,21 +63,17 @@ HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
   return given_hashing(rows_per_table, salt).value_or(HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt));
 }
 
-// The CLI's rule (src/cli/cmd_train.cpp resolve_hashing): options when given, else the cache's
-// own hashing, else the default.
-HashingConfig resolve_hashing(const std::string& path, const py::object& rows_per_table, uint64_t salt) {
+// The rule of every front end (data::choose_hashing): rows_per_table when given (one size or one
+// per table), else a cache's own hashing, else tables sized to the data, else the default.
+HashingConfig resolve_hashing(const std::vector<std::string>& paths, const py::object& rows_per_table, uint64_t salt,
+                              const ParseOptions& reading) {
   if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt)) return *given;
-  std::optional<HashingConfig> stored;
   try {
-    stored = read_cache_hashing(path);
+    py::gil_scoped_release release;
+    return data::choose_hashing(paths, std::nullopt, salt, reading).hashing;
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
-  if (stored) {
-    if (salt != 0 && stored->salt != salt) return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
-    return *stored;
-  }
-  return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
 }
 
 py::array as_array(const py::object& value, const char* name, const char* expected) {
@@ -237,7 +236,7 @@ PyData PyData::from_paths(const std::vector<std::string>& paths, const py::objec
   for (const std::string& path : paths) data.source_ += (data.source_.empty() ? "" : " + ") + path;
   ParseOptions options;
   options.strict = strict;
-  options.hashing = resolve_hashing(paths.front(), rows_per_table, hash_salt);
+  options.hashing = resolve_hashing(paths, rows_per_table, hash_salt, options);
   data.hashing_ = options.hashing;
   try {
     py::gil_scoped_release release;
@@ -258,6 +257,27 @@ const DataView& PyData::joined() const {
   }
   return joined_view_;
 }
+
+namespace {
+
+// Distinct rows (besides row 0, missing) each table uses in `sparse` (rows x 26, hashed with
+// `hashing`).
+std::array<uint64_t, kNumSparse> used_rows(const uint32_t* sparse, size_t rows, const HashingConfig& hashing) {
+  std::array<uint64_t, kNumSparse> used{};
+  for (int t = 0; t < kNumSparse; ++t) {
+    std::vector<bool> seen(hashing.rows[static_cast<size_t>(t)], false);
+    for (size_t i = 0; i < rows; ++i) {
+      const uint32_t row = sparse[i * kNumSparse + static_cast<size_t>(t)];
+      if (row != 0 && !seen[row]) {
+        seen[row] = true;
+        ++used[static_cast<size_t>(t)];
+      }
+    }
+  }
+  return used;
+}
+
+}  // namespace
 
 PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py::object labels_in,
                            const py::object& rows_per_table, uint64_t hash_salt, bool hashed) {
@@ -378,6 +398,19 @@ PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py:
                                bad / kNumSparse, bad % kNumSparse));
     }
     data.view_.sparse = data.sparse_.get();
+    // rows_per_table=None: tables sized to the data, as for files (data::choose_hashing): the
+    // rows used at the default size, then the ids hashed again into the sized tables.
+    if (rows_per_table.is_none()) {
+      const HashingConfig sized = tables_sized_for(used_rows(data.sparse_.get(), rows, data.hashing_), data.hashing_);
+      if (sized != data.hashing_) {
+        data.hashing_ = sized;
+        const CategoryHasher sized_hasher(data.hashing_);
+        py::gil_scoped_release release;
+        with_integer_type(categorical, [&](auto t) {
+          bad = hash_rows<decltype(t)>(categorical, sized_hasher, data.sparse_.get(), rows);
+        });
+      }
+    }
   }
   data.view_.rows = rows;
   data.parts_ = DataParts(data.view_);
