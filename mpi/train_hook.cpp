@@ -21,6 +21,7 @@
 
 #include "inter_host_sync.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/data/data_fingerprint.hpp"
 
 namespace shadowsync::mpi {
 
@@ -124,6 +125,27 @@ void check(int rc, const char* call) {
   throw Error(fmt::format("{} failed: {}", call, text));
 }
 
+// Every process must read the same rows (each trains its own share of them): the training and
+// held-out row counts and the rows' fingerprints are compared with process 0's before anything
+// else. A mismatch is refused on every process, naming the first process that differs.
+void check_same_data(HostRun& run, const DataParts& train, const DataView& eval) {
+  const uint64_t mine[4] = {train.rows(), eval.rows, std::stoull(data_fingerprint(train), nullptr, 16),
+                            std::stoull(data_fingerprint(DataParts(eval)), nullptr, 16)};
+  std::vector<uint64_t> all(4 * static_cast<size_t>(run.size));
+  check(MPI_Allgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, run.report_comm),
+        "MPI_Allgather (the data of every process)");
+  const uint64_t* first = all.data();
+  for (int r = 1; r < run.size; ++r) {
+    const uint64_t* other = all.data() + 4 * static_cast<size_t>(r);
+    if (std::equal(other, other + 4, first)) continue;
+    throw Error(fmt::format(
+        "{}: process {} was given other data than process 0: {} training and {} held-out rows (fingerprint "
+        "{:016x}/{:016x}) against {} and {} (fingerprint {:016x}/{:016x}) on process 0; every process must be given "
+        "the same data, each trains its own share of the rows",
+        field("data"), r, other[0], other[1], other[2], other[3], first[0], first[1], first[2], first[3]));
+  }
+}
+
 }  // namespace
 
 HostRun* join_if_launched() {
@@ -157,6 +179,8 @@ std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts) 
   return fmt::format("{}.host-{}-of-{}", checkpoint, rank, hosts);
 }
 
+int host_rank(const HostRun& run) { return run.rank; }
+
 bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval) {
   host.validate();
   refuse_old_environment();
@@ -164,6 +188,7 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
     check_resume_hosts(config.resume_path, run.rank, run.size);
     config.resume_path = checkpoint_part(config.resume_path, run.rank, run.size);
   }
+  check_same_data(run, train, eval);
   const size_t rows = train.rows();
   const size_t r = static_cast<size_t>(run.rank), h = static_cast<size_t>(run.size);
   const size_t begin = rows * r / h, end = rows * (r + 1) / h;
@@ -177,6 +202,7 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   // Every process checkpoints its own part (its progress, for resume); rank 0's is the model file.
   config.checkpoint_path = checkpoint_part(config.checkpoint_path, run.rank, run.size);
   config.stop_checkpoint_path = checkpoint_part(config.stop_checkpoint_path, run.rank, run.size);
+  config.evaluate_on_stop = false;
   InterHostSyncOptions options;
   options.interval_ms = host.host_sync_interval_ms;
   options.timeout_s = host.host_sync_timeout_s;

@@ -26,12 +26,19 @@ class HostRun;
 // without MPI but mpirun started several processes.
 HostRun* join_if_launched();
 
+// This process's rank (0 reports, prints and evaluates; the others print only errors).
+int host_rank(const HostRun& run);
+
 // Narrows `train` to this process's rows [rN/H, (r+1)N/H); the evaluation rows stay with rank 0
 // only. Checkpoints: rank 0 writes `checkpoint` (what eval and predict read), rank r > 0 writes its
 // part `checkpoint.host-r-of-H` (its progress and state, for resume); the same for the stop
 // checkpoint, and resume reads each process's own file. Resume refuses a checkpoint written with
 // another number of processes (naming both), and then copies rank 0's model to every process.
-// `host` configures the inter-host sync (validated here too). Throws Error naming the field.
+// Every process must be given the same data: row counts and fingerprints are compared first, and
+// a mismatch is refused on every process naming the first that differs. A run stopped by a
+// signal writes its checkpoint without a final evaluation (mpirun kills every process soon after
+// Ctrl-C; see docs/multi-host.md). `host` configures the inter-host sync (validated here too).
+// Throws Error naming the field.
 // Returns true on rank 0, the process that reports.
 bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval);
 

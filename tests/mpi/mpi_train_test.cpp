@@ -91,7 +91,10 @@ TEST(MpiTrain, TwoProcessesTrainEveryRowOnceWithTheNEOfTwoGroups) {
     // Only rank 0 reports and evaluates.
     EXPECT_EQ(two.output.find("eval ("), two.output.rfind("eval (")) << two.output;
     EXPECT_NE(two.output.find("training small on 18000 rows (4000 held out)"), std::string::npos) << two.output;
-    EXPECT_NE(two.output.find("training small on 18000 rows (0 held out)"), std::string::npos) << two.output;
+    // The other process prints no header of its own (nor its data's reading summary).
+    EXPECT_EQ(two.output.find("training small on 18000 rows (0 held out)"), std::string::npos) << two.output;
+    EXPECT_NE(two.output.find(" rows from "), std::string::npos) << two.output;
+    EXPECT_EQ(two.output.find(" rows from "), two.output.rfind(" rows from ")) << two.output;
     const RunResult one = test::run_shadowsync("train --data '" + data_file() + "'" + kModel + " --groups 2 --sync s-ma --sync-interval-ms 20");
     ASSERT_EQ(one.exit_code, 0) << one.output;
     EXPECT_EQ(number_after(one.output, R"(trained (\d+) examples in)"), 36000) << one.output;
@@ -322,7 +325,8 @@ Outcome signal_one_rank(int signal, const std::string& train_options) {
     std::ifstream in(log);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
-  // Wait until both processes train (each prints its "training ..." line).
+  // Wait until both processes train: rank 0 prints its "training ..." line once every process
+  // has opened its data and compared it (a collective), and both processes exist.
   std::vector<pid_t> ranks;
   for (int i = 0; i < 600; ++i) {
     const std::string text = read_log();
@@ -331,7 +335,7 @@ Outcome signal_one_rank(int signal, const std::string& train_options) {
       ++lines;
     }
     ranks = children_of(launcher);
-    if (lines == 2 && ranks.size() == 2) break;
+    if (lines == 1 && ranks.size() == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(ranks.size(), 2u);
@@ -373,6 +377,47 @@ TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
                           "timeout (a process died or hangs): timed out; aborting every process"),
             std::string::npos)
       << o.output;
+}
+
+// Processes given different data (another file, or the same file cut short) are refused before
+// training, naming the process and both row counts; nothing is trained or written.
+TEST(MpiTrain, ProcessesGivenDifferentDataAreRefused) {
+  const std::string other = temp_path("other.tsv");
+  SyntheticOptions options;
+  options.rows = 40000;
+  options.seed = 6;
+  generate_synthetic_criteo(options, other);
+  const std::string shorter = temp_path("shorter.tsv");
+  {
+    std::ifstream in(data_file());
+    std::ofstream out(shorter);
+    std::string line;
+    for (int i = 0; i < 30000 && std::getline(in, line); ++i) out << line << '\n';
+  }
+  const std::string checkpoint = temp_path("mismatch.ckpt");
+  auto both = [&](const std::string& second) {
+    const std::string rank = "'" + test::shadowsync_exe() + "' train" + kModel + " --groups 1 --checkpoint '" +
+                             checkpoint + "' --data ";
+    return test::run_shell_command("mpirun --oversubscribe --bind-to none -np 1 " + rank + "'" + data_file() +
+                                   "' : -np 1 " + rank + "'" + second + "' 2>&1");
+  };
+  const RunResult different = both(other);
+  EXPECT_NE(different.exit_code, 0) << different.output;
+  EXPECT_NE(different.output.find("--data: process 1 was given other data than process 0: 36000 training and 4000 "
+                                  "held-out rows"),
+            std::string::npos)
+      << different.output;
+  EXPECT_EQ(different.output.find("trained"), std::string::npos) << different.output;
+  const RunResult cut = both(shorter);
+  EXPECT_NE(cut.exit_code, 0) << cut.output;
+  EXPECT_NE(cut.output.find("--data: process 1 was given other data than process 0: 27000 training and 3000 held-out "
+                            "rows"),
+            std::string::npos)
+      << cut.output;
+  EXPECT_FALSE(std::filesystem::exists(checkpoint));
+  remove_checkpoint(checkpoint);
+  std::filesystem::remove(other);
+  std::filesystem::remove(shorter);
 }
 
 // The inter-host settings are options, validated by name; the environment variables of earlier
