@@ -13,6 +13,7 @@
 #include "placement_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
+#include "shadowsync/data/table_choice.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/numa/plan.hpp"
@@ -48,22 +49,12 @@ struct TrainOptions {
   char delimiter = '\t';  // --delimiter
   bool classic_momentum = false;
   std::string metrics;            // JSON lines, one object per report
+  std::optional<uint64_t> eval_every;  // unset: see default_eval_every
   double progress_seconds = 0;    // 0 = automatic: 0.5 s on a terminal, 5 s otherwise
   bool quiet = false;             // no progress lines (final summary still printed)
   TrainConfig config;
   mpi::HostSyncConfig host_sync;  // runs across processes (mpirun) only
 };
-
-// --rows-per-table / --hash-salt when given; otherwise a cache's own hashing, or the default.
-HashingConfig resolve_hashing(const std::string& data, const std::optional<uint64_t>& rows_per_table,
-                              uint64_t salt) {
-  if (rows_per_table) return HashingConfig::uniform(checked_rows_per_table(*rows_per_table), salt);
-  if (std::optional<HashingConfig> stored = read_cache_hashing(data)) {
-    if (salt != 0 && stored->salt != salt) return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
-    return *stored;
-  }
-  return HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
-}
 
 int parse_sync_interval(const std::string& text) {
   if (text == "auto") return TrainConfig::kAutoSyncInterval;
@@ -179,12 +170,23 @@ void run_train(TrainOptions& o) {
   ParseOptions parse;
   parse.strict = o.strict;
   parse.delimiter = o.delimiter;
-  parse.hashing = resolve_hashing(o.data, o.rows_per_table, o.hash_salt);
-  config.model = ModelConfig::resolve(o.model, parse.hashing);
 
+  // Under mpirun every process reads the data, but only rank 0 prints what a run prints; the
+  // others print only their errors.
+  mpi::HostRun* hosts = mpi::join_if_launched();
+  const bool first_process = hosts == nullptr || mpi::host_rank(*hosts) == 0;
+  // --rows-per-table, else a cache's hashing, else tables sized to the data (a first pass).
+  const data::HashingChoice hashing =
+      data::choose_hashing(o.data_files, o.rows_per_table, o.hash_salt, parse);
+  parse.hashing = hashing.hashing;
+  config.model = ModelConfig::resolve(o.model, parse.hashing);
+  if (first_process && hashing.source != data::HashingChoice::Source::Given) {
+    std::fprintf(stderr, "%s (--rows-per-table N to choose)\n", data::hashing_choice_text(hashing).c_str());
+  }
   ParseReport report;
-  Dataset train_set = Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(o.quiet));
-  if (!train_set.is_cache()) std::fprintf(stderr, "%s\n", report.summary().c_str());
+  Dataset train_set =
+      Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(o.quiet || !first_process));
+  if (!train_set.is_cache() && first_process) std::fprintf(stderr, "%s\n", report.summary().c_str());
   std::optional<Dataset> eval_set;
   DataParts train = train_set.parts();  // several files: read in order, not copied
   DataView eval;
@@ -192,7 +194,7 @@ void run_train(TrainOptions& o) {
   if (!o.eval_data.empty()) {
     ParseReport eval_report;
     eval_set.emplace(Dataset::open(o.eval_data, parse, &eval_report));
-    if (!eval_set->is_cache()) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
+    if (!eval_set->is_cache() && first_process) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
     eval = eval_set->view();
   } else if (o.eval_fraction && *o.eval_fraction == 0.0) {
     train = train_set.parts();  // --eval-fraction 0: train on everything, no evaluation
@@ -203,8 +205,13 @@ void run_train(TrainOptions& o) {
   // A run stopped by a signal without --checkpoint still leaves its state behind.
   config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
   // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
-  mpi::HostRun* hosts = mpi::join_if_launched();
   const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, o.host_sync, train, eval);
+  // --eval-fraction without --eval-every: a held-out curve along the run (this process's rows).
+  if (o.eval_every) {
+    config.eval_every = *o.eval_every;
+  } else if (o.eval_fraction && *o.eval_fraction > 0 && eval.rows > 0) {
+    config.eval_every = TrainConfig::default_eval_every(train.rows(), config.epochs);
+  }
   // Generated data: the teacher's NE on exactly the evaluated rows (one file; not across hosts).
   std::optional<TeacherScore> teacher;
   if (hosts == nullptr && eval_set) teacher = teacher_on_rows(o.eval_data, eval_set->rows(), 0, eval);
@@ -217,9 +224,16 @@ void run_train(TrainOptions& o) {
   setup.stop = stop_signal_token();
   if (hosts != nullptr) setup.participant = mpi::host_participant(*hosts);
   Trainer trainer(config, train, eval, std::move(setup));
-  std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
-               o.model.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
-               config.sync.name().c_str());
+  if (leader) {
+    std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
+                 o.model.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
+                 config.sync.name().c_str());
+  }
+  // One socket, --groups auto: one group and no replicas to sync. Say how to see shadow sync.
+  if (leader && hosts == nullptr && trainer.groups() == 1 && config.placement.groups == 0 && config.sync.shadow()) {
+    std::fprintf(stderr, "one group (one socket here): no sync rounds; pass --groups 2 to see shadow sync between two "
+                         "replicas on this socket\n");
+  }
   const TrainResult result = trainer.run();
   const int signal = received_stop_signal();
   const int repeated_signals = stop_signals_received() > 0 ? stop_signals_received() - 1 : 0;
@@ -235,6 +249,15 @@ void run_train(TrainOptions& o) {
   const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report, o.metrics) : "";
   if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher);
   if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
+  if (leader && config.epochs > 1) {
+    if (const std::optional<NeRise> rise = held_out_ne_rise(result, train.rows())) {
+      std::fprintf(stderr,
+                   "shadowsync: warning: held-out NE rose from %.5f (at %llu examples, epoch %d) to %.5f at the end: "
+                   "the epochs after %d overfit; --epochs %d stops near the best model\n",
+                   rise->best_ne, static_cast<unsigned long long>(rise->best_examples), rise->best_epoch,
+                   rise->final_ne, rise->best_epoch, rise->best_epoch);
+    }
+  }
   if (repeated_signals > 0) {
     std::fprintf(stderr, "received %d more stop signal(s) while shutting down: ignored, to finish the checkpoint\n",
                  repeated_signals);
@@ -292,8 +315,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--sync-every", c.sync_every, "Foreground modes: sync after every k iterations of each worker")
       ->capture_default_str()->check(integer_in(1, 1 << 30));
   cmd->add_option("--sync-interval-ms", o.sync_interval,
-                  "Shadow modes: ms from one round's start to the next: auto (continuous with a spare core, "
-                  "else paced to about 10% of a core) or a number (0 = continuous)")
+                  "Shadow modes: auto = rounds back to back when the sync thread has a spare processing unit, "
+                  "else one round per --sync-round-iterations iterations of each group; or N = N ms from one "
+                  "round's start to the next (0 = back to back)")
       ->capture_default_str();
   cmd->add_option("--sync-round-iterations", c.sync_round_iterations,
                   "Shadow modes, auto pacing, no spare core: one round per this many iterations of each group")
@@ -304,7 +328,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--block-momentum", c.block_momentum, "BMUF / PA block momentum eta (default BMUF 1 - 1/groups, PA 1 - 1/sqrt(groups))");
   cmd->add_option("--block-lr", c.block_lr, "BMUF / PA block learning rate zeta (default 1)");
   cmd->add_flag("--classic-momentum", o.classic_momentum, "BMUF / PA: classic instead of Nesterov block momentum");
-  cmd->add_option("--eval-every", c.eval_every, "Evaluate every N examples (0 = only at the end)");
+  cmd->add_option("--eval-every", o.eval_every, "Evaluate every N examples (0 = only at the end; default: with "
+                  "--eval-fraction, 8 evaluations along the run, else only at the end)");
   cmd->add_option("--checkpoint", c.checkpoint_path, "Write checkpoints to this file");
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "Checkpoint every N examples as well as at the end");
   cmd->add_option("--resume", c.resume_path, "Continue from this checkpoint");
@@ -331,7 +356,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--host-block-momentum", h.host_block_momentum,
                   "mpirun: BMUF block momentum across processes (default 1 - 1/processes)");
   cmd->add_option("--host-block-lr", h.host_block_lr, "mpirun: BMUF block learning rate across processes (default 1)");
-  add_rows_per_table(*cmd, o.rows_per_table, "Embedding rows per table (default: the cache's, else 131072)");
+  add_rows_per_table(*cmd, o.rows_per_table, "Embedding rows per table (default: the cache's; for text files, sized to the data: twice the rows each table uses, as a power of two, at most 131072; 131072 for standard input)");
   cmd->add_option("--hash-salt", o.hash_salt, "Salt of the categorical hash")->capture_default_str();
   cmd->add_flag("--strict", o.strict, "Stop at the first bad input line instead of skipping it");
   add_delimiter(*cmd, o.delimiter);

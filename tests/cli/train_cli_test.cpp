@@ -3,6 +3,8 @@
 // read the checkpoint; SIGINT stops a run with a checkpoint and exit code 130, and --resume
 // finishes it. The executable's path comes in SHADOWSYNC_EXE (tests/cli/meson.build).
 #include <gtest/gtest.h>
+
+#include <iostream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -302,6 +304,56 @@ TEST(TrainCommand, FailuresWhileTrainingStopCleanlyWithOneMessage) {
   for (const RunResult* r : {&metrics, &ckpt, &diverged}) {
     EXPECT_EQ(r->output.find("terminate"), std::string::npos) << r->output;
   }
+}
+
+// A learning rate that makes the loss explode without overflowing (exit 0 with NE 4.1e9 before):
+// exit 2, naming the example count and both learning rates, and no checkpoint of it.
+TEST(TrainCommand, ALossThatExplodesIsDivergenceAndWritesNoCheckpoint) {
+  const std::string checkpoint = temp_path("exploded.ckpt");
+  const RunResult r = run("train --data '" + data_file() + "' --model tiny --rows-per-table 4096 --quiet --lr 1e6 "
+                          "--sync none --groups 1 --checkpoint '" + checkpoint + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("shadowsync: error: training diverged at about "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("lower --lr (now 1e+06) / --emb-lr (now 0.05)"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(checkpoint)) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(checkpoint + ".lock")) << r.output;
+}
+
+// Without --rows-per-table a text file's tables are sized to its data: 1,999 rows of `small`
+// write a checkpoint of a few MB (233 MB at the preset's 131,072 rows per table before).
+TEST(TrainCommand, TablesAreSizedToTheDataByDefault) {
+  const std::string small = temp_path("1999.tsv");
+  SyntheticOptions options;
+  options.rows = 1999;
+  options.seed = 8;
+  generate_synthetic_criteo(options, small);
+  const std::string checkpoint = temp_path("sized.ckpt");
+  const RunResult r = run("train --data '" + small + "' --model small --quiet --sync none --groups 1 --checkpoint '" +
+                          checkpoint + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tables sized to the data: "), std::string::npos) << r.output;
+  const uintmax_t bytes = std::filesystem::file_size(checkpoint);
+  std::cout << "checkpoint of 1,999 rows: " << bytes << " bytes\n";
+  EXPECT_LT(bytes, 8u << 20) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(checkpoint + ".lock")) << "a clean run removes its lock file";
+  // eval and predict read the model with its own sizes.
+  const RunResult e = run("eval --checkpoint '" + checkpoint + "' --data '" + small + "'");
+  EXPECT_EQ(e.exit_code, 0) << e.output;
+  std::filesystem::remove(checkpoint);
+  std::filesystem::remove(small);
+}
+
+// One socket and --groups auto: one group, no sync rounds; the run says how to see shadow sync.
+TEST(TrainCommand, AOneGroupRunSaysHowToSeeShadowSync) {
+  const RunResult r = run("train --data '" + data_file() + "'" + kSmall + "--topology 'package:1 core:1 pu:1' --max-examples 2000");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("one group (one socket here): no sync rounds; pass --groups 2 to see shadow sync"),
+            std::string::npos)
+      << r.output;
+  const RunResult two = run("train --data '" + data_file() + "'" + kSmall +
+                            "--topology 'package:1 core:2 pu:1' --groups 2 --max-examples 2000");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_EQ(two.output.find("pass --groups 2"), std::string::npos) << two.output;
 }
 
 // A worker that cannot allocate its buffers (its thread throws): the error is carried out of the
