@@ -229,18 +229,21 @@ bool with_integer_type(const py::array& a, F&& f) {
 }  // namespace
 
 PyData PyData::from_paths(const std::vector<std::string>& paths, const py::object& rows_per_table,
-                          uint64_t hash_salt, bool strict) {
+                          uint64_t hash_salt, bool strict, bool keep_bad_lines) {
   if (paths.empty()) raise_python(ErrorKind::Value, "path: expected a path or a non-empty list of paths");
   PyData data;
   data.paths_ = paths;
   for (const std::string& path : paths) data.source_ += (data.source_.empty() ? "" : " + ") + path;
   ParseOptions options;
   options.strict = strict;
+  options.keep_bad_lines = keep_bad_lines;
   options.hashing = resolve_hashing(paths, rows_per_table, hash_salt, options);
   data.hashing_ = options.hashing;
   try {
     py::gil_scoped_release release;
-    data.dataset_.emplace(Dataset::open_many(paths, options));
+    ParseReport report;
+    data.dataset_.emplace(Dataset::open_many(paths, options, &report));
+    data.bad_rows_ = std::move(report.bad_rows);
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
@@ -432,7 +435,7 @@ py::array column_view(const T* data, std::vector<py::ssize_t> shape, py::handle 
 void bind_data(py::module_& m) {
   py::class_<PyData>(m, "_Data", "Examples as the engine reads them (use shadowsync.Dataset).")
       .def_static("from_paths", &PyData::from_paths, py::arg("paths"), py::arg("rows_per_table") = py::none(),
-                  py::arg("hash_salt") = 0, py::arg("strict") = false)
+                  py::arg("hash_salt") = 0, py::arg("strict") = false, py::arg("keep_bad_lines") = false)
       .def_static("from_arrays", &PyData::from_arrays, py::arg("numeric"), py::arg("categorical"),
                   py::arg("labels") = py::none(), py::arg("rows_per_table") = py::none(), py::arg("hash_salt") = 0,
                   py::arg("hashed") = false)
@@ -440,6 +443,12 @@ void bind_data(py::module_& m) {
       .def_property_readonly("files", [](const PyData& d) { return d.paths().size(); })
       .def_property_readonly("source", &PyData::source)
       .def_property_readonly("is_cache", &PyData::is_cache)
+      .def_property_readonly("bad_rows", [](const PyData& d) {
+        const std::vector<uint64_t>& rows = d.bad_rows();
+        py::array_t<int64_t> out(static_cast<py::ssize_t>(rows.size()));
+        std::copy(rows.begin(), rows.end(), out.mutable_data());
+        return out;
+      })
       .def_property_readonly("zero_copy_arrays", &PyData::zero_copy_arrays)
       .def_property_readonly("rows_per_table", [](const PyData& d) {
         py::list rows;

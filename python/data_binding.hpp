@@ -24,8 +24,10 @@ class PyData {
   // cache's stored hashing, else the default. Errors: OSError (file), ValueError (options).
   // Several paths: their rows in order, as Dataset::open_many (the hashing rule applied to the
   // first; caches must all have that hashing).
+  // keep_bad_lines (predict's bad_rows="nan"; not with strict): each bad line keeps its place as
+  // a placeholder row, listed by bad_rows(), so rows and data lines align.
   static PyData from_paths(const std::vector<std::string>& paths, const pybind11::object& rows_per_table,
-                           uint64_t hash_salt, bool strict);
+                           uint64_t hash_salt, bool strict, bool keep_bad_lines = false);
   // numeric float [n, 13] raw values (NaN = missing; transformed as the parser does);
   // categorical integers [n, 26]: raw 32-bit ids (as the TSV's hex values; negative = missing),
   // hashed here with CategoryHasher(rows_per_table, hash_salt), or with hashed=true already table
@@ -46,6 +48,8 @@ class PyData {
   const std::string& source() const { return source_; }
   const std::vector<std::string>& paths() const { return paths_; }  // empty for arrays
   bool is_cache() const { return dataset_ && dataset_->is_cache(); }
+  // The placeholder rows of bad lines (from_paths with keep_bad_lines), in order.
+  const std::vector<uint64_t>& bad_rows() const { return bad_rows_; }
   // How many of the three arrays were used without a copy (for tests and the benchmark).
   int zero_copy_arrays() const { return zero_copy_; }
 
@@ -58,6 +62,7 @@ class PyData {
   mutable std::unique_ptr<DataBlock> joined_block_;  // several files: joined() made on first use
   mutable DataView joined_view_;
   std::optional<Dataset> dataset_;  // from a path
+  std::vector<uint64_t> bad_rows_;
   // Columns copied or transformed from arrays (empty when used in place).
   std::unique_ptr<float[]> labels_, numeric_;
   std::unique_ptr<uint32_t[]> sparse_;

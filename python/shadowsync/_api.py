@@ -159,12 +159,35 @@ class Model:
         """Quality on `data` (Dataset or path): dict of examples, ne, logloss, auc, calibration."""
         return self._model.evaluate(self._dataset(data)._data)
 
-    def predict_logits(self, data):
-        return self._model.predict_logits(self._dataset(data)._data)
+    def _predict_data(self, data, bad_rows):
+        # A path gives one row per data line, as `shadowsync predict` does: a bad line is refused
+        # (OSError naming file and line) or, with bad_rows="nan", keeps its place (given NaN).
+        if bad_rows not in ("refuse", "nan"):
+            raise ValueError(f"bad_rows: expected 'refuse' or 'nan', got {bad_rows!r}")
+        if not isinstance(data, (str, bytes, os.PathLike, list, tuple)):
+            return _as_dataset(data, "data")._data
+        paths = [os.fsdecode(p) for p in data] if isinstance(data, (list, tuple)) else [os.fsdecode(data)]
+        if not paths:
+            raise ValueError("data: expected a path or a non-empty list of paths, got an empty list")
+        return _shadowsync._Data.from_paths(paths, list(self.rows_per_table), self.hash_salt,
+                                            strict=bad_rows == "refuse", keep_bad_lines=bad_rows == "nan")
 
-    def predict(self, data):
-        """Click probabilities of every row of `data` (Dataset or path), float32 (n,)."""
-        logits = self.predict_logits(data).astype(np.float64)
+    def predict_logits(self, data, bad_rows="refuse"):
+        """Logits of every row of `data` (Dataset or path), float32 (n,); see predict()."""
+        d = self._predict_data(data, bad_rows)
+        logits = self._model.predict_logits(d)
+        if bad_rows == "nan" and len(d.bad_rows):
+            logits[d.bad_rows] = np.nan
+        return logits
+
+    def predict(self, data, bad_rows="refuse"):
+        """Click probabilities of every row of `data` (Dataset or path), float32 (n,).
+
+        A path (or list of paths) gives exactly one value per data line, in order (a header line
+        and empty lines at the end are not data lines): a bad line raises OSError naming the file
+        and line, or with bad_rows="nan" gives NaN in its place.
+        """
+        logits = self.predict_logits(data, bad_rows).astype(np.float64)
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def to_bytes(self):

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <memory>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <vector>
 
 
+#include "cleanup_signals.hpp"
 #include "commands.hpp"
 #include "common_options.hpp"
 #include "shadowsync/data/binary_cache.hpp"
@@ -81,6 +83,8 @@ void add_convert_command(CLI::App& app) {
   cmd->add_flag("--strict", args->strict, "stop at the first bad line instead of skipping it");
   add_delimiter(*cmd, args->delimiter);
   cmd->callback([args] {
+    // SIGINT / SIGTERM remove the cache's temporary and end the process (nothing to save).
+    remove_temporaries_on_stop_signals();
     const std::string out = args->files.back();
     const std::vector<std::string> inputs(args->files.begin(), args->files.end() - 1);
     std::vector<std::pair<std::string_view, std::string>> named_inputs;
@@ -115,7 +119,9 @@ void add_convert_command(CLI::App& app) {
       }
       std::fflush(stdout);
     };
-    const ConvertReport report = convert_to_cache(inputs, out, options, [](const ParseReport& r) {
+    ConvertReport report;
+    try {
+    report = convert_to_cache(inputs, out, options, [](const ParseReport& r) {
       fmt::print("{}\n", r.summary());
       const double mb = static_cast<double>(r.bytes) / 1e6;
       fmt::print("parsed {:.1f} MB{} in {:.2f} s ({:.0f} MB/s)\n", mb,
@@ -125,6 +131,11 @@ void add_convert_command(CLI::App& app) {
                  r.seconds, r.seconds > 0 ? mb / r.seconds : 0.0);
       std::fflush(stdout);
     }, progress);
+    } catch (const std::bad_alloc&) {
+      throw Error(fmt::format("convert: out of memory while converting into '{}' (about 140 MiB "
+                              "are needed, see docs/data.md); raise the memory limit (ulimit -v)",
+                              out));
+    }
     const auto& rows = options.hashing.rows;
     const bool uniform = std::all_of(rows.begin(), rows.end(), [&](uint32_t r) { return r == rows[0]; });
     uint64_t total_rows = 0;

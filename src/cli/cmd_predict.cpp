@@ -1,8 +1,11 @@
-// `shadowsync predict`: one click probability per input line, in input order, to standard output
+// `shadowsync predict`: one click probability per data line, in input order, to standard output
 // (default, or --out -) or to --out FILE (a regular file replaced atomically; a FIFO or device
 // written through; a symbolic link written through to its target). Status goes to stderr.
+// Row alignment: a bad line is refused (naming file and line), or with --bad-rows nan gets "nan"
+// in its place; never fewer lines out than data lines in (docs/data.md, "Predictions").
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +30,7 @@ void add_predict_command(CLI::App& app) {
     std::vector<std::string> data;  // one or more files, predicted in order
     std::string out = "-";
     char delimiter = '\t';
+    std::string bad_rows = "refuse";
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write one click probability per input line, in input order");
@@ -38,6 +42,11 @@ void add_predict_command(CLI::App& app) {
                   "file is replaced atomically, a FIFO or device written through")
       ->capture_default_str();
   add_delimiter(*cmd, options->delimiter);
+  cmd->add_option("--bad-rows", options->bad_rows,
+                  "What a bad input line gives: refuse (default: stop, naming the file and line) "
+                  "or nan (a 'nan' line in its place, so output lines still match input lines)")
+      ->check(CLI::IsMember({"refuse", "nan"}))
+      ->capture_default_str();
   cmd->callback([options] {
     if (options->out.empty()) throw Error("--out must not be empty (use - for standard output)");
     std::vector<std::pair<std::string_view, std::string>> inputs = {{"--checkpoint", options->checkpoint}};
@@ -46,17 +55,31 @@ void add_predict_command(CLI::App& app) {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
-    // Strict: a skipped line would shift every later probability onto the wrong line.
-    parse.strict = true;
+    // A skipped line would shift every later probability onto the wrong line: refuse the first
+    // bad line (strict), or keep a placeholder row for it and give it NaN.
+    const bool nan_rows = options->bad_rows == "nan";
+    parse.strict = !nan_rows;
+    parse.keep_bad_lines = nan_rows;
     parse.delimiter = options->delimiter;
-    const Dataset data = Dataset::open_many(options->data, parse);
-    const std::vector<float> logits =
+    ParseReport report;
+    const Dataset data = Dataset::open_many(options->data, parse, &report);
+    std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.parts());
+    for (const uint64_t row : report.bad_rows) logits.at(row) = std::numeric_limits<float>::quiet_NaN();
+    if (!report.bad_rows.empty()) {
+      std::fprintf(stderr, "%zu bad lines given nan (first: %s)\n", report.bad_rows.size(),
+                   report.first_errors.empty() ? "?" : report.first_errors.front().c_str());
+    }
+    for (const std::string& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     const std::unique_ptr<OutputFile> out = OutputFile::open(options->out);
     std::string text;
     text.reserve(size_t{1} << 20);
     for (float z : logits) {
-      fmt::format_to(std::back_inserter(text), "{:.6f}\n", 1.0 / (1.0 + std::exp(-static_cast<double>(z))));
+      if (std::isnan(z)) {
+        text += "nan\n";  // a bad line (--bad-rows nan)
+      } else {
+        fmt::format_to(std::back_inserter(text), "{:.6f}\n", 1.0 / (1.0 + std::exp(-static_cast<double>(z))));
+      }
       if (text.size() >= (size_t{1} << 20)) {
         out->write(text);
         text.clear();

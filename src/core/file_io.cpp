@@ -1,11 +1,16 @@
 // Atomic and write-through output files, and the output-is-an-input refusal (file_io.hpp).
 #include "shadowsync/core/file_io.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <charconv>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +24,37 @@ namespace shadowsync {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// The temporaries of the writers alive now, for remove_pending_temporaries() (a signal handler):
+// fixed slots, each claimed by one writer (state kFree -> kFilling -> kReady -> kFree). The
+// handler only reads slots in state kReady, whose path is not changed while they are.
+constexpr size_t kPendingSlots = 64;
+enum SlotState : int { kFree = 0, kFilling = 1, kReady = 2 };
+struct PendingSlot {
+  std::atomic<int> state{kFree};
+  char path[PATH_MAX];
+};
+std::array<PendingSlot, kPendingSlots> g_pending;
+static_assert(std::atomic<int>::is_always_lock_free);
+
+// Lists `path`; returns the slot index, or -1 when none is free or the path is too long (then a
+// signal leaves that temporary behind, and the next writer of the same target removes it).
+int list_pending(const std::string& path) {
+  if (path.size() >= PATH_MAX) return -1;
+  for (size_t i = 0; i < kPendingSlots; ++i) {
+    int expected = kFree;
+    if (g_pending[i].state.compare_exchange_strong(expected, kFilling)) {
+      std::memcpy(g_pending[i].path, path.c_str(), path.size() + 1);
+      g_pending[i].state.store(kReady);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void unlist_pending(int slot) {
+  if (slot >= 0) g_pending[static_cast<size_t>(slot)].state.store(kFree);
+}
 
 std::string unique_temp_name(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
@@ -50,16 +86,61 @@ void fsync_folder_of(const std::string& path) {
 
 }  // namespace
 
+size_t remove_stale_temporaries(const std::string& path) {
+  const std::filesystem::path target(path);
+  std::string folder = target.parent_path().string();
+  if (folder.empty()) folder = ".";
+  const std::string prefix = target.filename().string() + ".tmp.";
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return 0;
+  size_t removed = 0;
+  const pid_t self = ::getpid();
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name(entry->d_name);
+    if (!name.starts_with(prefix)) continue;
+    // <pid>.<n>, both decimal, nothing else.
+    const std::string_view rest = name.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == rest.size()) continue;
+    long pid = 0;
+    const auto [pid_end, pid_ec] = std::from_chars(rest.data(), rest.data() + dot, pid);
+    uint64_t n = 0;
+    const auto [n_end, n_ec] = std::from_chars(rest.data() + dot + 1, rest.data() + rest.size(), n);
+    if (pid_ec != std::errc() || pid_end != rest.data() + dot || n_ec != std::errc() ||
+        n_end != rest.data() + rest.size() || pid <= 0 || pid > INT_MAX) {
+      continue;
+    }
+    if (static_cast<pid_t>(pid) == self) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    const std::string stale = folder + "/" + std::string(name);
+    struct stat st {};
+    if (::lstat(stale.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(stale.c_str()) == 0) {
+      ++removed;
+    }
+  }
+  ::closedir(dir);
+  return removed;
+}
+
+void remove_pending_temporaries() noexcept {
+  for (PendingSlot& slot : g_pending) {
+    if (slot.state.load() == kReady) ::unlink(slot.path);
+  }
+}
+
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)), temp_path_(unique_temp_name(path_)) {
+  remove_stale_temporaries(path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     throw Error("'" + path_ + "': cannot create the temporary file '" + temp_path_ + "': " + errno_text(errno));
   }
+  pending_slot_ = list_pending(temp_path_);
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(temp_path_.c_str());
+  unlist_pending(pending_slot_);
 }
 
 void AtomicFileWriter::write(const void* data, size_t bytes) {
@@ -93,6 +174,8 @@ void AtomicFileWriter::commit() {
     throw Error("'" + path_ + "': cannot rename '" + temp_path_ + "' over it: " + errno_text(errno));
   }
   committed_ = true;
+  unlist_pending(pending_slot_);
+  pending_slot_ = -1;
   fsync_folder_of(path_);
 }
 

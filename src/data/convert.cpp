@@ -10,6 +10,7 @@
 #include "stream_parse.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/dataset.hpp"
 
 namespace shadowsync {
 namespace {
@@ -44,21 +45,28 @@ ConvertReport convert_to_cache(const std::vector<std::string>& given, const std:
                                const std::function<void(const ConvertProgress&)>& progress) {
   if (given.empty()) throw Error(out + ": no input to convert");
   const std::vector<std::string> inputs = expand_directories(given);
+  refuse_repeated_inputs(inputs);
   for (const std::string& in : inputs) {
     if (has_cache_magic(in)) {
       throw Error(in + ": already a binary cache; convert reads Criteo TSV text");
     }
   }
+  // The first input is opened (a FIFO waits for its writer here) before the cache's temporary
+  // is created: an input that cannot be opened, or a stop while waiting, leaves nothing behind.
+  ConvertProgress where;
+  where.files = inputs.size();
+  where.path = inputs.front();
+  if (progress) progress(where);
+  std::unique_ptr<data::InputStream> first = data::InputStream::open(inputs.front());
   CacheWriter writer(out, options.hashing);
   ConvertReport report;
   std::array<uint64_t, kNumNumeric> missing{};
-  ConvertProgress where;
-  where.files = inputs.size();
   for (const std::string& path : inputs) {
     where.path = path;
     where.bytes = where.rows = 0;
-    if (progress) progress(where);
-    const std::unique_ptr<data::InputStream> in = data::InputStream::open(path);
+    if (where.file > 0 && progress) progress(where);
+    const std::unique_ptr<data::InputStream> in =
+        where.file == 0 ? std::move(first) : data::InputStream::open(path);
     ParseReport file;
     data::parse_criteo_stream(
         *in, options,

@@ -41,6 +41,8 @@ struct ChunkResult {
   uint64_t bad = 0;
   std::vector<std::string> errors;  // first kMaxReportedErrors, "file:line: reason"
   std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> bad_slots;  // keep_bad_lines: the placeholder rows' slots
+  std::string cut_warning;          // the chunk ends the text with a cut-off row
 };
 
 std::vector<Chunk> split_chunks(std::string_view text, size_t chunk_bytes) {
@@ -70,8 +72,35 @@ uint64_t count_lines(const char* b, const char* e) {
   return lines;
 }
 
+// Criteo ids are 8 hex digits (the reader accepts 1 to 8 anywhere else).
+constexpr ptrdiff_t kCriteoIdDigits = 8;
+
+// For the text's last line when it has no newline: true (and *error filled) when it is a cut-off
+// row: fewer than 40 fields, or a last field C26 of 1 to 7 hex digits. A complete row (40 fields,
+// C26 empty or of 8 digits) is legal without its newline.
+bool cut_off_row(const char* b, const char* e, char delimiter, data::LineError* error) {
+  const auto delimiters = std::count(b, e, delimiter);
+  if (delimiters + 1 < kMaxFields) {
+    *error = data::LineError{data::BadLine::kIncompleteLastLine, 0, b, e, b, e, delimiter};
+    return true;
+  }
+  const char* last = static_cast<const char*>(::memrchr(b, delimiter, static_cast<size_t>(e - b))) + 1;
+  if (e - last > 0 && e - last < kCriteoIdDigits) {
+    *error = data::LineError{data::BadLine::kIncompleteLastLine, kMaxFields - 1, last, e, b, e,
+                             delimiter};
+    return true;
+  }
+  return false;
+}
+
+void placeholder_row(DataBlock& out, size_t slot) {
+  out.labels()[slot] = 0.0f;
+  std::fill_n(out.numeric() + slot * kNumNumeric, kNumNumeric, 0.0f);
+  std::fill_n(out.sparse() + slot * kNumSparse, kNumSparse, kMissingRow);
+}
+
 void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& name,
-                 const data::LineParser& parser, bool strict,
+                 const data::LineParser& parser, bool strict, bool keep,
                  std::atomic<size_t>& first_bad_chunk, size_t chunk_index, uint64_t line_offset,
                  DataBlock& out, ChunkResult& result) {
   const char* p = text.data() + chunk.begin;
@@ -87,15 +116,16 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     const char* line_end = nl ? static_cast<const char*>(nl) : end;
     if (line_end != p && line_end[-1] == '\r') --line_end;
     uint32_t mask = 0;
-    // The text's last line without its newline: a file cut in the middle of a line, unless it
-    // is a complete row (a cut inside a row's last field cannot be told from a short value).
-    // A line bad for another reason reports that reason.
+    // The text's last line without its newline: a file cut in the middle of a row, unless it
+    // is a complete row (cut_off_row). A line bad for another reason reports that reason.
     bool good = parser.parse(p, line_end, out.labels() + slot, out.numeric() + slot * kNumNumeric,
                              out.sparse() + slot * kNumSparse, &mask, &error);
-    if (good && nl == nullptr && std::count(p, line_end, parser.delimiter()) + 1 < kMaxFields) {
-      error = data::LineError{data::BadLine::kIncompleteLastLine, 0, p, line_end, p, line_end,
-                              parser.delimiter()};
+    if (good && nl == nullptr && cut_off_row(p, line_end, parser.delimiter(), &error)) {
       good = false;
+      result.cut_warning = fmt::format(
+          "{}: the input ends in the middle of a row (line {} has no newline and is incomplete): "
+          "was it cut off?",
+          name, line_offset + line + 1);
     }
     if (good) {
       ++slot;
@@ -115,6 +145,11 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
         }
         break;
       }
+      if (keep) {
+        placeholder_row(out, slot);
+        result.bad_slots.push_back(slot);
+        ++slot;
+      }
     }
     ++line;
     p = next;
@@ -127,6 +162,9 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
 
 void ParseReport::add_file(const ParseReport& next) {
   file += (file.empty() ? "" : " + ") + next.file;
+  for (const uint64_t r : next.bad_rows) bad_rows.push_back(rows + r);
+  bad_lines_kept = bad_lines_kept || next.bad_lines_kept;
+  warnings.insert(warnings.end(), next.warnings.begin(), next.warnings.end());
   lines += next.lines;
   rows += next.rows;
   bad_lines += next.bad_lines;
@@ -140,13 +178,14 @@ void ParseReport::add_file(const ParseReport& next) {
 }
 
 std::string ParseReport::summary() const {
-  std::string out = fmt::format("{}: {} rows from {} lines, {} bad lines skipped", file, rows,
-                                lines, bad_lines);
+  std::string out = fmt::format("{}: {} rows from {} lines, {} bad lines {}", file, rows, lines,
+                                bad_lines, bad_lines_kept ? "kept as placeholder rows" : "skipped");
   if (header) out += ", header line skipped";
   for (const std::string& e : first_errors) out += "\n  " + e;
   if (bad_lines > first_errors.size()) {
     out += fmt::format("\n  ... and {} more bad lines", bad_lines - first_errors.size());
   }
+  for (const std::string& w : warnings) out += "\n  warning: " + w;
   return out;
 }
 
@@ -180,7 +219,11 @@ void check_text_format(std::string_view text, const std::string& name, char deli
                             format, tool, name, decompressed_name(suffix)));
   };
   if (starts_with("\x1f\x8b")) compressed("gzip", "zcat", ".gz");
-  if (starts_with("\x28\xb5\x2f\xfd")) compressed("zstd", "zstdcat", ".zst");
+  if (starts_with("\x28\xb5\x2f\xfd") ||
+      (text.size() >= 4 && (static_cast<unsigned char>(text[0]) & 0xF0) == 0x50 &&
+       text.substr(1, 3) == "\x2a\x4d\x18")) {  // a zstd frame or skippable frame
+    compressed("zstd", "zstdcat", ".zst");
+  }
   if (starts_with("BZh")) compressed("bzip2", "bzcat", ".bz2");
   if (starts_with(std::string_view("\xfd\x37\x7a\x58\x5a\x00", 6))) compressed("xz", "xzcat", ".xz");
   if (starts_with("PK\x03\x04")) {
@@ -236,6 +279,64 @@ size_t header_line_bytes(std::string_view text, char delimiter) {
   return text.substr(0, end).find(delimiter) == std::string_view::npos ? 0 : end;
 }
 
+size_t bom_bytes(std::string_view text) { return text.starts_with("\xEF\xBB\xBF") ? 3 : 0; }
+
+size_t trailing_empty_lines_start(std::string_view text, uint64_t* count) {
+  size_t end = text.size();
+  uint64_t n = 0;
+  while (end > 0 && text[end - 1] == '\n') {
+    size_t b = end - 1;  // the line's content is text[start, b)
+    if (b > 0 && text[b - 1] == '\r') --b;
+    if (b != 0 && text[b - 1] != '\n') break;  // a non-empty line
+    end = b;
+    ++n;
+  }
+  *count = n;
+  return end;
+}
+
+std::string missing_label_hint(std::string_view text, const std::string& name, char delimiter) {
+  // The same sample for every reader: the whole lines within the first kMaxLineBytes (a stream's
+  // first buffer holds at least that much after a header), empty lines skipped.
+  constexpr int kSampleLines = 1000;
+  text = text.substr(0, std::min(text.size(), kMaxLineBytes));
+  int lines = 0;
+  size_t at = 0;
+  while (lines < kSampleLines) {
+    const size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) break;  // only whole lines
+    const std::string_view line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty() || line == "\r") continue;
+    if (std::count(line.begin(), line.end(), delimiter) != kMaxFields - 2) return {};
+    ++lines;
+  }
+  if (lines == 0) return {};
+  return fmt::format("; {} has {} fields per line: Criteo's layout is a label then {} numeric and "
+                     "{} categorical fields; is the label column missing?",
+                     name, kMaxFields - 1, kNumNumeric, kNumSparse);
+}
+
+Segment bad_lines_segment(uint64_t lines, uint64_t first_line, const std::string& name,
+                          const std::string& reason, bool strict, bool keep) {
+  Segment out;
+  out.lines = lines;
+  out.bad = lines;
+  for (uint64_t i = 0; i < lines && out.errors.size() < kMaxReportedErrors; ++i) {
+    out.errors.push_back(fmt::format("{}:{}: {}", name, first_line + i + 1, reason));
+    if (strict) throw Error(out.errors.front());
+  }
+  if (keep) {
+    out.block = DataBlock::uninitialized(lines);
+    for (uint64_t i = 0; i < lines; ++i) {
+      placeholder_row(out.block, i);
+      out.bad_rows.push_back(i);
+    }
+    out.rows = lines;
+  }
+  return out;
+}
+
 size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
   const size_t concurrency = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
   return std::min(max_chunk_bytes, std::max(text_bytes / (8 * concurrency), kMinChunkBytes));
@@ -243,7 +344,8 @@ size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes) {
 
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
                       bool strict, size_t chunk_bytes, uint64_t first_line, DataBlock* spare,
-                      size_t room_for_bytes) {
+                      size_t room_for_bytes, bool keep) {
+  keep = keep && !strict;
   std::vector<Chunk> chunks = split_chunks(text, chunk_bytes);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks.size(), 1),
                     [&](const tbb::blocked_range<size_t>& r) {
@@ -279,8 +381,8 @@ Segment parse_segment(std::string_view text, const std::string& name, const Line
                         if (strict && c > first_bad_chunk.load(std::memory_order_relaxed)) {
                           continue;  // an earlier chunk already has the first bad line
                         }
-                        parse_chunk(text, chunks[c], name, parser, strict, first_bad_chunk, c,
-                                    first_line, block, results[c]);
+                        parse_chunk(text, chunks[c], name, parser, strict, keep, first_bad_chunk,
+                                    c, first_line, block, results[c]);
                       }
                     });
 
@@ -301,6 +403,8 @@ Segment parse_segment(std::string_view text, const std::string& name, const Line
       std::memmove(block.sparse() + rows * kNumSparse, block.sparse() + from * kNumSparse,
                    r.rows * kNumSparse * sizeof(uint32_t));
     }
+    for (const uint64_t slot : r.bad_slots) out.bad_rows.push_back(slot);  // no gaps when kept
+    if (!r.cut_warning.empty()) out.cut_warning = r.cut_warning;
     rows += r.rows;
     out.bad += r.bad;
     for (int j = 0; j < kNumNumeric; ++j) out.missing[j] += r.missing[j];
@@ -315,8 +419,11 @@ Segment parse_segment(std::string_view text, const std::string& name, const Line
 }
 
 void ParseTotals::add(const Segment& s) {
+  for (const uint64_t r : s.bad_rows) bad_rows.push_back(rows_out + r);
+  if (!s.cut_warning.empty()) warnings.push_back(s.cut_warning);
   lines += s.lines;
-  rows += s.rows;
+  rows_out += s.rows;
+  rows += s.rows - s.bad_rows.size();
   bad += s.bad;
   for (int j = 0; j < kNumNumeric; ++j) missing[j] += s.missing[j];
   for (const std::string& e : s.errors) {
@@ -325,7 +432,9 @@ void ParseTotals::add(const Segment& s) {
 }
 
 void ParseTotals::check(const std::string& name) const {
-  if (lines == 0) throw Error(name + ": no data line (only a header line)");
+  if (lines == 0) {
+    throw Error(name + (header ? ": no data line (only a header line)" : ": no data line (only empty lines)"));
+  }
   if (rows == 0) {
     throw Error(fmt::format("{}: no valid line: all {} lines are bad (first: {})", name, lines,
                             first_errors.empty() ? "?" : first_errors.front()));
@@ -337,10 +446,23 @@ void ParseTotals::check(const std::string& name) const {
   }
 }
 
+void ParseTotals::rethrow_with_hint() const {
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (hint.empty()) throw;
+    throw Error(e.marked() + hint);
+  }
+}
+
 void ParseTotals::fill(ParseReport& report, const std::string& name) {
   report.file = name;
   report.lines = lines + (header ? 1 : 0);
-  report.rows = rows;
+  report.rows = rows_out;
+  report.bad_rows = std::move(bad_rows);
+  report.bad_lines_kept = keep;
+  if (!hint.empty()) warnings.push_back(hint.substr(2));  // without its "; "
+  report.warnings = std::move(warnings);
   report.bad_lines = bad;
   report.header = header;
   report.first_errors = std::move(first_errors);
@@ -364,12 +486,23 @@ DataBlock parse_criteo_buffer(std::string_view text, const std::string& name,
   const data::LineParser parser(hasher, numeric_transform, options.delimiter);
 
   data::ParseTotals totals;
-  const size_t header = data::header_line_bytes(text, options.delimiter);
-  totals.header = header > 0;
-  data::Segment segment = data::parse_segment(text.substr(header), name, parser, options.strict,
-                                              chunk_bytes, header > 0 ? 1 : 0);
-  totals.add(segment);
-  totals.check(name);
+  totals.keep = options.keep_bad_lines && !options.strict;
+  const size_t bom = data::bom_bytes(text);
+  const size_t header = bom + data::header_line_bytes(text.substr(bom), options.delimiter);
+  totals.header = header > bom;
+  uint64_t ignored = 0;
+  const std::string_view body = text.substr(header);
+  const std::string_view lines = body.substr(0, data::trailing_empty_lines_start(body, &ignored));
+  totals.hint = data::missing_label_hint(lines, name, options.delimiter);
+  data::Segment segment;
+  try {
+    segment = data::parse_segment(lines, name, parser, options.strict, chunk_bytes,
+                                  totals.header ? 1 : 0, nullptr, 0, totals.keep);
+    totals.add(segment);
+    totals.check(name);
+  } catch (const Error&) {
+    totals.rethrow_with_hint();
+  }
   if (report != nullptr) {
     totals.fill(*report, name);
     report->bytes = text.size();

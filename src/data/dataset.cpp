@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -34,10 +36,41 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
   return dataset;
 }
 
+void refuse_repeated_inputs(const std::vector<std::string>& paths) {
+  struct Seen {
+    dev_t dev;
+    ino_t ino;
+    const std::string* path;
+  };
+  std::vector<Seen> seen;
+  const std::string* stdin_path = nullptr;
+  for (const std::string& path : paths) {
+    const std::string* first = nullptr;
+    if (path == "-") {
+      first = stdin_path;
+      if (first == nullptr) stdin_path = &path;
+    } else {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) continue;  // its reader says why it cannot be read
+      for (const Seen& s : seen) {
+        if (s.dev == st.st_dev && s.ino == st.st_ino) first = s.path;
+      }
+      if (first == nullptr) seen.push_back({st.st_dev, st.st_ino, &path});
+    }
+    if (first != nullptr) {
+      throw Error(fmt::format(
+          "'{}' and '{}' are the same file{}: an input given twice would be read twice (its "
+          "rows trained on twice, its held-out rows trained on); give each file once",
+          *first, path, *first == path ? " (given twice)" : " (the same device and inode)"));
+    }
+  }
+}
+
 Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOptions& options,
                            ParseReport* report, std::vector<ParseReport>* file_reports,
                            const OpeningFile& opening) {
   if (paths.empty()) throw Error(field("data") + ": no file given");
+  refuse_repeated_inputs(paths);
   if (opening && paths.size() == 1) opening(0, 1, paths.front());
   if (paths.size() == 1) {
     ParseReport one;

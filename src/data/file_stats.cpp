@@ -8,6 +8,7 @@
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/data_stats.hpp"
+#include "shadowsync/data/dataset.hpp"
 #include "stream_parse.hpp"
 
 namespace shadowsync::data {
@@ -15,6 +16,7 @@ namespace shadowsync::data {
 FileStats compute_file_stats(const std::vector<std::string>& paths, const ParseOptions& options,
                              const OpeningFile& opening) {
   if (paths.empty()) throw Error("data statistics: no file given");
+  refuse_repeated_inputs(paths);
   FileStats out;
   out.all_caches = true;
   StatsAccumulator accumulator(options.hashing);

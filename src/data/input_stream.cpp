@@ -42,6 +42,12 @@ const char* compression_name(Compression c) {
 Compression detect_compression(std::string_view first_bytes) {
   if (first_bytes.starts_with("\x1f\x8b")) return Compression::kGzip;
   if (first_bytes.starts_with("\x28\xb5\x2f\xfd")) return Compression::kZstd;
+  // A zstd skippable frame (magic 0x184D2A50..0x184D2A5F, little endian), e.g. the one `pzstd`
+  // writes first: the decoder skips it and reads the frames that follow.
+  if (first_bytes.size() >= 4 && (static_cast<unsigned char>(first_bytes[0]) & 0xF0) == 0x50 &&
+      first_bytes.substr(1, 3) == "\x2a\x4d\x18") {
+    return Compression::kZstd;
+  }
   return Compression::kNone;
 }
 

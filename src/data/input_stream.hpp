@@ -19,7 +19,8 @@ enum class Compression { kNone, kGzip, kZstd };
 // "gzip", "zstd" or "uncompressed".
 const char* compression_name(Compression c);
 
-// The compression the first bytes of a file announce (gzip 1f 8b, zstd 28 b5 2f fd).
+// The compression the first bytes of a file announce (gzip 1f 8b, zstd 28 b5 2f fd or a zstd
+// skippable frame 5? 2a 4d 18, as `pzstd` writes first).
 Compression detect_compression(std::string_view first_bytes);
 
 // True when `path` is a regular file that does not start with a compression magic: the readers

@@ -68,8 +68,15 @@ std::string LineError::describe() const {
       return fmt::format("{} fields, at most {} allowed", tabs + 1, kMaxFields);
     }
     case BadLine::kIncompleteLastLine: {
+      if (field != 0) {  // a complete field count, but a short last id
+        return fmt::format("last line has no newline and is incomplete: {} {} has {} hex digits, "
+                           "Criteo ids have 8: the input ends in the middle of a row",
+                           field_name(field), quoted(field_begin, field_end),
+                           field_end - field_begin);
+      }
       const auto tabs = std::count(line_begin, line_end, delimiter);
-      return fmt::format("last line has no newline and is incomplete ({} fields)", tabs + 1);
+      return fmt::format("last line has no newline and is incomplete ({} fields): the input ends "
+                         "in the middle of a row", tabs + 1);
     }
   }
   return "unknown error";

@@ -26,6 +26,19 @@ inline constexpr size_t kMinChunkBytes = size_t{64} << 10;
 // With another delimiter (ParseOptions::delimiter), "has a tab" reads "has that delimiter".
 size_t header_line_bytes(std::string_view text, char delimiter = '\t');
 
+// Bytes of a UTF-8 byte order mark (EF BB BF) at the start of `text`: 3 or 0. Every reader skips it.
+size_t bom_bytes(std::string_view text);
+
+// Where the trailing empty lines of `text` (whole lines from a line start; the text after its
+// last non-empty line when that is only "\n" / "\r\n" line endings) begin, and in *count how
+// many there are. Every reader ignores them at the end of a file (criteo_reader.hpp).
+size_t trailing_empty_lines_start(std::string_view text, uint64_t* count);
+
+// "; NAME has 39 fields per line: ...; is the label column missing?" when every non-empty whole
+// line within the first kMaxLineBytes of `text` (at most 1000 of them, at least one) has exactly
+// 39 fields, else empty.
+std::string missing_label_hint(std::string_view text, const std::string& name, char delimiter);
+
 // The parallel chunk size for `text_bytes` of text: several chunks per thread, at most
 // `max_chunk_bytes`, at least kMinChunkBytes.
 size_t pick_chunk_bytes(size_t text_bytes, size_t max_chunk_bytes);
@@ -35,26 +48,42 @@ struct Segment {
   uint64_t lines = 0, rows = 0, bad = 0;
   std::vector<std::string> errors;  // first kMaxReportedErrors, "name:line: reason"
   std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> bad_rows;  // keep_bad_lines: placeholder rows, indices in `block`
+  std::string cut_warning;         // the text's last line is a cut-off row (see criteo_reader.hpp)
 };
+
+// A segment of `lines` bad lines (the first numbered first_line + 1) that are all `reason`,
+// e.g. empty lines; with `keep`, each gets a placeholder row. Strict: throws the first.
+Segment bad_lines_segment(uint64_t lines, uint64_t first_line, const std::string& name,
+                          const std::string& reason, bool strict, bool keep);
 
 // Parses `text` (whole lines; only the last may lack its newline, and then it is the text's last
 // line) whose first line is line `first_line` + 1 of the file. Strict: throws the first bad line.
 // `spare` (if given and large enough) is reused as the segment's block. Otherwise a new block is
 // made, with room for the lines of `room_for_bytes` of text at this text's line density (a stream
 // whose buffers grow to that size then reuses it instead of faulting in a larger one each time).
+// `keep` (ParseOptions::keep_bad_lines, not strict): bad lines become placeholder rows.
 Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
                       bool strict, size_t chunk_bytes, uint64_t first_line,
-                      DataBlock* spare = nullptr, size_t room_for_bytes = 0);
+                      DataBlock* spare = nullptr, size_t room_for_bytes = 0, bool keep = false);
 
 struct ParseTotals {
   bool header = false;
-  uint64_t lines = 0, rows = 0, bad = 0;  // lines without the header
+  bool keep = false;  // keep_bad_lines: rows_out counts the placeholder rows too
+  uint64_t lines = 0, rows = 0, bad = 0;  // lines without the header; rows: good ones
+  uint64_t rows_out = 0;                  // rows handed out (good + placeholders)
   std::vector<std::string> first_errors;
   std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> bad_rows;
+  std::vector<std::string> warnings;
+  std::string hint;  // missing_label_hint of the first text, appended to parse errors
 
   void add(const Segment& s);
-  // The whole-file refusals: no data line, no valid line, mostly bad lines (criteo_reader.hpp).
+  // The whole-file refusals: no data line, no valid line, mostly bad lines (criteo_reader.hpp);
+  // the readers append `hint` (rethrow_with_hint).
   void check(const std::string& name) const;
+  // Rethrows the parse error being handled with `hint` appended (call inside a catch block).
+  [[noreturn]] void rethrow_with_hint() const;
   // file, lines (with the header), rows, bad_lines, header, first_errors, numeric_missing.
   void fill(ParseReport& report, const std::string& name);
 };

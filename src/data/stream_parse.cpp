@@ -41,6 +41,17 @@ size_t fill(InputStream& in, Buffer& buf, size_t carry, size_t limit, bool* eof)
 // up to the whole buffer: the first read is the only one nothing overlaps, so it is kept short.
 constexpr size_t kFirstFillBytes = size_t{1} << 20;
 
+// Allocates the two stream buffers, saying what needed the memory when there is too little.
+std::pair<Buffer, Buffer> make_buffers(size_t bytes, const std::string& name) {
+  try {
+    return {Buffer(bytes), Buffer(bytes)};
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("cannot allocate {} MiB for the parse buffers of '{}' (2 x {} MiB): "
+                            "too little memory (see ulimit -v)",
+                            2 * bytes >> 20, name, bytes >> 20));
+  }
+}
+
 void parse_stream(InputStream& in, const ParseOptions& options,
                   const std::function<void(Segment&, uint64_t)>& take, ParseReport* report) {
   const auto started = std::chrono::steady_clock::now();
@@ -57,8 +68,11 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   const NumericTransform numeric_transform;
   validate_delimiter(options.delimiter);
   const LineParser parser(hasher, numeric_transform, options.delimiter);
+  const bool keep = options.keep_bad_lines && !options.strict;
 
-  Buffer cur(buffer_bytes), next(buffer_bytes);
+  std::pair<Buffer, Buffer> buffers = make_buffers(buffer_bytes, name);
+  Buffer& cur = buffers.first;
+  Buffer& next = buffers.second;
   // At least 2 x kMaxLineBytes + 4 (buffer_bytes' own minimum), so a carried partial line of up to
   // kMaxLineBytes always leaves room for a whole next line.
   size_t fill_limit = std::min(buffer_bytes, std::max(kFirstFillBytes, 2 * kMaxLineBytes + 4));
@@ -68,111 +82,139 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   check_text_format(std::string_view(cur.data(), len), name, options.delimiter);
 
   ParseTotals totals;
+  totals.keep = keep;
   DataBlock spare;
   // The segment whose rows `take` is handling on its own thread (declared before the future, so
   // the future, destroyed first, waits for that thread while the segment still exists).
   Segment taken;
   std::future<void> taking;
-  size_t start = header_line_bytes(std::string_view(cur.data(), len), options.delimiter);
+  const size_t bom = bom_bytes(std::string_view(cur.data(), len));
+  size_t start = bom + header_line_bytes(std::string_view(cur.data() + bom, len - bom), options.delimiter);
   if (start == len && !eof) {
     throw Error(fmt::format("{}:1: header line longer than {} bytes", name, fill_limit));
   }
-  totals.header = start > 0;
+  totals.header = start > bom;
+  totals.hint = missing_label_hint(std::string_view(cur.data() + start, len - start), name,
+                                   options.delimiter);
   uint64_t parsed_bytes = start;  // decompressed bytes up to the end of the last parsed buffer
   uint64_t next_line = totals.header ? 1 : 0;  // 0-based number of the line at cur[start]
+  // Empty lines seen last (after the last non-empty line so far), not yet counted: bad lines if
+  // a non-empty line follows, ignored at the end of the text.
+  uint64_t pending_empty = 0;
+  // Hands a segment's rows to `take` on its own thread, after the previous segment's (whose
+  // block becomes the spare).
+  const auto hand_over = [&](Segment&& segment, uint64_t bytes) {
+    if (taking.valid()) taking.get();
+    spare = std::move(taken.block);
+    taken = std::move(segment);
+    taking = std::async(std::launch::async, [&take, &taken, bytes] { take(taken, bytes); });
+  };
+  // Counts the pending empty lines as bad lines (a non-empty line follows them).
+  const auto flush_empty = [&] {
+    if (pending_empty == 0) return;
+    Segment empties = bad_lines_segment(pending_empty, next_line, name, "empty line",
+                                        options.strict, keep);
+    next_line += pending_empty;
+    pending_empty = 0;
+    totals.add(empties);
+    if (keep) hand_over(std::move(empties), parsed_bytes);
+  };
 
-  for (;;) {
-    const std::string_view text(cur.data() + start, len - start);
-    if (text.empty() && eof) break;
-    size_t cut = text.size();  // parse text[0, cut), carry the rest
-    if (!eof) {
-      const void* nl = ::memrchr(text.data(), '\n', text.size());
-      cut = nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
-    }
-    if (cut == 0) {
-      // A line longer than the whole buffer (so longer than kMaxLineBytes): skip it to its
-      // newline, counting its bytes, and report it as too long.
-      uint64_t bytes = text.size();
-      char last = text.back();
-      size_t rest_at = 0, rest_len = 0;
-      bool found = false;
-      while (!found) {
-        const size_t got = in.read(cur.data(), cur.size());
-        if (got == 0) {
-          eof = true;
-          break;
-        }
-        const void* nl = std::memchr(cur.data(), '\n', got);
-        const size_t upto = nl ? static_cast<size_t>(static_cast<const char*>(nl) - cur.data()) : got;
-        bytes += upto;
-        if (upto > 0) last = cur.data()[upto - 1];
-        if (nl != nullptr) {
-          found = true;
-          rest_at = upto + 1;
-          rest_len = got - rest_at;
-        }
+  try {
+    for (;;) {
+      const std::string_view text(cur.data() + start, len - start);
+      if (text.empty() && eof) break;
+      size_t cut = text.size();  // parse text[0, cut), carry the rest
+      if (!eof) {
+        const void* nl = ::memrchr(text.data(), '\n', text.size());
+        cut = nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
       }
-      parsed_bytes += bytes + 1;
-      if (last == '\r') --bytes;
-      Segment long_line;
-      long_line.lines = 1;
-      long_line.bad = 1;
-      long_line.errors.push_back(
-          fmt::format("{}:{}: {}", name, next_line + 1, too_long_reason(bytes)));
-      if (options.strict) throw Error(long_line.errors.front());
-      totals.add(long_line);
-      ++next_line;
-      if (!found) break;
-      std::memmove(cur.data(), cur.data() + rest_at, rest_len);
-      fill_limit = buffer_bytes;
-      len = fill(in, cur, rest_len, fill_limit, &eof);
+      if (cut == 0) {
+        // A line longer than the whole buffer (so longer than kMaxLineBytes): skip it to its
+        // newline, counting its bytes, and report it as too long.
+        flush_empty();
+        uint64_t bytes = text.size();
+        char last = text.back();
+        size_t rest_at = 0, rest_len = 0;
+        bool found = false;
+        while (!found) {
+          const size_t got = in.read(cur.data(), cur.size());
+          if (got == 0) {
+            eof = true;
+            break;
+          }
+          const void* nl = std::memchr(cur.data(), '\n', got);
+          const size_t upto = nl ? static_cast<size_t>(static_cast<const char*>(nl) - cur.data()) : got;
+          bytes += upto;
+          if (upto > 0) last = cur.data()[upto - 1];
+          if (nl != nullptr) {
+            found = true;
+            rest_at = upto + 1;
+            rest_len = got - rest_at;
+          }
+        }
+        parsed_bytes += bytes + 1;
+        if (last == '\r') --bytes;
+        Segment long_line = bad_lines_segment(1, next_line, name, too_long_reason(bytes),
+                                              options.strict, keep);
+        totals.add(long_line);
+        if (keep) hand_over(std::move(long_line), parsed_bytes);
+        ++next_line;
+        if (!found) break;
+        std::memmove(cur.data(), cur.data() + rest_at, rest_len);
+        fill_limit = buffer_bytes;
+        len = fill(in, cur, rest_len, fill_limit, &eof);
+        start = 0;
+        continue;
+      }
+      // Read the next buffer (starting with the carried partial line) while this one is parsed
+      // and the previous one's rows are taken.
+      const size_t carry = text.size() - cut;
+      std::memcpy(next.data(), text.data() + cut, carry);
+      bool next_eof = eof;
+      std::future<size_t> reading;
+      if (!eof) {
+        fill_limit = std::min(buffer_bytes, std::max(fill_limit * 2, carry + 2 * kMaxLineBytes + 4));
+        reading = std::async(std::launch::async, [&in, &next, carry, limit = fill_limit, &next_eof] {
+          return fill(in, next, carry, limit, &next_eof);
+        });
+      }
+      try {
+        // Its trailing empty lines wait: they are bad lines only if a non-empty line follows.
+        uint64_t empties = 0;
+        const size_t lines_end = trailing_empty_lines_start(text.substr(0, cut), &empties);
+        if (lines_end > 0) {
+          flush_empty();
+          Segment segment = parse_segment(text.substr(0, lines_end), name, parser, options.strict,
+                                          chunk_bytes, next_line, &spare, buffer_bytes, keep);
+          next_line += segment.lines;
+          totals.add(segment);
+          hand_over(std::move(segment), parsed_bytes + lines_end);
+        }
+        pending_empty += empties;
+        parsed_bytes += cut;
+      } catch (...) {
+        if (reading.valid()) reading.wait();
+        if (taking.valid()) taking.wait();
+        throw;
+      }
+      if (eof) break;
+      try {
+        len = reading.get();
+      } catch (...) {
+        if (taking.valid()) taking.wait();
+        throw;
+      }
+      eof = next_eof;
+      std::swap(cur, next);
       start = 0;
-      continue;
     }
-    // Read the next buffer (starting with the carried partial line) while this one is parsed
-    // and the previous one's rows are taken.
-    const size_t carry = text.size() - cut;
-    std::memcpy(next.data(), text.data() + cut, carry);
-    bool next_eof = eof;
-    std::future<size_t> reading;
-    if (!eof) {
-      fill_limit = std::min(buffer_bytes, std::max(fill_limit * 2, carry + 2 * kMaxLineBytes + 4));
-      reading = std::async(std::launch::async, [&in, &next, carry, limit = fill_limit, &next_eof] {
-        return fill(in, next, carry, limit, &next_eof);
-      });
-    }
-    Segment segment;
-    try {
-      segment = parse_segment(text.substr(0, cut), name, parser, options.strict, chunk_bytes,
-                              next_line, &spare, buffer_bytes);
-      next_line += segment.lines;
-      totals.add(segment);
-      // The previous buffer's rows are taken by now: its block is the next buffer's spare (unless
-      // take kept it), and this buffer's rows are taken while the next buffer is parsed.
-      if (taking.valid()) taking.get();
-      spare = std::move(taken.block);
-      taken = std::move(segment);
-      parsed_bytes += cut;
-      taking = std::async(std::launch::async,
-                          [&take, &taken, parsed_bytes] { take(taken, parsed_bytes); });
-    } catch (...) {
-      if (reading.valid()) reading.wait();
-      if (taking.valid()) taking.wait();
-      throw;
-    }
-    if (eof) break;
-    try {
-      len = reading.get();
-    } catch (...) {
-      if (taking.valid()) taking.wait();
-      throw;
-    }
-    eof = next_eof;
-    std::swap(cur, next);
-    start = 0;
+    if (taking.valid()) taking.get();
+    totals.check(name);
+  } catch (const Error&) {
+    if (taking.valid()) taking.wait();
+    totals.rethrow_with_hint();
   }
-  if (taking.valid()) taking.get();
-  totals.check(name);
   if (report != nullptr) {
     totals.fill(*report, name);
     report->bytes = in.bytes_read();

@@ -17,6 +17,7 @@
 #include <iterator>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -174,6 +175,67 @@ TEST_F(PredictCommand, OutputOverAnInputIsRefused) {
       << r.output;
   EXPECT_EQ(read_file(fixture().data), data_before);
   EXPECT_TRUE(fs::is_symlink(work_ / "ckpt-link"));
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) out.push_back(text.substr(at, nl - at));
+  return out;
+}
+
+// One value per data line, in order, or a refusal naming the first bad line: a bad label, a NUL
+// byte, a line of commas, an empty line inside the data. With --bad-rows nan those lines give
+// "nan" and every other line its own probability. A byte order mark and a trailing empty line
+// change nothing (convert reads that file's rows too).
+TEST_F(PredictCommand, OneValuePerDataLineOrARefusal) {
+  const std::vector<std::string> expected = lines_of(fixture().expected);
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kRows));
+  std::vector<std::string> rows = lines_of(read_file(fixture().data));
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kRows));
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(work_ / name, std::ios::binary) << text;
+    return (work_ / name).string();
+  };
+  std::string joined;
+  for (const std::string& r : rows) joined += r + "\n";
+  // Trailing empty line and byte order mark: the same predictions, and convert agrees.
+  for (const std::string& text : {joined + "\n", "\xEF\xBB\xBF" + joined, joined + "\r\n\n"}) {
+    const std::string in = write("same.tsv", text);
+    const RunResult r = run_in(work_, "predict --checkpoint '" + fixture().checkpoint + "' --data " + in);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.output, fixture().expected);
+    const RunResult c = run_in(work_, "convert " + in + " same.bin --rows-per-table 1024", true);
+    EXPECT_NE(c.output.find(fmt::format("{}: {} rows from {} lines, 0 bad lines", in, kRows, kRows)),
+              std::string::npos) << c.output;
+  }
+  // Bad lines.
+  std::vector<std::string> bad = rows;
+  bad[149][0] = '2';                                      // line 150: bad label
+  bad[299] = bad[299].substr(0, 4) + '\0' + bad[299].substr(5);  // line 300: NUL byte
+  std::replace(bad[449].begin(), bad[449].end(), '\t', ',');     // line 450: commas
+  bad[499].clear();                                         // line 500: empty
+  std::string bad_text;
+  for (const std::string& r : bad) bad_text += r + "\n";
+  const std::string in = write("bad.tsv", bad_text);
+  RunResult r = run_in(work_, "predict --checkpoint '" + fixture().checkpoint + "' --data " + in, true);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(in + ":150: label '2' is not 0 or 1"), std::string::npos) << r.output;
+  r = run_in(work_, "predict --bad-rows nan --checkpoint '" + fixture().checkpoint + "' --data " + in);
+  EXPECT_EQ(r.exit_code, 0);
+  const std::vector<std::string> got = lines_of(r.output);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRows));
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool is_bad = i == 149 || i == 299 || i == 449 || i == 499;
+    EXPECT_EQ(got[i], is_bad ? "nan" : expected[i]) << "line " << i + 1;
+  }
+  r = run_in(work_, "predict --bad-rows nan --checkpoint '" + fixture().checkpoint + "' --data " + in,
+             false, " 2>&1 >/dev/null");
+  EXPECT_NE(r.output.find("4 bad lines given nan (first: " + in + ":150: label '2' is not 0 or 1)"),
+            std::string::npos) << r.output;
+  r = run_in(work_, "predict --bad-rows skip --checkpoint '" + fixture().checkpoint + "' --data " + in, true);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--bad-rows"), std::string::npos) << r.output;
 }
 
 }  // namespace

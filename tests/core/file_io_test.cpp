@@ -2,12 +2,15 @@
 // atomic replacement, unique temporaries, write-through for FIFOs and symlinks, refusals.
 #include "shadowsync/core/file_io.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -183,6 +186,61 @@ TEST_F(FileIo, OutputOverInputIsRefusedNamingBoth) {
   }
   EXPECT_NO_THROW(refuse_output_over_input("--metrics", path("new.jsonl"), {{"--data", data}}));
   EXPECT_EQ(read(data), "rows");
+}
+
+// A pid that no longer exists: a child that has exited and been reaped.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+// Stale temporaries (a writer killed with -9): a writer of the same target removes those whose
+// pid is dead, never this process's own or a live process's, nor other names.
+TEST_F(FileIo, StaleTemporariesOfDeadProcessesAreRemoved) {
+  const std::string target = path("c.ckpt");
+  const pid_t dead = dead_pid();
+  const std::string stale = fmt::format("{}.tmp.{}.3", target, dead);
+  const std::string own = fmt::format("{}.tmp.{}.999", target, ::getpid());
+  const std::string live = fmt::format("{}.tmp.{}.0", target, ::getppid());
+  const std::string other_target = fmt::format("{}.tmp.{}.3", path("d.ckpt"), dead);
+  const std::string not_ours = fmt::format("{}.tmp.{}.x", target, dead);
+  for (const std::string& p : {stale, own, live, other_target, not_ours}) write(p, "partial");
+  EXPECT_EQ(remove_stale_temporaries(target), 1u);
+  EXPECT_FALSE(fs::exists(stale));
+  for (const std::string& p : {own, live, other_target, not_ours}) EXPECT_TRUE(fs::exists(p)) << p;
+  // The writer does it when it starts.
+  write(stale, "partial");
+  {
+    AtomicFileWriter w(target);
+    EXPECT_FALSE(fs::exists(stale));
+    w.write("new");
+    w.commit();
+  }
+  EXPECT_EQ(read(target), "new");
+  EXPECT_TRUE(fs::exists(own));
+}
+
+// remove_pending_temporaries() (what convert's signal handler calls) removes the temporaries of
+// the writers alive now, and nothing else.
+TEST_F(FileIo, PendingTemporariesAreRemovedOnRequest) {
+  write(path("keep.bin"), "old");
+  auto a = std::make_unique<AtomicFileWriter>(path("a.bin"));
+  AtomicFileWriter b(path("keep.bin"));
+  b.write("x");
+  const std::string a_temp = a->temp_path();
+  a.reset();  // destroyed: no longer listed
+  AtomicFileWriter c(path("c.bin"));
+  EXPECT_TRUE(fs::exists(b.temp_path()));
+  EXPECT_TRUE(fs::exists(c.temp_path()));
+  write(a_temp, "someone else's file now");
+  remove_pending_temporaries();
+  EXPECT_FALSE(fs::exists(b.temp_path()));
+  EXPECT_FALSE(fs::exists(c.temp_path()));
+  EXPECT_TRUE(fs::exists(a_temp));
+  EXPECT_EQ(read(path("keep.bin")), "old");
 }
 
 }  // namespace

@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include <unistd.h>
+
+#include <vector>
+
 #include "shadowsync/data/data_stats.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
@@ -90,6 +94,34 @@ TEST(Dataset, FileErrorsNameTheFile) {
   EXPECT_EQ(open_error(one_bad, strict), one_bad + ":3: I3 (field 4): 'q' is not an integer");
   const std::string half_magic = dir.write("half.cache", "SSYNC");  // not a cache: parsed
   EXPECT_EQ(open_error(half_magic, options()).rfind(half_magic + ": no valid line", 0), 0u);
+}
+
+// The same file given twice (the same spelling, another spelling, a hard link) is refused by
+// every reader of several files, naming both spellings; different files are read.
+TEST(Dataset, RepeatedInputsAreRefused) {
+  test::TempDir dir;
+  const std::string text = test::pattern_lines(0, 5);
+  const std::string a = dir.write("a.tsv", text), b = dir.write("b.tsv", text);
+  const std::string other_spelling = dir.path().string() + "/./a.tsv";
+  const std::string link = dir.file("link.tsv");
+  ASSERT_EQ(::link(a.c_str(), link.c_str()), 0);
+  const auto error_of = [](const std::vector<std::string>& paths) -> std::string {
+    try {
+      Dataset::open_many(paths, options());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(error_of({a, b, a}),
+            "'" + a + "' and '" + a + "' are the same file (given twice): an input given twice "
+            "would be read twice (its rows trained on twice, its held-out rows trained on); give "
+            "each file once");
+  EXPECT_EQ(error_of({a, other_spelling}).rfind("'" + a + "' and '" + other_spelling +
+                                                "' are the same file (the same device and inode)", 0), 0u);
+  EXPECT_EQ(error_of({link, b, a}).rfind("'" + link + "' and '" + a + "' are the same file", 0), 0u);
+  EXPECT_EQ(error_of({"-", "-"}).rfind("'-' and '-' are the same file (given twice)", 0), 0u);
+  EXPECT_EQ(Dataset::open_many({a, b}, options()).rows(), 10u);
 }
 
 TEST(Dataset, FromBlock) {

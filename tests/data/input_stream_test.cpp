@@ -6,6 +6,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -132,6 +135,8 @@ void expect_same(const Parsed& a, const Parsed& b, const std::string& what) {
   EXPECT_EQ(a.report.header, b.report.header) << what;
   EXPECT_EQ(a.report.first_errors, b.report.first_errors) << what;
   EXPECT_EQ(a.report.numeric_missing, b.report.numeric_missing) << what;
+  EXPECT_EQ(a.report.bad_rows, b.report.bad_rows) << what;
+  EXPECT_EQ(a.report.warnings, b.report.warnings) << what;
   EXPECT_TRUE(a.labels == b.labels && a.numeric == b.numeric && a.sparse == b.sparse) << what;
 }
 
@@ -165,6 +170,83 @@ TEST(InputStream, CompressedStreamsParseRowForRowLikeTheText) {
   }
   EXPECT_TRUE(found || p.report.bad_lines > 0);
   EXPECT_EQ(p.report.compression, "gzip");
+}
+
+// The rules of the text's ends (trailing empty lines ignored, a byte order mark skipped, a cut
+// last row reported), placeholder rows, across stream buffers: streams give what the text gives,
+// also when a run of empty lines spans several buffers.
+TEST(InputStream, EndsOfTheTextAndKeptBadLinesMatchTheMmapReader) {
+  std::string rows;
+  for (uint64_t i = 0; i < 2000; ++i) rows += format_line(pattern_line(i)) + "\n";  // ~560 KB
+  const std::string empties(300000, '\n');  // longer than two stream buffers
+  const std::string last = format_line(pattern_line(7));
+  // 1000 empty lines across the end of the first stream buffer (131076 bytes), then rows.
+  const size_t at = rows.rfind('\n', 130500) + 1;
+  const std::string straddling = rows.substr(0, at) + std::string(1000, '\n') + rows.substr(at);
+  struct Case {
+    std::string name, text;
+    uint64_t rows, bad;
+  };
+  const std::vector<Case> cases = {
+      {"trailing empty lines", rows + empties, 2000, 0},
+      {"trailing CRLF empty lines", rows + "\r\n\r\n", 2000, 0},
+      {"empty lines across buffers, then rows", straddling + empties, 2000, 1000},
+      {"byte order mark and header", "\xEF\xBB\xBFlabel\tI1\n" + rows, 2000, 0},
+      {"cut inside C26", rows + last.substr(0, last.size() - 3), 2000, 1},
+  };
+  // Many empty lines then a row: bad lines (here most lines, so the file is refused).
+  EXPECT_EQ(parse_text(rows + empties + last + "\n", options()).error.rfind("x: 300000 of 302001 lines are bad (first: x:2001: empty line)", 0), 0u);
+  expect_same(parse_text(rows + empties + last + "\n", options()),
+              parse_stream(rows + empties + last + "\n", options()), "empty lines then a row");
+  for (const Case& c : cases) {
+    for (const bool keep : {false, true}) {
+      ParseOptions o = options();
+      o.keep_bad_lines = keep;
+      const Parsed expected = parse_text(c.text, o);
+      ASSERT_EQ(expected.error, "") << c.name;
+      EXPECT_EQ(expected.report.rows, c.rows + (keep ? c.bad : 0)) << c.name;
+      EXPECT_EQ(expected.report.bad_lines, c.bad) << c.name;
+      EXPECT_EQ(expected.report.bad_rows.size(), keep ? c.bad : 0) << c.name;
+      expect_same(expected, parse_stream(c.text, o), c.name + ", plain stream");
+      expect_same(expected, parse_stream(gzip(c.text), o), c.name + ", gzip");
+      expect_same(expected, parse_stream(zstd(c.text), o), c.name + ", zstd");
+    }
+    expect_same(parse_text(c.text, options(true)), parse_stream(gzip(c.text), options(true)),
+                c.name + ", strict");
+  }
+  EXPECT_EQ(parse_text(cases[2].text, options(true)).error,
+            fmt::format("x:{}: empty line", std::count(straddling.begin(), straddling.begin() + at, '\n') + 1));
+  EXPECT_EQ(parse_stream(cases[4].text, options()).report.warnings,
+            std::vector<std::string>{"x: the input ends in the middle of a row (line 2001 has no "
+                                     "newline and is incomplete): was it cut off?"});
+  // Placeholder rows of every bad-line kind, the too-long lines included, in every reader.
+  ParseOptions o = options();
+  o.keep_bad_lines = true;
+  const std::string text = mixed_text(true);
+  const Parsed kept = parse_text(text, o);
+  ASSERT_EQ(kept.error, "");
+  EXPECT_EQ(kept.report.rows, kept.report.lines);
+  EXPECT_EQ(kept.report.bad_rows.size(), kept.report.bad_lines);
+  expect_same(kept, parse_stream(text, o), "mixed, plain stream");
+  expect_same(kept, parse_stream(zstd(text), o), "mixed, zstd");
+}
+
+// What `pzstd` writes: a skippable frame (magic 0x184D2A50..5F, little endian) before the zstd
+// frames. It is read as zstd, not refused as binary data.
+TEST(InputStream, ZstdWithALeadingSkippableFrameIsRead) {
+  const std::string text = mixed_text(false);
+  std::string skippable = "\x5e\x2a\x4d\x18";
+  skippable += std::string("\x06\x00\x00\x00", 4) + std::string("pzstd!");
+  const std::string bytes = skippable + zstd(text.substr(0, 1000)) + skippable + zstd(text.substr(1000));
+  EXPECT_EQ(data::detect_compression(bytes), data::Compression::kZstd);
+  EXPECT_EQ(data::detect_compression(std::string("\x50\x2a\x4d\x18", 4)), data::Compression::kZstd);
+  EXPECT_EQ(data::detect_compression(std::string("\x60\x2a\x4d\x18", 4)), data::Compression::kNone);
+  const Parsed p = parse_stream(bytes, options());
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.report.compression, "zstd");
+  expect_same(parse_text(text, options()), p, "skippable frames");
+  // Decompressed text that starts with one is refused like other zstd data inside text.
+  EXPECT_EQ(parse_text(bytes, options()).error.rfind("x: zstd-compressed data; decompress it first", 0), 0u);
 }
 
 TEST(InputStream, LongLineErrorMatchesTheMmapReader) {

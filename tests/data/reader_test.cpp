@@ -157,17 +157,130 @@ TEST(CriteoReader, IncompleteLastLineIsABadLine) {
     EXPECT_EQ(report.lines, 2u);
     EXPECT_EQ(report.bad_lines, 1u);
     ASSERT_EQ(report.first_errors.size(), 1u);
-    EXPECT_EQ(report.first_errors[0], "cut.tsv:2: last line has no newline and is incomplete (2 fields)");
+    EXPECT_EQ(report.first_errors[0], "cut.tsv:2: last line has no newline and is incomplete (2 fields): the input ends in the middle of a row");
     EXPECT_EQ(error_of(good + "\n" + cut + "\r", options(true, chunk), "cut.tsv"),
-              "cut.tsv:2: last line has no newline and is incomplete (2 fields)");
+              "cut.tsv:2: last line has no newline and is incomplete (2 fields): the input ends in the middle of a row");
   }
   // 39 fields without newline: still incomplete; 40 fields: a valid row.
   std::string thirty_nine = good.substr(0, good.rfind('\t'));
   EXPECT_EQ(error_of(good + "\n" + thirty_nine, options(true)),
-            "in.tsv:2: last line has no newline and is incomplete (39 fields)");
+            "in.tsv:2: last line has no newline and is incomplete (39 fields): the input ends in the middle of a row");
   EXPECT_EQ(parse_criteo_text(good + "\n" + good, "x", options(true)).rows(), 2u);
   // The same short line with its newline is a valid ragged line.
   EXPECT_EQ(parse_criteo_text(good + "\n" + cut + "\n", "x", options(true)).rows(), 2u);
+}
+
+// Rows and lines: every reader ignores the empty lines at the end of a file (a file ending
+// "\n\n" gives the rows of the file ending "\n", strict mode too), skips a UTF-8 byte order mark
+// (and still sees the header behind it), and keeps an empty line followed by data a bad line.
+TEST(CriteoReader, TrailingEmptyLinesAndByteOrderMark) {
+  const std::string a = format_line(pattern_line(1)), b = format_line(pattern_line(2));
+  for (const size_t chunk : {size_t{1}, size_t{2} << 20}) {
+    for (const std::string& end : {std::string("\n"), std::string("\r\n"), std::string("\n\n\r\n\n")}) {
+      ParseReport report;
+      const DataBlock block = parse_criteo_text(a + "\n" + b + "\n" + end, "e.tsv", options(true, chunk), &report);
+      ASSERT_EQ(block.rows(), 2u);
+      expect_row(block.view(), 1, pattern_line(2));
+      EXPECT_EQ(report.lines, 2u);
+      EXPECT_EQ(report.bad_lines, 0u);
+    }
+    EXPECT_EQ(error_of(a + "\n\n" + b + "\n\n", options(true, chunk)), "in.tsv:2: empty line");
+    EXPECT_EQ(error_of("\n\n", options(false, chunk)), "in.tsv: no data line (only empty lines)");
+    // A byte order mark: skipped, row 1 kept, the header behind it seen.
+    ParseReport report;
+    const DataBlock bom = parse_criteo_text("\xEF\xBB\xBF" + a + "\n" + b + "\n", "bom.tsv", options(true, chunk), &report);
+    ASSERT_EQ(bom.rows(), 2u);
+    expect_row(bom.view(), 0, pattern_line(1));
+    const DataBlock header = parse_criteo_text("\xEF\xBB\xBFlabel\tI1\n" + a + "\n", "h.tsv", options(true, chunk), &report);
+    EXPECT_EQ(header.rows(), 1u);
+    EXPECT_TRUE(report.header);
+    EXPECT_EQ(report.lines, 2u);
+  }
+}
+
+// A cut-off last row: an unterminated last line of 40 fields whose C26 has fewer than the 8 hex
+// digits of a Criteo id is a bad line and a warning ("the input ends in the middle of a row");
+// 8 digits or an empty C26 is a complete row.
+TEST(CriteoReader, LastRowCutInsideItsLastIdIsABadLineAndAWarning) {
+  RawLine raw = pattern_line(4);
+  raw.sparse[25] = 0x1234abcdu;
+  const std::string good = format_line(pattern_line(1));
+  const std::string whole = format_line(raw);
+  const std::string cut = whole.substr(0, whole.size() - 4);  // C26 '1234'
+  for (const size_t chunk : {size_t{1}, size_t{2} << 20}) {
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(good + "\n" + cut, "cut.tsv", options(false, chunk), &report);
+    EXPECT_EQ(block.rows(), 1u);
+    EXPECT_EQ(report.bad_lines, 1u);
+    ASSERT_EQ(report.first_errors.size(), 1u);
+    EXPECT_EQ(report.first_errors[0],
+              "cut.tsv:2: last line has no newline and is incomplete: C26 (field 40) '1234' has 4 "
+              "hex digits, Criteo ids have 8: the input ends in the middle of a row");
+    ASSERT_EQ(report.warnings.size(), 1u);
+    EXPECT_EQ(report.warnings[0], "cut.tsv: the input ends in the middle of a row (line 2 has no "
+                                  "newline and is incomplete): was it cut off?");
+    EXPECT_NE(report.summary().find("\n  warning: cut.tsv: the input ends in the middle of a row"),
+              std::string::npos);
+    EXPECT_NE(error_of(good + "\n" + cut, options(true, chunk)).find("C26 (field 40) '1234' has 4 hex digits"),
+              std::string::npos);
+    // Complete: 8 digits, or C26 empty; and a short id with its newline is a valid row.
+    EXPECT_EQ(parse_criteo_text(good + "\n" + whole, "x", options(true, chunk), &report).rows(), 2u);
+    EXPECT_TRUE(report.warnings.empty());
+    EXPECT_EQ(parse_criteo_text(good + "\n" + whole.substr(0, whole.size() - 8), "x", options(true, chunk)).rows(), 2u);
+    EXPECT_EQ(parse_criteo_text(good + "\n" + cut + "\n", "x", options(true, chunk)).rows(), 2u);
+  }
+}
+
+// A label-less file (Criteo's test files: 39 fields) fails with a hint that the label is missing.
+TEST(CriteoReader, ThirtyNineFieldsPerLineHintsAtAMissingLabel) {
+  std::string text;
+  for (uint64_t i = 0; i < 300; ++i) {
+    const std::string line = format_line(pattern_line(i));
+    text += line.substr(line.find('\t') + 1) + "\n";  // the label column dropped
+  }
+  const std::string hint = "; t.tsv has 39 fields per line: Criteo's layout is a label then 13 numeric "
+                           "and 26 categorical fields; is the label column missing?";
+  const std::string lenient = error_of(text, options(false), "t.tsv");
+  EXPECT_NE(lenient.find("lines are bad"), std::string::npos) << lenient;
+  EXPECT_TRUE(lenient.ends_with(hint)) << lenient;
+  const std::string strict = error_of(text, options(true), "t.tsv");
+  EXPECT_TRUE(strict.starts_with("t.tsv:")) << strict;
+  EXPECT_TRUE(strict.ends_with(hint)) << strict;
+  // A Criteo file with 40 fields gets no hint.
+  EXPECT_EQ(error_of(format_line(pattern_line(1)) + "\n2\n", options(true)), "in.tsv:2: label '2' is not 0 or 1");
+}
+
+// keep_bad_lines: one row per line, bad lines as placeholder rows listed in bad_rows, by every
+// chunking; strict mode ignores it.
+TEST(CriteoReader, KeepBadLinesKeepsOneRowPerLine) {
+  std::string text = "label\tI1\n";
+  for (uint64_t i = 0; i < 40; ++i) {
+    text += (i % 7 == 3 ? std::string("2\tbad") : i == 20 ? std::string() : format_line(pattern_line(i))) + "\n";
+  }
+  text += "\n\n";  // trailing empty lines: not rows
+  ParseOptions o = options(false, 1);
+  o.keep_bad_lines = true;
+  for (const size_t chunk : {size_t{1}, size_t{300}, size_t{2} << 20}) {
+    o.chunk_bytes = chunk;
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(text, "k.tsv", o, &report);
+    ASSERT_EQ(block.rows(), 40u);
+    EXPECT_EQ(report.rows, 40u);
+    EXPECT_EQ(report.bad_lines, 7u);
+    EXPECT_TRUE(report.bad_lines_kept);
+    EXPECT_EQ(report.bad_rows, (std::vector<uint64_t>{3, 10, 17, 20, 24, 31, 38}));
+    for (uint64_t i = 0; i < 40; ++i) {
+      if (i % 7 == 3 || i == 20) {
+        EXPECT_EQ(block.view().labels[i], 0.0f);
+        EXPECT_EQ(block.view().sparse[i * kNumSparse + 25], kMissingRow);
+      } else {
+        expect_row(block.view(), i, pattern_line(i));
+      }
+    }
+    EXPECT_NE(report.summary().find("7 bad lines kept as placeholder rows"), std::string::npos);
+  }
+  o.strict = true;
+  EXPECT_EQ(error_of(text, o, "k.tsv"), "k.tsv:5: label '2' is not 0 or 1");
 }
 
 // Input that is not Criteo TSV text is refused before parsing, with what it is and what to do.
@@ -347,8 +460,9 @@ TEST(CriteoReader, OnlyTheFirstTenErrorsAreKept) {
 
 TEST(CriteoReader, EmptyTextAndAllBadLinesAreErrors) {
   EXPECT_EQ(error_of("", options()), "in.tsv: empty file (no lines)");
-  EXPECT_EQ(error_of("\n", options()),
-            "in.tsv: no valid line: all 1 lines are bad (first: in.tsv:1: empty line)");
+  EXPECT_EQ(error_of("\n", options()), "in.tsv: no data line (only empty lines)");
+  EXPECT_EQ(error_of("\n2\n", options()),
+            "in.tsv: no valid line: all 2 lines are bad (first: in.tsv:1: empty line)");
   EXPECT_EQ(error_of("a\nb\n2\t1\n", options()),
             "in.tsv: no valid line: all 3 lines are bad (first: in.tsv:1: label 'a' is not 0 or 1)");
   ParseOptions zero_chunk = options();

@@ -1,5 +1,7 @@
 """shadowsync.Dataset: files and arrays give the CLI's rows (several files: their rows in order);
 bad arrays raise ValueError."""
+import os
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,45 @@ def test_several_caches_must_share_their_hashing(data_dir, tmp_path):
     run_cli("convert", "--rows-per-table", 64, tmp_path / "b.tsv", tmp_path / "b64.bin")
     with pytest.raises(OSError, match="b64.bin"):
         shadowsync.Dataset([a, tmp_path / "b64.bin"])
+
+
+def test_the_same_file_twice_is_refused(data_dir, tmp_path):
+    tsv = data_dir / "train.tsv"
+    other_spelling = f"{data_dir}/./train.tsv"
+    os.link(tsv, tmp_path / "link.tsv")
+    for paths, second in (([tsv, tsv], tsv), ([tsv, other_spelling], other_spelling),
+                          ([tsv, tmp_path / "link.tsv"], tmp_path / "link.tsv")):
+        with pytest.raises(OSError, match=f"'{tsv}' and '{second}' are the same file"):
+            shadowsync.Dataset(paths)
+
+
+def test_predict_gives_one_value_per_data_line(data_dir, tmp_path):
+    model = shadowsync.train(data_dir / "train.bin", model="tiny", sync="none", groups=1, threads_per_group=1,
+                             eval_fraction=0.0, epochs=1)
+    lines = (data_dir / "train.tsv").read_text().splitlines()
+    rows = 3000
+    good = tmp_path / "good.tsv"
+    good.write_text("\n".join(lines[:rows]) + "\n")
+    expected = model.predict(good)
+    assert expected.shape == (rows,)
+    # A byte order mark and a trailing empty line are not rows.
+    (tmp_path / "bom.tsv").write_bytes(b"\xef\xbb\xbf" + good.read_bytes() + b"\n")
+    np.testing.assert_array_equal(model.predict(tmp_path / "bom.tsv"), expected)
+    # Bad lines: refused naming the first, or NaN in their place; never fewer values.
+    bad = lines[:rows]
+    bad[1499] = "2" + bad[1499][1:]               # line 1500: bad label
+    bad[1999] = bad[1999][:3] + "\0" + bad[1999][4:]  # line 2000: NUL byte
+    bad[2499] = bad[2499].replace("\t", ",")      # line 2500: mixed delimiters
+    bad[2799] = ""                                # line 2800: empty
+    path = tmp_path / "bad.tsv"
+    path.write_text("\n".join(bad) + "\n")
+    with pytest.raises(OSError, match=f"{path}:1500: label '2' is not 0 or 1"):
+        model.predict(path)
+    got = model.predict(path, bad_rows="nan")
+    assert got.shape == (rows,)
+    nan = np.isnan(got)
+    assert list(np.flatnonzero(nan)) == [1499, 1999, 2499, 2799]
+    np.testing.assert_array_equal(got[~nan], expected[~nan])
+    assert np.isnan(model.predict_logits([path, good], bad_rows="nan")[[1499, rows + 5]]).tolist() == [True, False]
+    with pytest.raises(ValueError, match="bad_rows: expected 'refuse' or 'nan'"):
+        model.predict(path, bad_rows="skip")

@@ -8,6 +8,13 @@
 // destroyed without commit() removes its temporary and leaves PATH untouched. Every failure
 // throws Error naming PATH and what failed (the OS's reason included).
 //
+// Temporaries never outlive their writer where the process can act: each open temporary is
+// listed (in fixed storage) so that a front end's SIGINT / SIGTERM handler can remove them with
+// remove_pending_temporaries() (async-signal-safe) before the process dies; and a writer first
+// removes the stale temporaries of the same PATH left by processes that died without cleaning
+// up (kill -9, power loss): PATH.tmp.<pid>.<n> whose <pid> no longer exists (kill(pid, 0) fails
+// with ESRCH). Another live process's temporaries, and this process's, are never touched.
+//
 // Outputs that are not regular files (a FIFO, a character device such as /dev/stdout, a
 // terminal) cannot be replaced atomically and must not be replaced at all: open_output() writes
 // through to them, and uses an AtomicFileWriter for regular files and new paths. A symbolic link
@@ -48,7 +55,18 @@ class AtomicFileWriter {
   int fd_ = -1;
   size_t written_ = 0;
   bool committed_ = false;
+  int pending_slot_ = -1;  // its entry in the list remove_pending_temporaries() reads
 };
+
+// Removes PATH.tmp.<pid>.<n> files beside `path` whose process <pid> no longer exists (not this
+// process, not a live one); returns how many were removed. Best effort: a folder that cannot be
+// listed or a file that cannot be removed is left as it is.
+size_t remove_stale_temporaries(const std::string& path);
+
+// Removes the temporaries of every AtomicFileWriter not yet committed or destroyed. Only
+// async-signal-safe calls (unlink): for a signal handler of a front end that then ends the
+// process (the writers' destructors will not run).
+void remove_pending_temporaries() noexcept;
 
 // An output stream: standard output ("-"), a non-regular file written through, or a regular
 // file written atomically. commit() finishes it (for standard output: flush only).

@@ -5,8 +5,13 @@
 //   label (0 or 1), I1..I13 (decimal integers, may be negative, empty = missing),
 //   C1..C26 (1 to 8 hex digits, either case, empty = missing).
 // Lines end with '\n' or "\r\n". A line with fewer than 40 fields is valid: its absent trailing
-// fields are missing values. The last line may lack its newline only when it is a complete row
-// of 40 fields; a shorter one is a file cut in the middle of a line (a bad line, see below).
+// fields are missing values. The last line may lack its newline only when it is a complete row:
+// 40 fields whose last one (C26) is empty or has 8 hex digits (every Criteo id has 8); a shorter
+// one is a file cut in the middle of a row (a bad line, see below, and a warning in the report).
+// A UTF-8 byte order mark (EF BB BF) at the start of the text is skipped. Empty lines at the end
+// of the text (the text after its last non-empty line is only line endings, e.g. a file ending
+// "\n\n") are ignored by every reader: neither rows, nor bad lines, nor counted in `lines`; an
+// empty line followed by a non-empty one is a bad line.
 //
 // Header: a line 1 that starts with an ASCII letter and has a tab (column names, e.g.
 // "label\tI1\t...\tC26") is skipped by every reader, in strict mode too; it is neither a row nor
@@ -19,13 +24,20 @@
 //   an empty line; a label other than "0"/"1"; an integer field that is not [-]digits or does
 //   not fit in int64; a categorical field that is not hex or has more than 8 hex digits; more
 //   than 40 fields; a NUL byte; a line longer than kMaxLineBytes (without its line ending); a
-//   last line without newline and with fewer than 40 fields ("last line has no newline and is
-//   incomplete (N fields)").
+//   last line without newline and with fewer than 40 fields, or with a C26 of 1 to 7 hex digits
+//   ("last line has no newline and is incomplete (N fields): the input ends in the middle of a
+//   row").
 // Default: bad lines are skipped and counted, the first kMaxReportedErrors kept in the report.
+// With ParseOptions::keep_bad_lines each bad line instead keeps its place as a placeholder row
+// (label 0, every value missing) listed in ParseReport::bad_rows, so that rows and lines align.
 // Strict: the bad line with the smallest line number is thrown as Error("file:line: reason").
 // Text with no line at all (empty), or whose every line is bad, is an Error naming the file;
 // so is text where more than half of the lines, and at least kMinBadLinesToRefuse, are bad
-// (not Criteo data: "x: 356000 of 356019 lines are bad (first: ...)").
+// (not Criteo data: "x: 356000 of 356019 lines are bad (first: ...)"). When the non-empty whole
+// lines in the first 64 KiB of the text (at most 1000) all have 39 fields (Criteo's test files
+// have no label column), such an error and a strict mode error end with "; x has 39 fields per
+// line: Criteo's layout is a label then 13 numeric and 26 categorical fields; is the label column
+// missing?" (a warning in the report when the file is read anyway).
 // Text that is not TSV at all is refused before parsing (check_text_format): compressed data
 // inside the (decompressed) text (gzip, zstd, bzip2, xz), a zip or tar archive, a binary cache, a NUL byte in the first line (binary
 // data), or a first line with commas and no tab (CSV); the message names the file and the fix.
@@ -63,6 +75,10 @@ struct ParseOptions {
   // (validate_delimiter): a digit, a letter, '-', '+', '.', a line ending or NUL would make
   // values ambiguous and is an Error naming the field `delimiter`.
   char delimiter = '\t';
+  // Keep a placeholder row (label 0, every value missing) in the place of each bad line and list
+  // its index in ParseReport::bad_rows, instead of skipping it (`predict` with NaN for bad rows:
+  // one row per data line). Ignored in strict mode (the first bad line is thrown).
+  bool keep_bad_lines = false;
 };
 
 // Why `delimiter` cannot separate Criteo fields (see ParseOptions::delimiter), e.g. "'-' cannot
@@ -83,14 +99,22 @@ struct ParseReport {
   std::string compression;        // "gzip" or "zstd" when the file was compressed, else empty
   uint64_t compressed_bytes = 0;  // bytes read from a compressed file
   double seconds = 0.0;  // wall time of the parse
+  // ParseOptions::keep_bad_lines: the 0-based indices (among `rows`, which count them) of the
+  // placeholder rows kept for bad lines, in order; bad_lines_kept says the option was on.
+  std::vector<uint64_t> bad_rows;
+  bool bad_lines_kept = false;
+  // What the caller should tell the user although the file was read, e.g. "x.tsv: the input
+  // ends in the middle of a row (line 7 has no newline and is incomplete): was it cut off?".
+  std::vector<std::string> warnings;
 
-  // "file: R rows from L lines, B bad lines skipped" (", header line skipped" when there was one)
-  // and one indented line per first error
-  // (plus "... and N more" when more were skipped).
+  // "file: R rows from L lines, B bad lines skipped" (", header line skipped" when there was one;
+  // "B bad lines kept as placeholder rows" with keep_bad_lines) and one indented line per first
+  // error (plus "... and N more" when more were skipped), then one "  warning: ..." per warning.
   std::string summary() const;
   // Adds the counts of another file read after this one (`file` becomes "a + b"; lines, rows,
   // bad lines, missing counts, bytes and seconds summed; its first errors kept while fewer than
-  // kMaxReportedErrors are): the combined report of several files.
+  // kMaxReportedErrors are; its bad_rows shifted by this report's rows; warnings appended): the
+  // combined report of several files.
   void add_file(const ParseReport& next);
 };
 

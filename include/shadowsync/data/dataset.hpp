@@ -37,6 +37,7 @@ class Dataset {
   // only; parts() reads them as one sequence of rows. `report` gets the combined counts (file
   // "a + b + c", summed lines / rows / bad lines / missing, the first errors of all files);
   // `file_reports` (if given) one report per file.
+  // The same file given twice is an Error (refuse_repeated_inputs).
   // `opening` (if set) is called before each file is opened, with its 0-based index, the number
   // of files and its path (a front end's progress display names the file being read).
   static Dataset open_many(const std::vector<std::string>& paths, const ParseOptions& options,
@@ -72,6 +73,12 @@ class Dataset {
   std::vector<Dataset> parts_;  // several files (open_many): storage_ is then unused
   std::optional<std::array<uint64_t, kNumNumeric>> numeric_missing_;
 };
+
+// Throws Error when two of `paths` are the same file (same device and inode: another spelling of
+// the path, a hard link or a symbolic link to it) or "-" (standard input) comes twice, naming both
+// spellings: a file read twice would be trained on twice, and its held-out rows trained on.
+// Called by every reader of several files (Dataset::open_many, convert_to_cache).
+void refuse_repeated_inputs(const std::vector<std::string>& paths);
 
 // Deterministic held-out tail: with e = clamp(round(rows * f), 1, rows - 1), the first rows - e
 // rows for training and the last e for evaluation. Requires 0 < f < 1 (else Error naming
