@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -234,6 +235,10 @@ void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missin
 }
 
 bool has_cache_magic(const std::string& path) {
+  // stat, not open: opening a FIFO (even without blocking) would release a writer blocked in
+  // its open, which then loses its data when this closes it.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   int fd = -1;
   try {
     fd = open_regular_file(path);

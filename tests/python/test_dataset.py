@@ -11,10 +11,16 @@ from conftest import run_cli
 
 def test_arrays_tsv_and_cache_agree_row_for_row(data_dir, arrays):
     numeric, categorical, labels = arrays
-    from_arrays = shadowsync.Dataset.from_arrays(numeric, categorical, labels)
+    # `convert` writes the default table size (131072); text and arrays are sized to their data
+    # unless rows_per_table says otherwise.
+    from_arrays = shadowsync.Dataset.from_arrays(numeric, categorical, labels, rows_per_table=131072)
     from_cache = shadowsync.Dataset(data_dir / "train.bin")
-    from_tsv = shadowsync.Dataset(data_dir / "train.tsv")
+    from_tsv = shadowsync.Dataset(data_dir / "train.tsv", rows_per_table=131072)
     assert from_cache._data.is_cache
+    sized_arrays = shadowsync.Dataset.from_arrays(numeric, categorical, labels)
+    sized_tsv = shadowsync.Dataset(data_dir / "train.tsv")
+    np.testing.assert_array_equal(sized_arrays.categorical, sized_tsv.categorical)
+    assert sized_arrays.categorical.max() < 131072 // 2, "tables sized to the rows' ids"
     for other in (from_cache, from_tsv):
         assert len(other) == len(from_arrays)
         np.testing.assert_array_equal(from_arrays.labels, other.labels)

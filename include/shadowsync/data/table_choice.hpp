@@ -1,5 +1,8 @@
 // choose_hashing: the hashing (embedding table sizes and salt) a front end reads training data
-// with, one rule for the CLI's train and convert and for Python:
+// with, one rule for the CLI's train and for Python (paths and arrays). `convert` is not under
+// it: a cache is the long-lived format, and caches converted one by one (a file a day) must share
+// their hashing to be trained together, so convert keeps the default unless told otherwise
+// (--rows-per-table, --table-rows-from). The rule:
 //   1. rows per table given: every table that size;
 //   2. else, when a file is a binary cache: the first cache's own hashing (with another salt
 //      given: the default size with that salt, which opening the cache then refuses, naming both);
