@@ -150,8 +150,10 @@ long long transform_numeric_rows(const py::array& a, float* out, size_t rows) {
   return bad.load();
 }
 
-// Raw ids -> table rows with the CLI's hasher; negative = missing (row 0). Ids above 2^32 - 1 are
-// refused (the TSV's categorical values are 32-bit). Returns the first bad cell or -1.
+// Raw ids -> table rows with the CLI's hasher. The rule for every dtype (integer or float): an
+// id is a 32-bit value, 0 .. 2^32 - 1, as the TSV writes them in hex; negative (and NaN) =
+// missing (row 0); anything else (above 2^32 - 1, infinite, not a whole number) is refused.
+// Returns the first bad cell or -1.
 template <typename T>
 long long hash_rows(const py::array& a, const CategoryHasher& hasher, uint32_t* out, size_t rows) {
   const Strided2D<T> at(a);
@@ -161,14 +163,24 @@ long long hash_rows(const py::array& a, const CategoryHasher& hasher, uint32_t* 
       for (int t = 0; t < kNumSparse; ++t) {
         const T id = at(i, static_cast<size_t>(t));
         uint32_t row = kMissingRow;
-        if constexpr (std::is_signed_v<T>) {
+        bool ok = true;
+        if constexpr (std::is_floating_point_v<T>) {
+          const double x = static_cast<double>(id);
+          if (std::isnan(x) || (x < 0 && std::isfinite(x))) {
+            row = kMissingRow;
+          } else if (x <= 4294967295.0 && x == std::floor(x)) {
+            row = hasher.row(t, static_cast<uint32_t>(x));
+          } else {
+            ok = false;
+          }
+        } else if constexpr (std::is_signed_v<T>) {
           if (id >= 0 && static_cast<uint64_t>(id) <= 0xFFFFFFFFull) row = hasher.row(t, static_cast<uint32_t>(id));
-          else if (id >= 0) row = UINT32_MAX;
+          else if (id >= 0) ok = false;
         } else {
           if (static_cast<uint64_t>(id) <= 0xFFFFFFFFull) row = hasher.row(t, static_cast<uint32_t>(id));
-          else row = UINT32_MAX;
+          else ok = false;
         }
-        if (row == UINT32_MAX) {
+        if (!ok) {
           long long expected = -1;
           const long long here = static_cast<long long>(i * kNumSparse + static_cast<size_t>(t));
           while ((expected == -1 || here < expected) && !bad.compare_exchange_weak(expected, here)) {
@@ -180,6 +192,11 @@ long long hash_rows(const py::array& a, const CategoryHasher& hasher, uint32_t* 
     }
   });
   return bad.load();
+}
+
+// The value of cell (row, column) of a 2-D array as Python prints it (for messages).
+std::string cell_text(const py::array& a, size_t row, size_t column) {
+  return py::repr(a.attr("__getitem__")(py::make_tuple(row, column))).cast<std::string>();
 }
 
 // Already hashed rows: checked against the table sizes; copied (as uint32) when `out` is given.
@@ -301,9 +318,13 @@ PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py:
     raise_python(ErrorKind::Value,
                  fmt::format("numeric: expected a float array (float32, NaN = missing), got dtype {}", dtype_text(numeric)));
   }
-  if (categorical.dtype().kind() != 'i' && categorical.dtype().kind() != 'u') {
+  const char categorical_kind = categorical.dtype().kind();
+  if (categorical_kind != 'i' && categorical_kind != 'u' && !(categorical_kind == 'f' && !hashed)) {
     raise_python(ErrorKind::Value,
-                 fmt::format("categorical: expected an integer array (ids; negative = missing), got dtype {}",
+                 fmt::format("categorical: {}, got dtype {}",
+                             hashed ? "with hashed=True expected an integer array of table rows"
+                                    : "expected an integer array of ids, or a float array of whole numbers "
+                                      "(negative or NaN = missing)",
                              dtype_text(categorical)));
   }
 
@@ -391,14 +412,25 @@ PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py:
     const CategoryHasher hasher(data.hashing_);
     {
       py::gil_scoped_release release;
-      with_integer_type(categorical, [&](auto t) {
+      const char kind = categorical.dtype().kind();
+      const auto size = categorical.dtype().itemsize();
+      if (kind == 'f' && size == 4) bad = hash_rows<float>(categorical, hasher, data.sparse_.get(), rows);
+      else if (kind == 'f' && size == 8) bad = hash_rows<double>(categorical, hasher, data.sparse_.get(), rows);
+      else if (kind == 'f') bad = -2;
+      else with_integer_type(categorical, [&](auto t) {
         bad = hash_rows<decltype(t)>(categorical, hasher, data.sparse_.get(), rows);
       });
     }
+    if (bad == -2) {
+      raise_python(ErrorKind::Value, fmt::format("categorical: expected float32 or float64 ids, got dtype {}",
+                                                 dtype_text(categorical)));
+    }
     if (bad >= 0) {
+      const size_t row = static_cast<size_t>(bad / kNumSparse), column = static_cast<size_t>(bad % kNumSparse);
       raise_python(ErrorKind::Value,
-                   fmt::format("categorical: row {}, column {}: id above 2^32 - 1 (ids are 32-bit, negative = missing)",
-                               bad / kNumSparse, bad % kNumSparse));
+                   fmt::format("categorical: column {}, row {}: id {} is not a 32-bit id (ids are whole numbers "
+                               "0 .. 2^32 - 1; negative or NaN = missing)",
+                               column, row, cell_text(categorical, row, column)));
     }
     data.view_.sparse = data.sparse_.get();
     // rows_per_table=None: tables sized to the data, as for files (data::choose_hashing): the

@@ -277,7 +277,9 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
   if (failure) {
     const Error& e = *failure;
     if (constructing) {
-      raise_python(mentions(e, config.resume_path) ? ErrorKind::OS : ErrorKind::Value, e);
+      // Files named (resume=, and checkpoint=, whose lock file is made before training): OSError.
+      const bool file = mentions(e, config.resume_path) || mentions(e, config.checkpoint_path);
+      raise_python(file ? ErrorKind::OS : ErrorKind::Value, e);
     }
     if (std::string(e.what()).find("diverged") != std::string::npos) raise_python(ErrorKind::Runtime, e);
     raise_python(mentions(e, config.checkpoint_path) ? ErrorKind::OS : ErrorKind::Runtime, e);

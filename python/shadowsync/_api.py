@@ -1,10 +1,13 @@
-"""The low-level API: Dataset, train, Model, load, generate (mirrors `shadowsync train/eval/predict/gen`)."""
+"""The low-level API: Dataset, train, Model, load, generate, plot_metrics (mirrors
+`shadowsync train/eval/predict/gen/plot`)."""
 
+import numbers
 import os
 import shutil
 import sys
 import tempfile
 import warnings
+import weakref
 
 import numpy as np
 
@@ -22,6 +25,14 @@ TRAIN_OPTIONS = (
 _DATA_OPTIONS = ("rows_per_table", "hash_salt", "strict")
 _RUN_OPTIONS = ("eval_fraction", "callback", "verbose", "progress_seconds")
 _METRICS_EVENTS = ("progress", "eval", "final")
+_MAX_SALT = 2**64 - 1
+
+
+def _check_hash_salt(value):
+    """hash_salt= as the engine takes it: an integer in [0, 2^64 - 1] (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= _MAX_SALT:
+        raise ValueError(f"hash_salt= expects an integer in [0, {_MAX_SALT}], got {value!r}")
+    return int(value)
 
 
 class Dataset:
@@ -43,9 +54,12 @@ class Dataset:
                         hashed=False)
         numeric: float array (n, 13) of raw integer features, NaN = missing; transformed as the
             parser does (log(1 + max(x, 0))) in one pass, whatever the layout (the one copy).
-        categorical: integer array (n, 26) of raw categorical ids, the 32-bit values the TSV
-            writes in hex (negative = missing); hashed with the CLI's hash, table sizes and salt
-            (one copy). With hashed=True they are already table rows (0 = missing) and a
+        categorical: array (n, 26) of raw categorical ids, the 32-bit values the TSV writes in
+            hex; hashed with the CLI's hash, table sizes and salt (one copy). One rule for every
+            dtype (any integer dtype, float32, float64): an id is a whole number in
+            0 .. 2^32 - 1; negative or NaN = missing; anything else (above 2^32 - 1, infinite,
+            a fraction) raises ValueError naming the column, the first bad row and its value.
+            With hashed=True they are already table rows (0 = missing; integer dtypes) and a
             C-contiguous uint32 array is used without a copy.
         labels: (n,) of 0/1 (float32 C-contiguous: used without a copy), or None (all 0: for
             predict).
@@ -60,13 +74,13 @@ class Dataset:
                 raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
         else:
             paths = [os.fsdecode(path)]
-        self._data = _shadowsync._Data.from_paths(paths, rows_per_table, hash_salt, strict)
+        self._data = _shadowsync._Data.from_paths(paths, rows_per_table, _check_hash_salt(hash_salt), strict)
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
         self = cls.__new__(cls)
-        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, rows_per_table, hash_salt,
-                                                   hashed)
+        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, rows_per_table,
+                                                   _check_hash_salt(hash_salt), hashed)
         return self
 
     def __len__(self):
@@ -117,22 +131,36 @@ class Model:
     """
 
     def __init__(self, checkpoint_path, result=None):
-        self._dir = tempfile.TemporaryDirectory(prefix="shadowsync-model-")
-        self._path = os.path.join(self._dir.name, "model.ckpt")
-        shutil.copyfile(checkpoint_path, self._path)
+        self._open(os.fspath(checkpoint_path))
+        self.result = result or {}
+
+    def _open(self, checkpoint_path):
+        # The private folder goes when the Model does (or at interpreter exit), silently:
+        # weakref.finalize, not TemporaryDirectory (whose implicit cleanup warns).
+        folder = tempfile.mkdtemp(prefix="shadowsync-model-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        self._path = os.path.join(folder, "model.ckpt")
+        if os.path.isdir(checkpoint_path):
+            raise IsADirectoryError(21, "checkpoint: is a directory, not a checkpoint file", checkpoint_path)
+        shutil.copyfile(checkpoint_path, self._path)  # FileNotFoundError, PermissionError: the caller's path
         try:
             self._model = _shadowsync._TrainedModel.load(self._path)
         except OSError as e:  # name the caller's file, not the private copy
-            raise OSError(str(e).replace(self._path, os.fspath(checkpoint_path))) from None
-        self.result = result or {}
+            raise OSError(str(e).replace(self._path, checkpoint_path)) from None
 
     @classmethod
     def _from_bytes(cls, data):
+        self = cls.__new__(cls)
+        self._open_bytes(data)
+        self.result = {}
+        return self
+
+    def _open_bytes(self, data):
         with tempfile.TemporaryDirectory(prefix="shadowsync-load-") as folder:
             path = os.path.join(folder, "model.ckpt")
             with open(path, "wb") as f:
                 f.write(data)
-            return cls(path)
+            self._open(path)
 
     def __repr__(self):
         return f"<shadowsync.Model trained on {self.examples_trained} examples>"
@@ -156,7 +184,8 @@ class Model:
         return _as_dataset(data, "data")
 
     def evaluate(self, data):
-        """Quality on `data` (Dataset or path): dict of examples, ne, logloss, auc, calibration."""
+        """Quality on `data` (Dataset or path): dict of examples, ne, logloss, auc, calibration.
+        ne and auc are NaN (undefined) when the rows are all of one class."""
         return self._model.evaluate(self._dataset(data)._data)
 
     def _predict_data(self, data, bad_rows):
@@ -215,13 +244,14 @@ class Model:
         return {"checkpoint": self.to_bytes(), "result": self.result}
 
     def __setstate__(self, state):
-        other = Model._from_bytes(state["checkpoint"])
-        self.__dict__.update(other.__dict__)
+        self._open_bytes(state["checkpoint"])
         self.result = state.get("result", {})
 
 
 def load(path):
-    """Reads a checkpoint written by `shadowsync train` or Model.save (OSError when it cannot)."""
+    """Reads a checkpoint written by `shadowsync train` or Model.save. OSError when it cannot:
+    FileNotFoundError (no such file), IsADirectoryError, PermissionError (unreadable), OSError
+    naming the file for one that is not a valid checkpoint."""
     return Model(os.fspath(path))
 
 
@@ -244,13 +274,24 @@ def _print_event(event):
         print(f"{event['examples']} examples, {event['examples_per_second']:.0f} examples/s, "
               f"running logloss {event.get('running_logloss', float('nan')):.5f}", file=sys.stderr)
     elif kind in ("eval", "final") and event.get("eval"):
-        e = event["eval"]
-        print(f"{kind} at {event['examples']} examples: NE {e['ne']:.5f}  logloss {e['logloss']:.5f}  "
-              f"AUC {e['auc']:.5f}  calibration {e['calibration']:.4f}", file=sys.stderr)
+        print(f"{kind} at {event['examples']} examples: {_quality_text(event['eval'])}", file=sys.stderr)
     elif kind == "checkpoint":
         print(f"checkpoint at {event['examples']} examples: {event['path']}", file=sys.stderr)
     elif kind == "pacing":
         print(f"shadow sync: rounds paced every {event['interval_ms']} ms", file=sys.stderr)
+
+
+def _defined(value):
+    return value is not None and value == value  # null in a metrics line, NaN from evaluate()
+
+
+def _quality_text(e):
+    """The CLI's eval line: NE and AUC are undefined (null/NaN) when the rows are all of one class."""
+    ne = f"NE {e['ne']:.5f}" if _defined(e.get("ne")) else "NE undefined (the evaluated rows are all of one class)"
+    auc = f"AUC {e['auc']:.5f}" if _defined(e.get("auc")) else "AUC undefined"
+    logloss = f"{e['logloss']:.5f}" if _defined(e.get("logloss")) else "undefined"
+    calibration = f"{e['calibration']:.4f}" if _defined(e.get("calibration")) else "undefined"
+    return f"{ne}  logloss {logloss}  {auc}  calibration {calibration}"
 
 
 def train(data, eval_data=None, **options):
@@ -278,6 +319,8 @@ def train(data, eval_data=None, **options):
     if unknown:
         raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
+    if "hash_salt" in data_options:
+        data_options["hash_salt"] = _check_hash_salt(data_options["hash_salt"])
     callback = options.pop("callback", None)
     verbose = bool(options.pop("verbose", False))
     progress_seconds = options.pop("progress_seconds", 5.0)
@@ -325,3 +368,23 @@ def generate(path, rows=100000, seed=1):
     """Writes `rows` synthetic Criteo TSV lines to `path` (and its summary to path + '.json'),
     like `shadowsync gen`; returns the summary (positive_rate, teacher_logloss, teacher_ne)."""
     return _shadowsync._generate(os.fspath(path), int(rows), int(seed))
+
+
+def plot_metrics(paths, out):
+    """Draws the training curves of runs into the PNG `out`, like `shadowsync plot`: eval NE,
+    training log loss (running mean), eval AUC and throughput against examples trained, one
+    line per run, labelled with its sync mode and group count.
+
+    paths: a path or a list of paths of metrics JSON-lines files (`shadowsync train --metrics`,
+        or the dicts of train(callback=) written one json.dumps per line).
+    Needs gnuplot (Debian: gnuplot-nox). ValueError for a line that is not a metrics line
+    (naming file:line), OSError for a file that cannot be read or written, RuntimeError when
+    gnuplot is missing or fails. Returns `out`."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    paths = [os.fsdecode(p) for p in paths]
+    if not paths:
+        raise ValueError("paths: expected a path or a non-empty list of paths, got an empty list")
+    out = os.fsdecode(out)
+    _shadowsync._plot_metrics(paths, out)
+    return out

@@ -1,7 +1,9 @@
 """ShadowSyncClassifier: the shadowsync trainer as a scikit-learn estimator.
 
 X: 39 columns, 13 numeric (raw integer features, NaN = missing) then 26 categorical ids (raw
-32-bit ids, negative or NaN = missing; in a DataFrame also hex strings as in the Criteo TSV),
+32-bit ids: whole numbers 0 .. 2^32 - 1, negative or NaN = missing, the same rule for every dtype;
+anything else raises ValueError naming the column, row and value; in a DataFrame also hex strings
+as in the Criteo TSV and pandas nullable columns, pd.NA = missing),
 as a NumPy array or a pandas DataFrame (columns named I1..I13, C1..C26 are taken by name,
 otherwise by position). y: two classes (classes_[1] is the positive one, "click").
 score() is ROC AUC (not accuracy): the quality measure of CTR models.
@@ -19,24 +21,92 @@ NUMERIC_COLUMNS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_COLUMNS = [f"C{i}" for i in range(1, 27)]
 
 
-def _categorical_ids(column):
-    values = np.asarray(column)
+_MAX_ID = 2**32 - 1
+_ID_RULE = "categorical ids are whole numbers 0 .. 2^32 - 1; negative or NaN = missing"
+
+
+def _bad_id(index, row, value):
+    raise ValueError(f"X: column {index}, row {row}: {value!r} is not a 32-bit categorical id ({_ID_RULE})")
+
+
+def _is_missing(v):
+    try:
+        import pandas as pd
+        if v is pd.NA or v is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) or (isinstance(v, str) and v == "")
+
+
+def _categorical_ids(column, index):
+    """One categorical column of X (X's column `index`) as int64 ids, -1 = missing.
+
+    One rule for every dtype (int64, uint64, float, pandas nullable, objects): a whole number in
+    0 .. 2^32 - 1 is an id, negative or NaN (None, pd.NA) is missing, anything else raises
+    ValueError naming the column, the first bad row and its value."""
+    if hasattr(column, "dtype") and hasattr(column, "to_numpy") and getattr(column.dtype, "na_value", None) is not None \
+            and column.dtype.kind in "iufb":
+        # pandas nullable columns (Int64, UInt64, Float64, boolean): pd.NA is missing.
+        if column.dtype.kind == "f":
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            na = column.isna().to_numpy()
+            values = _categorical_ids(column.to_numpy(dtype=column.dtype.numpy_dtype, na_value=0), index)
+            values[na] = -1
+            return values
+    else:
+        values = np.asarray(column)
+    if values.dtype.kind == "b":
+        return values.astype(np.int64)
     if values.dtype.kind in "iu":
-        return values.astype(np.int64, copy=False)
+        too_big = values > _MAX_ID
+        if np.any(too_big):
+            row = int(np.argmax(too_big))
+            _bad_id(index, row, values[row].item())
+        return np.where(values < 0, -1, values).astype(np.int64) if values.dtype.kind == "i" \
+            else values.astype(np.int64)
     if values.dtype.kind == "f":
-        out = np.where(np.isnan(values), -1, values)
-        if np.any(out != np.floor(out)):
-            raise ValueError("X: categorical columns must hold integer ids (or NaN for missing)")
-        return out.astype(np.int64)
+        with np.errstate(invalid="ignore"):
+            missing = np.isnan(values) | ((values < 0) & np.isfinite(values))
+            bad = ~missing & ~((values <= _MAX_ID) & (values == np.floor(values)))
+        if np.any(bad):
+            row = int(np.argmax(bad))
+            _bad_id(index, row, values[row].item())
+        return np.where(missing, -1, values).astype(np.int64)
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v == "":
+        if _is_missing(v):
             out[i] = -1
-        elif isinstance(v, str):
-            out[i] = int(v, 16)
+            continue
+        if isinstance(v, str):
+            try:
+                v = int(v, 16)
+            except ValueError:
+                _bad_id(index, i, values[i])
+        elif isinstance(v, (bool, np.bool_)):
+            v = int(v)
+        elif isinstance(v, (float, np.floating)):
+            if not (np.isfinite(v) and v == np.floor(v)):
+                _bad_id(index, i, values[i])
+            v = int(v)
         else:
-            out[i] = int(v)
+            try:
+                v = int(v)
+            except (TypeError, ValueError):
+                _bad_id(index, i, values[i])
+        if v > _MAX_ID:
+            _bad_id(index, i, values[i])
+        out[i] = -1 if v < 0 else v
     return out
+
+
+def _numeric_column(column, index):
+    """One numeric column of a DataFrame as float64, NaN = missing (pd.NA of nullable columns too)."""
+    try:
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"X: column {index} ({column.name}): expected numbers (NaN or NA = missing): {e}") from None
 
 
 def _split_features(X, estimator, fitting):
@@ -55,8 +125,12 @@ def _split_features(X, estimator, fitting):
             numeric_frame, categorical_frame = X[NUMERIC_COLUMNS], X[CATEGORICAL_COLUMNS]
         else:
             numeric_frame, categorical_frame = X.iloc[:, :13], X.iloc[:, 13:]
-        numeric = numeric_frame.to_numpy(dtype=np.float32, na_value=np.nan)
-        categorical = np.column_stack([_categorical_ids(categorical_frame.iloc[:, j]) for j in range(26)]) \
+        numeric = np.column_stack([_numeric_column(numeric_frame.iloc[:, j], names.index(str(numeric_frame.columns[j])))
+                                   for j in range(13)]).astype(np.float32) \
+            if len(X) else np.zeros((0, 13), dtype=np.float32)
+        categorical = np.column_stack([_categorical_ids(categorical_frame.iloc[:, j],
+                                                        names.index(str(categorical_frame.columns[j])))
+                                       for j in range(26)]) \
             if len(X) else np.zeros((0, 26), dtype=np.int64)
         return numeric, categorical
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
@@ -72,11 +146,11 @@ def _split_features(X, estimator, fitting):
         raise ValueError("X: Complex data not supported")
     if X.dtype.kind not in "iufb":
         raise ValueError(f"X: expected a numeric array, got dtype {X.dtype}")
-    if X.dtype.kind == "f" and np.isinf(X).any():
+    if X.dtype.kind == "f" and np.isinf(X[:, :13]).any():
         raise ValueError("X: contains infinity (NaN is a missing value)")
     numeric = np.ascontiguousarray(X[:, :13], dtype=np.float32)
-    categorical = _categorical_ids(X[:, 13:].reshape(-1)).reshape(len(X), 26) if X.dtype.kind == "f" \
-        else X[:, 13:].astype(np.int64, copy=False)
+    categorical = np.column_stack([_categorical_ids(X[:, 13 + j], 13 + j) for j in range(26)]) \
+        if len(X) else np.zeros((0, 26), dtype=np.int64)
     return numeric, categorical
 
 
@@ -130,6 +204,12 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         if not hasattr(X, "iloc"):
             X = np.asarray(X)
+        if hasattr(y, "isna") and hasattr(y, "to_numpy"):  # pandas: NA labels named, nullable dtypes
+            na = np.asarray(y.isna()).reshape(-1)
+            if na.any():
+                raise ValueError(f"y: row {int(np.argmax(na))} is missing (NA); every row needs a label")
+            numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+            y = y.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else y.to_numpy()
         y = np.asarray(y)
         if y.ndim != 1:
             if y.ndim == 2 and y.shape[1] == 1:

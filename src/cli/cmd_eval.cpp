@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "common_options.hpp"
+#include "quality_text.hpp"
 #include "teacher_report.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/evaluate.hpp"
@@ -52,8 +53,8 @@ void add_eval_command(CLI::App& app) {
       if (teacher) j["teacher"] = teacher_json(*teacher);
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
-      std::printf("examples %llu  NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
-                  static_cast<unsigned long long>(m.count()), m.ne(), m.logloss(), m.auc(), m.calibration());
+      std::printf("examples %llu  %s\n", static_cast<unsigned long long>(m.count()),
+                  quality_text(m.ne(), m.logloss(), m.auc(), m.calibration()).c_str());
       if (teacher) std::printf("%s\n", teacher_line(*teacher, m.ne()).c_str());
     }
   });

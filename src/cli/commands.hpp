@@ -23,6 +23,7 @@ struct ExitStatus {
 void add_convert_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
 void add_topo_command(CLI::App& app);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   shadowsync::cli::add_convert_command(app);
   shadowsync::cli::add_eval_command(app);
   shadowsync::cli::add_gen_command(app);
+  shadowsync::cli::add_plot_command(app);
   shadowsync::cli::add_predict_command(app);
   shadowsync::cli::add_stats_command(app);
   shadowsync::cli::add_topo_command(app);

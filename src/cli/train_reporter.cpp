@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "quality_text.hpp"
+
 namespace shadowsync::cli {
 
 void TrainReporter::on_warning(const std::string& message) {
@@ -28,9 +30,9 @@ void TrainReporter::on_progress(const TrainReport& report) {
 }
 
 void TrainReporter::on_evaluation(const TrainReport& report) {
-  printer_.print_line(fmt::format("eval at {} examples: NE {:.5f}  logloss {:.5f}  AUC {:.5f}  calibration {:.4f}",
-                                  report.examples, report.eval->ne, report.eval->logloss, report.eval->auc,
-                                  report.eval->calibration));
+  printer_.print_line(fmt::format("eval at {} examples: {}", report.examples,
+                                  quality_text(report.eval->ne, report.eval->logloss, report.eval->auc,
+                                               report.eval->calibration)));
   metrics_.write(report);
 }
 

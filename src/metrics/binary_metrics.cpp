@@ -93,8 +93,13 @@ double BinaryMetrics::logloss() const {
   return count_ == 0 ? 0.0 : loss_sum_ / static_cast<double>(count_);
 }
 
+bool BinaryMetrics::one_class() const { return count_ > 0 && (positives_ == 0 || positives_ == count_); }
+
 double BinaryMetrics::ne() const {
-  return count_ == 0 ? 0.0 : logloss() / binary_entropy(mean_label());
+  if (count_ == 0) return 0.0;
+  // One class: the base rate's entropy is 0, so the ratio is undefined (not a large number).
+  if (one_class()) return std::numeric_limits<double>::quiet_NaN();
+  return logloss() / binary_entropy(mean_label());
 }
 
 double BinaryMetrics::mean_label() const {
@@ -112,7 +117,8 @@ double BinaryMetrics::calibration() const {
 
 double BinaryMetrics::auc() const {
   const uint64_t negatives = count_ - positives_;
-  if (positives_ == 0 || negatives == 0) return 0.5;
+  if (count_ == 0) return 0.5;
+  if (one_class()) return std::numeric_limits<double>::quiet_NaN();  // no positive/negative pair
   // Sort a copy by (score, label): a total order, so the sorted sequence (and the sum below)
   // does not depend on insertion or merge order.
   std::vector<Scored> sorted(scored_);

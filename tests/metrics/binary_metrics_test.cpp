@@ -130,20 +130,43 @@ TEST(BinaryMetrics, EmptyAccumulatorIsDefined) {
   EXPECT_EQ(m.mean_prediction(), 0.0);
 }
 
-TEST(BinaryMetrics, AllLabelsEqualGiveFiniteDocumentedValues) {
-  BinaryMetrics m;
-  for (int i = 0; i < 4; ++i) m.add_probability(0.5f, 0);
-  EXPECT_DOUBLE_EQ(m.auc(), 0.5);
-  const double floor_entropy = -(1e-7 * std::log(1e-7) + (1 - 1e-7) * std::log1p(-1e-7));
-  EXPECT_NEAR(floor_entropy, 1.7118e-6, 1e-9);
-  EXPECT_NEAR(m.ne() * floor_entropy / std::log(2.0), 1.0, 1e-6);
-  EXPECT_NEAR(m.calibration(), 0.5 / 1e-7, 1e-3);
-  EXPECT_TRUE(std::isfinite(m.ne()));
+TEST(BinaryMetrics, AllLabelsEqualLeaveNeAndAucUndefined) {
+  // Four negatives predicted 0.5: log loss ln 2 = 0.6931472 each, but the base rate is 0, whose
+  // entropy is 0, so NE (log loss / entropy) is undefined, as is AUC (no positive/negative pair).
+  BinaryMetrics zeros;
+  for (int i = 0; i < 4; ++i) zeros.add_probability(0.5f, 0);
+  EXPECT_TRUE(zeros.one_class());
+  EXPECT_TRUE(std::isnan(zeros.ne()));
+  EXPECT_TRUE(std::isnan(zeros.auc()));
+  EXPECT_NEAR(zeros.logloss(), std::log(2.0), 1e-12);
+  EXPECT_NEAR(zeros.calibration(), 0.5 / 1e-7, 1e-3);  // mean label 0: divided by the floor
 
+  // Three positives with logits 0, 1, 2: log loss (ln 2 + ln(1 + e^-1) + ln(1 + e^-2)) / 3
+  // = (0.6931472 + 0.3132617 + 0.1269280) / 3 = 0.3777789; NE and AUC undefined.
   BinaryMetrics ones;
-  for (int i = 0; i < 4; ++i) ones.add_probability(0.5f, 1);
-  EXPECT_NEAR(ones.ne() * floor_entropy / std::log(2.0), 1.0, 1e-6);
-  EXPECT_NEAR(ones.calibration(), 0.5, 1e-15);
+  for (int i = 0; i < 3; ++i) ones.add_logit(static_cast<float>(i), 1);
+  EXPECT_TRUE(ones.one_class());
+  EXPECT_TRUE(std::isnan(ones.ne()));
+  EXPECT_TRUE(std::isnan(ones.auc()));
+  EXPECT_NEAR(ones.logloss(), 0.3777789, 1e-7);
+
+  // One example of the other class makes both defined again: labels 1, 1, 1, 0 with logits
+  // 0, 1, 2, 3: the negative outranks every positive, AUC 0.
+  ones.add_logit(3.0f, 0);
+  EXPECT_FALSE(ones.one_class());
+  EXPECT_DOUBLE_EQ(ones.auc(), 0.0);
+  EXPECT_TRUE(std::isfinite(ones.ne()));
+  EXPECT_FALSE(BinaryMetrics().one_class());  // no examples: defined values (see above)
+}
+
+TEST(BinaryMetrics, OneClassAfterMergeIsUndefined) {
+  BinaryMetrics a;
+  BinaryMetrics b;
+  a.add_logit(0.5f, 0);
+  b.add_logit(-0.5f, 0);
+  a.merge(b);
+  EXPECT_TRUE(std::isnan(a.ne()));
+  EXPECT_TRUE(std::isnan(a.auc()));
 }
 
 double naive_auc(const std::vector<float>& scores, const std::vector<float>& labels) {

@@ -62,12 +62,17 @@ def test_fortran_order_and_float32_numeric_match(arrays):
     (dict(numeric=np.zeros(4, np.float32)), r"numeric: expected a float array of shape \(n, 13\), got shape \(4,\)"),
     (dict(numeric=np.zeros((4, 13), "U3")), r"numeric: expected a float array .* got dtype <U3"),
     (dict(categorical=np.zeros((4, 25), np.int64)), r"categorical: expected an integer array of shape \(n, 26\)"),
-    (dict(categorical=np.zeros((4, 26), np.float32)), r"categorical: expected an integer array .* got dtype float32"),
+    (dict(categorical=np.zeros((4, 26), "U3")), r"categorical: expected an integer array of ids, or a float array of whole numbers \(negative or NaN = "
+     r"missing\), got dtype <U3"),
+    (dict(categorical=np.zeros((4, 26), np.float16)), r"categorical: expected float32 or float64 ids, got dtype float16"),
+    (dict(categorical=np.zeros((4, 26), np.float32), hashed=True),
+     r"categorical: with hashed=True expected an integer array of table rows, got dtype float32"),
     (dict(categorical=np.zeros((3, 26), np.int64)), r"categorical: expected 4 rows like numeric"),
     (dict(labels=np.zeros(3, np.float32)), r"labels: expected shape \(4,\) like numeric, got shape \(3,\)"),
     (dict(labels=np.full(4, 0.5, np.float32)), r"labels: expected 0 or 1, got 0.5 at row 0"),
     (dict(numeric=np.full((4, 13), np.inf, np.float32)), r"numeric: row 0, column 0: infinite value"),
-    (dict(categorical=np.full((4, 26), 2 ** 33, np.int64)), r"categorical: row 0, column 0: id above 2\^32 - 1"),
+    (dict(categorical=np.full((4, 26), 2 ** 33, np.int64)),
+     r"categorical: column 0, row 0: id 8589934592 is not a 32-bit id \(ids are whole numbers 0 \.\. 2\^32 - 1"),
 ])
 def test_bad_arrays_raise_value_error_naming_the_argument(kwargs, message):
     args = dict(numeric=np.zeros((4, 13), np.float32), categorical=np.zeros((4, 26), np.int64),

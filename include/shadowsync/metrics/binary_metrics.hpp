@@ -14,13 +14,13 @@
 //    average ranks). Memory: 16 bytes per example.
 //  - merge(other) is exact: afterwards every metric equals what one accumulator that saw all
 //    examples would report (sums in double may differ by rounding only, auc() is identical).
-//  - Degenerate cases are defined, never NaN:
+//  - Degenerate cases:
 //      no examples:           logloss = ne = mean_label = mean_prediction = calibration = 0,
 //                             auc = 0.5 (callers that care check count() first);
-//      all labels equal:      auc = 0.5 (no positive/negative pair exists);
-//                             ne divides by the entropy of the mean label clamped to
-//                             [kProbabilityFloor, 1 - kProbabilityFloor] (about 1.7e-6), so it
-//                             is finite, and large unless the predictions are near perfect;
+//      all labels equal:      ne and auc are NaN (undefined: the base rate's entropy is 0 and
+//                             no positive/negative pair exists); one_class() says so, and front
+//                             ends print "undefined" and write null in JSON; logloss and
+//                             calibration stay defined;
 //      mean label 0:          calibration divides by kProbabilityFloor instead of 0.
 //  - Not thread-safe for writes: give each thread its own accumulator and merge() them. The
 //    const queries (auc() included, which sorts a copy) may run concurrently.
@@ -57,6 +57,8 @@ class BinaryMetrics {
   double calibration() const;      // mean_prediction() / mean_label()
   double mean_label() const;       // fraction of positives
   double mean_prediction() const;  // mean predicted probability
+  // True when there are examples and all of them have the same label (ne() and auc() are NaN).
+  bool one_class() const;
 
  private:
   struct Scored {
