@@ -235,6 +235,10 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
       raise_python(ErrorKind::Value, e);
     }
   }
+  // eval_fraction= without eval_every=: evaluations along the run (a curve), as the CLI does.
+  if (eval_fraction && *eval_fraction > 0.0 && eval_view.rows > 0 && !options.contains("eval_every")) {
+    config.eval_every = TrainConfig::default_eval_every(train_rows.rows(), config.epochs);
+  }
   if (!config.checkpoint_path.empty()) {
     std::vector<std::pair<std::string_view, std::string>> inputs;
     for (const std::string& path : train.paths()) inputs.emplace_back("data", path);
@@ -291,6 +295,20 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
   out["checkpoint"] = result->checkpoint;
   out["stopped_early"] = result->stopped_early;
   out["already_finished"] = result->already_finished;
+  // Held-out NE that rose again over the last epochs (train() warns), or None.
+  if (const std::optional<NeRise> rise = held_out_ne_rise(*result, train_rows.rows())) {
+    py::dict r;
+    r["best_ne"] = rise->best_ne;
+    r["best_examples"] = rise->best_examples;
+    r["best_epoch"] = rise->best_epoch;
+    r["final_ne"] = rise->final_ne;
+    out["ne_rise"] = r;
+  } else {
+    out["ne_rise"] = py::none();
+  }
+  py::list evaluations;
+  for (const auto& [examples, ne] : result->evaluation_ne) evaluations.append(py::make_tuple(examples, ne));
+  out["evaluations"] = evaluations;
   out["groups"] = trainer->groups();
   out["threads_per_group"] = trainer->threads_per_group();
   return out;

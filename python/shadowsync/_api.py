@@ -41,7 +41,9 @@ class Dataset:
     Dataset(path, rows_per_table=None, hash_salt=0, strict=False)
         A Criteo TSV or a binary cache (from `shadowsync convert`), read by the same data
         library as the CLI, with the CLI's hashing rule: rows_per_table/hash_salt when given,
-        else a cache's own hashing, else 131072 rows per table, salt 0. OSError for a file that
+        else a cache's own hashing, else (text files) tables sized to the data: twice the rows
+        each table uses at 131072 rows, as a power of two, at most 131072; standard input and
+        FIFOs keep 131072. OSError for a file that
         cannot be read or is not valid. rows_per_table: an integer (every table) or 26 integers
         (one per table, as caches converted with `--table-rows-from` have).
         `path` may be a list of paths (e.g. one cache per day): their rows in that order, as
@@ -55,7 +57,9 @@ class Dataset:
         numeric: float array (n, 13) of raw integer features, NaN = missing; transformed as the
             parser does (log(1 + max(x, 0))) in one pass, whatever the layout (the one copy).
         categorical: array (n, 26) of raw categorical ids, the 32-bit values the TSV writes in
-            hex; hashed with the CLI's hash, table sizes and salt (one copy). One rule for every
+            hex; hashed with the CLI's hash and salt (one copy), into tables sized to these ids
+            as for a text file when rows_per_table is None (pass the model's rows_per_table and
+            hash_salt to predict with a trained model). One rule for every
             dtype (any integer dtype, float32, float64): an id is a whole number in
             0 .. 2^32 - 1; negative or NaN = missing; anything else (above 2^32 - 1, infinite,
             a fraction) raises ValueError naming the column, the first bad row and its value.
@@ -299,7 +303,9 @@ def train(data, eval_data=None, **options):
 
     data, eval_data: Dataset, path (TSV or cache) or list of paths (trained in order, e.g. one
         cache per day). Without eval_data the last eval_fraction
-        (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation.
+        (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation;
+        eval_fraction= given without eval_every= evaluates 8 times along the run (a curve), and
+        a run of several epochs whose held-out NE rose again warns (UserWarning).
     options: the CLI's option names with underscores (see TRAIN_OPTIONS): model="small",
         sync="s-pa", groups="auto", threads_per_group="auto", batch=128, precision="fp32" (or
         "bf16" on CPUs with AVX512_BF16 or AMX), lr=, emb_lr=, epochs=1,
@@ -356,6 +362,13 @@ def train(data, eval_data=None, **options):
 
         result = _shadowsync._train(train_set._data, None if eval_set is None else eval_set._data, options,
                                     paced_sink, poll_s, eval_fraction)
+        rise = result.get("ne_rise")
+        if rise is not None:
+            warnings.warn(
+                f"held-out NE rose from {rise['best_ne']:.5f} (at {rise['best_examples']} examples, epoch "
+                f"{rise['best_epoch']}) to {rise['final_ne']:.5f} at the end: the epochs after "
+                f"{rise['best_epoch']} overfit; epochs={rise['best_epoch']} stops near the best model",
+                UserWarning, stacklevel=2)
         checkpoint = result["checkpoint"]
         if result["already_finished"]:
             checkpoint = options["resume"]

@@ -193,8 +193,13 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y: expected {len(numeric)} labels like X, got {len(y)}")
         if y is not None:
             labels = (np.asarray(y) == self.classes_[1]).astype(np.float32)
-        return Dataset.from_arrays(numeric, categorical, labels, rows_per_table=self.rows_per_table,
-                                   hash_salt=self.hash_salt)
+        if fitting:
+            # rows_per_table=None: tables sized to X's ids (Dataset.from_arrays).
+            return Dataset.from_arrays(numeric, categorical, labels, rows_per_table=self.rows_per_table,
+                                       hash_salt=self.hash_salt)
+        # Predicting: X hashed as the fitted model's tables are.
+        return Dataset.from_arrays(numeric, categorical, labels, rows_per_table=list(self.model_.rows_per_table),
+                                   hash_salt=self.model_.hash_salt)
 
     def fit(self, X, y):
         """Trains on every row of X with labels y (two classes); returns self."""

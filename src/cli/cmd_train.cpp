@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "common_options.hpp"
 #include "placement_options.hpp"
+#include "quality_text.hpp"
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/data/table_choice.hpp"
@@ -119,14 +120,13 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
               config.sync.name().c_str(), static_cast<unsigned long long>(r.sync_rounds),
               r.sync_rounds_per_second, pacing.c_str(), gap.c_str(), r.divergence, 100 * r.wait_share);
   if (r.eval) {
-    std::printf("eval (%llu examples): NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n",
-                static_cast<unsigned long long>(r.eval->examples), r.eval->ne, r.eval->logloss, r.eval->auc,
-                r.eval->calibration);
+    std::printf("eval (%llu examples): %s\n", static_cast<unsigned long long>(r.eval->examples),
+                quality_text(r.eval->ne, r.eval->logloss, r.eval->auc, r.eval->calibration).c_str());
     if (teacher) std::printf("%s\n", teacher_line(*teacher, r.eval->ne).c_str());
   }
   if (r.center) {
-    std::printf("center copy:          NE %.5f  logloss %.5f  AUC %.5f  calibration %.4f\n", r.center->ne,
-                r.center->logloss, r.center->auc, r.center->calibration);
+    std::printf("center copy:          %s\n",
+                quality_text(r.center->ne, r.center->logloss, r.center->auc, r.center->calibration).c_str());
   }
   if (!result.checkpoint.empty()) std::printf("checkpoint: %s\n", result.checkpoint.c_str());
 }

@@ -343,6 +343,25 @@ TEST(TrainCommand, TablesAreSizedToTheDataByDefault) {
   std::filesystem::remove(small);
 }
 
+// Held-out rows of one class: NE and AUC are undefined, and the summary says so (it printed NE 13
+// or 735 before).
+TEST(TrainCommand, OneClassHeldOutRowsLeaveNeUndefined) {
+  const std::string zeros = temp_path("zeros.tsv");
+  {
+    std::ifstream in(data_file());
+    std::ofstream out(zeros);
+    std::string line;
+    for (int i = 0; i < 5000 && std::getline(in, line); ++i) out << '0' << line.substr(1) << '\n';
+  }
+  const RunResult r = run("train --data '" + zeros + "'" + kSmall + "--sync none --groups 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("eval (500 examples): NE undefined (the evaluated rows are all of one class)  logloss "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("AUC undefined"), std::string::npos) << r.output;
+  std::filesystem::remove(zeros);
+}
+
 // One socket and --groups auto: one group, no sync rounds; the run says how to see shadow sync.
 TEST(TrainCommand, AOneGroupRunSaysHowToSeeShadowSync) {
   const RunResult r = run("train --data '" + data_file() + "'" + kSmall + "--topology 'package:1 core:1 pu:1' --max-examples 2000");

@@ -56,7 +56,7 @@ def test_ids_outside_32_bits_are_refused_by_the_classifier(dtype, value):
         X = pd.DataFrame({**{f"I{i + 1}": numeric[:, i] for i in range(13)},
                           **{f"C{j + 1}": categorical[:, j] for j in range(26)}})
     with pytest.raises(ValueError, match=r"X: column 15, row 1: .* is not a 32-bit categorical id"):
-        ShadowSyncClassifier()._dataset(X)
+        ShadowSyncClassifier()._dataset(X, fitting=True)
 
 
 def test_the_largest_id_and_missing_are_the_same_for_every_dtype():
@@ -65,9 +65,10 @@ def test_the_largest_id_and_missing_are_the_same_for_every_dtype():
         numeric, categorical = raw_arrays(dtype, [2**32 - 1, 0, 12345, 0])
         if np.dtype(dtype).kind != "u":
             categorical[3, 2] = -1  # missing
-        rows[np.dtype(dtype).name] = shadowsync.Dataset.from_arrays(numeric, categorical).categorical.copy()
+        rows[np.dtype(dtype).name] = shadowsync.Dataset.from_arrays(numeric, categorical,
+                                                                    rows_per_table=131072).categorical.copy()
     numeric, categorical = raw_arrays(np.float64, [2**32 - 1, 0, 12345, np.nan])
-    rows["float64-nan"] = shadowsync.Dataset.from_arrays(numeric, categorical).categorical.copy()
+    rows["float64-nan"] = shadowsync.Dataset.from_arrays(numeric, categorical, rows_per_table=131072).categorical.copy()
     reference = rows["int64"]
     assert reference[3, 2] == 0  # missing -> row 0
     assert reference[0, 2] != 0
@@ -107,8 +108,8 @@ def frame(categorical_values, numeric_values, categorical_dtype, numeric_dtype):
 def test_pandas_nullable_columns_take_na_as_missing(categorical_dtype):
     nullable = frame([5, pd.NA, 7, 1], [1.0, 2.0, pd.NA, 4.0], categorical_dtype, "Float64")
     plain = frame([5, np.nan, 7, 1], [1.0, 2.0, np.nan, 4.0], "float64", "float64")
-    got = ShadowSyncClassifier()._dataset(nullable)
-    want = ShadowSyncClassifier()._dataset(plain)
+    got = ShadowSyncClassifier()._dataset(nullable, fitting=True)
+    want = ShadowSyncClassifier()._dataset(plain, fitting=True)
     np.testing.assert_array_equal(got.categorical, want.categorical)
     np.testing.assert_array_equal(got.numeric, want.numeric)
     assert got.categorical[1, 0] == 0 and got.categorical[0, 0] != 0
@@ -117,8 +118,8 @@ def test_pandas_nullable_columns_take_na_as_missing(categorical_dtype):
 def test_pandas_boolean_columns_and_labels():
     X = frame([True, pd.NA, False, True], [1, 2, 3, pd.NA], "boolean", "Int64")
     plain = frame([1, -1, 0, 1], [1, 2, 3, np.nan], "int64", "float64")
-    np.testing.assert_array_equal(ShadowSyncClassifier()._dataset(X).categorical,
-                                  ShadowSyncClassifier()._dataset(plain).categorical)
+    np.testing.assert_array_equal(ShadowSyncClassifier()._dataset(X, fitting=True).categorical,
+                                  ShadowSyncClassifier()._dataset(plain, fitting=True).categorical)
     with pytest.raises(ValueError, match=r"y: row 2 is missing \(NA\)"):
         ShadowSyncClassifier().fit(X, pd.Series([True, False, pd.NA, True], dtype="boolean"))
 
@@ -186,7 +187,8 @@ def test_model_folder_goes_with_the_model(tiny_model):
 def test_one_class_rows_have_undefined_ne_and_auc(tiny_model, arrays):
     numeric, categorical, _ = arrays
     model = shadowsync.load(tiny_model)
-    zeros = shadowsync.Dataset.from_arrays(numeric[:50], categorical[:50], np.zeros(50, dtype=np.float32))
+    zeros = shadowsync.Dataset.from_arrays(numeric[:50], categorical[:50], np.zeros(50, dtype=np.float32),
+                                           rows_per_table=list(model.rows_per_table), hash_salt=model.hash_salt)
     result = model.evaluate(zeros)
     assert result["examples"] == 50
     assert np.isnan(result["ne"]) and np.isnan(result["auc"])

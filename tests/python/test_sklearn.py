@@ -33,6 +33,20 @@ def xy(arrays, rows=4000):
     return X, y
 
 
+def test_tables_fit_the_data_and_other_rows_predict_with_the_fitted_hashing(arrays):
+    numeric, categorical, labels = arrays
+    X = np.hstack([numeric, categorical.astype(np.float64)])
+    y = labels > 0
+    est = ShadowSyncClassifier(**FAST).fit(X[:1999], y[:1999])
+    # 1,999 rows: tables of a few thousand rows, not the preset's 131,072 (68 MB pickles before).
+    assert max(est.model_.rows_per_table) <= 4096
+    assert len(pickle.dumps(est)) < 4 << 20
+    # Rows the fit never saw (other ids) are hashed into the fitted tables.
+    proba = est.predict_proba(X[2000:2600])
+    assert proba.shape == (600, 2)
+    np.testing.assert_array_equal(est.predict_proba(X[:1999]), est.predict_proba(X[:1999]))
+
+
 def test_fit_predict_proba_score(arrays):
     X, y = xy(arrays)
     est = ShadowSyncClassifier(**FAST)

@@ -115,6 +115,29 @@ def test_divergence_is_runtime_error(data_dir):
                          optimizer="sgd", lr=1e30, emb_lr=1e30)
 
 
+def test_a_loss_that_explodes_is_runtime_error_naming_the_learning_rates(data_dir, tmp_path):
+    # lr=1e6 keeps every loss finite (a model with NE 4e11 came back before).
+    checkpoint = tmp_path / "x.ckpt"
+    with pytest.raises(RuntimeError, match=r"training diverged at about \d+ examples: the log loss was .* "
+                                           r"lower lr= \(now 1e\+06\) / emb_lr= \(now 0.05\)"):
+        shadowsync.train(data_dir / "train.bin", model="tiny", lr=1e6, groups=1, threads_per_group=1,
+                         checkpoint=checkpoint)
+    assert not checkpoint.exists()
+
+
+def test_eval_fraction_gives_a_curve_of_evaluations(data_dir):
+    events = []
+    shadowsync.train(data_dir / "train.bin", model="tiny", groups=1, threads_per_group=1, eval_fraction=0.1,
+                     callback=events.append)
+    evals = [e for e in events if e["event"] == "eval"]
+    assert 6 <= len(evals) <= 8, [e["examples"] for e in evals]
+    assert events[-1]["event"] == "final"
+    # Without eval_fraction= the default split evaluates at the end only.
+    events.clear()
+    shadowsync.train(data_dir / "train.bin", model="tiny", groups=1, threads_per_group=1, callback=events.append)
+    assert [e for e in events if e["event"] == "eval"] == []
+
+
 def test_callback_exception_reaches_the_caller(data_dir):
     def callback(event):
         raise ZeroDivisionError("from the callback")
