@@ -24,15 +24,22 @@ uint64_t ns_since(Clock::time_point start) {
 
 namespace {
 
-// Waits for every request with MPI_Testall and short sleeps, until the deadline.
+// Waits for every request with MPI_Testall and short sleeps, until the deadline. Time this
+// process did not run (a gap of over a second between two polls: it was stopped, e.g. Ctrl-Z and
+// fg of mpirun, which stop and resume every process) moves the deadline on by the gap, so a
+// suspension longer than the timeout does not abort the job on resume.
 int wait_all(std::vector<MPI_Request>& requests, Clock::time_point deadline) {
   int spins = 0;
+  Clock::time_point last_poll = Clock::now();
   for (;;) {
     int complete = 0;
     const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &complete, MPI_STATUSES_IGNORE);
     if (rc != MPI_SUCCESS) return rc;
     if (complete) return MPI_SUCCESS;
-    if (Clock::now() >= deadline) return -1;  // the requests are abandoned: the caller aborts
+    const Clock::time_point now = Clock::now();
+    if (now - last_poll > std::chrono::seconds(1)) deadline += now - last_poll;
+    last_poll = now;
+    if (now >= deadline) return -1;  // the requests are abandoned: the caller aborts
     // Spin briefly (a round on shared memory completes in microseconds), then sleep a little.
     if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
   }
@@ -304,7 +311,7 @@ void InterHostSync::loop() {
         if (!paused && !buffers_.pending_keys.empty()) apply_pending_rows(*round_, buffers_);
         // The first round after this host's workers finished compares whole tables once, so the
         // final state is exact whatever the workers' marks missed (touched_rows.hpp).
-        const bool whole_tables = done && !compared_whole_tables_;
+        const bool whole_tables = done && !compared_whole_tables_ && !options_.stopped.stop_requested();
         rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused, whole_tables);
         compared_whole_tables_ = compared_whole_tables_ || whole_tables;
       } catch (const std::exception& e) {

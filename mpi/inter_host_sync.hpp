@@ -23,6 +23,9 @@
 // replicas, added to every local replica as a delta), tables and accumulators to every process,
 // so that every host starts from the same values (each resumed from its own checkpoint part).
 //
+// Stopped by a signal (options.stopped): the final round compares only the marked rows (the
+// whole-table comparison scans every table, too slow for mpirun's one second before SIGKILL).
+//
 // Deterministic runs (final_round_only): until every host is done, rounds carry only the done
 // flags (the timeouts still apply); the one full round is the final one, when every host has
 // finished its rows, in a fixed order: two runs give the same bits.
@@ -38,6 +41,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <stop_token>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -54,6 +58,10 @@ struct InterHostSyncOptions {
   bool sync_embeddings = true;
   bool align_at_start = false;     // copy rank 0's model and tables to every process in attach()
   bool final_round_only = false;   // deterministic: flags only until every host is done
+  // Set when the run is stopped by a signal (Ctrl-C to mpirun): the final round then exchanges
+  // only the rows the workers marked, not whole tables, so that every process writes its stop
+  // checkpoint within the launcher's window (a resume aligns every host to rank 0 anyway).
+  std::stop_token stopped;
   SyncParams rule;                 // the dense rule across hosts (inter_host_round.hpp)
 };
 

@@ -181,7 +181,18 @@ std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts) 
 
 int host_rank(const HostRun& run) { return run.rank; }
 
-bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval) {
+double stop_window_seconds() {
+  double timeout_s = 1;  // Open MPI's default
+  if (const char* set = std::getenv("OMPI_MCA_odls_base_sigkill_timeout")) {
+    char* end = nullptr;
+    const double value = std::strtod(set, &end);
+    if (end != set && *end == '\0' && value >= 0) timeout_s = value;
+  }
+  return 2 * timeout_s;
+}
+
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval,
+                      std::stop_token stopped) {
   host.validate();
   refuse_old_environment();
   if (!config.resume_path.empty()) {
@@ -210,6 +221,7 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   options.sync_embeddings = !host.host_dense_only;
   options.align_at_start = !config.resume_path.empty();
   options.final_round_only = config.deterministic;
+  options.stopped = std::move(stopped);
   // Across hosts the run's rule (MA for modes without one), with the paper's defaults for H unless
   // the host_* parameters say otherwise.
   options.rule = SyncParams::defaults(config.sync.uses_rule() ? config.sync.rule : SyncRuleKind::MA, run.size);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stop_token>
 #include <string>
 
 #include "host_sync_config.hpp"
@@ -40,10 +41,21 @@ int host_rank(const HostRun& run);
 // Ctrl-C; see docs/multi-host.md). `host` configures the inter-host sync (validated here too).
 // Throws Error naming the field.
 // Returns true on rank 0, the process that reports.
-bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval);
+// `stopped`: the front end's stop token (a signal), which shortens the final inter-host round.
+bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& host, DataParts& train, DataView& eval,
+                      std::stop_token stopped = {});
 
 // The file process `rank` of `hosts` writes for `checkpoint` (rank 0: checkpoint itself).
 std::string checkpoint_part(const std::string& checkpoint, int rank, int hosts);
+
+// Under mpirun, Ctrl-C makes mpirun send every process SIGCONT, SIGTERM odls_base_sigkill_timeout
+// seconds later (1 unless mpirun's MCA parameter set it; processes see it as
+// OMPI_MCA_odls_base_sigkill_timeout) and SIGKILL as long after that. A process that stops at the
+// SIGCONT has twice the timeout to write its stop checkpoint: the window this returns, in
+// seconds. A checkpoint larger than kStopWindowBytesPerSecond x the window (128 MB/s: half of
+// what a 2-core machine wrote under load) may not fit in it.
+inline constexpr uint64_t kStopWindowBytesPerSecond = uint64_t{128} << 20;
+double stop_window_seconds();
 
 // The inter-host sync, for TrainerSetup::participant.
 BackgroundParticipant* host_participant(HostRun& run);

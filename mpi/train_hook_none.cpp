@@ -21,7 +21,10 @@ HostRun* join_if_launched() {
 }
 
 int host_rank(const HostRun&) { return 0; }
-bool prepare_host_run(HostRun&, TrainConfig&, const HostSyncConfig&, DataParts&, DataView&) { return true; }
+double stop_window_seconds() { return 0; }
+bool prepare_host_run(HostRun&, TrainConfig&, const HostSyncConfig&, DataParts&, DataView&, std::stop_token) {
+  return true;
+}
 std::string checkpoint_part(const std::string& checkpoint, int, int) { return checkpoint; }
 BackgroundParticipant* host_participant(HostRun&) { return nullptr; }
 std::string finish_host_run(HostRun&, const TrainReport&, const std::string&) { return ""; }

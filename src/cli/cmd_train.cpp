@@ -17,6 +17,7 @@
 #include "shadowsync/data/table_choice.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
+#include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/train/trainer.hpp"
 #include "stop_signals.hpp"
@@ -134,7 +135,8 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
 void run_train(TrainOptions& o) {
   // First, before any thread exists, so that every thread inherits the blocked stop signals
   // (see stop_signals.hpp).
-  install_stop_signal_handlers();
+  // Under mpirun the kill sequence's SIGCONT already stops (stop_signals.hpp).
+  install_stop_signal_handlers(std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr);
   TrainConfig& config = o.config;
   config.sync = SyncMethod::parse(o.sync);
   config.placement.groups = parse_count_option("groups", o.groups);
@@ -205,7 +207,7 @@ void run_train(TrainOptions& o) {
   // A run stopped by a signal without --checkpoint still leaves its state behind.
   config.stop_checkpoint_path = "shadowsync-interrupted.ckpt";
   // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
-  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, o.host_sync, train, eval);
+  const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, o.host_sync, train, eval, stop_signal_token());
   // --eval-fraction without --eval-every: a held-out curve along the run (this process's rows).
   if (o.eval_every) {
     config.eval_every = *o.eval_every;
@@ -228,6 +230,22 @@ void run_train(TrainOptions& o) {
     std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
                  o.model.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
                  config.sync.name().c_str());
+  }
+  // Under mpirun: will Ctrl-C leave time to write this process's checkpoint? (tables and their
+  // accumulators are nearly all of it.)
+  if (leader && hosts != nullptr) {
+    uint64_t checkpoint_bytes = 0;
+    const EmbeddingStore& tables = trainer.embeddings();
+    for (int t = 0; t < kNumSparse; ++t) checkpoint_bytes += (tables.table_floats(t) + tables.rows(t)) * sizeof(float);
+    const double window_s = mpi::stop_window_seconds();
+    if (static_cast<double>(checkpoint_bytes) > window_s * static_cast<double>(mpi::kStopWindowBytesPerSecond)) {
+      std::fprintf(stderr,
+                   "note: on Ctrl-C mpirun kills every process %g s after it asks it to stop (twice "
+                   "odls_base_sigkill_timeout), and each process then writes a checkpoint of about %.0f MB: give it time "
+                   "with mpirun --mca odls_base_sigkill_timeout %.0f (docs/multi-host.md, Stopping)\n",
+                   window_s, static_cast<double>(checkpoint_bytes) / 1e6,
+                   std::ceil(std::max(10.0, static_cast<double>(checkpoint_bytes) / mpi::kStopWindowBytesPerSecond)));
+    }
   }
   // One socket, --groups auto: one group and no replicas to sync. Say how to see shadow sync.
   if (leader && hosts == nullptr && trainer.groups() == 1 && config.placement.groups == 0 && config.sync.shadow()) {

@@ -64,6 +64,13 @@ std::string mpirun(int processes) {
   return "mpirun -np " + std::to_string(processes) + " --oversubscribe --bind-to none ";
 }
 
+// How often `needle` occurs in `text`.
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 // `mpirun -np H shadowsync ARGS`, stdout and stderr together.
 RunResult run_mpi(int processes, const std::string& args) {
   return test::run_shell_command(mpirun(processes) + "'" + test::shadowsync_exe() + "' " + args + " 2>&1");
@@ -377,6 +384,111 @@ TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
                           "timeout (a process died or hangs): timed out; aborting every process"),
             std::string::npos)
       << o.output;
+}
+
+// A long 2-process run with the default table size (131,072 rows: a 233 MB checkpoint per
+// process), started in the background; returns mpirun's pid once rank 0 trains.
+pid_t start_long_run(const std::string& checkpoint, const std::string& log, const std::string& extra = "") {
+  const std::string command = "exec " + mpirun(2) + " '" + test::shadowsync_exe() + "' train --data '" + data_file() +
+                              "' --model small --rows-per-table 131072 --quiet --oversubscribe --threads-per-group 1 "
+                              "--groups 1 --epochs 200 " + extra + " --checkpoint '" + checkpoint + "' > '" + log + "' 2>&1";
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 600; ++i) {
+    if (read_file(log).find("training small") != std::string::npos && children_of(launcher).size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  return launcher;
+}
+
+// Waits at most `seconds` for mpirun; kills it (and fails) after that. Returns its status.
+int wait_for_mpirun(pid_t launcher, int seconds) {
+  int status = 0;
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (::waitpid(launcher, &status, WNOHANG) == launcher) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const pid_t rank : children_of(launcher)) ::kill(rank, SIGKILL);
+  ::kill(launcher, SIGKILL);
+  ::waitpid(launcher, &status, 0);
+  ADD_FAILURE() << "mpirun still ran " << seconds << " s later";
+  return status;
+}
+
+// Ctrl-C to the plain mpirun command: Open MPI sends SIGCONT, SIGTERM 1 s later and SIGKILL 1 s
+// after that. Every process stops at the SIGCONT, skips the final evaluation and writes its 233 MB
+// checkpoint in time: both parts are whole (eval reads the model), no temporary or lock is left.
+// (Before, the processes began at the SIGTERM and were killed while writing: no checkpoint,
+// 130-233 MB temporaries on both.)
+TEST(MpiTrain, CtrlCToMpirunKeepsALoadableCheckpointOfDefaultSizedTables) {
+  const std::string checkpoint = temp_path("ctrlc.ckpt"), log = temp_path("ctrlc.log");
+  remove_checkpoint(checkpoint);
+  const pid_t launcher = start_long_run(checkpoint, log);
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(launcher, SIGINT), 0);
+  wait_for_mpirun(launcher, 120);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  std::cout << "mpirun exited " << seconds << " s after SIGINT\n";
+  const std::string output = read_file(log);
+  EXPECT_NE(output.find("stopped by signal 15 at "), std::string::npos) << output;
+  EXPECT_EQ(output.find("eval ("), std::string::npos) << "no final evaluation on a stop\n" << output;
+  EXPECT_EQ(output.find("note: on Ctrl-C"), std::string::npos) << "233 MB fit the 2 s window\n" << output;
+  const std::string part = checkpoint + ".host-1-of-2";
+  ASSERT_TRUE(std::filesystem::exists(checkpoint)) << output;
+  ASSERT_TRUE(std::filesystem::exists(part)) << output;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(checkpoint).parent_path())) {
+    const std::string name = entry.path().string();
+    EXPECT_FALSE(name.rfind(checkpoint, 0) == 0 && (name.find(".tmp.") != std::string::npos ||
+                                                    name.ends_with(".lock")))
+        << "left behind: " << name;
+  }
+  const RunResult eval = test::run_shadowsync("eval --checkpoint '" + checkpoint + "' --data '" + data_file() + "'");
+  EXPECT_EQ(eval.exit_code, 0) << eval.output;
+  remove_checkpoint(checkpoint);
+  std::filesystem::remove(log);
+}
+
+// Ctrl-Z and fg of mpirun (the processes get SIGSTOP, then SIGCONT) is not a stop: the run goes
+// on after the resume, also when the suspension (4 s) outlasted --host-sync-timeout-s (2 s), and a
+// later Ctrl-C stops it as usual.
+TEST(MpiTrain, SuspendingAndResumingMpirunDoesNotStopTheRun) {
+  const std::string checkpoint = temp_path("tstp.ckpt"), log = temp_path("tstp.log");
+  remove_checkpoint(checkpoint);
+  const pid_t launcher = start_long_run(checkpoint, log, "--host-sync-timeout-s 2");
+  ASSERT_EQ(::kill(launcher, SIGTSTP), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_EQ(::kill(launcher, SIGCONT), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  int status = 0;
+  EXPECT_EQ(::waitpid(launcher, &status, WNOHANG), 0) << "the run ended after a resume:\n" << read_file(log);
+  EXPECT_EQ(read_file(log).find("stopped by signal"), std::string::npos) << read_file(log);
+  EXPECT_EQ(read_file(log).find("error"), std::string::npos) << read_file(log);
+  ::kill(launcher, SIGINT);
+  wait_for_mpirun(launcher, 120);
+  EXPECT_NE(read_file(log).find("stopped by signal 15 at "), std::string::npos) << read_file(log);
+  remove_checkpoint(checkpoint);
+  std::filesystem::remove(log);
+}
+
+// Rank 0 notes when a stop checkpoint may not fit mpirun's kill window (twice
+// odls_base_sigkill_timeout at 128 MiB/s): never with the default window and tables sized to the
+// data (3 MB), always with a window of 0 s, naming the MCA parameter and a value that fits.
+TEST(MpiTrain, ANoteSaysWhenTheStopCheckpointMayNotFitMpirunsKillWindow) {
+  const std::string args = "'" + test::shadowsync_exe() + "' train --data '" + data_file() + "'" + kModel + " --groups 1 2>&1";
+  const RunResult fits = test::run_shell_command(mpirun(2) + args);
+  EXPECT_EQ(fits.exit_code, 0) << fits.output;
+  EXPECT_EQ(fits.output.find("note: on Ctrl-C"), std::string::npos) << fits.output;
+  const RunResult tight = test::run_shell_command(mpirun(2) + "--mca odls_base_sigkill_timeout 0 " + args);
+  EXPECT_EQ(tight.exit_code, 0) << tight.output;
+  EXPECT_NE(tight.output.find("note: on Ctrl-C mpirun kills every process 0 s after it asks it to stop"),
+            std::string::npos) << tight.output;
+  EXPECT_NE(tight.output.find("give it time with mpirun --mca odls_base_sigkill_timeout 10"), std::string::npos)
+      << tight.output;
+  EXPECT_EQ(count_of(tight.output, "note: on Ctrl-C"), 1u) << "rank 0 only\n" << tight.output;
 }
 
 // Processes given different data (another file, or the same file cut short) are refused before
