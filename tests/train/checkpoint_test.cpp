@@ -329,10 +329,10 @@ TEST(Checkpoint, HeaderFieldsAreTypeAndRangeChecked) {
   const nlohmann::json header = nlohmann::json::parse(
       R"({"ok": 7, "float": 1e300, "neg": -7, "frac": -1.5, "half": 2.5, "max": 18446744073709551615,
           "wide": 4294967298, "text": "7", "obj": {"a": 1}})");
-  EXPECT_EQ(header_uint(header, "ok", 1, 10, where), 7u);
+  EXPECT_EQ(json_uint(header, "ok", 1, 10, where), 7u);
   auto message = [&](const char* field, uint64_t max) {
     try {
-      header_uint(header, field, 1, max, where);
+      json_uint(header, field, 1, max, where);
     } catch (const Error& e) {
       return std::string(e.what());
     }
