@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "reference.hpp"
+#include "../common/sync_reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/sync/shadow_sync.hpp"

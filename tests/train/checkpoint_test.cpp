@@ -20,13 +20,12 @@
 
 #include "core/checksum.hpp"
 #include "shadowsync/core/error.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_ckpt_" + name)).string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_ckpt", name); }
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -25,6 +25,7 @@
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "../common/sanitizers.hpp"
+#include "../common/generated_data.hpp"
 
 namespace shadowsync {
 namespace {
@@ -36,31 +37,11 @@ const char* const kFourSockets = "package:4 numa:1 core:2 pu:1";
 // s-bmuf runs here pace their rounds (see kBmufMargin below for why).
 constexpr int kBmufIntervalMs = 5;
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_trainer_" + name)).string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_trainer", name); }
 
 // Generated once for the whole binary.
-struct Data {
-  SyntheticSummary summary;
-  std::unique_ptr<Dataset> dataset;
-  DataView train, eval;
-};
-
-const Data& data() {
-  static const Data d = [] {
-    Data out;
-    const std::string tsv = temp_path("data.tsv");
-    SyntheticOptions options;
-    options.rows = kRows;
-    options.seed = 11;
-    out.summary = generate_synthetic_criteo(options, tsv);
-    ParseOptions parse;
-    parse.hashing = kHashing;
-    out.dataset = std::make_unique<Dataset>(Dataset::open(tsv, parse));
-    std::tie(out.train, out.eval) = split_eval_tail(out.dataset->view(), 0.2);
-    return out;
-  }();
+const test::GeneratedData& data() {
+  static const test::GeneratedData d = test::generate_dataset("shadowsync_trainer", kRows, 11, kHashing, 0.2);
   return d;
 }
 
