@@ -15,7 +15,6 @@
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
-#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
@@ -99,34 +98,23 @@ void train_step_bench(benchmark::State& state, const char* preset, bool prefetch
   state.counters["ratio_to_sgemm"] = benchmark::Counter(flops * 1e-9 / limit, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Kernel alternatives (src/model/kernel_choice.hpp), measured one lever at a time against the
-// default choice in the same run: kaggle at batch range(0), lever range(1):
-//   0 default choice, 1 the other weight update, 2 the other GEMM kernel, 3 the default with the
-//   next batch's rows prefetched during the top MLP's backward (train_step's `next` argument).
+// The step with and without a lever, one benchmark each: kaggle at batch range(0), lever
+// range(1): 0 the default step, 3 the next batch's rows prefetched during the top MLP's backward
+// (train_step's `next` argument). (Levers 1 and 2, a blocked weight update and oneDNN matmul
+// primitives for fp32, lost and were removed: docs/results.md.)
 // Compare with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true.
 void BM_TrainStepKaggleLever(benchmark::State& state) {
-  const KernelChoice saved = kernel_choice();
-  switch (state.range(1)) {
-    case 1: kernel_choice().blocked_weight_update = !saved.blocked_weight_update; break;
-    case 2: kernel_choice().matmul_primitives = !saved.matmul_primitives; break;
-    default: break;
-  }
-  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
-                                        "prefetch_next_batch"};
-  state.SetLabel(kLabels[state.range(1)]);
+  state.SetLabel(state.range(1) == 3 ? "prefetch_next_batch" : "default");
   train_step_bench(state, "kaggle", state.range(1) == 3);
-  kernel_choice() = saved;
 }
 BENCHMARK(BM_TrainStepKaggleLever)
-    ->ArgsProduct({{64, 128, 256, 1024}, {0, 1, 2, 3}})
+    ->ArgsProduct({{64, 128, 256, 1024}, {0, 3}})
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.5);
 
-// One lever against the default choice, alternating every 16 steps within one benchmark so both
-// see the same machine load: kaggle at batch range(0), lever range(1) as above (1, 2 or 3), or
-// --precision bf16 against fp32: 4 with the default BF16 GEMMs (every GEMM; see Bf16Gemms), 5
-// with fp32 weight gradients (forward and backward-data in BF16), 6 forward only (skipped
-// without native BF16).
+// One lever against the default step, alternating every 16 steps within one benchmark so both
+// see the same machine load: kaggle at batch range(0), lever range(1): 3 as above, or 4
+// --precision bf16 (every GEMM with BF16 inputs) against fp32 (skipped without native BF16).
 // Counters: lever_speedup = default CPU seconds / lever CPU seconds over the same number of steps
 // (> 1: the lever helps), and each side's examples/s.
 void BM_KaggleLeverPair(benchmark::State& state) {
@@ -137,25 +125,16 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   ModelWorkspace workspace(f.model, batch);
   const OptimizerConfig opt;
   const DataView all = f.view();
-  const KernelChoice saved = kernel_choice();
-  KernelChoice with_lever = saved;
-  if (lever == 1) with_lever.blocked_weight_update = !saved.blocked_weight_update;
-  if (lever == 2) with_lever.matmul_primitives = !saved.matmul_primitives;
   std::unique_ptr<ModelWorkspace> bf16_workspace;
-  const Bf16Gemms saved_bf16 = bf16_gemms();
-  if (lever >= 4) {
+  if (lever == 4) {
     if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
       state.SkipWithError(why.c_str());
       return;
     }
-    if (lever == 5) bf16_gemms() = Bf16Gemms{true, true, false, true};
-    if (lever == 6) bf16_gemms() = Bf16Gemms{true, false, false, true};
     bf16_workspace = std::make_unique<ModelWorkspace>(f.model, batch, Precision::Bf16);
-    bf16_gemms() = saved_bf16;
   }
   size_t begin = 0;
   auto run = [&](bool use_lever) {
-    kernel_choice() = use_lever ? with_lever : saved;
     const bool prefetch = use_lever && lever == 3;
     const double start = thread_cpu_seconds();
     for (int i = 0; i < 16; ++i) {
@@ -174,10 +153,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
     base += run(false);
     with += run(true);
   }
-  kernel_choice() = saved;
-  static const char* const kLabels[] = {"default", "toggle_blocked_weight_update", "toggle_matmul_primitives",
-                                        "prefetch_next_batch", "bf16_default", "bf16_fwd+data", "bf16_fwd"};
-  state.SetLabel(kLabels[lever]);
+  state.SetLabel(lever == 3 ? "prefetch_next_batch" : "bf16_default");
   const double steps = 16.0 * double(state.iterations());
   state.counters["lever_speedup"] = base / with;
   state.counters["default_examples/s"] = steps * batch / base;
@@ -185,7 +161,7 @@ void BM_KaggleLeverPair(benchmark::State& state) {
   state.counters["default_ratio_to_sgemm"] = steps * batch * f.config.flops_per_example_train() * 1e-9 / base / limit;
 }
 BENCHMARK(BM_KaggleLeverPair)
-    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3, 4, 5, 6}})
+    ->ArgsProduct({{64, 128, 256, 1024}, {3, 4}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 

@@ -1,9 +1,9 @@
-// Where the kaggle fp32 training step spends its time: the step of ModelWorkspace::train_step
-// (default kernel choice: dnnl_sgemm, whole-layer dense Adagrad) rebuilt from the same kernels with
-// a clock around each phase and each GEMM, run alternately with the real train_step in one
-// benchmark; alternative embedding updates on that rebuilt step; and the embedding-row layout
-// lever (row-wise Adagrad accumulator in its own array, as EmbeddingStore keeps it, against
-// interleaved with the row) on the gather and update of one step. docs/results.md section 4.
+// Where the kaggle fp32 training step spends its time: ModelWorkspace::train_step itself, built
+// for this benchmark with its timing points compiled in (src/model/step_phases.hpp,
+// -DSHADOWSYNC_STEP_PHASES; the library's step has none), run alternately untimed and timed in
+// one benchmark; and the embedding-row layout lever (row-wise Adagrad accumulator in its own
+// array, as EmbeddingStore keeps it, against interleaved with the row) on the gather and update
+// of one step. docs/results.md section 4.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <cmath>
-#include <chrono>
 #include <ctime>
 #include <random>
 #include <string>
@@ -19,11 +18,16 @@
 
 #include "model/kernel_threading.hpp"
 #include "model/layers.hpp"
+#include "model/step_phases.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
+
+#ifndef SHADOWSYNC_STEP_PHASES
+#error "step_phases_bench is built with -DSHADOWSYNC_STEP_PHASES and its own model_workspace.cpp"
+#endif
 
 namespace shadowsync {
 namespace {
@@ -35,12 +39,6 @@ double thread_cpu_seconds() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
-
-// Phases are timed with steady_clock (about 50 ns a read here; the thread CPU clock costs
-// microseconds in this guest, as much as a small phase). On a shared machine a preemption lands
-// in whichever phase it interrupts, so each phase's time is the median over the steps of the run
-// (a given phase is rarely the one preempted); the real step is timed in thread CPU time.
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Single-thread dnnl_sgemm GFLOP/s at n^3, best of 5 in thread CPU time (as model_bench's limit).
 double sgemm_limit_gflops(int n) {
@@ -61,36 +59,6 @@ double limit_2048() {
   return limit;
 }
 
-// The phases of one step, in the order train_step runs them.
-enum Phase {
-  kBottomForwardGemm,
-  kBottomForwardEpilogue,  // bias + ReLU
-  kGather,
-  kInteractionForward,
-  kTopForwardGemm,
-  kTopForwardEpilogue,
-  kLoss,
-  kTopBackwardDataGemm,
-  kTopReluBackward,
-  kTopWeightGemm,
-  kTopBiasGradient,
-  kTopAdagrad,
-  kInteractionBackward,
-  kEmbeddingSort,    // per table: (row, example) keys and their sort
-  kEmbeddingUpdate,  // per distinct row: summed gradient, row-wise Adagrad of row and accumulator
-  kBottomReluBackward,
-  kBottomBackwardDataGemm,
-  kBottomWeightGemm,
-  kBottomBiasGradient,
-  kBottomAdagrad,
-  kPhases
-};
-constexpr const char* kPhaseNames[kPhases] = {
-    "bottom_fwd_gemm", "bottom_fwd_bias_relu", "gather", "interaction_fwd", "top_fwd_gemm",
-    "top_fwd_bias_relu", "loss", "top_bwd_data_gemm", "top_relu_bwd", "top_weight_gemm",
-    "top_bias_grad", "top_adagrad", "interaction_bwd", "emb_sort", "emb_rowwise_adagrad",
-    "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm", "bottom_bias_grad", "bottom_adagrad"};
-
 inline float shared_load(const float& x) {
   return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
 }
@@ -102,7 +70,7 @@ double median_of(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// One GEMM of the step: its name, FLOPs per step and accumulated seconds.
+// One GEMM of the step: its name, FLOPs per step and its seconds in each timed step.
 struct GemmTimer {
   std::string name;
   double flops = 0;
@@ -111,303 +79,68 @@ struct GemmTimer {
   double median() { return median_of(samples); }
 };
 
-// The fp32 kaggle step of ModelWorkspace::train_step (default kernels, no next batch), the same
-// calls in the same order, with each phase's CPU seconds accumulated.
-// Embedding-update alternatives PhasedStep can run instead of train_step's (all off: train_step).
-struct UpdateLevers {
-  bool accumulators_in_gather = false;  // prefetch each row's accumulator during the gather
-  bool next_table_ahead = false;        // before a table's updates, prefetch the next table's rows
-                                        // and accumulators for writing
-  size_t update_ahead = 8;              // sorted keys prefetched ahead in the update
-};
-
-class PhasedStep {
+// Collects the timing points of train_step (installed for this thread while timed steps run):
+// each phase's and each GEMM's seconds per step. Phases are timed with steady_clock (about 50 ns a
+// read here; the thread CPU clock costs microseconds in this guest, as much as a small phase). On
+// a shared machine a preemption lands in whichever phase it interrupts, so each phase's time is
+// the median over the steps of the run (a given phase is rarely the one preempted).
+class PhaseRecorder final : public StepPhaseTimer {
  public:
-  PhasedStep(const Model& model, int batch, UpdateLevers levers = {})
-      : levers_(levers), layout_(model.layout()), d_(model.config().embedding_dim),
-        zwidth_(model.config().interaction_width()) {
-    const size_t b = size_t(batch);
-    int widest = zwidth_;
-    for (const auto& l : layout_.bottom) {
-      bottom_act_.emplace_back(b * l.out);
-      widest = std::max({widest, l.in, l.out});
-    }
-    for (const auto& l : layout_.top) {
-      top_act_.emplace_back(b * l.out);
-      widest = std::max({widest, l.in, l.out});
-    }
-    t_ = AlignedFloatBuffer(b * kVectors * d_);
-    z_ = AlignedFloatBuffer(b * zwidth_);
-    dt_ = AlignedFloatBuffer(b * kVectors * d_);
-    grad_a_ = AlignedFloatBuffer(b * widest);
-    grad_b_ = AlignedFloatBuffer(b * widest);
-    grad_ = AlignedFloatBuffer(layout_.total_floats);
-    keys_.resize(b * kNumSparse);
-    row_grad_.resize(size_t(d_));
+  explicit PhaseRecorder(const Model& model, int batch) {
+    const DenseLayout& layout = model.layout();
     auto add = [&](const char* mlp, size_t l, const char* kind, const DenseLayout::Layer& L) {
       GemmTimer timer;
       timer.name = std::string(mlp) + std::to_string(l) + "_" + kind + "_" + std::to_string(L.in) + "x" +
                    std::to_string(L.out);
       timer.flops = 2.0 * double(batch) * L.in * L.out;
       gemms_.push_back(timer);
+      return int(gemms_.size()) - 1;
     };
-    for (size_t l = 0; l < layout_.bottom.size(); ++l) {
-      add("bottom", l, "fwd", layout_.bottom[l]);
-      if (l > 0) add("bottom", l, "data", layout_.bottom[l]);
-      add("bottom", l, "weight", layout_.bottom[l]);
+    for (size_t l = 0; l < layout.bottom.size(); ++l) {
+      index_[kBottomForwardGemm].push_back(add("bottom", l, "fwd", layout.bottom[l]));
+      index_[kBottomBackwardDataGemm].push_back(l > 0 ? add("bottom", l, "data", layout.bottom[l]) : -1);
+      index_[kBottomWeightGemm].push_back(add("bottom", l, "weight", layout.bottom[l]));
     }
-    for (size_t l = 0; l < layout_.top.size(); ++l) {
-      add("top", l, "fwd", layout_.top[l]);
-      add("top", l, "data", layout_.top[l]);
-      add("top", l, "weight", layout_.top[l]);
+    for (size_t l = 0; l < layout.top.size(); ++l) {
+      index_[kTopForwardGemm].push_back(add("top", l, "fwd", layout.top[l]));
+      index_[kTopBackwardDataGemm].push_back(add("top", l, "data", layout.top[l]));
+      index_[kTopWeightGemm].push_back(add("top", l, "weight", layout.top[l]));
     }
   }
 
+  void add(StepPhase phase, int layer, double seconds) override {
+    step_seconds_[size_t(phase)] += seconds;
+    if (layer >= 0 && size_t(layer) < index_[size_t(phase)].size() && index_[size_t(phase)][size_t(layer)] >= 0) {
+      gemms_[size_t(index_[size_t(phase)][size_t(layer)])].step_seconds += seconds;
+    }
+  }
+
+  // One timed step: train_step with this recorder installed; its phase and GEMM times are kept.
+  float step(ModelWorkspace& workspace, const DataView& batch, float* dense, float* state, EmbeddingStore& emb,
+             const OptimizerConfig& opt) {
+    step_seconds_.fill(0.0);
+    for (auto& g : gemms_) g.step_seconds = 0;
+    step_phase_timer() = this;
+    const float loss = workspace.train_step(batch, dense, state, emb, opt);
+    step_phase_timer() = nullptr;
+    samples_.push_back(step_seconds_);
+    for (auto& g : gemms_) g.samples.push_back(g.step_seconds);
+    return loss;
+  }
+
   std::vector<GemmTimer>& gemms() { return gemms_; }
-  // Median seconds of a phase over the steps run.
+  // Median seconds of a phase over the timed steps.
   double phase_median(int phase) const {
     std::vector<double> v;
     for (const auto& s : samples_) v.push_back(s[size_t(phase)]);
     return median_of(v);
   }
 
-  // One step; its phase and GEMM times are recorded.
-  float step(const DataView& batch, float* dense, float* state, EmbeddingStore& emb, const OptimizerConfig& opt) {
-    step_seconds_.fill(0.0);
-    for (auto& g : gemms_) g.step_seconds = 0;
-    const float loss = run(batch, dense, state, emb, opt);
-    samples_.push_back(step_seconds_);
-    for (auto& g : gemms_) g.samples.push_back(g.step_seconds);
-    return loss;
-  }
-
  private:
-  float run(const DataView& batch, float* dense, float* state, EmbeddingStore& emb, const OptimizerConfig& opt) {
-    const int rows = int(batch.rows);
-    // Forward: bottom MLP.
-    const float* x = batch.numeric;
-    int ldx = kNumNumeric;
-    for (size_t l = 0; l < layout_.bottom.size(); ++l) {
-      const auto& L = layout_.bottom[l];
-      forward_layer(rows, L, x, ldx, dense, true, bottom_act_[l].data(), gemm("bottom", l, "fwd"),
-                    kBottomForwardGemm, kBottomForwardEpilogue);
-      x = bottom_act_[l].data();
-      ldx = L.out;
-    }
-    mark(kGather, [&] { gather(batch, emb); });
-    mark(kInteractionForward, [&] { layers::interaction_dot_forward(rows, d_, t_.data(), z_.data()); });
-    x = z_.data();
-    ldx = zwidth_;
-    for (size_t l = 0; l < layout_.top.size(); ++l) {
-      const auto& L = layout_.top[l];
-      forward_layer(rows, L, x, ldx, dense, l + 1 < layout_.top.size(), top_act_[l].data(), gemm("top", l, "fwd"),
-                    kTopForwardGemm, kTopForwardEpilogue);
-      x = top_act_[l].data();
-      ldx = L.out;
-    }
-    // Backward.
-    double loss = 0;
-    mark(kLoss, [&] {
-      loss = layers::bce_forward_backward(rows, top_act_.back().data(), batch.labels, 1.0f / float(rows),
-                                          grad_a_.data());
-    });
-    float* dy = grad_a_.data();
-    int lddy = 1;
-    auto other = [&](const float* p) { return p == grad_a_.data() ? grad_b_.data() : grad_a_.data(); };
-    float* g = grad_.data();
-    for (int l = int(layout_.top.size()) - 1; l >= 0; --l) {
-      const auto& L = layout_.top[size_t(l)];
-      const float* xin = l == 0 ? z_.data() : top_act_[size_t(l) - 1].data();
-      const int ldxin = l == 0 ? zwidth_ : L.in;
-      float* dx = other(dy);
-      timed_gemm(gemm("top", size_t(l), "data"), kTopBackwardDataGemm,
-                 [&] { layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense + L.weight_offset, dx, L.in); });
-      if (l > 0) {
-        mark(kTopReluBackward,
-             [&] { layers::relu_backward(rows, L.in, top_act_[size_t(l) - 1].data(), L.in, dx, L.in); });
-      }
-      weight_layer(rows, L, xin, ldxin, dy, lddy, g, dense, state, opt, gemm("top", size_t(l), "weight"),
-                   kTopWeightGemm, kTopBiasGradient, kTopAdagrad);
-      dy = dx;
-      lddy = L.in;
-    }
-    mark(kInteractionBackward, [&] { layers::interaction_dot_backward(rows, d_, t_.data(), dy, dt_.data()); });
-    update_rows(batch, emb, opt);
-    dy = dt_.data();
-    lddy = kVectors * d_;
-    mark(kBottomReluBackward, [&] { layers::relu_backward(rows, d_, bottom_act_.back().data(), d_, dy, lddy); });
-    for (int l = int(layout_.bottom.size()) - 1; l >= 0; --l) {
-      const auto& L = layout_.bottom[size_t(l)];
-      const float* xin = l == 0 ? batch.numeric : bottom_act_[size_t(l) - 1].data();
-      const int ldxin = l == 0 ? kNumNumeric : L.in;
-      float* dx = nullptr;
-      if (l > 0) {
-        dx = other(dy);
-        timed_gemm(gemm("bottom", size_t(l), "data"), kBottomBackwardDataGemm, [&] {
-          layers::linear_backward_data(rows, L.in, L.out, dy, lddy, dense + L.weight_offset, dx, L.in);
-        });
-        mark(kBottomReluBackward,
-             [&] { layers::relu_backward(rows, L.in, bottom_act_[size_t(l) - 1].data(), L.in, dx, L.in); });
-      }
-      weight_layer(rows, L, xin, ldxin, dy, lddy, g, dense, state, opt, gemm("bottom", size_t(l), "weight"),
-                   kBottomWeightGemm, kBottomBiasGradient, kBottomAdagrad);
-      dy = dx;
-      lddy = L.in;
-    }
-    return float(loss / double(rows));
-  }
-
-  template <typename Fn>
-  void mark(Phase phase, Fn&& fn) {
-    const double start = now();
-    fn();
-    step_seconds_[phase] += now() - start;
-  }
-  template <typename Fn>
-  void timed_gemm(GemmTimer& timer, Phase phase, Fn&& fn) {
-    const double start = now();
-    fn();
-    const double took = now() - start;
-    step_seconds_[phase] += took;
-    timer.step_seconds += took;
-  }
-  GemmTimer& gemm(const char* mlp, size_t l, const char* kind) {
-    const std::string prefix = std::string(mlp) + std::to_string(l) + "_" + kind + "_";
-    for (auto& t : gemms_) {
-      if (t.name.rfind(prefix, 0) == 0) return t;
-    }
-    std::abort();
-  }
-
-  // layers::linear_forward, its GEMM and its bias/ReLU timed apart.
-  void forward_layer(int rows, const DenseLayout::Layer& L, const float* x, int ldx, const float* dense, bool relu,
-                     float* y, GemmTimer& timer, Phase gemm_phase, Phase epilogue_phase) {
-    timed_gemm(timer, gemm_phase, [&] {
-      dnnl_sgemm('N', 'T', rows, L.out, L.in, 1.0f, x, ldx, dense + L.weight_offset, L.in, 0.0f, y, L.out);
-    });
-    mark(epilogue_phase, [&] {
-      const float* b = dense + L.bias_offset;
-      for (int r = 0; r < rows; ++r) {
-        float* __restrict yr = y + size_t(r) * L.out;
-        if (relu) {
-          for (int c = 0; c < L.out; ++c) yr[c] = std::max(yr[c] + b[c], 0.0f);
-        } else {
-          for (int c = 0; c < L.out; ++c) yr[c] += b[c];
-        }
-      }
-    });
-  }
-
-  // layers::linear_backward_weights (GEMM and bias column sums timed apart), then the layer's
-  // dense Adagrad over its weights and bias.
-  void weight_layer(int rows, const DenseLayout::Layer& L, const float* x, int ldx, const float* dy, int lddy,
-                    float* g, float* dense, float* state, const OptimizerConfig& opt, GemmTimer& timer,
-                    Phase gemm_phase, Phase bias_phase, Phase adagrad_phase) {
-    timed_gemm(timer, gemm_phase, [&] {
-      dnnl_sgemm('T', 'N', L.out, L.in, rows, 1.0f, dy, lddy, x, ldx, 0.0f, g + L.weight_offset, L.in);
-    });
-    mark(bias_phase, [&] {
-      float* db = g + L.bias_offset;
-      std::fill(db, db + L.out, 0.0f);
-      for (int r = 0; r < rows; ++r) {
-        const float* __restrict dyr = dy + size_t(r) * lddy;
-        for (int c = 0; c < L.out; ++c) db[c] += dyr[c];
-      }
-    });
-    mark(adagrad_phase, [&] {
-      const size_t begin = L.weight_offset, end = L.bias_offset + size_t(L.out);
-      layers::adagrad_update(end - begin, dense + begin, state + begin, g + begin, opt.lr, opt.eps);
-    });
-  }
-
-  void gather(const DataView& batch, const EmbeddingStore& emb) {
-    constexpr size_t kGatherAhead = 2;
-    const float* bottom_out = bottom_act_.back().data();
-    for (size_t r = 0; r < batch.rows; ++r) {
-      if (r + kGatherAhead < batch.rows) {
-        const uint32_t* ahead = batch.sparse + (r + kGatherAhead) * kNumSparse;
-        for (int table = 0; table < kNumSparse; ++table) {
-          if (ahead[table] < emb.rows(table)) __builtin_prefetch(emb.row(table, ahead[table]));
-          if (levers_.accumulators_in_gather && ahead[table] < emb.rows(table)) {
-            __builtin_prefetch(emb.accumulator(table) + ahead[table], 1);
-          }
-        }
-      }
-      float* tr = t_.data() + r * kVectors * d_;
-      std::copy(bottom_out + r * d_, bottom_out + (r + 1) * d_, tr);
-      const uint32_t* idx = batch.sparse + r * kNumSparse;
-      for (int table = 0; table < kNumSparse; ++table) {
-        if (idx[table] >= emb.rows(table)) std::abort();
-        const float* src = emb.row(table, idx[table]);
-        float* dst = tr + (1 + table) * d_;
-        for (int k = 0; k < d_; ++k) dst[k] = shared_load(src[k]);
-      }
-    }
-  }
-
-  // for_each_row_grad + the row-wise Adagrad of train_step. The 26 tables' keys are sorted
-  // first, then the rows updated table by table (train_step sorts each table's keys just before
-  // its updates; the keys are a few KiB in L1/L2 either way), so that the two are timed with
-  // two clock reads each.
-  void update_rows(const DataView& batch, EmbeddingStore& emb, const OptimizerConfig& opt) {
-    const size_t kUpdateAhead = levers_.update_ahead;
-    const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(d_);
-    const size_t rows = batch.rows;
-    mark(kEmbeddingSort, [&] {
-      for (int table = 0; table < kNumSparse; ++table) {
-        uint64_t* keys = keys_.data() + size_t(table) * rows;
-        for (size_t r = 0; r < rows; ++r) keys[r] = (uint64_t(batch.sparse[r * kNumSparse + table]) << 32) | r;
-        std::sort(keys, keys + rows);
-      }
-    });
-    mark(kEmbeddingUpdate, [&] {
-      for (int table = 0; table < kNumSparse; ++table) {
-        const uint64_t* keys = keys_.data() + size_t(table) * rows;
-        if (levers_.next_table_ahead && table + 1 < kNumSparse) {
-          for (size_t r = 0; r < rows; ++r) {
-            const uint32_t row = batch.sparse[r * kNumSparse + size_t(table) + 1];
-            __builtin_prefetch(emb.row(table + 1, row), 1);
-            __builtin_prefetch(emb.accumulator(table + 1) + row, 1);
-          }
-        }
-        size_t i = 0;
-        while (i < rows) {
-          const uint32_t row = uint32_t(keys[i] >> 32);
-          if (i + kUpdateAhead < rows) {
-            const uint32_t ahead = uint32_t(keys[i + kUpdateAhead] >> 32);
-            __builtin_prefetch(emb.row(table, ahead), 1);
-            __builtin_prefetch(emb.accumulator(table) + ahead, 1);
-          }
-          std::fill(row_grad_.begin(), row_grad_.end(), 0.0f);
-          for (; i < rows && uint32_t(keys[i] >> 32) == row; ++i) {
-            const float* src = dt_.data() + (keys[i] & 0xFFFFFFFFu) * kVectors * d_ + (1 + table) * d_;
-            for (int k = 0; k < d_; ++k) row_grad_[size_t(k)] += src[k];
-          }
-          const float* gr = row_grad_.data();
-          float sumsq = 0.0f;
-          for (int k = 0; k < d_; ++k) sumsq += gr[k] * gr[k];
-          float& acc = emb.accumulator(table)[row];
-          const float s = shared_load(acc) + sumsq * inv_d;
-          shared_store(acc, s);
-          const float step = lr / (std::sqrt(s) + eps);
-          float* p = emb.row(table, row);
-          for (int k = 0; k < d_; ++k) shared_store(p[k], shared_load(p[k]) - step * gr[k]);
-        }
-      }
-    });
-  }
-
-  const UpdateLevers levers_;
-  const DenseLayout& layout_;
-  const int d_;
-  const int zwidth_;
-  std::vector<AlignedFloatBuffer> bottom_act_, top_act_;
-  AlignedFloatBuffer t_, z_, dt_, grad_a_, grad_b_, grad_;
-  std::vector<uint64_t> keys_;
-  std::vector<float> row_grad_;
   std::vector<GemmTimer> gemms_;
-  std::array<double, kPhases> step_seconds_{};
-  std::vector<std::array<double, kPhases>> samples_;
+  std::array<std::vector<int>, kStepPhases> index_;  // per GEMM phase and layer: index into gemms_
+  std::array<double, kStepPhases> step_seconds_{};
+  std::vector<std::array<double, kStepPhases>> samples_;
 };
 
 // The kaggle model, one replica and table set, and the Kaggle benchmark's inputs.
@@ -420,17 +153,18 @@ KaggleInputs& kaggle() {
   return inputs;
 }
 
-// Phases of the kaggle fp32 step at batch range(0). 16 real train_steps, then 16 phased steps, in
-// turn on the same replica and tables. Counters (per step): real_step_us and phased_step_us (CPU),
+// Phases of the kaggle fp32 step at batch range(0): 16 untimed train_steps, then 16 timed ones
+// (the same step with its timing points reporting), in turn on the same workspace, replica and
+// tables. Counters (per step): real_step_us and phased_step_us (CPU, untimed and timed steps),
 // phased_sum_us (the sum of the phases' medians), each phase's median us and share of that sum,
 // each GEMM's median rate over the 512^3 sgemm rate of the run (gemm_*_ratio), all GEMMs' rate,
-// and the real step's ratio to the 2048^3 limit (as model_bench) and to the 512^3 rate.
+// and the untimed step's ratio to the 2048^3 limit (as model_bench) and to the 512^3 rate.
 void BM_KagglePhases(benchmark::State& state) {
   const double limit = limit_2048();
   KaggleInputs& f = kaggle();
   const int batch = int(state.range(0));
   ModelWorkspace workspace(f.model, batch);
-  PhasedStep phased(f.model, batch);
+  PhaseRecorder phased(f.model, batch);
   const OptimizerConfig opt;
   const DataView all = f.view();
   size_t begin = 0;
@@ -441,7 +175,6 @@ void BM_KagglePhases(benchmark::State& state) {
   constexpr int kProbe = 512;
   std::vector<float> pa(size_t(kProbe) * kProbe, 0.5f), pb(size_t(kProbe) * kProbe, 0.25f), pc(size_t(kProbe) * kProbe);
   double probe_best = 1e30;
-  double loss_gap = 0;
   auto next_batch = [&] {
     if (begin + size_t(batch) > all.rows) begin = 0;
     const DataView b = all.slice(begin, begin + size_t(batch));
@@ -456,43 +189,30 @@ void BM_KagglePhases(benchmark::State& state) {
     real_cpu += thread_cpu_seconds() - start;
     start = thread_cpu_seconds();
     for (int i = 0; i < 16; ++i) {
-      benchmark::DoNotOptimize(phased.step(next_batch(), f.dense.data(), f.dense_state.data(), f.store, opt));
+      benchmark::DoNotOptimize(
+          phased.step(workspace, next_batch(), f.dense.data(), f.dense_state.data(), f.store, opt));
     }
     phased_cpu += thread_cpu_seconds() - start;
     start = thread_cpu_seconds();
     dnnl_sgemm('N', 'N', kProbe, kProbe, kProbe, 1.0f, pa.data(), kProbe, pb.data(), kProbe, 0.0f, pc.data(), kProbe);
     probe_best = std::min(probe_best, (thread_cpu_seconds() - start));
   }
-  // The same batch through both on the current state, each from the same start: the losses
-  // agree when PhasedStep computes what train_step computes (same forward).
-  {
-    const DataView b = all.slice(0, size_t(batch));
-    std::vector<float> dense_copy(f.dense.data(), f.dense.data() + f.model.layout().total_floats);
-    std::vector<float> state_copy(f.dense_state.data(), f.dense_state.data() + f.model.layout().total_floats);
-    OptimizerConfig frozen = opt;
-    frozen.lr = 0;
-    frozen.emb_lr = 0;
-    const float a = workspace.train_step(b, dense_copy.data(), state_copy.data(), f.store, frozen);
-    const float c = phased.step(b, dense_copy.data(), state_copy.data(), f.store, frozen);
-    loss_gap = std::fabs(double(a) - double(c));
-  }
   const double steps = 16.0 * double(state.iterations());
-  std::array<double, kPhases> phase{};
+  std::array<double, kStepPhases> phase{};
   double sum = 0;
-  for (int p = 0; p < kPhases; ++p) sum += phase[size_t(p)] = phased.phase_median(p);
+  for (int p = 0; p < kStepPhases; ++p) sum += phase[size_t(p)] = phased.phase_median(p);
   state.counters["real_step_us"] = real_cpu / steps * 1e6;
   state.counters["phased_step_us"] = phased_cpu / steps * 1e6;
   state.counters["phased_sum_us"] = sum * 1e6;
-  state.counters["loss_gap"] = loss_gap;
   const double flops = f.config.flops_per_example_train() * batch;
   state.counters["real_ratio_to_sgemm"] = flops * 1e-9 / (real_cpu / steps) / limit;
   state.counters["sgemm_limit_GFLOP/s"] = limit;
   const double probe = 2.0 * kProbe * kProbe * kProbe / probe_best * 1e-9;
   state.counters["sgemm512_GFLOP/s"] = probe;
   state.counters["real_ratio_to_sgemm512"] = flops * 1e-9 / (real_cpu / steps) / probe;
-  for (int p = 0; p < kPhases; ++p) {
-    state.counters[std::string("us_") + kPhaseNames[p]] = phase[size_t(p)] * 1e6;
-    state.counters[std::string("share_") + kPhaseNames[p]] = phase[size_t(p)] / sum;
+  for (int p = 0; p < kStepPhases; ++p) {
+    state.counters[std::string("us_") + kStepPhaseNames[p]] = phase[size_t(p)] * 1e6;
+    state.counters[std::string("share_") + kStepPhaseNames[p]] = phase[size_t(p)] / sum;
   }
   double gemm_flops = 0, gemm_seconds = 0;
   for (auto& g : phased.gemms()) {
@@ -507,61 +227,6 @@ void BM_KagglePhases(benchmark::State& state) {
   state.counters["share_gemms"] = gemm_seconds / sum;
 }
 BENCHMARK(BM_KagglePhases)->Arg(64)->Arg(128)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-
-// One embedding-update alternative against train_step's, both as PhasedStep, alternating every 16
-// steps (kaggle at batch range(0)): lever range(1) = 1 accumulators prefetched in the gather,
-// 2 the next table's rows and accumulators prefetched before a table's updates, 3 the update's
-// prefetch 16 keys ahead instead of 8. lever_speedup = default CPU seconds / lever CPU seconds;
-// median_speedup = the same from the sums of the phases' medians (default_sum_us, lever_sum_us).
-void BM_KaggleUpdateLever(benchmark::State& state) {
-  KaggleInputs& f = kaggle();
-  const int batch = int(state.range(0));
-  UpdateLevers levers;
-  switch (state.range(1)) {
-    case 1: levers.accumulators_in_gather = true; break;
-    case 2: levers.next_table_ahead = true; break;
-    default: levers.update_ahead = 16; break;
-  }
-  static const char* const kLabels[] = {"", "accumulators_in_gather", "next_table_ahead", "update_ahead_16"};
-  state.SetLabel(kLabels[state.range(1)]);
-  PhasedStep base(f.model, batch), with(f.model, batch, levers);
-  const OptimizerConfig opt;
-  const DataView all = f.view();
-  size_t begin = 0;
-  auto run = [&](PhasedStep& stepper) {
-    const double start = thread_cpu_seconds();
-    for (int i = 0; i < 16; ++i) {
-      if (begin + size_t(batch) > all.rows) begin = 0;
-      benchmark::DoNotOptimize(stepper.step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
-                                            f.dense_state.data(), f.store, opt));
-      begin += size_t(batch);
-    }
-    return thread_cpu_seconds() - start;
-  };
-  double base_s = 0, with_s = 0;
-  for (auto _ : state) {
-    base_s += run(base);
-    with_s += run(with);
-  }
-  state.counters["lever_speedup"] = base_s / with_s;
-  state.counters["default_emb_update_us"] = base.phase_median(kEmbeddingUpdate) * 1e6;
-  state.counters["lever_emb_update_us"] = with.phase_median(kEmbeddingUpdate) * 1e6;
-  double base_sum = 0, with_sum = 0;
-  for (int p = 0; p < kPhases; ++p) {
-    base_sum += base.phase_median(p);
-    with_sum += with.phase_median(p);
-  }
-  // The same ratio from the sums of the phases' medians (robust to preemption).
-  state.counters["median_speedup"] = base_sum / with_sum;
-  state.counters["default_sum_us"] = base_sum * 1e6;
-  state.counters["lever_sum_us"] = with_sum * 1e6;
-  state.counters["default_gather_us"] = base.phase_median(kGather) * 1e6;
-  state.counters["lever_gather_us"] = with.phase_median(kGather) * 1e6;
-}
-BENCHMARK(BM_KaggleUpdateLever)
-    ->ArgsProduct({{64, 128, 256, 1024}, {1, 2, 3}})
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(2.0);
 
 // ---------------------------------------------------------------------------------------------
 // Embedding-row layout lever: gather + row-wise Adagrad update of one kaggle step (26 tables of

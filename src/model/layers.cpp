@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "model/kernel_choice.hpp"
 #include "model/matmul_cache.hpp"
 #include "shadowsync/core/error.hpp"
 
@@ -23,7 +22,7 @@ namespace {
 
 void sgemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
            float beta, float* c, int ldc, bool bf16) {
-  if (beta == 0.0f && (kernel_choice().matmul_primitives || bf16)) {
+  if (beta == 0.0f && bf16) {
     cached_matmul(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, bf16);
     return;
   }
@@ -38,8 +37,6 @@ void sgemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const
 constexpr int kPadded = 32;
 
 }  // namespace
-
-namespace {
 
 // y += b, then ReLU if relu (rows x out, leading dimension ldy). b is in the replica: plain reads
 // racing with Hogwild updates, the same benign race as the GEMM's reads of w
@@ -64,12 +61,14 @@ void column_sums(int rows, int out, const float* dy, int lddy, float* db) {
   }
 }
 
-}  // namespace
-
 void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
                     const float* b, bool relu, float* y, int ldy, bool bf16) {
   sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy, bf16);
   add_bias(rows, out, b, relu, y, ldy);
+}
+
+void linear_forward_gemm(int rows, int in, int out, const float* x, int ldx, const float* w, float* y, int ldy) {
+  sgemm('N', 'T', rows, out, in, x, ldx, w, in, 0.0f, y, ldy, false);
 }
 
 void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
@@ -81,6 +80,11 @@ void linear_backward_weights(int rows, int in, int out, const float* x, int ldx,
                              int lddy, float* dw, float* db, bool bf16) {
   sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in, bf16);
   column_sums(rows, out, dy, lddy, db);
+}
+
+void linear_backward_weights_gemm(int rows, int in, int out, const float* x, int ldx, const float* dy, int lddy,
+                                  float* dw) {
+  sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in, false);
 }
 
 void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,

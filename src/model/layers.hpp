@@ -17,12 +17,20 @@ inline constexpr int kPairs = kVectors * (kVectors - 1) / 2;  // 351
 // y = x * w^T + b, then ReLU if relu. x: rows x in (ldx), w: out x in, y: rows x out (ldy).
 void linear_forward(int rows, int in, int out, const float* x, int ldx, const float* w,
                     const float* b, bool relu, float* y, int ldy, bool bf16 = false);
+// Its two parts, for callers that time them apart (ModelWorkspace's step phases): y = x * w^T
+// (overwritten), then y += b and ReLU if relu.
+void linear_forward_gemm(int rows, int in, int out, const float* x, int ldx, const float* w, float* y, int ldy);
+void add_bias(int rows, int out, const float* b, bool relu, float* y, int ldy);
 // dx = dy * w. dy: rows x out (lddy), dx: rows x in (lddx), overwritten.
 void linear_backward_data(int rows, int in, int out, const float* dy, int lddy, const float* w,
                           float* dx, int lddx, bool bf16 = false);
 // dw = dy^T * x (out x in), db = column sums of dy (out); both overwritten.
 void linear_backward_weights(int rows, int in, int out, const float* x, int ldx, const float* dy,
                              int lddy, float* dw, float* db, bool bf16 = false);
+// Its two parts: dw = dy^T * x, then db = column sums of dy.
+void linear_backward_weights_gemm(int rows, int in, int out, const float* x, int ldx, const float* dy, int lddy,
+                                  float* dw);
+void column_sums(int rows, int out, const float* dy, int lddy, float* db);
 // The same three GEMMs on operands the caller already rounded to BF16 (uint16_t, round_to_bf16 /
 // to_bf16 below), so that one copy serves several GEMMs of a step: x16, w16 and dy16 are the
 // BF16 copies of x, w and dy with their own leading dimensions. Bias, ReLU and db stay fp32

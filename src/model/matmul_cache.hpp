@@ -1,5 +1,5 @@
 // Row-major C = op(A) op(B) through oneDNN matmul primitives created once per shape and thread
-// and reused (the KernelChoice::matmul_primitives alternative to dnnl_sgemm, and every BF16 GEMM).
+// and reused (every BF16 GEMM; fp32 GEMMs run on dnnl_sgemm, docs/results.md).
 #pragma once
 
 #include <bit>

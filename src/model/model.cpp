@@ -10,24 +10,18 @@
 #include <string>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/splitmix64.hpp"
 
 namespace shadowsync {
 namespace {
 
 // Counter-based generator: value i of stream s for a seed is a pure function of (seed, s, i),
 // so any split of the work (oneTBB) gives the same numbers.
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 struct Stream {
   uint64_t key;
-  Stream(uint64_t seed, uint64_t stream) : key(mix64(mix64(seed) ^ (stream * 0xD1B54A32D192ED03ull))) {}
+  Stream(uint64_t seed, uint64_t stream) : key(splitmix64_next(splitmix64_next(seed) ^ (stream * 0xD1B54A32D192ED03ull))) {}
   // Uniform in (0, 1], 53 bits.
-  double uniform(uint64_t i) const { return (double((mix64(key + i) >> 11) + 1)) * 0x1.0p-53; }
+  double uniform(uint64_t i) const { return (double((splitmix64_next(key + i) >> 11) + 1)) * 0x1.0p-53; }
   // Standard normal (Box-Muller on draws 2i and 2i+1).
   double normal(uint64_t i) const {
     const double u1 = uniform(2 * i), u2 = uniform(2 * i + 1);

@@ -7,6 +7,7 @@
 
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 
 namespace shadowsync {
 namespace {
@@ -70,64 +71,6 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
 }
 
 }  // namespace
-
-nlohmann::json parse_untrusted_json(std::string_view text, const std::string& where) {
-  using Event = nlohmann::json::parse_event_t;
-  // Keys seen in each open container (arrays keep an unused empty set), outermost first.
-  std::vector<std::set<std::string>> open;
-  const nlohmann::json::parser_callback_t check = [&](int, Event event, nlohmann::json& parsed) {
-    switch (event) {
-      case Event::object_start:
-      case Event::array_start:
-        if (open.size() >= kMaxJsonDepth) {
-          throw Error(where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-        }
-        open.emplace_back();
-        break;
-      case Event::object_end:
-      case Event::array_end:
-        if (!open.empty()) open.pop_back();
-        break;
-      case Event::key:
-        if (!open.empty() && !open.back().insert(parsed.get_ref<const std::string&>()).second) {
-          throw Error(where + ": duplicate key " + json_brief(parsed));
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  try {
-    return nlohmann::json::parse(text.begin(), text.end(), check);
-  } catch (const nlohmann::json::exception& e) {
-    std::string reason = e.what();
-    if (reason.size() > 200) reason = reason.substr(0, 200) + "...";
-    throw Error(where + ": invalid JSON: " + reason);
-  }
-}
-
-std::string json_brief(const nlohmann::json& value) {
-  switch (value.type()) {
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float:
-    case nlohmann::json::value_t::boolean:
-    case nlohmann::json::value_t::null:
-      return value.dump();
-    case nlohmann::json::value_t::string: {
-      const std::string& text = value.get_ref<const std::string&>();
-      if (text.size() <= 40) return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      return nlohmann::json(text.substr(0, 40)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "...";
-    }
-    case nlohmann::json::value_t::object:
-      return "an object";
-    case nlohmann::json::value_t::array:
-      return "an array";
-    default:
-      return "a binary value";
-  }
-}
 
 Interaction parse_interaction(std::string_view text, const std::string& where) {
   if (text == "dot") return Interaction::Dot;

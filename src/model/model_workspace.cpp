@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -11,9 +12,9 @@
 #include "layers.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
-#include "model/kernel_choice.hpp"
 #include "model/kernel_threading.hpp"
 #include "model/model_workspace_testing.hpp"
+#include "model/step_phases.hpp"
 
 namespace shadowsync {
 namespace {
@@ -22,9 +23,6 @@ using layers::kVectors;
 
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 8;  // sorted keys
-// Weight-gradient block of the blocked update (KernelChoice::blocked_weight_update): 16 Ki floats =
-// 64 KiB of gradient, plus the same of weights and of optimizer state, well inside L2.
-constexpr int kWeightBlockFloats = 16384;
 
 // Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
 inline float shared_load(const float& x) {
@@ -36,6 +34,30 @@ inline void shared_store(float& x, float v) {
 
 }  // namespace
 
+#ifdef SHADOWSYNC_STEP_PHASES
+// The timing points of step_phases.hpp (the benchmark's build of this file only).
+StepPhaseTimer*& step_phase_timer() {
+  thread_local StepPhaseTimer* timer = nullptr;
+  return timer;
+}
+
+namespace {
+long long steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+StepPhaseScope::StepPhaseScope(StepPhase phase, int layer)
+    : timer_(step_phase_timer()), phase_(phase), layer_(layer) {
+  if (timer_ != nullptr) start_ns_ = steady_ns();
+}
+
+StepPhaseScope::~StepPhaseScope() {
+  if (timer_ != nullptr) timer_->add(phase_, layer_, double(steady_ns() - start_ns_) * 1e-9);
+}
+#endif
+
 struct ModelWorkspace::Impl {
   const Model& model;
   const DenseLayout& layout;
@@ -44,7 +66,7 @@ struct ModelWorkspace::Impl {
   const bool dot;
   const int zwidth;  // top MLP input width
   const Precision precision;
-  // Which GEMMs take BF16 inputs: none for fp32; bf16_gemms() at construction for bf16.
+  // Which GEMMs take BF16 inputs: none for fp32, every one for bf16 (docs/precision.md).
   const bool bf16_forward_top, bf16_forward_bottom, bf16_data_top, bf16_data_bottom, bf16_weights_top,
       bf16_weights_bottom;
   std::vector<AlignedFloatBuffer> bottom_act, top_act;
@@ -64,7 +86,7 @@ struct ModelWorkspace::Impl {
   //    weights its forward pass used, at least as consistent as reading the live weights twice.
   //  - x16: each layer's input (max_batch x in, packed), made in forward() (by the previous
   //    layer's bias + ReLU pass where that layer ran in BF16) and reused by the layer's
-  //    weight-gradient GEMM (every block of the blocked update).
+  //    weight-gradient GEMM.
   //  - dy16: the current layer's output gradient (max_batch x out, packed), made in backward()
   //    (by the ReLU backward pass that produces dy) for both its backward-data and
   //    weight-gradient GEMMs.
@@ -73,7 +95,7 @@ struct ModelWorkspace::Impl {
   std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
   std::vector<float> row_grad;
 
-  Impl(const Model& m, int batch, Precision p, const Bf16Gemms& g)
+  Impl(const Model& m, int batch, Precision p)
       : model(m),
         layout(m.layout()),
         max_batch(batch),
@@ -81,12 +103,12 @@ struct ModelWorkspace::Impl {
         dot(m.config().interaction == Interaction::Dot),
         zwidth(m.config().interaction_width()),
         precision(p),
-        bf16_forward_top(p == Precision::Bf16 && g.forward),
-        bf16_forward_bottom(bf16_forward_top && g.bottom_mlp),
-        bf16_data_top(p == Precision::Bf16 && g.backward_data),
-        bf16_data_bottom(bf16_data_top && g.bottom_mlp),
-        bf16_weights_top(p == Precision::Bf16 && g.backward_weights),
-        bf16_weights_bottom(bf16_weights_top && g.bottom_mlp) {
+        bf16_forward_top(p == Precision::Bf16),
+        bf16_forward_bottom(bf16_forward_top),
+        bf16_data_top(bf16_forward_top),
+        bf16_data_bottom(bf16_forward_top),
+        bf16_weights_top(bf16_forward_top),
+        bf16_weights_bottom(bf16_forward_top) {
     const size_t b = size_t(batch);
     int widest = zwidth;
     for (const auto& l : layout.bottom) {
@@ -132,17 +154,24 @@ struct ModelWorkspace::Impl {
   // when `need_w16` (backward-data GEMM in BF16), the input when `need_x16` (weight gradient).
   // x16_ready: the previous layer already wrote x16. next_x16 (BF16 forward only; may be null):
   // where to write y's BF16 copy, the next layer's input copy, while y is computed.
+  // Timed as `gemm_phase` (of layer `layer`) and `epilogue_phase` (fp32: bias and ReLU apart).
   void layer_forward(const DenseLayout::Layer& L, int rows, const float* x, int ldx, const float* dense,
                      bool relu, float* y, uint16_t* w16, uint16_t* x16, bool x16_ready, uint16_t* next_x16,
-                     bool bf16_forward, bool need_w16, bool need_x16) {
+                     bool bf16_forward, bool need_w16, bool need_x16, StepPhase gemm_phase,
+                     StepPhase epilogue_phase, int layer) {
     if (bf16_forward || need_w16) layers::weights_to_bf16(L.out, L.in, dense + L.weight_offset, w16);
     if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
     if (bf16_forward) {
+      StepPhaseScope timed(gemm_phase, layer);
       layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out,
                                   next_x16);
     } else {
-      layers::linear_forward(rows, L.in, L.out, x, ldx, dense + L.weight_offset, dense + L.bias_offset, relu, y,
-                             L.out);
+      {
+        StepPhaseScope timed(gemm_phase, layer);
+        layers::linear_forward_gemm(rows, L.in, L.out, x, ldx, dense + L.weight_offset, y, L.out);
+      }
+      StepPhaseScope timed(epilogue_phase);
+      layers::add_bias(rows, L.out, dense + L.bias_offset, relu, y, L.out);
     }
   }
 
@@ -160,13 +189,20 @@ struct ModelWorkspace::Impl {
       uint16_t* next_x16 = bf16_forward_bottom && l + 1 < bottom_layers ? copy_of(bottom_x16, l + 1) : nullptr;
       layer_forward(L, rows, x, ldx, dense, true, bottom_act[l].data(), copy_of(bottom_w16, l),
                     copy_of(bottom_x16, l), x16_ready, next_x16, bf16_forward_bottom,
-                    for_backward && bf16_data_bottom && l > 0, for_backward && bf16_weights_bottom);
+                    for_backward && bf16_data_bottom && l > 0, for_backward && bf16_weights_bottom,
+                    kBottomForwardGemm, kBottomForwardEpilogue, int(l));
       x16_ready = next_x16 != nullptr;
       x = bottom_act[l].data();
       ldx = L.out;
     }
-    gather(batch, emb);
-    if (dot) layers::interaction_dot_forward(rows, d, t.data(), z.data());
+    {
+      StepPhaseScope timed(kGather);
+      gather(batch, emb);
+    }
+    if (dot) {
+      StepPhaseScope timed(kInteractionForward);
+      layers::interaction_dot_forward(rows, d, t.data(), z.data());
+    }
     x = top_input();
     ldx = zwidth;
     x16_ready = false;
@@ -175,7 +211,7 @@ struct ModelWorkspace::Impl {
       uint16_t* next_x16 = bf16_forward_top && l + 1 < top_layers ? copy_of(top_x16, l + 1) : nullptr;
       layer_forward(L, rows, x, ldx, dense, l + 1 < top_layers, top_act[l].data(), copy_of(top_w16, l),
                     copy_of(top_x16, l), x16_ready, next_x16, bf16_forward_top, for_backward && bf16_data_top,
-                    for_backward && bf16_weights_top);
+                    for_backward && bf16_weights_top, kTopForwardGemm, kTopForwardEpilogue, int(l));
       x16_ready = next_x16 != nullptr;
       x = top_act[l].data();
       ldx = L.out;
@@ -237,8 +273,10 @@ struct ModelWorkspace::Impl {
                   float* state, const OptimizerConfig* apply, AfterInteraction&& after_interaction) {
     const int rows = int(batch.rows);
     const float* logits = top_act.back().data();
-    const double loss_sum =
-        layers::bce_forward_backward(rows, logits, batch.labels, 1.0f / float(rows), grad_a.data());
+    const double loss_sum = [&] {
+      StepPhaseScope timed(kLoss);
+      return layers::bce_forward_backward(rows, logits, batch.labels, 1.0f / float(rows), grad_a.data());
+    }();
     float* dy = grad_a.data();
     int lddy = 1;
     auto other = [&](const float* p) { return p == grad_a.data() ? grad_b.data() : grad_a.data(); };
@@ -250,45 +288,36 @@ struct ModelWorkspace::Impl {
         layers::sgd_update(end - begin, dense_out + begin, g + begin, apply->lr);
       }
     };
-    // Outputs o..o+nb of the layer's weight and bias gradients into g: in BF16 from the layer's
-    // input copy x16 (forward()) and dy16 (the caller rounded dy into it), else fp32.
-    auto weight_gradient = [&](const DenseLayout::Layer& L, int o, int nb, const float* x, int ldx,
-                               const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
-      float* dw = g + L.weight_offset + size_t(o) * size_t(L.in);
-      float* db = g + L.bias_offset + size_t(o);
+    // The layer's weight and bias gradients into g (in BF16 from the layer's input copy x16 of
+    // forward() and dy16, which the caller rounded dy into; else fp32), then with `apply` the
+    // layer's update: the whole layer's gradient, then the update (updating per 64 KiB block of
+    // gradient, while in L2, was measured slower: docs/results.md, "Levers, one at a time").
+    auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, bool top, int layer, const float* x,
+                                          int ldx, const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
+      float* dw = g + L.weight_offset;
+      float* db = g + L.bias_offset;
       if (bf16) {
-        layers::linear_backward_weights_bf16(rows, L.in, nb, x16, L.in, dy16.data() + o, L.out, dy_ + o, lddy_, dw,
-                                             db);
+        StepPhaseScope timed(top ? kTopWeightGemm : kBottomWeightGemm, layer);
+        layers::linear_backward_weights_bf16(rows, L.in, L.out, x16, L.in, dy16.data(), L.out, dy_, lddy_, dw, db);
       } else {
-        layers::linear_backward_weights(rows, L.in, nb, x, ldx, dy_ + o, lddy_, dw, db);
+        {
+          StepPhaseScope timed(top ? kTopWeightGemm : kBottomWeightGemm, layer);
+          layers::linear_backward_weights_gemm(rows, L.in, L.out, x, ldx, dy_, lddy_, dw);
+        }
+        StepPhaseScope timed(top ? kTopBiasGradient : kBottomBiasGradient);
+        layers::column_sums(rows, L.out, dy_, lddy_, db);
       }
-    };
-    // The layer's weight and bias gradients into g, then (with `apply`) their update. Blocked
-    // (kernel_choice().blocked_weight_update): kWeightBlockFloats of gradient at a time, each
-    // block updated right after its GEMM while it is in L2; the same values either way (each
-    // gradient element is one dot product over the batch; the update is element-wise).
-    auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, const float* x, int ldx,
-                                          const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
-      if (apply == nullptr || !kernel_choice().blocked_weight_update) {
-        weight_gradient(L, 0, L.out, x, ldx, x16, dy_, lddy_, bf16);
-        if (apply != nullptr) update_range(L.weight_offset, L.bias_offset + size_t(L.out));
-        return;
-      }
-      const int block = std::max(1, kWeightBlockFloats / L.in);
-      for (int o = 0; o < L.out; o += block) {
-        const int nb = std::min(block, L.out - o);
-        const size_t w_begin = L.weight_offset + size_t(o) * size_t(L.in);
-        const size_t b_begin = L.bias_offset + size_t(o);
-        weight_gradient(L, o, nb, x, ldx, x16, dy_, lddy_, bf16);
-        update_range(w_begin, w_begin + size_t(nb) * size_t(L.in));
-        update_range(b_begin, b_begin + size_t(nb));
+      if (apply != nullptr) {
+        StepPhaseScope timed(top ? kTopAdagrad : kBottomAdagrad);
+        update_range(L.weight_offset, L.bias_offset + size_t(L.out));
       }
     };
     // dx = dy w for a layer whose output gradient is dy: in BF16 from dy16 (dy's copy, also read
     // by the layer's weight gradient) and the weights' copy w16 of forward(), else fp32 from the
     // weights in dense_in.
-    auto data_gradient = [&](const DenseLayout::Layer& L, const float* dy_, int lddy_, const uint16_t* w16,
-                             bool bf16, float* dx) {
+    auto data_gradient = [&](const DenseLayout::Layer& L, bool top, int layer, const float* dy_, int lddy_,
+                             const uint16_t* w16, bool bf16, float* dx) {
+      StepPhaseScope timed(top ? kTopBackwardDataGemm : kBottomBackwardDataGemm, layer);
       if (bf16) {
         layers::linear_backward_data_bf16(rows, L.in, L.out, dy16.data(), L.out, w16, dx, L.in);
       } else {
@@ -312,18 +341,23 @@ struct ModelWorkspace::Impl {
       if ((bf16_data_top || bf16_weights_top) && l == top_layers - 1) {
         layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
       }
-      data_gradient(L, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);
-      weight_gradient_and_update(L, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top);
+      data_gradient(L, true, l, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);
+      weight_gradient_and_update(L, true, l, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top);
       // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
       if (l > 0 && (bf16_data_top || bf16_weights_top)) {
+        StepPhaseScope timed(kTopReluBackward);
         layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
       } else if (l > 0) {
+        StepPhaseScope timed(kTopReluBackward);
         layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
       dy = dx;
       lddy = L.in;
     }
-    if (dot) layers::interaction_dot_backward(rows, d, t.data(), dy, dt.data());
+    if (dot) {
+      StepPhaseScope timed(kInteractionBackward);
+      layers::interaction_dot_backward(rows, d, t.data(), dy, dt.data());
+    }
     after_interaction();
     // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
     dy = dt.data();
@@ -332,8 +366,10 @@ struct ModelWorkspace::Impl {
     // that makes dy.
     const bool bottom_dy16 = bf16_data_bottom || bf16_weights_bottom;
     if (bottom_dy16) {
+      StepPhaseScope timed(kBottomReluBackward);
       layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, dy16.data());
     } else {
+      StepPhaseScope timed(kBottomReluBackward);
       layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
     }
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
@@ -343,13 +379,16 @@ struct ModelWorkspace::Impl {
       float* dx = nullptr;
       if (l > 0) {
         dx = other(dy);
-        data_gradient(L, dy, lddy, copy_of(bottom_w16, size_t(l)), bf16_data_bottom, dx);
+        data_gradient(L, false, l, dy, lddy, copy_of(bottom_w16, size_t(l)), bf16_data_bottom, dx);
       }
-      weight_gradient_and_update(L, x, ldx, copy_of(bottom_x16, size_t(l)), dy, lddy, bf16_weights_bottom);
+      weight_gradient_and_update(L, false, l, x, ldx, copy_of(bottom_x16, size_t(l)), dy, lddy,
+                                 bf16_weights_bottom);
       // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
       if (l > 0 && bottom_dy16) {
+        StepPhaseScope timed(kBottomReluBackward);
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
       } else if (l > 0) {
+        StepPhaseScope timed(kBottomReluBackward);
         layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
       }
       dy = dx;
@@ -371,16 +410,21 @@ struct ModelWorkspace::Impl {
       // shorter, the kaggle step 2-6 % faster (benchmarks/model/step_phases.cpp, BM_KaggleUpdateLever);
       // see docs/results.md for the whole step.
       if (prefetch != nullptr && table + 1 < kNumSparse) {
+        StepPhaseScope timed(kEmbeddingUpdate);
         for (size_t r = 0; r < rows; ++r) {
           const uint32_t next = batch.sparse[r * kNumSparse + table + 1];
           __builtin_prefetch(prefetch->row(table + 1, next), 1);
           __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
         }
       }
-      for (size_t r = 0; r < rows; ++r) {
-        keys[r] = (uint64_t(batch.sparse[r * kNumSparse + table]) << 32) | r;
+      {
+        StepPhaseScope timed(kEmbeddingSort);
+        for (size_t r = 0; r < rows; ++r) {
+          keys[r] = (uint64_t(batch.sparse[r * kNumSparse + table]) << 32) | r;
+        }
+        std::sort(keys.begin(), keys.begin() + long(rows));
       }
-      std::sort(keys.begin(), keys.begin() + long(rows));
+      StepPhaseScope timed(kEmbeddingUpdate);
       size_t i = 0;
       while (i < rows) {
         const uint32_t row = uint32_t(keys[i] >> 32);
@@ -417,7 +461,7 @@ ModelWorkspace::ModelWorkspace(const Model& model, int max_batch, Precision prec
   if (max_batch < 1) throw Error("model: max batch must be >= 1, got " + std::to_string(max_batch));
   require_precision_supported(precision);
   use_single_threaded_kernels_on_this_thread();
-  impl_ = std::make_unique<Impl>(model, max_batch, precision, bf16_gemms());
+  impl_ = std::make_unique<Impl>(model, max_batch, precision);
 }
 
 ModelWorkspace::~ModelWorkspace() = default;

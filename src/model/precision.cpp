@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 #include "shadowsync/model/model_config.hpp"
 
 namespace shadowsync {

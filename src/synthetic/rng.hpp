@@ -1,4 +1,4 @@
-// Deterministic random numbers for the synthetic generator: splitmix64 mixing (to derive
+// Deterministic random numbers for the synthetic generator: splitmix64 mixing (core; to derive
 // independent streams and hash-based parameters) and a xoshiro256** generator with uniform and
 // normal draws. Implemented here rather than with <random> distributions because the latter
 // are implementation-defined, and the same seed must give the same bytes everywhere.
@@ -8,17 +8,13 @@
 #include <cstdint>
 #include <numbers>
 
+#include "shadowsync/core/splitmix64.hpp"
+
 namespace shadowsync::synthetic {
 
-inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Hash of two words; different (a, b) give independent-looking outputs.
-inline uint64_t mix64(uint64_t a, uint64_t b) { return splitmix64(splitmix64(a) ^ b); }
+// Hash of two words (a splitmix64 step of a, xor b, another step); different (a, b) give
+// independent-looking outputs.
+inline uint64_t hash_pair(uint64_t a, uint64_t b) { return splitmix64_next(splitmix64_next(a) ^ b); }
 
 // Uniform in (-sqrt(3), sqrt(3)) (mean 0, variance 1) from 16 bits of h, lane 0..3.
 inline double unit_uniform16(uint64_t h, int lane) {
@@ -31,8 +27,8 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) {
     for (auto& word : s_) {
-      seed += 0x9E3779B97F4A7C15ull;
-      word = splitmix64(seed);
+      seed += kSplitmix64Increment;
+      word = splitmix64_next(seed);
     }
   }
 

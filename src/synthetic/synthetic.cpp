@@ -47,7 +47,7 @@ struct Chunk {
 template <typename OnRow>
 void for_each_chunk_row(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
                         uint64_t seed, uint64_t chunk_index, uint64_t rows, OnRow&& on_row) {
-  synthetic::Rng rng(synthetic::mix64(seed, chunk_index));
+  synthetic::Rng rng(synthetic::hash_pair(seed, chunk_index));
   synthetic::RawRow row;
   for (uint64_t i = 0; i < rows; ++i) {
     sampler.sample(rng, row);

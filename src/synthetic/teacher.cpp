@@ -40,7 +40,7 @@ double rank_decay(uint32_t rank) {
 }
 
 uint64_t id_hash(uint64_t seed, uint64_t tag, int column, uint32_t rank) {
-  return mix64(seed ^ (tag * 0xD6E8FEB86659FD93ull), (static_cast<uint64_t>(column) << 32) | rank);
+  return hash_pair(seed ^ (tag * 0xD6E8FEB86659FD93ull), (static_cast<uint64_t>(column) << 32) | rank);
 }
 
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
@@ -55,7 +55,7 @@ Teacher::Teacher(uint64_t seed, const RowSampler& sampler) : seed_(seed) {
     tanh_center_[j] = kNumericColumns[j].mu * (1.0 - kNumericColumns[j].missing);
   }
   // Bias: bisection on mean(sigmoid(bias + z_i)) = target over a fixed sample (monotone in bias).
-  Rng rng(mix64(seed, kCalibrationStream));
+  Rng rng(hash_pair(seed, kCalibrationStream));
   std::vector<double> z(kCalibrationRows);
   RawRow row;
   for (double& value : z) {

@@ -17,7 +17,6 @@
 #include "core/checksum.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
-#include "shadowsync/model/model_config.hpp"
 
 namespace shadowsync {
 namespace {
@@ -243,33 +242,6 @@ void CheckpointReader::read_float_parts(std::string_view name,
     std::memcpy(out, s.data + offset, count * sizeof(float));
     offset += count * sizeof(float);
   }
-}
-
-const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where) {
-  if (!object.is_object()) throw Error(where + ": must be a JSON object, got " + json_brief(object));
-  const auto it = object.find(field);
-  if (it == object.end()) throw Error(where + ": missing field '" + std::string(field) + "'");
-  return *it;
-}
-
-uint64_t header_uint(const nlohmann::json& object, std::string_view field, uint64_t min, uint64_t max,
-                     const std::string& where) {
-  const nlohmann::json& value = header_field(object, field, where);
-  // nlohmann stores every non-negative integer literal up to 2^64-1 as number_unsigned; negative
-  // ones are number_integer, and fractions, exponents and larger values are floats.
-  if (!value.is_number_unsigned() || value.get<uint64_t>() < min || value.get<uint64_t>() > max) {
-    throw Error(where + ": field '" + std::string(field) + "' must be an integer in " + std::to_string(min) +
-                ".." + std::to_string(max) + ", got " + json_brief(value));
-  }
-  return value.get<uint64_t>();
-}
-
-std::string header_string(const nlohmann::json& object, std::string_view field, const std::string& where) {
-  const nlohmann::json& value = header_field(object, field, where);
-  if (!value.is_string()) {
-    throw Error(where + ": field '" + std::string(field) + "' must be a string, got " + json_brief(value));
-  }
-  return value.get<std::string>();
 }
 
 }  // namespace shadowsync

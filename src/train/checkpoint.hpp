@@ -12,7 +12,7 @@
 // Reading mmaps the file and refuses a wrong magic, another version, a truncated file, a section
 // whose checksum does not match, a section that appears twice, or a missing section, with a
 // message naming the file and which. The header JSON is parsed with parse_untrusted_json (depth
-// and duplicate keys bounded) and its fields are read with header_uint / header_field.
+// and duplicate keys bounded) and its fields are read with json_uint / json_field (shadowsync/core/untrusted_json.hpp).
 //
 // Header fields a trainer writes: format, model, train (the TrainConfig), sync, groups, replicas,
 // dense_floats, batch, data {train_rows, eval_rows, fingerprint = data_fingerprint(train rows)},
@@ -40,6 +40,7 @@
 #include "shadowsync/data/data_parts.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/file_io.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 
 namespace shadowsync {
 
@@ -129,17 +130,5 @@ class CheckpointReader {
 };
 
 
-// Typed header access. `where` names the source and the object, e.g. "checkpoint 'x.ckpt'" or
-// "--resume 'x.ckpt': progress[1]"; messages read "WHERE: missing field 'F'" and
-// "WHERE: field 'F' must be an integer in MIN..MAX, got V" (V short, never a dumped document).
-// header_field: the member `field` of `object` (Error when absent or `object` is not an object).
-const nlohmann::json& header_field(const nlohmann::json& object, std::string_view field, const std::string& where);
-// header_uint: an integer field in min..max. Refuses a missing field, a string, a fraction, a
-// negative number, a float such as 1e300 (even when integral) and anything outside min..max, so
-// no out-of-range cast or counter wrap can follow.
-uint64_t header_uint(const nlohmann::json& object, std::string_view field, uint64_t min, uint64_t max,
-                     const std::string& where);
-// header_string: a string field (Error naming it when missing or not a string).
-std::string header_string(const nlohmann::json& object, std::string_view field, const std::string& where);
 
 }  // namespace shadowsync

@@ -42,9 +42,9 @@ void check_data(const nlohmann::json& header, uint64_t train_rows, uint64_t eval
   }
   const nlohmann::json& data = header.at("data");
   const std::string at = where + ": data";
-  const uint64_t saved_train = header_uint(data, "train_rows", 1, UINT64_MAX, at);
-  const uint64_t saved_eval = header_uint(data, "eval_rows", 0, UINT64_MAX, at);
-  const std::string saved_fingerprint = header_string(data, "fingerprint", at);
+  const uint64_t saved_train = json_uint(data, "train_rows", 1, UINT64_MAX, at);
+  const uint64_t saved_eval = json_uint(data, "eval_rows", 0, UINT64_MAX, at);
+  const std::string saved_fingerprint = json_string(data, "fingerprint", at);
   const std::string saved = "checkpoint was trained on " + std::to_string(saved_train) + " rows with " +
                             std::to_string(saved_eval) + " held out (fingerprint " + json_brief(saved_fingerprint) + ")";
   if (saved_train != train_rows || saved_eval != eval_rows) {
@@ -66,7 +66,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
                                                     const std::function<const std::string&()>& fingerprint,
                                                     const std::string& where) {
   const int groups = static_cast<int>(shares.size());
-  const ModelConfig saved = ModelConfig::from_json(header_field(header, "model", where), where + ": model");
+  const ModelConfig saved = ModelConfig::from_json(json_field(header, "model", where), where + ": model");
   if (!(saved.hashing == config.model.hashing)) {
     throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
                 "salt differ from this run's " + field("rows_per_table") + " / " + field("hash_salt") +
@@ -76,7 +76,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
     throw Error(where + ": checkpoint is for another model (checkpoint vs this run's " + field("model") + ": " +
                 saved.differences(config.model) + ")");
   }
-  const std::string saved_sync = header_string(header, "sync", where);
+  const std::string saved_sync = json_string(header, "sync", where);
   if (saved_sync != config.sync.name()) {
     bool known = true;  // a method name is printed as is, anything else quoted and cut short
     try {
@@ -87,19 +87,19 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
     throw Error(where + ": checkpoint was trained with " + (known ? saved_sync : json_brief(saved_sync)) +
                 ", asked for " + config.sync.name() + " (resume with the same " + field("sync") + ")");
   }
-  const uint64_t saved_groups = header_uint(header, "groups", 1, kMaxCheckpointReplicas, where);
-  const uint64_t saved_replicas = header_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
+  const uint64_t saved_groups = json_uint(header, "groups", 1, kMaxCheckpointReplicas, where);
+  const uint64_t saved_replicas = json_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
   if (saved_groups != static_cast<uint64_t>(groups) || saved_replicas != static_cast<uint64_t>(replicas)) {
     throw Error(where + ": checkpoint has " + std::to_string(saved_groups) + " groups and " +
                 std::to_string(saved_replicas) + " replicas; this run has " + std::to_string(groups) + " groups and " +
                 std::to_string(replicas) + " replicas (same " + field("groups") + " and " + field("sync") + " needed)");
   }
-  const uint64_t saved_batch = header_uint(header, "batch", 1, INT32_MAX, where);
+  const uint64_t saved_batch = json_uint(header, "batch", 1, INT32_MAX, where);
   if (saved_batch != static_cast<uint64_t>(config.batch)) {
     throw Error(where + ": checkpoint was trained with " + field("batch") + " " + std::to_string(saved_batch) +
                 "; resume with the same batch size");
   }
-  const uint64_t saved_floats = header_uint(header, "dense_floats", 1, UINT64_MAX, where);
+  const uint64_t saved_floats = json_uint(header, "dense_floats", 1, UINT64_MAX, where);
   if (saved_floats != dense_floats) {
     throw Error(where + ": header says " + std::to_string(saved_floats) + " dense floats, this model has " +
                 std::to_string(dense_floats));
@@ -107,7 +107,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
   check_data(header, train_rows, eval_rows, fingerprint, where);
 
   // Progress: a prefix of each group's batches, so examples follow from batches exactly.
-  const nlohmann::json& progress = header_field(header, "progress", where);
+  const nlohmann::json& progress = json_field(header, "progress", where);
   if (!progress.is_array() || progress.size() != static_cast<size_t>(groups)) {
     throw Error(where + ": field 'progress' must be an array of " + std::to_string(groups) + " group records, got " +
                 json_brief(progress) + (progress.is_array() ? " of " + std::to_string(progress.size()) : ""));
@@ -120,8 +120,8 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
     const nlohmann::json& p = progress[static_cast<size_t>(g)];
     const std::string at = where + ": progress[" + std::to_string(g) + "]";
     GroupProgressState r;
-    r.batches = header_uint(p, "batches", 0, share.total_batches, at);
-    r.examples = header_uint(p, "examples", 0, share.rows.rows() * static_cast<uint64_t>(config.epochs), at);
+    r.batches = json_uint(p, "batches", 0, share.total_batches, at);
+    r.examples = json_uint(p, "examples", 0, share.rows.rows() * static_cast<uint64_t>(config.epochs), at);
     const uint64_t implied = (r.batches / share.batches_per_epoch) * share.rows.rows() +
                              (r.batches % share.batches_per_epoch) * batch;
     if (r.examples != implied) {
@@ -129,12 +129,12 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
                   " batches of " + std::to_string(batch) + " over this group's " + std::to_string(share.rows.rows()) +
                   " rows are " + std::to_string(implied));
     }
-    r.iterations = header_uint(p, "iterations", 0, share.total_batches, at);
-    r.syncs = header_uint(p, "syncs", 0, uint64_t{1} << 62, at);
+    r.iterations = json_uint(p, "iterations", 0, share.total_batches, at);
+    r.syncs = json_uint(p, "syncs", 0, uint64_t{1} << 62, at);
     saved_examples += r.examples;
     out.push_back(r);
   }
-  if (header_uint(header, "examples", 0, UINT64_MAX, where) != saved_examples) {
+  if (json_uint(header, "examples", 0, UINT64_MAX, where) != saved_examples) {
     throw Error(where + ": field 'examples' is not the sum of the groups' progress (" + std::to_string(saved_examples) +
                 ")");
   }

@@ -28,9 +28,9 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   reader.refuse_unknown_sections(kTrainerCheckpointSections);
   const nlohmann::json header = reader.json("header");
   TrainedModel out;
-  out.model_ = std::make_unique<Model>(ModelConfig::from_json(header_field(header, "model", where), where + ": model"));
-  const uint64_t replicas = header_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
-  if (header.contains("examples")) out.examples_ = header_uint(header, "examples", 0, UINT64_MAX, where);
+  out.model_ = std::make_unique<Model>(ModelConfig::from_json(json_field(header, "model", where), where + ": model"));
+  const uint64_t replicas = json_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
+  if (header.contains("examples")) out.examples_ = json_uint(header, "examples", 0, UINT64_MAX, where);
   const ModelConfig& config = out.model_->config();
   const size_t n = out.model_->layout().total_floats;
 

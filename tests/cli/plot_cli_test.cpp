@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../common/run_command.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
@@ -16,14 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_shadowsync;
 
-struct Folder {
-  fs::path path;
-  Folder() {
-    std::string pattern = (fs::temp_directory_path() / "plot-cli-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~Folder() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+// A fresh folder per test (tests/common/temp_paths.hpp).
+struct Folder : test::TempDir {
+  Folder() : test::TempDir("shadowsync_plot_cli") {}
 };
 
 std::string read_all(const std::string& path) {

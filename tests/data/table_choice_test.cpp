@@ -16,15 +16,12 @@
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync::data {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("shadowsync_table_choice_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_table_choice", name); }
 
 const std::string& small_tsv() {
   static const std::string path = [] {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_paths.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync::test {
@@ -132,31 +133,5 @@ inline long peak_rss_kb() {
   return usage.ru_maxrss;
 }
 
-// A fresh temporary folder per test, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("shadowsync_data_" + std::to_string(::getpid()) + "_" + info->test_suite_name() +
-             "_" + info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& contents) const {
-    const std::string p = file(name);
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace shadowsync::test

@@ -37,10 +37,11 @@ TEST(NumericTransform, TableEqualsDirectComputationAroundItsEdge) {
   EXPECT_EQ(table(4096), static_cast<float>(8.318010277546872));
 }
 
-TEST(Hashing, Mix64IsSplitmix64Finalizer) {
-  // splitmix64 seeded with 0 returns mix64(0x9E3779B97F4A7C15) first: 0xE220A8397B1DCDAF.
-  EXPECT_EQ(mix64(0x9E3779B97F4A7C15ull), 0xE220A8397B1DCDAFull);
-  EXPECT_EQ(mix64(1), 0x5692161D100B05E5ull);
+TEST(Hashing, Splitmix64FinalizerAndStep) {
+  // splitmix64 seeded with 0 returns F(0x9E3779B97F4A7C15) first: 0xE220A8397B1DCDAF.
+  EXPECT_EQ(splitmix64_finalize(0x9E3779B97F4A7C15ull), 0xE220A8397B1DCDAFull);
+  EXPECT_EQ(splitmix64_next(0), 0xE220A8397B1DCDAFull);
+  EXPECT_EQ(splitmix64_finalize(1), 0x5692161D100B05E5ull);
 }
 
 TEST(Hashing, PinnedValues) {

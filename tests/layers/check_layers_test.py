@@ -167,6 +167,19 @@ EXPECTED = [
 ]
 
 
+# The architecture page with the graph's markers around an out-of-date graph.
+GRAPH_DOC = {
+    "docs/architecture.md": """
+        # Architecture
+        Graph:
+        <!-- check-layers --graph: begin (generated; do not edit) -->
+        stale
+        <!-- check-layers --graph: end -->
+        More text.
+        """,
+}
+
+
 class CheckLayersTest(unittest.TestCase):
     def test_clean_tree_passes(self):
         with tempfile.TemporaryDirectory() as root:
@@ -211,7 +224,7 @@ class CheckLayersTest(unittest.TestCase):
 
     def test_graph_lists_edges_with_counts(self):
         with tempfile.TemporaryDirectory() as root:
-            write_tree(root, {**CLEAN_TREE, **VIOLATIONS})
+            write_tree(root, {**CLEAN_TREE, **VIOLATIONS, **GRAPH_DOC})
             code, out, _ = run_checker(root, "--graph")
             self.assertEqual(code, 0, out)
             self.assertIn("\nnuma -> core: 1\n", out)
@@ -219,6 +232,42 @@ class CheckLayersTest(unittest.TestCase):
             self.assertIn("\ntrain -> model: 2\n", out)  # trainer.hpp and ../model/model_io.hpp
             self.assertIn("\ncore -> train: 1   <- NOT ALLOWED\n", out)
             self.assertIn("\ndata -> model: 1   <- NOT ALLOWED\n", out)
+
+    # --graph rewrites the block between the markers of docs/architecture.md (and nothing else);
+    # --check-graph passes on the written graph and fails once an include changes it.
+    def test_graph_is_written_into_the_architecture_page_and_checked(self):
+        with tempfile.TemporaryDirectory() as root:
+            write_tree(root, {**CLEAN_TREE, **GRAPH_DOC})
+            code, _, err = run_checker(root, "--check-graph")
+            self.assertEqual(code, 1, err)
+            self.assertIn("docs/architecture.md: the module include graph there is not the tree's", err)
+            code, out, err = run_checker(root, "--graph")
+            self.assertEqual(code, 0, out + err)
+            self.assertIn("\nmodel -> data: 1\n", out)
+            with open(os.path.join(root, "docs", "architecture.md"), encoding="utf-8") as f:
+                page = f.read()
+            self.assertEqual(page, textwrap.dedent(GRAPH_DOC["docs/architecture.md"]).lstrip("\n").replace(
+                "stale\n", "```\nnuma -> core 1\ndata -> core 1, numa 1\nmodel -> data 1\n"
+                "synthetic -> data 1\ntrain -> data 1, model 2\ncli -> data 1, train 1\n```\n"))
+            code, out, err = run_checker(root, "--check-graph")
+            self.assertEqual(code, 0, out + err)
+            self.assertIn("the module include graph is current", out)
+            write_tree(root, {"src/model/more.cpp": '#include "shadowsync/core/error.hpp"\n'})
+            code, _, err = run_checker(root, "--check-graph")
+            self.assertEqual(code, 1, err)
+            self.assertIn("model -> core 1, data 1", err)
+
+    def test_graph_needs_the_markers(self):
+        with tempfile.TemporaryDirectory() as root:
+            write_tree(root, {**CLEAN_TREE, "docs/architecture.md": "# no markers\n"})
+            for mode in ("--graph", "--check-graph"):
+                code, _, err = run_checker(root, mode)
+                self.assertEqual(code, 2, mode)
+                self.assertIn("docs/architecture.md: needs one line", err)
+            os.remove(os.path.join(root, "docs", "architecture.md"))
+            code, _, err = run_checker(root, "--check-graph")
+            self.assertEqual(code, 2)
+            self.assertIn("docs/architecture.md: cannot read it", err)
 
     def test_missing_root_is_a_usage_error(self):
         with tempfile.TemporaryDirectory() as root:

@@ -10,23 +10,16 @@
 #include <vector>
 
 #include "shadowsync/metrics/training_curves.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Folder {
-  fs::path path;
-  Folder() {
-    std::string pattern = (fs::temp_directory_path() / "curves-test-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~Folder() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return (path / name).string();
-  }
+// A fresh folder per test (tests/common/temp_paths.hpp).
+struct Folder : test::TempDir {
+  Folder() : test::TempDir("shadowsync_curves") {}
 };
 
 // Two progress lines, an eval line, a progress line with nulls, a final line.
@@ -107,7 +100,7 @@ TEST(TrainingCurves, MalformedLinesAreRefusedNamingFileAndLine) {
   EXPECT_THROW(read_metrics_curves(dir.write("empty.jsonl", "\n\n")), CurvesInputError);
   EXPECT_THROW(read_metrics_curves(dir.write("beyond.jsonl", R"({"examples": 1e999})" "\n")), CurvesInputError);
   try {
-    read_metrics_curves((dir.path / "missing.jsonl").string());
+    read_metrics_curves((dir.path() / "missing.jsonl").string());
     FAIL();
   } catch (const CurvesInputError&) {
     FAIL() << "a missing file is not a malformed line";
@@ -143,15 +136,15 @@ TEST(TrainingCurves, MissingGnuplotIsNamed) {
   const Folder dir;
   const std::string run = dir.write("run.jsonl", kRun);
   try {
-    plot_training_curves({run}, (dir.path / "out.png").string(), (dir.path / "no-such-gnuplot").string());
+    plot_training_curves({run}, (dir.path() / "out.png").string(), (dir.path() / "no-such-gnuplot").string());
     FAIL();
   } catch (const CurvesToolError& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot run " + (dir.path / "no-such-gnuplot").string() + ": No such file"),
+    EXPECT_NE(std::string(e.what()).find("cannot run " + (dir.path() / "no-such-gnuplot").string() + ": No such file"),
               std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("gnuplot-nox"), std::string::npos);
   }
-  EXPECT_FALSE(fs::exists(dir.path / "out.png"));
+  EXPECT_FALSE(fs::exists(dir.path() / "out.png"));
 }
 
 TEST(TrainingCurves, DrawsAPngOfTwoRuns) {
@@ -160,14 +153,14 @@ TEST(TrainingCurves, DrawsAPngOfTwoRuns) {
   std::string other = kRun;
   for (size_t at = other.find("s-pa"); at != std::string::npos; at = other.find("s-pa", at)) other.replace(at, 4, "fr-ma");
   const std::string b = dir.write("b.jsonl", other);
-  const std::string out = (dir.path / "curves.png").string();
+  const std::string out = (dir.path() / "curves.png").string();
   plot_training_curves({a, b}, out);
   std::ifstream in(out, std::ios::binary);
   std::string head(8, '\0');
   in.read(head.data(), 8);
   EXPECT_EQ(head, std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_GT(fs::file_size(out), 20000u);
-  for (const auto& entry : fs::directory_iterator(dir.path)) {
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
   }
 }

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "model/kernel_choice.hpp"
 #include "model/model_workspace_testing.hpp"
 #include "reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
@@ -71,12 +70,6 @@ TEST(Precision, WorkspaceTakesBf16OnlyWhereTheMachineRunsIt) {
   }
 }
 
-// Restores the process-wide BF16 choice when a test ends.
-struct Bf16Guard {
-  Bf16Gemms saved = bf16_gemms();
-  ~Bf16Guard() { bf16_gemms() = saved; }
-};
-
 double norm(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x * x;
@@ -100,7 +93,7 @@ double relative_difference(const std::vector<double>& got, const std::vector<dou
 // times that amplification rounded up to a power of two: 32 x 2^-8 = 0.125.
 constexpr double kStepTolerance = 32.0 / 256.0;
 
-void expect_gradients_within_bf16_rounding(const char* preset, const Bf16Gemms& gemms, const char* label) {
+void expect_gradients_within_bf16_rounding(const char* preset, const char* label) {
   const ModelConfig config = ModelConfig::preset(preset, HashingConfig::uniform(40));
   const Model model(config);
   const DenseLayout& layout = model.layout();
@@ -109,7 +102,6 @@ void expect_gradients_within_bf16_rounding(const char* preset, const Bf16Gemms& 
   EmbeddingStore store(config.hashing, config.embedding_dim);
   model.init_embeddings(store, 3);
   const test::Batch batch = test::random_batch(64, config.hashing, 17);
-  bf16_gemms() = gemms;
   ModelWorkspace fp32(model, 64), bf16(model, 64, Precision::Bf16);
   std::vector<SparseRowGrad> rows32, rows16;
   const float loss32 = fp32.loss_and_gradients(batch.view(), dense.data(), store, grad32.data(), &rows32);
@@ -155,12 +147,7 @@ TEST(Bf16Step, GradientsMatchFp32WithinBf16Rounding) {
   if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  Bf16Guard guard;
-  for (const char* preset : {"small", "kaggle"}) {
-    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{}, "default");
-    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, true, false, true}, "fp32 weight gradients");
-    expect_gradients_within_bf16_rounding(preset, Bf16Gemms{true, false, false, true}, "forward only");
-  }
+  for (const char* preset : {"small", "kaggle"}) expect_gradients_within_bf16_rounding(preset, "every GEMM");
 }
 
 // Hogwild: other threads update the replica's weights between a step's forward and backward
@@ -172,8 +159,6 @@ TEST(Bf16Step, BackwardUsesTheWeightsOfItsForwardPass) {
   if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  Bf16Guard guard;
-  bf16_gemms() = Bf16Gemms{};
   const ModelConfig config = ModelConfig::preset("kaggle", HashingConfig::uniform(40));
   const Model model(config);
   const DenseLayout& layout = model.layout();

@@ -10,11 +10,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "reference.hpp"
+#include "../common/sync_reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/sync/shadow_sync.hpp"
@@ -85,15 +88,45 @@ TEST(ShadowSynchronizer, StartStopCountersAndResult) {
   EXPECT_GE(sync.rounds_completed(), rounds + 3);
 }
 
+// Threads of this process (entries of /proc/self/task).
+size_t thread_count() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// The destructor stops the running threads (stop(): asks them to stop, joins them). It runs on
+// a helper thread and is given 20 s (a bound, not a timing assertion), so a destructor that never
+// returns fails the test instead of hanging it; once it has returned, the shadow threads are gone
+// (the process is back to its thread count before start()) and the replicas no longer change.
 TEST(ShadowSynchronizer, DestructorStops) {
-  Replicas r(2, 256);
-  SyncRule rule(SyncParams::defaults(SyncRuleKind::BMUF, 2), r.pointers, 256);
-  {
-    ShadowSynchronizer sync(rule, ShadowSyncOptions{2, 0, {}});
-    sync.start();
-    ASSERT_TRUE(wait_for([&] { return sync.rounds_completed() >= 2; }));
-  }  // joins here; a hang would time the test out
-  SUCCEED();
+  const size_t n = 256;
+  // Heap objects: if the destructor hangs, its thread is left running with them (leaked).
+  auto r = std::make_unique<Replicas>(2, n);
+  for (size_t e = 0; e < n; ++e) r->pointers[1][e] = 1.0f + static_cast<float>(e);
+  auto rule = std::make_unique<SyncRule>(SyncParams::defaults(SyncRuleKind::BMUF, 2), r->pointers, n);
+  const size_t threads_before = thread_count();
+  auto sync = std::make_unique<ShadowSynchronizer>(*rule, ShadowSyncOptions{2, 0, {}});
+  sync->start();
+  ASSERT_TRUE(wait_for([&] { return sync->rounds_completed() >= 2; }));
+  EXPECT_EQ(thread_count(), threads_before + 2);
+  std::promise<void> destroyed;
+  std::future<void> done = destroyed.get_future();
+  std::thread destroyer([&destroyed, s = sync.release()] {
+    delete s;
+    destroyed.set_value();
+  });
+  if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    destroyer.detach();
+    (void)r.release();
+    (void)rule.release();
+    FAIL() << "~ShadowSynchronizer did not return within 20 s (its threads were not stopped)";
+  }
+  destroyer.join();
+  EXPECT_EQ(thread_count(), threads_before) << "a shadow thread outlived the destructor";
+  const std::vector<float> after(r->pointers[0], r->pointers[0] + n);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (size_t e = 0; e < n; ++e) ASSERT_EQ(r->pointers[0][e], after[e]) << "a round ran after the destructor, at " << e;
 }
 
 TEST(ShadowSynchronizer, IntervalPacing) {

@@ -1,4 +1,4 @@
-// Tests of SyncRule: every rule against the double-precision reference of reference.hpp (several
+// Tests of SyncRule: every rule against the double-precision reference of tests/common/sync_reference.hpp (several
 // G, n, chunk sizes, store kinds and consecutive rounds), hand-computed rounds, MA's sum
 // invariant, concurrent disjoint ranges, the delta write-back keeping updates made between
 // snapshot and write-back, foreground EASGD exchanges, and every error path.
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "reference.hpp"
+#include "../common/sync_reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/sync/sync_rule.hpp"

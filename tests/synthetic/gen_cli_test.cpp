@@ -17,6 +17,7 @@
 
 #include "../common/run_command.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
@@ -25,11 +26,7 @@ using test::RunResult;
 
 RunResult run_gen(const std::string& args) { return test::run_shadowsync("gen " + args); }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("shadowsync_gen_cli_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_gen_cli", name); }
 
 TEST(GenCommand, WritesDataAndPrintsSummary) {
   const std::string out = temp_path("ok.tsv");

@@ -21,26 +21,16 @@
 #include "synthetic/schema.hpp"
 #include "synthetic/scramble.hpp"
 #include "synthetic/teacher.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("shadowsync_synthetic_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// A fresh folder per test (tests/common/temp_paths.hpp).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("shadowsync_synthetic_test") {}
 };
 
 std::string read_all(const std::string& path) {

@@ -20,13 +20,12 @@
 
 #include "core/checksum.hpp"
 #include "shadowsync/core/error.hpp"
+#include "../common/temp_paths.hpp"
 
 namespace shadowsync {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_ckpt_" + name)).string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_ckpt", name); }
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -329,10 +328,10 @@ TEST(Checkpoint, HeaderFieldsAreTypeAndRangeChecked) {
   const nlohmann::json header = nlohmann::json::parse(
       R"({"ok": 7, "float": 1e300, "neg": -7, "frac": -1.5, "half": 2.5, "max": 18446744073709551615,
           "wide": 4294967298, "text": "7", "obj": {"a": 1}})");
-  EXPECT_EQ(header_uint(header, "ok", 1, 10, where), 7u);
+  EXPECT_EQ(json_uint(header, "ok", 1, 10, where), 7u);
   auto message = [&](const char* field, uint64_t max) {
     try {
-      header_uint(header, field, 1, max, where);
+      json_uint(header, field, 1, max, where);
     } catch (const Error& e) {
       return std::string(e.what());
     }

@@ -25,37 +25,17 @@
 #include "shadowsync/train/train_state.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "train/checkpoint.hpp"
+#include "../common/generated_data.hpp"
 
 namespace shadowsync {
 namespace {
 
 const HashingConfig kHashing = HashingConfig::uniform(1024);
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_engine_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_engine", name); }
 
-struct Data {
-  std::unique_ptr<Dataset> dataset;
-  DataView train, eval;
-};
-
-const Data& data() {
-  static const Data d = [] {
-    Data out;
-    const std::string tsv = temp_path("data.tsv");
-    SyntheticOptions options;
-    options.rows = 30000;
-    options.seed = 5;
-    generate_synthetic_criteo(options, tsv);
-    ParseOptions parse;
-    parse.hashing = kHashing;
-    out.dataset = std::make_unique<Dataset>(Dataset::open(tsv, parse));
-    std::filesystem::remove(tsv);
-    std::tie(out.train, out.eval) = split_eval_tail(out.dataset->view(), 0.1);
-    return out;
-  }();
+const test::GeneratedData& data() {
+  static const test::GeneratedData d = test::generate_dataset("shadowsync_engine", 30000, 5, kHashing, 0.1);
   return d;
 }
 

@@ -23,6 +23,7 @@
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
+#include "../common/generated_data.hpp"
 
 namespace shadowsync {
 namespace {
@@ -31,28 +32,14 @@ constexpr uint64_t kRows = 20000;
 const HashingConfig kHashing = HashingConfig::uniform(512);
 const char* const kTwoGroups = "package:2 numa:1 core:1 pu:1";
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("shadowsync_resume_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+std::string temp_path(const std::string& name) { return test::temp_path_for("shadowsync_resume", name); }
 
 // Two generated data sets of the same size (seeds 3 and 4), opened once for the binary.
 const Dataset& dataset(uint64_t seed) {
-  static std::unique_ptr<Dataset> sets[2];
-  std::unique_ptr<Dataset>& d = sets[seed == 3 ? 0 : 1];
-  if (!d) {
-    const std::string tsv = temp_path("data" + std::to_string(seed) + ".tsv");
-    SyntheticOptions options;
-    options.rows = kRows;
-    options.seed = seed;
-    generate_synthetic_criteo(options, tsv);
-    ParseOptions parse;
-    parse.hashing = kHashing;
-    d = std::make_unique<Dataset>(Dataset::open(tsv, parse));
-    std::remove(tsv.c_str());
-    std::remove((tsv + ".json").c_str());
-  }
-  return *d;
+  static test::GeneratedData sets[2];
+  test::GeneratedData& d = sets[seed == 3 ? 0 : 1];
+  if (!d.dataset) d = test::generate_dataset("shadowsync_resume", kRows, seed, kHashing, 0.0);
+  return *d.dataset;
 }
 
 std::pair<DataView, DataView> split(double eval_fraction, uint64_t seed = 3) {

@@ -4,9 +4,9 @@
 // Contracts:
 //   transform_numeric(x)      = (float) log1p(max(x, 0)) computed in double; a missing value is 0
 //                             (the caller stores 0.0f, this function is never asked).
-//   category_hash(v, t, s)  = mix64(v XOR table_key(t, s)), where table_key(t, s) =
-//                             mix64(s XOR (t + 1) * 0x9E3779B97F4A7C15) and mix64 is the
-//                             splitmix64 / murmur3 finalizer. For a fixed (t, s) it is a bijection
+//   category_hash(v, t, s)  = F(v XOR table_key(t, s)), where table_key(t, s) =
+//                             F(s XOR (t + 1) * 0x9E3779B97F4A7C15) and F is the
+//                             splitmix64 finalizer (splitmix64_finalize, core/splitmix64.hpp). For a fixed (t, s) it is a bijection
 //                             of v, and each table gets its own key, so equal values in different
 //                             columns land on unrelated rows. These numbers are part of the cache
 //                             and checkpoint contract: changing them invalidates all stored data.
@@ -19,28 +19,20 @@
 #include <cstdint>
 #include <string>
 
+#include "shadowsync/core/splitmix64.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync {
 
 inline constexpr uint32_t kMissingRow = 0;
 
-// The splitmix64 / murmur3 64-bit finalizer (a bijection with full avalanche).
-constexpr uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
-}
 
 constexpr uint64_t table_key(int table, uint64_t salt) {
-  return mix64(salt ^ (static_cast<uint64_t>(table) + 1) * 0x9E3779B97F4A7C15ull);
+  return splitmix64_finalize(salt ^ (static_cast<uint64_t>(table) + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 constexpr uint64_t category_hash(uint32_t value, int table, uint64_t salt) {
-  return mix64(static_cast<uint64_t>(value) ^ table_key(table, salt));
+  return splitmix64_finalize(static_cast<uint64_t>(value) ^ table_key(table, salt));
 }
 
 // Maps a 64-bit hash uniformly onto 0..n-1 (multiply-high, no division).
@@ -65,7 +57,7 @@ class CategoryHasher {
   // Validates the config (see validate_hashing) with `where` = "hashing config".
   explicit CategoryHasher(const HashingConfig& config);
   uint32_t row(int table, uint32_t value) const {
-    return 1 + reduce_range(mix64(static_cast<uint64_t>(value) ^ keys_[table]), spans_[table]);
+    return 1 + reduce_range(splitmix64_finalize(static_cast<uint64_t>(value) ^ keys_[table]), spans_[table]);
   }
   const HashingConfig& config() const { return config_; }
 

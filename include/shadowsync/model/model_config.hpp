@@ -25,16 +25,6 @@ enum class Interaction {
   Cat,  // plain concatenation of the 27 vectors (27 * embedding_dim values)
 };
 
-// Untrusted JSON (model files, checkpoint headers): refuses nesting deeper than kMaxJsonDepth
-// levels and an object with the same key twice, before either can do harm (deep recursion, a
-// silently ignored value). Errors: "WHERE: invalid JSON: ...", "WHERE: JSON nested deeper than
-// 64 levels", "WHERE: duplicate key \"k\"". Never echoes more than a few bytes of the document.
-inline constexpr size_t kMaxJsonDepth = 64;
-nlohmann::json parse_untrusted_json(std::string_view text, const std::string& where);
-// A short description of a JSON value for messages: a number as written, a string quoted and cut
-// to 40 characters, else its kind ("an object", "an array", ...). Never dumps a whole document.
-std::string json_brief(const nlohmann::json& value);
-
 // "dot" / "cat"; throws Error naming `where` and listing the valid values.
 Interaction parse_interaction(std::string_view text, const std::string& where);
 std::string interaction_name(Interaction interaction);

@@ -1,8 +1,6 @@
-// The kernel alternatives of src/model/kernel_choice.hpp give the same training: a few steps of
-// the small and kaggle-shaped networks with each alternative against the default choice (the
-// blocked weight update changes no value; cached matmul primitives vs dnnl_sgemm agree to float
-// rounding; prefetching the next batch changes nothing), and the matmul cache itself against a
-// plain loop, transposes and leading dimensions.
+// The step's kernel options give the same training: prefetching the next batch changes nothing,
+// and BF16 GEMM inputs train like fp32 within BF16 rounding; and the matmul cache (the BF16
+// GEMMs' kernel) against a plain loop, transposes and leading dimensions.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "model/kernel_choice.hpp"
 #include "model/matmul_cache.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "reference.hpp"
@@ -23,22 +20,12 @@
 namespace shadowsync {
 namespace {
 
-// Restores the default choice when a test ends.
-struct ChoiceGuard {
-  KernelChoice saved = kernel_choice();
-  Bf16Gemms saved_bf16 = bf16_gemms();
-  ~ChoiceGuard() {
-    kernel_choice() = saved;
-    bf16_gemms() = saved_bf16;
-  }
-};
-
 struct Trained {
   std::vector<float> dense, state, rows;
   std::vector<float> losses;
 };
 
-// `steps` steps from the same initialization with the current kernel choice and `optimizer`;
+// `steps` steps from the same initialization with `optimizer` and `precision`;
 // returns the dense weights, their state, the first rows of every table and the losses.
 Trained train(const char* preset, DenseOptimizer optimizer, int steps, Precision precision = Precision::Fp32) {
   const ModelConfig config = ModelConfig::preset(preset, HashingConfig::uniform(40));
@@ -74,42 +61,6 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
     ASSERT_NEAR(a[i], b[i], rel * std::fabs(double(b[i])) + abs) << what << " " << i;
   }
 }
-
-class KernelChoiceTest : public ::testing::TestWithParam<const char*> {};
-
-// Weights are compared after SGD steps: dense Adagrad's first steps are lr * g / (|g| + eps), a
-// sign function of near-zero gradients that turns float rounding into steps of size lr, so after
-// one Adagrad step only the loss and the accumulated squares (the gradients squared) are compared.
-void expect_same_training(const KernelChoice& a, const KernelChoice& b, const char* preset, double rel) {
-  kernel_choice() = a;
-  const Trained sgd_a = train(preset, DenseOptimizer::Sgd, 3), adagrad_a = train(preset, DenseOptimizer::Adagrad, 1);
-  kernel_choice() = b;
-  const Trained sgd_b = train(preset, DenseOptimizer::Sgd, 3), adagrad_b = train(preset, DenseOptimizer::Adagrad, 1);
-  expect_close(sgd_a.losses, sgd_b.losses, rel, "sgd loss");
-  expect_close(sgd_a.dense, sgd_b.dense, rel, "sgd dense");
-  expect_close(sgd_a.rows, sgd_b.rows, rel, "sgd rows");
-  expect_close(adagrad_a.losses, adagrad_b.losses, 10 * rel, "adagrad loss");
-  expect_close(adagrad_a.state, adagrad_b.state, 10 * rel, "adagrad state", 1e-10);
-}
-
-TEST_P(KernelChoiceTest, BlockedWeightUpdateTrainsLikeTheWholeLayerUpdate) {
-  ChoiceGuard guard;
-  KernelChoice blocked, whole;
-  blocked.blocked_weight_update = true;
-  whole.blocked_weight_update = false;
-  blocked.matmul_primitives = whole.matmul_primitives = false;
-  expect_same_training(blocked, whole, GetParam(), 1e-5);
-}
-
-TEST_P(KernelChoiceTest, MatmulPrimitivesTrainLikeSgemm) {
-  ChoiceGuard guard;
-  KernelChoice matmul, sgemm;
-  matmul.matmul_primitives = true;
-  sgemm.matmul_primitives = false;
-  expect_same_training(matmul, sgemm, GetParam(), 1e-5);
-}
-
-INSTANTIATE_TEST_SUITE_P(Presets, KernelChoiceTest, ::testing::Values("small", "kaggle"));
 
 // train_step with the next batch to prefetch gives bit-identical results, and a next batch with
 // indices outside the tables (never checked: prefetches do not fault) changes nothing either.
@@ -199,10 +150,7 @@ TEST(Bf16Gemms, TrainLikeFp32WithinBf16Rounding) {
   if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  ChoiceGuard guard;
-  kernel_choice() = KernelChoice{};
   const Trained fp32 = train("kaggle", DenseOptimizer::Sgd, 3);
-  bf16_gemms() = Bf16Gemms{true, true, true, true};
   const Trained bf16 = train("kaggle", DenseOptimizer::Sgd, 3, Precision::Bf16);
   expect_close(bf16.losses, fp32.losses, 1e-2, "loss", 0.0);
   // Not bit-equal: the inputs really were rounded.
