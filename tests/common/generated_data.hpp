@@ -35,7 +35,11 @@ inline GeneratedData generate_dataset(const std::string& prefix, uint64_t rows, 
   out.dataset = std::make_unique<Dataset>(Dataset::open(tsv, parse));
   std::remove(tsv.c_str());
   std::remove((tsv + ".json").c_str());
-  std::tie(out.train, out.eval) = split_eval_tail(out.dataset->view(), eval_fraction);
+  if (eval_fraction == 0) {  // every row trains (split_eval_tail takes fractions in (0, 1) only)
+    out.train = out.dataset->view();
+  } else {
+    std::tie(out.train, out.eval) = split_eval_tail(out.dataset->view(), eval_fraction);
+  }
   return out;
 }
 
