@@ -385,7 +385,7 @@ def generate(path, rows=100000, seed=1):
 
 def plot_metrics(paths, out):
     """Draws the training curves of runs into the PNG `out`, like `shadowsync plot`: eval NE,
-    training log loss (running mean), eval AUC and throughput against examples trained, one
+    training NE (running), eval AUC and throughput against examples trained, one
     line per run, labelled with its sync mode and group count.
 
     paths: a path or a list of paths of metrics JSON-lines files (`shadowsync train --metrics`,

@@ -180,6 +180,7 @@ RunCurves read_metrics_curves(const std::string& path) {
     const std::optional<double> ne = number_or_null(j, "ne", where);
     const std::optional<double> auc = number_or_null(j, "auc", where);
     const std::optional<double> logloss = number_or_null(j, "running_logloss", where);
+    const std::optional<double> running_ne = number_or_null(j, "running_ne", where);
     const std::optional<double> speed = number_or_null(j, "examples_per_second", where);
     if (kind == "eval" || kind == "final") {
       const auto eval = j.find("eval");
@@ -191,8 +192,9 @@ RunCurves read_metrics_curves(const std::string& path) {
     // Every kind of line carries the running log loss and the throughput since the start (null
     // when not known yet; the rate at 0 examples is no measurement).
     const std::optional<double> rate = *examples > 0 ? speed : std::nullopt;
-    if (logloss || rate) {
+    if (logloss || running_ne || rate) {
       run.train_logloss.push_back({*examples, logloss});
+      run.train_ne.push_back({*examples, running_ne});
       run.throughput.push_back({*examples, rate});
     }
   }
@@ -212,8 +214,8 @@ void write_curve_data(const std::vector<RunCurves>& runs, const std::string& dat
     }
     std::ofstream progress(fs::path(data_dir) / fmt::format("run{}_progress.dat", i));
     for (size_t k = 0; k < r.train_logloss.size(); ++k) {
-      progress << fmt::format("{:.0f} {} {}\n", r.train_logloss[k].examples, value_text(r.train_logloss[k].value),
-                              value_text(r.throughput[k].value));
+      progress << fmt::format("{:.0f} {} {} {}\n", r.train_logloss[k].examples, value_text(r.train_logloss[k].value),
+                              value_text(r.throughput[k].value), value_text(r.train_ne[k].value));
     }
     if (!eval || !progress) throw Error(fmt::format("cannot write the plot data in {}", data_dir));
   }
@@ -243,10 +245,16 @@ std::string curves_gnuplot_script(const std::vector<RunCurves>& runs, const std:
     const char* key;
     std::vector<CurvePoint> RunCurves::*points;
   };
+  // Training NE when any run's lines carry it; log loss for files written before they did.
+  bool any_train_ne = false;
+  for (const RunCurves& r : runs) any_train_ne = any_train_ne || any_defined(r.train_ne);
+  const Panel training = any_train_ne ? Panel{"training NE (running, lower is better)", "NE", "progress", 4,
+                                              "linespoints pt 7 ps 0.5", "top right", &RunCurves::train_ne}
+                                      : Panel{"training log loss (running mean)", "log loss", "progress", 2,
+                                              "linespoints pt 7 ps 0.5", "top right", &RunCurves::train_logloss};
   const Panel panels[] = {
       {"eval NE (lower is better)", "NE", "eval", 2, "linespoints pt 7 ps 0.8", "top right", &RunCurves::eval_ne},
-      {"training log loss (running mean)", "log loss", "progress", 2, "linespoints pt 7 ps 0.5", "top right",
-       &RunCurves::train_logloss},
+      training,
       {"eval AUC (higher is better)", "AUC", "eval", 3, "linespoints pt 7 ps 0.8", "bottom right", &RunCurves::eval_auc},
       {"throughput (since the start)", "examples / s", "progress", 3, "linespoints pt 7 ps 0.5", "bottom right",
        &RunCurves::throughput},

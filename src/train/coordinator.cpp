@@ -111,6 +111,8 @@ TrainReport Coordinator::make_report(ReportKind kind, double elapsed, double div
   const double workers = static_cast<double>(p_.runtime.groups() * p_.runtime.threads_per_group());
   r.wait_share = elapsed > 0 ? p_.runtime.wait_seconds() / (elapsed * workers) : 0;
   r.running_logloss = running_logloss();
+  const double base_rate = p_.train_positive_rate;
+  r.running_ne = base_rate > 0 && base_rate < 1 ? r.running_logloss / binary_entropy(base_rate) : std::nan("");
   return r;
 }
 
@@ -206,6 +208,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
     result.already_finished = true;
     result.final_report = make_report(ReportKind::Final, 0, 0);
     result.final_report.running_logloss = std::nan("");
+    result.final_report.running_ne = std::nan("");
     return result;
   }
 

@@ -49,6 +49,7 @@ nlohmann::json TrainReport::to_json() const {
   j["divergence"] = finite_or_null(divergence);
   j["wait_share"] = wait_share;
   j["running_logloss"] = finite_or_null(running_logloss);
+  j["running_ne"] = finite_or_null(running_ne);
   // Quality keys are always present; null until an evaluation has run.
   j["ne"] = eval ? finite_or_null(eval->ne) : nlohmann::json(nullptr);
   j["logloss"] = eval ? finite_or_null(eval->logloss) : nlohmann::json(nullptr);

@@ -109,6 +109,35 @@ TEST(TrainingCurves, MalformedLinesAreRefusedNamingFileAndLine) {
   }
 }
 
+// Lines that carry "running_ne" give the training panel in NE (column 4 of the progress data);
+// files written before lines carried it keep the running log loss panel.
+TEST(TrainingCurves, TrainingPanelIsNEWhenTheLinesCarryIt) {
+  const Folder dir;
+  const RunCurves with_ne = read_metrics_curves(dir.write(
+      "ne.jsonl",
+      R"({"event": "progress", "examples": 1000, "examples_per_second": 10, "running_logloss": 0.5, "running_ne": 0.9})" "\n"
+      R"({"event": "progress", "examples": 2000, "examples_per_second": 10, "running_logloss": 0.4, "running_ne": null})" "\n"));
+  ASSERT_EQ(with_ne.train_ne.size(), 2u);
+  EXPECT_EQ(with_ne.train_ne[0].value, 0.9);
+  EXPECT_FALSE(with_ne.train_ne[1].value.has_value());
+  const RunCurves old = read_metrics_curves(dir.write("old.jsonl", kRun));
+  ASSERT_EQ(old.train_ne.size(), old.train_logloss.size());
+  EXPECT_FALSE(old.train_ne[0].value.has_value());
+
+  const std::string both = curves_gnuplot_script({with_ne, old}, "/d", "/o.png");
+  EXPECT_NE(both.find("set title 'training NE (running, lower is better)'"), std::string::npos) << both;
+  EXPECT_NE(both.find("'/d/run0_progress.dat' using 1:4"), std::string::npos) << both;
+  EXPECT_EQ(both.find("training log loss"), std::string::npos) << both;
+  const std::string only_old = curves_gnuplot_script({old}, "/d", "/o.png");
+  EXPECT_NE(only_old.find("set title 'training log loss (running mean)'"), std::string::npos) << only_old;
+  EXPECT_EQ(only_old.find("using 1:4"), std::string::npos) << only_old;
+
+  write_curve_data({with_ne}, dir.path().string());
+  std::ifstream progress(fs::path(dir.path()) / "run0_progress.dat");
+  const std::string data((std::istreambuf_iterator<char>(progress)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(data, "1000 0.5 10 0.9\n2000 0.4 10 ?\n");
+}
+
 TEST(TrainingCurves, ScriptQuotesLabelsSafely) {
   RunCurves run;
   run.label = "it's\nset output '/etc/x'";

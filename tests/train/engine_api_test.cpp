@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -19,6 +20,7 @@
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/dataset.hpp"
+#include "shadowsync/metrics/binary_metrics.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/numa/topology.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
@@ -410,6 +412,33 @@ TEST(TrainState, SaveAndLoadRoundTripEverySection) {
     EXPECT_NE(std::string(e.what()).find("replicas"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
+}
+
+// Every report carries the training NE of its running log loss: running_logloss divided by the
+// entropy of the training rows' positive rate (computed here from the labels), also in its
+// metrics line.
+TEST(Engine, ReportsCarryTheTrainingNEOfTheirRunningLogLoss) {
+  Recorder recorder;
+  recorder.interval = 0.001;
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.epochs = 3;
+  TrainerSetup setup;
+  setup.observer = &recorder;
+  Trainer trainer(c, data().train, data().eval, setup);
+  trainer.run();
+  double positives = 0;
+  for (size_t i = 0; i < data().train.rows; ++i) positives += data().train.labels[i];
+  const double entropy = binary_entropy(positives / static_cast<double>(data().train.rows));
+  std::vector<TrainReport> reports = recorder.progress;
+  reports.insert(reports.end(), recorder.finals.begin(), recorder.finals.end());
+  int checked = 0;
+  for (const TrainReport& r : reports) {
+    if (!std::isfinite(r.running_logloss)) continue;
+    EXPECT_NEAR(r.running_ne, r.running_logloss / entropy, 1e-12) << r.examples;
+    EXPECT_NEAR(nlohmann::json(r.to_json())["running_ne"].get<double>(), r.running_ne, 1e-12);
+    ++checked;
+  }
+  EXPECT_GE(checked, 1);
 }
 
 }  // namespace

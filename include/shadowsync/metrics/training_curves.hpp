@@ -1,11 +1,13 @@
 // Training curves: the metrics JSON lines of runs (`shadowsync train --metrics`, the dicts of the
-// Python callback) read into curves, and drawn with gnuplot into one PNG: eval NE, training log
-// loss (running), eval AUC and throughput against examples trained, several runs overlaid, each
-// labelled with its sync mode and group count (the file name when the lines do not say).
+// Python callback) read into curves, and drawn with gnuplot into one PNG: eval NE, training NE
+// (running; training log loss for files written before lines carried "running_ne"), eval AUC
+// and throughput against examples trained, several runs overlaid, each labelled with its sync
+// mode and group count (the file name when the lines do not say).
 //
 // Contract:
 //  - read_metrics_curves(path) reads every line of the file; a line that is not a JSON object
-//    with a numeric "examples" (or whose "examples_per_second", "running_logloss", "ne", "auc"
+//    with a numeric "examples" (or whose "examples_per_second", "running_logloss", "running_ne",
+//    "ne", "auc"
 //    are neither numbers nor null) throws CurvesInputError naming path:line and what is wrong.
 //    Blank lines are skipped; a file without lines is refused (CurvesInputError); a file that
 //    cannot be read throws Error naming it.
@@ -48,6 +50,7 @@ struct RunCurves {
   std::vector<CurvePoint> eval_ne;      // eval and final lines with an evaluation
   std::vector<CurvePoint> eval_auc;
   std::vector<CurvePoint> train_logloss;  // running_logloss of every line that has it or a rate
+  std::vector<CurvePoint> train_ne;       // running_ne of the same lines
   std::vector<CurvePoint> throughput;     // examples_per_second of the same lines (none at 0 examples)
 };
 

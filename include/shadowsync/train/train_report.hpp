@@ -47,6 +47,9 @@ struct TrainReport {
   double divergence = 0;           // relative L2 distance of the replicas to their mean
   double wait_share = 0;           // foreground methods: share of worker time spent at sync barriers
   double running_logloss = 0;      // training log loss since the previous report
+  // running_logloss / entropy of the training rows' positive rate: the training NE since the
+  // previous report (NaN when the training rows have one class: NE is undefined).
+  double running_ne = 0;
   std::optional<QualityReport> eval;    // quality of the mean model on the evaluation data
   std::optional<QualityReport> center;  // s-easgd / fr-easgd: quality of the center copy
   std::vector<GroupReport> groups;
