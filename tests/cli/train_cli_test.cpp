@@ -50,6 +50,15 @@ pid_t start_shadowsync(const std::string& args, const std::string& log) {
 
 const char* const kSmall = " --model small --rows-per-table 4096 --quiet ";
 
+// How many lines of `text` contain `needle`.
+size_t count_lines_with(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    if (at == 0 || text[at - 1] == '\n') ++n;
+  }
+  return n;
+}
+
 TEST(TrainCommand, BadCommandLinesNameTheProblem) {
   struct Case {
     std::string args;
@@ -373,6 +382,31 @@ TEST(TrainCommand, AOneGroupRunSaysHowToSeeShadowSync) {
                             "--topology 'package:1 core:2 pu:1' --groups 2 --max-examples 2000");
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_EQ(two.output.find("pass --groups 2"), std::string::npos) << two.output;
+}
+
+// --eval-fraction alone evaluates along the run (8 times by default), and epochs past the best
+// held-out NE end with a warning naming the best epoch: 2,000 rows, a tiny model and 30
+// deterministic epochs overfit (best NE at epoch 4 here); one epoch cannot warn (the best must
+// come an epoch or more before the end).
+TEST(TrainCommand, EpochsPastTheBestHeldOutNeEndWithAWarningNamingTheEpoch) {
+  const std::string small_data = temp_path("overfit.tsv");
+  ASSERT_EQ(run("gen --rows 2000 --seed 4 --out '" + small_data + "'").exit_code, 0);
+  const std::string args = "train --data '" + small_data +
+                           "' --model tiny --eval-fraction 0.3 --deterministic --sync none --groups 1 --threads-per-group 1";
+  const RunResult long_run = run(args + " --epochs 30");
+  ASSERT_EQ(long_run.exit_code, 0) << long_run.output;
+  // Seven along the run and the final one.
+  EXPECT_EQ(count_lines_with(long_run.output, "eval at "), 7u) << long_run.output;
+  EXPECT_EQ(count_lines_with(long_run.output, "eval (600 examples): "), 1u) << long_run.output;
+  const size_t warning = long_run.output.find("warning: held-out NE rose from ");
+  ASSERT_NE(warning, std::string::npos) << long_run.output;
+  EXPECT_NE(long_run.output.find(" overfit; --epochs ", warning), std::string::npos) << long_run.output;
+  EXPECT_NE(long_run.output.find(" stops near the best model", warning), std::string::npos) << long_run.output;
+  const RunResult short_run = run(args + " --epochs 1");
+  ASSERT_EQ(short_run.exit_code, 0) << short_run.output;
+  EXPECT_EQ(short_run.output.find("held-out NE rose"), std::string::npos) << short_run.output;
+  std::remove(small_data.c_str());
+  std::remove((small_data + ".json").c_str());
 }
 
 // A worker that cannot allocate its buffers (its thread throws): the error is carried out of the
