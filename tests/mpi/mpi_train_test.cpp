@@ -386,11 +386,12 @@ TEST(MpiTrain, AHangingProcessMakesTheOtherAbortAfterTheTimeout) {
       << o.output;
 }
 
-// A long 2-process run with the default table size (131,072 rows: a 233 MB checkpoint per
+// A long 2-process run, by default with the default table size (131,072 rows: a 233 MB checkpoint per
 // process), started in the background; returns mpirun's pid once rank 0 trains.
-pid_t start_long_run(const std::string& checkpoint, const std::string& log, const std::string& extra = "") {
+pid_t start_long_run(const std::string& checkpoint, const std::string& log, const std::string& extra = "",
+                     int rows_per_table = 131072) {
   const std::string command = "exec " + mpirun(2) + " '" + test::shadowsync_exe() + "' train --data '" + data_file() +
-                              "' --model small --rows-per-table 131072 --quiet --oversubscribe --threads-per-group 1 "
+                              "' --model small --rows-per-table " + std::to_string(rows_per_table) + " --quiet --oversubscribe --threads-per-group 1 "
                               "--groups 1 --epochs 200 " + extra + " --checkpoint '" + checkpoint + "' > '" + log + "' 2>&1";
   const pid_t launcher = ::fork();
   if (launcher == 0) {
@@ -458,7 +459,7 @@ TEST(MpiTrain, CtrlCToMpirunKeepsALoadableCheckpointOfDefaultSizedTables) {
 TEST(MpiTrain, SuspendingAndResumingMpirunDoesNotStopTheRun) {
   const std::string checkpoint = temp_path("tstp.ckpt"), log = temp_path("tstp.log");
   remove_checkpoint(checkpoint);
-  const pid_t launcher = start_long_run(checkpoint, log, "--host-sync-timeout-s 2");
+  const pid_t launcher = start_long_run(checkpoint, log, "--host-sync-timeout-s 2", 4096);
   ASSERT_EQ(::kill(launcher, SIGTSTP), 0);
   std::this_thread::sleep_for(std::chrono::seconds(4));
   ASSERT_EQ(::kill(launcher, SIGCONT), 0);
@@ -469,7 +470,10 @@ TEST(MpiTrain, SuspendingAndResumingMpirunDoesNotStopTheRun) {
   EXPECT_EQ(read_file(log).find("error"), std::string::npos) << read_file(log);
   ::kill(launcher, SIGINT);
   wait_for_mpirun(launcher, 120);
-  EXPECT_NE(read_file(log).find("stopped by signal 15 at "), std::string::npos) << read_file(log);
+  // The stop wrote both parts (small tables: well inside the window). The summary is not asserted
+  // alone: once in a CI run it did not reach the log (mpirun forwards the processes' output).
+  EXPECT_TRUE(std::filesystem::exists(checkpoint) && std::filesystem::exists(checkpoint + ".host-1-of-2"))
+      << read_file(log);
   remove_checkpoint(checkpoint);
   std::filesystem::remove(log);
 }
