@@ -1,8 +1,8 @@
 // ShadowSchedule: the shadow methods' BackgroundSync (background_sync.hpp): a ShadowSynchronizer
 // (shadow_sync.hpp) started and stopped around every pause of the workers, which stays stopped
 // for good once request_stop() came (the last batch is done). Paced as its options say (time
-// interval, training progress, or back to back); the engine decides which (src/train
-// sync_pacing.cpp). Counts the full rounds run since it was made, over every start..stop.
+// interval, training progress, or back to back); the engine decides which, once per run.
+// Counts the full rounds run since it was made, over every start..stop.
 #pragma once
 
 #include <cstdint>
