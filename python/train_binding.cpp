@@ -148,7 +148,9 @@ class PythonObserver final : public TrainObserver {
     forward_locked(nlohmann::json{{"event", "warning"}, {"message", message}});
   }
   void on_pacing(const PacingReport& pacing) override {
-    send(nlohmann::json{{"event", "pacing"}, {"interval_ms", pacing.interval_ms}, {"round_ms", pacing.round_ms}});
+    send(nlohmann::json{{"event", "pacing"},
+                        {"round_iterations", pacing.round_iterations},
+                        {"examples_per_round", pacing.examples_per_round}});
   }
   void on_progress(const TrainReport& report) override { send(with_config(report)); }
   void on_evaluation(const TrainReport& report) override { send(with_config(report)); }

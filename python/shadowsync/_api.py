@@ -282,7 +282,8 @@ def _print_event(event):
     elif kind == "checkpoint":
         print(f"checkpoint at {event['examples']} examples: {event['path']}", file=sys.stderr)
     elif kind == "pacing":
-        print(f"shadow sync: rounds paced every {event['interval_ms']} ms", file=sys.stderr)
+        print(f"shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: "
+              f"one per {event['round_iterations']} iterations of each group", file=sys.stderr)
 
 
 def _defined(value):

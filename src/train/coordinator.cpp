@@ -39,10 +39,6 @@ uint64_t divergence_window(const TrainConfig& config, const GroupRuntime& runtim
 Coordinator::Coordinator(CoordinatorParts parts)
     : p_(std::move(parts)), watch_(p_.train_positive_rate, divergence_window(p_.config, p_.runtime)) {}
 
-uint64_t Coordinator::rounds() const {
-  return finished_rounds_ + (schedule_ ? schedule_->running_rounds() : 0) + p_.runtime.foreground_rounds();
-}
-
 double Coordinator::training_seconds() const { return seconds_since(start_) - paused_seconds_; }
 
 // Training log loss since the previous call.
@@ -56,38 +52,17 @@ double Coordinator::running_logloss() {
   return value;
 }
 
-void Coordinator::stop_schedule() {
-  if (!schedule_) return;
-  const uint64_t rounds = schedule_->stop();  // rethrows a background thread's error (after joining)
-  finished_rounds_ += rounds;
-  p_.runtime.add_background_syncs(rounds);
-}
-
-// Runs `work` with every worker parked and the schedule stopped; its time is not training time.
+// Runs `work` with every worker parked and the background sync stopped; its time is not training
+// time.
 // If `work` throws, run()'s guard resumes and joins.
 void Coordinator::with_workers_parked(const std::function<void()>& work) {
   const Clock::time_point pause_start = Clock::now();
   p_.runtime.pause();
-  stop_schedule();
+  p_.sync.stop();  // rethrows a background thread's error (after joining)
   work();
-  schedule_->start();
+  p_.sync.start();
   p_.runtime.resume();
   paused_seconds_ += seconds_since(pause_start);
-}
-
-// A shadow thread that shares a worker's core (the schedule was given a time interval by auto
-// pacing) is paced by progress instead: one round per sync_round_iterations iterations of each
-// group, counted in examples (iterations x batch x groups). A spare processing unit (interval 0)
-// keeps rounds back to back; an explicit sync_interval_ms keeps its time pacing.
-void Coordinator::pace_shadow_rounds() {
-  const TrainConfig& config = p_.config;
-  if (!config.sync.shadow() || config.sync_interval_ms != TrainConfig::kAutoSyncInterval) return;
-  if (schedule_->interval_ms() <= 0) return;
-  const uint64_t per_round = static_cast<uint64_t>(config.sync_round_iterations) *
-                             static_cast<uint64_t>(config.batch) * static_cast<uint64_t>(p_.runtime.groups());
-  GroupRuntime& runtime = p_.runtime;
-  schedule_->pace_by_progress(per_round, [&runtime] { return runtime.examples_done(); });
-  round_iterations_ = static_cast<uint64_t>(config.sync_round_iterations);
 }
 
 TrainReport Coordinator::make_report(ReportKind kind, double elapsed, double divergence) {
@@ -104,7 +79,7 @@ TrainReport Coordinator::make_report(ReportKind kind, double elapsed, double div
     syncs += g.syncs;
   }
   r.examples_per_second = elapsed > 0 ? static_cast<double>(r.examples - examples_at_start_) / elapsed : 0;
-  r.sync_rounds = rounds();
+  r.sync_rounds = p_.sync.rounds();
   r.sync_rounds_per_second = elapsed > 0 ? static_cast<double>(r.sync_rounds) / elapsed : 0;
   if (syncs > 0) r.sync_gap = static_cast<double>(iterations) / static_cast<double>(syncs);
   r.divergence = divergence;
@@ -213,22 +188,24 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   }
 
   // Whatever ends run(), no thread outlives it: stop the workers, release a pause, join them,
-  // stop the schedule. An error found here is not allowed to hide the one being thrown.
+  // stop the background sync. An error found here is not allowed to hide the one being thrown.
   struct Guard {
     Coordinator& c;
     ~Guard() {
       c.p_.runtime.request_stop();
       c.p_.runtime.join();
       try {
-        c.stop_schedule();
+        c.p_.sync.stop();
       } catch (...) {
       }
     }
   } guard{*this};
 
   p_.observer.on_start();
-  schedule_ = p_.make_schedule();
-  pace_shadow_rounds();
+  const SyncPacing& pacing = p_.sync.pacing();
+  if (pacing.round_iterations > 0) {
+    p_.observer.on_pacing(PacingReport{pacing.round_iterations, pacing.examples_per_round});
+  }
   uint64_t next_eval =
       config.eval_every > 0 && p_.eval.rows > 0 ? examples_at_start + config.eval_every : UINT64_MAX;
   uint64_t next_checkpoint = config.checkpoint_every > 0 && !config.checkpoint_path.empty()
@@ -243,8 +220,8 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
     return point < target ? point : UINT64_MAX;
   };
   runtime.hold_at(next_hold());
-  schedule_->start();
-  runtime.start(*schedule_);
+  p_.sync.start();
+  runtime.start(p_.sync);
   const double progress_interval = p_.observer.progress_interval_s();
   double last_progress_wall = 0;  // the first report comes one interval after the start
   // Divergence is sampled every 100 ms (relaxed loads of every 7th parameter; cheap).
@@ -308,7 +285,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
     }
   }
   const double elapsed = training_seconds();
-  stop_schedule();  // already asked to stop by the last worker; this joins
+  p_.sync.stop();  // already asked to stop by the last worker; this joins
   runtime.join();
   p_.observer.on_training_done();
   if (const std::exception_ptr error = runtime.error()) std::rethrow_exception(error);
@@ -327,8 +304,8 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   // round the replicas are equal, which says nothing about training).
   const double divergence = divergence_samples > 0 ? divergence_sum / divergence_samples : sample_divergence();
   TrainReport report = make_report(ReportKind::Final, elapsed, divergence);
-  report.sync_interval_ms = schedule_->interval_ms();
-  report.sync_round_iterations = round_iterations_;
+  report.sync_interval_ms = pacing.interval_ms;
+  report.sync_round_iterations = static_cast<uint64_t>(pacing.round_iterations);
   if (config.evaluate_on_stop || !(result.stop_requested && result.stopped_early)) evaluate_into(report, final_dense);
   std::string checkpoint = config.checkpoint_path;
   if (checkpoint.empty() && result.stop_requested && result.stopped_early) checkpoint = config.stop_checkpoint_path;

@@ -1,11 +1,11 @@
 // Coordinator: the loop on the thread that called Trainer::run(). It starts the workers and the
-// schedule, watches progress, the stop token and divergence, parks everyone for evaluations and
+// run's background sync, watches progress, the stop token and divergence, parks everyone for evaluations and
 // checkpoints, and ends the run: join, final evaluation, final checkpoint, final report.
 //
 // What it reads: the groups' counters at any time (relaxed atomics); every 100 ms a sample of
 // the replicas for divergence (relaxed atomic loads of every 7th float); parameters, for
 // evaluations and checkpoints, only while GroupRuntime::pause() holds every worker parked and
-// the schedule is stopped. Whatever ends run() (return or exception), no thread outlives it.
+// the background sync is stopped. Whatever ends run() (return or exception), no thread outlives it.
 //
 // Divergence: a NaN or infinite loss (seen by a worker), a NaN or infinite logit in an
 // evaluation, a training loss above DivergenceWatch's limit over three windows in a row (checked
@@ -22,10 +22,10 @@
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
-#include "shadowsync/sync/sync_schedule.hpp"
 #include "shadowsync/train/train_observer.hpp"
 #include "train/divergence_watch.hpp"
 #include "train/group_runtime.hpp"
+#include "train/run_sync.hpp"
 
 namespace shadowsync::train {
 
@@ -35,9 +35,7 @@ struct CoordinatorParts {
   DataView eval;
   TrainState& state;
   GroupRuntime& runtime;
-  // Makes the schedule once training really starts (after on_start; it may time a round and
-  // report the pacing to the observer).
-  std::function<std::unique_ptr<SyncSchedule>()> make_schedule;
+  RunSync& sync;  // started with the workers, stopped around every pause
   const SyncRule* rule;  // nullptr without a rule; its center (EASGD) is evaluated too
   TrainObserver& observer;
   std::stop_token stop;
@@ -55,9 +53,6 @@ class Coordinator {
  private:
   using Clock = std::chrono::steady_clock;
   void with_workers_parked(const std::function<void()>& work);
-  void stop_schedule();
-  void pace_shadow_rounds();
-  uint64_t rounds() const;
   double training_seconds() const;
   double running_logloss();
   TrainReport make_report(ReportKind kind, double elapsed, double divergence);
@@ -69,11 +64,8 @@ class Coordinator {
   void write_checkpoint(const std::string& path);
 
   CoordinatorParts p_;
-  std::unique_ptr<SyncSchedule> schedule_;
   Clock::time_point start_;
   double paused_seconds_ = 0;
-  uint64_t round_iterations_ = 0;  // progress pacing target in force (0 = none)
-  uint64_t finished_rounds_ = 0;  // background rounds of schedule runs already stopped
   uint64_t examples_at_start_ = 0;  // resumed examples do not count in rates
   double loss_mark_ = 0;
   uint64_t examples_mark_ = 0;

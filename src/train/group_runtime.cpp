@@ -34,9 +34,9 @@ GroupRuntime::GroupRuntime(const TrainConfig& config, const Model& model, Embedd
     c.batches_done = p.batches;
     c.examples = p.examples;
     c.iterations = p.iterations;
-    c.syncs = p.syncs;
     examples_at_start_.push_back(p.examples);
     iterations_at_start_.push_back(p.iterations);
+    syncs_at_start_.push_back(p.syncs);
   }
   claimed_examples_.store(examples_done());
 }
@@ -50,8 +50,8 @@ bool GroupRuntime::batches_left() const {
   return false;
 }
 
-void GroupRuntime::start(SyncSchedule& schedule) {
-  schedule_ = &schedule;
+void GroupRuntime::start(RunSync& sync) {
+  sync_ = &sync;
   {
     std::lock_guard lock(finish_mutex_);
     workers_running_ = groups_ * threads_;
@@ -130,8 +130,8 @@ double GroupRuntime::wait_seconds() const {
   return waited;
 }
 
-void GroupRuntime::add_background_syncs(uint64_t rounds) {
-  for (int g = 0; g < groups_; ++g) counters_[static_cast<size_t>(g)].syncs.fetch_add(rounds, std::memory_order_relaxed);
+uint64_t GroupRuntime::syncs_of(int group) const {
+  return syncs_at_start_[static_cast<size_t>(group)] + (sync_ != nullptr ? sync_->syncs_of(group) : 0);
 }
 
 std::vector<GroupReport> GroupRuntime::group_reports(double elapsed_s) const {
@@ -141,7 +141,7 @@ std::vector<GroupReport> GroupRuntime::group_reports(double elapsed_s) const {
     GroupReport r;
     r.examples = c.examples.load(std::memory_order_relaxed);
     r.iterations = c.iterations.load(std::memory_order_relaxed);
-    r.syncs = c.syncs.load(std::memory_order_relaxed);
+    r.syncs = syncs_of(g);
     const uint64_t trained = r.examples - examples_at_start_[static_cast<size_t>(g)];
     r.examples_per_second = elapsed_s > 0 ? static_cast<double>(trained) / elapsed_s : 0;
     out.push_back(r);
@@ -153,19 +153,9 @@ std::vector<GroupProgressState> GroupRuntime::progress() const {
   std::vector<GroupProgressState> out;
   for (int g = 0; g < groups_; ++g) {
     const GroupCounters& c = counters_[static_cast<size_t>(g)];
-    out.push_back({c.batches_done.load(), c.examples.load(), c.iterations.load(), c.syncs.load()});
+    out.push_back({c.batches_done.load(), c.examples.load(), c.iterations.load(), syncs_of(g)});
   }
   return out;
-}
-
-void GroupRuntime::complete_barrier(int group, bool whole_world) {
-  schedule_->complete_barrier(group, whole_world);
-  if (whole_world) {
-    for (int g = 0; g < groups_; ++g) counters_[static_cast<size_t>(g)].syncs.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    counters_[static_cast<size_t>(group)].syncs.fetch_add(1, std::memory_order_relaxed);
-  }
-  foreground_rounds_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // A worker never lets an exception escape its thread: the first one is kept for the
@@ -193,7 +183,8 @@ void GroupRuntime::worker(int group, int worker) {
     stop_.store(true, std::memory_order_relaxed);
   }
   try {
-    gate_.leave(group, worker, [this](int g, bool world) { complete_barrier(g, world); });
+    BarrierSchedule& barriers = sync_->barriers();
+    gate_.leave(group, worker, [&barriers](int g, bool world) { barriers.complete_barrier(g, world); });
   } catch (...) {
     std::lock_guard lock(error_mutex_);
     if (!error_) error_ = std::current_exception();
@@ -204,7 +195,7 @@ void GroupRuntime::worker(int group, int worker) {
 
 void GroupRuntime::worker_finished() {
   std::lock_guard lock(finish_mutex_);
-  if (--workers_running_ == 0) schedule_->request_stop();
+  if (--workers_running_ == 0) sync_->request_stop();
   finished_.notify_all();
 }
 
@@ -226,6 +217,8 @@ void GroupRuntime::worker_loop(int group, int worker) {
   const bool turns = config_.deterministic;
   const uint64_t batch = static_cast<uint64_t>(config_.batch);
   std::atomic<double>& waited = wait_seconds_[static_cast<size_t>(group * threads_ + worker)];
+  BarrierSchedule& barriers = sync_->barriers();
+  const bool world = barriers.whole_world();
   // This worker's iterations, after which the schedule may call a barrier. With one worker per
   // group (always so in deterministic mode) they are the group's restored count, so a resumed
   // run syncs at the same iterations as an uninterrupted one.
@@ -286,9 +279,9 @@ void GroupRuntime::worker_loop(int group, int worker) {
     counters.loss_sum.fetch_add(static_cast<double>(loss) * static_cast<double>(end - begin), std::memory_order_relaxed);
     counters.iterations.fetch_add(1, std::memory_order_relaxed);
     counters.batches_done.fetch_add(1, std::memory_order_relaxed);
-    if (schedule_->barrier_after(++my_iterations)) {
-      const bool world = schedule_->whole_world();
-      const double seconds = gate_.sync_point(group, worker, world, [this, group, world] { complete_barrier(group, world); });
+    if (barriers.barrier_after(++my_iterations)) {
+      const double seconds =
+          gate_.sync_point(group, worker, world, [&barriers, group, world] { barriers.complete_barrier(group, world); });
       waited.fetch_add(seconds, std::memory_order_relaxed);
     } else {
       gate_.after_batch(group, worker);

@@ -9,12 +9,12 @@
 //    optimizer state and the shared embedding tables (the Hogwild access discipline is in
 //    model_workspace.hpp), and bumps its group's counters (relaxed atomics: statistics and
 //    progress, ordered for a checkpoint by the gate's pause). At a foreground barrier the last
-//    worker to arrive runs the schedule's completion under the gate's mutex.
+//    worker to arrive runs the barrier schedule's completion under the gate's mutex.
 //  - the coordinator: reads the counters at any time (relaxed); reads parameters and progress
 //    for checkpoints only while pause() holds every worker parked.
 // Failures: a worker never lets an exception escape: the first one is kept (error()) and every
-// worker is asked to stop. The last worker to finish asks the schedule to stop, so no shadow
-// round starts after the last batch.
+// worker is asked to stop. The last worker to finish asks the run's background sync to stop, so
+// no shadow round starts after the last batch.
 #pragma once
 
 #include <atomic>
@@ -29,11 +29,11 @@
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/train/touched_rows.hpp"
 #include "shadowsync/numa/binder.hpp"
-#include "shadowsync/sync/sync_schedule.hpp"
 #include "shadowsync/train/train_config.hpp"
 #include "shadowsync/train/train_report.hpp"
 #include "shadowsync/train/train_state.hpp"
 #include "train/group_share.hpp"
+#include "train/run_sync.hpp"
 #include "train/worker_gate.hpp"
 
 namespace shadowsync::train {
@@ -54,9 +54,9 @@ class GroupRuntime {
 
   // Whether any group has batches left (false for a finished run).
   bool batches_left() const;
-  // Starts the workers; `schedule` (which must outlive them) decides their barriers and is
-  // asked to stop when the last worker finishes.
-  void start(SyncSchedule& schedule);
+  // Starts the workers; `sync` (which must outlive them) decides their barriers, is asked to stop
+  // when the last worker finishes and counts the groups' syncs of this run.
+  void start(RunSync& sync);
   // Before start(): workers mark the embedding rows of each batch they trained (a background
   // participant reads them; see touched_rows.hpp). nullptr (the default): no marks.
   void set_touched_rows(TouchedRows* touched) { touched_ = touched; }
@@ -87,10 +87,8 @@ class GroupRuntime {
   uint64_t target_examples() const;  // epochs x rows, or max_examples when smaller
   double loss_sum() const;
   double wait_seconds() const;  // summed over workers
-  // Shadow rounds completed in the background count as one sync of every group.
-  void add_background_syncs(uint64_t rounds);
-  uint64_t foreground_rounds() const { return foreground_rounds_.load(std::memory_order_relaxed); }
-  // Per-group counts; `examples_at_start` per group gives the rates of this run.
+  // Per-group counts (syncs: restored ones plus RunSync::syncs_of); `examples_at_start` per group
+  // gives the rates of this run.
   std::vector<GroupReport> group_reports(double elapsed_s) const;
   // The groups' progress (while parked, or after join()).
   std::vector<GroupProgressState> progress() const;
@@ -102,14 +100,13 @@ class GroupRuntime {
     std::atomic<uint64_t> batches_done{0};
     std::atomic<uint64_t> examples{0};
     std::atomic<uint64_t> iterations{0};
-    std::atomic<uint64_t> syncs{0};
     std::atomic<double> loss_sum{0};
   };
   void worker(int group, int worker);
   void worker_loop(int group, int worker);
   void worker_finished();
   void wake_coordinator_at_hold();
-  void complete_barrier(int group, bool whole_world);
+  uint64_t syncs_of(int group) const;
 
   const TrainConfig& config_;
   const Model& model_;
@@ -117,7 +114,7 @@ class GroupRuntime {
   std::vector<GroupShare> shares_;
   const int groups_;
   const int threads_;
-  SyncSchedule* schedule_ = nullptr;  // set by start()
+  RunSync* sync_ = nullptr;  // set by start()
   numa::Binder& binder_;
   WorkerGate gate_;
 
@@ -125,10 +122,10 @@ class GroupRuntime {
   std::unique_ptr<std::atomic<double>[]> wait_seconds_;  // per worker
   std::vector<uint64_t> examples_at_start_;    // resumed examples do not count in rates
   std::vector<uint64_t> iterations_at_start_;  // restored iteration counts (foreground sync phase)
+  std::vector<uint64_t> syncs_at_start_;       // restored sync counts
   std::atomic<bool> stop_{false};
   std::atomic<bool> diverged_{false};
   std::atomic<uint64_t> diverged_at_{0};
-  std::atomic<uint64_t> foreground_rounds_{0};
   // Examples handed out to workers; max_examples stops claiming at the limit (in turn mode
   // exactly at the same batch every run, so a stopped deterministic run is reproducible).
   std::atomic<uint64_t> claimed_examples_{0};

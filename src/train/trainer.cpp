@@ -1,26 +1,24 @@
-// Trainer: builds a run (plan, binder, state, sync rule and schedule, group runtime) and hands
+// Trainer: builds a run (plan, binder, state, sync rule, the run's sync, group runtime) and hands
 // it to the Coordinator. Everything a run does while it runs is in group_runtime.cpp (workers)
 // and coordinator.cpp (the loop); the checkpoint header in checkpoint_header.cpp; the state and
 // its sections in train_state.cpp.
 #include "shadowsync/train/trainer.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <new>
 #include <string_view>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/numa/binder.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
-#include "shadowsync/sync/sync_schedule.hpp"
 #include "shadowsync/train/train_state.hpp"
 #include "train/checkpoint.hpp"
 #include "train/checkpoint_header.hpp"
 #include "train/coordinator.hpp"
 #include "train/group_runtime.hpp"
 #include "train/memory_check.hpp"
-#include "train/participant_schedule.hpp"
 #include "train/replica_math.hpp"
+#include "train/run_sync.hpp"
+#include "train/sync_pacing.hpp"
 
 namespace shadowsync {
 namespace {
@@ -66,7 +64,6 @@ class Trainer::Impl {
   }
   SyncParams sync_params() const;
   void restore(const std::string& path);
-  int shadow_interval_ms(TrainObserver& observer);
 };
 
 Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerSetup setup)
@@ -150,41 +147,9 @@ void Trainer::Impl::restore(const std::string& path) {
   state_->progress = std::move(progress);
 }
 
-// Shadow methods: rounds back to back when every group's background thread has a processing
-// unit of its own, as in the paper. Otherwise one round is timed on copies of the replicas (the
-// model and the rule's state are untouched, so a resumed run continues exactly) and rounds
-// start every ten times that, so syncing takes about a tenth of the core it shares.
-int Trainer::Impl::shadow_interval_ms(TrainObserver& observer) {
-  if (config_.sync_interval_ms != TrainConfig::kAutoSyncInterval) return config_.sync_interval_ms;
-  bool spare = true;
-  for (const numa::GroupPlacement& g : plan_.groups) spare = spare && g.helper_on_spare_pu;
-  if (spare) return 0;
-  const double round_ms = time_one_round_ms(sync_params(), state_->const_replica_pointers(), state_->dense_floats(),
-                                            [this](int r) -> MemoryResource& { return binder_->node_memory(r); });
-  const int interval = std::max(1, static_cast<int>(std::ceil(round_ms * 10)));
-  observer.on_pacing(PacingReport{interval, round_ms});
-  return interval;
-}
-
 TrainResult Trainer::Impl::run() {
   TrainObserver nobody;
   TrainObserver& observer = setup_.observer != nullptr ? *setup_.observer : nobody;
-  auto make_schedule = [&] {
-    SyncScheduleOptions options;
-    options.sync_every = config_.sync_every;
-    options.background_threads = config_.sync_threads == 0 ? groups_ : config_.sync_threads;
-    const bool background = config_.sync.shadow() && groups_ > 1;
-    options.interval_ms = background ? shadow_interval_ms(observer) : 0;
-    numa::Binder* binder = binder_.get();
-    const int groups = groups_;
-    options.on_background_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
-    std::unique_ptr<SyncSchedule> schedule = make_sync_schedule(config_.sync, rule_.get(), groups_, options);
-    if (setup_.participant == nullptr) return schedule;
-    setup_.participant->attach(ParticipantAccess{state_->replica_pointers(), state_->dense_floats(),
-                                                 &state_->embeddings(), touched_rows_.get()});
-    return std::unique_ptr<SyncSchedule>(
-        std::make_unique<train::ParticipantSchedule>(std::move(schedule), *setup_.participant));
-  };
   train::GroupRuntime runtime(config_, model_, state_->embeddings(), shares_, state_->progress, threads_, *binder_);
   // A participant learns which embedding rows the workers updated (no whole-table scans).
   if (setup_.participant != nullptr) {
@@ -196,8 +161,22 @@ TrainResult Trainer::Impl::run() {
     const train::DataIdentity data{train_.rows(), eval_.rows, train_fingerprint()};
     state_->save(path, train::make_checkpoint_header(config_, groups_, *state_, data));
   };
+  // The run's sync: barriers, or shadow rounds paced as decided from the plan, and a participant.
+  ShadowSyncOptions shadow;
+  shadow.threads = config_.sync_threads == 0 ? groups_ : config_.sync_threads;
+  numa::Binder* binder = binder_.get();
+  const int groups = groups_;
+  shadow.on_thread_start = [binder, groups](int thread) { binder->bind_helper(thread % groups); };
+  shadow.progress = [&runtime] { return runtime.examples_done(); };
+  ParticipantAccess access;
+  if (setup_.participant != nullptr) {
+    access = ParticipantAccess{state_->replica_pointers(), state_->dense_floats(), &state_->embeddings(),
+                               touched_rows_.get()};
+  }
+  train::RunSync sync(config_.sync, rule_.get(), groups_, config_.sync_every, train::choose_sync_pacing(config_, plan_),
+                      std::move(shadow), setup_.participant, std::move(access));
   if (!final_dense_) final_dense_ = std::make_unique<AlignedFloatBuffer>(state_->dense_floats());
-  train::Coordinator coordinator(train::CoordinatorParts{config_, model_, eval_, *state_, runtime, make_schedule,
+  train::Coordinator coordinator(train::CoordinatorParts{config_, model_, eval_, *state_, runtime, sync,
                                                          rule_.get(), observer, setup_.stop, write_checkpoint,
                                                          positive_rate_});
   TrainResult result = coordinator.run(*final_dense_);

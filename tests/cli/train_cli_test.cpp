@@ -109,6 +109,14 @@ TEST(TrainCommand, TrainsThenEvalAndPredictReadTheCheckpoint) {
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_NE(trained.output.find("trained 30000 examples"), std::string::npos) << trained.output;
   EXPECT_NE(trained.output.find("eval (10000 examples): NE"), std::string::npos) << trained.output;
+  // One core per group: no spare processing unit for the sync thread, so the pacing chosen from
+  // the plan is progress pacing, said once at the start and carried by the summary.
+  EXPECT_NE(trained.output.find("shadow sync: no spare processing unit for the sync thread, rounds paced by training "
+                                "progress: one per 4 iterations of each group (--sync-round-iterations; "
+                                "--sync-interval-ms 0 runs them back to back)\n"),
+            std::string::npos)
+      << trained.output;
+  EXPECT_NE(trained.output.find("(paced at one round per 4 iterations)"), std::string::npos) << trained.output;
 
   std::ifstream lines(metrics);
   std::string line, last;

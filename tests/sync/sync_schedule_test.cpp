@@ -1,7 +1,10 @@
-// SyncMethod (names, rule x schedule) and the SyncSchedule strategies (sync_schedule.hpp): which
-// schedule each method gets, foreground barrier points and completions against the rule run by
-// hand, shadow start/stop round counting, and request_stop keeping rounds from starting.
-#include "shadowsync/sync/sync_schedule.hpp"
+// SyncMethod (names, rule x schedule) and the two schedules: the foreground BarrierSchedule
+// (barrier_schedule.hpp: which methods get barriers, barrier points, completions against the rule
+// run by hand, rounds and per-group syncs counted) and the background ShadowSchedule
+// (shadow_schedule.hpp: rounds counted over every start..stop, request_stop keeping rounds from
+// starting, pacing by progress).
+#include "shadowsync/sync/barrier_schedule.hpp"
+#include "shadowsync/sync/shadow_schedule.hpp"
 
 #include <gtest/gtest.h>
 
@@ -63,130 +66,152 @@ struct Replicas {
   std::vector<float*> pointers;
 };
 
-TEST(SyncSchedule, MethodsWithoutBackgroundOrBarriersDoNothing) {
+TEST(BarrierSchedule, MethodsWithoutBarriersNeverCallOne) {
   Replicas r(2, 64);
   SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
-  for (const SyncMethod& m : {SyncMethod::None, SyncMethod::Hogwild}) {
-    auto s = make_sync_schedule(m, nullptr, 2, {});
-    s->start();
-    EXPECT_EQ(s->stop(), 0u);
-    EXPECT_FALSE(s->barrier_after(10));
+  const BarrierSchedule none;
+  const BarrierSchedule independent(SyncMethod::None, nullptr, 2, 3);
+  const BarrierSchedule hogwild(SyncMethod::Hogwild, nullptr, 2, 3);
+  const BarrierSchedule shadow(SyncMethod::ShadowMA, &rule, 2, 3);
+  const BarrierSchedule no_rule(SyncMethod::ForegroundMA, nullptr, 2, 3);
+  for (const BarrierSchedule* s : {&none, &independent, &hogwild, &shadow, &no_rule}) {
+    for (uint64_t i = 0; i <= 12; ++i) EXPECT_FALSE(s->barrier_after(i)) << i;
+    EXPECT_EQ(s->rounds(), 0u);
+    EXPECT_EQ(s->syncs_of(0), 0u);
   }
-  // Shadow with one group: nothing to sync in the background.
-  auto single = make_sync_schedule(SyncMethod::ShadowMA, &rule, 1, {});
-  single->start();
-  EXPECT_EQ(single->stop(), 0u);
-  EXPECT_FALSE(single->barrier_after(1));
+  // A completion without barriers runs nothing and counts nothing.
+  BarrierSchedule idle(SyncMethod::ShadowMA, &rule, 2, 3);
+  const std::vector<float> before(r.pointers[1], r.pointers[1] + r.n);
+  idle.complete_barrier(0, true);
+  EXPECT_EQ(idle.rounds(), 0u);
+  EXPECT_EQ(std::vector<float>(r.pointers[1], r.pointers[1] + r.n), before);
 }
 
-TEST(SyncSchedule, ForegroundCallsABarrierEverySyncEveryIterationsAndRunsTheRule) {
+TEST(BarrierSchedule, CallsABarrierEverySyncEveryIterationsRunsTheRuleAndCountsTheRound) {
   Replicas r(2, 64), expected(2, 64);
   SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
   SyncRule reference(SyncParams::defaults(SyncRuleKind::MA, 2), expected.pointers, expected.n);
-  SyncScheduleOptions options;
-  options.sync_every = 3;
-  auto s = make_sync_schedule(SyncMethod::ForegroundMA, &rule, 2, options);
+  BarrierSchedule s(SyncMethod::ForegroundMA, &rule, 2, 3);
   std::vector<uint64_t> points;
   for (uint64_t i = 1; i <= 10; ++i) {
-    if (s->barrier_after(i)) points.push_back(i);
+    if (s.barrier_after(i)) points.push_back(i);
   }
   EXPECT_EQ(points, (std::vector<uint64_t>{3, 6, 9}));
-  EXPECT_TRUE(s->whole_world());
-  s->complete_barrier(0, true);
+  EXPECT_TRUE(s.whole_world());
+  s.complete_barrier(0, true);
+  s.complete_barrier(1, true);
+  reference.run_round();
   reference.run_round();
   for (int g = 0; g < 2; ++g) {
     for (size_t i = 0; i < r.n; ++i) ASSERT_EQ(r.pointers[g][i], expected.pointers[g][i]) << g << " " << i;
   }
-  // EASGD: each group meets the center on its own.
-  SyncRule easgd(SyncParams::defaults(SyncRuleKind::EASGD, 2), r.pointers, r.n);
-  EXPECT_FALSE(make_sync_schedule(SyncMethod::ForegroundEASGD, &easgd, 2, options)->whole_world());
+  EXPECT_EQ(s.rounds(), 2u);
+  EXPECT_EQ(s.syncs_of(0), 2u) << "a whole round is a sync of every group";
+  EXPECT_EQ(s.syncs_of(1), 2u);
+  EXPECT_EQ(s.syncs_of(2), 0u) << "no such group";
 }
 
-TEST(SyncSchedule, ShadowCountsTheRoundsOfEachRunAndStopsForGood) {
+TEST(BarrierSchedule, EasgdMeetsTheCenterOneGroupAtATimeAndCountsThatGroupOnly) {
+  Replicas r(2, 64), expected(2, 64);
+  SyncRule easgd(SyncParams::defaults(SyncRuleKind::EASGD, 2), r.pointers, r.n);
+  SyncRule reference(SyncParams::defaults(SyncRuleKind::EASGD, 2), expected.pointers, expected.n);
+  BarrierSchedule s(SyncMethod::ForegroundEASGD, &easgd, 2, 5);
+  EXPECT_FALSE(s.whole_world());
+  EXPECT_TRUE(s.barrier_after(10));
+  EXPECT_FALSE(s.barrier_after(11));
+  s.complete_barrier(1, false);
+  s.complete_barrier(1, false);
+  s.complete_barrier(0, false);
+  reference.exchange_with_center(1);
+  reference.exchange_with_center(1);
+  reference.exchange_with_center(0);
+  for (int g = 0; g < 2; ++g) {
+    for (size_t i = 0; i < r.n; ++i) ASSERT_EQ(r.pointers[g][i], expected.pointers[g][i]) << g << " " << i;
+  }
+  EXPECT_EQ(s.rounds(), 3u);
+  EXPECT_EQ(s.syncs_of(0), 1u);
+  EXPECT_EQ(s.syncs_of(1), 2u);
+}
+
+TEST(BarrierSchedule, RefusesAGapUnderOne) {
+  Replicas r(2, 64);
+  SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
+  try {
+    BarrierSchedule s(SyncMethod::ForegroundMA, &rule, 2, 0);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "BarrierSchedule: sync_every must be >= 1, got 0");
+  }
+}
+
+void wait_rounds(const ShadowSchedule& s, uint64_t n) {
+  while (s.rounds() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+TEST(ShadowSchedule, CountsTheRoundsOfEveryRunAndStopsForGood) {
   Replicas r(2, 4096);
   SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
-  SyncScheduleOptions options;
+  ShadowSyncOptions options;
   options.interval_ms = 1;
-  auto s = make_sync_schedule(SyncMethod::ShadowMA, &rule, 2, options);
-  EXPECT_EQ(s->interval_ms(), 1);
-  s->start();
-  while (s->running_rounds() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const uint64_t first = s->stop();
+  ShadowSchedule s(rule, options);
+  EXPECT_EQ(s.rounds(), 0u);
+  s.start();
+  wait_rounds(s, 3);
+  s.stop();
+  const uint64_t first = s.rounds();
   EXPECT_GE(first, 3u);
-  EXPECT_EQ(s->running_rounds(), 0u);
-  EXPECT_EQ(s->stop(), 0u) << "stop() is idempotent";
-  s->start();
-  while (s->running_rounds() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  s->request_stop();  // the last worker finished: the running rounds end ...
-  s->stop();
-  s->start();  // ... and none start again
-  EXPECT_EQ(s->running_rounds(), 0u);
-  EXPECT_EQ(s->stop(), 0u);
-}
-
-TEST(SyncSchedule, TimingARoundLeavesTheReplicasAlone) {
-  Replicas r(3, 1000);
-  std::vector<std::vector<float>> before;
-  for (float* p : r.pointers) before.emplace_back(p, p + r.n);
-  std::vector<const float*> replicas(r.pointers.begin(), r.pointers.end());
-  const double ms = time_one_round_ms(SyncParams::defaults(SyncRuleKind::BMUF, 3), replicas, r.n,
-                                      [](int) -> MemoryResource& { return default_memory(); });
-  EXPECT_GT(ms, 0.0);
-  for (size_t g = 0; g < 3; ++g) EXPECT_EQ(std::vector<float>(r.pointers[g], r.pointers[g] + r.n), before[g]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.rounds(), first) << "no round while stopped";
+  s.stop();  // idempotent
+  EXPECT_EQ(s.rounds(), first);
+  s.start();
+  wait_rounds(s, first + 1);  // the count goes on over the next run
+  s.request_stop();           // the last worker finished: the running rounds end ...
+  s.stop();
+  const uint64_t second = s.rounds();
+  EXPECT_GT(second, first);
+  s.start();  // ... and none start again
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  s.stop();
+  EXPECT_EQ(s.rounds(), second);
 }
 
 // Pacing by progress: a round starts only once the progress counter (advanced here by hand, as
 // workers would) has moved by progress_per_round since the previous round started. Counts only.
-TEST(SyncSchedule, ShadowPacedByProgressRunsOneRoundPerTarget) {
+TEST(ShadowSchedule, PacedByProgressRunsOneRoundPerTarget) {
   Replicas r(2, 256);
   SyncRule rule(SyncParams::defaults(SyncRuleKind::PA, 2), r.pointers, r.n);
-  SyncScheduleOptions options;
-  options.interval_ms = 50;  // replaced by the progress pacing
-  auto s = make_sync_schedule(SyncMethod::ShadowPA, &rule, 2, options);
   std::atomic<uint64_t> examples{0};
-  s->pace_by_progress(100, [&examples] { return examples.load(); });
-  EXPECT_EQ(s->interval_ms(), 0);
-  EXPECT_EQ(s->progress_per_round(), 100u);
-  auto wait_rounds = [&](uint64_t n) {
-    while (s->running_rounds() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  };
-  s->start();
-  wait_rounds(1);  // the first round starts at once
+  ShadowSyncOptions options;
+  options.progress_per_round = 100;
+  options.progress = [&examples] { return examples.load(); };
+  ShadowSchedule s(rule, options);
+  s.start();
+  wait_rounds(s, 1);  // the first round starts at once
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_EQ(s->running_rounds(), 1u) << "no progress, no second round";
+  EXPECT_EQ(s.rounds(), 1u) << "no progress, no second round";
   examples = 99;
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_EQ(s->running_rounds(), 1u) << "99 of 100 examples";
+  EXPECT_EQ(s.rounds(), 1u) << "99 of 100 examples";
   examples = 100;
-  wait_rounds(2);
+  wait_rounds(s, 2);
   examples = 450;  // 3.5 targets at once: still one round, the next waits for 550
-  wait_rounds(3);
+  wait_rounds(s, 3);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_EQ(s->running_rounds(), 3u);
+  EXPECT_EQ(s.rounds(), 3u);
   examples = 550;
-  wait_rounds(4);
-  EXPECT_EQ(s->stop(), 4u);
+  wait_rounds(s, 4);
+  s.stop();
+  EXPECT_EQ(s.rounds(), 4u);
 }
 
-TEST(SyncSchedule, PaceByProgressRefusesBadArgumentsAndARunningSchedule) {
+TEST(ShadowSchedule, RefusesProgressPacingWithoutACounter) {
   Replicas r(2, 64);
   SyncRule rule(SyncParams::defaults(SyncRuleKind::MA, 2), r.pointers, r.n);
-  auto s = make_sync_schedule(SyncMethod::ShadowMA, &rule, 2, {});
-  auto progress = [] { return uint64_t{0}; };
-  EXPECT_THROW(s->pace_by_progress(0, progress), Error);
-  EXPECT_THROW(s->pace_by_progress(10, nullptr), Error);
-  EXPECT_EQ(s->progress_per_round(), 0u);
-  s->start();
-  EXPECT_THROW(s->pace_by_progress(10, progress), Error);
-  s->stop();
-  // Foreground and no-sync schedules ignore it.
-  auto fr = make_sync_schedule(SyncMethod::ForegroundMA, &rule, 2, {});
-  fr->pace_by_progress(10, progress);
-  EXPECT_EQ(fr->progress_per_round(), 0u);
   ShadowSyncOptions bad;
   bad.progress_per_round = 5;
   try {
-    ShadowSynchronizer synchronizer(rule, bad);
+    ShadowSchedule s(rule, bad);
     FAIL() << "accepted";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "shadow sync options: progress_per_round 5 needs a progress counter, got none");

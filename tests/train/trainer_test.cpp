@@ -142,6 +142,10 @@ TEST_P(EveryMode, TrainsEveryExampleAndLearns) {
     EXPECT_EQ(group_syncs, mode == SyncMethod::ForegroundEASGD ? f.sync_rounds : f.sync_rounds * f.groups.size());
     EXPECT_GT(f.wait_share, 0.0);
   }
+  if (mode.shadow()) {
+    // A shadow round is counted once, where it runs, and is a sync of every group.
+    for (const GroupReport& g : f.groups) EXPECT_EQ(g.syncs, f.sync_rounds);
+  }
   if (mode == SyncMethod::ShadowEASGD || mode == SyncMethod::ForegroundEASGD) {
     ASSERT_TRUE(f.center.has_value());
     EXPECT_LT(f.center->ne, 1.0);

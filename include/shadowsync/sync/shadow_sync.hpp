@@ -33,7 +33,7 @@ struct ShadowSyncOptions {
   // Pacing by training progress (a shadow thread that shares a core with workers): > 0: after a
   // round (slice), the thread waits until progress() has advanced by at least progress_per_round
   // since that round started (checked every 100 microseconds, and at once on stop), so the
-  // sync rate follows how fast the workers really go instead of one timed probe. 0: no progress
+  // sync rate follows how fast the workers really go. 0: no progress
   // pacing. progress() must be cheap and thread-safe (e.g. a relaxed atomic counter of the
   // examples trained); required when progress_per_round > 0. Combines with interval_ms (both
   // waits apply).

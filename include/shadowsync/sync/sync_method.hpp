@@ -1,12 +1,12 @@
 // SyncMethod: how the groups' dense replicas are kept together, as two independent choices:
 //  - the rule (SyncRuleKind, sync_rule.hpp): model averaging (MA), elastic averaging against a
 //    center copy (EASGD), or block momentum (BMUF);
-//  - the schedule (SyncScheduleKind, sync_schedule.hpp): when the rule runs. Shadow: background
-//    threads run rounds while workers train (the paper's ShadowSync). Foreground: every k
+//  - the schedule (SyncScheduleKind): when the rule runs. Shadow: background threads run rounds
+//    while workers train (the paper's ShadowSync; shadow_schedule.hpp). Foreground: every k
 //    iterations the workers meet at a barrier and one of them runs a round (the paper's
-//    baselines). Independent: replicas never sync during training and are averaged once at the
-//    end (no rule). SharedReplica: one replica shared by every worker of every group (Hogwild
-//    across groups; no rule).
+//    baselines; barrier_schedule.hpp). Independent: replicas never sync during training and are
+//    averaged once at the end (no rule). SharedReplica: one replica shared by every worker of
+//    every group (Hogwild across groups; no rule).
 // Every method has a name, the one the command line, checkpoints and --metrics lines use:
 // s-pa (the default: shadow progress-preserving averaging, docs/sync.md), s-ma, s-easgd, s-bmuf,
 // fr-pa, fr-ma, fr-easgd, fr-bmuf, none, hogwild. The paper's methods keep their names.

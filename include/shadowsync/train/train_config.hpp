@@ -41,8 +41,9 @@ struct TrainConfig {
   int sync_every = 10;
   // Shadow modes: time from the start of one round to the start of the next. 0 = continuous,
   // as in the paper, where the shadow thread has a core of its own. kAutoSyncInterval (the
-  // default): continuous when every group's shadow thread has a spare processing unit; when it
-  // must share a worker's core, rounds are paced so that syncing takes about a tenth of that core.
+  // default): continuous when every group's shadow thread has a spare processing unit in the
+  // plan; when it must share a worker's core, paced by training progress (sync_round_iterations).
+  // Decided once per run from the plan (src/train/sync_pacing.cpp); no round is timed.
   static constexpr int kAutoSyncInterval = -1;
   int sync_interval_ms = kAutoSyncInterval;
   // Shadow modes, sync_interval_ms auto, shadow thread sharing a worker's core: the pacing target

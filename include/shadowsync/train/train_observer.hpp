@@ -15,11 +15,12 @@
 
 namespace shadowsync {
 
-// Shadow methods whose background thread has no processing unit of its own are paced: one round
-// was timed (round_ms) and rounds start every interval_ms.
+// Shadow methods whose background thread has no processing unit of its own (sync_interval_ms
+// auto) are paced by training progress: one round per round_iterations iterations of each group,
+// i.e. per examples_per_round examples trained over all groups.
 struct PacingReport {
-  int interval_ms = 0;
-  double round_ms = 0;
+  int round_iterations = 0;
+  uint64_t examples_per_round = 0;
 };
 
 struct CheckpointReport {
