@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inter_host_sync.hpp"
+#include "mpi_communicator.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/data_fingerprint.hpp"
 
@@ -31,6 +32,7 @@ class HostRun {
   int size = 1;
   MPI_Comm sync_comm = MPI_COMM_NULL;    // only the inter-host sync thread uses it
   MPI_Comm report_comm = MPI_COMM_NULL;  // the main thread's collectives (totals)
+  std::unique_ptr<MpiCommunicator> sync_collectives;  // over sync_comm
   std::unique_ptr<InterHostSync> sync;
   bool finished = false;
 };
@@ -54,6 +56,7 @@ void end_mpi_at_exit() {
     return;
   }
   run->sync.reset();
+  run->sync_collectives.reset();
   MPI_Comm_free(&run->sync_comm);
   MPI_Comm_free(&run->report_comm);
   MPI_Finalize();
@@ -229,7 +232,8 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   if (host.host_block_momentum) options.rule.block_momentum = *host.host_block_momentum;
   if (host.host_block_lr) options.rule.block_lr = *host.host_block_lr;
   options.rule.nesterov = config.nesterov;
-  run.sync = std::make_unique<InterHostSync>(run.sync_comm, options);
+  run.sync_collectives = std::make_unique<MpiCommunicator>(run.sync_comm);
+  run.sync = std::make_unique<InterHostSync>(*run.sync_collectives, options);
   return leader;
 }
 
