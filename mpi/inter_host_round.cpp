@@ -72,18 +72,19 @@ int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write
   last_spread_sq_ = spread_sq;
   last_mean_norm_sq_ = mean_norm_sq;
   // The final round (every host done) is MA for every rule: every host ends with the same model.
-  delta_.resize(n_);
+  // Every local replica moves by this host's target - s (the delta write-back).
   if (!final_round && rule_.kind == SyncRuleKind::EASGD) {
     // Parallel EASGD: this host pulled against the center, the center moved by every host's pull.
+    delta_.resize(n_);
     rule_step::easgd_pull(rule_.alpha, sent, center_.data(), delta_.data(), n_, false);
     rule_step::easgd_center_from_sum(rule_.alpha, sum, hosts, center_.data(), n_);
-  } else {
-    if (!final_round) rule_step::mean_rule(rule_, target_.data(), center_.data(), momentum_.data(), n_);
-    for (size_t i = 0; i < n_; ++i) delta_[i] = target_[i] - sent[i];
-  }
-  if (write_back) {
+    if (!write_back) return done_hosts;
     for (float* r : replicas_) sync_detail::add_to_replica(r, delta_.data(), n_, false, nullptr, 0);
+    return done_hosts;
   }
+  if (!final_round) rule_step::mean_rule(rule_, target_.data(), center_.data(), momentum_.data(), n_);
+  if (!write_back) return done_hosts;
+  for (float* r : replicas_) sync_detail::add_difference_to_replica(r, target_.data(), sent, n_, false, nullptr, 0);
   return done_hosts;
 }
 

@@ -97,13 +97,12 @@ CollectiveStatus align_to_rank0(const ParticipantAccess& access, bool tables, Co
   const Deadline deadline = deadline_after(timeout_s);
   // Dense: rank 0's mean model; every replica moves by (rank 0's mean - its host's mean).
   const size_t n = access.dense_floats;
-  std::vector<float> own(n), shift(n);
+  std::vector<float> own(n);
   sync_detail::mean_of_replicas(access.replicas, n, own.data());
   std::vector<float> root = own;
   CollectiveStatus status = comm.broadcast(root.data(), n, sizeof(float), 0, deadline);
   if (!status.ok()) return status;
-  for (size_t i = 0; i < n; ++i) shift[i] = root[i] - own[i];
-  for (float* r : access.replicas) sync_detail::add_to_replica(r, shift.data(), n, false, nullptr, 0);
+  for (float* r : access.replicas) sync_detail::add_difference_to_replica(r, root.data(), own.data(), n, false, nullptr, 0);
   if (!tables || access.embeddings == nullptr) return {};
   EmbeddingStore& e = *access.embeddings;
   for (int t = 0; t < kNumSparse; ++t) {
