@@ -2,8 +2,8 @@
 // with its own replicas and tables, run exchange_round() (mpi/inter_host_sync.hpp) over the
 // in-process communicator (mpi/in_process_communicator.hpp). The dense results are checked
 // against the scalar reference of each rule (tests/common/sync_reference.hpp: MA, parallel
-// EASGD, BMUF, PA), the tables against the sum of every host's changes, and the communicator's
-// collectives, timeout and abort on their own.
+// EASGD, BMUF, PA), the tables against the sum of every host's changes, the sync thread
+// (alignment at a resume, the final round), and the communicator's collectives, timeout and abort.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -192,6 +192,74 @@ TEST(InterHostExchange, ChangedRowsReachEveryHostSummed) {
     // A quiet round moves nothing: nothing is listed.
     exchange(hosts, false);
     for (const Host& h : hosts) EXPECT_TRUE(h.buffers.keys.empty());
+  }
+}
+
+// The sync thread itself (InterHostSync) over the in-process communicator: a resume aligns every
+// host to rank 0's model and tables in attach(), and after the run (every host done) every host
+// holds the mean of the hosts' models and the same tables.
+TEST(InterHostSync, AlignsToRankZeroAtStartAndEndsWithTheHostsMean) {
+  for (const int hosts_count : {2, 3}) {
+    SCOPED_TRACE(std::to_string(hosts_count) + " hosts");
+    std::vector<Host> hosts = make_hosts(hosts_count, SyncParams{}, true);
+    for (int h = 1; h < hosts_count; ++h) {  // each host resumed from its own part: other values
+      Host& host = hosts[static_cast<size_t>(h)];
+      for (auto& r : host.replicas) {
+        for (float& x : r) x += 0.5f * static_cast<float>(h);
+      }
+      host.tables->row(1, 3)[0] += static_cast<float>(h);
+    }
+    const std::vector<double> rank0 = hosts[0].model();
+    const float rank0_row = hosts[0].tables->row(1, 3)[0];
+    InProcessWorld world(hosts_count);
+    std::vector<std::unique_ptr<Communicator>> comms;
+    std::vector<std::unique_ptr<InterHostSync>> syncs;
+    InterHostSyncOptions options;
+    options.interval_ms = 1;
+    options.timeout_s = options.first_round_timeout_s = 30;
+    options.align_at_start = true;
+    for (int h = 0; h < hosts_count; ++h) {
+      comms.push_back(world.communicator(h));
+      syncs.push_back(std::make_unique<InterHostSync>(*comms.back(), options));
+    }
+    std::vector<std::thread> attach;
+    for (int h = 0; h < hosts_count; ++h) {
+      attach.emplace_back([&, h] {
+        Host& host = hosts[static_cast<size_t>(h)];
+        ParticipantAccess access;
+        access.replicas = host.pointers();
+        access.dense_floats = kN;
+        access.embeddings = host.tables.get();
+        syncs[static_cast<size_t>(h)]->attach(access);
+      });
+    }
+    for (std::thread& t : attach) t.join();
+    for (const Host& host : hosts) {
+      const std::vector<double> model = host.model();
+      for (size_t i = 0; i < kN; ++i) ASSERT_NEAR(model[i], rank0[i], 1e-6) << "element " << i;
+      EXPECT_EQ(host.tables->row(1, 3)[0], rank0_row);
+    }
+    // Training: every host moves its model and one row its own way; then the run ends.
+    std::vector<double> mean(kN, 0.0);
+    for (int h = 0; h < hosts_count; ++h) {
+      Host& host = hosts[static_cast<size_t>(h)];
+      for (auto& r : host.replicas) {
+        for (size_t i = 0; i < kN; ++i) r[i] += 0.1f * static_cast<float>(h + 1) + 0.001f * static_cast<float>(i);
+      }
+      host.tables->row(0, 2)[1] += 1.0f;
+      const std::vector<double> model = host.model();
+      for (size_t i = 0; i < kN; ++i) mean[i] += model[i] / hosts_count;
+    }
+    const float row_before = hosts[0].tables->row(0, 2)[1] - 1.0f;
+    for (auto& sync : syncs) sync->start();
+    for (auto& sync : syncs) sync->request_stop();
+    for (auto& sync : syncs) sync->stop();
+    for (size_t h = 0; h < hosts.size(); ++h) {
+      EXPECT_GE(syncs[h]->stats().rounds, 1u);
+      const std::vector<double> model = hosts[h].model();
+      for (size_t i = 0; i < kN; ++i) ASSERT_NEAR(model[i], mean[i], 2e-5) << "host " << h << " element " << i;
+      EXPECT_FLOAT_EQ(hosts[h].tables->row(0, 2)[1], row_before + static_cast<float>(hosts_count)) << "host " << h;
+    }
   }
 }
 
