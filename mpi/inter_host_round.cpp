@@ -1,4 +1,5 @@
-// The local halves of an inter-host round (see inter_host_round.hpp).
+// The local halves of an inter-host round (see inter_host_round.hpp): the rules' arithmetic is
+// src/sync's (rule_step.hpp), the replicas' accesses replica_access.hpp's.
 #include "inter_host_round.hpp"
 
 #include <algorithm>
@@ -6,15 +7,16 @@
 #include <cmath>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/sync/rule_step.hpp"
+#include "sync/replica_access.hpp"
 
 namespace shadowsync::mpi {
 namespace {
 
-float load(const float* p) { return std::atomic_ref<float>(*const_cast<float*>(p)).load(std::memory_order_relaxed); }
-void add(float* p, float d) {
-  std::atomic_ref<float> ref(*p);
-  ref.store(ref.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
-}
+using sync_detail::relaxed_load;
+
+// row[k] += d with the replicas' relaxed accesses (Hogwild workers may write the row meanwhile).
+void add_relaxed(float* p, float d) { sync_detail::relaxed_store(p, relaxed_load(p) + d); }
 
 }  // namespace
 
@@ -26,16 +28,8 @@ InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, Embedding
   if (rule_.kind != SyncRuleKind::MA) {
     // The rule's state starts at the host model (identical on every host: same seed).
     center_.resize(n_);
-    const float scale = 1.0f / static_cast<float>(replicas_.size());
-    for (size_t i = 0; i < n_; ++i) {
-      float sum = 0;
-      for (const float* r : replicas_) sum += load(r + i);
-      center_[i] = sum * scale;
-    }
-    if (has_block_momentum(rule_.kind)) {
-      momentum_.assign(n_, 0.0f);
-      start_ = center_;
-    }
+    sync_detail::mean_of_replicas(replicas_, n_, center_.data());
+    if (has_block_momentum(rule_.kind)) momentum_.assign(n_, 0.0f);
   }
   if (embeddings_ == nullptr) return;
   dim_ = embeddings_->dim();
@@ -50,52 +44,47 @@ InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, Embedding
   for (int t = 0; t < kNumSparse; ++t) {
     for (size_t r = 0; r < embeddings_->rows(t); ++r) {
       const float* row = embeddings_->row(t, static_cast<uint32_t>(r));
-      for (int k = 0; k < dim_; ++k) base_.push_back(load(row + k));
-      base_.push_back(load(embeddings_->accumulator(t) + r));
+      for (int k = 0; k < dim_; ++k) base_.push_back(relaxed_load(row + k));
+      base_.push_back(relaxed_load(embeddings_->accumulator(t) + r));
     }
   }
 }
 
 void InterHostRound::pack_dense(float* out, bool done) const {
-  const float scale = 1.0f / static_cast<float>(replicas_.size());
-  for (size_t i = 0; i < n_; ++i) {
-    float sum = 0;
-    for (const float* r : replicas_) sum += load(r + i);
-    out[i] = sum * scale;
-  }
+  sync_detail::mean_of_replicas(replicas_, n_, out);
   out[n_] = done ? 1.0f : 0.0f;
 }
 
 int InterHostRound::unpack_dense(const float* sent, const float* sum, bool write_back) {
   const int done_hosts = static_cast<int>(std::lround(sum[n_]));
   const bool final_round = done_hosts >= hosts_;
-  const float h = static_cast<float>(hosts_);
-  const float inv_hosts = 1.0f / h;
+  const size_t hosts = static_cast<size_t>(hosts_);
+  // The hosts' mean m (and, below, each host's target), by the rules' arithmetic (rule_step.hpp).
+  target_.assign(sum, sum + n_);
+  rule_step::mean_in_place(target_.data(), n_, hosts);
   double spread_sq = 0;
   double mean_norm_sq = 0;
   for (size_t i = 0; i < n_; ++i) {
-    const float s = sent[i];
-    const float m = sum[i] * inv_hosts;
-    spread_sq += (static_cast<double>(s) - m) * (static_cast<double>(s) - m);
-    mean_norm_sq += static_cast<double>(m) * m;
-    float target = m;
-    if (!final_round && rule_.kind == SyncRuleKind::EASGD) {
-      const float c = center_[i];
-      target = s - rule_.alpha * (s - c);
-      center_[i] = c + rule_.alpha * (sum[i] - h * c);
-    } else if (!final_round && has_block_momentum(rule_.kind)) {
-      const float g = m - start_[i];
-      momentum_[i] = rule_.block_momentum * momentum_[i] + rule_.block_lr * g;
-      center_[i] += momentum_[i];
-      target = rule_.nesterov ? center_[i] + rule_.block_momentum * momentum_[i] : center_[i];
-      start_[i] = target;
-    }
-    if (!write_back) continue;
-    const float delta = target - s;
-    for (float* r : replicas_) add(r + i, delta);
+    const double s = sent[i], m = target_[i];
+    spread_sq += (s - m) * (s - m);
+    mean_norm_sq += m * m;
   }
   last_spread_sq_ = spread_sq;
   last_mean_norm_sq_ = mean_norm_sq;
+  // The final round (every host done) is MA for every rule: every host ends with the same model.
+  // Every local replica moves by this host's target - s (the delta write-back).
+  if (!final_round && rule_.kind == SyncRuleKind::EASGD) {
+    // Parallel EASGD: this host pulled against the center, the center moved by every host's pull.
+    delta_.resize(n_);
+    rule_step::easgd_pull(rule_.alpha, sent, center_.data(), delta_.data(), n_, false);
+    rule_step::easgd_center_from_sum(rule_.alpha, sum, hosts, center_.data(), n_);
+    if (!write_back) return done_hosts;
+    for (float* r : replicas_) sync_detail::add_to_replica(r, delta_.data(), n_, false, nullptr, 0);
+    return done_hosts;
+  }
+  if (!final_round) rule_step::mean_rule(rule_, target_.data(), center_.data(), momentum_.data(), n_);
+  if (!write_back) return done_hosts;
+  for (float* r : replicas_) sync_detail::add_difference_to_replica(r, target_.data(), sent, n_, false, nullptr, 0);
   return done_hosts;
 }
 
@@ -114,10 +103,10 @@ void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& 
       const float* row = embeddings_->row(t, static_cast<uint32_t>(r));
       bool changed = false;
       for (int k = 0; k < dim_; ++k) {
-        row_delta[static_cast<size_t>(k)] = load(row + k) - base[k];
+        row_delta[static_cast<size_t>(k)] = relaxed_load(row + k) - base[k];
         changed = changed || row_delta[static_cast<size_t>(k)] != 0.0f;
       }
-      row_delta[static_cast<size_t>(dim_)] = load(accumulator + r) - base[dim_];
+      row_delta[static_cast<size_t>(dim_)] = relaxed_load(accumulator + r) - base[dim_];
       changed = changed || row_delta[static_cast<size_t>(dim_)] != 0.0f;
       if (!changed) continue;
       keys.push_back(key);
@@ -139,8 +128,8 @@ void InterHostRound::apply_rows(const uint64_t* keys, const float* deltas, size_
     for (size_t k = 0; k < row_floats_; ++k) base[k] += d[k];
     if (own) continue;
     float* row = embeddings_->row(t, r);
-    for (int k = 0; k < dim_; ++k) add(row + k, d[k]);
-    add(embeddings_->accumulator(t) + r, d[dim_]);
+    for (int k = 0; k < dim_; ++k) add_relaxed(row + k, d[k]);
+    add_relaxed(embeddings_->accumulator(t) + r, d[dim_]);
   }
 }
 

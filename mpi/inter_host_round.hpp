@@ -1,5 +1,5 @@
 // InterHostRound: the local halves of one inter-host shadow-sync round, around the collectives the
-// caller runs (over MPI in the sync thread, by hand in the tests). No MPI here.
+// caller runs (exchange_round() over a Communicator, by hand in the tests). No MPI here.
 //
 //  - Dense: pack_dense() writes [s | done], s = the mean of the local replicas (n floats) and
 //    done = 1 when this host has finished training; after the sum S over the H hosts,
@@ -10,8 +10,11 @@
 //      MA:    t = m.
 //      EASGD: (parallel elastic averaging, all hosts at once) d = alpha (s - c); t = s - d;
 //             c += alpha (S - H c). The center c starts at the host model of attach time.
-//      BMUF:  g = m - w_start; delta = eta delta + zeta g; w_global += delta;
-//             t = w_global + eta delta (Nesterov) or w_global; w_start = t (see sync_rule.hpp).
+//      BMUF, PA: m is the mean of BMUF's equations (sync_rule.hpp), w_global starting at the host
+//             model of attach time.
+//    The arithmetic is src/sync's (shadowsync/sync/rule_step.hpp), the one the shadow threads
+//    inside a host run: MA / BMUF / PA by mean_rule() on m, EASGD by easgd_pull() (this host
+//    against c) and easgd_center_from_sum() (every host's pull at once).
 //    The final round (every host done) is MA for every rule, so that all hosts end identical.
 //  - Embedding tables and their row-wise Adagrad accumulators, sparse summed deltas (GEO-style):
 //    each host keeps a copy `base` of the values as of the last round. pack_rows() lists the rows
@@ -22,7 +25,7 @@
 //    changes; rows nobody touched cost nothing on the network. After a quiet round every host
 //    holds identical tables. Finding the changed rows: with the workers' marks (TouchedRows) only
 //    the marked rows are compared with the copy; without, every row is.
-// Replicas and tables are read and written with relaxed std::atomic_ref<float> accesses, the
+// Replicas and tables are read and written with src/sync/replica_access.hpp's accessors, the
 // memory model of sync_rule.hpp (Hogwild workers may write them concurrently).
 #pragma once
 
@@ -79,7 +82,7 @@ class InterHostRound {
   SyncParams rule_;
   std::vector<float> center_;    // EASGD center, BMUF w_global
   std::vector<float> momentum_;  // BMUF delta
-  std::vector<float> start_;     // BMUF w_start
+  std::vector<float> target_, delta_;  // scratch of unpack_dense()
   double last_spread_sq_ = 0;
   double last_mean_norm_sq_ = 0;
   int dim_ = 0;

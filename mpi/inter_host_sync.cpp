@@ -2,6 +2,7 @@
 #include "inter_host_sync.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "shadowsync/core/error.hpp"
+#include "sync/replica_access.hpp"
 
 namespace shadowsync::mpi {
 namespace {
@@ -22,111 +24,67 @@ uint64_t ns_since(Clock::time_point start) {
 
 }  // namespace
 
-namespace {
-
-// Waits for every request with MPI_Testall and short sleeps, until the deadline. Time this
-// process did not run (a gap of over a second between two polls: it was stopped, e.g. Ctrl-Z and
-// fg of mpirun, which stop and resume every process) moves the deadline on by the gap, so a
-// suspension longer than the timeout does not abort the job on resume.
-int wait_all(std::vector<MPI_Request>& requests, Clock::time_point deadline) {
-  int spins = 0;
-  Clock::time_point last_poll = Clock::now();
-  for (;;) {
-    int complete = 0;
-    const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &complete, MPI_STATUSES_IGNORE);
-    if (rc != MPI_SUCCESS) return rc;
-    if (complete) return MPI_SUCCESS;
-    const Clock::time_point now = Clock::now();
-    if (now - last_poll > std::chrono::seconds(1)) deadline += now - last_poll;
-    last_poll = now;
-    if (now >= deadline) return -1;  // the requests are abandoned: the caller aborts
-    // Spin briefly (a round on shared memory completes in microseconds), then sleep a little.
-    if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
-  }
-}
-
-Clock::time_point deadline_after(double seconds) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-bool fits_int(size_t n) { return n <= static_cast<size_t>(std::numeric_limits<int>::max()); }
-
-}  // namespace
-
-int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm comm, double timeout_s) {
-  if (!fits_int(count)) return MPI_ERR_COUNT;
-  std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
-  const int rc = MPI_Iallreduce(send, recv, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm, requests.data());
-  if (rc != MPI_SUCCESS) return rc;
-  return wait_all(requests, deadline_after(timeout_s));
-}
-
-int exchange_round(InterHostRound& round, RoundBuffers& b, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts, bool paused, bool whole_tables) {
-  int hosts = 1, rank = 0;
-  MPI_Comm_size(comm, &hosts);
-  MPI_Comm_rank(comm, &rank);
+CollectiveStatus exchange_round(InterHostRound& round, RoundBuffers& b, Communicator& comm, bool done,
+                                double timeout_s, int& done_hosts, bool paused, bool whole_tables) {
+  const int hosts = comm.size(), rank = comm.rank();
   const size_t dense = round.dense_buffer_floats();
   b.dense_send.resize(dense);
   b.dense_sum.resize(dense);
   round.pack_dense(b.dense_send.data(), done);
   round.pack_rows(b.keys, b.deltas, whole_tables);
   const size_t row_floats = round.row_floats();
-  if (!fits_int(dense) || !fits_int(b.deltas.size())) return MPI_ERR_COUNT;
   const Clock::time_point start = Clock::now();
-  // Phase 1: the dense model and done flags (sum), and every host's number of changed rows.
+  // The dense model and done flags (sum), and every host's number of changed rows.
+  CollectiveStatus status = comm.allreduce_sum(b.dense_send.data(), b.dense_sum.data(), dense, deadline_after(timeout_s));
+  if (!status.ok()) return status;
+  const uint64_t my_rows = b.keys.size();
   b.row_counts.assign(static_cast<size_t>(hosts), 0);
-  int my_rows = static_cast<int>(b.keys.size());
-  std::vector<MPI_Request> requests(2, MPI_REQUEST_NULL);
-  int rc = MPI_Iallreduce(b.dense_send.data(), b.dense_sum.data(), static_cast<int>(dense), MPI_FLOAT, MPI_SUM, comm,
-                          &requests[0]);
-  if (rc == MPI_SUCCESS) rc = MPI_Iallgather(&my_rows, 1, MPI_INT, b.row_counts.data(), 1, MPI_INT, comm, &requests[1]);
-  if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline_after(timeout_s));
-  if (rc != MPI_SUCCESS) return rc;
-  // Phase 2: every host's changed rows (keys, then deltas).
-  b.key_displs.assign(static_cast<size_t>(hosts), 0);
-  b.value_counts.assign(static_cast<size_t>(hosts), 0);
-  b.value_displs.assign(static_cast<size_t>(hosts), 0);
+  status = comm.allgather(&my_rows, 1, sizeof(uint64_t), b.row_counts.data(), deadline_after(timeout_s));
+  if (!status.ok()) return status;
+  // Every host's changed rows, as 4-byte words: its keys (two words each), then its deltas.
+  const size_t key_words = sizeof(uint64_t) / sizeof(uint32_t);
+  const size_t words_per_row = key_words + row_floats;
+  b.words.resize(static_cast<size_t>(hosts));
   size_t total_rows = 0;
   for (int h = 0; h < hosts; ++h) {
-    const size_t count = static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]);
-    if (!fits_int(total_rows + count) || !fits_int((total_rows + count) * row_floats)) return MPI_ERR_COUNT;
-    b.key_displs[static_cast<size_t>(h)] = static_cast<int>(total_rows);
-    b.value_displs[static_cast<size_t>(h)] = static_cast<int>(total_rows * row_floats);
-    b.value_counts[static_cast<size_t>(h)] = static_cast<int>(count * row_floats);
-    total_rows += count;
+    const uint64_t count = b.row_counts[static_cast<size_t>(h)];
+    if (count > (uint64_t{1} << 40)) throw Error("inter-host sync: a process announced " + std::to_string(count) + " changed rows (corrupt exchange)");
+    b.words[static_cast<size_t>(h)] = static_cast<size_t>(count) * words_per_row;
+    total_rows += static_cast<size_t>(count);
   }
   if (total_rows > 0) {
-    b.all_keys.resize(total_rows);
-    b.all_deltas.resize(total_rows * row_floats);
-    requests.assign(2, MPI_REQUEST_NULL);
-    rc = MPI_Iallgatherv(b.keys.data(), my_rows, MPI_UINT64_T, b.all_keys.data(), b.row_counts.data(),
-                         b.key_displs.data(), MPI_UINT64_T, comm, &requests[0]);
-    if (rc == MPI_SUCCESS) {
-      rc = MPI_Iallgatherv(b.deltas.data(), static_cast<int>(b.deltas.size()), MPI_FLOAT, b.all_deltas.data(),
-                           b.value_counts.data(), b.value_displs.data(), MPI_FLOAT, comm, &requests[1]);
+    b.rows_send.resize(b.keys.size() * words_per_row);
+    if (!b.keys.empty()) {
+      std::memcpy(b.rows_send.data(), b.keys.data(), b.keys.size() * sizeof(uint64_t));
+      std::memcpy(b.rows_send.data() + b.keys.size() * key_words, b.deltas.data(), b.deltas.size() * sizeof(float));
     }
-    if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline_after(timeout_s));
-    if (rc != MPI_SUCCESS) return rc;
+    b.rows_all.resize(total_rows * words_per_row);
+    status = comm.allgatherv(b.rows_send.data(), b.rows_send.size(), sizeof(uint32_t), b.rows_all.data(), b.words,
+                             deadline_after(timeout_s));
+    if (!status.ok()) return status;
   }
   b.collective_s = std::chrono::duration<double>(Clock::now() - start).count();
-  b.bytes_sent = dense * sizeof(float) + sizeof(int) + b.keys.size() * sizeof(uint64_t) + b.deltas.size() * sizeof(float);
+  b.bytes_sent = dense * sizeof(float) + sizeof(uint64_t) + b.keys.size() * sizeof(uint64_t) + b.deltas.size() * sizeof(float);
   done_hosts = round.unpack_dense(b.dense_send.data(), b.dense_sum.data(), !paused);
+  size_t at = 0;  // word of host h's rows in rows_all
   for (int h = 0; h < hosts; ++h) {
-    const size_t first = static_cast<size_t>(b.key_displs[static_cast<size_t>(h)]);
     const size_t count = static_cast<size_t>(b.row_counts[static_cast<size_t>(h)]);
+    b.all_keys.resize(count);
+    b.all_deltas.resize(count * row_floats);
+    if (count > 0) {
+      std::memcpy(b.all_keys.data(), b.rows_all.data() + at, count * sizeof(uint64_t));
+      std::memcpy(b.all_deltas.data(), b.rows_all.data() + at + count * key_words, count * row_floats * sizeof(float));
+    }
+    at += count * words_per_row;
     if (paused && h != rank) {
       // Kept for resume: the tables must not change while the engine reads them.
-      b.pending_keys.insert(b.pending_keys.end(), b.all_keys.begin() + static_cast<ptrdiff_t>(first),
-                            b.all_keys.begin() + static_cast<ptrdiff_t>(first + count));
-      b.pending_deltas.insert(b.pending_deltas.end(),
-                              b.all_deltas.begin() + static_cast<ptrdiff_t>(first * row_floats),
-                              b.all_deltas.begin() + static_cast<ptrdiff_t>((first + count) * row_floats));
+      b.pending_keys.insert(b.pending_keys.end(), b.all_keys.begin(), b.all_keys.end());
+      b.pending_deltas.insert(b.pending_deltas.end(), b.all_deltas.begin(), b.all_deltas.end());
       continue;
     }
-    round.apply_rows(b.all_keys.data() + first, b.all_deltas.data() + first * row_floats, count, h == rank);
+    round.apply_rows(b.all_keys.data(), b.all_deltas.data(), count, h == rank);
   }
-  return MPI_SUCCESS;
+  return {};
 }
 
 void apply_pending_rows(InterHostRound& round, RoundBuffers& b) {
@@ -135,53 +93,29 @@ void apply_pending_rows(InterHostRound& round, RoundBuffers& b) {
   b.pending_deltas.clear();
 }
 
-namespace {
-
-// Broadcasts `count` floats from rank 0 in pieces that fit an int count.
-int broadcast_floats(float* data, size_t count, MPI_Comm comm, Clock::time_point deadline) {
-  constexpr size_t kPiece = size_t{1} << 28;
-  for (size_t at = 0; at < count; at += kPiece) {
-    std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
-    const int n = static_cast<int>(std::min(kPiece, count - at));
-    int rc = MPI_Ibcast(data + at, n, MPI_FLOAT, 0, comm, requests.data());
-    if (rc == MPI_SUCCESS) rc = wait_all(requests, deadline);
-    if (rc != MPI_SUCCESS) return rc;
-  }
-  return MPI_SUCCESS;
-}
-
-}  // namespace
-
-int align_to_rank0(const ParticipantAccess& access, bool tables, MPI_Comm comm, double timeout_s) {
-  const Clock::time_point deadline = deadline_after(timeout_s);
+CollectiveStatus align_to_rank0(const ParticipantAccess& access, bool tables, Communicator& comm, double timeout_s) {
+  const Deadline deadline = deadline_after(timeout_s);
   // Dense: rank 0's mean model; every replica moves by (rank 0's mean - its host's mean).
   const size_t n = access.dense_floats;
-  std::vector<float> own(n, 0.0f), root(n);
-  const float scale = 1.0f / static_cast<float>(access.replicas.size());
-  for (const float* r : access.replicas) {
-    for (size_t i = 0; i < n; ++i) own[i] += r[i] * scale;
-  }
-  root = own;
-  int rc = broadcast_floats(root.data(), n, comm, deadline);
-  if (rc != MPI_SUCCESS) return rc;
-  for (float* r : access.replicas) {
-    for (size_t i = 0; i < n; ++i) r[i] += root[i] - own[i];
-  }
-  if (!tables || access.embeddings == nullptr) return MPI_SUCCESS;
+  std::vector<float> own(n);
+  sync_detail::mean_of_replicas(access.replicas, n, own.data());
+  std::vector<float> root = own;
+  CollectiveStatus status = comm.broadcast(root.data(), n, sizeof(float), 0, deadline);
+  if (!status.ok()) return status;
+  for (float* r : access.replicas) sync_detail::add_difference_to_replica(r, root.data(), own.data(), n, false, nullptr, 0);
+  if (!tables || access.embeddings == nullptr) return {};
   EmbeddingStore& e = *access.embeddings;
   for (int t = 0; t < kNumSparse; ++t) {
     // A table is one contiguous block, padding included (embedding_store.hpp), as are its accumulators.
-    rc = broadcast_floats(e.table_data(t), e.table_floats(t), comm, deadline);
-    if (rc == MPI_SUCCESS) rc = broadcast_floats(e.accumulator(t), e.rows(t), comm, deadline);
-    if (rc != MPI_SUCCESS) return rc;
+    status = comm.broadcast(e.table_data(t), e.table_floats(t), sizeof(float), 0, deadline);
+    if (status.ok()) status = comm.broadcast(e.accumulator(t), e.rows(t), sizeof(float), 0, deadline);
+    if (!status.ok()) return status;
   }
-  return MPI_SUCCESS;
+  return {};
 }
 
-InterHostSync::InterHostSync(MPI_Comm comm, InterHostSyncOptions options) : comm_(comm), options_(options) {
-  MPI_Comm_rank(comm_, &rank_);
-  MPI_Comm_size(comm_, &hosts_);
-}
+InterHostSync::InterHostSync(Communicator& comm, InterHostSyncOptions options)
+    : comm_(comm), options_(std::move(options)), rank_(comm.rank()), hosts_(comm.size()) {}
 
 InterHostSync::~InterHostSync() {
   if (thread_.joinable()) {
@@ -192,8 +126,8 @@ InterHostSync::~InterHostSync() {
 
 void InterHostSync::attach(const ParticipantAccess& access) {
   if (options_.align_at_start) {
-    const int rc = align_to_rank0(access, options_.sync_embeddings, comm_, options_.first_round_timeout_s);
-    if (rc != MPI_SUCCESS) fail("copying rank 0's model to every process (resume) failed", rc);
+    const CollectiveStatus status = align_to_rank0(access, options_.sync_embeddings, comm_, options_.first_round_timeout_s);
+    if (!status.ok()) fail("copying rank 0's model to every process (resume) failed", status);
   }
   round_ = std::make_unique<InterHostRound>(access.replicas, access.dense_floats,
                                             options_.sync_embeddings ? access.embeddings : nullptr, hosts_,
@@ -252,20 +186,12 @@ InterHostStats InterHostSync::stats() const {
   return s;
 }
 
-void InterHostSync::fail(const char* what, int code) {
-  std::string reason = what;
-  if (code == -1) {
-    reason += ": timed out";
-  } else if (code != MPI_SUCCESS) {
-    char text[MPI_MAX_ERROR_STRING] = "";
-    int length = 0;
-    MPI_Error_string(code, text, &length);
-    reason += std::string(": ") + text;
-  }
+void InterHostSync::fail(const std::string& what, const CollectiveStatus& status) {
+  const std::string reason = status.message.empty() ? what : what + ": " + status.message;
   std::fprintf(stderr, "shadowsync: error: inter-host sync (rank %d of %d): %s; aborting every process\n", rank_,
                hosts_, reason.c_str());
   std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 3);
+  comm_.abort(3);
   std::_Exit(3);
 }
 
@@ -274,9 +200,11 @@ void InterHostSync::fail(const char* what, int code) {
 bool InterHostSync::flags_round(bool done, double timeout, int& done_hosts) {
   const float flag = done ? 1.0f : 0.0f;
   float sum = 0;
-  const int rc = timed_allreduce_sum(&flag, &sum, 1, comm_, timeout);
-  if (rc != MPI_SUCCESS) {
-    fail(rc == -1 ? "a round did not complete within the timeout (a process died or hangs)" : "a collective failed", rc);
+  const CollectiveStatus status = comm_.allreduce_sum(&flag, &sum, 1, deadline_after(timeout));
+  if (!status.ok()) {
+    fail(status.code == CollectiveStatus::kTimedOut ? "a round did not complete within the timeout (a process died or hangs)"
+                                                     : "a collective failed",
+         status);
   }
   done_hosts = static_cast<int>(std::lround(sum));
   return true;
@@ -299,7 +227,7 @@ void InterHostSync::loop() {
     const bool paused = mode == Mode::Paused && !done;
     const double timeout = first ? options_.first_round_timeout_s : options_.timeout_s;
     int done_hosts = 0;
-    int rc = MPI_SUCCESS;
+    CollectiveStatus status;
     bool full_round = true;
     if (options_.final_round_only) {
       // Deterministic: the flags alone until every host is done, then the one full round.
@@ -312,16 +240,16 @@ void InterHostSync::loop() {
         // The first round after this host's workers finished compares whole tables once, so the
         // final state is exact whatever the workers' marks missed (touched_rows.hpp).
         const bool whole_tables = done && !compared_whole_tables_ && !options_.stopped.stop_requested();
-        rc = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused, whole_tables);
+        status = exchange_round(*round_, buffers_, comm_, done, timeout, done_hosts, paused, whole_tables);
         compared_whole_tables_ = compared_whole_tables_ || whole_tables;
       } catch (const std::exception& e) {
-        fail(e.what(), MPI_SUCCESS);
+        fail(e.what(), CollectiveStatus{});
       }
-      if (rc != MPI_SUCCESS) {
-        fail(rc == -1 ? (first ? "the first round did not complete within the first-round timeout"
+      if (!status.ok()) {
+        fail(status.code == CollectiveStatus::kTimedOut ? (first ? "the first round did not complete within the first-round timeout"
                                : "a round did not complete within the timeout (a process died or hangs)")
                       : "a collective failed",
-             rc);
+             status);
       }
       allreduce_ns_.fetch_add(static_cast<uint64_t>(buffers_.collective_s * 1e9), std::memory_order_relaxed);
       bytes_.fetch_add(buffers_.bytes_sent, std::memory_order_relaxed);

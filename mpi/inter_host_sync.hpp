@@ -1,6 +1,6 @@
 // InterHostSync: the second level of shadow sync. One background thread per process runs
 // InterHostRound rounds (MA of the dense model, sparse summed deltas of the embedding rows) with the
-// other processes over a communicator that only it uses, so the local Hogwild workers never wait
+// other processes over a Communicator (communicator.hpp) that only it uses, so the local Hogwild workers never wait
 // for the network. A BackgroundParticipant (shadowsync/train/background_participant.hpp): the
 // engine starts it with its sync schedule and stops it at the end of the run.
 //
@@ -30,22 +30,24 @@
 // flags (the timeouts still apply); the one full round is the final one, when every host has
 // finished its rows, in a fixed order: two runs give the same bits.
 //
-// Failures: an allreduce that does not complete within the timeout (a peer died or hangs), or
-// fails (MPI_ERRORS_RETURN), prints one line naming the rank and aborts the whole job
-// (MPI_Abort), so that no process waits forever; mpirun then exits non-zero.
+// Failures: a collective that does not complete within the timeout (a peer died or hangs), or
+// fails, prints one line naming the rank and aborts the whole job (Communicator::abort(), over
+// MPI MPI_Abort), so that no process waits forever; mpirun then exits non-zero.
+// No MPI here: the collectives are the Communicator's (MpiCommunicator under mpirun,
+// InProcessWorld's in the tests).
 #pragma once
-
-#include <mpi.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <stop_token>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "communicator.hpp"
 #include "inter_host_round.hpp"
 #include "shadowsync/train/background_participant.hpp"
 
@@ -76,42 +78,39 @@ struct InterHostStats {
   double mean_norm_sq = 0;
 };
 
-// Allreduce (sum of floats) of `count` floats on `comm` that gives up after `timeout_s`:
-// MPI_Iallreduce driven by MPI_Test with short sleeps (Open MPI progresses only inside calls).
-// Returns an MPI error code, or -1 on timeout.
-int timed_allreduce_sum(const float* send, float* recv, size_t count, MPI_Comm comm, double timeout_s);
-
 // The buffers of one process's rounds (reused from round to round).
 struct RoundBuffers {
   std::vector<float> dense_send, dense_sum;
   std::vector<uint64_t> keys, all_keys;
   std::vector<float> deltas, all_deltas;
-  std::vector<int> row_counts, key_displs, value_counts, value_displs;
+  std::vector<uint64_t> row_counts;         // every host's changed rows
+  std::vector<uint32_t> rows_send, rows_all;  // the rows' exchange: per host its keys, then deltas
+  std::vector<size_t> words;                  // 4-byte words of each host's rows
   std::vector<uint64_t> pending_keys;  // rows other hosts changed while this one was paused
   std::vector<float> pending_deltas;
   uint64_t bytes_sent = 0;     // by this process in the last round
   double collective_s = 0;     // in the last round's collectives
 };
 
-// One whole inter-host round on `comm` (every process of it calls this): pack, an allreduce of
-// the dense model with the done flags and an allgather of the row counts, allgathers of the
-// changed rows, unpack. Each wait gives up after timeout_s. Returns MPI_SUCCESS (and the hosts
-// done in done_hosts), an MPI error code, or -1 on timeout. Throws Error on a corrupt exchange.
+// One whole inter-host round on `comm` (every participant calls it): pack, an allreduce of the
+// dense model with the done flags, an allgather of the row counts and one of the changed rows
+// (keys and deltas), unpack. Each wait gives up after timeout_s. Returns the status (and, when
+// ok, the hosts done in done_hosts). Throws Error on a corrupt exchange.
 // paused: write nothing into the replicas or tables; the other hosts' rows go to
 // buffers.pending_* (apply_pending_rows() applies them later).
 // whole_tables: compare every row with the copy, not only the rows the workers marked.
-int exchange_round(InterHostRound& round, RoundBuffers& buffers, MPI_Comm comm, bool done, double timeout_s,
-                   int& done_hosts, bool paused = false, bool whole_tables = false);
+CollectiveStatus exchange_round(InterHostRound& round, RoundBuffers& buffers, Communicator& comm, bool done,
+                                double timeout_s, int& done_hosts, bool paused = false, bool whole_tables = false);
 void apply_pending_rows(InterHostRound& round, RoundBuffers& buffers);
 
 // Copies rank 0's dense model (as a delta into every replica), tables and accumulators to every
-// process of `comm` (every process calls it). Returns MPI_SUCCESS, an MPI error code, or -1.
-int align_to_rank0(const ParticipantAccess& access, bool tables, MPI_Comm comm, double timeout_s);
+// participant of `comm` (every participant calls it).
+CollectiveStatus align_to_rank0(const ParticipantAccess& access, bool tables, Communicator& comm, double timeout_s);
 
 class InterHostSync final : public BackgroundParticipant {
  public:
-  // `comm`: a communicator only this object uses (duplicated by the caller), of every process.
-  InterHostSync(MPI_Comm comm, InterHostSyncOptions options);
+  // `comm`: a communicator only this object uses, of every process; it must outlive this object.
+  InterHostSync(Communicator& comm, InterHostSyncOptions options);
   ~InterHostSync() override;
 
   void attach(const ParticipantAccess& access) override;
@@ -126,9 +125,9 @@ class InterHostSync final : public BackgroundParticipant {
   enum class Mode { Active, PauseRequested, Paused };
   void loop();
   bool flags_round(bool done, double timeout, int& done_hosts);
-  [[noreturn]] void fail(const char* what, int code);
+  [[noreturn]] void fail(const std::string& what, const CollectiveStatus& status);
 
-  MPI_Comm comm_;
+  Communicator& comm_;
   InterHostSyncOptions options_;
   int rank_ = 0;
   int hosts_ = 1;

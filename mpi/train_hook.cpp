@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
 #include <set>
@@ -20,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inter_host_sync.hpp"
+#include "mpi_communicator.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/data_fingerprint.hpp"
 
@@ -31,6 +31,7 @@ class HostRun {
   int size = 1;
   MPI_Comm sync_comm = MPI_COMM_NULL;    // only the inter-host sync thread uses it
   MPI_Comm report_comm = MPI_COMM_NULL;  // the main thread's collectives (totals)
+  std::unique_ptr<MpiCommunicator> sync_collectives;  // over sync_comm
   std::unique_ptr<InterHostSync> sync;
   bool finished = false;
 };
@@ -54,6 +55,7 @@ void end_mpi_at_exit() {
     return;
   }
   run->sync.reset();
+  run->sync_collectives.reset();
   MPI_Comm_free(&run->sync_comm);
   MPI_Comm_free(&run->report_comm);
   MPI_Finalize();
@@ -229,7 +231,8 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   if (host.host_block_momentum) options.rule.block_momentum = *host.host_block_momentum;
   if (host.host_block_lr) options.rule.block_lr = *host.host_block_lr;
   options.rule.nesterov = config.nesterov;
-  run.sync = std::make_unique<InterHostSync>(run.sync_comm, options);
+  run.sync_collectives = std::make_unique<MpiCommunicator>(run.sync_comm);
+  run.sync = std::make_unique<InterHostSync>(*run.sync_collectives, options);
   return leader;
 }
 
@@ -282,7 +285,7 @@ nlohmann::json hosts_json(const std::vector<double>& all, int hosts) {
 
 }  // namespace
 
-std::string finish_host_run(HostRun& run, const TrainReport& local, const std::string& metrics) {
+HostTotals finish_host_run(HostRun& run, const TrainReport& local) {
   const InterHostStats stats = run.sync ? run.sync->stats() : InterHostStats{};
   std::vector<double> mine(kFigures, 0.0);
   mine[kExamples] = static_cast<double>(local.examples);
@@ -300,14 +303,10 @@ std::string finish_host_run(HostRun& run, const TrainReport& local, const std::s
   check(MPI_Gather(mine.data(), kFigures, MPI_DOUBLE, all.data(), kFigures, MPI_DOUBLE, 0, run.report_comm),
         "MPI_Gather (figures of every process)");
   run.finished = true;
-  if (run.rank != 0) return "";
-  const nlohmann::json figures = hosts_json(all, run.size);
-  if (!metrics.empty()) {
-    std::ofstream out(metrics, std::ios::app);
-    out << figures.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-    out.flush();
-    if (!out) throw Error(field("metrics") + ": cannot append the figures of every process to '" + metrics + "'");
-  }
+  if (run.rank != 0) return {};
+  HostTotals totals;
+  totals.figures = hosts_json(all, run.size);
+  const nlohmann::json& figures = totals.figures;
   double round_s_sum = 0, bytes_sum = 0;
   for (int h = 0; h < run.size; ++h) {
     const double* f = all.data() + static_cast<size_t>(h) * kFigures;
@@ -316,12 +315,13 @@ std::string finish_host_run(HostRun& run, const TrainReport& local, const std::s
   }
   const double round_ms = stats.rounds > 0 ? 1e3 * stats.busy_s / static_cast<double>(stats.rounds) : 0;
   const double allreduce_ms = stats.rounds > 0 ? 1e3 * stats.allreduce_s / static_cast<double>(stats.rounds) : 0;
-  return fmt::format(
+  totals.line = fmt::format(
       "across {} processes: {} examples trained; inter-host sync ({}): {} rounds on rank 0, {:.3f} ms per round "
       "({:.3f} ms in the collectives; mean over processes {:.3f} ms), {:.0f} bytes sent per round (mean)",
       run.size, figures["totals"]["examples"].get<uint64_t>(),
       sync_rule_name(run.sync ? run.sync->rule().kind : SyncRuleKind::MA), stats.rounds, round_ms, allreduce_ms,
       1e3 * round_s_sum / run.size, bytes_sum / run.size);
+  return totals;
 }
 
 }  // namespace shadowsync::mpi

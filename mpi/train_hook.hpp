@@ -10,6 +10,8 @@
 #include <stop_token>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "host_sync_config.hpp"
 #include "shadowsync/data/data_parts.hpp"
 #include "shadowsync/train/background_participant.hpp"
@@ -60,11 +62,18 @@ double stop_window_seconds();
 // The inter-host sync, for TrainerSetup::participant.
 BackgroundParticipant* host_participant(HostRun& run);
 
+// What rank 0 reports of every process after the run (empty on the other ranks): the JSON object
+// {"event": "hosts", "processes": H, "hosts": [...], "totals": {...}} the front end appends to
+// its metrics file (through the file's one writer), and the report line it prints (examples
+// across processes, inter-host rounds, time and bytes per round).
+struct HostTotals {
+  nlohmann::json figures;  // null on ranks > 0
+  std::string line;
+};
+
 // After Trainer::run() returned on this process (every process calls it): gathers every
 // process's figures (examples, examples/s, intra- and inter-host rounds, round time and bytes) to
-// rank 0, which appends them to `metrics` (when not empty) as one JSON line
-// {"event": "hosts", "processes": H, "hosts": [...], "totals": {...}}, and returns the report
-// line rank 0 prints (examples across processes, inter-host rounds, time and bytes per round).
-std::string finish_host_run(HostRun& run, const TrainReport& local, const std::string& metrics);
+// rank 0, which returns them (HostTotals).
+HostTotals finish_host_run(HostRun& run, const TrainReport& local);
 
 }  // namespace shadowsync::mpi

@@ -27,6 +27,6 @@ bool prepare_host_run(HostRun&, TrainConfig&, const HostSyncConfig&, DataParts&,
 }
 std::string checkpoint_part(const std::string& checkpoint, int, int) { return checkpoint; }
 BackgroundParticipant* host_participant(HostRun&) { return nullptr; }
-std::string finish_host_run(HostRun&, const TrainReport&, const std::string&) { return ""; }
+HostTotals finish_host_run(HostRun&, const TrainReport&) { return {}; }
 
 }  // namespace shadowsync::mpi

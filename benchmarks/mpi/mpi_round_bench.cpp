@@ -1,6 +1,6 @@
 // Cost of one inter-host round on this machine, under mpirun: a plain blocking MPI_Allreduce of
-// the dense model and whole tables, the same bytes through timed_allreduce_sum (MPI_Iallreduce
-// driven by MPI_Test), and the whole sparse round the sync thread runs (exchange_round: pack,
+// the dense model and whole tables, the same bytes through MpiCommunicator::allreduce_sum
+// (MPI_Iallreduce driven by MPI_Test), and the whole sparse round the sync thread runs (exchange_round: pack,
 // collectives, unpack) with and without the embedding tables, the changed rows found by scanning
 // the tables or from the workers' marks (TouchedRows). Rank 0 prints one line per case.
 // Usage: mpirun -np H mpi_round_bench [DENSE_FLOATS [ROWS_PER_TABLE [DIM [REPLICAS [ROUNDS [TOUCHED]]]]]]
@@ -16,6 +16,7 @@
 
 #include "inter_host_round.hpp"
 #include "inter_host_sync.hpp"
+#include "mpi_communicator.hpp"
 #include "shadowsync/data/hashing.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/train/touched_rows.hpp"
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   EmbeddingStore tables(HashingConfig::uniform(rows, 0), dim);
 
   TouchedRows marks(tables);
+  mpi::MpiCommunicator world(MPI_COMM_WORLD);
   for (const int mode : {0, 1, 2}) {  // dense only; tables, scanned; tables, marked rows
     const bool embeddings = mode > 0;
     const bool marked = mode == 2;
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
       MPI_Allreduce(send.data(), recv.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     });
     const double polled = mean_ms(rounds, MPI_COMM_WORLD, [&] {
-      if (mpi::timed_allreduce_sum(send.data(), recv.data(), count, MPI_COMM_WORLD, 60) != MPI_SUCCESS) std::abort();
+      if (!world.allreduce_sum(send.data(), recv.data(), count, mpi::deadline_after(60)).ok()) std::abort();
     });
     mpi::RoundBuffers buffers;
     uint64_t step = 0;
@@ -89,7 +91,7 @@ int main(int argc, char** argv) {
       }
       ++step;
       int done_hosts = 0;
-      if (mpi::exchange_round(round, buffers, MPI_COMM_WORLD, false, 60, done_hosts) != MPI_SUCCESS) std::abort();
+      if (!mpi::exchange_round(round, buffers, world, false, 60, done_hosts).ok()) std::abort();
       bytes += static_cast<double>(buffers.bytes_sent);
     });
     if (rank == 0) {

@@ -261,10 +261,12 @@ void run_train(TrainOptions& o) {
                  "nothing left to do (the checkpoint is unchanged)\n",
                  config.resume_path.c_str(), static_cast<unsigned long long>(result.final_report.examples),
                  static_cast<unsigned long long>(result.final_report.total_examples));
-    if (hosts != nullptr) mpi::finish_host_run(*hosts, result.final_report, "");  // every process ends together
+    if (hosts != nullptr) mpi::finish_host_run(*hosts, result.final_report);  // every process ends together
     return;
   }
-  const std::string hosts_line = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report, o.metrics) : "";
+  const mpi::HostTotals host_totals = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report) : mpi::HostTotals{};
+  if (!host_totals.figures.is_null()) reporter.write_metrics_event(host_totals.figures);
+  const std::string& hosts_line = host_totals.line;
   if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher);
   if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (leader && config.epochs > 1) {

@@ -15,6 +15,11 @@ void MetricsFile::write(const TrainReport& report) {
   if (path_.empty()) return;
   nlohmann::json j = report.to_json();
   j["config"] = config_;
+  write_event(j);
+}
+
+void MetricsFile::write_event(const nlohmann::json& j) {
+  if (path_.empty()) return;
   out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';  // paths may not be UTF-8
   out_.flush();
   if (!out_) throw Error("--metrics: write to '" + path_ + "' failed");

@@ -1,5 +1,6 @@
-// The --metrics file of `shadowsync train`: one JSON object per report (progress, evaluation,
-// final), each with the run's configuration under "config".
+// The --metrics file of `shadowsync train`, its one writer: one JSON object per report (progress,
+// evaluation, final), each with the run's configuration under "config", and the events the run
+// adds after them (the figures of every process across hosts).
 #pragma once
 
 #include <fstream>
@@ -17,6 +18,9 @@ class MetricsFile {
   MetricsFile(std::string path, nlohmann::json config) : path_(std::move(path)), config_(std::move(config)) {}
   void open();
   void write(const TrainReport& report);
+  // One more line as it is (no "config"): e.g. the figures of every process of a run across
+  // hosts (mpi/train_hook.hpp), so that the file has this one writer. Nothing before open().
+  void write_event(const nlohmann::json& event);
 
  private:
   std::string path_;

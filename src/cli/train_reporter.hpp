@@ -25,6 +25,8 @@ class TrainReporter final : public TrainObserver {
   void on_checkpoint(const CheckpointReport& checkpoint) override;
   void on_training_done() override { printer_.finish(); }
   void on_final(const TrainReport& report) override { metrics_.write(report); }
+  // A line the run adds after its reports (across processes: every process's figures).
+  void write_metrics_event(const nlohmann::json& event) { metrics_.write_event(event); }
 
  private:
   ProgressPrinter printer_;

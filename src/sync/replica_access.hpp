@@ -19,6 +19,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+
+#include "shadowsync/sync/rule_step.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -188,6 +191,19 @@ inline void add_difference_to_replica(float* replica, const float* target, const
       [](size_t) { return 0; },
 #endif
       [target, snapshot](size_t k) { return target[k] - snapshot[k]; });
+}
+
+// out[0, n) = the mean of the replicas (n floats each), the m of MA / BMUF / PA: summed in
+// replica order, then scaled (rule_step::mean_in_place), read in chunks through private scratch.
+// For the models of several hosts (mpi/); SyncRule fuses the same sum into its snapshot pass.
+inline void mean_of_replicas(const std::vector<float*>& replicas, size_t n, float* out) {
+  constexpr size_t kChunk = 256;
+  float scratch[kChunk];
+  for (size_t b = 0; b < n; b += kChunk) {
+    const size_t length = std::min(kChunk, n - b);
+    for (size_t i = 0; i < replicas.size(); ++i) read_replica_and_sum(scratch, out + b, replicas[i] + b, length, i == 0);
+    rule_step::mean_in_place(out + b, length, replicas.size());
+  }
 }
 
 // Orders streaming stores before what follows (no-op without them).

@@ -1,5 +1,5 @@
 // SyncRule: MA / EASGD / BMUF rounds with the delta write-back, streamed chunk by chunk through
-// thread-local scratch. Replica memory is touched only through replica_access.hpp (the one
+// thread-local scratch; the rules' arithmetic is rule_step.hpp's (shared with the inter-host round). Replica memory is touched only through replica_access.hpp (the one
 // documented benign race, see there and sync_rule.hpp); everything else here works on private
 // scratch or on the rule's own state, which only the thread running a range touches.
 #include "shadowsync/sync/sync_rule.hpp"
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/sync/rule_step.hpp"
 #include "sync/replica_access.hpp"
 
 namespace shadowsync {
@@ -236,15 +237,8 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
   const bool nt = params_.nontemporal;
 
   if (params_.kind == SyncRuleKind::EASGD) {
-    float* __restrict c = anchor_ + begin;
-    const float alpha = params_.alpha;
     for (size_t i = 0; i < g; ++i) {
-      const float* __restrict s = snapshot + i * stride;
-      for (size_t k = 0; k < length; ++k) {
-        const float d = alpha * (s[k] - c[k]);
-        c[k] += d;
-        delta[k] = -d;  // target_i - s_i = -d_i
-      }
+      rule_step::easgd_pull(params_.alpha, snapshot + i * stride, anchor_ + begin, delta, length, true);
       add_to_replica(replicas_[i] + begin, delta, length, nt, replicas_[i] + next, next_length);
     }
     return;
@@ -259,26 +253,8 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
       for (size_t k = 0; k < length; ++k) target[k] += s[k];
     }
   }
-  {
-    const float inv_g = 1.0f / static_cast<float>(g);
-    for (size_t k = 0; k < length; ++k) target[k] *= inv_g;
-  }
-  if (has_block_momentum(params_.kind)) {
-    float* __restrict w_global = anchor_ + begin;
-    float* __restrict momentum = block_delta_ + begin;
-    const float eta = params_.block_momentum;
-    const float zeta = params_.block_lr;
-    const float look_ahead = params_.nesterov ? eta : 0.0f;
-    for (size_t k = 0; k < length; ++k) {
-      // g is measured from where the replicas were sent last round (w_global + eta delta with
-      // Nesterov), so a round with no training in between leaves g = 0 and delta decays.
-      const float step = eta * momentum[k] + zeta * (target[k] - (w_global[k] + look_ahead * momentum[k]));
-      const float w = w_global[k] + step;
-      momentum[k] = step;
-      w_global[k] = w;
-      target[k] = w + look_ahead * step;
-    }
-  }
+  rule_step::mean_in_place(target, length, g);
+  if (has_block_momentum(params_.kind)) rule_step::mean_rule(params_, target, anchor_ + begin, block_delta_ + begin, length);
   for (size_t i = 0; i < g; ++i) {
     add_difference_to_replica(replicas_[i] + begin, target, snapshot + i * stride, length, nt, replicas_[i] + next,
                               next_length);
@@ -302,12 +278,7 @@ void SyncRule::exchange_with_center(int group) {
   for (size_t b = 0; b < size_; b += chunk_) {
     const size_t length = std::min(chunk_, size_ - b);
     read_replica(s, replica + b, length);
-    float* __restrict c = anchor_ + b;
-    for (size_t k = 0; k < length; ++k) {
-      const float d = alpha * (s[k] - c[k]);
-      c[k] += d;
-      delta[k] = -d;
-    }
+    rule_step::easgd_pull(alpha, s, anchor_ + b, delta, length, true);
     const size_t next_length = std::min(chunk_, size_ - (b + length));
     add_to_replica(replica + b, delta, length, params_.nontemporal, replica + b + length, next_length);
   }

@@ -18,11 +18,24 @@ class ReferenceRule {
       : p_(params), c_(replica0), w_global_(replica0), delta_(replica0.size(), 0.0) {}
 
   // Given the snapshots s[i][e], returns target_i - s_i for every replica and advances the state.
-  std::vector<std::vector<double>> deltas(const std::vector<std::vector<double>>& s) {
+  // EASGD pulls the replicas against the center in turn (within a host), or with all_at_once
+  // every one against the same center, which then moves by the sum of the pulls (across hosts:
+  // parallel elastic averaging, mpi/inter_host_round.hpp).
+  std::vector<std::vector<double>> deltas(const std::vector<std::vector<double>>& s, bool all_at_once = false) {
     const size_t g = s.size();
     const size_t n = s[0].size();
     std::vector<std::vector<double>> out(g, std::vector<double>(n));
     for (size_t e = 0; e < n; ++e) {
+      if (p_.kind == SyncRuleKind::EASGD && all_at_once) {
+        double moved = 0;
+        for (size_t i = 0; i < g; ++i) {
+          const double d = p_.alpha * (s[i][e] - c_[e]);
+          moved += d;
+          out[i][e] = -d;
+        }
+        c_[e] += moved;
+        continue;
+      }
       if (p_.kind == SyncRuleKind::EASGD) {
         for (size_t i = 0; i < g; ++i) {
           const double d = p_.alpha * (s[i][e] - c_[e]);
