@@ -70,6 +70,7 @@ const char* type_name(OptionType type) {
     case OptionType::Choice: return "choice";
     case OptionType::AutoOrInteger: return "auto|int";
     case OptionType::Byte: return "byte";
+    case OptionType::Callback: return "callable";
   }
   return "?";
 }

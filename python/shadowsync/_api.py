@@ -338,7 +338,7 @@ def train(data, eval_data=None, **options):
             options[key] = os.fspath(options[key])
     callback = options.pop("callback", None)
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback= expects a callable taking a dict, got {callback!r}")
+        raise TypeError(f"callback= expects {_BY_NAME['callback']['expected']}, got {callback!r}")
     # Every value checked by the table before anything is read (the engine's options again by _train).
     for key, value in options.items():
         if not (key == "rows_per_table" and isinstance(value, (list, tuple))):  # 26 sizes: Dataset checks them
@@ -412,14 +412,29 @@ def plot_metrics(paths, out):
     return out
 
 
+def _python_default(option):
+    """An option's default as Python writes it (the table has the command line's text)."""
+    text, kind = option["default"], option["type"]
+    if option["name"] == "progress_seconds":
+        return "5.0"
+    if not text:
+        return "None"
+    if kind == "bool":
+        return str(text == "true")
+    if kind == "byte":
+        return repr("\t") if text == "tab" else repr(text)
+    if kind in ("int", "float") or (kind == "auto|int" and text != "auto"):
+        return text
+    return repr(text)
+
+
 def _options_doc():
     """The keyword options of train(), from the run option table."""
     lines = ["", "    Keyword options (default; what a value must be):"]
     for option in RUN_OPTIONS:
         if option["name"] not in TRAIN_OPTIONS:
             continue
-        default = option["default"] or "None"
-        lines.append(f"      {option['name']}={default} ({option['expected']}): {option['help']}")
+        lines.append(f"      {option['name']}={_python_default(option)} ({option['expected']}): {option['help']}")
     cli_only = [o["name"] for o in RUN_OPTIONS if "python" not in o["front_ends"]]
     lines.append(f"    Options of the command line only (TypeError here): {', '.join(cli_only)}.")
     return "\n".join(lines) + "\n"

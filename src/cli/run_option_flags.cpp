@@ -22,6 +22,7 @@ std::string flag_type_name(const RunOption& option) {
     }
     case OptionType::Text: return "TEXT";
     case OptionType::Byte: return "BYTE";
+    case OptionType::Callback: return "";
   }
   return "";
 }
@@ -34,7 +35,7 @@ void add_run_option_flags(CLI::App& cmd, RunSettings& settings, std::vector<std:
     const std::string help = spell_fields(option.help, flag_for_field);
     CLI::Option* added = nullptr;
     if (name == "data") {
-      added = cmd.add_option(flag, data_files, help)->required()->type_name("FILE ...");
+      added = cmd.add_option(flag, data_files, help)->required()->type_name("FILE");
     } else if (option.type == OptionType::Flag) {
       added = cmd.add_flag_function(flag, [&settings, name](int64_t) { settings.set(name, true, "true"); }, help);
     } else {

@@ -226,7 +226,7 @@ std::vector<RunOption> make_table() {
   t.push_back(only(of_type(T::Flag, "verbose", L::FrontEnd, "false",
                            "Print progress, evaluations and checkpoints to standard error", keep),
                    kPython));
-  t.push_back(only(of_type(T::Text, "callback", L::FrontEnd, "",
+  t.push_back(only(of_type(T::Callback, "callback", L::FrontEnd, "",
                            "Called with a dict at each progress report, evaluation and at the end (the keys of the "
                            "metrics JSON lines)",
                            nullptr),
@@ -330,6 +330,7 @@ std::string RunOption::expected() const {
     }
     case OptionType::AutoOrInteger: return "'auto' or an integer in " + range_text(*this);
     case OptionType::Byte: return "one byte ('tab' or '\\t' for a tab, ',' for CSV)";
+    case OptionType::Callback: return "a callable taking a dict";
   }
   return "?";
 }
@@ -390,6 +391,7 @@ OptionValue RunOption::check(const OptionValue& value, std::string_view shown) c
       if (!problem.empty()) refuse(shown, problem);
       return OptionValue(std::string(1, byte));
     }
+    case OptionType::Callback: refuse(shown);  // no value of the table's types is a callable
   }
   refuse(shown);
 }
@@ -418,7 +420,8 @@ OptionValue RunOption::parse_text(const std::string& text) const {
     }
     case OptionType::Text:
     case OptionType::Choice:
-    case OptionType::Byte: return check(text, quoted(text));
+    case OptionType::Byte:
+    case OptionType::Callback: return check(text, quoted(text));
   }
   refuse(quoted(text));
 }

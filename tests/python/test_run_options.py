@@ -153,3 +153,12 @@ def test_delimiter_reads_csv_like_the_cli(data_dir, tmp_path):
 def test_the_docstring_lists_every_keyword():
     for name in shadowsync.TRAIN_OPTIONS:
         assert f"      {name}=" in shadowsync.train.__doc__, name
+
+
+def test_pacing_is_said_as_the_cli_says_it_with_keywords(data_dir, capfd):
+    """One core per group: rounds paced by training progress, said in the engine's words."""
+    shadowsync.train(data_dir / "train.bin", model="tiny", sync="s-ma", topology="package:2 core:1 pu:1",
+                     max_examples=2000, eval_fraction=0, verbose=True)
+    err = capfd.readouterr().err
+    assert ("shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: one per 4 "
+            "iterations of each group (sync_round_iterations=; sync_interval_ms= 0 runs them back to back)\n") in err

@@ -21,8 +21,9 @@ namespace shadowsync {
 // How a value is given: Flag (true/false; the CLI's flag takes no value), Integer and Real (in
 // [low, high], or (low, ...) / ..., high) when low_open / high_open), Text (checked when it is
 // applied: sync, model, optimizer, ...), Choice (one of `choices`), AutoOrInteger ("auto" or an
-// integer in [low, high]), Byte (one byte; also "tab" or "\t").
-enum class OptionType { Flag, Integer, Real, Text, Choice, AutoOrInteger, Byte };
+// integer in [low, high]), Byte (one byte; also "tab" or "\t"), Callback (a function of the
+// front end's language; the Python front end checks it).
+enum class OptionType { Flag, Integer, Real, Text, Choice, AutoOrInteger, Byte, Callback };
 
 // What an option configures: the data reading, the model, the placement of groups and threads,
 // the sync between groups, the engine's run (epochs, evaluation, checkpoints), the sync across the
