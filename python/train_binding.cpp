@@ -18,6 +18,7 @@
 #include "run_options_binding.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/eval_split.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
@@ -132,7 +133,7 @@ bool mentions(const Error& e, const std::string& path) {
 // `sink`. Returns a dict: final (the final metrics line), checkpoint (the path written, "" if
 // none), stopped_early, already_finished, groups, threads_per_group.
 py::dict train(const PyData& train, const py::object& eval_object, const py::dict& options, py::object sink,
-               double poll_s, std::optional<double> eval_fraction) {
+               double poll_s) {
   const PyData* eval_data = eval_object.is_none() ? nullptr : &eval_object.cast<const PyData&>();
   const RunSettings settings = settings_from_options(options, train.hashing());
   TrainConfig config = settings.config;
@@ -143,22 +144,18 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
   DataParts train_rows = train.parts();  // several files: read in order, not joined
   DataView eval_view;
   DataBlock eval_copy;  // the held-out tail when it spans two files
-  if (eval_data) {
-    if (eval_fraction) raise_python(ErrorKind::Value, "eval_data= and eval_fraction= exclude each other: give one");
-    eval_view = eval_data->joined();
-  } else if (!eval_fraction || *eval_fraction > 0.0) {
-    try {
-      std::tie(train_rows, eval_view) = split_eval_tail(train.parts(), eval_fraction.value_or(0.1), eval_copy);
-    } catch (const Error& e) {
-      raise_python(ErrorKind::Value, e);
+  try {
+    check_eval_choice(settings, eval_data != nullptr);
+    if (eval_data) {
+      eval_view = eval_data->joined();
+    } else {
+      std::tie(train_rows, eval_view) = held_out_split(settings, train.parts(), eval_copy);
     }
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
   }
   // eval_fraction= without eval_every=: evaluations along the run (a curve), as the CLI does.
-  if (settings.eval_every) {
-    config.eval_every = *settings.eval_every;
-  } else if (eval_fraction && *eval_fraction > 0.0 && eval_view.rows > 0) {
-    config.eval_every = TrainConfig::default_eval_every(train_rows.rows(), config.epochs);
-  }
+  config.eval_every = run_eval_every(settings, train_rows.rows(), eval_view.rows);
   if (!config.checkpoint_path.empty()) {
     std::vector<std::pair<std::string_view, std::string>> inputs;
     for (const std::string& path : train.paths()) inputs.emplace_back("data", path);
@@ -257,7 +254,7 @@ void check_same_hashing(const TrainedModel& model, const PyData& data) {
 
 void bind_train(py::module_& m) {
   m.def("_train", &train, py::arg("train"), py::arg("eval"), py::arg("options"), py::arg("sink"),
-        py::arg("poll_s") = 0.1, py::arg("eval_fraction") = py::none());
+        py::arg("poll_s") = 0.1);
 
   py::class_<TrainedModel>(m, "_TrainedModel", "A model read from a checkpoint (use shadowsync.load).")
       .def_static("load", [](const std::string& path) {

@@ -322,7 +322,8 @@ def train(data, eval_data=None, **options):
         they come from, with the command line's own options), listed below; rows_per_table,
         hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be 26
         integers, one per table). Each value is checked as `shadowsync train` checks it, with the
-        same message (ValueError "batch= expects an integer in [1, 1048576], got 0").
+        same message (ValueError "batch= expects an integer in [1, 1048576], got 0"); None
+        stands for the option's default.
 
     The GIL is released while training. Ctrl-C (KeyboardInterrupt) stops training at the next
     batch, writes the checkpoint if checkpoint= was given, and raises KeyboardInterrupt.
@@ -333,6 +334,7 @@ def train(data, eval_data=None, **options):
     for key in options:
         if key not in TRAIN_OPTIONS:
             raise _not_offered(key)
+    options = {k: v for k, v in options.items() if v is not None}  # None: the option's default
     for key in ("checkpoint", "resume", "topology", "model"):
         if key in options and isinstance(options[key], os.PathLike):
             options[key] = os.fspath(options[key])
@@ -346,7 +348,6 @@ def train(data, eval_data=None, **options):
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
     verbose = options.pop("verbose", False)
     progress_seconds = options.pop("progress_seconds", 5.0)
-    eval_fraction = options.pop("eval_fraction", None)
 
     train_set = _as_dataset(data, "data", data_options)
     eval_set = None if eval_data is None else _as_dataset(
@@ -370,7 +371,7 @@ def train(data, eval_data=None, **options):
             sink(event)
 
         result = _shadowsync._train(train_set._data, None if eval_set is None else eval_set._data, options,
-                                    paced_sink, poll_s, eval_fraction)
+                                    paced_sink, poll_s)
         rise = result.get("ne_rise")
         if rise is not None:
             warnings.warn(

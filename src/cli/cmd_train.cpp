@@ -19,6 +19,7 @@
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/numa/plan.hpp"
+#include "shadowsync/train/eval_split.hpp"
 #include "shadowsync/train/trainer.hpp"
 #include "stop_signals.hpp"
 #include "teacher_report.hpp"
@@ -75,9 +76,7 @@ void run_train(TrainOptions& o) {
   const std::string metrics = settings.front_end_value<std::string>("metrics", "");
   const bool quiet = settings.front_end_value<bool>("quiet", false);
   const double progress_seconds = settings.front_end_value<double>("progress_seconds", 0.0);
-  if (!eval_data.empty() && settings.eval_fraction) {
-    throw Error("--eval-data and --eval-fraction exclude each other: give one");
-  }
+  check_eval_choice(settings, !eval_data.empty());
   config.validate();
   const mpi::HostSyncConfig host_sync = mpi::HostSyncConfig::from(settings);
   host_sync.validate();
@@ -122,10 +121,8 @@ void run_train(TrainOptions& o) {
     eval_set.emplace(Dataset::open(eval_data, parse, &eval_report));
     if (!eval_set->is_cache() && first_process) std::fprintf(stderr, "%s\n", eval_report.summary().c_str());
     eval = eval_set->view();
-  } else if (settings.eval_fraction && *settings.eval_fraction == 0.0) {
-    train = train_set.parts();  // --eval-fraction 0: train on everything, no evaluation
   } else {
-    std::tie(train, eval) = split_eval_tail(train_set.parts(), settings.eval_fraction.value_or(0.1), eval_copy);
+    std::tie(train, eval) = held_out_split(settings, train_set.parts(), eval_copy);
   }
 
   // A run stopped by a signal without --checkpoint still leaves its state behind.
@@ -133,11 +130,7 @@ void run_train(TrainOptions& o) {
   // Under mpirun: this process's rows, the inter-host sync; only rank 0 reports and checkpoints.
   const bool leader = hosts == nullptr || mpi::prepare_host_run(*hosts, config, host_sync, train, eval, stop_signal_token());
   // --eval-fraction without --eval-every: a held-out curve along the run (this process's rows).
-  if (settings.eval_every) {
-    config.eval_every = *settings.eval_every;
-  } else if (settings.eval_fraction && *settings.eval_fraction > 0 && eval.rows > 0) {
-    config.eval_every = TrainConfig::default_eval_every(train.rows(), config.epochs);
-  }
+  config.eval_every = run_eval_every(settings, train.rows(), eval.rows);
   // Generated data: the teacher's NE on exactly the evaluated rows (one file; not across hosts).
   std::optional<TeacherScore> teacher;
   if (hosts == nullptr && eval_set) teacher = teacher_on_rows(eval_data, eval_set->rows(), 0, eval);
