@@ -346,6 +346,10 @@ def train(data, eval_data=None, **options):
         if not (key == "rows_per_table" and isinstance(value, (list, tuple))):  # 26 sizes: Dataset checks them
             options[key] = _shadowsync._check_option(key, value)
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
+    if data_options and isinstance(data, Dataset):
+        names = ", ".join(f"{k}=" for k in data_options)
+        raise ValueError(f"{names}: apply when data is a path; this Dataset is already read (give them to "
+                         f"Dataset(...) instead)")
     verbose = options.pop("verbose", False)
     progress_seconds = options.pop("progress_seconds", 5.0)
 

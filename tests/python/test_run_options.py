@@ -157,8 +157,15 @@ def test_the_docstring_lists_every_keyword():
 
 def test_pacing_is_said_as_the_cli_says_it_with_keywords(data_dir, capfd):
     """One core per group: rounds paced by training progress, said in the engine's words."""
-    shadowsync.train(data_dir / "train.bin", model="tiny", sync="s-ma", topology="package:2 core:1 pu:1",
-                     max_examples=2000, eval_fraction=0, verbose=True)
+    with pytest.warns(RuntimeWarning, match="synthetic, not this machine"):
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="s-ma", topology="package:2 core:1 pu:1",
+                         max_examples=2000, eval_fraction=0, verbose=True)
     err = capfd.readouterr().err
     assert ("shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: one per 4 "
             "iterations of each group (sync_round_iterations=; sync_interval_ms= 0 runs them back to back)\n") in err
+
+
+def test_data_options_with_a_dataset_are_refused_not_ignored(data_dir):
+    data = shadowsync.Dataset(data_dir / "train.bin")
+    with pytest.raises(ValueError, match=r"^hash_salt=: apply when data is a path"):
+        shadowsync.train(data, model="tiny", hash_salt=3)
