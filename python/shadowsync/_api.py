@@ -31,6 +31,14 @@ def _check_hash_salt(value):
     return _shadowsync._check_option("hash_salt", value)
 
 
+def _check_rows_per_table(value):
+    """rows_per_table= as one size, checked by the table as train() checks it; 26 sizes (a list,
+    tuple or array) are checked one by one when the data is read."""
+    if value is None or isinstance(value, (list, tuple, np.ndarray)):
+        return value
+    return _shadowsync._check_option("rows_per_table", value)
+
+
 def _not_offered(name):
     """The TypeError for a keyword train() does not take; options of the command line only say so."""
     option = _BY_NAME.get(name)
@@ -88,14 +96,14 @@ class Dataset:
                 raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
         else:
             paths = [os.fsdecode(path)]
-        self._data = _shadowsync._Data.from_paths(paths, rows_per_table, _check_hash_salt(hash_salt),
+        self._data = _shadowsync._Data.from_paths(paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
                                                   _shadowsync._check_option("strict", strict),
                                                   delimiter=_shadowsync._check_option("delimiter", delimiter))
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
         self = cls.__new__(cls)
-        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, rows_per_table,
+        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, _check_rows_per_table(rows_per_table),
                                                    _check_hash_salt(hash_salt), hashed)
         return self
 
@@ -343,8 +351,7 @@ def train(data, eval_data=None, **options):
         raise TypeError(f"callback= expects {_BY_NAME['callback']['expected']}, got {callback!r}")
     # Every value checked by the table before anything is read (the engine's options again by _train).
     for key, value in options.items():
-        if not (key == "rows_per_table" and isinstance(value, (list, tuple))):  # 26 sizes: Dataset checks them
-            options[key] = _shadowsync._check_option(key, value)
+        options[key] = _check_rows_per_table(value) if key == "rows_per_table" else _shadowsync._check_option(key, value)
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
     if data_options and isinstance(data, Dataset):
         names = ", ".join(f"{k}=" for k in data_options)

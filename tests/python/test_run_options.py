@@ -169,3 +169,12 @@ def test_data_options_with_a_dataset_are_refused_not_ignored(data_dir):
     data = shadowsync.Dataset(data_dir / "train.bin")
     with pytest.raises(ValueError, match=r"^hash_salt=: apply when data is a path"):
         shadowsync.train(data, model="tiny", hash_salt=3)
+
+
+@pytest.mark.parametrize("rows", [1, 2**30 + 1, "x", 1.5])
+def test_rows_per_table_of_a_dataset_has_trains_message(data_dir, rows):
+    message = re.escape(f"rows_per_table= expects an integer in [2, 1073741824], got {rows!r}")
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        shadowsync.Dataset(data_dir / "train.tsv", rows_per_table=rows)
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        shadowsync.train(data_dir / "train.tsv", rows_per_table=rows)
