@@ -6,13 +6,12 @@
 
 #include <optional>
 
+#include "shadowsync/train/run_options.hpp"
+
 namespace shadowsync::mpi {
 
+// Defaults and ranges as the run option table (shadowsync/train/run_options.hpp) gives them.
 struct HostSyncConfig {
-  static constexpr int kMaxIntervalMs = 60000;
-  static constexpr double kMinTimeoutS = 0.1;
-  static constexpr double kMaxTimeoutS = 86400;
-
   int host_sync_interval_ms = 20;            // round start to round start while training (0 = back to back)
   double host_sync_timeout_s = 20;           // longest wait for one round; then the job is aborted
   double host_first_round_timeout_s = 120;   // the first round also waits for the slowest process to load
@@ -23,8 +22,10 @@ struct HostSyncConfig {
   std::optional<float> host_block_momentum;  // BMUF block momentum across hosts, in [0, 1)
   std::optional<float> host_block_lr;        // BMUF block learning rate across hosts, > 0
 
-  // Throws Error naming the first field out of range.
+  // Throws Error naming the first field out of range (the table's check and message).
   void validate() const;
+  // The settings given to a run (RunSettings::front_end), the defaults for the others.
+  static HostSyncConfig from(const RunSettings& settings);
 };
 
 }  // namespace shadowsync::mpi

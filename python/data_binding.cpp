@@ -246,13 +246,14 @@ bool with_integer_type(const py::array& a, F&& f) {
 }  // namespace
 
 PyData PyData::from_paths(const std::vector<std::string>& paths, const py::object& rows_per_table,
-                          uint64_t hash_salt, bool strict, bool keep_bad_lines) {
+                          uint64_t hash_salt, bool strict, bool keep_bad_lines, char delimiter) {
   if (paths.empty()) raise_python(ErrorKind::Value, "path: expected a path or a non-empty list of paths");
   PyData data;
   data.paths_ = paths;
   for (const std::string& path : paths) data.source_ += (data.source_.empty() ? "" : " + ") + path;
   ParseOptions options;
   options.strict = strict;
+  options.delimiter = delimiter;
   options.keep_bad_lines = keep_bad_lines;
   options.hashing = resolve_hashing(paths, rows_per_table, hash_salt, options);
   data.hashing_ = options.hashing;
@@ -467,7 +468,8 @@ py::array column_view(const T* data, std::vector<py::ssize_t> shape, py::handle 
 void bind_data(py::module_& m) {
   py::class_<PyData>(m, "_Data", "Examples as the engine reads them (use shadowsync.Dataset).")
       .def_static("from_paths", &PyData::from_paths, py::arg("paths"), py::arg("rows_per_table") = py::none(),
-                  py::arg("hash_salt") = 0, py::arg("strict") = false, py::arg("keep_bad_lines") = false)
+                  py::arg("hash_salt") = 0, py::arg("strict") = false, py::arg("keep_bad_lines") = false,
+                  py::arg("delimiter") = '\t')
       .def_static("from_arrays", &PyData::from_arrays, py::arg("numeric"), py::arg("categorical"),
                   py::arg("labels") = py::none(), py::arg("rows_per_table") = py::none(), py::arg("hash_salt") = 0,
                   py::arg("hashed") = false)

@@ -25,9 +25,10 @@ class PyData {
   // Several paths: their rows in order, as Dataset::open_many (the hashing rule applied to the
   // first; caches must all have that hashing).
   // keep_bad_lines (predict's bad_rows="nan"; not with strict): each bad line keeps its place as
-  // a placeholder row, listed by bad_rows(), so rows and data lines align.
+  // a placeholder row, listed by bad_rows(), so rows and data lines align. delimiter: the byte
+  // between the fields of text files (checked by the caller, through the run option table).
   static PyData from_paths(const std::vector<std::string>& paths, const pybind11::object& rows_per_table,
-                           uint64_t hash_salt, bool strict, bool keep_bad_lines = false);
+                           uint64_t hash_salt, bool strict, bool keep_bad_lines = false, char delimiter = '\t');
   // numeric float [n, 13] raw values (NaN = missing; transformed as the parser does);
   // categorical integers [n, 26]: raw 32-bit ids (as the TSV's hex values; negative = missing),
   // hashed here with CategoryHasher(rows_per_table, hash_salt), or with hashed=true already table

@@ -39,6 +39,7 @@ void raise_python(ErrorKind kind, const std::string& message) {
     }
   }
   PyObject* type = kind == ErrorKind::Value ? PyExc_ValueError
+                   : kind == ErrorKind::Type ? PyExc_TypeError
                    : kind == ErrorKind::OS  ? PyExc_OSError
                                             : PyExc_RuntimeError;
   PyErr_SetString(type, message.c_str());

@@ -11,7 +11,7 @@
 
 namespace shadowsync::python {
 
-enum class ErrorKind { Value, OS, Runtime };
+enum class ErrorKind { Value, Type, OS, Runtime };
 
 // The message of `e` with fields spelled as Python keywords ("batch=").
 std::string python_message(const Error& e);

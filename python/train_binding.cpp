@@ -15,8 +15,10 @@
 
 #include "data_binding.hpp"
 #include "errors.hpp"
+#include "run_options_binding.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
+#include "shadowsync/train/eval_split.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
@@ -32,105 +34,18 @@ py::object to_python(const nlohmann::json& j) {
   return py::module_::import("json").attr("loads")(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-[[noreturn]] void bad_option(const std::string& name, const std::string& expected, const py::handle& value) {
-  raise_python(ErrorKind::Value, fmt::format("{}= expects {}, got {}", name, expected, std::string(py::repr(value))));
-}
-
-long long integer_option(const std::string& name, const py::handle& value, long long low, long long high) {
-  if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value)) {
-    bad_option(name, fmt::format("an integer in [{}, {}]", low, high), value);
-  }
-  int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
-  if (overflow != 0 || v < low || v > high) bad_option(name, fmt::format("an integer in [{}, {}]", low, high), value);
-  return v;
-}
-
-uint64_t unsigned_option(const std::string& name, const py::handle& value) {
-  return static_cast<uint64_t>(integer_option(name, value, 0, std::numeric_limits<long long>::max()));
-}
-
-double real_option(const std::string& name, const py::handle& value) {
-  if (!(py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)) || py::isinstance<py::bool_>(value)) {
-    bad_option(name, "a number", value);
-  }
-  const double v = value.cast<double>();
-  if (!std::isfinite(v)) bad_option(name, "a finite number", value);
-  return v;
-}
-
-std::string text_option(const std::string& name, const py::handle& value) {
-  if (!py::isinstance<py::str>(value)) bad_option(name, "a string", value);
-  return value.cast<std::string>();
-}
-
-bool bool_option(const std::string& name, const py::handle& value) {
-  if (!py::isinstance<py::bool_>(value)) bad_option(name, "True or False", value);
-  return value.cast<bool>();
-}
-
-// "auto" or an integer in [1, kMaxCount] (the CLI's --groups / --threads-per-group values).
-int count_option(const std::string& name, const py::handle& value) {
-  if (py::isinstance<py::str>(value) && value.cast<std::string>() == "auto") return 0;
-  if (!py::isinstance<py::int_>(value)) {
-    bad_option(name, fmt::format("'auto' or an integer in [1, {}]", numa::PlacementOptions::kMaxCount), value);
-  }
-  return static_cast<int>(integer_option(name, value, 1, numa::PlacementOptions::kMaxCount));
-}
-
-// The keyword options of shadowsync.train that make the TrainConfig (names as the CLI's flags).
-TrainConfig config_from_options(const py::dict& options, const HashingConfig& hashing) {
-  TrainConfig c;
-  std::string model = "small";
+// The keyword options of shadowsync.train, read through the run option table into RunSettings
+// (one check and message per option), validated as a whole, the model resolved for `hashing`.
+RunSettings settings_from_options(const py::dict& options, const HashingConfig& hashing) {
+  RunSettings settings;
+  for (const auto& [key, value] : options) set_from_python(settings, py::str(key), value);
   try {
-    for (const auto& [key, value] : options) {
-      const std::string name = py::str(key);
-      if (name == "model") model = text_option(name, value);
-      else if (name == "sync") c.sync = SyncMethod::parse(text_option(name, value));
-      else if (name == "topology") c.topology = text_option(name, value);
-      else if (name == "groups") c.placement.groups = count_option(name, value);
-      else if (name == "threads_per_group") c.placement.threads_per_group = count_option(name, value);
-      else if (name == "group_by") {
-        const std::string by = text_option(name, value);
-        if (by == "socket") c.placement.group_by = numa::GroupBy::Socket;
-        else if (by == "numa") c.placement.group_by = numa::GroupBy::Numa;
-        else bad_option(name, "'socket' or 'numa'", value);
-      } else if (name == "oversubscribe") c.placement.oversubscribe = bool_option(name, value);
-      else if (name == "batch") c.batch = static_cast<int>(integer_option(name, value, 1, TrainConfig::kMaxBatch));
-      else if (name == "optimizer") c.optimizer.dense = OptimizerConfig::parse(text_option(name, value));
-      else if (name == "precision") c.precision = parse_precision(text_option(name, value));
-      else if (name == "lr") c.optimizer.lr = static_cast<float>(real_option(name, value));
-      else if (name == "emb_lr") c.optimizer.emb_lr = static_cast<float>(real_option(name, value));
-      else if (name == "epochs") c.epochs = static_cast<int>(integer_option(name, value, 1, 1000000));
-      else if (name == "seed") c.seed = unsigned_option(name, value);
-      else if (name == "sync_every") c.sync_every = static_cast<int>(integer_option(name, value, 1, 1 << 30));
-      else if (name == "sync_interval_ms") {
-        if (py::isinstance<py::str>(value) && value.cast<std::string>() == "auto") c.sync_interval_ms = TrainConfig::kAutoSyncInterval;
-        else if (!py::isinstance<py::int_>(value)) bad_option(name, "'auto' or an integer >= 0", value);
-        else c.sync_interval_ms = static_cast<int>(integer_option(name, value, 0, std::numeric_limits<int>::max()));
-      } else if (name == "sync_threads") c.sync_threads = static_cast<int>(integer_option(name, value, 0, 4096));
-      else if (name == "alpha") c.alpha = static_cast<float>(real_option(name, value));
-      else if (name == "block_momentum") c.block_momentum = static_cast<float>(real_option(name, value));
-      else if (name == "block_lr") c.block_lr = static_cast<float>(real_option(name, value));
-      else if (name == "classic_momentum") c.nesterov = !bool_option(name, value);
-      else if (name == "eval_every") c.eval_every = unsigned_option(name, value);
-      else if (name == "checkpoint_every") c.checkpoint_every = unsigned_option(name, value);
-      else if (name == "checkpoint") c.checkpoint_path = text_option(name, value);
-      else if (name == "resume") c.resume_path = text_option(name, value);
-      else if (name == "max_examples") c.max_examples = unsigned_option(name, value);
-      else if (name == "deterministic") c.deterministic = bool_option(name, value);
-      else raise_python(ErrorKind::Value, fmt::format("unknown option {}=", name));
-    }
-    c.validate();
+    settings.config.validate();
+    settings.config.model = ModelConfig::resolve(settings.model, hashing);
   } catch (const Error& e) {
     raise_python(ErrorKind::Value, e);
   }
-  try {
-    c.model = ModelConfig::resolve(model, hashing);
-  } catch (const Error& e) {
-    raise_python(ErrorKind::Value, e);
-  }
-  return c;
+  return settings;
 }
 
 // Hears the engine on the run() thread: takes the GIL for each call, hands reports to `sink`
@@ -149,6 +64,7 @@ class PythonObserver final : public TrainObserver {
   }
   void on_pacing(const PacingReport& pacing) override {
     send(nlohmann::json{{"event", "pacing"},
+                        {"message", python_message(Error(pacing_message(pacing)))},
                         {"round_iterations", pacing.round_iterations},
                         {"examples_per_round", pacing.examples_per_round}});
   }
@@ -217,9 +133,10 @@ bool mentions(const Error& e, const std::string& path) {
 // `sink`. Returns a dict: final (the final metrics line), checkpoint (the path written, "" if
 // none), stopped_early, already_finished, groups, threads_per_group.
 py::dict train(const PyData& train, const py::object& eval_object, const py::dict& options, py::object sink,
-               double poll_s, std::optional<double> eval_fraction) {
+               double poll_s) {
   const PyData* eval_data = eval_object.is_none() ? nullptr : &eval_object.cast<const PyData&>();
-  TrainConfig config = config_from_options(options, train.hashing());
+  const RunSettings settings = settings_from_options(options, train.hashing());
+  TrainConfig config = settings.config;
   if (eval_data && !(eval_data->hashing() == train.hashing())) {
     raise_python(ErrorKind::Value,
                  "eval_data: hashed with other table sizes or salt than the training data (rows_per_table=, hash_salt=)");
@@ -227,20 +144,18 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
   DataParts train_rows = train.parts();  // several files: read in order, not joined
   DataView eval_view;
   DataBlock eval_copy;  // the held-out tail when it spans two files
-  if (eval_data) {
-    if (eval_fraction) raise_python(ErrorKind::Value, "eval_data= and eval_fraction= exclude each other: give one");
-    eval_view = eval_data->joined();
-  } else if (!eval_fraction || *eval_fraction > 0.0) {
-    try {
-      std::tie(train_rows, eval_view) = split_eval_tail(train.parts(), eval_fraction.value_or(0.1), eval_copy);
-    } catch (const Error& e) {
-      raise_python(ErrorKind::Value, e);
+  try {
+    check_eval_choice(settings, eval_data != nullptr);
+    if (eval_data) {
+      eval_view = eval_data->joined();
+    } else {
+      std::tie(train_rows, eval_view) = held_out_split(settings, train.parts(), eval_copy);
     }
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
   }
   // eval_fraction= without eval_every=: evaluations along the run (a curve), as the CLI does.
-  if (eval_fraction && *eval_fraction > 0.0 && eval_view.rows > 0 && !options.contains("eval_every")) {
-    config.eval_every = TrainConfig::default_eval_every(train_rows.rows(), config.epochs);
-  }
+  config.eval_every = run_eval_every(settings, train_rows.rows(), eval_view.rows);
   if (!config.checkpoint_path.empty()) {
     std::vector<std::pair<std::string_view, std::string>> inputs;
     for (const std::string& path : train.paths()) inputs.emplace_back("data", path);
@@ -339,7 +254,7 @@ void check_same_hashing(const TrainedModel& model, const PyData& data) {
 
 void bind_train(py::module_& m) {
   m.def("_train", &train, py::arg("train"), py::arg("eval"), py::arg("options"), py::arg("sink"),
-        py::arg("poll_s") = 0.1, py::arg("eval_fraction") = py::none());
+        py::arg("poll_s") = 0.1);
 
   py::class_<TrainedModel>(m, "_TrainedModel", "A model read from a checkpoint (use shadowsync.load).")
       .def_static("load", [](const std::string& path) {

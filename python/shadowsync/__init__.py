@@ -2,6 +2,7 @@
 
 Data:       Dataset(path) or Dataset.from_arrays(numeric, categorical, labels)
 Training:   train(data, eval_data=None, **options) -> Model   (options as the CLI's flags)
+Options:    RUN_OPTIONS, the table of run options shared with `shadowsync train`
 Models:     Model.evaluate(data), Model.predict(data), Model.save(path); load(path)
 Synthetic:  generate(path, rows, seed) writes Criteo-format TSV with a known optimum
 Curves:     plot_metrics(paths, out) draws training curves of --metrics files (gnuplot)
@@ -10,11 +11,11 @@ sklearn:    ShadowSyncClassifier (shadowsync.sklearn; needs scikit-learn)
 See docs/python.md.
 """
 
-from ._api import Dataset, Model, generate, load, plot_metrics, train, TRAIN_OPTIONS
+from ._api import Dataset, Model, generate, load, plot_metrics, train, RUN_OPTIONS, TRAIN_OPTIONS
 
 __version__ = "0.1.0"
 
-__all__ = ["Dataset", "Model", "ShadowSyncClassifier", "generate", "load", "plot_metrics", "train", "TRAIN_OPTIONS",
+__all__ = ["Dataset", "Model", "ShadowSyncClassifier", "generate", "load", "plot_metrics", "train", "RUN_OPTIONS", "TRAIN_OPTIONS",
            "__version__"]
 
 

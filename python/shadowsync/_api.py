@@ -1,7 +1,6 @@
 """The low-level API: Dataset, train, Model, load, generate, plot_metrics (mirrors
 `shadowsync train/eval/predict/gen/plot`)."""
 
-import numbers
 import os
 import shutil
 import sys
@@ -13,32 +12,50 @@ import numpy as np
 
 from . import _shadowsync
 
-# The keyword options of train() that configure the run, named as the CLI's flags
-# (--threads-per-group -> threads_per_group).
-TRAIN_OPTIONS = (
-    "model", "sync", "topology", "groups", "threads_per_group", "group_by", "oversubscribe", "batch",
-    "optimizer", "precision", "lr", "emb_lr", "epochs", "seed", "sync_every", "sync_interval_ms", "sync_threads",
-    "alpha", "block_momentum", "block_lr", "classic_momentum", "eval_every", "checkpoint",
-    "checkpoint_every", "resume", "max_examples", "deterministic",
-)
-# Options about the data (used when `data` is a path) and the Python side of a run.
-_DATA_OPTIONS = ("rows_per_table", "hash_salt", "strict")
-_RUN_OPTIONS = ("eval_fraction", "callback", "verbose", "progress_seconds")
+# The run option table of the library (shared with `shadowsync train`): one dict per option with
+# name, type, layer, front_ends ("cli", "python", "mpi"), default, expected and help.
+RUN_OPTIONS = tuple(_shadowsync._run_options())
+_BY_NAME = {o["name"]: o for o in RUN_OPTIONS}
+# The keyword options of train(), named as the CLI's flags (--threads-per-group ->
+# threads_per_group); data and eval_data are its arguments.
+TRAIN_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS
+                      if "python" in o["front_ends"] and o["name"] not in ("data", "eval_data"))
+# Options about reading the data (used when `data` is a path).
+_DATA_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS if o["layer"] == "data" and o["name"] in TRAIN_OPTIONS
+                      and o["name"] != "eval_fraction")
 _METRICS_EVENTS = ("progress", "eval", "final")
-_MAX_SALT = 2**64 - 1
 
 
 def _check_hash_salt(value):
     """hash_salt= as the engine takes it: an integer in [0, 2^64 - 1] (ValueError otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= _MAX_SALT:
-        raise ValueError(f"hash_salt= expects an integer in [0, {_MAX_SALT}], got {value!r}")
-    return int(value)
+    return _shadowsync._check_option("hash_salt", value)
+
+
+def _check_rows_per_table(value):
+    """rows_per_table= as one size, checked by the table as train() checks it; 26 sizes (a list,
+    tuple or array) are checked one by one when the data is read."""
+    if value is None or isinstance(value, (list, tuple, np.ndarray)):
+        return value
+    return _shadowsync._check_option("rows_per_table", value)
+
+
+def _not_offered(name):
+    """The TypeError for a keyword train() does not take; options of the command line only say so."""
+    option = _BY_NAME.get(name)
+    message = f"train() got an unexpected keyword argument {name!r}"
+    if option is None:
+        return TypeError(message)
+    if option["layer"] == "hosts":
+        return TypeError(f"{message}: {name}= sets the sync across the processes of a run under mpirun, which "
+                         f"only the command line starts (mpirun ... shadowsync train --{name.replace('_', '-')})")
+    return TypeError(f"{message}: {name}= is an option of the command line only "
+                     f"(shadowsync train --{name.replace('_', '-')})")
 
 
 class Dataset:
     """Examples the engine trains on, evaluates and predicts.
 
-    Dataset(path, rows_per_table=None, hash_salt=0, strict=False)
+    Dataset(path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t")
         A Criteo TSV or a binary cache (from `shadowsync convert`), read by the same data
         library as the CLI, with the CLI's hashing rule: rows_per_table/hash_salt when given,
         else a cache's own hashing, else (text files) tables sized to the data: twice the rows
@@ -51,6 +68,7 @@ class Dataset:
         joined (the hashing rule applies to the first; the others must match it). Training,
         evaluate and predict read the files in place; the labels / numeric / categorical arrays
         of several files are one copy that joins them, made when first asked for.
+        delimiter: the byte between the fields of text files ("\t", also "tab"; or "," for CSV).
 
     Dataset.from_arrays(numeric, categorical, labels=None, rows_per_table=None, hash_salt=0,
                         hashed=False)
@@ -71,19 +89,21 @@ class Dataset:
         what was expected.
     """
 
-    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False):
+    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t"):
         if isinstance(path, (list, tuple)):
             paths = [os.fsdecode(p) for p in path]
             if not paths:
                 raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
         else:
             paths = [os.fsdecode(path)]
-        self._data = _shadowsync._Data.from_paths(paths, rows_per_table, _check_hash_salt(hash_salt), strict)
+        self._data = _shadowsync._Data.from_paths(paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
+                                                  _shadowsync._check_option("strict", strict),
+                                                  delimiter=_shadowsync._check_option("delimiter", delimiter))
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
         self = cls.__new__(cls)
-        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, rows_per_table,
+        self._data = _shadowsync._Data.from_arrays(numeric, categorical, labels, _check_rows_per_table(rows_per_table),
                                                    _check_hash_salt(hash_salt), hashed)
         return self
 
@@ -282,8 +302,7 @@ def _print_event(event):
     elif kind == "checkpoint":
         print(f"checkpoint at {event['examples']} examples: {event['path']}", file=sys.stderr)
     elif kind == "pacing":
-        print(f"shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: "
-              f"one per {event['round_iterations']} iterations of each group", file=sys.stderr)
+        print(event["message"], file=sys.stderr)
 
 
 def _defined(value):
@@ -307,14 +326,12 @@ def train(data, eval_data=None, **options):
         (default 0.1, as the CLI; 0 = train on every row) of data is held out for evaluation;
         eval_fraction= given without eval_every= evaluates 8 times along the run (a curve), and
         a run of several epochs whose held-out NE rose again warns (UserWarning).
-    options: the CLI's option names with underscores (see TRAIN_OPTIONS): model="small",
-        sync="s-pa", groups="auto", threads_per_group="auto", batch=128, precision="fp32" (or
-        "bf16" on CPUs with AVX512_BF16 or AMX), lr=, emb_lr=, epochs=1,
-        seed=1, sync_every=10, checkpoint=path, resume=path, deterministic=False, max_examples=,
-        eval_every=, topology=, ...; for a path: rows_per_table=, hash_salt=, strict=.
-    callback: called with a dict at each progress report, evaluation and at the end (the keys
-        of the CLI's --metrics JSON lines); progress_seconds: seconds between progress reports
-        (default 5; 0 = none); verbose=True prints them to stderr (nothing is printed otherwise).
+    options: the CLI's option names with underscores (TRAIN_OPTIONS; RUN_OPTIONS is the table
+        they come from, with the command line's own options), listed below; rows_per_table,
+        hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be 26
+        integers, one per table). Each value is checked as `shadowsync train` checks it, with the
+        same message (ValueError "batch= expects an integer in [1, 1048576], got 0"); None
+        stands for the option's default.
 
     The GIL is released while training. Ctrl-C (KeyboardInterrupt) stops training at the next
     batch, writes the checkpoint if checkpoint= was given, and raises KeyboardInterrupt.
@@ -322,23 +339,26 @@ def train(data, eval_data=None, **options):
     OSError (files), RuntimeError (a diverged run). The result dict of the run (final metrics
     line, checkpoint written, stopped_early) is Model.result.
     """
-    unknown = [k for k in options if k not in TRAIN_OPTIONS + _DATA_OPTIONS + _RUN_OPTIONS]
-    if unknown:
-        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
-    data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
-    if "hash_salt" in data_options:
-        data_options["hash_salt"] = _check_hash_salt(data_options["hash_salt"])
-    callback = options.pop("callback", None)
-    verbose = bool(options.pop("verbose", False))
-    progress_seconds = options.pop("progress_seconds", 5.0)
-    eval_fraction = options.pop("eval_fraction", None)
-    if eval_fraction is not None and not (0.0 <= float(eval_fraction) < 1.0):
-        raise ValueError(f"eval_fraction= expects a number in [0, 1), got {eval_fraction!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError("callback= expects a callable taking a dict")
+    for key in options:
+        if key not in TRAIN_OPTIONS:
+            raise _not_offered(key)
+    options = {k: v for k, v in options.items() if v is not None}  # None: the option's default
     for key in ("checkpoint", "resume", "topology", "model"):
         if key in options and isinstance(options[key], os.PathLike):
             options[key] = os.fspath(options[key])
+    callback = options.pop("callback", None)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback= expects {_BY_NAME['callback']['expected']}, got {callback!r}")
+    # Every value checked by the table before anything is read (the engine's options again by _train).
+    for key, value in options.items():
+        options[key] = _check_rows_per_table(value) if key == "rows_per_table" else _shadowsync._check_option(key, value)
+    data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
+    if data_options and isinstance(data, Dataset):
+        names = ", ".join(f"{k}=" for k in data_options)
+        raise ValueError(f"{names}: apply when data is a path; this Dataset is already read (give them to "
+                         f"Dataset(...) instead)")
+    verbose = options.pop("verbose", False)
+    progress_seconds = options.pop("progress_seconds", 5.0)
 
     train_set = _as_dataset(data, "data", data_options)
     eval_set = None if eval_data is None else _as_dataset(
@@ -362,7 +382,7 @@ def train(data, eval_data=None, **options):
             sink(event)
 
         result = _shadowsync._train(train_set._data, None if eval_set is None else eval_set._data, options,
-                                    paced_sink, poll_s, eval_fraction)
+                                    paced_sink, poll_s)
         rise = result.get("ne_rise")
         if rise is not None:
             warnings.warn(
@@ -402,3 +422,35 @@ def plot_metrics(paths, out):
     out = os.fsdecode(out)
     _shadowsync._plot_metrics(paths, out)
     return out
+
+
+def _python_default(option):
+    """An option's default as Python writes it (the table has the command line's text)."""
+    text, kind = option["default"], option["type"]
+    if option["name"] == "progress_seconds":
+        return "5.0"
+    if not text:
+        return "None"
+    if kind == "bool":
+        return str(text == "true")
+    if kind == "byte":
+        return repr("\t") if text == "tab" else repr(text)
+    if kind in ("int", "float") or (kind == "auto|int" and text != "auto"):
+        return text
+    return repr(text)
+
+
+def _options_doc():
+    """The keyword options of train(), from the run option table."""
+    lines = ["", "    Keyword options (default; what a value must be):"]
+    for option in RUN_OPTIONS:
+        if option["name"] not in TRAIN_OPTIONS:
+            continue
+        lines.append(f"      {option['name']}={_python_default(option)} ({option['expected']}): {option['help']}")
+    cli_only = [o["name"] for o in RUN_OPTIONS if "python" not in o["front_ends"]]
+    lines.append(f"    Options of the command line only (TypeError here): {', '.join(cli_only)}.")
+    return "\n".join(lines) + "\n"
+
+
+train.__doc__ += _options_doc()
+

@@ -230,7 +230,7 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = 39
         options = dict(model=self.model, sync=self.sync, groups=self.groups, threads_per_group=self.threads_per_group,
                        batch=self.batch, epochs=self.epochs, seed=self.seed, sync_every=self.sync_every,
-                       deterministic=self.deterministic, eval_fraction=0.0, verbose=self.verbose)
+                       deterministic=self.deterministic, eval_fraction=0.0, verbose=bool(self.verbose))
         if self.lr is not None:
             options["lr"] = float(self.lr)
         if self.emb_lr is not None:

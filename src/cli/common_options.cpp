@@ -1,5 +1,5 @@
-// The options several commands share: --rows-per-table (range checked by the data library),
-// --delimiter (checked by the data library), and the "reading i/N: FILE" progress callback.
+// The options several commands share: --rows-per-table and --delimiter (read through the run
+// option table, as `train` reads them), and the "reading i/N: FILE" progress callback.
 #include "common_options.hpp"
 
 #include <fmt/format.h>
@@ -8,55 +8,34 @@
 #include <optional>
 #include <string>
 
-#include "shadowsync/data/criteo_reader.hpp"
+#include "run_option_flags.hpp"
 #include "shadowsync/data/hashing.hpp"
+#include "shadowsync/train/run_options.hpp"
 
 namespace shadowsync::cli {
 
 CLI::Option* add_rows_per_table(CLI::App& cmd, std::optional<uint64_t>& rows,
                                 const std::string& description) {
-  const CLI::Validator in_range(
-      [](std::string& input) {
-        uint64_t value = 0;
-        const bool read = CLI::detail::lexical_cast(input, value);
-        return rows_per_table_problem(read ? std::optional<uint64_t>(value) : std::nullopt, input);
-      },
-      fmt::format("UINT in [{} - {}]", HashingConfig::kMinRowsPerTable,
-                  HashingConfig::kMaxRowsPerTable));
+  const RunOption& option = run_option("rows_per_table");
   return cmd
-      .add_option("--rows-per-table", rows,
-                  fmt::format("{} ({} to {})", description, HashingConfig::kMinRowsPerTable,
-                              HashingConfig::kMaxRowsPerTable))
-      ->check([](const std::string& value) {
-        return value.starts_with('-') ? std::string("must be a non-negative integer")
-                                      : std::string();
-      })
-      ->check(in_range);
+      .add_option_function<std::string>(
+          "--rows-per-table",
+          [&rows, &option](const std::string& text) { rows = std::get<uint64_t>(option.parse_text(text)); },
+          fmt::format("{} ({} to {})", description, HashingConfig::kMinRowsPerTable, HashingConfig::kMaxRowsPerTable))
+      ->type_name(flag_type_name(option));
 }
-
-namespace {
-// The byte a --delimiter value stands for, or nullopt when it is not one byte.
-std::optional<char> delimiter_byte(const std::string& value) {
-  if (value == "tab" || value == "\\t") return '\t';
-  if (value.size() != 1) return std::nullopt;
-  return value.front();
-}
-}  // namespace
 
 CLI::Option* add_delimiter(CLI::App& cmd, char& delimiter) {
+  const RunOption& option = run_option("delimiter");
   return cmd
       .add_option_function<std::string>(
           "--delimiter",
-          [&delimiter](const std::string& value) { delimiter = *delimiter_byte(value); },
-          "byte between the fields of text input: tab (the default; also 'tab' or '\\t') or ',' "
-          "for CSV")
-      ->check([](const std::string& value) {
-        const std::optional<char> byte = delimiter_byte(value);
-        if (!byte) {
-          return fmt::format("'{}' is not one byte (a tab, the default, or ',' for CSV)", value);
-        }
-        return delimiter_problem(*byte);
-      });
+          [&delimiter, &option](const std::string& text) {
+            delimiter = std::get<std::string>(option.parse_text(text)).front();
+          },
+          option.help)
+      ->type_name(flag_type_name(option))
+      ->default_str(option.default_text);
 }
 
 OpeningFile print_reading_file(bool quiet) {

@@ -12,18 +12,19 @@
 
 namespace shadowsync::cli {
 
-// Adds --rows-per-table to `cmd`, storing into `rows` (left empty when not given). The range
-// [HashingConfig::kMinRowsPerTable, kMaxRowsPerTable] is checked by the data library
-// (rows_per_table_problem); a value outside it, or not a non-negative integer, is a usage error
-// naming the option and the range (exit status 2):
-//   --rows-per-table: Value 1 not in range 2 to 1073741824
+// Adds --rows-per-table to `cmd`, storing into `rows` (left empty when not given). The value is
+// read through the run option table (shadowsync/train/run_options.hpp), as `train` reads it: a
+// value outside [HashingConfig::kMinRowsPerTable, kMaxRowsPerTable], or not an integer, throws
+// Error naming the field (exit status 2):
+//   --rows-per-table expects an integer in [2, 1073741824], got 1
 // The help line is `description` followed by the range, "(2 to 1073741824)".
 CLI::Option* add_rows_per_table(CLI::App& cmd, std::optional<uint64_t>& rows,
                                 const std::string& description);
 
-// Adds --delimiter to `cmd`, storing the byte into `delimiter` (default tab). Accepts one byte
-// ("," for CSV), or "tab" / "\t" for a tab; anything else is a usage error naming the option
-// (exit status 2), e.g. "--delimiter: '-' cannot separate Criteo fields (...)".
+// Adds --delimiter to `cmd`, storing the byte into `delimiter` (default tab), read through the run
+// option table as `train` reads it. Accepts one byte ("," for CSV), or "tab" / "\t" for a tab;
+// anything else throws Error naming the field (exit status 2), e.g. "--delimiter expects one
+// byte (...), got '-': '-' cannot separate Criteo fields (...)".
 CLI::Option* add_delimiter(CLI::App& cmd, char& delimiter);
 
 // The callback commands give Dataset::open_many to name each file as it is read: with several

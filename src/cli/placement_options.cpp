@@ -1,31 +1,19 @@
-// parse_count_option / parse_group_by: the placement option values of the command line.
+// parse_count_option / parse_group_by: the placement option values of the command line, read
+// through the run option table (one check and message with `shadowsync train`).
 #include "placement_options.hpp"
 
-#include <fmt/format.h>
-
-#include <charconv>
-
-#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/run_options.hpp"
 
 namespace shadowsync::cli {
 
 int parse_count_option(std::string_view field_name, const std::string& value) {
-  constexpr int kMaxCount = numa::PlacementOptions::kMaxCount;
-  if (value == "auto") return 0;
-  int result = 0;
-  const char* end = value.data() + value.size();
-  const auto [ptr, error] = std::from_chars(value.data(), end, result);
-  if (value.empty() || error != std::errc() || ptr != end || result < 1 || result > kMaxCount) {
-    throw Error(fmt::format("{}: '{}' is not valid; expected 'auto' or a positive integer (1..{})",
-                            field(field_name), value, kMaxCount));
-  }
-  return result;
+  const OptionValue v = run_option(field_name).parse_text(value);
+  return std::holds_alternative<std::string>(v) ? 0 : static_cast<int>(std::get<uint64_t>(v));
 }
 
 numa::GroupBy parse_group_by(const std::string& value) {
-  if (value == "socket") return numa::GroupBy::Socket;
-  if (value == "numa") return numa::GroupBy::Numa;
-  throw Error(fmt::format("{}: '{}' is not valid; expected 'socket' or 'numa'", field("group_by"), value));
+  return std::get<std::string>(run_option("group_by").parse_text(value)) == "numa" ? numa::GroupBy::Numa
+                                                                                    : numa::GroupBy::Socket;
 }
 
 }  // namespace shadowsync::cli

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "flag_names.hpp"
 #include "quality_text.hpp"
+#include "shadowsync/core/error.hpp"
 
 namespace shadowsync::cli {
 
@@ -16,10 +18,7 @@ void TrainReporter::on_warning(const std::string& message) {
 
 void TrainReporter::on_pacing(const PacingReport& pacing) {
   // The final summary says what was achieved (the sync gap).
-  printer_.print_line(fmt::format("shadow sync: no spare processing unit for the sync thread, rounds paced by training "
-                                  "progress: one per {} iterations of each group (--sync-round-iterations; "
-                                  "--sync-interval-ms 0 runs them back to back)",
-                                  pacing.round_iterations));
+  printer_.print_line(spell_fields(pacing_message(pacing), flag_for_field));
 }
 
 void TrainReporter::on_progress(const TrainReport& report) {

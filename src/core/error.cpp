@@ -43,6 +43,10 @@ std::string field(std::string_view name) {
   return out;
 }
 
+std::string spell_fields(const std::string& marked, const std::function<std::string(std::string_view)>& spell) {
+  return render(marked, spell);
+}
+
 Error::Error(const std::string& message) : std::runtime_error(render(message, plain)), marked_(message) {}
 
 std::string Error::message(const std::function<std::string(std::string_view)>& spell) const {

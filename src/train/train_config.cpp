@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/train/run_options.hpp"
 
 namespace shadowsync {
 
@@ -45,25 +46,18 @@ uint64_t TrainConfig::default_eval_every(uint64_t train_rows, int epochs) {
 }
 
 void TrainConfig::validate() const {
-  if (batch < 1 || batch > kMaxBatch) {
-    throw Error(field("batch") + ": " + std::to_string(batch) + " is not in [1, " + std::to_string(kMaxBatch) + "]");
-  }
-  if (epochs < 1) throw Error(field("epochs") + " must be at least 1, got " + std::to_string(epochs));
-  if (sync_every < 1) throw Error(field("sync_every") + " must be at least 1, got " + std::to_string(sync_every));
-  if (sync_interval_ms < 0 && sync_interval_ms != kAutoSyncInterval) {
-    throw Error(field("sync_interval_ms") + " must be auto or 0 or more, got " + std::to_string(sync_interval_ms));
-  }
-  if (sync_round_iterations < 1) {
-    throw Error(field("sync_round_iterations") + " must be at least 1, got " + std::to_string(sync_round_iterations));
-  }
-  if (sync_threads < 0) throw Error(field("sync_threads") + " must be 0 (one per group) or more");
-  if (!(optimizer.lr > 0)) throw Error(field("lr") + " must be positive");
-  if (!(optimizer.emb_lr > 0)) throw Error(field("emb_lr") + " must be positive");
-  if (alpha && !(*alpha > 0 && *alpha <= 1)) throw Error(field("alpha") + " must be in (0, 1]");
-  if (block_momentum && !(*block_momentum >= 0 && *block_momentum < 1)) {
-    throw Error(field("block_momentum") + " must be in [0, 1)");
-  }
-  if (block_lr && !(*block_lr > 0)) throw Error(field("block_lr") + " must be positive");
+  // The ranges are the run option table's (run_options.cpp): one check, one message.
+  check_in_range("batch", batch);
+  check_in_range("epochs", epochs);
+  check_in_range("sync_every", sync_every);
+  if (sync_interval_ms != kAutoSyncInterval) check_in_range("sync_interval_ms", sync_interval_ms);
+  check_in_range("sync_round_iterations", sync_round_iterations);
+  check_in_range("sync_threads", sync_threads);
+  check_in_range("lr", optimizer.lr);
+  check_in_range("emb_lr", optimizer.emb_lr);
+  if (alpha) check_in_range("alpha", *alpha);
+  if (block_momentum) check_in_range("block_momentum", *block_momentum);
+  if (block_lr) check_in_range("block_lr", *block_lr);
   if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
     throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "

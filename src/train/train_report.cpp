@@ -1,9 +1,20 @@
-// TrainReport's JSON form: the object of one metrics line (front ends add "config").
+// TrainReport's JSON form: the object of one metrics line (front ends add "config"); the pacing
+// message front ends show.
 #include <cmath>
 
 #include "shadowsync/train/train_report.hpp"
 
+#include "shadowsync/core/error.hpp"
+#include "shadowsync/train/train_observer.hpp"
+
 namespace shadowsync {
+
+std::string pacing_message(const PacingReport& pacing) {
+  return "shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: one per " +
+         std::to_string(pacing.round_iterations) + " iterations of each group (" + field("sync_round_iterations") +
+         "; " + field("sync_interval_ms") + " 0 runs them back to back)";
+}
+
 namespace {
 
 nlohmann::json optional_number(const std::optional<double>& value) {

@@ -211,12 +211,13 @@ TEST(TrainCommand, OptionRangesHaveShortClearMessages) {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {"--batch 0", "--batch: 0 is not in [1, 1048576]"},
-      {"--batch 2147483647", "--batch: 2147483647 is not in [1, 1048576]"},
-      {"--progress-seconds -1", "--progress-seconds: -1 is not a finite number of seconds >= 0"},
-      {"--progress-seconds nan", "--progress-seconds: nan is not a finite number of seconds >= 0"},
-      {"--progress-seconds inf", "--progress-seconds: inf is not a finite number of seconds >= 0"},
-      {"--eval-fraction 1", "--eval-fraction: 1 is not in [0, 1)"},
+      {"--batch 0", "--batch expects an integer in [1, 1048576], got 0"},
+      {"--batch 2147483647", "--batch expects an integer in [1, 1048576], got 2147483647"},
+      {"--batch 99999999999999999999999", "--batch expects an integer in [1, 1048576], got 99999999999999999999999"},
+      {"--progress-seconds -1", "--progress-seconds expects a number >= 0, got -1"},
+      {"--progress-seconds nan", "--progress-seconds expects a number >= 0, got nan"},
+      {"--progress-seconds inf", "--progress-seconds expects a number >= 0, got inf"},
+      {"--eval-fraction 1", "--eval-fraction expects a number in [0, 1), got 1"},
       {"--rows-per-table 1073741824 --model small", "not enough memory: this run needs about"},
   };
   for (const Case& c : cases) {

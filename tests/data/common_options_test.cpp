@@ -65,12 +65,12 @@ std::optional<uint64_t> parse_rows(const std::string& args) {
   return rows;
 }
 
-// The CLI11 error message of parsing `args`, or "" when it parses.
+// The error message of parsing `args` as the CLI prints it, or "" when it parses.
 std::string parse_error(const std::string& args) {
   try {
     parse_rows(args);
-  } catch (const CLI::ParseError& e) {
-    return e.what();
+  } catch (const Error& e) {
+    return e.message(as_cli_flag);
   }
   return "";
 }
@@ -83,14 +83,13 @@ TEST(AddRowsPerTable, StoresValuesInRangeAndNothingWhenAbsent) {
 }
 
 TEST(AddRowsPerTable, RefusesOutsideTheRangeNamingTheOption) {
-  EXPECT_EQ(parse_error("--rows-per-table 1"), "--rows-per-table: Value 1 not in range 2 to 1073741824");
-  EXPECT_EQ(parse_error("--rows-per-table 1073741825"),
-            "--rows-per-table: Value 1073741825 not in range 2 to 1073741824");
-  EXPECT_EQ(parse_error("--rows-per-table 4294967296"),
-            "--rows-per-table: Value 4294967296 not in range 2 to 1073741824");
-  EXPECT_EQ(parse_error("--rows-per-table abc"),
-            "--rows-per-table: Value abc not in range 2 to 1073741824");
-  EXPECT_EQ(parse_error("--rows-per-table -3"), "--rows-per-table: must be a non-negative integer");
+  // The run option table's message, as `train --rows-per-table` and Python's rows_per_table= say it.
+  const std::string expects = "--rows-per-table expects an integer in [2, 1073741824], got ";
+  EXPECT_EQ(parse_error("--rows-per-table 1"), expects + "1");
+  EXPECT_EQ(parse_error("--rows-per-table 1073741825"), expects + "1073741825");
+  EXPECT_EQ(parse_error("--rows-per-table 4294967296"), expects + "4294967296");
+  EXPECT_EQ(parse_error("--rows-per-table abc"), expects + "'abc'");
+  EXPECT_EQ(parse_error("--rows-per-table -3"), expects + "-3");
 }
 
 TEST(AddRowsPerTable, HelpShowsTheRange) {
@@ -99,7 +98,7 @@ TEST(AddRowsPerTable, HelpShowsTheRange) {
   cli::add_rows_per_table(app, rows, "rows of every table");
   const std::string help = app.help();
   EXPECT_NE(help.find("rows of every table (2 to 1073741824)"), std::string::npos) << help;
-  EXPECT_NE(help.find("UINT in [2 - 1073741824]"), std::string::npos) << help;
+  EXPECT_NE(help.find("INT in [2, 1073741824]"), std::string::npos) << help;
 }
 
 }  // namespace

@@ -26,15 +26,15 @@ TEST(HostSyncConfig, DefaultsAreValid) { EXPECT_EQ(error_of([](HostSyncConfig&) 
 
 TEST(HostSyncConfig, EachSettingOutOfRangeIsRefusedByItsField) {
   EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_sync_interval_ms = -1; }),
-            "host_sync_interval_ms: -1 is not a number of milliseconds in [0, 60000]");
+            "host_sync_interval_ms expects an integer in [0, 60000], got -1");
   EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_sync_timeout_s = 0; }),
-            "host_sync_timeout_s: 0 is not a number of seconds in [0.1, 86400]");
+            "host_sync_timeout_s expects a number in [0.1, 86400], got 0");
   EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_first_round_timeout_s = 1e9; }),
-            "host_first_round_timeout_s: 1000000000 is not a number of seconds in [0.1, 86400]");
-  EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_alpha = 1.5f; }), "host_alpha must be in (0, 1], got 1.5");
+            "host_first_round_timeout_s expects a number in [0.1, 86400], got 1000000000");
+  EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_alpha = 1.5f; }), "host_alpha expects a number in (0, 1], got 1.5");
   EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_block_momentum = 1.0f; }),
-            "host_block_momentum must be in [0, 1), got 1");
-  EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_block_lr = 0.0f; }), "host_block_lr must be positive, got 0");
+            "host_block_momentum expects a number in [0, 1), got 1");
+  EXPECT_EQ(error_of([](HostSyncConfig& c) { c.host_block_lr = 0.0f; }), "host_block_lr expects a number > 0, got 0");
 }
 
 TEST(HostSyncConfig, TheErrorMarksTheFieldForEachFrontEnd) {
@@ -45,7 +45,7 @@ TEST(HostSyncConfig, TheErrorMarksTheFieldForEachFrontEnd) {
     FAIL() << "not refused";
   } catch (const Error& e) {
     EXPECT_EQ(e.message([](std::string_view f) { return "<" + std::string(f) + ">"; }),
-              "<host_sync_timeout_s>: 0 is not a number of seconds in [0.1, 86400]");
+              "<host_sync_timeout_s> expects a number in [0.1, 86400], got 0");
   }
 }
 

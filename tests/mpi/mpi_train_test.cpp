@@ -551,10 +551,10 @@ TEST(MpiTrain, ProcessesGivenDifferentDataAreRefused) {
 TEST(MpiTrain, HostOptionsAreValidatedAndOldEnvironmentVariablesRefused) {
   const RunResult bad = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --host-sync-timeout-s soon");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.output.find("--host-sync-timeout-s: 'soon' is not a number"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("--host-sync-timeout-s expects a number in [0.1, 86400], got 'soon'"), std::string::npos) << bad.output;
   const RunResult alpha = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --host-alpha 2");
   EXPECT_NE(alpha.exit_code, 0);
-  EXPECT_NE(alpha.output.find("--host-alpha must be in (0, 1], got 2"), std::string::npos) << alpha.output;
+  EXPECT_NE(alpha.output.find("--host-alpha expects a number in (0, 1], got 2"), std::string::npos) << alpha.output;
   const RunResult old = test::run_shell_command("SHADOWSYNC_MPI_TIMEOUT_S=3 " + mpirun(2) + " -x SHADOWSYNC_MPI_TIMEOUT_S '" +
                                                 test::shadowsync_exe() + "' train --data '" + data_file() + "'" +
                                                 kModel + " --groups 1 2>&1");

@@ -87,7 +87,7 @@ def test_nothing_printed_unless_verbose(data_dir, capfd):
     (dict(sync="bogus"), r"^sync=: unknown mode 'bogus'"),
     (dict(groups="many"), r"^groups= expects 'auto' or an integer"),
     (dict(sync="s-ma", deterministic=True), r"deterministic="),
-    (dict(lr="fast"), r"^lr= expects a number, got 'fast'$"),
+    (dict(lr="fast"), r"^lr= expects a number > 0, got 'fast'$"),
     (dict(precision="fp16"), r'^precision=: unknown precision "fp16"'),
 ])
 def test_bad_options_raise_value_error_with_keyword_spelling(data_dir, options, message):

@@ -135,7 +135,7 @@ TEST(TrainConfigDefaults, SyncIsShadowProgressAveragingPacedEveryFourIterations)
     c.validate();
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "sync_round_iterations must be at least 1, got 0");
+    EXPECT_STREQ(e.what(), "sync_round_iterations expects an integer in [1, 1073741824], got 0");
   }
 }
 

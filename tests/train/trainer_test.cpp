@@ -487,7 +487,7 @@ TEST(Trainer, EmptyEvaluationDataGivesNoEvaluation) {
 TEST(Trainer, OutOfRangeOptionsAreRefusedUpFront) {
   TrainConfig c = config(SyncMethod::None, kTwoSockets, 1);
   c.batch = 2147483647;
-  EXPECT_NE(error_of([&] { train(c); }).find("--batch: 2147483647 is not in [1, 1048576]"), std::string::npos);
+  EXPECT_NE(error_of([&] { train(c); }).find("--batch expects an integer in [1, 1048576], got 2147483647"), std::string::npos);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ namespace shadowsync {
 
 // Marks `name` as a configuration field inside an error message (see Error::message).
 std::string field(std::string_view name);
+// `marked` (text with field marks, e.g. a run option's help) with every field spelled by `spell`.
+std::string spell_fields(const std::string& marked, const std::function<std::string(std::string_view field)>& spell);
 
 class Error : public std::runtime_error {
  public:

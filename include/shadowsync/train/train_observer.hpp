@@ -23,6 +23,9 @@ struct PacingReport {
   uint64_t examples_per_round = 0;
 };
 
+// What a front end says when a run's rounds are paced by training progress (fields marked).
+std::string pacing_message(const PacingReport& pacing);
+
 struct CheckpointReport {
   std::string path;
   uint64_t examples = 0;
