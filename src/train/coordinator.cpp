@@ -255,8 +255,11 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
       runtime.hold_at(UINT64_MAX);  // a held worker goes on to see the stop
       continue;
     }
-    const bool eval_due = examples >= next_eval;
-    const bool checkpoint_due = examples >= next_checkpoint;
+    // A point at or past the run's target is the end: the final report and checkpoint cover it
+    // (taking it here too, when the last batch lands on it before the workers say they are
+    // finished, evaluated the same model twice).
+    const bool eval_due = examples >= next_eval && next_eval < target;
+    const bool checkpoint_due = examples >= next_checkpoint && next_checkpoint < target;
     if (eval_due || checkpoint_due) {
       // The next points of the grids: one taken late (by more than `every`) does not push the
       // later ones back.
