@@ -151,9 +151,7 @@ void run_train(TrainOptions& o) {
   // Under mpirun: will Ctrl-C leave time to write this process's checkpoint? (tables and their
   // accumulators are nearly all of it.)
   if (leader && hosts != nullptr) {
-    uint64_t checkpoint_bytes = 0;
-    const EmbeddingStore& tables = trainer.embeddings();
-    for (int t = 0; t < kNumSparse; ++t) checkpoint_bytes += (tables.table_floats(t) + tables.rows(t)) * sizeof(float);
+    const uint64_t checkpoint_bytes = trainer.embeddings().state_bytes();
     const double window_s = mpi::stop_window_seconds();
     if (static_cast<double>(checkpoint_bytes) > window_s * static_cast<double>(mpi::kStopWindowBytesPerSecond)) {
       std::fprintf(stderr,

@@ -217,6 +217,8 @@ TEST(EmbeddingStore, RowsArePaddedAndAligned) {
     EXPECT_EQ(store.row_stride(), stride) << dim;
     EXPECT_EQ(store.rows(5), 3u);
     EXPECT_EQ(store.table_floats(5), 3u * stride);
+    // 25 tables of 10 rows and one of 3, each row padded to the stride, plus a float per row.
+    EXPECT_EQ(store.state_bytes(), (25u * 10 + 3) * (stride + 1) * sizeof(float)) << dim;
     for (int t = 0; t < kNumSparse; ++t) {
       EXPECT_EQ(reinterpret_cast<uintptr_t>(store.table_data(t)) % 64, 0u);
       EXPECT_EQ(store.row(t, 2), store.table_data(t) + 2 * stride);

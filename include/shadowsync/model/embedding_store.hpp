@@ -43,6 +43,12 @@ class EmbeddingStore {
 
   // Whole tables, padding included (rows(t) * row_stride() floats), for checkpoints.
   size_t table_floats(int table) const { return rows_[table] * size_t(stride_); }
+  // Bytes of every table (padding included) and its accumulator: what a checkpoint stores of them.
+  uint64_t state_bytes() const {
+    uint64_t bytes = 0;
+    for (int t = 0; t < kNumSparse; ++t) bytes += (table_floats(t) + rows(t)) * sizeof(float);
+    return bytes;
+  }
   float* table_data(int table) { return tables_[table]; }
   const float* table_data(int table) const { return tables_[table]; }
 
