@@ -151,8 +151,8 @@ void Coordinator::check_not_diverged_before_saving() {
   if (watch_.open_window_above(loss, examples, static_cast<uint64_t>(p_.config.batch))) {
     throw loss_divergence_error(examples, watch_.open_window_loss(loss, examples), watch_.open_window_examples(examples));
   }
-  // A window above the limit just before: not a model to keep either.
-  if (watch_.last_window_above()) {
+  // A window above the limit among the last few: not a model to keep either.
+  if (watch_.recent_window_above()) {
     throw loss_divergence_error(examples, watch_.last_window_loss(), watch_.last_window_examples());
   }
   for (const float* replica : p_.state.const_replica_pointers()) {

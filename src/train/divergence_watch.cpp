@@ -31,6 +31,7 @@ bool DivergenceWatch::observe(double loss_sum, uint64_t examples) {
   const double mean = (loss_sum - start_loss_) / static_cast<double>(n);
   start_loss_ = loss_sum;
   start_examples_ = examples;
+  recent_above_ = ((recent_above_ << 1) | (mean > limit_ ? 1u : 0u)) & ((1u << kWindowsToDiverge) - 1);
   if (mean > limit_) {
     last_loss_ = mean;
     last_examples_ = n;

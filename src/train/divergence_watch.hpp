@@ -8,7 +8,10 @@
 // true class with probability 0.001 on average; no healthy run comes near it, while a diverged
 // run's loss is many orders of magnitude above (NE 1e9 and more). The limit is also the bound for
 // an evaluation's log loss, for the last stretch of a run too short for whole windows, and for a
-// checkpoint: none is written while the last window or the open stretch is above it.
+// checkpoint: none is written while one of the last kWindowsToDiverge closed windows or the open
+// stretch is above it. (Not only the last window: an exploded model's loss is spiky, with windows
+// below the limit between the spikes, and where windows end depends on when the coordinator
+// looks; one of the last three was above in every alignment seen.)
 // Not a public header: the coordinator owns one.
 #pragma once
 
@@ -41,8 +44,9 @@ class DivergenceWatch {
   double open_window_loss(double loss_sum, uint64_t examples) const;
   uint64_t open_window_examples(uint64_t examples) const { return examples - start_examples_; }
 
-  // The last closed window was above the limit (the run may still recover; not yet divergence).
-  bool last_window_above() const { return windows_above_ > 0; }
+  // One of the last kWindowsToDiverge closed windows was above the limit (the run may still
+  // recover; not yet divergence): no model to keep.
+  bool recent_window_above() const { return recent_above_ != 0; }
 
   // Mean loss and length of the last window that counted (the evidence for the message).
   double last_window_loss() const { return last_loss_; }
@@ -55,6 +59,7 @@ class DivergenceWatch {
   uint64_t start_examples_ = 0;
   bool started_ = false;
   int windows_above_ = 0;
+  unsigned recent_above_ = 0;  // bit k: the k-th last closed window was above the limit
   double last_loss_ = 0;
   uint64_t last_examples_ = 0;
 };

@@ -29,7 +29,7 @@ TEST(DivergenceWatch, ThreeWindowsInARowAboveTheLimitAreDivergence) {
   EXPECT_FALSE(w.observe(120 * 20.0 + 100 * 20.0, 220)) << "second window above";
   EXPECT_TRUE(w.observe(120 * 20.0 + 200 * 20.0 + 50 * 20.0, 370)) << "third window above";
   EXPECT_DOUBLE_EQ(w.last_window_loss(), 20.0);
-  EXPECT_TRUE(w.last_window_above());
+  EXPECT_TRUE(w.recent_window_above());
   EXPECT_EQ(w.last_window_examples(), 150u);
 }
 
@@ -45,9 +45,9 @@ TEST(DivergenceWatch, AWindowBelowTheLimitStartsTheCountAgain) {
   w.observe(0, 0);
   EXPECT_FALSE(window(50));
   EXPECT_FALSE(window(50));
-  EXPECT_TRUE(w.last_window_above());
+  EXPECT_TRUE(w.recent_window_above());
   EXPECT_FALSE(window(13.8)) << "13.8 is below the limit 13.86";
-  EXPECT_FALSE(w.last_window_above());
+  EXPECT_TRUE(w.recent_window_above()) << "one of the last three windows was above: no model to keep";
   EXPECT_FALSE(window(50));
   EXPECT_FALSE(window(50));
   EXPECT_TRUE(window(14.0));
@@ -55,6 +55,29 @@ TEST(DivergenceWatch, AWindowBelowTheLimitStartsTheCountAgain) {
   DivergenceWatch healthy(0.5, 100);
   healthy.observe(0, 0);
   for (int i = 1; i <= 1000; ++i) EXPECT_FALSE(healthy.observe(i * 100 * 0.69, static_cast<uint64_t>(i) * 100));
+}
+
+// A spiky exploded run (one window above, then windows below) keeps no checkpoint until three
+// windows in a row were below the limit.
+TEST(DivergenceWatch, AWindowAboveBlocksCheckpointsForThreeWindows) {
+  DivergenceWatch w(0.5, 100);
+  double loss = 0;
+  uint64_t examples = 0;
+  auto window = [&](double mean) {
+    loss += 100 * mean;
+    examples += 100;
+    return w.observe(loss, examples);
+  };
+  w.observe(0, 0);
+  EXPECT_FALSE(w.recent_window_above());
+  window(1e20);
+  EXPECT_TRUE(w.recent_window_above());
+  window(1.0);
+  EXPECT_TRUE(w.recent_window_above());
+  window(1.0);
+  EXPECT_TRUE(w.recent_window_above());
+  window(1.0);
+  EXPECT_FALSE(w.recent_window_above()) << "three windows below: the run recovered";
 }
 
 TEST(DivergenceWatch, TheOpenStretchIsJudgedOnItsOwnMean) {
