@@ -82,7 +82,7 @@ HashingConfig resolve_hashing(const std::string& file, const std::optional<uint6
                               const std::optional<uint64_t>& salt) {
   HashingConfig hashing = HashingConfig::uniform();
   if (std::optional<HashingConfig> stored = read_cache_hashing(file)) hashing = *stored;
-  if (rows) hashing.rows.fill(checked_rows_per_table(*rows));
+  if (rows) std::fill(hashing.rows.begin(), hashing.rows.end(), checked_rows_per_table(*rows));
   if (salt) hashing.salt = *salt;
   return hashing;
 }

@@ -20,29 +20,58 @@
 
 namespace shadowsync {
 
-DataBlock::DataBlock(size_t rows)
+namespace {
+void check_widths(const FeatureWidths& w) {
+  if (w.numeric < 0 || w.sparse < 0 || w.multi_hot < 0) {
+    throw Error(fmt::format("DataBlock: negative widths {} numeric, {} categorical, {} multi-hot", w.numeric, w.sparse,
+                            w.multi_hot));
+  }
+}
+}  // namespace
+
+DataBlock::DataBlock(size_t rows, FeatureWidths widths)
     : rows_(rows),
       capacity_(rows),
+      widths_(widths),
       labels_(std::make_unique<float[]>(rows)),
-      numeric_(std::make_unique<float[]>(rows * kNumNumeric)),
-      sparse_(std::make_unique<uint32_t[]>(rows * kNumSparse)) {}
+      numeric_(std::make_unique<float[]>(rows * size_t(widths.numeric))),
+      sparse_(std::make_unique<uint32_t[]>(rows * size_t(widths.sparse))) {
+  check_widths(widths);
+  if (widths.multi_hot > 0) bag_offsets_.assign(rows * size_t(widths.multi_hot) + 1, 0);
+}
 
-DataBlock DataBlock::uninitialized(size_t rows) { return uninitialized(rows, rows); }
+DataBlock DataBlock::uninitialized(size_t rows, FeatureWidths widths) { return uninitialized(rows, rows, widths); }
 
-DataBlock DataBlock::uninitialized(size_t rows, size_t capacity) {
+DataBlock DataBlock::uninitialized(size_t rows, size_t capacity, FeatureWidths widths) {
+  check_widths(widths);
   capacity = std::max(capacity, rows);
   DataBlock block;
   block.rows_ = rows;
   block.capacity_ = capacity;
+  block.widths_ = widths;
   block.labels_ = std::make_unique_for_overwrite<float[]>(capacity);
-  block.numeric_ = std::make_unique_for_overwrite<float[]>(capacity * kNumNumeric);
-  block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(capacity * kNumSparse);
+  block.numeric_ = std::make_unique_for_overwrite<float[]>(capacity * size_t(widths.numeric));
+  block.sparse_ = std::make_unique_for_overwrite<uint32_t[]>(capacity * size_t(widths.sparse));
+  if (widths.multi_hot > 0) block.bag_offsets_.resize(rows * size_t(widths.multi_hot) + 1);
   return block;
+}
+
+DataView DataBlock::view() const {
+  DataView v{rows_, labels_.get(), numeric_.get(), sparse_.get()};
+  v.numeric_width = widths_.numeric;
+  v.sparse_width = widths_.sparse;
+  v.multi_hot = widths_.multi_hot;
+  if (widths_.multi_hot > 0) {
+    v.bag_offsets = bag_offsets_.data();
+    v.bag_ids = bag_ids_.data();
+  }
+  return v;
 }
 
 bool DataBlock::reuse_for(size_t rows) {
   if (labels_ == nullptr || rows > capacity_) return false;
   rows_ = rows;
+  if (widths_.multi_hot > 0) bag_offsets_.resize(rows * size_t(widths_.multi_hot) + 1);
   return true;
 }
 
@@ -52,6 +81,10 @@ void DataBlock::truncate(size_t rows) {
                 std::to_string(rows_));
   }
   rows_ = rows;
+  if (widths_.multi_hot > 0) {
+    bag_offsets_.resize(rows * size_t(widths_.multi_hot) + 1);
+    bag_ids_.resize(bag_offsets_.back());
+  }
 }
 
 float max_numeric_value() {
@@ -143,16 +176,34 @@ namespace shadowsync {
 
 DataBlock concatenate(const std::vector<DataView>& parts) {
   size_t rows = 0;
-  for (const DataView& p : parts) rows += p.rows;
-  DataBlock out = DataBlock::uninitialized(rows);
+  const FeatureWidths widths = parts.empty() ? FeatureWidths{} : parts.front().widths();
+  for (const DataView& p : parts) {
+    if (p.widths() != widths) {
+      throw Error(fmt::format("concatenate: parts of different widths ({}/{}/{} and {}/{}/{} numeric/categorical/multi-hot)",
+                              widths.numeric, widths.sparse, widths.multi_hot, p.numeric_width, p.sparse_width,
+                              p.multi_hot));
+    }
+    rows += p.rows;
+  }
+  DataBlock out = DataBlock::uninitialized(rows, widths);
+  const size_t n = size_t(widths.numeric), s = size_t(widths.sparse), m = size_t(widths.multi_hot);
   size_t at = 0;
+  uint64_t ids = 0;
   for (const DataView& p : parts) {
     if (p.rows == 0) continue;
     std::memcpy(out.labels() + at, p.labels, p.rows * sizeof(float));
-    std::memcpy(out.numeric() + at * kNumNumeric, p.numeric, p.rows * kNumNumeric * sizeof(float));
-    std::memcpy(out.sparse() + at * kNumSparse, p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
+    if (n > 0) std::memcpy(out.numeric() + at * n, p.numeric, p.rows * n * sizeof(float));
+    if (s > 0) std::memcpy(out.sparse() + at * s, p.sparse, p.rows * s * sizeof(uint32_t));
+    if (m > 0) {
+      // Offsets are absolute in each part: rebase them onto the joined id list.
+      const uint64_t first = p.bag_offsets[0], last = p.bag_offsets[p.rows * m];
+      for (size_t k = 0; k < p.rows * m; ++k) out.bag_offsets()[at * m + k] = ids + (p.bag_offsets[k] - first);
+      out.bag_ids().insert(out.bag_ids().end(), p.bag_ids + first, p.bag_ids + last);
+      ids += last - first;
+    }
     at += p.rows;
   }
+  if (m > 0) out.bag_offsets()[rows * m] = ids;
   return out;
 }
 

@@ -6,9 +6,11 @@
 namespace shadowsync {
 
 void validate_hashing(const HashingConfig& config, const std::string& where) {
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (size_t t = 0; t < config.rows.size(); ++t) {
     if (config.rows[t] < 2) {
-      throw Error(where + ": table C" + std::to_string(t + 1) + " has " +
+      // Criteo's tables are named by their columns; another schema's by their place.
+      const std::string table = config.rows.size() == size_t(kNumSparse) ? "C" + std::to_string(t + 1) : std::to_string(t);
+      throw Error(where + ": table " + table + " has " +
                   std::to_string(config.rows[t]) +
                   " rows; every table needs at least 2 (row 0 is for missing values)");
     }
@@ -17,8 +19,10 @@ void validate_hashing(const HashingConfig& config, const std::string& where) {
 
 CategoryHasher::CategoryHasher(const HashingConfig& config) : config_(config) {
   validate_hashing(config, "hashing config");
-  for (int t = 0; t < kNumSparse; ++t) {
-    keys_[t] = table_key(t, config.salt);
+  keys_.resize(config.rows.size());
+  spans_.resize(config.rows.size());
+  for (size_t t = 0; t < config.rows.size(); ++t) {
+    keys_[t] = table_key(int(t), config.salt);
     spans_[t] = config.rows[t] - 1;
   }
 }

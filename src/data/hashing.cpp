@@ -26,9 +26,12 @@ uint32_t checked_rows_per_table(uint64_t rows) {
   return static_cast<uint32_t>(rows);
 }
 
-HashingConfig tables_sized_for(const std::array<uint64_t, kNumSparse>& distinct_rows, const HashingConfig& measured) {
+HashingConfig tables_sized_for(std::span<const uint64_t> distinct_rows, const HashingConfig& measured) {
+  if (distinct_rows.size() != measured.rows.size()) {
+    throw Error(fmt::format("table sizes: {} counts of distinct rows for {} tables", distinct_rows.size(), measured.rows.size()));
+  }
   HashingConfig sized = measured;
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (size_t t = 0; t < measured.rows.size(); ++t) {
     const uint64_t table = measured.rows[t];
     if (2 * distinct_rows[t] >= table) continue;  // saturated: keep the measured size
     const uint64_t wanted = std::bit_ceil(2 * distinct_rows[t] + 1);

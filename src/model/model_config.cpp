@@ -57,7 +57,7 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
       return static_cast<uint32_t>(v.get<uint64_t>());
     };
     if (rows.is_number()) {
-      hashing.rows.fill(read_one(rows, "hashing.rows"));
+      std::fill(hashing.rows.begin(), hashing.rows.end(), read_one(rows, "hashing.rows"));
     } else if (rows.is_array() && rows.size() == kNumSparse) {
       for (int t = 0; t < kNumSparse; ++t) {
         hashing.rows[t] = read_one(rows[t], "hashing.rows[" + std::to_string(t) + "]");
@@ -109,11 +109,11 @@ ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hash
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + ": a model must be a JSON object");
-  static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing"};
+  static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing", "schema"};
   for (const auto& item : j.items()) {
     if (!known.count(item.key())) {
       throw Error(where + ": unknown field " + json_brief(item.key()) +
-                  " (valid: bottom, top, embedding_dim, interaction, hashing)");
+                  " (valid: bottom, top, embedding_dim, interaction, hashing, schema)");
     }
   }
   ModelConfig c;
@@ -130,6 +130,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     if (!j.at("interaction").is_string()) throw Error(where + ": interaction must be \"dot\" or \"cat\"");
     c.interaction = parse_interaction(j.at("interaction").get<std::string>(), where);
   }
+  if (j.contains("schema")) c.schema = FeatureSchema::from_json(j.at("schema"), where + ": schema");
   c.hashing = j.contains("hashing") ? read_hashing(j.at("hashing"), where) : HashingConfig::uniform();
   c.validate(where);
   return c;
@@ -164,7 +165,8 @@ nlohmann::json ModelConfig::to_json() const {
           {"top", top},
           {"embedding_dim", embedding_dim},
           {"interaction", interaction_name(interaction)},
-          {"hashing", {{"rows", rows}, {"salt", hashing.salt}}}};
+          {"hashing", {{"rows", rows}, {"salt", hashing.salt}}},
+          {"schema", schema.to_json()}};
 }
 
 namespace {
@@ -191,10 +193,14 @@ std::string ModelConfig::differences(const ModelConfig& other) const {
   if (interaction != other.interaction) {
     parts.push_back("interaction " + interaction_name(interaction) + " vs " + interaction_name(other.interaction));
   }
+  if (const std::string d = schema.first_difference(other.schema); !d.empty()) parts.push_back("schema " + d);
   if (hashing.salt != other.hashing.salt) {
     parts.push_back("hashing.salt " + std::to_string(hashing.salt) + " vs " + std::to_string(other.hashing.salt));
   }
-  for (int t = 0; t < kNumSparse; ++t) {
+  if (hashing.rows.size() != other.hashing.rows.size()) {
+    parts.push_back("tables " + std::to_string(hashing.rows.size()) + " vs " + std::to_string(other.hashing.rows.size()));
+  }
+  for (size_t t = 0; t < std::min(hashing.rows.size(), other.hashing.rows.size()); ++t) {
     if (hashing.rows[t] != other.hashing.rows[t]) {
       parts.push_back("hashing.rows[" + std::to_string(t) + "] " + std::to_string(hashing.rows[t]) + " vs " +
                       std::to_string(other.hashing.rows[t]));

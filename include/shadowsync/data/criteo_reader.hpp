@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "shadowsync/data/data_block.hpp"
+#include "shadowsync/data/feature_schema.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync {
@@ -61,6 +62,9 @@ inline constexpr int kMaxFields = 1 + kNumNumeric + kNumSparse;  // 40
 inline constexpr uint64_t kMinBadLinesToRefuse = 100;
 
 struct ParseOptions {
+  // The columns of a line (feature_schema.hpp); Criteo's layout by default. hashing.rows has one
+  // entry per table of the schema.
+  FeatureSchema schema = FeatureSchema::criteo();
   HashingConfig hashing = HashingConfig::uniform();
   bool strict = false;
   // Largest target size of one parallel chunk (chunks end at a newline); smaller files get

@@ -17,14 +17,16 @@ namespace shadowsync {
 class DataBlock {
  public:
   DataBlock() = default;
-  // A zero-filled block of `rows` examples (labels 0, numeric 0, sparse 0 = missing).
-  explicit DataBlock(size_t rows);
+  // A zero-filled block of `rows` examples of the given widths (Criteo's by default): labels 0,
+  // numeric 0, sparse 0 = missing, every multi-hot list empty.
+  explicit DataBlock(size_t rows, FeatureWidths widths = {});
   // A block of `rows` examples whose values are left unset (no zero-fill pass): the caller
-  // must write every value before reading the block (the parser does).
-  static DataBlock uninitialized(size_t rows);
+  // must write every value before reading the block (the parser does), bag offsets included
+  // (bag_offsets() has rows * M + 1 entries; bag_ids() is empty, the caller fills it).
+  static DataBlock uninitialized(size_t rows, FeatureWidths widths = {});
   // The same with memory for `capacity` rows (at least `rows`), for reuse_for() by larger
   // blocks later. Pages of the unused rows are never touched, so they cost address space only.
-  static DataBlock uninitialized(size_t rows, size_t capacity);
+  static DataBlock uninitialized(size_t rows, size_t capacity, FeatureWidths widths = {});
 
   DataBlock(DataBlock&&) noexcept = default;
   DataBlock& operator=(DataBlock&&) noexcept = default;
@@ -32,14 +34,20 @@ class DataBlock {
   DataBlock& operator=(const DataBlock&) = delete;
 
   size_t rows() const { return rows_; }
+  const FeatureWidths& widths() const { return widths_; }
   float* labels() { return labels_.get(); }
   float* numeric() { return numeric_.get(); }
   uint32_t* sparse() { return sparse_.get(); }
   const float* labels() const { return labels_.get(); }
   const float* numeric() const { return numeric_.get(); }
   const uint32_t* sparse() const { return sparse_.get(); }
+  // Multi-hot lists (layout: data_view.hpp): rows * M + 1 offsets into bag_ids (empty when M = 0).
+  std::vector<uint64_t>& bag_offsets() { return bag_offsets_; }
+  std::vector<uint32_t>& bag_ids() { return bag_ids_; }
+  const std::vector<uint64_t>& bag_offsets() const { return bag_offsets_; }
+  const std::vector<uint32_t>& bag_ids() const { return bag_ids_; }
 
-  DataView view() const { return DataView{rows_, labels_.get(), numeric_.get(), sparse_.get()}; }
+  DataView view() const;
 
   // Makes the block `rows` rows long, values unset, when its memory (the rows it was created
   // with) is large enough: true; otherwise false and nothing changes. Lets a reader reuse one
@@ -52,13 +60,17 @@ class DataBlock {
  private:
   size_t rows_ = 0;
   size_t capacity_ = 0;
+  FeatureWidths widths_;
   std::unique_ptr<float[]> labels_;
   std::unique_ptr<float[]> numeric_;
   std::unique_ptr<uint32_t[]> sparse_;
+  std::vector<uint64_t> bag_offsets_;
+  std::vector<uint32_t> bag_ids_;
 };
 
 // One block holding the rows of `parts`, in order (a copy). Used to join several files or the
-// buffers of a stream into one training set.
+// buffers of a stream into one training set. Every part must have the same widths (else Error);
+// an empty list gives an empty block of Criteo's widths.
 DataBlock concatenate(const std::vector<DataView>& parts);
 
 // Largest numeric value the parser can produce: transform_numeric(INT64_MAX) = log1p(2^63 - 1).

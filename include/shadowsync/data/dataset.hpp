@@ -61,6 +61,8 @@ class Dataset {
   size_t rows() const { return parts().rows(); }
   const std::string& path() const { return path_; }
   bool is_cache() const;  // every file is a binary cache
+  // The columns of the rows: the options' schema for text, the stored one for a cache.
+  const FeatureSchema& schema() const { return schema_; }
   // Missing values per numeric column, when known (parsed or cached files; not from_block).
   const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing() const {
     return numeric_missing_;
@@ -69,6 +71,7 @@ class Dataset {
  private:
   Dataset() = default;
   std::string path_;
+  FeatureSchema schema_ = FeatureSchema::criteo();
   std::variant<DataBlock, MappedCache> storage_;
   std::vector<Dataset> parts_;  // several files (open_many): storage_ is then unused
   std::optional<std::array<uint64_t, kNumNumeric>> numeric_missing_;

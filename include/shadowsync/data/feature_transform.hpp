@@ -63,8 +63,8 @@ class CategoryHasher {
 
  private:
   HashingConfig config_;
-  std::array<uint64_t, kNumSparse> keys_{};
-  std::array<uint32_t, kNumSparse> spans_{};  // rows[t] - 1
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> spans_;  // rows[t] - 1
 };
 
 // Numeric transform of small values from a table, larger ones computed: the parser's hot path.

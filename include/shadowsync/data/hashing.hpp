@@ -7,17 +7,22 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
+#include <vector>
 
 namespace shadowsync {
 
-inline constexpr int kNumNumeric = 13;   // integer features I1..I13
-inline constexpr int kNumSparse = 26;  // categorical features C1..C26
+// Criteo's layout, the default schema (FeatureSchema::criteo()): integer features I1..I13 and
+// categorical features C1..C26. Other schemas have other counts (DataView's widths).
+inline constexpr int kNumNumeric = 13;
+inline constexpr int kNumSparse = 26;
 
 struct HashingConfig {
-  // Rows of each embedding table. Row 0 of every table is reserved for a missing value; hashed
-  // values land in rows 1..rows[t]-1. Each entry must be >= 2.
-  std::array<uint32_t, kNumSparse> rows{};
+  // Rows of each embedding table, one entry per table of the schema (feature order:
+  // feature_schema.hpp). Row 0 of every table is reserved for a missing value; hashed values
+  // land in rows 1..rows[t]-1. Each entry must be >= 2.
+  std::vector<uint32_t> rows = std::vector<uint32_t>(kNumSparse, 0);
   // Mixed into every hash, so that different salts give independent row assignments.
   uint64_t salt = 0;
 
@@ -29,13 +34,16 @@ struct HashingConfig {
   static constexpr uint32_t kMinRowsPerTable = 2;
   static constexpr uint32_t kMaxRowsPerTable = 1u << 30;
 
-  // Every table with the same number of rows.
-  static HashingConfig uniform(uint32_t rows_per_table = kDefaultRowsPerTable, uint64_t salt = 0) {
+  // `tables` tables (Criteo's 26 by default) with the same number of rows.
+  static HashingConfig uniform(uint32_t rows_per_table = kDefaultRowsPerTable, uint64_t salt = 0,
+                               int tables = kNumSparse) {
     HashingConfig config;
-    config.rows.fill(rows_per_table);
+    config.rows.assign(size_t(tables), rows_per_table);
     config.salt = salt;
     return config;
   }
+
+  int tables() const { return int(rows.size()); }
 
   friend bool operator==(const HashingConfig&, const HashingConfig&) = default;
 };
@@ -51,7 +59,7 @@ std::string rows_per_table_problem(std::optional<uint64_t> rows, std::string_vie
 // distinct_rows[t] + 1, at least kMinRowsPerTable and at most measured.rows[t]. A table that used
 // half its rows or more keeps measured.rows[t]: its count is lowered by collisions, so it says
 // nothing about a smaller size. The salt is measured's.
-HashingConfig tables_sized_for(const std::array<uint64_t, kNumSparse>& distinct_rows, const HashingConfig& measured);
+HashingConfig tables_sized_for(std::span<const uint64_t> distinct_rows, const HashingConfig& measured);
 
 // `rows` as a table size when it passes rows_per_table_problem; otherwise throws Error naming
 // the field rows_per_table: "rows_per_table: Value 1 not in range 2 to 1073741824".

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shadowsync/data/feature_schema.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync {
@@ -35,6 +36,10 @@ struct ModelConfig {
   int embedding_dim = 0;
   Interaction interaction = Interaction::Dot;
   HashingConfig hashing;
+  // The features the model reads (feature_schema.hpp): its numeric columns feed the bottom MLP,
+  // each categorical / multi-hot column has a table (hashing.rows[t]). JSON field "schema";
+  // absent in files and checkpoints written before schemas existed: Criteo's layout.
+  FeatureSchema schema = FeatureSchema::criteo();
 
   // Presets: tiny (tests: 13-8-4, d 4, top 8-1), small (13-64-16, d 16, top 256-64-1),
   // kaggle (13-512-256-64-16, d 16, top 512-256-1), all with `dot`. Unknown name: Error listing
