@@ -299,7 +299,7 @@ FeatureSchema resolve_schema_for_files(const SchemaRequest& request, const std::
   try {
     return resolve_schema(request, request.header ? std::optional(fields) : std::nullopt, count);
   } catch (const Error& e) {
-    throw Error(first + ": " + e.what());
+    throw Error(first + ": " + e.marked());
   }
 }
 
