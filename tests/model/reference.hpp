@@ -90,7 +90,7 @@ inline FeatureSchema mixed_schema(bool numeric = true, bool one_hot = true, bool
   if (numeric) s.columns.push_back(SchemaColumn{.name = "age", .kind = ColumnKind::Numeric});
   if (multi_hot) {
     s.columns.push_back(SchemaColumn{.name = "tags", .kind = ColumnKind::MultiHot, .separator = '|',
-                                     .pooling = Pooling::Sum});
+                                     .max_length = 8, .pooling = Pooling::Sum});
   }
   s.columns.push_back(SchemaColumn{.name = "id", .kind = ColumnKind::Ignored});
   if (numeric) {
@@ -101,7 +101,7 @@ inline FeatureSchema mixed_schema(bool numeric = true, bool one_hot = true, bool
   if (one_hot) s.columns.push_back(SchemaColumn{.name = "device", .kind = ColumnKind::Categorical});
   if (multi_hot) {
     s.columns.push_back(SchemaColumn{.name = "history", .kind = ColumnKind::MultiHot, .separator = ',',
-                                     .pooling = Pooling::Mean});
+                                     .max_length = 8, .pooling = Pooling::Mean});
   }
   s.validate("test schema");
   return s;
