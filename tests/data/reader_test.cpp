@@ -91,7 +91,7 @@ TEST(CriteoReader, FullLinesMatchReference) {
 TEST(CriteoReader, HandWrittenLineValues) {
   // label 1; I1 = 0, I2 missing, I3 = -7, I4 = 1, I5 = 1000000, rest missing; C1 = 68fd1e64,
   // C2 missing, C3 = 0 written as "0", C4 = upper-case 68FD1E64, rest missing.
-  const std::string line = "1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64";
+  const std::string line = test::pad_fields("1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64");
   ParseReport report;
   const DataBlock block = parse_criteo_text(line + "\n", "x", options(), &report);
   ASSERT_EQ(block.rows(), 1u);
@@ -109,21 +109,39 @@ TEST(CriteoReader, HandWrittenLineValues) {
   for (int j = 0; j < kNumNumeric; ++j) EXPECT_EQ(report.numeric_missing[j], expected_missing[j]);
 }
 
-TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
-  RawLine only_label{1, {}, {}};
+// Every line must have the schema's 40 fields: short lines (a label-only line, 4 fields, the 37
+// and 38 field lines of a real sample) and long ones are bad lines naming both counts, an Error
+// under strict; padded with empty fields they are rows with missing values.
+TEST(CriteoReader, LinesWithAnotherFieldCountAreBad) {
   RawLine three_ints{0, {5, std::nullopt, 9}, {}};
-  RawLine five_cats = pattern_line(3);
-  five_cats.sparse.resize(5);
-  RawLine all_numeric_no_cats = pattern_line(4);
-  all_numeric_no_cats.sparse.clear();
-  const std::vector<RawLine> raws = {only_label, three_ints, five_cats, all_numeric_no_cats};
-  std::string text;
-  for (const RawLine& r : raws) text += format_line(r) + "\n";
-  text += "1\t2\t\n";  // a trailing tab: I2 present but empty
-  const DataBlock block = parse_criteo_text(text, "x", options());
-  ASSERT_EQ(block.rows(), 5u);
-  for (size_t i = 0; i < raws.size(); ++i) expect_row(block.view(), i, raws[i]);
-  expect_row(block.view(), 4, RawLine{1, {2}, {}});
+  RawLine thirty_eight = pattern_line(3);
+  thirty_eight.sparse.resize(24);
+  RawLine thirty_seven = pattern_line(4);
+  thirty_seven.sparse.resize(23);
+  const std::vector<std::string> bad = {"1", format_line(three_ints), format_line(thirty_eight),
+                                        format_line(thirty_seven), format_line(pattern_line(5)) + "\t",
+                                        "1\t2\t"};
+  const std::vector<int> fields = {1, 4, 38, 37, 41, 3};
+  std::string text = format_line(pattern_line(1)) + "\n";
+  for (const std::string& line : bad) text += line + "\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x", options(), &report);
+  ASSERT_EQ(block.rows(), 1u);
+  expect_row(block.view(), 0, pattern_line(1));
+  EXPECT_EQ(report.bad_lines, bad.size());
+  ASSERT_EQ(report.first_errors.size(), bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_EQ(report.first_errors[i], "x:" + std::to_string(i + 2) + ": wrong number of fields: " +
+                                          std::to_string(fields[i]) + ", the schema has 40");
+  }
+  EXPECT_EQ(error_of(text, options(true), "x"), "x:2: wrong number of fields: 1, the schema has 40");
+  // Padded to 40 fields: rows whose absent fields are missing values.
+  std::string padded;
+  for (const RawLine& r : {three_ints, thirty_eight}) padded += test::pad_fields(format_line(r)) + "\n";
+  const DataBlock rows = parse_criteo_text(padded, "x", options(true));
+  ASSERT_EQ(rows.rows(), 2u);
+  expect_row(rows.view(), 0, three_ints);
+  expect_row(rows.view(), 1, thirty_eight);
 }
 
 TEST(CriteoReader, CrlfAndMissingFinalNewline) {
@@ -137,7 +155,7 @@ TEST(CriteoReader, CrlfAndMissingFinalNewline) {
   expect_row(block.view(), 1, b);
   expect_row(block.view(), 2, c);
   // A final complete CRLF line without newline, and a label-only CRLF line.
-  const DataBlock d = parse_criteo_text("0\r\n" + format_line(c) + "\r", "x", options());
+  const DataBlock d = parse_criteo_text(test::pad_fields("0") + "\r\n" + format_line(c) + "\r", "x", options());
   ASSERT_EQ(d.rows(), 2u);
   expect_row(d.view(), 0, RawLine{0, {}, {}});
   expect_row(d.view(), 1, c);
@@ -166,8 +184,9 @@ TEST(CriteoReader, IncompleteLastLineIsABadLine) {
   EXPECT_EQ(error_of(good + "\n" + thirty_nine, options(true)),
             "in.tsv:2: last line has no newline and is incomplete (39 fields): the input ends in the middle of a row");
   EXPECT_EQ(parse_criteo_text(good + "\n" + good, "x", options(true)).rows(), 2u);
-  // The same short line with its newline is a valid ragged line.
-  EXPECT_EQ(parse_criteo_text(good + "\n" + cut + "\n", "x", options(true)).rows(), 2u);
+  // The same short line with its newline is a bad line too (of another field count).
+  EXPECT_EQ(error_of(good + "\n" + cut + "\n", options(true), "x"),
+            "x:2: wrong number of fields: 2, the schema has 40");
 }
 
 // Rows and lines: every reader ignores the empty lines at the end of a file (a file ending
@@ -354,13 +373,13 @@ TEST(CriteoReader, ParseBufferChunkSizesAgree) {
     EXPECT_EQ(report.first_errors, one_report.first_errors);
     EXPECT_EQ(report.numeric_missing, one_report.numeric_missing);
   }
-  EXPECT_EQ(one_report.bad_lines, 10u);
+  EXPECT_EQ(one_report.bad_lines, 20u);  // 9 "1\tx", 10 "0\t3" (2 fields), the cut last line
   EXPECT_THROW(parse_criteo_buffer(text, "d", options(), 0), Error);
 }
 
 TEST(CriteoReader, IntegerLimits) {
   const std::string text =
-      "1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0\n";
+      test::pad_fields("1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0") + "\n";
   const DataBlock block = parse_criteo_text(text, "x", options());
   ASSERT_EQ(block.rows(), 1u);
   EXPECT_FLOAT_EQ(block.numeric()[0], 43.668272375276554f);
@@ -401,8 +420,10 @@ std::vector<BadCase> bad_cases() {
       {"1" + std::string(13, '\t') + "\t123456789", "C1 (field 15): '123456789' has 9 hex digits"},
       {"1" + std::string(38, '\t') + "\t000000001",
        "C26 (field 40): '000000001' has 9 hex digits"},
-      {forty_one, "41 fields, at most 40 allowed"},
-      {"1" + std::string(40, '\t'), "41 fields, at most 40 allowed"},
+      {forty_one, "wrong number of fields: 41, the schema has 40"},
+      {"1" + std::string(40, '\t'), "wrong number of fields: 41, the schema has 40"},
+      {"1", "wrong number of fields: 1, the schema has 40"},
+      {"0\t\t\t", "wrong number of fields: 4, the schema has 40"},
       {nul_line, "NUL byte at column 11"},
       {std::string("1\t5\0", 4), "NUL byte at column 4"},
       {"1\t" + std::string(kMaxLineBytes - 1, '0'), "line of 65537 bytes is longer than the limit"},
@@ -432,8 +453,8 @@ TEST(CriteoReader, EveryBadLineKindIsSkippedAndReported) {
 }
 
 TEST(CriteoReader, LongestAllowedLineIsAccepted) {
-  // Leading zeros make a valid line of exactly kMaxLineBytes bytes: "1\t000...0042".
-  const std::string line = "1\t" + std::string(kMaxLineBytes - 4, '0') + "42";
+  // Leading zeros make a valid line of exactly kMaxLineBytes bytes: "1\t000...0042" + 38 tabs.
+  const std::string line = "1\t" + std::string(kMaxLineBytes - 4 - 38, '0') + "42" + std::string(38, '\t');
   ASSERT_EQ(line.size(), kMaxLineBytes);
   const DataBlock block = parse_criteo_text(line + "\r\n", "x", options(true));
   ASSERT_EQ(block.rows(), 1u);
@@ -592,10 +613,9 @@ namespace {
 TEST(SegmentParse, NewBlockHasRoomForAWholeBufferOfLines) {
   std::string text;
   for (uint64_t i = 0; i < 100; ++i) text += test::format_line(test::pattern_line(i)) + "\n";
-  const HashingConfig hashing = HashingConfig::uniform(1000);
-  const CategoryHasher hasher(hashing);
-  const NumericTransform transform;
-  const data::LineParser parser(hasher, transform, '\t');
+  ParseOptions opts;
+  opts.hashing = HashingConfig::uniform(1000);
+  const data::RowParser parser(opts, "t");
   data::Segment exact = data::parse_segment(text, "t", parser, false, 1 << 20, 0);
   EXPECT_EQ(exact.block.rows(), 100u);
   EXPECT_FALSE(exact.block.reuse_for(101));

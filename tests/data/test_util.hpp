@@ -42,6 +42,15 @@ inline std::string format_line(const RawLine& raw) {
   return out;
 }
 
+// `line` with empty fields appended up to `fields` fields (Criteo's 40): every line must have
+// the schema's field count.
+inline std::string pad_fields(std::string line, int fields = 1 + kNumNumeric + kNumSparse, char delimiter = '\t') {
+  int have = 1;
+  for (const char c : line) have += c == delimiter;
+  for (; have < fields; ++have) line += delimiter;
+  return line;
+}
+
 // A full line (13 + 26 fields) from a simple deterministic pattern; some values missing.
 inline RawLine pattern_line(uint64_t i) {
   RawLine raw;
