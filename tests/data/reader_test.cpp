@@ -20,6 +20,7 @@
 #include "data/line_parser.hpp"
 #include "data/segment_parser.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/data_block.hpp"
 #include "shadowsync/data/feature_transform.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
@@ -631,6 +632,267 @@ TEST(SegmentParse, NewBlockHasRoomForAWholeBufferOfLines) {
   data::Segment second = data::parse_segment(twice, "t", parser, false, 1 << 20, 0, &spare, 4 * text.size());
   EXPECT_EQ(second.block.labels(), memory);
   EXPECT_EQ(second.block.rows(), 200u);
+}
+
+}  // namespace
+}  // namespace shadowsync
+
+// Schemas other than Criteo's: every column kind, string ids, multi-hot lists, field counts,
+// headers, chunk-size invariance.
+namespace shadowsync {
+namespace {
+
+const HashingConfig kSchemaHashing = HashingConfig::uniform(1000, 7, 3);
+
+ParseOptions schema_options(OverlongLists overlong = OverlongLists::Cut, bool strict = false,
+                            bool header = false) {
+  ParseOptions o;
+  o.schema = test::mixed_schema(overlong, header);
+  o.hashing = kSchemaHashing;
+  o.strict = strict;
+  return o;
+}
+
+std::string schema_error(const std::string& text, const ParseOptions& o, const std::string& name = "x.tsv") {
+  try {
+    parse_criteo_text(text, name, o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class F>
+std::string schema_error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::vector<uint32_t> list_of(const DataView& v, size_t i, int m) {
+  return std::vector<uint32_t>(v.bag_ids + v.bag_begin(i, m), v.bag_ids + v.bag_end(i, m));
+}
+
+TEST(SchemaReader, EveryColumnKindReadsItsValues) {
+  const CategoryHasher hasher(kSchemaHashing);
+  const std::string text =
+      "1\t2.5\t3\tgoogle.com\ta|b|c\tanything, goes\tmyapp\n"
+      "0\t-1e3\t\t\t\t\t\n"
+      "1\t\t0\tgoogle.com\tb\t\tmyapp\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+  const DataView v = block.view();
+  ASSERT_EQ(v.rows, 3u);
+  EXPECT_EQ(v.numeric_width, 2);
+  EXPECT_EQ(v.sparse_width, 2);
+  EXPECT_EQ(v.multi_hot, 1);
+  EXPECT_EQ(v.labels[0], 1.0f);
+  EXPECT_EQ(v.labels[1], 0.0f);
+  EXPECT_EQ(v.numeric[0], 2.5f);                           // identity: as is
+  EXPECT_EQ(v.numeric[1], static_cast<float>(std::log1p(3.0)));  // log1p
+  EXPECT_EQ(v.numeric[2], -1000.0f);
+  EXPECT_EQ(v.numeric[3], 0.0f);
+  EXPECT_EQ(v.numeric[4], 0.0f);
+  // String ids: string_id, then the usual hash of the column's table.
+  EXPECT_EQ(v.sparse[0], test::ref_row(string_id("google.com"), 0, kSchemaHashing));
+  EXPECT_EQ(v.sparse[1], test::ref_row(string_id("myapp"), 1, kSchemaHashing));
+  EXPECT_EQ(v.sparse[2], 0u);
+  EXPECT_EQ(v.sparse[3], 0u);
+  EXPECT_EQ(v.sparse[4], v.sparse[0]);
+  // Lists: ids hashed into table S + m = 2, in order; an empty field is an empty list.
+  const std::vector<uint32_t> first = list_of(v, 0, 0);
+  ASSERT_EQ(first.size(), 3u);
+  uint64_t sum = 0;
+  for (const uint32_t id : first) sum += id;
+  EXPECT_EQ(sum, uint64_t{hasher.row(2, string_id("a"))} + hasher.row(2, string_id("b")) +
+                     hasher.row(2, string_id("c")));
+  EXPECT_EQ(first[1], test::ref_row(string_id("b"), 2, kSchemaHashing));
+  EXPECT_TRUE(list_of(v, 1, 0).empty());
+  EXPECT_EQ(list_of(v, 2, 0), std::vector<uint32_t>{first[1]});
+  EXPECT_EQ(block.bag_offsets(), (std::vector<uint64_t>{0, 3, 3, 4}));
+  // Missing: price in row 3, hour in row 2.
+  EXPECT_EQ(report.numeric_missing, (std::vector<uint64_t>{1, 1}));
+  EXPECT_EQ(report.lists_cut, 0u);
+  EXPECT_EQ(report.bad_lines, 0u);
+  EXPECT_NO_THROW(validate_view(v, schema_options().schema, kSchemaHashing, "x"));
+}
+
+TEST(SchemaReader, OverlongListsAreCutOrRefused) {
+  const std::string text = "1\t\t\t\ta|b|c|d|e\t\t\n0\t\t\t\tx|y|z\t\t\n";
+  ParseReport report;
+  const DataBlock cut = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+  ASSERT_EQ(cut.rows(), 2u);
+  const std::vector<uint32_t> kept = list_of(cut.view(), 0, 0);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[2], test::ref_row(string_id("c"), 2, kSchemaHashing));
+  EXPECT_EQ(list_of(cut.view(), 1, 0).size(), 3u);  // exactly max_length: not cut
+  EXPECT_EQ(report.lists_cut, 1u);
+  EXPECT_NE(report.summary().find("1 lists cut to their max_length"), std::string::npos);
+  ParseReport refused;
+  const DataBlock r = parse_criteo_text(text, "x.tsv", schema_options(OverlongLists::Refuse), &refused);
+  ASSERT_EQ(r.rows(), 1u);
+  EXPECT_EQ(list_of(r.view(), 0, 0).size(), 3u);
+  EXPECT_EQ(refused.lists_cut, 0u);
+  ASSERT_EQ(refused.first_errors.size(), 1u);
+  EXPECT_EQ(refused.first_errors[0],
+            "x.tsv:1: tags (field 5): list of 5 items is longer than its max_length 3");
+  EXPECT_EQ(schema_error(text, schema_options(OverlongLists::Refuse, true)), refused.first_errors[0]);
+}
+
+TEST(SchemaReader, BadFieldsAreBadLines) {
+  struct Case {
+    std::string line, error;
+  };
+  const std::vector<Case> cases = {
+      {"1\t\t\t\ta||b\t\t", "tags (field 5): 'a||b' has an empty item"},
+      {"1\t\t\t\t|a\t\t", "tags (field 5): '|a' has an empty item"},
+      {"1\t\t\t\ta|\t\t", "tags (field 5): 'a|' has an empty item"},
+      {"1\tabc\t\t\t\t\t", "price (field 2): 'abc' is not a decimal number"},
+      {"1\t+1\t\t\t\t\t", "price (field 2): '+1' is not a decimal number"},
+      {"1\t1e400\t\t\t\t\t", "price (field 2): '1e400' is not a finite number below 1e30 in magnitude"},
+      {"1\tinf\t\t\t\t\t", "price (field 2): 'inf' is not a finite number below 1e30 in magnitude"},
+      {"1\tnan\t\t\t\t\t", "price (field 2): 'nan' is not a finite number below 1e30 in magnitude"},
+      {"1\t1e30\t\t\t\t\t", "price (field 2): '1e30' is not a finite number below 1e30 in magnitude"},
+      {"1\t\t1.5\t\t\t\t", "hour (field 3): '1.5' is not an integer"},
+      {"2\t\t\t\t\t\t", "label '2' is not 0 or 1"},
+      {"1", "wrong number of fields: 1, the schema has 7"},
+      {"1\t\t\t", "wrong number of fields: 4, the schema has 7"},
+      {"1\t\t\t\t\t\t\t", "wrong number of fields: 8, the schema has 7"},
+      {std::string("1\t\t\ts\0\t\t\t", 10), "NUL byte at column 6"},
+  };
+  const std::string good = "1\t-0.5\t2\ts\ta|b\tz\tq";
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.error);
+    const std::string text = good + "\n" + c.line + "\n" + good + "\n";
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+    ASSERT_EQ(block.rows(), 2u);
+    EXPECT_EQ(block.view().numeric[2], -0.5f);
+    EXPECT_EQ(list_of(block.view(), 1, 0), list_of(block.view(), 0, 0));
+    EXPECT_EQ(block.bag_ids().size(), 4u);  // the bad line's ids are dropped
+    ASSERT_EQ(report.first_errors.size(), 1u);
+    EXPECT_EQ(report.first_errors[0], "x.tsv:2: " + c.error);
+    EXPECT_EQ(schema_error(text, schema_options(OverlongLists::Cut, true)), "x.tsv:2: " + c.error);
+    // keep_bad_lines: a placeholder row with an empty list keeps the line's place.
+    ParseOptions keep = schema_options();
+    keep.keep_bad_lines = true;
+    ParseReport kept_report;
+    const DataBlock kept = parse_criteo_text(text, "x.tsv", keep, &kept_report);
+    ASSERT_EQ(kept.rows(), 3u);
+    EXPECT_EQ(kept_report.bad_rows, std::vector<uint64_t>{1});
+    EXPECT_TRUE(list_of(kept.view(), 1, 0).empty());
+    EXPECT_EQ(kept.view().labels[1], 0.0f);
+    EXPECT_EQ(list_of(kept.view(), 2, 0).size(), 2u);
+  }
+  // A decimal just below 1e30 is a value.
+  const DataBlock big = parse_criteo_text("1\t-9.99e29\t\t\t\t\t\n", "x", schema_options());
+  EXPECT_EQ(big.view().numeric[0], -9.99e29f);
+  // A list separator equal to the field delimiter is refused.
+  ParseOptions same = schema_options();
+  same.schema.columns[4].separator = ',';
+  same.delimiter = ',';
+  EXPECT_NE(schema_error("1,,,,,,\n", same).find("column 5 (tags): its list separator ','"),
+            std::string::npos);
+}
+
+TEST(SchemaReader, HeaderMustNameTheSchemasColumns) {
+  const std::string names = "click\tprice\thour\tsite\ttags\tnote\tapp";
+  const std::string body = "1\t1\t1\ts\ta\tn\tq\n0\t\t\t\t\t\t\n";
+  ParseReport report;
+  const DataBlock block =
+      parse_criteo_text(names + "\r\n" + body, "x.tsv", schema_options(OverlongLists::Cut, true, true), &report);
+  EXPECT_EQ(block.rows(), 2u);
+  EXPECT_TRUE(report.header);
+  EXPECT_EQ(report.lines, 3u);
+  EXPECT_EQ(schema_error(names + "\n1\n", schema_options(OverlongLists::Cut, true, true)),
+            "x.tsv:2: wrong number of fields: 1, the schema has 7");  // line numbers stay the file's
+  EXPECT_EQ(schema_error("click\tprice\thour\tapp\ttags\tnote\tapp\n" + body,
+                         schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: column 4 is 'app' in the header but 'site' in the schema");
+  EXPECT_EQ(schema_error("click\tprice\thour\n" + body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: the header has 3 columns, the schema has 7 (column 4 'site' is missing)");
+  EXPECT_EQ(schema_error(names + "\textra\n" + body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: the header has more columns than the schema's 7 (column 8 is 'extra')");
+  // Data on line 1 of a file that should have a header.
+  EXPECT_EQ(schema_error(body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: column 1 is '1' in the header but 'click' in the schema");
+  // Without schema.header, a header-looking line 1 of another schema is data (a bad line here).
+  ParseReport no_header;
+  parse_criteo_text(names + "\n" + body, "x.tsv", schema_options(), &no_header);
+  EXPECT_FALSE(no_header.header);
+  EXPECT_EQ(no_header.bad_lines, 1u);
+  // Criteo's layout with header: its names are checked too.
+  ParseOptions criteo = options();
+  criteo.schema.header = true;
+  std::string criteo_names = "label";
+  for (int j = 1; j <= kNumNumeric; ++j) criteo_names += "\tI" + std::to_string(j);
+  for (int t = 1; t <= kNumSparse; ++t) criteo_names += "\tC" + std::to_string(t);
+  const std::string line = format_line(pattern_line(1)) + "\n";
+  EXPECT_EQ(parse_criteo_text(criteo_names + "\n" + line, "c.tsv", criteo).rows(), 1u);
+  EXPECT_EQ(schema_error(line, criteo, "c.tsv").substr(0, 22), "c.tsv: line 1: column ");
+}
+
+TEST(SchemaReader, ChunkSizesGiveTheSameRowsAndLists) {
+  std::string text;
+  for (uint64_t i = 0; i < 400; ++i) {
+    text += i % 37 == 5 ? "1\t\t\t\ta||b\t\t" : (i % 41 == 7 ? std::string("0\t1") : test::mixed_line(i));
+    text += i % 13 == 0 ? "\r\n" : "\n";
+  }
+  for (const bool keep : {false, true}) {
+    ParseOptions o = schema_options();
+    o.keep_bad_lines = keep;
+    ParseReport one_report;
+    const DataBlock one = parse_criteo_buffer(text, "d", o, text.size(), &one_report);
+    ASSERT_GT(one.rows(), 350u);
+    EXPECT_EQ(one_report.bad_lines, 21u);
+    EXPECT_GT(one_report.lists_cut, 100u);
+    EXPECT_GT(one.bag_ids().size(), 500u);
+    EXPECT_NO_THROW(validate_view(one.view(), o.schema, o.hashing, "d"));
+    for (const size_t chunk : {size_t{1}, size_t{7}, size_t{300}, size_t{5000}}) {
+      SCOPED_TRACE(chunk);
+      ParseReport report;
+      const DataBlock block = parse_criteo_buffer(text, "d", o, chunk, &report);
+      ASSERT_EQ(block.rows(), one.rows());
+      EXPECT_EQ(std::memcmp(block.labels(), one.labels(), one.rows() * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(block.numeric(), one.numeric(), one.rows() * 2 * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(block.sparse(), one.sparse(), one.rows() * 2 * 4), 0);
+      EXPECT_EQ(block.bag_offsets(), one.bag_offsets());
+      EXPECT_EQ(block.bag_ids(), one.bag_ids());
+      EXPECT_EQ(report.first_errors, one_report.first_errors);
+      EXPECT_EQ(report.numeric_missing, one_report.numeric_missing);
+      EXPECT_EQ(report.lists_cut, one_report.lists_cut);
+      EXPECT_EQ(report.bad_rows, one_report.bad_rows);
+    }
+  }
+}
+
+TEST(SchemaReader, ValidateViewChecksListsAndIdentityValues) {
+  const ParseOptions o = schema_options();
+  DataBlock block = parse_criteo_text(test::mixed_line(1) + "\n" + test::mixed_line(2) + "\n", "x", o);
+  ASSERT_EQ(block.bag_ids().size(), 3u);  // 1 and 2 items
+  EXPECT_NO_THROW(validate_view(block.view(), o.schema, o.hashing, "x"));
+  block.numeric()[0] = 5e29f;  // any finite identity value below 1e30 is one the parser makes
+  EXPECT_NO_THROW(validate_view(block.view(), o.schema, o.hashing, "x"));
+  block.numeric()[2] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 1: numeric price value inf is not finite or not below 1e30 in magnitude");
+  block.numeric()[2] = 0.0f;
+  block.bag_ids()[2] = 0;
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 1: multi-hot tags id 0 is out of range (1 to 999)");
+  block.bag_ids()[2] = 1000;
+  EXPECT_NE(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }).find("id 1000"),
+            std::string::npos);
+  block.bag_ids()[2] = 1;
+  block.bag_offsets()[1] = 2;  // offsets {0, 2, 1}: row 0's list runs beyond the last offset
+  block.bag_offsets()[2] = 1;
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 0: multi-hot tags offsets 0..2 are decreasing or beyond the ids");
+  // The Criteo overload refuses other widths instead of reading past them.
+  EXPECT_THROW(validate_view(block.view(), o.hashing, "x.bin"), Error);
 }
 
 }  // namespace

@@ -59,6 +59,7 @@
 // data), or a first line with commas and no tab (CSV); the message names the file and the fix.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -117,6 +118,15 @@ struct NumericMissing : std::vector<uint64_t> {
   NumericMissing(const std::array<uint64_t, kNumNumeric>& a)  // NOLINT
       : std::vector<uint64_t>(a.begin(), a.end()) {}
   operator std::array<uint64_t, kNumNumeric>() const;  // NOLINT
+  friend bool operator==(const NumericMissing& a, const NumericMissing& b) {
+    return static_cast<const std::vector<uint64_t>&>(a) == static_cast<const std::vector<uint64_t>&>(b);
+  }
+  friend bool operator==(const NumericMissing& a, const std::vector<uint64_t>& b) {
+    return static_cast<const std::vector<uint64_t>&>(a) == b;
+  }
+  friend bool operator==(const NumericMissing& a, const std::array<uint64_t, kNumNumeric>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+  }
 };
 
 struct ParseReport {
