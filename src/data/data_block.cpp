@@ -239,8 +239,12 @@ void validate_view(const DataView& view, const FeatureSchema& schema, const Hash
     throw Error(fmt::format("{}: the hashing config has {} tables but the schema has {}", where,
                             hashing.tables(), schema.table_count()));
   }
-  if (view.multi_hot > 0 && view.rows > 0 && (view.bag_offsets == nullptr || view.bag_ids == nullptr)) {
-    throw Error(where + ": multi-hot lists without offsets or ids");
+  if (view.multi_hot > 0 && view.rows > 0) {
+    // Every list empty: no ids, and an empty id vector may have no memory (bag_ids null).
+    if (view.bag_offsets == nullptr ||
+        (view.bag_ids == nullptr && view.bag_offsets[view.rows * size_t(view.multi_hot)] != view.bag_offsets[0])) {
+      throw Error(where + ": multi-hot lists without offsets or ids");
+    }
   }
   const float min_positive = transform_numeric(1);
   const float max_numeric = max_numeric_value();

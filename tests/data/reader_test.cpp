@@ -891,6 +891,10 @@ TEST(SchemaReader, ValidateViewChecksListsAndIdentityValues) {
   block.bag_offsets()[2] = 1;
   EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
             "x.bin: row 0: multi-hot tags offsets 0..2 are decreasing or beyond the ids");
+  // Every list empty: no ids at all (found by fuzz_schema_reader).
+  const DataBlock empty_lists = parse_criteo_text("1\t\t\t\t\t\t\n0\t1\t\t\t\t\t\n", "x", o);
+  ASSERT_TRUE(empty_lists.bag_ids().empty());
+  EXPECT_NO_THROW(validate_view(empty_lists.view(), o.schema, o.hashing, "x"));
   // The Criteo overload refuses other widths instead of reading past them.
   EXPECT_THROW(validate_view(block.view(), o.hashing, "x.bin"), Error);
 }
