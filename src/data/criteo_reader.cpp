@@ -101,6 +101,8 @@ void placeholder_row(DataBlock& out, size_t slot) {
   std::fill_n(out.sparse() + slot * size_t(w.sparse), w.sparse, kMissingRow);
 }
 
+// kCriteo: the parser is the LineParser of Criteo's layout (decided per chunk, not per line).
+template <bool kCriteo>
 void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& name,
                  const data::RowParser& parser, bool strict, bool keep,
                  std::atomic<size_t>& first_bad_chunk, size_t chunk_index, uint64_t line_offset,
@@ -128,7 +130,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     bool cut = false;
     const size_t ids_before = result.ids.size();
     bool good;
-    if (criteo != nullptr) {
+    if constexpr (kCriteo) {
       good = criteo->parse(p, line_end, out.labels() + slot, out.numeric() + slot * kNumNumeric,
                            out.sparse() + slot * kNumSparse, &mask, &error);
     } else {
@@ -140,7 +142,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     // too few fields, or (Criteo) a short last id (cut_off_row). A line bad for another reason
     // reports that reason.
     if (nl == nullptr) {
-      if (good && criteo != nullptr && cut_off_row(p, line_end, parser.delimiter(), &error)) {
+      if (good && kCriteo && cut_off_row(p, line_end, parser.delimiter(), &error)) {
         good = false;
       } else if (!good && error.kind == data::BadLine::kFieldCount &&
                  std::count(p, line_end, parser.delimiter()) + 1 < error.expected_fields) {
@@ -156,7 +158,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
     }
     if (good) {
       ++slot;
-      if (criteo != nullptr) {
+      if constexpr (kCriteo) {
         for (uint32_t m = mask; m != 0; m &= m - 1) ++missing[static_cast<size_t>(__builtin_ctz(m))];
       } else {
         for (size_t j = 0; j < n_width; ++j) missing[j] += missing_flags[j];
@@ -164,7 +166,7 @@ void parse_chunk(std::string_view text, const Chunk& chunk, const std::string& n
         result.lists_cut += cut;
       }
     } else {
-      result.ids.resize(ids_before);
+      if constexpr (!kCriteo) result.ids.resize(ids_before);
       ++result.bad;
       if (result.errors.size() < max_errors) {
         result.errors.push_back(
@@ -507,8 +509,13 @@ Segment parse_segment(std::string_view text, const std::string& name, const RowP
                         if (strict && c > first_bad_chunk.load(std::memory_order_relaxed)) {
                           continue;  // an earlier chunk already has the first bad line
                         }
-                        parse_chunk(text, chunks[c], name, parser, strict, keep, first_bad_chunk,
-                                    c, first_line, block, results[c]);
+                        if (parser.criteo() != nullptr) {
+                          parse_chunk<true>(text, chunks[c], name, parser, strict, keep,
+                                            first_bad_chunk, c, first_line, block, results[c]);
+                        } else {
+                          parse_chunk<false>(text, chunks[c], name, parser, strict, keep,
+                                             first_bad_chunk, c, first_line, block, results[c]);
+                        }
                       }
                     });
 
