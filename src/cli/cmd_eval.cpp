@@ -37,10 +37,12 @@ void add_eval_command(CLI::App& app) {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
+    parse.schema = trained.schema();  // text is read with the model's columns
     parse.strict = options->strict;
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
+    trained.check_data_schema(data.schema(), options->data.front());  // a cache stores its own
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
     const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     // Generated data (one file): the teacher's NE on the same rows.

@@ -55,6 +55,7 @@ void add_predict_command(CLI::App& app) {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
+    parse.schema = trained.schema();  // text is read with the model's columns
     // A skipped line would shift every later probability onto the wrong line: refuse the first
     // bad line (strict), or keep a placeholder row for it and give it NaN.
     const bool nan_rows = options->bad_rows == "nan";
@@ -63,6 +64,7 @@ void add_predict_command(CLI::App& app) {
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
+    trained.check_data_schema(data.schema(), options->data.front());  // a cache stores its own
     std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     for (const uint64_t row : report.bad_rows) logits.at(row) = std::numeric_limits<float>::quiet_NaN();
