@@ -15,8 +15,10 @@ namespace {
 
 constexpr double kMaxValue = 2147483647.0;
 
-// Poisson(lambda) by multiplication of uniforms (lambda is a list's mean length, small).
+// Poisson(lambda): by multiplication of uniforms up to lambda 30, beyond that the normal
+// approximation (the product of uniforms would underflow for long lists).
 uint32_t poisson(Rng& rng, double lambda) {
+  if (lambda > 30) return static_cast<uint32_t>(std::max(0.0, std::round(lambda + std::sqrt(lambda) * rng.normal())));
   const double limit = std::exp(-lambda);
   uint32_t k = 0;
   for (double p = rng.uniform(); p > limit; p *= rng.uniform()) ++k;

@@ -1,5 +1,6 @@
 // SyntheticSpec (see include/shadowsync/synthetic/synthetic_schema.hpp): the distributions of
 // every column of a schema, the Avazu-like preset, checks and the JSON form.
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -112,7 +113,13 @@ void SyntheticSpec::validate(const std::string& where) const {
   if (columns.size() != schema.columns.size()) {
     throw Error(fmt::format("{}: {} column specs for {} schema columns", where, columns.size(), schema.columns.size()));
   }
-  if (delimiter == '\n' || delimiter == '\r' || delimiter == '\0') throw Error(where + ": delimiter must not be a line end");
+  // A delimiter never appears inside a written value (hex ids, numbers, lists).
+  const unsigned char d = static_cast<unsigned char>(delimiter);
+  if (delimiter != '\t' && (d < 0x20 || d > 0x7e || std::isalnum(d) || delimiter == '-' || delimiter == '.' ||
+                            delimiter == '"' || delimiter == ' ')) {
+    throw Error(where + ": the delimiter must be a tab or one printable ASCII character that is not a letter, digit, "
+                        "space, '-', '.' or '\"'");
+  }
   for (size_t i = 0; i < columns.size(); ++i) {
     const SchemaColumn& column = schema.columns[i];
     const SyntheticColumnSpec& c = columns[i];

@@ -253,6 +253,26 @@ TEST(SyntheticSchema, SpecJsonRoundTripAndErrorsNameTheField) {
   j["columns"] = nlohmann::json::object();
   j["delimiter"] = "|";
   EXPECT_EQ(error(j), "s.json: column 3 (tags): the list separator is the field delimiter");
+  j["delimiter"] = "a";  // would appear inside hex ids
+  EXPECT_EQ(error(j), "s.json: the delimiter must be a tab or one printable ASCII character that is not a letter, "
+                      "digit, space, '-', '.' or '\"'");
+}
+
+// Long lists (mean length above 30) keep their mean: no underflow of the product of uniforms.
+TEST(SyntheticSchema, LongListsKeepTheirMeanLength) {
+  SyntheticSpec spec = multi_hot_spec();
+  spec.schema.columns[3].max_length = 1000;
+  spec.columns[3].mean_length = 800;
+  spec.columns[3].missing = 0;
+  const synthetic::SchemaRowSampler sampler(spec);
+  synthetic::Rng rng(3);
+  synthetic::SchemaRow row;
+  double total = 0;
+  for (int i = 0; i < 2000; ++i) {
+    sampler.sample(rng, row);
+    total += static_cast<double>(row.lists[0].size());
+  }
+  EXPECT_NEAR(total / 2000, 800, 3);
 }
 
 // Criteo's generator is untouched by schemas: the bytes of one seed's output are fixed (the size
