@@ -149,9 +149,9 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   uint32_t count = 0;
   std::memcpy(&version, base + 8, 4);
   std::memcpy(&count, base + 12, 4);
-  if (version != kCheckpointVersion) {
-    throw Error(where + ": format version " + std::to_string(version) + ", this build reads version " +
-                std::to_string(kCheckpointVersion));
+  if (version < kOldestCheckpointVersion || version > kCheckpointVersion) {
+    throw Error(where + ": format version " + std::to_string(version) + ", this build reads versions " +
+                std::to_string(kOldestCheckpointVersion) + " to " + std::to_string(kCheckpointVersion));
   }
   size_t offset = kPreambleBytes;
   std::set<std::string> names;  // a set, so a file of a million tiny sections is not quadratic

@@ -23,8 +23,9 @@
 // The model field carries the data's schema (ModelConfig "schema", feature_schema.hpp); the
 // sections "embeddings" and "embedding_state" hold one part per table of that schema, in its
 // table order (one-hot tables, then multi-hot). A header without "schema" (written before
-// schemas existed) is Criteo's layout, whose 26 tables are the same bytes: the binary layout is
-// unchanged, so the format version stays 1. --resume, eval and predict refuse data of another
+// schemas existed) is Criteo's layout, whose 26 tables are the same bytes. Version 2 is written
+// since schemas exist (so a build that reads version 1 only says "format version 2" rather than
+// failing on the unknown "schema" field); versions 1 and 2 are read. --resume, eval and predict refuse data of another
 // schema naming the first column that differs (FeatureSchema::first_difference).
 //
 // Fuzzing: CheckpointReader(path) followed by refuse_unknown_sections(kTrainerCheckpointSections)
@@ -50,7 +51,8 @@
 
 namespace shadowsync {
 
-inline constexpr uint32_t kCheckpointVersion = 1;
+inline constexpr uint32_t kCheckpointVersion = 2;        // written
+inline constexpr uint32_t kOldestCheckpointVersion = 1;  // read: kOldestCheckpointVersion..kCheckpointVersion
 // The most replicas (and trainer groups) a checkpoint may describe.
 inline constexpr uint64_t kMaxCheckpointReplicas = 4096;
 

@@ -118,7 +118,14 @@ TEST(Checkpoint, RefusesCorruptedTruncatedAndForeignFiles) {
   std::vector<char> version = good;
   version[8] = 9;
   write_bytes(path, version);
-  EXPECT_NE(error_of(path).find("format version 9"), std::string::npos) << error_of(path);
+  EXPECT_NE(error_of(path).find("format version 9, this build reads versions 1 to 2"), std::string::npos)
+      << error_of(path);
+  version[8] = 0;
+  write_bytes(path, version);
+  EXPECT_NE(error_of(path).find("format version 0"), std::string::npos) << error_of(path);
+  version[8] = 1;  // written before schemas existed: still read
+  write_bytes(path, version);
+  EXPECT_EQ(error_of(path), "") << error_of(path);
 
   std::vector<char> extra = good;
   extra.push_back('x');
