@@ -69,17 +69,25 @@ def _align64(n):
 def open_cache(path):
     """(labels float32[n], dense float32[n,13], sparse uint32[n,26], table rows[26]).
 
-    The layout is include/shadowsync/data/binary_cache.hpp's. Format 2 (what `convert` writes):
-    row blocks of growing capacity, read as memmaps and joined into one array per column (a copy).
+    The layout is include/shadowsync/data/binary_cache.hpp's. Formats 3 (what `convert` writes; of
+    Criteo's layout here) and 2: row blocks of growing capacity, read as memmaps and joined into one
+    array per column (a copy).
     Format 1: whole columns, read in place as memmaps."""
     with open(path, "rb") as f:
         header = f.read(CACHE_HEADER_BYTES[2])
     if len(header) < HEADER_BYTES_V1 or header[:8] != CACHE_MAGIC:
         raise SystemExit(f"{path}: not a shadowsync binary cache (run `shadowsync convert` first)")
     version, header_bytes = (int(x) for x in np.frombuffer(header, dtype="<u4", count=2, offset=8))
-    if CACHE_HEADER_BYTES.get(version) != header_bytes or len(header) < header_bytes:
+    if version == 3 and header_bytes >= 4096 and header_bytes % 4096 == 0:
+        # Format 3 (with a schema): widths at byte 280 (numeric, categorical, multi-hot). For
+        # Criteo's layout its blocks are format 2's, after a header of header_bytes.
+        widths = tuple(int(x) for x in np.frombuffer(header, dtype="<u4", count=3, offset=280))
+        if widths != (NUM_DENSE, NUM_SPARSE, 0):
+            raise SystemExit(f"{path}: a cache of {widths[0]} numeric, {widths[1]} categorical and {widths[2]} "
+                             "multi-hot columns; this script reads Criteo's layout (13, 26, 0) only")
+    elif CACHE_HEADER_BYTES.get(version) != header_bytes or len(header) < header_bytes:
         raise SystemExit(f"{path}: cache version {version} / header {header_bytes}, this script reads "
-                         + ", ".join(f"{v} / {b}" for v, b in CACHE_HEADER_BYTES.items()))
+                         + ", ".join(f"{v} / {b}" for v, b in CACHE_HEADER_BYTES.items()) + ", 3 (Criteo's layout)")
     rows = int(np.frombuffer(header, dtype="<u8", count=1, offset=16)[0])
     table_rows = np.frombuffer(header, dtype="<u4", count=NUM_SPARSE, offset=24).astype(np.int64)
     size = os.path.getsize(path)
