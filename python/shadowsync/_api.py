@@ -1,6 +1,7 @@
 """The low-level API: Dataset, train, Model, load, generate, plot_metrics (mirrors
 `shadowsync train/eval/predict/gen/plot`)."""
 
+import json
 import os
 import shutil
 import sys
@@ -10,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from . import _shadowsync
+from . import _schema, _shadowsync
 
 # The run option table of the library (shared with `shadowsync train`): one dict per option with
 # name, type, layer, front_ends ("cli", "python", "mpi"), default, expected and help.
@@ -24,6 +25,8 @@ TRAIN_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS
 _DATA_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS if o["layer"] == "data" and o["name"] in TRAIN_OPTIONS
                       and o["name"] != "eval_fraction")
 _METRICS_EVENTS = ("progress", "eval", "final")
+# Criteo's layout (the default schema) in its JSON form.
+_CRITEO_SCHEMA = json.loads(_shadowsync._criteo_schema())
 
 
 def _check_hash_salt(value):
@@ -89,16 +92,58 @@ class Dataset:
         what was expected.
     """
 
-    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t"):
+    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t", *, schema=None,
+                 header=None, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None):
+        keywords = dict(label=label, numeric=numeric, categorical=categorical, multi_hot=multi_hot, ignore=ignore)
+        if not isinstance(path, (str, bytes, os.PathLike, list, tuple)):
+            if strict or delimiter != "\t":
+                raise ValueError("strict=, delimiter=: apply to files, not to a DataFrame or arrays")
+            if header is not None:
+                raise ValueError("header=: applies to files; a DataFrame names its own columns")
+            frame = Dataset.from_frame(path, schema=schema, rows_per_table=rows_per_table, hash_salt=hash_salt,
+                                       **keywords)
+            self._data = frame._data
+            return
         if isinstance(path, (list, tuple)):
             paths = [os.fsdecode(p) for p in path]
             if not paths:
                 raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
         else:
             paths = [os.fsdecode(path)]
-        self._data = _shadowsync._Data.from_paths(paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
-                                                  _shadowsync._check_option("strict", strict),
-                                                  delimiter=_shadowsync._check_option("delimiter", delimiter))
+        delimiter = _shadowsync._check_option("delimiter", delimiter)
+        schema = _file_schema(paths[0], delimiter, schema, header, keywords)
+        args = (paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
+                _shadowsync._check_option("strict", strict))
+        if schema is None:
+            self._data = _shadowsync._Data.from_paths(*args, delimiter=delimiter)
+        else:
+            self._data = _shadowsync._Data.from_paths_with_schema(*args, False, delimiter, json.dumps(schema))
+
+    @classmethod
+    def from_frame(cls, frame, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None, schema=None,
+                   rows_per_table=None, hash_salt=0):
+        self = cls.__new__(cls)
+        names, get, rows = _schema.frame_columns(frame)
+        keywords = dict(label=label, numeric=numeric, categorical=categorical, multi_hot=multi_hot, ignore=ignore)
+        if schema is not None:
+            if any(v is not None for v in keywords.values()):
+                raise ValueError("schema=: give either a schema or the column keywords (label=, numeric=, ...), not both")
+            schema = _schema.read_schema_argument(schema)
+        else:
+            infer = None
+            if all(keywords[k] is None for k in ("numeric", "categorical", "multi_hot")):
+                label_name = None if label is None else _schema._name_of(label, names, "label")
+                ignored = {_schema._name_of(c, names, "ignore") for c in _schema._as_list(ignore, "ignore")}
+                infer = _schema.infer_kinds([n for n in names if n != label_name and n not in ignored], get)
+            schema = _schema.schema_from_keywords(names, infer=infer, **keywords)
+            if label is None:  # prediction rows: a label column the frame does not have (all 0)
+                taken = {c["name"] for c in schema["columns"]}
+                label_name = next(n for n in ("label", "_label", "__label") if n not in taken)
+                schema["columns"].insert(0, {"name": label_name, "kind": "label"})
+        labels, numeric_, categorical_, offsets, ids = _schema.columns_for(schema, names, get, rows)
+        self._data = _shadowsync._Data.from_columns(json.dumps(schema), labels, numeric_, categorical_, offsets, ids,
+                                                    _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt))
+        return self
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
@@ -129,12 +174,47 @@ class Dataset:
         return self._data.categorical
 
     @property
+    def schema(self):
+        """The columns the rows were read with, as a dict (the JSON form of a schema file)."""
+        return json.loads(self._data.schema)
+
+    @property
+    def bag_offsets(self):
+        """Multi-hot lists: uint64 (n * M + 1,) offsets into bag_ids, row-major (row i, feature m:
+        bag_ids[bag_offsets[i * M + m]:bag_offsets[i * M + m + 1]]); a copy."""
+        return self._data.bag_offsets
+
+    @property
+    def bag_ids(self):
+        """Multi-hot lists: the embedding-table rows of every list (hashed, >= 1), uint32; a copy."""
+        return self._data.bag_ids
+
+    @property
     def rows_per_table(self):
         return self._data.rows_per_table
 
     @property
     def hash_salt(self):
         return self._data.hash_salt
+
+
+def _file_schema(path, delimiter, schema, header, keywords):
+    """The schema dict of text files from schema= or the column keywords; None for Criteo's layout."""
+    if schema is not None:
+        if any(v is not None for v in keywords.values()) or header is not None:
+            raise ValueError("schema=: give either a schema or the column keywords (header=, label=, numeric=, ...), "
+                             "not both")
+        return _schema.read_schema_argument(schema)
+    if all(v is None for v in keywords.values()):
+        if header:
+            raise ValueError("header=True: name the columns' kinds too (label=, numeric=, categorical=, ...)")
+        return None
+    names = _schema.header_names(path, delimiter) if header else None
+    if names is None:
+        with open(path, "rb") as f:
+            first = f.readline().rstrip(b"\r\n")
+        names = [str(j) for j in range(first.count(delimiter.encode()) + 1)]
+    return _schema.schema_from_keywords(names, header=bool(header), **keywords)
 
 
 def _as_dataset(data, name, options=None):
@@ -201,10 +281,20 @@ class Model:
     def hash_salt(self):
         return self._model.hash_salt
 
+    @property
+    def schema(self):
+        """The columns the model reads, as a dict (the JSON form of a schema file)."""
+        return json.loads(self._model.schema)
+
+    def _schema_keyword(self):
+        schema = self.schema
+        return {} if schema == _CRITEO_SCHEMA else {"schema": schema}
+
     def _dataset(self, data):
-        # A path is read with the model's own hashing.
+        # A path is read with the model's own hashing and schema.
         if isinstance(data, (str, bytes, os.PathLike, list, tuple)):
-            return Dataset(data, rows_per_table=list(self.rows_per_table), hash_salt=self.hash_salt)
+            return Dataset(data, rows_per_table=list(self.rows_per_table), hash_salt=self.hash_salt,
+                           **self._schema_keyword())
         return _as_dataset(data, "data")
 
     def evaluate(self, data):
@@ -222,6 +312,11 @@ class Model:
         paths = [os.fsdecode(p) for p in data] if isinstance(data, (list, tuple)) else [os.fsdecode(data)]
         if not paths:
             raise ValueError("data: expected a path or a non-empty list of paths, got an empty list")
+        schema = self._schema_keyword()
+        if schema:
+            return _shadowsync._Data.from_paths_with_schema(paths, list(self.rows_per_table), self.hash_salt,
+                                                            bad_rows == "refuse", bad_rows == "nan", "\t",
+                                                            json.dumps(schema["schema"]))
         return _shadowsync._Data.from_paths(paths, list(self.rows_per_table), self.hash_salt,
                                             strict=bad_rows == "refuse", keep_bad_lines=bad_rows == "nan")
 
