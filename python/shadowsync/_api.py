@@ -73,6 +73,39 @@ class Dataset:
         of several files are one copy that joins them, made when first asked for.
         delimiter: the byte between the fields of text files ("\t", also "tab"; or "," for CSV).
 
+    Dataset(path, ..., schema=None, header=None, label=None, numeric=None, categorical=None,
+            multi_hot=None, ignore=None)
+        Text files of any column layout (a click log other than Criteo's): name every column's
+        kind with the keywords, or give schema= (a dict or the path of a JSON schema file, the
+        form Dataset.schema returns). header=True: line 1 of every file names the columns (read
+        from the first file, checked against the others by the reader); without it columns are
+        named by position "0", "1", ... and the keywords may give positions (label=0).
+        label: the 0/1 column. numeric: names (log1p of integer counts, Criteo's transform) or a
+        dict name -> "log1p" | "identity" (decimal numbers, negative too, stored as they are).
+        categorical: names; values are any text, hashed by the reader's string hash.
+        multi_hot: names (items separated by ","), or a dict name -> separator ("|") or name ->
+        {"separator", "max_length", "pooling"}. ignore: columns read past. Every column must be
+        given one kind (ValueError naming those left out).
+
+    Dataset.from_frame(frame, label=None, numeric=None, categorical=None, multi_hot=None,
+                       ignore=None, schema=None, rows_per_table=None, hash_salt=0)
+    Dataset(frame, label=..., ...)
+        Rows of any schema from a pandas DataFrame, a dict of name -> column, or a 2-D NumPy
+        array (columns named "0", "1", ...), with the keywords above, giving the rows the reader
+        gives for the same data written as a delimited file: categorical values of any type are
+        hashed as their text (strings as they are, integers in decimal, floats as repr: 3.0,
+        True/False) with the reader's string hash (string_id); None, NaN, pd.NA and "" are
+        missing. A multi-hot column holds lists (tuples, arrays) of such values, or strings of
+        items joined by the column's separator; a missing cell or "" is an empty list, an empty
+        item ("a||b") a ValueError, a list longer than max_length (default 64) cut to its first
+        max_length items (schema "overlong": "refuse": a ValueError). Without numeric=,
+        categorical= and multi_hot=, kinds follow the columns: numbers numeric (log1p), lists
+        multi-hot, anything else categorical. label=None: every label 0 (rows to predict); with
+        schema= the columns are taken by name and the label column may be absent.
+        Tables are sized to the data as for files when rows_per_table is None (pass the model's
+        rows_per_table and hash_salt to predict with a trained model). ValueError names the
+        column, row and value of a bad cell.
+
     Dataset.from_arrays(numeric, categorical, labels=None, rows_per_table=None, hash_salt=0,
                         hashed=False)
         numeric: float array (n, 13) of raw integer features, NaN = missing; transformed as the
@@ -89,7 +122,10 @@ class Dataset:
         labels: (n,) of 0/1 (float32 C-contiguous: used without a copy), or None (all 0: for
             predict).
         Arrays used in place are kept alive by the Dataset. ValueError names the argument and
-        what was expected.
+        what was expected. (Criteo's layout: 13 numeric, 26 categorical columns.)
+
+    numeric (n, N) and categorical (n, S) are the schema's widths; multi-hot lists are bag_offsets
+    and bag_ids (see their docstrings).
     """
 
     def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t", *, schema=None,

@@ -204,15 +204,10 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
                 out[f"f{j}"] = column.to_numpy(dtype=object) if hasattr(column, "to_numpy") else column
         return out
 
-    def _dataset(self, X, labels=None, fitting=False):
-        frame = self._frame(X, fitting)
-        if labels is not None:
-            frame[_LABEL] = labels
-        if fitting:  # rows_per_table=None: tables sized to X's values
-            return Dataset.from_frame(frame, schema=self.schema_, rows_per_table=self.rows_per_table,
-                                      hash_salt=self.hash_salt)
-        return Dataset.from_frame(frame, schema=self.schema_, rows_per_table=list(self.model_.rows_per_table),
-                                  hash_salt=self.model_.hash_salt)
+    def _dataset(self, X):
+        """The rows of X for prediction, hashed as the fitted model's tables are."""
+        return Dataset.from_frame(self._frame(X, fitting=False), schema=self.schema_,
+                                  rows_per_table=list(self.model_.rows_per_table), hash_salt=self.model_.hash_salt)
 
     # -- fit / predict --------------------------------------------------------------------------
 
@@ -232,14 +227,18 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         elif y.ndim != 1:
             raise ValueError(f"y: expected shape (n,), got {y.shape}")
         check_classification_targets(y)
-        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        frame = self._frame(X, fitting=True)
+        rows = len(next(iter(frame.values())))
         if len(y) != rows:
             raise ValueError(f"y: expected {rows} labels like X, got {len(y)}")
         classes = np.unique(y)
         if len(classes) != 2:
             raise ValueError(f"y: expected two classes (binary CTR labels), got {len(classes)} class(es)")
         self.classes_ = classes
-        data = self._dataset(X, (y == classes[1]).astype(np.float32), fitting=True)
+        frame[_LABEL] = (y == classes[1]).astype(np.float32)
+        # rows_per_table=None: tables sized to X's values
+        data = Dataset.from_frame(frame, schema=self.schema_, rows_per_table=self.rows_per_table,
+                                  hash_salt=self.hash_salt)
         epochs = self.epochs
         if epochs == "auto":
             epochs = max(1, min(1000, math.ceil(AUTO_EXAMPLES / max(len(data), 1))))
@@ -270,7 +269,8 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """classes_[1] where the logit is > 0 (probability above 0.5), else classes_[0]."""
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0  # checks that the estimator is fitted first
+        return self.classes_[positive.astype(int)]
 
     def score(self, X, y, sample_weight=None):
         """ROC AUC of predict_proba(X)[:, 1] against y (not accuracy)."""
