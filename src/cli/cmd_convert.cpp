@@ -57,15 +57,17 @@ void add_convert_command(CLI::App& app) {
     uint64_t salt = 0;
     bool strict = false;
     char delimiter = '\t';
+    SchemaRequest schema;
   };
   auto args = std::make_shared<Args>();
   const auto non_negative = [](const std::string& value) {
     return value.starts_with('-') ? std::string("must be a non-negative integer") : std::string();
   };
   CLI::App* cmd = app.add_subcommand(
-      "convert", "Parse a Criteo TSV file and write a binary cache of the hashed, transformed rows");
+      "convert", "Parse text data (Criteo TSV by default) and write a binary cache of the hashed, transformed rows "
+                 "and their schema");
   cmd->add_option("FILES", args->files,
-                  "IN... OUT: Criteo TSV inputs (label, I1..I13, C1..C26; plain, gzip or zstd; "
+                  "IN... OUT: text inputs (Criteo's label, I1..I13, C1..C26 unless the columns are stated; plain, gzip or zstd; "
                   "- = standard input; a folder = its files by name), read in order, then the "
                   "binary cache to write (replaced atomically)")
       ->required()
@@ -82,6 +84,7 @@ void add_convert_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--strict", args->strict, "stop at the first bad line instead of skipping it");
   add_delimiter(*cmd, args->delimiter);
+  add_schema_options(*cmd, args->schema);
   cmd->callback([args] {
     // SIGINT / SIGTERM remove the cache's temporary and end the process (nothing to save).
     remove_temporaries_on_stop_signals();
@@ -91,9 +94,11 @@ void add_convert_command(CLI::App& app) {
     for (const std::string& in : inputs) named_inputs.emplace_back("IN", in);
     refuse_output_over_input("OUT", out, named_inputs);
     ParseOptions options;
+    options.schema = schema_for_paths(args->schema, inputs, args->delimiter);
     if (args->table_rows_from.empty()) {
-      options.hashing = HashingConfig::uniform(
-          checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)), args->salt);
+      options.hashing = hashing_for(
+          options.schema, checked_rows_per_table(args->rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)),
+          args->salt);
     } else {
       refuse_output_over_input("OUT", out, {{"--table-rows-from", args->table_rows_from}});
       options.hashing = tables_sized_from_stats(args->table_rows_from);
@@ -140,9 +145,13 @@ void add_convert_command(CLI::App& app) {
     const bool uniform = std::all_of(rows.begin(), rows.end(), [&](uint32_t r) { return r == rows[0]; });
     uint64_t total_rows = 0;
     for (const uint32_t r : rows) total_rows += r;
-    fmt::print("wrote {} rows{} to {} (rows per table {}, salt {})\n", report.rows,
+    fmt::print("wrote {} rows{} to {} ({}rows per table {}, salt {})\n", report.rows,
                inputs.size() > 1 ? fmt::format(" from {} files", inputs.size()) : std::string(), out,
-               uniform ? fmt::format("{}", rows[0])
+               options.schema.is_criteo()
+                   ? std::string()
+                   : fmt::format("{} numeric, {} categorical, {} multi-hot columns; ", options.schema.numeric_count(),
+                                 options.schema.categorical_count(), options.schema.multi_hot_count()),
+               rows.empty() ? std::string("none") : uniform ? fmt::format("{}", rows[0])
                        : fmt::format("{}: {} in all", fmt::join(rows, " "), total_rows),
                args->salt);
   });

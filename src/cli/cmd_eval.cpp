@@ -11,6 +11,7 @@
 #include "common_options.hpp"
 #include "quality_text.hpp"
 #include "teacher_report.hpp"
+#include "shadowsync/core/error.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/evaluate.hpp"
 #include "shadowsync/train/trained_model.hpp"
@@ -24,6 +25,7 @@ void add_eval_command(CLI::App& app) {
     bool json = false;
     bool strict = false;
     char delimiter = '\t';
+    SchemaRequest schema;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint's model on data (TSV or cache)");
@@ -33,14 +35,20 @@ void add_eval_command(CLI::App& app) {
   cmd->add_flag("--json", options->json, "Print the metrics as one JSON object");
   cmd->add_flag("--strict", options->strict, "Stop at the first bad input line instead of skipping it");
   add_delimiter(*cmd, options->delimiter);
+  add_schema_options(*cmd, options->schema);
   cmd->callback([options] {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
+    // The checkpoint's schema; stated options must match it (and a cache's stored one).
+    parse.schema = check_stated_schema(options->schema, trained.model().config().schema, options->checkpoint);
     parse.strict = options->strict;
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
+    if (const std::string d = parse.schema.first_difference(data.schema()); !d.empty()) {
+      throw Error(options->checkpoint + ": the model's schema differs from that of " + data.path() + ": " + d);
+    }
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
     const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     // Generated data (one file): the teacher's NE on the same rows.

@@ -31,6 +31,7 @@ void add_predict_command(CLI::App& app) {
     std::string out = "-";
     char delimiter = '\t';
     std::string bad_rows = "refuse";
+    SchemaRequest schema;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write one click probability per input line, in input order");
@@ -42,6 +43,7 @@ void add_predict_command(CLI::App& app) {
                   "file is replaced atomically, a FIFO or device written through")
       ->capture_default_str();
   add_delimiter(*cmd, options->delimiter);
+  add_schema_options(*cmd, options->schema);
   cmd->add_option("--bad-rows", options->bad_rows,
                   "What a bad input line gives: refuse (default: stop, naming the file and line) "
                   "or nan (a 'nan' line in its place, so output lines still match input lines)")
@@ -55,6 +57,8 @@ void add_predict_command(CLI::App& app) {
     const TrainedModel trained = TrainedModel::load(options->checkpoint);
     ParseOptions parse;
     parse.hashing = trained.hashing();
+    // The checkpoint's schema; stated options must match it (and a cache's stored one).
+    parse.schema = check_stated_schema(options->schema, trained.model().config().schema, options->checkpoint);
     // A skipped line would shift every later probability onto the wrong line: refuse the first
     // bad line (strict), or keep a placeholder row for it and give it NaN.
     const bool nan_rows = options->bad_rows == "nan";
@@ -63,6 +67,9 @@ void add_predict_command(CLI::App& app) {
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
+    if (const std::string d = parse.schema.first_difference(data.schema()); !d.empty()) {
+      throw Error(options->checkpoint + ": the model's schema differs from that of " + data.path() + ": " + d);
+    }
     std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     for (const uint64_t row : report.bad_rows) logits.at(row) = std::numeric_limits<float>::quiet_NaN();

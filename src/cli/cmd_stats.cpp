@@ -78,9 +78,9 @@ void print_text(const data::FileStats& files) {
 // The hashing to read FILE with: a cache's own (like train and eval), with --rows-per-table /
 // --hash-salt replacing its parts when given (then opening the cache checks that they agree);
 // for a TSV the options or their defaults.
-HashingConfig resolve_hashing(const std::string& file, const std::optional<uint64_t>& rows,
+HashingConfig resolve_hashing(const std::string& file, const FeatureSchema& schema, const std::optional<uint64_t>& rows,
                               const std::optional<uint64_t>& salt) {
-  HashingConfig hashing = HashingConfig::uniform();
+  HashingConfig hashing = hashing_for(schema, HashingConfig::kDefaultRowsPerTable, 0);
   if (std::optional<HashingConfig> stored = read_cache_hashing(file)) hashing = *stored;
   if (rows) std::fill(hashing.rows.begin(), hashing.rows.end(), checked_rows_per_table(*rows));
   if (salt) hashing.salt = *salt;
@@ -95,6 +95,7 @@ void add_stats_command(CLI::App& app) {
     std::optional<uint64_t> salt;
     bool json = false;
     char delimiter = '\t';
+    SchemaRequest schema;
   };
   auto args = std::make_shared<Args>();
   const auto non_negative = [](const std::string& value) {
@@ -113,9 +114,11 @@ void add_stats_command(CLI::App& app) {
       ->check(non_negative);
   cmd->add_flag("--json", args->json, "print one JSON object instead of tables");
   add_delimiter(*cmd, args->delimiter);
+  add_schema_options(*cmd, args->schema);
   cmd->callback([args] {
     ParseOptions options;
-    options.hashing = resolve_hashing(args->files.front(), args->rows_per_table, args->salt);
+    options.schema = schema_for_paths(args->schema, args->files, args->delimiter);
+    options.hashing = resolve_hashing(args->files.front(), options.schema, args->rows_per_table, args->salt);
     options.delimiter = args->delimiter;
     // Text is streamed and caches are mapped: memory stays bounded whatever the files' size.
     const data::FileStats files = data::compute_file_stats(args->files, options, print_reading_file(false));

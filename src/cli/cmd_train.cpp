@@ -34,6 +34,7 @@ namespace {
 struct TrainOptions {
   std::vector<std::string> data_files;  // --data: one or more files, trained in order
   RunSettings settings;                 // every other flag, read through the run option table
+  SchemaRequest schema;                 // --label, --numeric, ... (common_options.hpp)
 };
 
 void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads,
@@ -95,6 +96,7 @@ void run_train(TrainOptions& o) {
   ParseOptions parse;
   parse.strict = settings.strict;
   parse.delimiter = settings.delimiter;
+  parse.schema = schema_for_paths(o.schema, o.data_files, parse.delimiter);
 
   // Under mpirun every process reads the data, but only rank 0 prints what a run prints; the
   // others print only their errors.
@@ -104,7 +106,13 @@ void run_train(TrainOptions& o) {
   const data::HashingChoice hashing =
       data::choose_hashing(o.data_files, settings.rows_per_table, settings.hash_salt, parse);
   parse.hashing = hashing.hashing;
+  if (parse.hashing.tables() != parse.schema.table_count()) {  // text of a stated schema
+    parse.hashing = hashing_for(parse.schema,
+                                checked_rows_per_table(settings.rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)),
+                                settings.hash_salt);
+  }
   config.model = ModelConfig::resolve(settings.model, parse.hashing);
+  config.model.schema = parse.schema;
   if (first_process && hashing.source != data::HashingChoice::Source::Given) {
     std::fprintf(stderr, "%s (--rows-per-table N to choose)\n", data::hashing_choice_text(hashing).c_str());
   }
@@ -223,6 +231,7 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a CTR model with ShadowSync or a baseline sync mode");
   // Every flag is a run option of the table (shadowsync/train/run_options.hpp).
   add_run_option_flags(*cmd, options->settings, options->data_files);
+  add_schema_options(*cmd, options->schema);
   cmd->callback([options] { run_train(*options); });
 }
 

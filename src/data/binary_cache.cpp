@@ -1,7 +1,8 @@
-// Binary cache: CacheWriter (format 2: rows written once, in place, into row blocks of an
-// AtomicFileWriter's temporary), write_cache (one CacheWriter append), and MappedCache::open
-// (format 2: each column's block pieces mapped side by side into one reserved address range;
-// format 1: one MappedFile), then the checks listed in binary_cache.hpp.
+// Binary cache: CacheWriter (format 3: rows written once, in place, into row blocks of an
+// AtomicFileWriter's temporary; the schema in the header's section), write_cache (one CacheWriter
+// append), and MappedCache::open (formats 2 and 3: each column's block pieces mapped side by side
+// into one reserved address range; format 1: one MappedFile), then the checks listed in
+// binary_cache.hpp.
 #include "shadowsync/data/binary_cache.hpp"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +31,7 @@
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/feature_transform.hpp"
 #include "shadowsync/core/file_io.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 
 namespace shadowsync {
 namespace {
@@ -65,30 +68,69 @@ static_assert(offsetof(HeaderV2, first_block_rows) == kHeaderChecksumOffsetV1);
 static_assert(offsetof(HeaderV2, header_checksum) == 272);
 static_assert(sizeof(HeaderV2) <= kHeaderBytesV2);
 
-constexpr size_t kColumnRowBytes[3] = {sizeof(float), kNumNumeric * sizeof(float),
-                                 kNumSparse * sizeof(uint32_t)};
-constexpr size_t kBlockRowBytes = kColumnRowBytes[0] + kColumnRowBytes[1] + kColumnRowBytes[2];  // 160
+// Format 3: HeaderV2's fields (table_rows and numeric_missing hold the first 26 / 13 entries, the
+// full lists are in the section), then this extension at byte 280, then the section at byte
+// kSectionOffset: u32 table_rows[tables], u64 numeric_missing[numeric] (at a multiple of 8),
+// the schema's JSON text (schema_bytes). header_bytes = the section's end rounded up to 4096.
+struct HeaderExt {
+  uint32_t numeric_width;
+  uint32_t sparse_width;
+  uint32_t multi_hot;
+  uint32_t tables;
+  uint64_t bag_ids;             // ids in the multi-hot section
+  uint64_t bag_checksum[2];     // of the list lengths column and of the ids section
+  uint32_t schema_bytes;
+  uint32_t section_bytes;
+  uint64_t section_checksum;    // checksum64 of the section
+  uint64_t ext_checksum;        // checksum64 of this extension's bytes before it
+};
+constexpr size_t kExtOffset = sizeof(HeaderV2);
+static_assert(kExtOffset == 280);
+constexpr size_t kSectionOffset = 512;
+static_assert(kExtOffset + sizeof(HeaderExt) <= kSectionOffset);
+constexpr uint32_t kMaxSectionBytes = uint32_t{1} << 26;
+constexpr uint32_t kMaxWidth = 100000;
+
+// Bytes per row of each block column: labels, numeric, sparse and (format 3) the multi-hot list
+// lengths (u32 per row and multi-hot feature). Criteo's: 4, 52, 104, 0 (160 a row).
+struct RowBytes {
+  size_t column[4] = {sizeof(float), kNumNumeric * sizeof(float), kNumSparse * sizeof(uint32_t), 0};
+  RowBytes() = default;
+  explicit RowBytes(const FeatureWidths& w)
+      : column{sizeof(float), size_t(w.numeric) * sizeof(float), size_t(w.sparse) * sizeof(uint32_t),
+               size_t(w.multi_hot) * sizeof(uint32_t)} {}
+  size_t block() const { return column[0] + column[1] + column[2] + column[3]; }
+  int last() const { return column[3] > 0 ? 3 : column[2] > 0 ? 2 : column[1] > 0 ? 1 : 0; }
+};
 
 size_t align_piece(size_t n) { return (n + kPieceAlign - 1) / kPieceAlign * kPieceAlign; }
 
-// The block schedule of format 2: block k holds min(first << k, max) rows; its column pieces
-// sit at offsets 0, 4 x capacity and 56 x capacity of the block, which starts right after the
-// previous block (header, then 160 bytes per row of capacity of every earlier block).
+// The block schedule of formats 2 and 3: block k holds min(first << k, max) rows; its column
+// pieces follow each other (labels, numeric, sparse, lengths; each capacity x its row bytes), and
+// the block starts right after the previous one (the header, then RowBytes::block() bytes per
+// row of capacity of every earlier block).
 struct BlockCursor {
   uint64_t first_block_rows, max_block_rows;
+  RowBytes bytes;
   uint64_t first_row = 0;  // of the current block
   uint64_t capacity;       // rows of the current block
-  uint64_t offset = kHeaderBytesV2;  // file offset of the current block
-  BlockCursor(uint64_t first, uint64_t max)
-      : first_block_rows(first), max_block_rows(max), capacity(first) {}
+  uint64_t offset;         // file offset of the current block
+  BlockCursor(uint64_t first, uint64_t max, RowBytes row_bytes = {}, uint64_t header = kHeaderBytesV2)
+      : first_block_rows(first), max_block_rows(max), bytes(row_bytes), capacity(first), offset(header) {}
   void next() {
     first_row += capacity;
-    offset += kBlockRowBytes * capacity;
+    offset += bytes.block() * capacity;
     capacity = std::min(capacity * 2, max_block_rows);
   }
   size_t piece_offset(int column) const {
-    return column == 0 ? 0 : column == 1 ? kColumnRowBytes[0] * capacity
-                                         : (kColumnRowBytes[0] + kColumnRowBytes[1]) * capacity;
+    size_t at = 0;
+    for (int c = 0; c < column; ++c) at += bytes.column[c] * capacity;
+    return at;
+  }
+  // File offset just after the last piece of this block holding `rows` rows (padded).
+  uint64_t end(uint64_t rows) const {
+    const int last = bytes.last();
+    return offset + piece_offset(last) + align_piece(rows * bytes.column[last]);
   }
 };
 
@@ -98,7 +140,7 @@ bool valid_block_rows(uint64_t n) {
   return n >= 1024 && n <= (uint64_t{1} << 24) && (n & (n - 1)) == 0;
 }
 
-constexpr const char* kColumnNames[3] = {"labels", "dense", "sparse"};
+constexpr const char* kColumnNames[5] = {"labels", "dense", "sparse", "list lengths", "list ids"};
 
 // Rows checksummed and value-checked together when a cache is opened (about 10 MB of the file).
 constexpr size_t kCheckChunkRows = size_t{1} << 16;
@@ -133,65 +175,183 @@ bool compute_layout(uint64_t rows, Layout* layout) {
   throw Error(path + ": " + what);
 }
 
-std::string describe_hashing(const uint32_t* rows, uint64_t salt) {
+std::string describe_hashing(const HashingConfig& hashing) {
+  const std::vector<uint32_t>& rows = hashing.rows;
   bool uniform = true;
-  for (int t = 1; t < kNumSparse; ++t) uniform = uniform && rows[t] == rows[0];
-  if (uniform) return fmt::format("rows per table {}, salt {}", rows[0], salt);
+  for (size_t t = 1; t < rows.size(); ++t) uniform = uniform && rows[t] == rows[0];
+  if (uniform && !rows.empty() && rows.size() == size_t(kNumSparse)) {
+    return fmt::format("rows per table {}, salt {}", rows[0], hashing.salt);
+  }
+  if (uniform && !rows.empty()) {
+    return fmt::format("{} tables of {} rows, salt {}", rows.size(), rows[0], hashing.salt);
+  }
   std::string out = "rows per table [";
-  for (int t = 0; t < kNumSparse; ++t) out += fmt::format("{}{}", t ? "," : "", rows[t]);
-  return out + fmt::format("], salt {}", salt);
+  for (size_t t = 0; t < rows.size(); ++t) out += fmt::format("{}{}", t ? "," : "", rows[t]);
+  return out + fmt::format("], salt {}", hashing.salt);
+}
+
+FeatureWidths widths_of(const FeatureSchema& schema) {
+  return FeatureWidths{schema.numeric_count(), schema.categorical_count(), schema.multi_hot_count()};
+}
+
+// The values the parser can produce for `schema` (validate_view for Criteo's layout, whose
+// messages and speed it keeps): labels 0/1, log1p numeric values 0 or in [log1p(1), max],
+// identity values finite and |x| < 1e30, one-hot rows < rows[t], list ids in 1..rows[t]-1 and
+// lists no longer than their max length. Error "`where`: row R: what" for the first bad row.
+void validate_rows(const DataView& view, const FeatureSchema& schema, const HashingConfig& hashing,
+                   const std::string& where) {
+  if (schema.is_criteo()) {
+    validate_view(view, hashing, where);
+    return;
+  }
+  const int n = view.numeric_width, s = view.sparse_width, m = view.multi_hot;
+  const float min_positive = transform_numeric(1);
+  const float max_numeric = max_numeric_value();
+  std::vector<bool> log1p(size_t(n), true);
+  for (int j = 0; j < n; ++j) {
+    log1p[size_t(j)] = schema.columns[size_t(schema.numeric_column(j))].transform == NumericTransformKind::Log1p;
+  }
+  for (size_t i = 0; i < view.rows; ++i) {
+    const auto bad = [&](const std::string& what) { throw Error(fmt::format("{}: row {}: {}", where, i, what)); };
+    const float label = view.labels[i];
+    if (label != 0.0f && label != 1.0f) bad(fmt::format("label {} is not 0 or 1", label));
+    for (int j = 0; j < n; ++j) {
+      const float x = view.numeric[i * size_t(n) + size_t(j)];
+      const bool ok = log1p[size_t(j)] ? (x == 0.0f || (x >= min_positive && x <= max_numeric))
+                                       : (std::isfinite(x) && std::fabs(x) < 1e30f);
+      if (!ok) bad(fmt::format("numeric {} value {} is not a value the parser produces", schema.numeric_name(j), x));
+    }
+    for (int t = 0; t < s; ++t) {
+      const uint32_t row = view.sparse[i * size_t(s) + size_t(t)];
+      if (row >= hashing.rows[size_t(t)]) {
+        bad(fmt::format("categorical {} row {} is out of range (table has {} rows)", schema.table_name(t), row,
+                        hashing.rows[size_t(t)]));
+      }
+    }
+    for (int k = 0; k < m; ++k) {
+      const uint64_t begin = view.bag_begin(i, k), end = view.bag_end(i, k);
+      if (end - begin > schema.max_length(k)) {
+        bad(fmt::format("multi-hot {} list of {} ids is longer than its max length {}", schema.table_name(s + k),
+                        end - begin, schema.max_length(k)));
+      }
+      const uint32_t rows = hashing.rows[size_t(s + k)];
+      for (uint64_t at = begin; at < end; ++at) {
+        if (view.bag_ids[at] == 0 || view.bag_ids[at] >= rows) {
+          bad(fmt::format("multi-hot {} id {} is out of range (rows 1 to {})", schema.table_name(s + k),
+                          view.bag_ids[at], rows - 1));
+        }
+      }
+    }
+  }
+}
+
+// Checks that `data` has the widths of `schema` and `hashing` one table per table of it.
+void check_shape(const std::string& where, const DataView& data, const FeatureSchema& schema,
+                 const HashingConfig& hashing) {
+  const FeatureWidths w = widths_of(schema);
+  if (data.widths() != w) {
+    throw Error(fmt::format("{}: rows of {} numeric, {} categorical and {} multi-hot features do not have the "
+                            "schema's widths ({}, {}, {})",
+                            where, data.numeric_width, data.sparse_width, data.multi_hot, w.numeric, w.sparse,
+                            w.multi_hot));
+  }
+  if (hashing.tables() != w.tables()) {
+    throw Error(fmt::format("{}: the hashing config has {} tables, the schema {}", where, hashing.tables(),
+                            w.tables()));
+  }
 }
 
 }  // namespace
 
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumNumeric>& numeric_missing) {
+                 const std::array<uint64_t, kNumNumeric>& numeric_missing, const FeatureSchema& schema) {
+  schema.validate(path + ": schema");
   validate_hashing(hashing, path + ": hashing config");
-  validate_view(data, hashing, path + ": data to cache");
+  check_shape(path + ": data to cache", data, schema, hashing);
+  validate_rows(data, schema, hashing, path + ": data to cache");
   if (data.rows == 0) throw Error(path + ": no rows to write to a cache");
-  for (int j = 0; j < kNumNumeric; ++j) {
+  for (int j = 0; j < std::min(kNumNumeric, schema.numeric_count()); ++j) {
     if (numeric_missing[j] > data.rows) {
-      throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache", path,
-                              j + 1, numeric_missing[j], data.rows));
+      throw Error(fmt::format("{}: dense_missing of {} is {}, more than the {} rows to cache", path,
+                              schema.numeric_name(j), numeric_missing[j], data.rows));
     }
   }
-  CacheWriter writer(path, hashing);
+  CacheWriter writer(path, hashing, schema);
   writer.append(data);
   writer.commit(numeric_missing);
 }
 
 struct CacheWriter::State {
-  explicit State(const std::string& path)
-      : out(path), cursor(kCacheFirstBlockRows, kCacheMaxBlockRows) {}
+  State(const std::string& path, RowBytes row_bytes, uint64_t header_bytes)
+      : out(path), cursor(kCacheFirstBlockRows, kCacheMaxBlockRows, row_bytes, header_bytes) {}
   AtomicFileWriter out;
   BlockCursor cursor;
-  Checksum64 sums[3];
+  Checksum64 sums[5];
+  std::string schema_json;
+  std::vector<uint32_t> lengths;  // scratch: the list lengths of the rows being appended
+  std::vector<uint32_t> ids;      // every list id, written after the blocks at commit
 };
 
-CacheWriter::CacheWriter(std::string path, const HashingConfig& hashing)
-    : path_(std::move(path)), hashing_(hashing) {
+namespace {
+
+// Bytes of format 3's section for `schema` (its JSON text given).
+size_t section_bytes(const FeatureSchema& schema, const std::string& json) {
+  const size_t tables = size_t(schema.table_count()) * 4;
+  return (tables + 7) / 8 * 8 + size_t(schema.numeric_count()) * 8 + json.size();
+}
+
+}  // namespace
+
+CacheWriter::CacheWriter(std::string path, const HashingConfig& hashing, const FeatureSchema& schema)
+    : path_(std::move(path)), hashing_(hashing), schema_(schema) {
+  schema_.validate(path_ + ": schema");
   validate_hashing(hashing_, path_ + ": hashing config");
-  state_ = std::make_unique<State>(path_);
+  if (hashing_.tables() != schema_.table_count()) {
+    throw Error(fmt::format("{}: the hashing config has {} tables, the schema {}", path_, hashing_.tables(),
+                            schema_.table_count()));
+  }
+  const std::string json = schema_.to_json().dump();
+  const size_t section = section_bytes(schema_, json);
+  if (section > kMaxSectionBytes) throw Error(path_ + ": the schema is too large for a cache header");
+  state_ = std::make_unique<State>(path_, RowBytes(widths_of(schema_)), align_piece(kSectionOffset + section));
+  state_->schema_json = json;
 }
 
 CacheWriter::~CacheWriter() = default;  // an uncommitted temporary is removed by its writer
 
 void CacheWriter::append(const DataView& rows) {
   if (rows.rows == 0) return;
-  validate_view(rows, hashing_, path_ + ": data to cache");
+  check_shape(path_ + ": data to cache", rows, schema_, hashing_);
+  validate_rows(rows, schema_, hashing_, path_ + ": data to cache");
   if (rows.rows > kMaxCacheRows - rows_) throw Error(path_ + ": too many rows for a cache");
-  const char* columns[3] = {reinterpret_cast<const char*>(rows.labels),
+  const size_t m = size_t(rows.multi_hot);
+  if (m > 0) {
+    const uint64_t first = rows.bag_offsets[0], last = rows.bag_offsets[rows.rows * m];
+    state_->lengths.resize(rows.rows * m);
+    for (size_t k = 0; k < rows.rows * m; ++k) {
+      state_->lengths[k] = static_cast<uint32_t>(rows.bag_offsets[k + 1] - rows.bag_offsets[k]);
+    }
+    state_->ids.insert(state_->ids.end(), rows.bag_ids + first, rows.bag_ids + last);
+    state_->sums[4].update(rows.bag_ids + first, (last - first) * sizeof(uint32_t));
+  }
+  const BlockCursor& shape = state_->cursor;
+  const char* columns[4] = {reinterpret_cast<const char*>(rows.labels),
                             reinterpret_cast<const char*>(rows.numeric),
-                            reinterpret_cast<const char*>(rows.sparse)};
-  for (int c = 0; c < 3; ++c) state_->sums[c].update(columns[c], rows.rows * kColumnRowBytes[c]);
+                            reinterpret_cast<const char*>(rows.sparse),
+                            reinterpret_cast<const char*>(state_->lengths.data())};
+  for (int c = 0; c < 4; ++c) {
+    if (shape.bytes.column[c] > 0) state_->sums[c].update(columns[c], rows.rows * shape.bytes.column[c]);
+  }
   BlockCursor& block = state_->cursor;
   for (size_t done = 0; done < rows.rows;) {
     if (rows_ == block.first_row + block.capacity) block.next();
     const uint64_t within = rows_ - block.first_row;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(rows.rows - done, block.capacity - within));
-    for (int c = 0; c < 3; ++c) {
-      state_->out.write_at(block.offset + block.piece_offset(c) + within * kColumnRowBytes[c],
-                           columns[c] + done * kColumnRowBytes[c], n * kColumnRowBytes[c]);
+    for (int c = 0; c < 4; ++c) {
+      const size_t width = block.bytes.column[c];
+      if (width == 0) continue;
+      state_->out.write_at(block.offset + block.piece_offset(c) + within * width, columns[c] + done * width,
+                           n * width);
     }
     done += n;
     rows_ += n;
@@ -200,36 +360,72 @@ void CacheWriter::append(const DataView& rows) {
 
 void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missing) {
   if (rows_ == 0) throw Error(path_ + ": no rows to write to a cache");
-  for (int j = 0; j < kNumNumeric; ++j) {
+  const int numeric = schema_.numeric_count();
+  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) {
     if (numeric_missing[j] > rows_) {
-      throw Error(fmt::format("{}: dense_missing of I{} is {}, more than the {} rows to cache",
-                              path_, j + 1, numeric_missing[j], rows_));
+      throw Error(fmt::format("{}: dense_missing of {} is {}, more than the {} rows to cache",
+                              path_, schema_.numeric_name(j), numeric_missing[j], rows_));
     }
   }
+  const BlockCursor& block = state_->cursor;
+  const std::string& json = state_->schema_json;
+  // The section: table rows, numeric_missing (the first 13 columns' counts; 0 beyond), schema.
+  std::vector<char> section(section_bytes(schema_, json), 0);
+  std::memcpy(section.data(), hashing_.rows.data(), hashing_.rows.size() * 4);
+  const size_t missing_at = (hashing_.rows.size() * 4 + 7) / 8 * 8;
+  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) {
+    std::memcpy(section.data() + missing_at + size_t(j) * 8, &numeric_missing[j], 8);
+  }
+  std::memcpy(section.data() + missing_at + size_t(numeric) * 8, json.data(), json.size());
+
   HeaderV2 h{};
   std::memcpy(h.magic, kCacheMagic, sizeof h.magic);
   h.version = kCacheVersion;
-  h.header_bytes = kHeaderBytesV2;
+  h.header_bytes = static_cast<uint32_t>(align_piece(kSectionOffset + section.size()));
   h.rows = rows_;
-  for (int t = 0; t < kNumSparse; ++t) h.table_rows[t] = hashing_.rows[t];
+  for (int t = 0; t < std::min(kNumSparse, hashing_.tables()); ++t) h.table_rows[t] = hashing_.rows[size_t(t)];
   h.salt = hashing_.salt;
-  for (int j = 0; j < kNumNumeric; ++j) h.numeric_missing[j] = numeric_missing[j];
+  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) h.numeric_missing[j] = numeric_missing[j];
   for (int c = 0; c < 3; ++c) h.column_checksum[c] = state_->sums[c].digest();
-  h.first_block_rows = static_cast<uint32_t>(state_->cursor.first_block_rows);
-  h.max_block_rows = static_cast<uint32_t>(state_->cursor.max_block_rows);
+  h.first_block_rows = static_cast<uint32_t>(block.first_block_rows);
+  h.max_block_rows = static_cast<uint32_t>(block.max_block_rows);
   h.header_checksum = checksum64(&h, offsetof(HeaderV2, header_checksum));
-  std::vector<char> header_block(kHeaderBytesV2, 0);
+  HeaderExt e{};
+  const FeatureWidths w = widths_of(schema_);
+  e.numeric_width = uint32_t(w.numeric);
+  e.sparse_width = uint32_t(w.sparse);
+  e.multi_hot = uint32_t(w.multi_hot);
+  e.tables = uint32_t(hashing_.tables());
+  e.bag_ids = state_->ids.size();
+  e.bag_checksum[0] = state_->sums[3].digest();
+  e.bag_checksum[1] = state_->sums[4].digest();
+  e.schema_bytes = static_cast<uint32_t>(json.size());
+  e.section_bytes = static_cast<uint32_t>(section.size());
+  e.section_checksum = checksum64(section.data(), section.size());
+  e.ext_checksum = checksum64(&e, offsetof(HeaderExt, ext_checksum));
+  std::vector<char> header_block(h.header_bytes, 0);
   std::memcpy(header_block.data(), &h, sizeof h);
+  std::memcpy(header_block.data() + kExtOffset, &e, sizeof e);
+  std::memcpy(header_block.data() + kSectionOffset, section.data(), section.size());
   state_->out.write_at(0, header_block.data(), header_block.size());
-  // The file ends with the last block's sparse piece, padded to kPieceAlign (unwritten bytes of
-  // the last block's other pieces stay holes that read as zeros).
-  const BlockCursor& block = state_->cursor;
+  // The blocks end with the last block's last piece, padded to kPieceAlign (unwritten bytes of
+  // the last block's other pieces stay holes that read as zeros); the list ids follow, padded.
   const uint64_t last_rows = rows_ - block.first_row;
-  const size_t sparse_at = block.offset + block.piece_offset(2) + last_rows * kColumnRowBytes[2];
-  const size_t pad = align_piece(last_rows * kColumnRowBytes[2]) - last_rows * kColumnRowBytes[2];
-  if (pad > 0) {
-    const std::vector<char> zeros(pad, 0);
-    state_->out.write_at(sparse_at, zeros.data(), pad);
+  const int last = block.bytes.last();
+  const size_t last_at = block.offset + block.piece_offset(last) + last_rows * block.bytes.column[last];
+  const uint64_t blocks_end = block.end(last_rows);
+  if (blocks_end > last_at) {
+    const std::vector<char> zeros(blocks_end - last_at, 0);
+    state_->out.write_at(last_at, zeros.data(), zeros.size());
+  }
+  if (!state_->ids.empty()) {
+    const size_t bytes = state_->ids.size() * 4;
+    state_->out.write_at(blocks_end, state_->ids.data(), bytes);
+    const size_t pad = align_piece(bytes) - bytes;
+    if (pad > 0) {
+      const std::vector<char> zeros(pad, 0);
+      state_->out.write_at(blocks_end + bytes, zeros.data(), pad);
+    }
   }
   state_->out.commit();
 }
@@ -255,13 +451,12 @@ bool has_cache_magic(const std::string& path) {
 namespace {
 
 std::string version_error(uint32_t version) {
-  return fmt::format("cache format version {}, this build reads versions 1 and {}", version,
-                     kCacheVersion);
+  return fmt::format("cache format version {}, this build reads versions 1 to {}", version, kCacheVersion);
 }
 
-// The first bytes of a cache file (up to the larger header), with its size.
+// The first bytes of a cache file (up to the section), with its size.
 struct HeadBytes {
-  char bytes[sizeof(HeaderV2)] = {};
+  char bytes[kSectionOffset] = {};
   size_t got = 0;
   size_t size = 0;
   uint32_t version() const {
@@ -270,6 +465,16 @@ struct HeadBytes {
     return v;
   }
 };
+
+bool pread_all(int fd, char* to, size_t n, uint64_t from) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(from + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
 
 HeadBytes read_head(int fd, size_t size) {
   HeadBytes head;
@@ -285,21 +490,38 @@ HeadBytes read_head(int fd, size_t size) {
   return head;
 }
 
-// Checks magic, size against the header, version and header checksum of either format (in
-// that order); returns the header as HeaderV2 (for format 1, only the shared fields are set).
-HeaderV2 checked_header(const std::string& path, const HeadBytes& head) {
+// What a cache's header says, whatever its format: the HeaderV2 fields, and (format 3) the
+// extension, full hashing, numeric_missing and schema; formats 1 and 2 are Criteo's layout.
+struct CacheHeader {
+  HeaderV2 h{};
+  HeaderExt e{};
+  HashingConfig hashing;
+  std::vector<uint64_t> numeric_missing;
+  FeatureSchema schema = FeatureSchema::criteo();
+  FeatureWidths widths() const { return widths_of(schema); }
+};
+
+// Checks magic, size against the header, version, header checksums, and for format 3 the
+// section (checksum, then the schema's JSON and its agreement with the widths), in that order.
+CacheHeader checked_header(const std::string& path, int fd, const HeadBytes& head) {
   if (head.got < sizeof kCacheMagic || std::memcmp(head.bytes, kCacheMagic, sizeof kCacheMagic) != 0) {
     fail(path, "not a shadowsync binary cache (wrong magic, expected \"SSYNCDAT\")");
   }
   const uint32_t version = head.version();
-  const size_t header_bytes = version == 2 ? kHeaderBytesV2 : kHeaderBytes;
+  const size_t header_bytes = version >= 2 ? kHeaderBytesV2 : kHeaderBytes;
   if (head.size < header_bytes) {
     fail(path, fmt::format("truncated cache: {} bytes, shorter than the {}-byte header", head.size,
                            header_bytes));
   }
-  if (version != 1 && version != 2) fail(path, version_error(version));
-  HeaderV2 h;
+  if (version < 1 || version > kCacheVersion) fail(path, version_error(version));
+  CacheHeader out;
+  HeaderV2& h = out.h;
   std::memcpy(&h, head.bytes, sizeof h);
+  const auto criteo_hashing = [&] {
+    out.hashing.rows.assign(h.table_rows, h.table_rows + kNumSparse);
+    out.hashing.salt = h.salt;
+    out.numeric_missing.assign(h.numeric_missing, h.numeric_missing + kNumNumeric);
+  };
   if (version == 1) {
     uint64_t stored = 0;
     std::memcpy(&stored, head.bytes + kHeaderChecksumOffsetV1, sizeof stored);
@@ -307,13 +529,54 @@ HeaderV2 checked_header(const std::string& path, const HeadBytes& head) {
       fail(path, "corrupted cache header (checksum mismatch)");
     }
     h.first_block_rows = h.max_block_rows = 0;
-    return h;
+    criteo_hashing();
+    return out;
   }
-  if (h.header_bytes != kHeaderBytesV2 ||
-      checksum64(&h, offsetof(HeaderV2, header_checksum)) != h.header_checksum) {
+  const bool header_size_ok = version == 2 ? h.header_bytes == kHeaderBytesV2
+                                           : h.header_bytes >= kHeaderBytesV2 && h.header_bytes % kPieceAlign == 0;
+  if (!header_size_ok || checksum64(&h, offsetof(HeaderV2, header_checksum)) != h.header_checksum) {
     fail(path, "corrupted cache header (checksum mismatch)");
   }
-  return h;
+  if (version == 2) {
+    criteo_hashing();
+    return out;
+  }
+  HeaderExt& e = out.e;
+  std::memcpy(&e, head.bytes + kExtOffset, sizeof e);
+  if (checksum64(&e, offsetof(HeaderExt, ext_checksum)) != e.ext_checksum) {
+    fail(path, "corrupted cache header (checksum mismatch)");
+  }
+  const uint64_t tables_bytes = (uint64_t{e.tables} * 4 + 7) / 8 * 8;
+  if (e.numeric_width > kMaxWidth || e.sparse_width > kMaxWidth || e.multi_hot > kMaxWidth ||
+      e.tables != e.sparse_width + e.multi_hot || e.section_bytes > kMaxSectionBytes ||
+      tables_bytes + uint64_t{e.numeric_width} * 8 + e.schema_bytes != e.section_bytes ||
+      align_piece(kSectionOffset + e.section_bytes) != h.header_bytes) {
+    fail(path, "corrupted cache header (impossible widths or section size)");
+  }
+  if (head.size < h.header_bytes) {
+    fail(path, fmt::format("truncated cache: {} bytes, shorter than the {}-byte header", head.size, h.header_bytes));
+  }
+  std::vector<char> section(e.section_bytes);
+  if (!pread_all(fd, section.data(), section.size(), kSectionOffset)) fail(path, "cannot read the cache's header");
+  if (checksum64(section.data(), section.size()) != e.section_checksum) {
+    fail(path, "corrupted cache header (checksum mismatch in the schema section)");
+  }
+  out.hashing.rows.resize(e.tables);
+  std::memcpy(out.hashing.rows.data(), section.data(), size_t{e.tables} * 4);
+  out.hashing.salt = h.salt;
+  out.numeric_missing.resize(e.numeric_width);
+  std::memcpy(out.numeric_missing.data(), section.data() + tables_bytes, size_t{e.numeric_width} * 8);
+  const std::string where = path + ": stored schema";
+  const std::string_view json(section.data() + tables_bytes + size_t{e.numeric_width} * 8, e.schema_bytes);
+  out.schema = FeatureSchema::from_json(parse_untrusted_json(json, where), where);
+  out.schema.validate(where);
+  const FeatureWidths w = out.widths();
+  if (w.numeric != int(e.numeric_width) || w.sparse != int(e.sparse_width) || w.multi_hot != int(e.multi_hot)) {
+    fail(path, fmt::format("corrupted cache header (the stored schema has {}/{}/{} numeric/categorical/multi-hot "
+                           "columns, the header {}/{}/{})",
+                           w.numeric, w.sparse, w.multi_hot, e.numeric_width, e.sparse_width, e.multi_hot));
+  }
+  return out;
 }
 
 // Closes a descriptor when it goes out of scope.
@@ -322,33 +585,43 @@ struct FdCloser {
   ~FdCloser() { ::close(fd); }
 };
 
-}  // namespace
-
-std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
+std::optional<CacheHeader> read_cache_header(const std::string& path) {
   if (!has_cache_magic(path)) return std::nullopt;
   size_t size = 0;
   const int fd = open_regular_file(path, &size);
   const FdCloser closer{fd};
-  const HeaderV2 h = checked_header(path, read_head(fd, size));
-  HashingConfig stored;
-  for (int t = 0; t < kNumSparse; ++t) stored.rows[t] = h.table_rows[t];
-  stored.salt = h.salt;
-  validate_hashing(stored, path + ": stored hashing config");
-  return stored;
+  CacheHeader header = checked_header(path, fd, read_head(fd, size));
+  validate_hashing(header.hashing, path + ": stored hashing config");
+  return header;
 }
 
-// What a MappedCache's view points into: a format-1 file mapped whole, or the three address
-// ranges into which format 2's block pieces are mapped (or read, where pages are larger than
-// the pieces' alignment).
+}  // namespace
+
+std::optional<HashingConfig> read_cache_hashing(const std::string& path) {
+  std::optional<CacheHeader> header = read_cache_header(path);
+  if (!header) return std::nullopt;
+  return header->hashing;
+}
+
+std::optional<FeatureSchema> read_cache_schema(const std::string& path) {
+  std::optional<CacheHeader> header = read_cache_header(path);
+  if (!header) return std::nullopt;
+  return header->schema;
+}
+
+// What a MappedCache's view points into: a format-1 file mapped whole, or the address ranges
+// into which the block pieces of formats 2 and 3 are mapped (or read, where pages are larger
+// than the pieces' alignment), the list ids section, and the list offsets built from the lengths.
 struct MappedCache::Mapping {
   std::unique_ptr<MappedFile> file;
-  void* column_base[3] = {nullptr, nullptr, nullptr};
-  size_t column_bytes[3] = {0, 0, 0};
+  void* column_base[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  size_t column_bytes[5] = {0, 0, 0, 0, 0};
+  std::vector<uint64_t> bag_offsets;
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() {
-    for (int c = 0; c < 3; ++c) {
+    for (int c = 0; c < 5; ++c) {
       if (column_base[c] != nullptr) ::munmap(column_base[c], column_bytes[c]);
     }
   }
@@ -357,61 +630,94 @@ struct MappedCache::Mapping {
 namespace {
 
 // The stored hashing must be the expected one (checked before any column is mapped).
-void check_expected_hashing(const std::string& path, const HeaderV2& h,
+void check_expected_hashing(const std::string& path, const HashingConfig& stored,
                             const HashingConfig& expected) {
-  HashingConfig stored;
-  for (int t = 0; t < kNumSparse; ++t) stored.rows[t] = h.table_rows[t];
-  stored.salt = h.salt;
   if (stored != expected) {
-    fail(path, "cache was hashed with " + describe_hashing(stored.rows.data(), stored.salt) +
-                   ", but " + describe_hashing(expected.rows.data(), expected.salt) +
+    fail(path, "cache was hashed with " + describe_hashing(stored) + ", but " + describe_hashing(expected) +
                    " is expected (convert the TSV again with these settings)");
   }
   validate_hashing(stored, path + ": stored hashing config");
 }
 
-// The checks shared by both formats once the columns are mapped: column checksums,
-// numeric_missing, values (validate_view). `view` points into the columns. One pass over the
-// file: rows are checksummed and value-checked a chunk at a time, so a chunk is checked while
-// its pages are still resident (a cache larger than the memory allowed is read from disk once,
-// not once for the checksums and again for the values). A chunk with a bad value is only noted;
-// a checksum mismatch is reported first, then validate_view of the whole view names the first bad
-// row in the cache's own numbering.
-void check_contents(const std::string& path, const HeaderV2& h, const DataView& view,
-                    const HashingConfig& hashing) {
-  const char* columns[3] = {reinterpret_cast<const char*>(view.labels),
+// The checks shared by every format once the columns are mapped: column checksums,
+// numeric_missing, values (validate_rows). `view` points into the columns, `lengths` (format 3
+// with lists) into the list lengths. One pass over the file: rows are checksummed and
+// value-checked a chunk at a time, so a chunk is checked while its pages are still resident (a
+// cache larger than the memory allowed is read from disk once, not once for the checksums and
+// again for the values). A chunk with a bad value is only noted; a checksum mismatch is reported
+// first, then validate_rows of the whole view names the first bad row in the cache's own numbering.
+void check_contents(const std::string& path, const CacheHeader& header, const DataView& view,
+                    const uint32_t* lengths, const HashingConfig& hashing) {
+  const HeaderV2& h = header.h;
+  const RowBytes row_bytes(view.widths());
+  const char* columns[4] = {reinterpret_cast<const char*>(view.labels),
                             reinterpret_cast<const char*>(view.numeric),
-                            reinterpret_cast<const char*>(view.sparse)};
-  Checksum64 sums[3];
+                            reinterpret_cast<const char*>(view.sparse),
+                            reinterpret_cast<const char*>(lengths)};
+  Checksum64 sums[5];
   bool bad_value = false;
   for (size_t begin = 0; begin < view.rows; begin += kCheckChunkRows) {
     const size_t end = std::min<size_t>(view.rows, begin + kCheckChunkRows);
     const auto sum = [&](int c) {
-      sums[c].update(columns[c] + begin * kColumnRowBytes[c], (end - begin) * kColumnRowBytes[c]);
+      if (row_bytes.column[c] == 0) return;
+      sums[c].update(columns[c] + begin * row_bytes.column[c], (end - begin) * row_bytes.column[c]);
     };
-    tbb::parallel_invoke([&] { sum(0); }, [&] { sum(1); }, [&] { sum(2); });
+    tbb::parallel_invoke([&] { sum(0); }, [&] { sum(1); }, [&] { sum(2); }, [&] { sum(3); });
     if (!bad_value) {
       try {
-        validate_view(view.slice(begin, end), hashing, path);
+        validate_rows(view.slice(begin, end), header.schema, hashing, path);
       } catch (const Error&) {
         bad_value = true;  // reported below, after the checksums, with the row's cache number
       }
     }
   }
-  for (int c = 0; c < 3; ++c) {
-    if (sums[c].digest() != h.column_checksum[c]) {
-      fail(path, fmt::format("checksum mismatch in column '{}': the cache is corrupted",
-                             kColumnNames[c]));
+  if (view.multi_hot > 0) sums[4].update(view.bag_ids, view.bag_offsets[view.rows * size_t(view.multi_hot)] * 4);
+  const uint64_t stored[5] = {h.column_checksum[0], h.column_checksum[1], h.column_checksum[2],
+                              header.e.bag_checksum[0], header.e.bag_checksum[1]};
+  const int checked = h.version >= 3 ? 5 : 3;
+  for (int c = 0; c < checked; ++c) {
+    if (sums[c].digest() != stored[c]) {
+      fail(path, fmt::format("checksum mismatch in column '{}': the cache is corrupted", kColumnNames[c]));
     }
   }
-  for (int j = 0; j < kNumNumeric; ++j) {
-    if (h.numeric_missing[j] > h.rows) {
-      fail(path, fmt::format("header: dense_missing of I{} is {}, more than the {} rows: the cache "
+  for (size_t j = 0; j < header.numeric_missing.size(); ++j) {
+    if (header.numeric_missing[j] > h.rows) {
+      fail(path, fmt::format("header: dense_missing of {} is {}, more than the {} rows: the cache "
                              "is corrupted",
-                             j + 1, h.numeric_missing[j], h.rows));
+                             header.schema.numeric_name(int(j)), header.numeric_missing[j], h.rows));
     }
   }
-  if (bad_value) validate_view(view, hashing, path);
+  if (bad_value) validate_rows(view, header.schema, hashing, path);
+}
+
+// Reserves `bytes` of address space for a column and maps (or reads) `pieces` of the file into it
+// side by side: each piece is (file offset, bytes at the start of the range... ) in order.
+void* map_column(const std::string& path, int fd, const char* name, size_t bytes,
+                 const std::vector<std::pair<uint64_t, size_t>>& pieces, bool map_pieces, size_t blocks) {
+  void* base = ::mmap(nullptr, bytes, map_pieces ? PROT_NONE : PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) {
+    fail(path, fmt::format("cannot reserve {} bytes of address space for column '{}': {}", bytes, name,
+                           std::strerror(errno)));
+  }
+  size_t at = 0;
+  for (const auto& [from, piece] : pieces) {
+    char* to = static_cast<char*>(base) + at;
+    if (map_pieces) {
+      if (::mmap(to, piece, PROT_READ, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(from)) == MAP_FAILED) {
+        const int err = errno;
+        ::munmap(base, bytes);
+        fail(path, fmt::format("cannot map column '{}' of the cache ({} blocks): {}", name, blocks,
+                               std::strerror(err)));
+      }
+    } else if (!pread_all(fd, to, piece, from)) {
+      ::munmap(base, bytes);
+      fail(path, "cannot read the cache: short file");
+    }
+    at += piece;
+  }
+  if (!map_pieces) ::mprotect(base, bytes, PROT_READ);
+  return base;
 }
 
 }  // namespace
@@ -420,9 +726,11 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
   size_t size = 0;
   const int fd = open_regular_file(path, &size);
   const FdCloser closer{fd};
-  const HeaderV2 h = checked_header(path, read_head(fd, size));
+  const CacheHeader header = checked_header(path, fd, read_head(fd, size));
+  const HeaderV2& h = header.h;
   auto mapping = std::make_unique<Mapping>();
   DataView view{};
+  const uint32_t* lengths = nullptr;
   if (h.version == 1) {
     Layout layout;
     if (h.rows == 0 || !compute_layout(h.rows, &layout)) {
@@ -436,7 +744,7 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
       fail(path, fmt::format("cache has {} unexpected bytes after its last column",
                              size - layout.total));
     }
-    check_expected_hashing(path, h, expected);
+    check_expected_hashing(path, header.hashing, expected);
     mapping->file = std::make_unique<MappedFile>(path);
     if (mapping->file->size() != size) fail(path, "the file changed while it was opened");
     const char* bytes = mapping->file->data();
@@ -450,13 +758,15 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
       fail(path, fmt::format("corrupted cache header (impossible block sizes {} and {})",
                              h.first_block_rows, h.max_block_rows));
     }
-    // Every full block takes 160 bytes a row of the file, so a row count the size cannot hold is
-    // refused before walking the blocks.
+    const FeatureWidths widths = header.widths();
+    const RowBytes row_bytes(widths);
+    // Every full block takes row_bytes.block() bytes a row of the file, so a row count the size
+    // cannot hold is refused before walking the blocks.
     if (h.rows == 0 || h.rows > kMaxCacheRows) {
       fail(path, fmt::format("corrupted cache header (impossible row count {})", h.rows));
     }
-    std::vector<BlockCursor> blocks{BlockCursor(h.first_block_rows, h.max_block_rows)};
-    const bool walkable = h.rows <= size / kBlockRowBytes + h.max_block_rows;
+    std::vector<BlockCursor> blocks{BlockCursor(h.first_block_rows, h.max_block_rows, row_bytes, h.header_bytes)};
+    const bool walkable = h.rows <= size / row_bytes.block() + h.max_block_rows;
     BlockCursor end = blocks.back();
     if (walkable) {
       while (blocks.back().first_row + blocks.back().capacity < h.rows) {
@@ -467,61 +777,76 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
       end = blocks.back();
     }
     const uint64_t last_rows = h.rows - end.first_row;
-    const uint64_t total =
-        walkable ? end.offset + end.piece_offset(2) + align_piece(last_rows * kColumnRowBytes[2])
-                 : std::numeric_limits<uint64_t>::max();
+    const uint64_t ids_bytes = header.e.bag_ids * 4;
+    const bool ids_fit = header.e.bag_ids <= (uint64_t{1} << 50);
+    const uint64_t total = walkable && ids_fit ? end.end(last_rows) + align_piece(ids_bytes)
+                                               : std::numeric_limits<uint64_t>::max();
     if (size < total) {
-      fail(path, walkable ? fmt::format("truncated cache: {} bytes, {} rows need {} bytes", size,
-                                        h.rows, total)
-                          : fmt::format("truncated cache: {} bytes cannot hold {} rows", size,
-                                        h.rows));
+      fail(path, walkable && ids_fit ? fmt::format("truncated cache: {} bytes, {} rows need {} bytes", size,
+                                                   h.rows, total)
+                                     : fmt::format("truncated cache: {} bytes cannot hold {} rows", size, h.rows));
     }
     if (size > total) {
       fail(path, fmt::format("cache has {} unexpected bytes after its last column", size - total));
     }
-    check_expected_hashing(path, h, expected);
+    check_expected_hashing(path, header.hashing, expected);
     const long page = ::sysconf(_SC_PAGESIZE);
     const bool map_pieces = page > 0 && kPieceAlign % static_cast<size_t>(page) == 0;
-    for (int c = 0; c < 3; ++c) {
-      const size_t bytes = align_piece(h.rows * kColumnRowBytes[c]);
-      void* base = ::mmap(nullptr, bytes, map_pieces ? PROT_NONE : PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (base == MAP_FAILED) {
-        fail(path, fmt::format("cannot reserve {} bytes of address space for column '{}': {}",
-                               bytes, kColumnNames[c], std::strerror(errno)));
-      }
-      mapping->column_base[c] = base;
-      mapping->column_bytes[c] = bytes;
+    for (int c = 0; c < 4; ++c) {
+      if (row_bytes.column[c] == 0) continue;
+      std::vector<std::pair<uint64_t, size_t>> pieces;
       for (const BlockCursor& block : blocks) {
         const uint64_t rows_here = std::min(block.capacity, h.rows - block.first_row);
-        char* at = static_cast<char*>(base) + block.first_row * kColumnRowBytes[c];
-        const size_t piece = align_piece(rows_here * kColumnRowBytes[c]);
-        const off_t from = static_cast<off_t>(block.offset + block.piece_offset(c));
-        if (map_pieces) {
-          if (::mmap(at, piece, PROT_READ, MAP_SHARED | MAP_FIXED, fd, from) == MAP_FAILED) {
-            fail(path, fmt::format("cannot map column '{}' of the cache ({} blocks): {}",
-                                   kColumnNames[c], blocks.size(), std::strerror(errno)));
-          }
-        } else {
-          for (size_t done = 0; done < piece;) {
-            const ssize_t n = ::pread(fd, at + done, piece - done, from + static_cast<off_t>(done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) fail(path, "cannot read the cache: " + std::string(n < 0 ? std::strerror(errno) : "short file"));
-            done += static_cast<size_t>(n);
-          }
-        }
+        pieces.emplace_back(block.offset + block.piece_offset(c), align_piece(rows_here * row_bytes.column[c]));
       }
-      if (!map_pieces) ::mprotect(base, bytes, PROT_READ);
+      // Every piece but the last holds a whole block (a multiple of kPieceAlign), so pieces sit
+      // side by side at their rows' positions.
+      const size_t bytes = align_piece(h.rows * row_bytes.column[c]);
+      mapping->column_base[c] = map_column(path, fd, kColumnNames[c], bytes, pieces, map_pieces, blocks.size());
+      mapping->column_bytes[c] = bytes;
     }
-    view = DataView{static_cast<size_t>(h.rows), static_cast<const float*>(mapping->column_base[0]),
-                    static_cast<const float*>(mapping->column_base[1]),
-                    static_cast<const uint32_t*>(mapping->column_base[2])};
+    view.rows = static_cast<size_t>(h.rows);
+    view.labels = static_cast<const float*>(mapping->column_base[0]);
+    view.numeric = static_cast<const float*>(mapping->column_base[1]);
+    view.sparse = static_cast<const uint32_t*>(mapping->column_base[2]);
+    view.numeric_width = widths.numeric;
+    view.sparse_width = widths.sparse;
+    view.multi_hot = widths.multi_hot;
+    if (widths.multi_hot > 0) {
+      lengths = static_cast<const uint32_t*>(mapping->column_base[3]);
+      const size_t count = static_cast<size_t>(h.rows) * size_t(widths.multi_hot);
+      mapping->bag_offsets.resize(count + 1);
+      uint64_t at = 0;
+      for (size_t k = 0; k < count; ++k) {
+        mapping->bag_offsets[k] = at;
+        at += lengths[k];
+      }
+      mapping->bag_offsets[count] = at;
+      if (at != header.e.bag_ids) {
+        fail(path, fmt::format("corrupted cache: the list lengths add up to {} ids, the header says {}", at,
+                               header.e.bag_ids));
+      }
+      if (ids_bytes > 0) {
+        const size_t bytes = align_piece(ids_bytes);
+        mapping->column_base[4] = map_column(path, fd, kColumnNames[4], bytes, {{end.end(last_rows), bytes}},
+                                             map_pieces, blocks.size());
+        mapping->column_bytes[4] = bytes;
+      }
+      view.bag_offsets = mapping->bag_offsets.data();
+      static const uint32_t kNoIds[1] = {0};
+      view.bag_ids = ids_bytes > 0 ? static_cast<const uint32_t*>(mapping->column_base[4]) : kNoIds;
+    } else if (header.e.bag_ids != 0) {
+      fail(path, "corrupted cache header (list ids without multi-hot columns)");
+    }
   }
-  check_contents(path, h, view, expected);
+  check_contents(path, header, view, lengths, expected);
   MappedCache cache;
   cache.hashing_ = expected;
+  cache.schema_ = header.schema;
   cache.view_ = view;
-  for (int j = 0; j < kNumNumeric; ++j) cache.numeric_missing_[j] = h.numeric_missing[j];
+  for (int j = 0; j < std::min<int>(kNumNumeric, int(header.numeric_missing.size())); ++j) {
+    cache.numeric_missing_[j] = header.numeric_missing[size_t(j)];
+  }
   cache.mapping_ = std::move(mapping);
   return cache;
 }
@@ -529,14 +854,16 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
 MappedCache::MappedCache(MappedCache&& other) noexcept
     : mapping_(std::move(other.mapping_)),
       view_(std::exchange(other.view_, DataView{})),
-      hashing_(other.hashing_),
+      hashing_(std::move(other.hashing_)),
+      schema_(std::move(other.schema_)),
       numeric_missing_(other.numeric_missing_) {}
 
 MappedCache& MappedCache::operator=(MappedCache&& other) noexcept {
   if (this != &other) {
     mapping_ = std::move(other.mapping_);
     view_ = std::exchange(other.view_, DataView{});
-    hashing_ = other.hashing_;
+    hashing_ = std::move(other.hashing_);
+    schema_ = std::move(other.schema_);
     numeric_missing_ = other.numeric_missing_;
   }
   return *this;

@@ -58,7 +58,7 @@ ConvertReport convert_to_cache(const std::vector<std::string>& given, const std:
   where.path = inputs.front();
   if (progress) progress(where);
   std::unique_ptr<data::InputStream> first = data::InputStream::open(inputs.front());
-  CacheWriter writer(out, options.hashing);
+  CacheWriter writer(out, options.hashing, options.schema);
   ConvertReport report;
   std::array<uint64_t, kNumNumeric> missing{};
   for (const std::string& path : inputs) {

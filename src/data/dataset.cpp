@@ -18,6 +18,7 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
   dataset.path_ = path;
   if (has_cache_magic(path)) {
     MappedCache cache = MappedCache::open(path, options.hashing);
+    dataset.schema_ = cache.schema();
     dataset.numeric_missing_ = cache.numeric_missing();
     if (report != nullptr) {
       *report = ParseReport{};
@@ -29,6 +30,7 @@ Dataset Dataset::open(const std::string& path, const ParseOptions& options,
     dataset.storage_ = std::move(cache);
   } else {
     ParseReport local;
+    dataset.schema_ = options.schema;
     dataset.storage_ = parse_criteo_file(path, options, &local);
     dataset.numeric_missing_ = local.numeric_missing;
     if (report != nullptr) *report = std::move(local);
@@ -85,19 +87,27 @@ Dataset Dataset::open_many(const std::vector<std::string>& paths, const ParseOpt
     if (opening) opening(parts.size(), paths.size(), path);
     ParseReport one;
     parts.push_back(open(path, options, &one));  // one.numeric_missing: the parse's or the cache's
+    const std::string difference = parts.front().schema_.first_difference(parts.back().schema_);
+    if (!difference.empty()) {
+      throw Error(fmt::format("{}: its schema differs from that of {}, files read together must have the same "
+                              "columns: {}",
+                              path, paths.front(), difference));
+    }
     total.add_file(one);
     if (file_reports != nullptr) file_reports->push_back(std::move(one));
   }
   Dataset dataset;
   dataset.path_ = total.file;
+  dataset.schema_ = parts.front().schema_;
   dataset.parts_ = std::move(parts);
   dataset.numeric_missing_ = total.numeric_missing;
   if (report != nullptr) *report = std::move(total);
   return dataset;
 }
 
-Dataset Dataset::from_block(DataBlock block) {
+Dataset Dataset::from_block(DataBlock block, const FeatureSchema& schema) {
   Dataset dataset;
+  dataset.schema_ = schema;
   dataset.path_ = "<memory>";
   dataset.storage_ = std::move(block);
   return dataset;

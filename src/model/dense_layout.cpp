@@ -21,7 +21,7 @@ DenseLayout DenseLayout::for_config(const ModelConfig& config) {
     offset = align16(offset + size_t(out));
     layers.push_back(layer);
   };
-  int in = kNumNumeric;
+  int in = config.schema.numeric_count();  // no bottom layers when 0
   for (int out : config.bottom) {
     add(layout.bottom, in, out);
     in = out;

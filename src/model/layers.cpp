@@ -359,6 +359,56 @@ void interaction_dot_backward(int rows, int d, const float* t, const float* dz, 
   }
 }
 
+void interaction_dot_forward(int rows, int d, int vectors, bool with_dense, const float* t, float* z) {
+  if (vectors == kVectors && with_dense) return interaction_dot_forward(rows, d, t, z);
+  const int head = with_dense ? d : 0;
+  const int width = head + vectors * (vectors - 1) / 2;
+  for (int r = 0; r < rows; ++r) {
+    const float* tr = t + size_t(r) * size_t(vectors) * size_t(d);
+    float* zr = z + size_t(r) * size_t(width);
+    std::copy(tr, tr + head, zr);
+    float* out = zr + head;
+    for (int i = 1; i < vectors; ++i) {
+      const float* ti = tr + size_t(i) * size_t(d);
+      for (int j = 0; j < i; ++j) {
+        const float* tj = tr + size_t(j) * size_t(d);
+        float acc = 0.0f;
+        for (int k = 0; k < d; ++k) acc += ti[k] * tj[k];
+        *out++ = acc;
+      }
+    }
+  }
+}
+
+void interaction_dot_backward(int rows, int d, int vectors, bool with_dense, const float* t, const float* dz,
+                              float* dt) {
+  if (vectors == kVectors && with_dense) return interaction_dot_backward(rows, d, t, dz, dt);
+  const int head = with_dense ? d : 0;
+  const int width = head + vectors * (vectors - 1) / 2;
+  const size_t vd = size_t(vectors) * size_t(d);
+  for (int r = 0; r < rows; ++r) {
+    const float* tr = t + size_t(r) * vd;
+    const float* dzr = dz + size_t(r) * size_t(width);
+    float* dtr = dt + size_t(r) * vd;
+    std::fill(dtr, dtr + vd, 0.0f);
+    std::copy(dzr, dzr + head, dtr);
+    const float* pair = dzr + head;
+    for (int i = 1; i < vectors; ++i) {
+      for (int j = 0; j < i; ++j) {
+        const float g = *pair++;
+        float* dti = dtr + size_t(i) * size_t(d);
+        float* dtj = dtr + size_t(j) * size_t(d);
+        const float* ti = tr + size_t(i) * size_t(d);
+        const float* tj = tr + size_t(j) * size_t(d);
+        for (int k = 0; k < d; ++k) {
+          dti[k] += g * tj[k];
+          dtj[k] += g * ti[k];
+        }
+      }
+    }
+  }
+}
+
 float bce_loss(float z, float y) {
   return std::max(z, 0.0f) - z * y + std::log1p(std::exp(-std::fabs(z)));
 }

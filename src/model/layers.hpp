@@ -61,6 +61,13 @@ void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int l
 void interaction_dot_forward(int rows, int d, const float* t, float* z);
 // dt (rows x 27 x d, overwritten) from dz (rows x (d + 351)) and the forward input t.
 void interaction_dot_backward(int rows, int d, const float* t, const float* dz, float* dt);
+// The same over any number of vectors (t: rows x vectors x d). with_dense: vector 0 is the bottom
+// output and z starts with it (z: rows x (d + pairs)); else z holds the pairs only (rows x
+// pairs), pairs = vectors (vectors - 1) / 2 in the order above. vectors == 27 with_dense runs the
+// two functions above (the same results); other shapes plain loops.
+void interaction_dot_forward(int rows, int d, int vectors, bool with_dense, const float* t, float* z);
+void interaction_dot_backward(int rows, int d, int vectors, bool with_dense, const float* t, const float* dz,
+                              float* dt);
 
 // Numerically stable BCE of a logit z against a 0/1 label y:
 // max(z, 0) - z * y + log1p(exp(-|z|)).

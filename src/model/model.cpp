@@ -58,7 +58,7 @@ void Model::init_embeddings(EmbeddingStore& store, uint64_t seed) const {
   }
   const int dim = store.dim(), stride = store.row_stride();
   constexpr size_t kRowsPerTask = 4096;
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < store.tables(); ++t) {
     const Stream stream(seed, 1000003 + uint64_t(t));
     const double bound = std::sqrt(1.0 / double(store.rows(t)));
     float* table = store.table_data(t);

@@ -13,8 +13,6 @@ namespace shadowsync {
 namespace {
 
 constexpr int kMaxWidth = 1 << 16;
-constexpr int kInteractionVectors = kNumSparse + 1;
-constexpr int kPairs = kInteractionVectors * (kInteractionVectors - 1) / 2;  // 351
 
 std::vector<int> read_widths(const nlohmann::json& j, const char* field, const std::string& where) {
   if (!j.contains(field)) throw Error(where + ": missing field \"" + field + "\"");
@@ -36,14 +34,15 @@ std::vector<int> read_widths(const nlohmann::json& j, const char* field, const s
   return widths;
 }
 
-HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
+// `tables`: the schema's table count (the entries of a single-number "rows").
+HashingConfig read_hashing(const nlohmann::json& j, const std::string& where, int tables) {
   if (!j.is_object()) throw Error(where + ": hashing must be an object {\"rows\": ..., \"salt\": ...}");
   for (const auto& item : j.items()) {
     if (item.key() != "rows" && item.key() != "salt") {
       throw Error(where + ": unknown field hashing." + json_brief(item.key()) + " (valid: rows, salt)");
     }
   }
-  HashingConfig hashing = HashingConfig::uniform();
+  HashingConfig hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, 0, tables);
   if (j.contains("salt")) {
     if (!j.at("salt").is_number_unsigned()) throw Error(where + ": hashing.salt must be a non-negative integer");
     hashing.salt = j.at("salt").get<uint64_t>();
@@ -58,13 +57,14 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where) {
     };
     if (rows.is_number()) {
       std::fill(hashing.rows.begin(), hashing.rows.end(), read_one(rows, "hashing.rows"));
-    } else if (rows.is_array() && rows.size() == kNumSparse) {
-      for (int t = 0; t < kNumSparse; ++t) {
+    } else if (rows.is_array()) {
+      // Its length is checked against the schema's tables by validate().
+      hashing.rows.assign(rows.size(), 0);
+      for (size_t t = 0; t < rows.size(); ++t) {
         hashing.rows[t] = read_one(rows[t], "hashing.rows[" + std::to_string(t) + "]");
       }
     } else {
-      throw Error(where + ": hashing.rows must be one integer or an array of " +
-                  std::to_string(kNumSparse) + " integers");
+      throw Error(where + ": hashing.rows must be one integer or an array of integers (one per table)");
     }
   }
   return hashing;
@@ -83,9 +83,10 @@ std::string interaction_name(Interaction interaction) {
   return interaction == Interaction::Dot ? "dot" : "cat";
 }
 
-ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hashing) {
+ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hashing, const FeatureSchema& schema) {
   ModelConfig c;
   c.hashing = hashing;
+  c.schema = schema;
   c.interaction = Interaction::Dot;
   if (name == "tiny") {
     c.bottom = {8, 4};
@@ -103,11 +104,17 @@ ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hash
     throw Error("unknown model preset '" + std::string(name) +
                 "' (valid: tiny, small, kaggle, or a path to a .json model file)");
   }
+  if (schema.numeric_count() == 0) c.bottom.clear();  // no numeric column: no bottom MLP
   c.validate("preset " + std::string(name));
   return c;
 }
 
-ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
+namespace {
+
+// from_json with the schema and hashing a model file without those fields takes (hashing null:
+// uniform tables of the schema).
+ModelConfig parse_model(const nlohmann::json& j, const std::string& where, const FeatureSchema& default_schema,
+                        const HashingConfig* default_hashing) {
   if (!j.is_object()) throw Error(where + ": a model must be a JSON object");
   static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing", "schema"};
   for (const auto& item : j.items()) {
@@ -130,32 +137,44 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     if (!j.at("interaction").is_string()) throw Error(where + ": interaction must be \"dot\" or \"cat\"");
     c.interaction = parse_interaction(j.at("interaction").get<std::string>(), where);
   }
-  if (j.contains("schema")) c.schema = FeatureSchema::from_json(j.at("schema"), where + ": schema");
-  c.hashing = j.contains("hashing") ? read_hashing(j.at("hashing"), where) : HashingConfig::uniform();
+  c.schema = j.contains("schema") ? FeatureSchema::from_json(j.at("schema"), where + ": schema") : default_schema;
+  const int tables = c.schema.table_count();
+  if (j.contains("hashing")) {
+    c.hashing = read_hashing(j.at("hashing"), where, tables);
+  } else if (default_hashing != nullptr) {
+    c.hashing = *default_hashing;
+  } else {
+    c.hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, 0, tables);
+  }
   c.validate(where);
   return c;
 }
 
-ModelConfig ModelConfig::from_json_file(const std::string& path, const HashingConfig& hashing) {
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  return parse_model(j, where, FeatureSchema::criteo(), nullptr);
+}
+
+ModelConfig ModelConfig::from_json_file(const std::string& path, const HashingConfig& hashing,
+                                        const FeatureSchema& schema) {
   // A model file is a few hundred bytes; a huge one is a mistake, not something to parse.
   constexpr size_t kMaxModelFileBytes = size_t{1} << 20;
   const std::string text = read_small_file(path, kMaxModelFileBytes);
   const nlohmann::json j = parse_untrusted_json(text, path);
-  const bool has_hashing = j.is_object() && j.contains("hashing");
-  ModelConfig c = from_json(j, path);
-  if (!has_hashing) c.hashing = hashing;
-  return c;
+  return parse_model(j, path, schema, &hashing);
 }
 
-ModelConfig ModelConfig::resolve(const std::string& preset_or_path, const HashingConfig& hashing) {
+ModelConfig ModelConfig::resolve(const std::string& preset_or_path, const HashingConfig& hashing,
+                                 const FeatureSchema& schema) {
   const bool looks_like_file =
       (preset_or_path.size() >= 5 && preset_or_path.ends_with(".json")) ||
       preset_or_path.find('/') != std::string::npos;
   std::error_code ec;
   if (looks_like_file || std::filesystem::is_regular_file(preset_or_path, ec)) {
-    return from_json_file(preset_or_path, hashing);
+    return from_json_file(preset_or_path, hashing, schema);
   }
-  return preset(preset_or_path, hashing);
+  return preset(preset_or_path, hashing, schema);
 }
 
 nlohmann::json ModelConfig::to_json() const {
@@ -220,7 +239,15 @@ void ModelConfig::validate(const std::string& where) const {
     throw Error(where + ": embedding_dim must be in 1.." + std::to_string(kMaxWidth) + ", got " +
                 std::to_string(embedding_dim));
   }
-  if (bottom.empty()) throw Error(where + ": bottom must list at least one layer width");
+  const int numeric = schema.numeric_count();
+  if (numeric > 0 && bottom.empty()) {
+    throw Error(where + ": bottom must list at least one layer width (the schema has " + std::to_string(numeric) +
+                " numeric columns)");
+  }
+  if (numeric == 0 && !bottom.empty()) {
+    throw Error(where + ": bottom must be [] for a schema without numeric columns (no bottom MLP), got " +
+                widths_text(bottom));
+  }
   if (top.empty()) throw Error(where + ": top must list at least one layer width");
   for (size_t i = 0; i < bottom.size(); ++i) {
     if (bottom[i] < 1 || bottom[i] > kMaxWidth) {
@@ -234,28 +261,43 @@ void ModelConfig::validate(const std::string& where) const {
                   ", got " + std::to_string(top[i]));
     }
   }
-  if (bottom.back() != embedding_dim) {
+  if (!bottom.empty() && bottom.back() != embedding_dim) {
     throw Error(where + ": bottom[-1] must equal embedding_dim (" + std::to_string(embedding_dim) +
                 "), got " + std::to_string(bottom.back()));
   }
   if (top.back() != 1) {
     throw Error(where + ": top[-1] must be 1 (one logit), got " + std::to_string(top.back()));
   }
-  for (int t = 0; t < kNumSparse; ++t) {
-    if (hashing.rows[t] < 2) {
+  if (hashing.tables() != schema.table_count()) {
+    throw Error(where + ": hashing.rows has " + std::to_string(hashing.tables()) + " tables but the schema has " +
+                std::to_string(schema.table_count()) + " (" + std::to_string(schema.categorical_count()) +
+                " categorical + " + std::to_string(schema.multi_hot_count()) + " multi_hot columns)");
+  }
+  for (int t = 0; t < hashing.tables(); ++t) {
+    if (hashing.rows[size_t(t)] < 2) {
       throw Error(where + ": hashing.rows[" + std::to_string(t) + "] must be >= 2, got " +
-                  std::to_string(hashing.rows[t]));
+                  std::to_string(hashing.rows[size_t(t)]));
     }
+  }
+  if (interaction_width() < 1) {
+    throw Error(where + ": interaction dot over " + std::to_string(interaction_vectors()) +
+                " vector has no pairs (a schema without numeric columns needs two tables for dot; use cat)");
   }
 }
 
+int ModelConfig::interaction_vectors() const {
+  return (bottom.empty() ? 0 : 1) + hashing.tables();
+}
+
 int ModelConfig::interaction_width() const {
-  return interaction == Interaction::Dot ? embedding_dim + kPairs : kInteractionVectors * embedding_dim;
+  const int v = interaction_vectors();
+  if (interaction == Interaction::Cat) return v * embedding_dim;
+  return (bottom.empty() ? 0 : embedding_dim) + v * (v - 1) / 2;
 }
 
 double ModelConfig::flops_per_example_train() const {
   double flops = 0;
-  int in = kNumNumeric;
+  int in = schema.numeric_count();
   for (size_t l = 0; l < bottom.size(); ++l) {
     const double mk = double(in) * bottom[l];
     flops += 2 * mk * (l == 0 ? 2 : 3);  // forward, backward-weights (+ backward-data)
@@ -267,7 +309,8 @@ double ModelConfig::flops_per_example_train() const {
     in = out;
   }
   if (interaction == Interaction::Dot) {
-    flops += 2 * 3 * double(kPairs) * embedding_dim;  // forward dots + two backward products
+    const int v = interaction_vectors();
+    flops += 2 * 3 * double(v * (v - 1) / 2) * embedding_dim;  // forward dots + two backward products
   }
   return flops;
 }

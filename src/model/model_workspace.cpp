@@ -19,8 +19,6 @@
 namespace shadowsync {
 namespace {
 
-using layers::kVectors;
-
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 8;  // sorted keys
 
@@ -30,6 +28,21 @@ inline float shared_load(const float& x) {
 }
 inline void shared_store(float& x, float v) {
   std::atomic_ref<float>(x).store(v, std::memory_order_relaxed);
+}
+
+// The shape of the interaction input t: S one-hot tables, then M multi-hot tables, table t at
+// vector first + t of V. Criteo's layout has compile-time widths (its loops are those of the
+// fixed-layout model, unrolled as before); any other schema runs the same code with run-time ones.
+struct CriteoShape {
+  static constexpr int S = kNumSparse, M = 0, first = 1, V = kNumSparse + 1;
+};
+struct RuntimeShape {
+  int S, M, first, V;
+};
+
+std::string widths_text(const FeatureWidths& w) {
+  return "numeric " + std::to_string(w.numeric) + ", categorical " + std::to_string(w.sparse) + ", multi_hot " +
+         std::to_string(w.multi_hot);
 }
 
 }  // namespace
@@ -65,14 +78,21 @@ struct ModelWorkspace::Impl {
   const int d;
   const bool dot;
   const int zwidth;  // top MLP input width
+  // The schema's widths (the data's must equal them): N numeric, S one-hot, M multi-hot.
+  const FeatureWidths widths;
+  const bool has_bottom;  // N > 0: a bottom MLP, whose output is vector 0 of the interaction
+  const int first;        // vector of table 0 (1 with a bottom MLP, else 0)
+  const int vectors;      // V = first + S + M
+  const bool criteo_shape;  // S = 26, M = 0, a bottom MLP: CriteoShape's compile-time widths
+  std::vector<char> mean_pooling;  // per multi-hot feature m: Pooling::Mean
   const Precision precision;
   // Which GEMMs take BF16 inputs: none for fp32, every one for bf16 (docs/precision.md).
   const bool bf16_forward_top, bf16_forward_bottom, bf16_data_top, bf16_data_bottom, bf16_weights_top,
       bf16_weights_bottom;
   std::vector<AlignedFloatBuffer> bottom_act, top_act;
-  AlignedFloatBuffer t;       // max_batch x 27 x d
+  AlignedFloatBuffer t;       // max_batch x V x d
   AlignedFloatBuffer z;       // dot: max_batch x zwidth
-  AlignedFloatBuffer dt;      // max_batch x 27 x d (cat: the top MLP's input gradient)
+  AlignedFloatBuffer dt;      // max_batch x V x d (cat: the top MLP's input gradient)
   AlignedFloatBuffer grad_a;  // ping-pong activation gradients
   AlignedFloatBuffer grad_b;
   AlignedFloatBuffer grad;    // dense gradient scratch, layout.total_floats
@@ -92,7 +112,9 @@ struct ModelWorkspace::Impl {
   //    weight-gradient GEMMs.
   std::vector<std::vector<uint16_t>> bottom_w16, top_w16, bottom_x16, top_x16;
   std::vector<uint16_t> dy16;
-  std::vector<uint64_t> keys;  // (row << 32 | example) per table, for summing repeated rows
+  // (row << 32 | example) per table, for summing repeated rows: max_batch for a one-hot table, one
+  // per id of a multi-hot one (grown when a batch has more ids than it held).
+  std::vector<uint64_t> keys;
   std::vector<float> row_grad;
 
   Impl(const Model& m, int batch, Precision p)
@@ -102,6 +124,12 @@ struct ModelWorkspace::Impl {
         d(m.config().embedding_dim),
         dot(m.config().interaction == Interaction::Dot),
         zwidth(m.config().interaction_width()),
+        widths{m.config().schema.numeric_count(), m.config().schema.categorical_count(),
+               m.config().schema.multi_hot_count()},
+        has_bottom(!m.layout().bottom.empty()),
+        first(has_bottom ? 1 : 0),
+        vectors(m.config().interaction_vectors()),
+        criteo_shape(has_bottom && widths.sparse == CriteoShape::S && widths.multi_hot == 0),
         precision(p),
         bf16_forward_top(p == Precision::Bf16),
         bf16_forward_bottom(bf16_forward_top),
@@ -119,9 +147,12 @@ struct ModelWorkspace::Impl {
       top_act.emplace_back(b * l.out);
       widest = std::max({widest, l.in, l.out});
     }
-    t = AlignedFloatBuffer(b * kVectors * d);
-    if (dot) z = AlignedFloatBuffer(b * zwidth);
-    dt = AlignedFloatBuffer(b * kVectors * d);
+    for (int mh = 0; mh < widths.multi_hot; ++mh) {
+      mean_pooling.push_back(m.config().schema.pooling(mh) == Pooling::Mean ? 1 : 0);
+    }
+    t = AlignedFloatBuffer(b * size_t(vectors) * size_t(d));
+    if (dot) z = AlignedFloatBuffer(b * size_t(zwidth));
+    dt = AlignedFloatBuffer(b * size_t(vectors) * size_t(d));
     grad_a = AlignedFloatBuffer(b * widest);
     grad_b = AlignedFloatBuffer(b * widest);
     grad = AlignedFloatBuffer(layout.total_floats);
@@ -181,7 +212,7 @@ struct ModelWorkspace::Impl {
   void forward(const DataView& batch, const float* dense, const EmbeddingStore& emb, bool for_backward) {
     const int rows = int(batch.rows);
     const float* x = batch.numeric;
-    int ldx = kNumNumeric;
+    int ldx = widths.numeric;
     const size_t bottom_layers = layout.bottom.size(), top_layers = layout.top.size();
     bool x16_ready = false;
     for (size_t l = 0; l < bottom_layers; ++l) {
@@ -197,11 +228,15 @@ struct ModelWorkspace::Impl {
     }
     {
       StepPhaseScope timed(kGather);
-      gather(batch, emb);
+      if (criteo_shape) {
+        gather(batch, emb, CriteoShape{});
+      } else {
+        gather(batch, emb, runtime_shape());
+      }
     }
     if (dot) {
       StepPhaseScope timed(kInteractionForward);
-      layers::interaction_dot_forward(rows, d, t.data(), z.data());
+      layers::interaction_dot_forward(rows, d, vectors, has_bottom, t.data(), z.data());
     }
     x = top_input();
     ldx = zwidth;
@@ -222,41 +257,89 @@ struct ModelWorkspace::Impl {
   const DataView* prefetch_next = nullptr;
   const EmbeddingStore* prefetch_store = nullptr;
 
-  // Prefetches into L2 the embedding rows of examples [begin, end) of `next`.
-  void prefetch_rows(const DataView& next, size_t begin, size_t end) const {
-    for (size_t r = begin; r < end; ++r) {
-      const uint32_t* idx = next.sparse + r * kNumSparse;
-      for (int table = 0; table < kNumSparse; ++table) {
-        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row(table, idx[table]), 0, 2);
+  RuntimeShape runtime_shape() const { return RuntimeShape{widths.sparse, widths.multi_hot, first, vectors}; }
+
+  // Prefetches (hint `locality`) the rows of the multi-hot lists of example r of `v`; ids outside
+  // their table are skipped (only the gather checks them).
+  template <typename Shape>
+  static void prefetch_bag_rows(const DataView& v, size_t r, const EmbeddingStore& store, Shape sh) {
+    for (int m = 0; m < sh.M; ++m) {
+      const int table = sh.S + m;
+      for (uint64_t i = v.bag_begin(r, m), e = v.bag_end(r, m); i < e; ++i) {
+        if (v.bag_ids[i] < store.rows(table)) __builtin_prefetch(store.row(table, v.bag_ids[i]), 0, 2);
       }
     }
   }
 
-  // t[r] = [bottom output, embedding rows of the 26 tables].
-  void gather(const DataView& batch, const EmbeddingStore& emb) {
-    const float* bottom_out = bottom_act.back().data();
+  // Prefetches into L2 the embedding rows of examples [begin, end) of `next`.
+  template <typename Shape>
+  void prefetch_rows(const DataView& next, size_t begin, size_t end, Shape sh) const {
+    for (size_t r = begin; r < end; ++r) {
+      const uint32_t* idx = next.sparse + r * sh.S;
+      for (int table = 0; table < sh.S; ++table) {
+        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row(table, idx[table]), 0, 2);
+      }
+      if (sh.M > 0) prefetch_bag_rows(next, r, *prefetch_store, sh);
+    }
+  }
+  void prefetch_rows(const DataView& next, size_t begin, size_t end) const {
+    if (criteo_shape) {
+      prefetch_rows(next, begin, end, CriteoShape{});
+    } else {
+      prefetch_rows(next, begin, end, runtime_shape());
+    }
+  }
+
+  [[noreturn]] void throw_bad_row(size_t example, int table, uint32_t row, const EmbeddingStore& emb) const {
+    throw Error("model: example " + std::to_string(example) + " of the batch: feature " +
+                model.config().schema.table_name(table) + " has row " + std::to_string(row) +
+                " but its table has " + std::to_string(emb.rows(table)) + " rows (data hashed for another model?)");
+  }
+
+  // t[r] = [bottom output (with a bottom MLP), embedding rows of the S one-hot tables, pooled rows
+  // (sum or mean of the list's rows; an empty list: zeros) of the M multi-hot tables].
+  template <typename Shape>
+  void gather(const DataView& batch, const EmbeddingStore& emb, Shape sh) {
+    const float* bottom_out = sh.first > 0 ? bottom_act.back().data() : nullptr;
     for (size_t r = 0; r < batch.rows; ++r) {
       // The rows are random lines of large tables: prefetch those of a later example so that
       // their misses overlap (prefetches never fault; out-of-range indices are skipped).
       if (r + kGatherAhead < batch.rows) {
-        const uint32_t* ahead = batch.sparse + (r + kGatherAhead) * kNumSparse;
-        for (int table = 0; table < kNumSparse; ++table) {
+        const uint32_t* ahead = batch.sparse + (r + kGatherAhead) * sh.S;
+        for (int table = 0; table < sh.S; ++table) {
           if (ahead[table] < emb.rows(table)) __builtin_prefetch(emb.row(table, ahead[table]));
         }
+        if (sh.M > 0) prefetch_bag_rows(batch, r + kGatherAhead, emb, sh);
       }
-      float* tr = t.data() + r * kVectors * d;
-      std::copy(bottom_out + r * d, bottom_out + (r + 1) * d, tr);
-      const uint32_t* idx = batch.sparse + r * kNumSparse;
-      for (int table = 0; table < kNumSparse; ++table) {
-        if (idx[table] >= emb.rows(table)) {
-          throw Error("model: example " + std::to_string(r) + " of the batch: feature C" +
-                      std::to_string(table + 1) + " has row " + std::to_string(idx[table]) +
-                      " but its table has " + std::to_string(emb.rows(table)) +
-                      " rows (data hashed for another model?)");
-        }
+      float* tr = t.data() + r * sh.V * d;
+      if (sh.first > 0) std::copy(bottom_out + r * d, bottom_out + (r + 1) * d, tr);
+      const uint32_t* idx = batch.sparse + r * sh.S;
+      for (int table = 0; table < sh.S; ++table) {
+        if (idx[table] >= emb.rows(table)) throw_bad_row(r, table, idx[table], emb);
         const float* src = emb.row(table, idx[table]);
-        float* dst = tr + (1 + table) * d;
+        float* dst = tr + (sh.first + table) * d;
         for (int k = 0; k < d; ++k) dst[k] = shared_load(src[k]);
+      }
+      for (int m = 0; m < sh.M; ++m) {
+        const int table = sh.S + m;
+        float* dst = tr + (sh.first + table) * d;
+        std::fill(dst, dst + d, 0.0f);
+        const uint64_t b = batch.bag_begin(r, m), e = batch.bag_end(r, m);
+        if (e < b) {
+          throw Error("model: example " + std::to_string(r) + " of the batch: feature " +
+                      model.config().schema.table_name(table) + ": its list ends (" + std::to_string(e) +
+                      ") before it begins (" + std::to_string(b) + "); bag_offsets must not decrease");
+        }
+        for (uint64_t i = b; i < e; ++i) {
+          const uint32_t id = batch.bag_ids[i];
+          if (id >= emb.rows(table)) throw_bad_row(r, table, id, emb);
+          const float* src = emb.row(table, id);
+          for (int k = 0; k < d; ++k) dst[k] += shared_load(src[k]);
+        }
+        if (mean_pooling[size_t(m)] && e > b) {
+          const float n = float(e - b);
+          for (int k = 0; k < d; ++k) dst[k] /= n;
+        }
       }
     }
   }
@@ -356,12 +439,13 @@ struct ModelWorkspace::Impl {
     }
     if (dot) {
       StepPhaseScope timed(kInteractionBackward);
-      layers::interaction_dot_backward(rows, d, t.data(), dy, dt.data());
+      layers::interaction_dot_backward(rows, d, vectors, has_bottom, t.data(), dy, dt.data());
     }
     after_interaction();
-    // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension 27 d).
+    if (!has_bottom) return loss_sum;
+    // The bottom MLP's output gradient is dt[:, 0, :] (leading dimension V d).
     dy = dt.data();
-    lddy = kVectors * d;
+    lddy = vectors * d;
     // dy16 (the bottom MLP's GEMMs in BF16): each layer's dy copy, written by the ReLU backward
     // that makes dy.
     const bool bottom_dy16 = bf16_data_bottom || bf16_weights_bottom;
@@ -375,7 +459,7 @@ struct ModelWorkspace::Impl {
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
       const auto& L = layout.bottom[size_t(l)];
       const float* x = l == 0 ? batch.numeric : bottom_act[size_t(l) - 1].data();
-      const int ldx = l == 0 ? kNumNumeric : L.in;
+      const int ldx = l == 0 ? widths.numeric : L.in;
       float* dx = nullptr;
       if (l > 0) {
         dx = other(dy);
@@ -398,45 +482,89 @@ struct ModelWorkspace::Impl {
   }
 
   // Calls fn(table, row, summed gradient) once per distinct (table, row) of the batch, in
-  // (table, row) order.
+  // (table, row) order. A multi-hot table's row gets its list's gradient once per occurrence
+  // (divided by the list's length for mean pooling).
   // With `prefetch`, the rows and accumulators of later keys are prefetched for writing.
   template <typename Fn>
   void for_each_row_grad(const DataView& batch, const EmbeddingStore* prefetch, Fn&& fn) {
+    if (criteo_shape) {
+      for_each_row_grad(batch, prefetch, CriteoShape{}, fn);
+    } else {
+      for_each_row_grad(batch, prefetch, runtime_shape(), fn);
+    }
+  }
+
+  template <typename Shape, typename Fn>
+  void for_each_row_grad(const DataView& batch, const EmbeddingStore* prefetch, Shape sh, Fn& fn) {
     const size_t rows = batch.rows;
-    for (int table = 0; table < kNumSparse; ++table) {
+    const int tables = sh.S + sh.M;
+    for (int table = 0; table < tables; ++table) {
       // The next table's rows and accumulators are fetched (for writing) while this table's rows
       // are summed and updated, so its updates find them in cache. Its indices were checked by
       // the gather; a prefetch never faults. Measured on the rebuilt step: the update phase 26-36 %
       // shorter, the kaggle step 2-6 % faster (benchmarks/model/step_phases.cpp, BM_KaggleUpdateLever);
       // see docs/results.md for the whole step.
-      if (prefetch != nullptr && table + 1 < kNumSparse) {
+      if (prefetch != nullptr && table + 1 < tables) {
         StepPhaseScope timed(kEmbeddingUpdate);
-        for (size_t r = 0; r < rows; ++r) {
-          const uint32_t next = batch.sparse[r * kNumSparse + table + 1];
-          __builtin_prefetch(prefetch->row(table + 1, next), 1);
-          __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
+        if (table + 1 < sh.S) {
+          for (size_t r = 0; r < rows; ++r) {
+            const uint32_t next = batch.sparse[r * sh.S + table + 1];
+            __builtin_prefetch(prefetch->row(table + 1, next), 1);
+            __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
+          }
+        } else {
+          const int next_m = table + 1 - sh.S;
+          for (size_t r = 0; r < rows; ++r) {
+            for (uint64_t i = batch.bag_begin(r, next_m), e = batch.bag_end(r, next_m); i < e; ++i) {
+              const uint32_t next = batch.bag_ids[i];
+              __builtin_prefetch(prefetch->row(table + 1, next), 1);
+              __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
+            }
+          }
         }
       }
+      const bool one_hot = table < sh.S;
+      const int m = table - sh.S;  // multi-hot feature (when !one_hot)
+      size_t n = rows;
       {
         StepPhaseScope timed(kEmbeddingSort);
-        for (size_t r = 0; r < rows; ++r) {
-          keys[r] = (uint64_t(batch.sparse[r * kNumSparse + table]) << 32) | r;
+        if (one_hot) {
+          for (size_t r = 0; r < rows; ++r) {
+            keys[r] = (uint64_t(batch.sparse[r * sh.S + table]) << 32) | r;
+          }
+        } else {
+          n = 0;
+          for (size_t r = 0; r < rows; ++r) n += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
+          if (keys.size() < n) keys.resize(n);
+          size_t k = 0;
+          for (size_t r = 0; r < rows; ++r) {
+            for (uint64_t i = batch.bag_begin(r, m), e = batch.bag_end(r, m); i < e; ++i) {
+              keys[k++] = (uint64_t(batch.bag_ids[i]) << 32) | r;
+            }
+          }
         }
-        std::sort(keys.begin(), keys.begin() + long(rows));
+        std::sort(keys.begin(), keys.begin() + long(n));
       }
       StepPhaseScope timed(kEmbeddingUpdate);
+      const bool mean = !one_hot && mean_pooling[size_t(m)];
       size_t i = 0;
-      while (i < rows) {
+      while (i < n) {
         const uint32_t row = uint32_t(keys[i] >> 32);
-        if (prefetch != nullptr && i + kUpdateAhead < rows) {
+        if (prefetch != nullptr && i + kUpdateAhead < n) {
           const uint32_t ahead = uint32_t(keys[i + kUpdateAhead] >> 32);
           __builtin_prefetch(prefetch->row(table, ahead), 1);
           __builtin_prefetch(prefetch->accumulator(table) + ahead, 1);
         }
         std::fill(row_grad.begin(), row_grad.end(), 0.0f);
-        for (; i < rows && uint32_t(keys[i] >> 32) == row; ++i) {
-          const float* src = dt.data() + (keys[i] & 0xFFFFFFFFu) * kVectors * d + (1 + table) * d;
-          for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k];
+        for (; i < n && uint32_t(keys[i] >> 32) == row; ++i) {
+          const size_t example = keys[i] & 0xFFFFFFFFu;
+          const float* src = dt.data() + example * sh.V * d + (sh.first + table) * d;
+          if (mean) {
+            const float len = float(batch.bag_end(example, m) - batch.bag_begin(example, m));
+            for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k] / len;
+          } else {
+            for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k];
+          }
         }
         fn(table, row, row_grad.data());
       }
@@ -447,6 +575,19 @@ struct ModelWorkspace::Impl {
     if (batch.rows > size_t(max_batch)) {
       throw Error(std::string("model: ") + what + " got a batch of " + std::to_string(batch.rows) +
                   " rows, more than this workspace's max batch " + std::to_string(max_batch));
+    }
+    check_widths(batch, what);
+  }
+  // Data of other widths than the model's schema (an empty view is never read).
+  void check_widths(const DataView& data, const char* what) const {
+    if (data.rows == 0) return;
+    if (data.widths() != widths) {
+      throw Error(std::string("model: ") + what + " got data of widths " + widths_text(data.widths()) +
+                  " but the model's schema has " + widths_text(widths));
+    }
+    if (widths.multi_hot > 0 && data.bag_offsets == nullptr) {
+      throw Error(std::string("model: ") + what + " got data without multi-hot lists (bag_offsets) for a schema with " +
+                  std::to_string(widths.multi_hot) + " multi_hot columns");
     }
   }
   void check_store(const EmbeddingStore& emb) const {
@@ -531,7 +672,10 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
       for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
     });
   };
-  w.prefetch_next = next.rows > 0 ? &next : nullptr;
+  // A next batch of other widths is not prefetched (its step will refuse it).
+  const bool prefetchable = next.rows > 0 && next.widths() == w.widths &&
+                            (w.widths.multi_hot == 0 || next.bag_offsets != nullptr);
+  w.prefetch_next = prefetchable ? &next : nullptr;
   w.prefetch_store = &embeddings;
   const double loss = w.backward(batch, dense, w.grad.data(), dense, dense_state, &opt, update_rows);
   w.prefetch_next = nullptr;
@@ -543,6 +687,7 @@ void ModelWorkspace::predict_logits(DataView data, const float* dense,
   use_single_threaded_kernels_on_this_thread();
   Impl& w = *impl_;
   w.check_store(embeddings);
+  w.check_widths(data, "predict_logits");
   for (size_t begin = 0; begin < data.rows; begin += size_t(w.max_batch)) {
     const size_t end = std::min(data.rows, begin + size_t(w.max_batch));
     w.forward(data.slice(begin, end), dense, embeddings, false);

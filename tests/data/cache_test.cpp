@@ -21,11 +21,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <algorithm>
 #include <string>
 
 #include "shadowsync/data/binary_cache.hpp"
 #include "core/checksum.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/schema_request.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
@@ -177,12 +180,12 @@ TEST_F(CacheTest, RefusesWrongMagic) {
 
 TEST_F(CacheTest, RefusesOtherVersion) {
   std::string bad = bytes_;
-  const uint32_t version = 3;
+  const uint32_t version = 4;
   std::memcpy(bad.data() + 8, &version, 4);
   const std::string p = variant("version.cache", bad);
-  EXPECT_EQ(open_error(p), p + ": cache format version 3, this build reads versions 1 and 2");
+  EXPECT_EQ(open_error(p), p + ": cache format version 4, this build reads versions 1 to 3");
   EXPECT_EQ(open_error(variant("zero.cache", std::string("SSYNCDAT") + std::string(400, '\0'))),
-            dir_.file("zero.cache") + ": cache format version 0, this build reads versions 1 and 2");
+            dir_.file("zero.cache") + ": cache format version 0, this build reads versions 1 to 3");
 }
 
 TEST_F(CacheTest, RefusesTruncatedAndOversizedFiles) {
@@ -380,7 +383,7 @@ TEST_F(CacheTest, OpenRefusesMissingAndDirectory) {
             dir_.path().string() + ": is a directory, expected a file");
 }
 
-// Format 2: 5000 rows fill blocks of 1024 and 2048 rows and 1928 rows of a 4096-row block.
+// Format 3 of Criteo's layout (format 2's layout with the schema in its header): 5000 rows fill blocks of 1024 and 2048 rows and 1928 rows of a 4096-row block.
 constexpr size_t kRows2 = 5000;
 constexpr size_t kLastBlock = 4096 + 160 * (1024 + 2048);  // file offset of the third block
 constexpr size_t kTotal2 = kLastBlock + 56 * 4096 + (1928 * 104 + 4095) / 4096 * 4096;
@@ -410,7 +413,7 @@ TEST_F(CacheFormat2Test, RoundTripAcrossBlocksEqualsParsedRows) {
   std::memcpy(&version, bytes_.data() + 8, 4);
   std::memcpy(&first, bytes_.data() + 264, 4);
   std::memcpy(&max, bytes_.data() + 268, 4);
-  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(version, 3u);
   EXPECT_EQ(first, 1024u);
   EXPECT_EQ(max, 1u << 20);
   // Row 1024 is the first row of the second block: its label at the block's start.
@@ -533,6 +536,175 @@ TEST(CacheChecksAcrossChunks, FirstBadRowIsNamedInTheCacheNumberingAndChecksumsC
   bytes[block_at + 160 * 65536 + (kManyRows - 1 - 130048) * 4 + 3] ^= 0x40;
   write_bytes(bad, bytes);
   EXPECT_EQ(open_error(bad), bad + ": checksum mismatch in column 'labels': the cache is corrupted");
+}
+
+// A format-2 cache (written before schemas: format 3's header without the extension and section)
+// still opens, as Criteo's layout.
+TEST_F(CacheFormat2Test, Format2StillOpensAsCriteo) {
+  std::string old = bytes_;
+  const uint32_t version = 2;
+  std::memcpy(old.data() + 8, &version, 4);
+  std::fill(old.begin() + 280, old.begin() + 4096, '\0');
+  reseal_header(old);
+  const std::string p = variant("format2.cache", old);
+  const MappedCache cache = MappedCache::open(p, kHashing);
+  EXPECT_EQ(cache.schema(), FeatureSchema::criteo());
+  EXPECT_EQ(read_cache_schema(p), FeatureSchema::criteo());
+  EXPECT_EQ(read_cache_hashing(p), kHashing);
+  EXPECT_EQ(cache.numeric_missing(), report_.numeric_missing);
+  EXPECT_EQ(std::memcmp(cache.view().sparse, block_.view().sparse, kRows2 * kNumSparse * 4), 0);
+  EXPECT_EQ(read_cache_schema(path_), FeatureSchema::criteo());
+}
+
+// A schema of every kind: y (label), x (identity numeric), id (ignored), a (categorical), tags
+// (multi-hot, at most 4 ids, mean).
+FeatureSchema multi_hot_schema() {
+  SchemaRequest r;
+  r.header = true;
+  r.label = "y";
+  r.numeric = {"x:identity"};
+  r.categorical = {"a"};
+  r.multi_hot = {"tags:|:4:mean"};
+  r.ignore = {"id"};
+  return resolve_schema(r, std::vector<std::string>{"y", "x", "id", "a", "tags"}, 5);
+}
+
+// `rows` rows of multi_hot_schema() built by hand: row i has i % 5 ids (row i % 5 empty lists).
+DataBlock multi_hot_block(size_t rows) {
+  DataBlock block(rows, FeatureWidths{1, 1, 1});
+  block.bag_offsets().assign(rows + 1, 0);
+  for (size_t i = 0; i < rows; ++i) {
+    block.labels()[i] = static_cast<float>(i % 3 == 0);
+    block.numeric()[i] = -1.5f * static_cast<float>(i);
+    block.sparse()[i] = static_cast<uint32_t>(i % 100);
+    block.bag_offsets()[i] = block.bag_ids().size();
+    for (size_t k = 0; k < i % 5; ++k) block.bag_ids().push_back(static_cast<uint32_t>(1 + (i + k) % 99));
+  }
+  block.bag_offsets()[rows] = block.bag_ids().size();
+  return block;
+}
+
+class MultiHotCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("multi.cache");
+    write_cache(path_, block_.view(), hashing_, {}, schema_);
+    bytes_ = read_bytes(path_);
+  }
+  std::string variant(const std::string& name, const std::string& bytes) {
+    const std::string p = dir_.file(name);
+    write_bytes(p, bytes);
+    return p;
+  }
+  // Offset of the schema's JSON in the header's section (rows of 2 tables, 1 numeric_missing).
+  static constexpr size_t kJsonAt = 512 + 8 + 8;
+  test::TempDir dir_;
+  FeatureSchema schema_ = multi_hot_schema();
+  HashingConfig hashing_ = hashing_for(schema_, 100, 5);
+  static constexpr size_t kRowsM = 3000;  // three blocks
+  DataBlock block_ = multi_hot_block(kRowsM);
+  std::string path_;
+  std::string bytes_;
+};
+
+TEST_F(MultiHotCacheTest, RoundTripKeepsValuesListsAndSchema) {
+  uint32_t version = 0;
+  std::memcpy(&version, bytes_.data() + 8, 4);
+  EXPECT_EQ(version, 3u);
+  const MappedCache cache = MappedCache::open(path_, hashing_);
+  EXPECT_EQ(cache.schema(), schema_);
+  EXPECT_EQ(cache.schema().columns[1].transform, NumericTransformKind::Identity);
+  EXPECT_EQ(cache.schema().pooling(0), Pooling::Mean);
+  EXPECT_EQ(read_cache_schema(path_), schema_);
+  EXPECT_EQ(read_cache_hashing(path_), hashing_);
+  const DataView a = block_.view(), b = cache.view();
+  ASSERT_EQ(b.rows, kRowsM);
+  EXPECT_EQ(b.widths(), (FeatureWidths{1, 1, 1}));
+  EXPECT_EQ(std::memcmp(a.labels, b.labels, kRowsM * 4), 0);
+  EXPECT_EQ(std::memcmp(a.numeric, b.numeric, kRowsM * 4), 0);
+  EXPECT_EQ(b.numeric[7], -10.5f);
+  EXPECT_EQ(std::memcmp(a.sparse, b.sparse, kRowsM * 4), 0);
+  ASSERT_EQ(b.bag_offsets[kRowsM], a.bag_offsets[kRowsM]);
+  EXPECT_EQ(std::memcmp(a.bag_offsets, b.bag_offsets, (kRowsM + 1) * 8), 0);
+  EXPECT_EQ(std::memcmp(a.bag_ids, b.bag_ids, a.bag_offsets[kRowsM] * 4), 0);
+  // Row 2999 (4 ids) in the third block: its list is ids 1 + (2999 + k) % 99.
+  ASSERT_EQ(b.bag_end(2999, 0) - b.bag_begin(2999, 0), 4u);
+  EXPECT_EQ(b.bag_ids[b.bag_begin(2999, 0)], 1u + 2999 % 99);
+  EXPECT_EQ(b.bag_end(5, 0), b.bag_begin(5, 0));  // an empty list
+  // A slice moves the offsets and shares the ids.
+  const DataView tail = b.slice(2000, kRowsM);
+  EXPECT_EQ(tail.bag_ids[tail.bag_begin(0, 0)], b.bag_ids[b.bag_begin(2000, 0)]);
+  // Written in pieces: the same file.
+  const std::string pieces = dir_.file("pieces.cache");
+  {
+    CacheWriter writer(pieces, hashing_, schema_);
+    writer.append(a.slice(0, 1000));
+    writer.append(a.slice(1000, 1001));
+    writer.append(a.slice(1001, kRowsM));
+    writer.commit({});
+  }
+  EXPECT_EQ(read_bytes(pieces), bytes_);
+  // Opening with other hashing is refused, naming both.
+  EXPECT_EQ(open_error(path_, HashingConfig::uniform(100, 5)),
+            path_ + ": cache was hashed with 2 tables of 100 rows, salt 5, but rows per table 100, salt 5 is "
+                    "expected (convert the TSV again with these settings)");
+}
+
+TEST_F(MultiHotCacheTest, CorruptSchemaSectionAndListsAreRefused) {
+  ASSERT_EQ(bytes_.substr(kJsonAt, 12), "{\"columns\":[");
+  std::string section = bytes_;
+  section[kJsonAt + 20] ^= 0x01;
+  const std::string s = variant("section.cache", section);
+  EXPECT_EQ(open_error(s, hashing_), s + ": corrupted cache header (checksum mismatch in the schema section)");
+  EXPECT_THROW(read_cache_schema(s), Error);
+  // A resealed section whose JSON is not a schema: named as the stored schema.
+  std::string json = bytes_;
+  json[kJsonAt] = '[';
+  uint32_t section_bytes = 0;
+  std::memcpy(&section_bytes, json.data() + 280 + 44, 4);
+  const uint64_t section_sum = checksum64(json.data() + 512, section_bytes);
+  std::memcpy(json.data() + 280 + 48, &section_sum, 8);
+  const uint64_t ext_sum = checksum64(json.data() + 280, 56);
+  std::memcpy(json.data() + 280 + 56, &ext_sum, 8);
+  const std::string j = variant("json.cache", json);
+  EXPECT_NE(open_error(j, hashing_).find(j + ": stored schema"), std::string::npos) << open_error(j, hashing_);
+  // The extension itself.
+  std::string ext = bytes_;
+  ext[282] ^= 0x01;  // the numeric width
+  const std::string e = variant("ext.cache", ext);
+  EXPECT_EQ(open_error(e, hashing_), e + ": corrupted cache header (checksum mismatch)");
+  // A list id changed: the ids' checksum.
+  std::string ids = bytes_;
+  ids[ids.size() - 4096 + 5] ^= 0x01;
+  const std::string i = variant("ids.cache", ids);
+  EXPECT_EQ(open_error(i, hashing_), i + ": checksum mismatch in column 'list ids': the cache is corrupted");
+  const std::string cut = variant("cut.cache", bytes_.substr(0, bytes_.size() - 4096));
+  EXPECT_NE(open_error(cut, hashing_).find(cut + ": truncated cache: "), std::string::npos) << open_error(cut, hashing_);
+}
+
+TEST_F(MultiHotCacheTest, WriteRefusesRowsOfOtherWidthsAndBadLists) {
+  const DataBlock criteo(4);
+  try {
+    write_cache(dir_.file("w.cache"), criteo.view(), hashing_, {}, schema_);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir_.file("w.cache") + ": data to cache: rows of 13 numeric, 26 categorical and "
+                                                           "0 multi-hot features do not have the schema's widths (1, 1, 1)");
+  }
+  DataBlock bad = multi_hot_block(10);
+  bad.bag_ids()[bad.bag_offsets()[3]] = 0;  // row 0 of a table never appears in a list
+  try {
+    write_cache(dir_.file("b.cache"), bad.view(), hashing_, {}, schema_);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              dir_.file("b.cache") + ": data to cache: row 3: multi-hot tags id 0 is out of range (rows 1 to 99)");
+  }
+  DataBlock inf = multi_hot_block(10);
+  inf.numeric()[2] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(write_cache(dir_.file("i.cache"), inf.view(), hashing_, {}, schema_), Error);
+  EXPECT_THROW(CacheWriter(dir_.file("h.cache"), HashingConfig::uniform(100, 5), schema_), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("w.cache")));
 }
 
 }  // namespace

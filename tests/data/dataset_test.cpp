@@ -14,6 +14,7 @@
 
 #include "shadowsync/data/data_stats.hpp"
 #include "shadowsync/data/dataset.hpp"
+#include "shadowsync/data/schema_request.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
 
@@ -242,6 +243,63 @@ TEST(DataStats, HandComputedValues) {
   block.sparse()[kNumSparse + 1] = 3;  // out of range for the 3-row table C2
   EXPECT_THROW(data::compute_stats(block.view(), hashing, std::nullopt), Error);
   EXPECT_THROW(data::compute_stats(DataBlock(0).view(), hashing, std::nullopt), Error);
+}
+
+// A schema with one multi-hot column, pooled by `pooling`, and rows of it built by hand.
+FeatureSchema lists_schema(const char* pooling) {
+  SchemaRequest r;
+  r.label = "0";
+  r.categorical = {"1"};
+  r.multi_hot = {std::string("2:|:8:") + pooling};
+  return resolve_schema(r, std::nullopt, 3);
+}
+
+DataBlock lists_block(size_t rows) {
+  DataBlock block(rows, FeatureWidths{0, 1, 1});
+  block.bag_offsets().assign(rows + 1, 0);
+  for (size_t i = 0; i < rows; ++i) {
+    block.labels()[i] = static_cast<float>(i % 2);
+    block.sparse()[i] = static_cast<uint32_t>(i % 7);
+    block.bag_offsets()[i] = block.bag_ids().size();
+    for (size_t k = 0; k < i % 3; ++k) block.bag_ids().push_back(static_cast<uint32_t>(1 + i + k));
+  }
+  block.bag_offsets()[rows] = block.bag_ids().size();
+  return block;
+}
+
+TEST(Dataset, SchemaIsTheCachesOrTheOptions) {
+  test::TempDir dir;
+  const FeatureSchema schema = lists_schema("sum");
+  ParseOptions o;
+  o.schema = schema;
+  o.hashing = hashing_for(schema, 64, 1);
+  const std::string a = dir.file("a.cache"), b = dir.file("b.cache"), c = dir.file("c.cache");
+  write_cache(a, lists_block(50).view(), o.hashing, {}, schema);
+  write_cache(b, lists_block(20).view(), o.hashing, {}, schema);
+  write_cache(c, lists_block(20).view(), o.hashing, {}, lists_schema("mean"));
+  // The cache's schema, whatever the options say.
+  ParseOptions criteo_options = o;
+  criteo_options.schema = FeatureSchema::criteo();
+  const Dataset one = Dataset::open(a, criteo_options);
+  EXPECT_EQ(one.schema(), schema);
+  EXPECT_EQ(one.view().multi_hot, 1);
+  EXPECT_EQ(one.view().bag_offsets[50], lists_block(50).view().bag_offsets[50]);
+  const Dataset two = Dataset::open_many({a, b}, o);
+  EXPECT_EQ(two.schema(), schema);
+  EXPECT_EQ(two.rows(), 70u);
+  try {
+    Dataset::open_many({a, b, c}, o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), c + ": its schema differs from that of " + a +
+                                         ", files read together must have the same columns: column 2 (2): pooling "
+                                         "sum vs mean");
+  }
+  // Text: the options' schema.
+  const std::string tsv = dir.write("t.tsv", test::format_line(test::pattern_line(0)) + "\n");
+  EXPECT_EQ(Dataset::open(tsv, options()).schema(), FeatureSchema::criteo());
+  EXPECT_EQ(Dataset::from_block(lists_block(3), schema).schema(), schema);
+  EXPECT_EQ(Dataset::from_block(DataBlock(3)).schema(), FeatureSchema::criteo());
 }
 
 }  // namespace

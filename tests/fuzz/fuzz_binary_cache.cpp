@@ -7,7 +7,9 @@
 // 280 bytes of the header, then the columns one after the other (labels, numeric, sparse of
 // `rows` rows), then any extra bytes; the harness lays them out as the format's zero-padded
 // header and row blocks (make_seeds writes the seeds in this form). Other inputs are written
-// as they are (format 1: its checksums repaired).
+// as they are (format 1: its checksums repaired; format 3: its header, extension and section
+// checksums, and the column checksums of a cache of one row block, repaired). A cache of another
+// schema than Criteo's that opens must hold rows the cache writer accepts for its schema.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -19,6 +21,7 @@
 #include "core/checksum.hpp"
 #include "shadowsync/data/data_block.hpp"
 #include "shadowsync/data/dataset.hpp"
+#include "shadowsync/data/feature_schema.hpp"
 #include "shadowsync/core/error.hpp"
 
 using namespace shadowsync;
@@ -118,6 +121,64 @@ bool expand_format2(const std::vector<uint8_t>& input, std::vector<uint8_t>& fil
   return true;
 }
 
+// Format 3 (src/data/binary_cache.cpp): format 2's fields, the extension at byte 280 (widths,
+// list ids, checksums of the lengths and ids, schema and section bytes, section checksum,
+// extension checksum) and the section at byte 512.
+constexpr size_t kV3WidthsAt = 280, kV3BagIdsAt = 296, kV3BagChecksumAt = 304, kV3SectionBytesAt = 324,
+                 kV3SectionChecksumAt = 328, kV3ExtChecksumAt = 336, kV3SectionAt = 512;
+
+template <typename T>
+T load(const std::vector<uint8_t>& file, size_t at) {
+  T v{};
+  std::memcpy(&v, file.data() + at, sizeof v);
+  return v;
+}
+
+// Repairs the checksums of a format-3 file in place (the column checksums only when its rows fit
+// the first row block). Returns false when it is not a format-3 file.
+bool repair_format3(std::vector<uint8_t>& file) {
+  if (file.size() < kV3SectionAt || load<uint32_t>(file, 8) != 3) return false;
+  const uint32_t section_bytes = load<uint32_t>(file, kV3SectionBytesAt);
+  if (section_bytes <= file.size() - kV3SectionAt) {
+    const uint64_t sum = checksum64(file.data() + kV3SectionAt, section_bytes);
+    std::memcpy(file.data() + kV3SectionChecksumAt, &sum, 8);
+  }
+  const uint64_t rows = load<uint64_t>(file, kRowsAt);
+  const uint64_t first = load<uint32_t>(file, kV2BlockRowsAt);
+  const uint64_t header_bytes = load<uint32_t>(file, 12);
+  const uint64_t widths[3] = {load<uint32_t>(file, kV3WidthsAt), load<uint32_t>(file, kV3WidthsAt + 4),
+                              load<uint32_t>(file, kV3WidthsAt + 8)};
+  if (rows > 0 && rows <= first && first <= kMaxExpandedRows && widths[0] < 4096 && widths[1] < 4096 &&
+      widths[2] < 4096 && header_bytes < file.size()) {
+    const uint64_t row_bytes[4] = {4, 4 * widths[0], 4 * widths[1], 4 * widths[2]};
+    uint64_t at = header_bytes;
+    int last = 0;
+    uint64_t last_at = at;
+    for (int c = 0; c < 4; ++c) {
+      if (row_bytes[c] == 0) continue;
+      const uint64_t n = rows * row_bytes[c];
+      if (at + n <= file.size()) {
+        const uint64_t sum = checksum64(file.data() + at, n);
+        std::memcpy(file.data() + (c < 3 ? kColumnChecksumAt + 8 * c : kV3BagChecksumAt), &sum, 8);
+      }
+      last = c;
+      last_at = at;
+      at += first * row_bytes[c];
+    }
+    const uint64_t ids_at = last_at + align_piece(rows * row_bytes[last]);
+    const uint64_t ids = load<uint64_t>(file, kV3BagIdsAt);
+    if (ids <= file.size() && ids_at + 4 * ids <= file.size()) {
+      const uint64_t sum = checksum64(file.data() + ids_at, 4 * ids);
+      std::memcpy(file.data() + kV3BagChecksumAt + 8, &sum, 8);
+    }
+  }
+  const uint64_t ext_sum = checksum64(file.data() + kV3WidthsAt, kV3ExtChecksumAt - kV3WidthsAt);
+  std::memcpy(file.data() + kV3ExtChecksumAt, &ext_sum, 8);
+  const uint64_t header_sum = checksum64(file.data(), kV2HeaderChecksumAt);
+  std::memcpy(file.data() + kV2HeaderChecksumAt, &header_sum, 8);
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -126,7 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> file;
   if (!expand_format2(input, file)) {
     file = input;
-    repair_checksums(file);
+    if (!repair_format3(file)) repair_checksums(file);
   }
   fuzz::write_file(scratch.path(), file.data(), file.size());
 
@@ -141,7 +202,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const Dataset dataset = Dataset::open(scratch.path(), options);
     try {
-      validate_view(dataset.view(), options.hashing, "fuzz cache");
+      if (dataset.schema().is_criteo()) {
+        validate_view(dataset.view(), options.hashing, "fuzz cache");
+      } else {
+        static const fuzz::ScratchFile again(fuzz::scratch_path("cache-again", ".bin"));
+        write_cache(again.path(), dataset.view(), options.hashing, {}, dataset.schema());
+      }
     } catch (const Error& e) {
       fuzz::fail(std::string("an opened cache holds a bad example: ") + e.what());
     }

@@ -1,11 +1,13 @@
-// ModelConfig presets, JSON round trip and validation messages; DenseLayout alignment;
-// EmbeddingStore layout; OptimizerConfig parsing.
+// ModelConfig presets (over Criteo's and other schemas), JSON round trip and validation
+// messages; DenseLayout alignment; EmbeddingStore layout (any number of tables); OptimizerConfig
+// parsing.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "reference.hpp"
 #include "shadowsync/model/dense_layout.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/core/error.hpp"
@@ -47,6 +49,88 @@ TEST(ModelConfig, PresetsHaveTheStatedShapes) {
   const std::string message = error_of([&] { ModelConfig::preset("huge", h); });
   EXPECT_NE(message.find("huge"), std::string::npos);
   EXPECT_NE(message.find("tiny, small, kaggle"), std::string::npos);
+}
+
+TEST(ModelConfig, PresetsOverASchema) {
+  // numeric 3; tables site, device (categorical), tags, history (multi-hot): V = 1 + 4 = 5.
+  const FeatureSchema mixed = test::mixed_schema();
+  const HashingConfig h4 = HashingConfig::uniform(50, 0, 4);
+  const ModelConfig kaggle = ModelConfig::preset("kaggle", h4, mixed);
+  EXPECT_EQ(kaggle.schema, mixed);
+  EXPECT_EQ(kaggle.bottom, (std::vector<int>{512, 256, 64, 16}));
+  EXPECT_EQ(kaggle.interaction_vectors(), 5);
+  EXPECT_EQ(kaggle.interaction_width(), 16 + 10);
+  const DenseLayout layout = DenseLayout::for_config(kaggle);
+  EXPECT_EQ(layout.bottom[0].in, 3);
+  EXPECT_EQ(layout.top[0].in, 26);
+  // No numeric column: no bottom MLP, the dense vector leaves the interaction (V = 4).
+  const FeatureSchema no_numeric = test::mixed_schema(false);
+  const ModelConfig tiny = ModelConfig::preset("tiny", h4, no_numeric);
+  EXPECT_TRUE(tiny.bottom.empty());
+  EXPECT_EQ(tiny.interaction_vectors(), 4);
+  EXPECT_EQ(tiny.interaction_width(), 6);
+  EXPECT_TRUE(DenseLayout::for_config(tiny).bottom.empty());
+  ModelConfig cat = tiny;
+  cat.interaction = Interaction::Cat;
+  EXPECT_EQ(cat.interaction_width(), 4 * 4);
+  // top 6-8-1 (x3 each) and the 6 dots of width 4 (x3); no bottom GEMM.
+  EXPECT_DOUBLE_EQ(tiny.flops_per_example_train(), 2.0 * (6 * 8 * 3 + 8 * 1 * 3 + 6 * 4 * 3));
+  // No one-hot column: the multi-hot tables only (V = 1 + 2).
+  const ModelConfig small = ModelConfig::preset("small", HashingConfig::uniform(50, 0, 2), test::mixed_schema(true, false));
+  EXPECT_EQ(small.interaction_width(), 16 + 3);
+  // Hashing of another table count: both counts named.
+  EXPECT_EQ(error_of([&] { ModelConfig::preset("small", HashingConfig::uniform(50), mixed); }),
+            "preset small: hashing.rows has 26 tables but the schema has 4 (2 categorical + 2 multi_hot columns)");
+  EXPECT_EQ(error_of([&] { ModelConfig::preset("small", h4); }),
+            "preset small: hashing.rows has 4 tables but the schema has 26 (26 categorical + 0 multi_hot columns)");
+}
+
+TEST(ModelConfig, BottomIsEmptyExactlyWithoutNumericColumns) {
+  ModelConfig c = ModelConfig::preset("tiny", HashingConfig::uniform(50, 0, 4), test::mixed_schema(false));
+  c.validate("m");
+  c.bottom = {8, 4};
+  EXPECT_EQ(error_of([&] { c.validate("m"); }),
+            "m: bottom must be [] for a schema without numeric columns (no bottom MLP), got [8,4]");
+  ModelConfig n = ModelConfig::preset("tiny", HashingConfig::uniform(50, 0, 4), test::mixed_schema());
+  n.bottom.clear();
+  EXPECT_EQ(error_of([&] { n.validate("m"); }), "m: bottom must list at least one layer width (the schema has 3 numeric columns)");
+  // One table and no numeric column: dot has no pair.
+  FeatureSchema one;
+  one.columns = {SchemaColumn{.name = "y", .kind = ColumnKind::Label}, SchemaColumn{.name = "a", .kind = ColumnKind::Categorical}};
+  EXPECT_EQ(error_of([&] { ModelConfig::preset("tiny", HashingConfig::uniform(50, 0, 1), one); }),
+            "preset tiny: interaction dot over 1 vector has no pairs (a schema without numeric columns needs two "
+            "tables for dot; use cat)");
+  // A JSON model of a schema without numeric columns, bottom [].
+  ModelConfig j = c;
+  j.bottom.clear();
+  j.interaction = Interaction::Cat;
+  EXPECT_EQ(ModelConfig::from_json(j.to_json(), "x"), j);
+}
+
+TEST(ModelConfig, FilesTakeTheGivenSchemaWhenTheyHaveNone) {
+  const FeatureSchema mixed = test::mixed_schema();
+  const HashingConfig h4 = HashingConfig::uniform(50, 7, 4);
+  const std::string path = write_temp("arch_schema.json",
+      R"({"bottom": [32, 8], "top": [16, 1], "embedding_dim": 8})");
+  const ModelConfig c = ModelConfig::resolve(path, h4, mixed);
+  EXPECT_EQ(c.schema, mixed);
+  EXPECT_EQ(c.hashing, h4);
+  EXPECT_EQ(c.interaction_width(), 8 + 10);
+  EXPECT_EQ(ModelConfig::resolve("small", h4, mixed), ModelConfig::preset("small", h4, mixed));
+  // A file with its own schema keeps it; "rows": one number fills every table of its schema.
+  nlohmann::json j = {{"bottom", {8}}, {"top", {1}}, {"embedding_dim", 8}, {"schema", mixed.to_json()},
+                      {"hashing", {{"rows", 10}}}};
+  const std::string own = write_temp("arch_schema2.json", j.dump());
+  const ModelConfig c2 = ModelConfig::from_json_file(own, HashingConfig::uniform(50));
+  EXPECT_EQ(c2.schema, mixed);
+  EXPECT_EQ(c2.hashing, HashingConfig::uniform(10, 0, 4));
+  // Without "hashing": uniform tables of the file's schema.
+  j.erase("hashing");
+  EXPECT_EQ(ModelConfig::from_json(j, "x").hashing, HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, 0, 4));
+  // A file's schema and the given hashing of another table count.
+  EXPECT_NE(error_of([&] { ModelConfig::from_json_file(write_temp("arch_schema3.json", j.dump()), HashingConfig::uniform(50)); })
+                .find("hashing.rows has 26 tables but the schema has 4"),
+            std::string::npos);
 }
 
 TEST(ModelConfig, FlopsCountEveryGemm) {
@@ -103,7 +187,8 @@ TEST(ModelConfig, ValidationErrorsNameFileAndField) {
   m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"rows": 1}})");
   EXPECT_NE(m.find("hashing.rows"), std::string::npos) << m;
   m = from_text(R"({"bottom": [16], "top": [1], "embedding_dim": 16, "hashing": {"rows": [5, 6]}})");
-  EXPECT_NE(m.find("hashing.rows"), std::string::npos) << m;
+  EXPECT_NE(m.find("bad.json: hashing.rows has 2 tables but the schema has 26 (26 categorical + 0 multi_hot columns)"),
+            std::string::npos) << m;
   m = from_text(R"({"bottom": [16], "top": [1.5], "embedding_dim": 16})");
   EXPECT_NE(m.find("top[0] must be an integer"), std::string::npos) << m;
   m = from_text("{ not json");
@@ -228,6 +313,18 @@ TEST(EmbeddingStore, RowsArePaddedAndAligned) {
   EXPECT_THROW(EmbeddingStore(h, 0), Error);
   h.rows[2] = 1;
   EXPECT_THROW(EmbeddingStore(h, 4), Error);
+}
+
+TEST(EmbeddingStore, AnyNumberOfTables) {
+  HashingConfig h = HashingConfig::uniform(10, 0, 3);
+  h.rows[1] = 6;
+  EmbeddingStore store(h, 5);  // stride 8
+  EXPECT_EQ(store.tables(), 3);
+  EXPECT_EQ(store.rows(1), 6u);
+  EXPECT_EQ(store.state_bytes(), (10u + 6 + 10) * (8 + 1) * sizeof(float));
+  const EmbeddingStore none(HashingConfig::uniform(10, 0, 0), 4);  // an all-numeric schema
+  EXPECT_EQ(none.tables(), 0);
+  EXPECT_EQ(none.state_bytes(), 0u);
 }
 
 TEST(OptimizerConfig, ParseListsValidValues) {

@@ -1,9 +1,13 @@
-// Whole-network checks on the tiny model (dot and cat): loss and logits against the naive double
-// reference, and every dense parameter's and every touched embedding entry's gradient against
-// central finite differences of the reference loss.
+// Whole-network checks on the tiny model (dot and cat) of several schemas (Criteo's; one with
+// multi-hot lists pooled by sum and by mean, with empty lists and ids repeated within a list and
+// across rows; one without numeric columns; one without one-hot columns): loss and logits against
+// the naive double reference, and every dense parameter's and every touched embedding entry's
+// gradient against central finite differences of the reference loss.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
+#include <tuple>
 
 #include "reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
@@ -17,11 +21,56 @@ void expect_close(double analytic, double numeric, const std::string& what) {
   EXPECT_NEAR(analytic, numeric, 2e-3 * std::max(std::fabs(analytic), std::fabs(numeric)) + 2e-6) << what;
 }
 
-class GradientTest : public ::testing::TestWithParam<Interaction> {};
+enum class SchemaCase { Criteo, MultiHot, NoNumeric, NoOneHot };
+
+std::string case_name(SchemaCase c) {
+  switch (c) {
+    case SchemaCase::Criteo: return "Criteo";
+    case SchemaCase::MultiHot: return "MultiHot";
+    case SchemaCase::NoNumeric: return "NoNumeric";
+    case SchemaCase::NoOneHot: return "NoOneHot";
+  }
+  return "";
+}
+
+FeatureSchema schema_of(SchemaCase c) {
+  switch (c) {
+    case SchemaCase::Criteo: return FeatureSchema::criteo();
+    case SchemaCase::MultiHot: return test::mixed_schema();
+    case SchemaCase::NoNumeric: return test::mixed_schema(false, true, true);
+    case SchemaCase::NoOneHot: return test::mixed_schema(true, false, true);
+  }
+  return {};
+}
+
+// The tiny preset of the case's schema with 5 rows per table.
+ModelConfig tiny_config(SchemaCase c) {
+  const FeatureSchema schema = schema_of(c);
+  return ModelConfig::preset("tiny", HashingConfig::uniform(5, 0, schema.table_count()), schema);
+}
+
+// 6 random examples (5 rows per table: rows repeat across examples); with multi-hot features the
+// lists are set to hold each case the gradient must get right: a repeated id within one list
+// (sum and mean), the same id in several rows, empty lists, a list of one id.
+test::Batch gradient_batch(const ModelConfig& config) {
+  test::Batch batch = test::random_batch(6, config.schema, config.hashing, 11);
+  if (batch.widths.multi_hot == 2) {
+    batch.list(0, 0) = {2, 2, 3};
+    batch.list(1, 0) = {};
+    batch.list(2, 0) = {2};
+    batch.list(0, 1) = {4, 4};
+    batch.list(1, 1) = {};
+    batch.list(3, 1) = {4, 1, 4};
+    batch.pack();
+  }
+  return batch;
+}
+
+class GradientTest : public ::testing::TestWithParam<std::tuple<SchemaCase, Interaction>> {};
 
 TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
-  ModelConfig config = ModelConfig::preset("tiny", HashingConfig::uniform(5));
-  config.interaction = GetParam();
+  ModelConfig config = tiny_config(std::get<0>(GetParam()));
+  config.interaction = std::get<1>(GetParam());
   const Model model(config);
   const DenseLayout& layout = model.layout();
   AlignedFloatBuffer dense(layout.total_floats);
@@ -29,11 +78,11 @@ TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
   EmbeddingStore store(config.hashing, config.embedding_dim);
   model.init_embeddings(store, 7);
   // Larger embeddings than the DLRM init so that the interaction terms matter in the loss.
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < store.tables(); ++t) {
     for (size_t i = 0; i < store.table_floats(t); ++i) store.table_data(t)[i] *= 2.0f;
   }
   // 5 rows per table and 6 examples: some rows repeat within the batch (summed gradients).
-  const test::Batch batch = test::random_batch(6, config.hashing, 11);
+  const test::Batch batch = gradient_batch(config);
   ModelWorkspace workspace(model, 8);
   AlignedFloatBuffer grad(layout.total_floats);
   std::vector<SparseRowGrad> emb_grads;
@@ -70,19 +119,22 @@ TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
   }
 
   // Embedding gradients: one entry per distinct (table, row), sorted, matching FD.
-  size_t expected_entries = 0;
-  for (int t = 0; t < kNumSparse; ++t) {
-    std::vector<bool> seen(config.hashing.rows[t], false);
-    for (size_t r = 0; r < batch.labels.size(); ++r) seen[batch.sparse[r * kNumSparse + t]] = true;
-    for (bool s : seen) expected_entries += s ? 1 : 0;
+  std::set<std::pair<int, uint32_t>> touched;
+  const FeatureWidths w = batch.widths;
+  for (size_t r = 0; r < batch.labels.size(); ++r) {
+    for (int t = 0; t < w.sparse; ++t) touched.insert({t, batch.sparse[r * size_t(w.sparse) + size_t(t)]});
+    for (int m = 0; m < w.multi_hot; ++m) {
+      for (uint32_t id : batch.lists[r * size_t(w.multi_hot) + size_t(m)]) touched.insert({w.sparse + m, id});
+    }
   }
-  ASSERT_EQ(emb_grads.size(), expected_entries);
+  ASSERT_EQ(emb_grads.size(), touched.size());
   for (size_t e = 0; e < emb_grads.size(); ++e) {
     const SparseRowGrad& g = emb_grads[e];
     if (e > 0) {
       const auto& prev = emb_grads[e - 1];
       EXPECT_TRUE(prev.table < g.table || (prev.table == g.table && prev.row < g.row));
     }
+    EXPECT_TRUE(touched.count({g.table, g.row})) << "table " << g.table << " row " << g.row;
     ASSERT_EQ(g.grad.size(), size_t(config.embedding_dim));
     for (int k = 0; k < config.embedding_dim; ++k) {
       expect_close(g.grad[size_t(k)], numeric(p.tables[size_t(g.table)][g.row * size_t(config.embedding_dim) + size_t(k)]),
@@ -91,7 +143,47 @@ TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Interactions, GradientTest, ::testing::Values(Interaction::Dot, Interaction::Cat));
+INSTANTIATE_TEST_SUITE_P(Schemas, GradientTest,
+                         ::testing::Combine(::testing::Values(SchemaCase::Criteo, SchemaCase::MultiHot,
+                                                              SchemaCase::NoNumeric, SchemaCase::NoOneHot),
+                                            ::testing::Values(Interaction::Dot, Interaction::Cat)),
+                         [](const auto& info) {
+                           return case_name(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) == Interaction::Dot ? "Dot" : "Cat");
+                         });
+
+// A mean-pooled list's rows get the list's gradient divided by its length; a sum-pooled list's
+// the whole gradient, once per occurrence: the gradient of an id that appears twice in one list
+// of a one-example batch is twice (sum) / 2/3 (mean of 3) the pooled vector's.
+TEST(ModelGradient, PooledListsShareTheBagGradient) {
+  const ModelConfig config = tiny_config(SchemaCase::NoNumeric);  // tables: site, device, tags (sum), history (mean)
+  const Model model(config);
+  AlignedFloatBuffer dense(model.layout().total_floats);
+  model.init_dense(dense.data(), 3);
+  EmbeddingStore store(config.hashing, config.embedding_dim);
+  model.init_embeddings(store, 3);
+  test::Batch batch = test::random_batch(1, config.schema, config.hashing, 2);
+  batch.list(0, 0) = {2, 2, 3};
+  batch.list(0, 1) = {4, 4, 1};
+  batch.pack();
+  ModelWorkspace workspace(model, 1);
+  AlignedFloatBuffer grad(model.layout().total_floats);
+  std::vector<SparseRowGrad> g;
+  workspace.loss_and_gradients(batch.view(), dense.data(), store, grad.data(), &g);
+  auto find = [&](int table, uint32_t row) -> const std::vector<float>& {
+    for (const auto& e : g) {
+      if (e.table == table && e.row == row) return e.grad;
+    }
+    ADD_FAILURE() << "no gradient for table " << table << " row " << row;
+    static const std::vector<float> none(size_t(config.embedding_dim), 0.0f);
+    return none;
+  };
+  ASSERT_EQ(g.size(), 2u + 2u + 2u);  // site, device; tags 2 and 3; history 1 and 4
+  for (int k = 0; k < config.embedding_dim; ++k) {
+    EXPECT_FLOAT_EQ(find(2, 2)[size_t(k)], 2.0f * find(2, 3)[size_t(k)]) << k;
+    EXPECT_FLOAT_EQ(find(3, 4)[size_t(k)], 2.0f * find(3, 1)[size_t(k)]) << k;
+  }
+}
 
 TEST(ModelPredict, LogitsMatchReferenceAcrossChunks) {
   for (const char* preset : {"tiny", "small"}) {
@@ -110,6 +202,28 @@ TEST(ModelPredict, LogitsMatchReferenceAcrossChunks) {
       const double ref = test::ref_logit(config, model.layout(), p, batch.numeric.data() + r * kNumNumeric,
                                          batch.sparse.data() + r * kNumSparse);
       EXPECT_NEAR(logits[r], ref, 1e-4 * std::fabs(ref) + 1e-5) << preset << " row " << r;
+    }
+  }
+}
+
+// Chunks of a multi-hot batch (slices move bag_offsets only) against the reference.
+TEST(ModelPredict, MultiHotLogitsMatchReferenceAcrossChunks) {
+  for (bool numeric : {true, false}) {
+    const FeatureSchema schema = test::mixed_schema(numeric);
+    const ModelConfig config = ModelConfig::preset("small", HashingConfig::uniform(40, 0, 4), schema);
+    const Model model(config);
+    AlignedFloatBuffer dense(model.layout().total_floats);
+    model.init_dense(dense.data(), 3);
+    EmbeddingStore store(config.hashing, config.embedding_dim);
+    model.init_embeddings(store, 3);
+    const test::Batch batch = test::random_batch(23, schema, config.hashing, 5, 6);
+    ModelWorkspace workspace(model, 8);
+    std::vector<float> logits(23);
+    workspace.predict_logits(batch.view(), dense.data(), store, logits.data());
+    const test::RefParams p = test::to_ref(dense.data(), model.layout().total_floats, store);
+    for (size_t r = 0; r < 23; ++r) {
+      const double ref = test::ref_logit(config, model.layout(), p, batch.view(), r);
+      EXPECT_NEAR(logits[r], ref, 1e-4 * std::fabs(ref) + 1e-5) << "numeric " << numeric << " row " << r;
     }
   }
 }

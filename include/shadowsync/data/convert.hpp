@@ -1,6 +1,6 @@
 // convert_to_cache: the work of `shadowsync convert`: several Criteo inputs (TSV text, gzip or
 // zstd compressed, "-" for standard input, FIFOs) read in the given order as streams into one
-// binary cache, with bounded memory (see docs/data.md): two stream buffers, the rows of one buffer
+// binary cache of options.schema, with bounded memory (see docs/data.md): two stream buffers, the rows of one buffer
 // (CacheWriter writes them in place), whatever the input size.
 #pragma once
 

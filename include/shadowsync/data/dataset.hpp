@@ -32,7 +32,8 @@ class Dataset {
   static Dataset open(const std::string& path, const ParseOptions& options,
                       ParseReport* report = nullptr);
   // Opens several files as one dataset, their rows in the given order (one file: open()). Each
-  // is opened as open() does (caches must all match options.hashing) and kept as it is: nothing
+  // is opened as open() does (caches must all match options.hashing; every file must have the
+  // schema of the first, else Error naming the file and the first difference) and kept as it is: nothing
   // is copied, so caches stay memory-mapped and the memory is that of the parsed text files
   // only; parts() reads them as one sequence of rows. `report` gets the combined counts (file
   // "a + b + c", summed lines / rows / bad lines / missing, the first errors of all files);
@@ -44,8 +45,9 @@ class Dataset {
                            ParseReport* report = nullptr,
                            std::vector<ParseReport>* file_reports = nullptr,
                            const OpeningFile& opening = {});
-  // Wraps examples built in memory (tests, generated data); path() is "<memory>".
-  static Dataset from_block(DataBlock block);
+  // Wraps examples built in memory (tests, generated data); path() is "<memory>". The schema is
+  // Criteo's (the block's widths must then be Criteo's) unless given.
+  static Dataset from_block(DataBlock block, const FeatureSchema& schema = FeatureSchema::criteo());
 
   Dataset(Dataset&&) noexcept = default;
   Dataset& operator=(Dataset&&) noexcept = default;

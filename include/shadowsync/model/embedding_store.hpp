@@ -1,4 +1,5 @@
-// EmbeddingStore: the 26 embedding tables every worker of every group shares, and their
+// EmbeddingStore: the embedding tables (one per table of the schema: 26 for Criteo; any number,
+// zero included) every worker of every group shares, and their
 // row-wise Adagrad accumulators.
 //
 // Layout: table t is one contiguous block of rows(t) x row_stride() floats (allocated from the
@@ -13,7 +14,7 @@
 // Whole-table accesses (init, checkpoints) must not run concurrently with training.
 #pragma once
 
-#include <array>
+#include <vector>
 #include <cstddef>
 #include <cstdint>
 
@@ -30,7 +31,7 @@ class EmbeddingStore {
   EmbeddingStore(const EmbeddingStore&) = delete;
   EmbeddingStore& operator=(const EmbeddingStore&) = delete;
 
-  // Row r (< rows(table)) of table (< kNumSparse); no bounds check (callers check indices).
+  // Row r (< rows(table)) of table (< tables()); no bounds check (callers check indices).
   float* row(int table, uint32_t r) { return tables_[table] + size_t{r} * stride_; }
   const float* row(int table, uint32_t r) const { return tables_[table] + size_t{r} * stride_; }
   float* accumulator(int table) { return accumulators_[table]; }
@@ -38,6 +39,7 @@ class EmbeddingStore {
 
   int dim() const { return dim_; }
   int row_stride() const { return stride_; }
+  int tables() const { return int(rows_.size()); }
   size_t rows(int table) const { return rows_[table]; }
   const HashingConfig& hashing() const { return hashing_; }
 
@@ -46,7 +48,7 @@ class EmbeddingStore {
   // Bytes of every table (padding included) and its accumulator: what a checkpoint stores of them.
   uint64_t state_bytes() const {
     uint64_t bytes = 0;
-    for (int t = 0; t < kNumSparse; ++t) bytes += (table_floats(t) + rows(t)) * sizeof(float);
+    for (int t = 0; t < tables(); ++t) bytes += (table_floats(t) + rows(t)) * sizeof(float);
     return bytes;
   }
   float* table_data(int table) { return tables_[table]; }
@@ -59,9 +61,9 @@ class EmbeddingStore {
   int dim_;
   int stride_;
   MemoryResource* resource_;
-  std::array<size_t, kNumSparse> rows_{};
-  std::array<float*, kNumSparse> tables_{};
-  std::array<float*, kNumSparse> accumulators_{};
+  std::vector<size_t> rows_;
+  std::vector<float*> tables_;
+  std::vector<float*> accumulators_;
 };
 
 }  // namespace shadowsync

@@ -4,9 +4,13 @@
 // construction so that every ModelConfig in the program describes a buildable model.
 //
 // JSON form: {"bottom": [512,256,64,16], "top": [512,256,1], "embedding_dim": 16,
-//             "interaction": "dot", "hashing": {"rows": [26 numbers] or one number, "salt": 0}}
-// "bottom" lists the output widths of the bottom MLP (its input is the 13 dense features) and must
-// end in embedding_dim; "top" lists the output widths of the top MLP and must end in 1.
+//             "interaction": "dot", "hashing": {"rows": [one number per table] or one number,
+//             "salt": 0}, "schema": {...}}
+// "bottom" lists the output widths of the bottom MLP (its input is the schema's N numeric
+// features) and must end in embedding_dim; it is empty exactly when N = 0 (no bottom MLP: the
+// dense vector leaves the interaction). "top" lists the output widths of the top MLP and must end
+// in 1. The interaction runs over V = (N > 0 ? 1 : 0) + T vectors, T = the schema's tables
+// (categorical, then multi-hot columns; hashing.rows has one entry per table).
 #pragma once
 
 #include <cstddef>
@@ -22,8 +26,9 @@
 namespace shadowsync {
 
 enum class Interaction {
-  Dot,  // pairwise dot products of the 27 vectors (351 values) concatenated with the bottom output
-  Cat,  // plain concatenation of the 27 vectors (27 * embedding_dim values)
+  Dot,  // pairwise dot products of the V vectors (V(V-1)/2 values; 351 for Criteo's 27) after the
+        // bottom output (when there is a bottom MLP)
+  Cat,  // plain concatenation of the V vectors (V * embedding_dim values)
 };
 
 // "dot" / "cat"; throws Error naming `where` and listing the valid values.
@@ -41,25 +46,35 @@ struct ModelConfig {
   // absent in files and checkpoints written before schemas existed: Criteo's layout.
   FeatureSchema schema = FeatureSchema::criteo();
 
-  // Presets: tiny (tests: 13-8-4, d 4, top 8-1), small (13-64-16, d 16, top 256-64-1),
-  // kaggle (13-512-256-64-16, d 16, top 512-256-1), all with `dot`. Unknown name: Error listing
-  // the valid ones.
-  static ModelConfig preset(std::string_view name, const HashingConfig& hashing);
-  // The file's "hashing" when present, else `hashing`. Errors name the file and the field.
-  static ModelConfig from_json_file(const std::string& path, const HashingConfig& hashing);
+  // Presets over `schema` (Criteo's 13 numeric features in brackets): tiny (tests: N-8-4, d 4,
+  // top 8-1), small (N-64-16, d 16, top 256-64-1), kaggle (N-512-256-64-16, d 16, top
+  // 512-256-1), all with `dot`; bottom [] when the schema has no numeric column. `hashing` must
+  // have one entry per table of the schema (else Error naming both counts). Unknown name: Error
+  // listing the valid ones.
+  static ModelConfig preset(std::string_view name, const HashingConfig& hashing,
+                            const FeatureSchema& schema = FeatureSchema::criteo());
+  // The file's "hashing" when present, else `hashing`; the file's "schema" when present, else
+  // `schema`. Errors name the file and the field.
+  static ModelConfig from_json_file(const std::string& path, const HashingConfig& hashing,
+                                    const FeatureSchema& schema = FeatureSchema::criteo());
   // `where` names the source in error messages (a file name, "checkpoint x: model").
-  // Hashing: the "hashing" field when present, else HashingConfig::uniform().
+  // Schema: the "schema" field when present, else Criteo's. Hashing: the "hashing" field when
+  // present, else HashingConfig::uniform() with one table per table of the schema.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
   // A path ending in .json (or naming an existing file) is read as a model file; anything else
-  // is a preset name.
-  static ModelConfig resolve(const std::string& preset_or_path, const HashingConfig& hashing);
+  // is a preset name (both over `schema` as above).
+  static ModelConfig resolve(const std::string& preset_or_path, const HashingConfig& hashing,
+                             const FeatureSchema& schema = FeatureSchema::criteo());
   // Every field, hashing included; from_json(to_json()) == *this.
   nlohmann::json to_json() const;
 
   // Throws Error (prefixed with `where`) if the configuration is not a buildable model.
   void validate(const std::string& where) const;
 
-  // Width of the top MLP's input: embedding_dim + 351 (dot) or 27 * embedding_dim (cat).
+  // Vectors of the interaction: V = (bottom MLP ? 1 : 0) + tables (27 for Criteo).
+  int interaction_vectors() const;
+  // Width of the top MLP's input: (bottom MLP ? embedding_dim : 0) + V(V-1)/2 (dot; Criteo:
+  // 16 + 351) or V * embedding_dim (cat).
   int interaction_width() const;
   // GEMM FLOPs (2*m*n*k) of one training example: forward, backward-data (not for the first
   // bottom layer, whose input is data) and backward-weights of every layer, and the interaction

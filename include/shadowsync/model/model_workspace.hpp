@@ -1,6 +1,17 @@
 // ModelWorkspace: everything one worker thread needs to run the model: activations, gradient
 // scratch, sort keys, all sized once for max_batch at construction (nothing is allocated or
-// created in a step). Bound to the thread that constructs it: create and use it on one thread.
+// created in a step, except that the sort keys grow the first time a multi-hot feature of a
+// batch has more ids than max_batch). Bound to the thread that constructs it: create and use it
+// on one thread.
+//
+// Features: the model's schema (ModelConfig::schema) fixes the widths of the data it takes: N
+// numeric features (the bottom MLP's input; none: no bottom MLP), S one-hot tables (one row per
+// example) and M multi-hot tables (a list of rows per example, pooled by sum or mean as the
+// schema says; an empty list is a zero vector). Data of other widths is refused (Error naming
+// both). Backward: each row of a list gets the pooled vector's gradient (divided by the list's
+// length for mean), summed per distinct (table, row) with the one-hot tables' rows, then the
+// same row-wise Adagrad. Criteo's layout runs with compile-time widths (the fixed layout's
+// loops).
 //
 // Kernels: every fully connected layer is a single-threaded oneDNN GEMM (dnnl_sgemm, row-major)
 // on the replica's weights in place (layout in dense_layout.hpp); with Precision::Bf16 the
@@ -51,14 +62,15 @@ class ModelWorkspace {
   // One step: forward, backward, in-place update of `dense` (and its Adagrad state `dense_state`,
   // same layout; may be null for SGD) and row-wise Adagrad on only the embedding rows the batch
   // touched. Returns the batch's mean BCE loss, computed before the update. Requires
-  // 1 <= batch.rows <= max_batch (0 rows: returns 0, changes nothing); throws Error for more rows
-  // or a sparse index outside its table.
+  // 1 <= batch.rows <= max_batch (0 rows: returns 0, changes nothing); throws Error for more rows,
+  // widths other than the model's, a one-hot row or a list's id outside its table, or
+  // decreasing bag_offsets.
   float train_step(DataView batch, float* dense, float* dense_state, EmbeddingStore& embeddings,
                    const OptimizerConfig& opt);
   // The same step, also prefetching (into L2) the embedding rows of `next`, the batch the caller
   // will train on next, while the top MLP's backward GEMMs run: its gather then finds them in
   // cache. `next` may be empty; its indices are not checked (a prefetch never faults; indices
-  // outside a table are skipped). Changes no value.
+  // outside a table are skipped; a `next` of other widths is not prefetched). Changes no value.
   float train_step(DataView batch, float* dense, float* dense_state, EmbeddingStore& embeddings,
                    const OptimizerConfig& opt, DataView next);
 

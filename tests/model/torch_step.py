@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""One training step of the DLRM model in PyTorch, for tests/model/torch_step_test.cpp: reads the
+model (layers, tables, pooling), the batch and the optimizer settings from the JSON file argv[1],
+runs forward (nn.EmbeddingBag with mode sum/mean per table), BCE loss, backward, dense Adagrad
+(torch.optim.Adagrad) and row-wise Adagrad on the tables, and writes the loss and every parameter
+after the step to the JSON file argv[2]. Exits 77 (a skip) with the reason when torch is missing."""
+
+import json
+import sys
+
+try:
+    import torch
+    from torch import nn
+except ImportError as error:  # the test skips with this reason
+    print(f"torch is not importable by {sys.executable}: {error}")
+    sys.exit(77)
+
+
+def linear(layer):
+    out_features, in_features = len(layer["bias"]), layer["in"]
+    module = nn.Linear(in_features, out_features)
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(layer["weight"], dtype=torch.float32).reshape(out_features, in_features))
+        module.bias.copy_(torch.tensor(layer["bias"], dtype=torch.float32))
+    return module
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    torch.set_num_threads(1)
+    d = spec["dim"]
+    bottom = [linear(layer) for layer in spec["bottom"]]
+    top = [linear(layer) for layer in spec["top"]]
+    tables = []
+    for table in spec["tables"]:
+        bag = nn.EmbeddingBag(table["rows"], d, mode=table["pooling"])
+        with torch.no_grad():
+            bag.weight.copy_(torch.tensor(table["weight"], dtype=torch.float32).reshape(table["rows"], d))
+        tables.append(bag)
+
+    batch = spec["batch"]
+    rows = len(batch["labels"])
+    labels = torch.tensor(batch["labels"], dtype=torch.float32)
+    vectors = []
+    x = None
+    if bottom:
+        x = torch.tensor(batch["numeric"], dtype=torch.float32).reshape(rows, -1)
+        for layer in bottom:
+            x = torch.relu(layer(x))
+        vectors.append(x)
+    for t, bag in enumerate(tables):
+        lists = batch["lists"][t]  # one list of ids per example (one id for a one-hot table)
+        ids = torch.tensor([i for lst in lists for i in lst], dtype=torch.int64)
+        offsets, start = [], 0
+        for lst in lists:
+            offsets.append(start)
+            start += len(lst)
+        vectors.append(bag(ids, torch.tensor(offsets, dtype=torch.int64)))
+    stacked = torch.stack(vectors, dim=1)  # rows x V x d
+    if spec["interaction"] == "dot":
+        v = stacked.shape[1]
+        products = torch.bmm(stacked, stacked.transpose(1, 2))
+        li, lj = torch.tril_indices(v, v, offset=-1)
+        pairs = products[:, li, lj]
+        z = torch.cat([x, pairs], dim=1) if bottom else pairs
+    else:
+        z = stacked.reshape(rows, -1)
+    for i, layer in enumerate(top):
+        z = layer(z)
+        if i + 1 < len(top):
+            z = torch.relu(z)
+    loss = nn.functional.binary_cross_entropy_with_logits(z[:, 0], labels)
+
+    dense_params = [p for layer in bottom + top for p in (layer.weight, layer.bias)]
+    opt = torch.optim.Adagrad(dense_params, lr=spec["lr"], eps=spec["eps"], initial_accumulator_value=0.0)
+    opt.zero_grad()
+    for bag in tables:
+        bag.weight.grad = None
+    loss.backward()
+    opt.step()
+    # Row-wise Adagrad on the tables (accumulators start at 0): s += mean(g^2) over the row,
+    # row -= emb_lr g / (sqrt(s) + eps); a row no example touched has g = 0 and stays as it was.
+    with torch.no_grad():
+        for bag in tables:
+            g = bag.weight.grad
+            s = (g * g).mean(dim=1, keepdim=True)
+            bag.weight -= spec["emb_lr"] * g / (s.sqrt() + spec["eps"])
+
+    out = {
+        "loss": float(loss),
+        "bottom": [{"weight": l.weight.detach().flatten().tolist(), "bias": l.bias.detach().tolist()} for l in bottom],
+        "top": [{"weight": l.weight.detach().flatten().tolist(), "bias": l.bias.detach().tolist()} for l in top],
+        "tables": [bag.weight.detach().flatten().tolist() for bag in tables],
+    }
+    with open(sys.argv[2], "w") as f:
+        json.dump(out, f)
+
+
+if __name__ == "__main__":
+    main()
