@@ -16,6 +16,7 @@
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/table_choice.hpp"
 #include "shadowsync/data/feature_transform.hpp"
+#include "shadowsync/data/schema_request.hpp"
 
 namespace py = pybind11;
 
@@ -49,11 +50,13 @@ uint32_t table_rows(const py::handle& value, const std::string& name) {
   return static_cast<uint32_t>(*rows);
 }
 
-// rows_per_table= as given: None (nullopt), an integer (every table) or a sequence of one
-// integer per table of the schema (`tables`; tables of their own sizes, as `convert
-// --table-rows-from` makes them).
-std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uint64_t salt, int tables = kNumSparse) {
+// rows_per_table= as given: None (nullopt), an integer (every table, except the tables a schema
+// column asks a size for: SchemaColumn::rows, as the CLI) or a sequence of one integer per table
+// of the schema (tables of their own sizes, as `convert --table-rows-from` makes them).
+std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uint64_t salt,
+                                           const FeatureSchema& schema = FeatureSchema::criteo()) {
   if (rows_per_table.is_none()) return std::nullopt;
+  const int tables = schema.table_count();
   HashingConfig hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt, tables);
   if (py::isinstance<py::sequence>(rows_per_table) && !py::isinstance<py::str>(rows_per_table) &&
       !py::isinstance<py::bytes>(rows_per_table)) {
@@ -67,7 +70,7 @@ std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uin
     }
     return hashing;
   }
-  return HashingConfig::uniform(table_rows(rows_per_table, "rows_per_table"), salt, tables);
+  return shadowsync::hashing_for(schema, table_rows(rows_per_table, "rows_per_table"), salt);
 }
 
 HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
@@ -78,15 +81,19 @@ HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
 // per table), else a cache's own hashing, else tables sized to the data, else the default.
 HashingConfig resolve_hashing(const std::vector<std::string>& paths, const py::object& rows_per_table, uint64_t salt,
                               const ParseOptions& reading) {
-  if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt, reading.schema.table_count())) {
-    return *given;
-  }
+  if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt, reading.schema)) return *given;
+  HashingConfig chosen;
   try {
     py::gil_scoped_release release;
-    return data::choose_hashing(paths, std::nullopt, salt, reading).hashing;
+    chosen = data::choose_hashing(paths, std::nullopt, salt, reading).hashing;
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
+  // As the CLI: tables of the schema's count at the default size when the choice is of another.
+  if (chosen.tables() != reading.schema.table_count()) {
+    chosen = shadowsync::hashing_for(reading.schema, HashingConfig::kDefaultRowsPerTable, salt);
+  }
+  return chosen;
 }
 
 py::array as_array(const py::object& value, const char* name, const char* expected) {
@@ -597,8 +604,8 @@ PyData PyData::from_columns(const FeatureSchema& schema, py::object labels_in, p
     }
   };
   const int tables = widths.tables();
-  data.hashing_ = given_hashing(rows_per_table, hash_salt, tables)
-                      .value_or(HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, hash_salt, tables));
+  data.hashing_ = given_hashing(rows_per_table, hash_salt, schema)
+                      .value_or(shadowsync::hashing_for(schema, HashingConfig::kDefaultRowsPerTable, hash_salt));
   hash_all(data.hashing_);
   // rows_per_table=None: tables sized to the data, as for files (data::choose_hashing).
   if (rows_per_table.is_none() && tables > 0) {
@@ -670,6 +677,39 @@ std::pair<py::array, py::array> bags_of(const DataView& v) {
 
 void bind_data(py::module_& m) {
   m.def("_criteo_schema", [] { return FeatureSchema::criteo().to_json().dump(); });
+  // The schema the keywords state (SchemaRequest: one rule and message with the command line's
+  // --label, --numeric, ...), as JSON text: for files `paths` (a cache's stored schema when the
+  // first file is one), or for the columns `names` of a frame (named as by a header). Errors
+  // naming a keyword: ValueError; others (a file that cannot be read): OSError.
+  m.def("_schema_request", [](const std::vector<std::string>& paths, const std::optional<std::vector<std::string>>& names,
+                              char delimiter, bool header, const std::optional<std::string>& label,
+                              const std::vector<std::string>& numeric, const std::vector<std::string>& categorical,
+                              const std::vector<std::string>& multi_hot, const std::vector<std::string>& ignore,
+                              const std::string& schema_file, std::optional<bool> hex_ids) {
+    SchemaRequest request;
+    request.hex_ids = hex_ids;
+    request.header = header || names.has_value();
+    request.label = label;
+    request.numeric = numeric;
+    request.categorical = categorical;
+    request.multi_hot = multi_hot;
+    request.ignore = ignore;
+    request.schema_file = schema_file;
+    try {
+      if (names) return resolve_schema(request, names, static_cast<int>(names->size())).to_json().dump();
+      return schema_for_data(request, paths, delimiter).to_json().dump();
+    } catch (const Error& e) {
+      // A message naming a keyword (label=, header=, ...) is about the statement: ValueError;
+      // otherwise a file could not be read: OSError.
+      bool names_field = false;
+      e.message([&](std::string_view name) {
+        names_field = true;
+        return std::string(name);
+      });
+      raise_python(names_field ? ErrorKind::Value : ErrorKind::OS, e);
+    }
+  }, py::arg("paths"), py::arg("names"), py::arg("delimiter"), py::arg("header"), py::arg("label"), py::arg("numeric"),
+     py::arg("categorical"), py::arg("multi_hot"), py::arg("ignore"), py::arg("schema_file"), py::arg("hex_ids"));
   // The 32-bit id of each string as the reader turns a categorical string into one (string_id,
   // feature_transform.hpp; schemas without hex_ids), uint32 [n].
   m.def("_string_ids", [](const std::vector<std::string>& values) {

@@ -42,8 +42,7 @@ RunSettings settings_from_options(const py::dict& options, const HashingConfig& 
   for (const auto& [key, value] : options) set_from_python(settings, py::str(key), value);
   try {
     settings.config.validate();
-    settings.config.model = ModelConfig::resolve(settings.model, hashing);
-    settings.config.model.schema = schema;
+    settings.config.model = ModelConfig::resolve(settings.model, hashing, schema);
   } catch (const Error& e) {
     raise_python(ErrorKind::Value, e);
   }

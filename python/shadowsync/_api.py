@@ -25,6 +25,9 @@ TRAIN_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS
 _DATA_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS if o["layer"] == "data" and o["name"] in TRAIN_OPTIONS
                       and o["name"] != "eval_fraction")
 _METRICS_EVENTS = ("progress", "eval", "final")
+# The keywords that state the columns of text files (the command line's --header, --label, ...,
+# read by SchemaRequest, not options of a run): Dataset's and, when data is a path, train()'s.
+SCHEMA_OPTIONS = ("header", "label", "numeric", "categorical", "multi_hot", "ignore", "hex_ids", "schema")
 # Criteo's layout (the default schema) in its JSON form.
 _CRITEO_SCHEMA = json.loads(_shadowsync._criteo_schema())
 
@@ -129,13 +132,13 @@ class Dataset:
     """
 
     def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t", *, schema=None,
-                 header=None, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None):
+                 header=None, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None, hex_ids=None):
         keywords = dict(label=label, numeric=numeric, categorical=categorical, multi_hot=multi_hot, ignore=ignore)
         if not isinstance(path, (str, bytes, os.PathLike, list, tuple)):
             if strict or delimiter != "\t":
                 raise ValueError("strict=, delimiter=: apply to files, not to a DataFrame or arrays")
-            if header is not None:
-                raise ValueError("header=: applies to files; a DataFrame names its own columns")
+            if header is not None or hex_ids is not None:
+                raise ValueError("header=, hex_ids=: apply to files; a DataFrame names its own columns and values")
             frame = Dataset.from_frame(path, schema=schema, rows_per_table=rows_per_table, hash_salt=hash_salt,
                                        **keywords)
             self._data = frame._data
@@ -147,7 +150,7 @@ class Dataset:
         else:
             paths = [os.fsdecode(path)]
         delimiter = _shadowsync._check_option("delimiter", delimiter)
-        schema = _file_schema(paths[0], delimiter, schema, header, keywords)
+        schema = _file_schema(paths, delimiter, schema, header, keywords, hex_ids)
         args = (paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
                 _shadowsync._check_option("strict", strict))
         if schema is None:
@@ -171,11 +174,11 @@ class Dataset:
                 label_name = None if label is None else _schema._name_of(label, names, "label")
                 ignored = {_schema._name_of(c, names, "ignore") for c in _schema._as_list(ignore, "ignore")}
                 infer = _schema.infer_kinds([n for n in names if n != label_name and n not in ignored], get)
-            schema = _schema.schema_from_keywords(names, infer=infer, **keywords)
-            if label is None:  # prediction rows: a label column the frame does not have (all 0)
-                taken = {c["name"] for c in schema["columns"]}
-                label_name = next(n for n in ("label", "_label", "__label") if n not in taken)
-                schema["columns"].insert(0, {"name": label_name, "kind": "label"})
+            stated = names
+            if label is None:  # rows to predict: a label column the frame does not have (all 0)
+                keywords["label"] = next(n for n in ("label", "_label", "__label__") if n not in names)
+                stated = names + [keywords["label"]]
+            schema = _schema.schema_from_keywords(stated, infer=infer, **keywords)
         labels, numeric_, categorical_, offsets, ids = _schema.columns_for(schema, names, get, rows)
         self._data = _shadowsync._Data.from_columns(json.dumps(schema), labels, numeric_, categorical_, offsets, ids,
                                                     _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt))
@@ -234,23 +237,21 @@ class Dataset:
         return self._data.hash_salt
 
 
-def _file_schema(path, delimiter, schema, header, keywords):
-    """The schema dict of text files from schema= or the column keywords; None for Criteo's layout."""
+def _file_schema(paths, delimiter, schema, header, keywords, hex_ids=None):
+    """The schema dict of files from schema= or the column keywords (the CLI's SchemaRequest); None
+    for Criteo's layout (nothing stated)."""
+    if schema is not None and not isinstance(schema, dict):
+        if not isinstance(schema, (str, bytes, os.PathLike)):
+            raise TypeError(f"schema: expected a dict or the path of a JSON file, got {type(schema).__name__}")
+        return _schema.file_schema(paths, delimiter, header, keywords, hex_ids, schema_file=os.fsdecode(schema))
     if schema is not None:
-        if any(v is not None for v in keywords.values()) or header is not None:
-            raise ValueError("schema=: give either a schema or the column keywords (header=, label=, numeric=, ...), "
-                             "not both")
-        return _schema.read_schema_argument(schema)
-    if all(v is None for v in keywords.values()):
-        if header:
-            raise ValueError("header=True: name the columns' kinds too (label=, numeric=, categorical=, ...)")
+        if any(v is not None for v in keywords.values()) or header is not None or hex_ids is not None:
+            raise ValueError("schema=: a schema states every column and rule; header=, label=, numeric=, "
+                             "categorical=, multi_hot=, ignore= cannot be given with it")
+        return schema
+    if all(v is None for v in keywords.values()) and not header and hex_ids is None:
         return None
-    names = _schema.header_names(path, delimiter) if header else None
-    if names is None:
-        with open(path, "rb") as f:
-            first = f.readline().rstrip(b"\r\n")
-        names = [str(j) for j in range(first.count(delimiter.encode()) + 1)]
-    return _schema.schema_from_keywords(names, header=bool(header), **keywords)
+    return _schema.file_schema(paths, delimiter, header, keywords, hex_ids)
 
 
 def _as_dataset(data, name, options=None):
@@ -459,8 +460,10 @@ def train(data, eval_data=None, **options):
         a run of several epochs whose held-out NE rose again warns (UserWarning).
     options: the CLI's option names with underscores (TRAIN_OPTIONS; RUN_OPTIONS is the table
         they come from, with the command line's own options), listed below; rows_per_table,
-        hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be 26
-        integers, one per table). Each value is checked as `shadowsync train` checks it, with the
+        hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be one
+        integer per table), and so do the keywords that state the columns (SCHEMA_OPTIONS: header,
+        label, numeric, categorical, multi_hot, ignore, hex_ids, schema; see Dataset); eval_data
+        given as a path is read with the training data's schema. Each value is checked as `shadowsync train` checks it, with the
         same message (ValueError "batch= expects an integer in [1, 1048576], got 0"); None
         stands for the option's default.
 
@@ -470,8 +473,9 @@ def train(data, eval_data=None, **options):
     OSError (files), RuntimeError (a diverged run). The result dict of the run (final metrics
     line, checkpoint written, stopped_early) is Model.result.
     """
+    schema_options = {k: options.pop(k) for k in SCHEMA_OPTIONS if k in options and options[k] is not None}
     for key in options:
-        if key not in TRAIN_OPTIONS:
+        if key not in TRAIN_OPTIONS and key not in SCHEMA_OPTIONS:
             raise _not_offered(key)
     options = {k: v for k, v in options.items() if v is not None}  # None: the option's default
     for key in ("checkpoint", "resume", "topology", "model"):
@@ -484,16 +488,18 @@ def train(data, eval_data=None, **options):
     for key, value in options.items():
         options[key] = _check_rows_per_table(value) if key == "rows_per_table" else _shadowsync._check_option(key, value)
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
-    if data_options and isinstance(data, Dataset):
-        names = ", ".join(f"{k}=" for k in data_options)
+    if (data_options or schema_options) and isinstance(data, Dataset):
+        names = ", ".join(f"{k}=" for k in [*data_options, *schema_options])
         raise ValueError(f"{names}: apply when data is a path; this Dataset is already read (give them to "
                          f"Dataset(...) instead)")
     verbose = options.pop("verbose", False)
     progress_seconds = options.pop("progress_seconds", 5.0)
 
-    train_set = _as_dataset(data, "data", data_options)
+    train_set = _as_dataset(data, "data", {**data_options, **schema_options})
+    eval_schema = {} if train_set.schema == _CRITEO_SCHEMA else {"schema": train_set.schema}
     eval_set = None if eval_data is None else _as_dataset(
-        eval_data, "eval_data", {"rows_per_table": list(train_set.rows_per_table), "hash_salt": train_set.hash_salt})
+        eval_data, "eval_data", {"rows_per_table": list(train_set.rows_per_table), "hash_salt": train_set.hash_salt,
+                                 **eval_schema})
 
     # The run writes its final checkpoint where asked, else into a private folder: the Model is
     # read from that file (the one state save of the engine), so it is exactly what the CLI reads.

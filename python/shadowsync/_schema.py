@@ -10,9 +10,6 @@ import numpy as np
 
 from . import _shadowsync
 
-_KEYWORDS = ("label", "numeric", "categorical", "multi_hot", "ignore")
-_TRANSFORMS = ("log1p", "identity")
-_POOLINGS = ("sum", "mean")
 DEFAULT_MAX_LENGTH = 64
 
 
@@ -31,16 +28,14 @@ def read_schema_argument(schema):
 
 
 def _name_of(value, names, keyword):
-    """A column named in keyword= (a name, or a position when the columns have no names of their own)."""
+    """A column named in keyword=: a name, or a position (an int) when `names` are known."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if names is None:
+            return str(int(value))  # files without a header: columns are named "0", "1", ...
         if not 0 <= int(value) < len(names):
             raise ValueError(f"{keyword}=: column position {int(value)} is out of range (there are {len(names)} columns)")
         return names[int(value)]
-    name = str(value)
-    if name not in names:
-        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        raise ValueError(f"{keyword}=: no column named {name!r} (columns: {shown})")
-    return name
+    return str(value)
 
 
 def _as_list(value, keyword):
@@ -56,36 +51,24 @@ def _as_list(value, keyword):
         raise TypeError(f"{keyword}=: expected a column name or a list of them, got {type(value).__name__}") from None
 
 
-def schema_from_keywords(names, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None,
-                         header=False, infer=None, default_separator=","):
-    """The schema dict of columns `names` (in order) from the keywords.
+def request_lists(names, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None,
+                  default_separator=","):
+    """The keywords as the items of a SchemaRequest (the command line's forms: NAME,
+    NAME:identity, NAME:SEP[:MAX_LENGTH[:POOLING]]).
 
     numeric: names (log1p, the reader's transform of integer counts) or a dict name -> "log1p" |
         "identity" (decimal numbers, stored as they are).
-    multi_hot: names (lists split at `default_separator`, or list-valued cells), or a dict name ->
-        separator (a one-character string) or name -> {"separator", "max_length", "pooling"}.
-    Every column must be given a kind (label, numeric, categorical, multi_hot or ignore): a column
-    left out is a ValueError naming it, unless `infer` (name -> kind) gives it one.
+    multi_hot: names (items split at `default_separator`, or list-valued cells), or a dict name ->
+        separator (one character) or name -> {"separator", "max_length", "pooling"}.
     """
-    kinds = {}
-
-    def claim(name, kind, keyword):
-        if name in kinds:
-            raise ValueError(f"{keyword}=: column {name!r} is already given as {kinds[name][0]}")
-        kinds[name] = (kind, {})
-        return kinds[name][1]
-
-    if label is not None:
-        claim(_name_of(label, names, "label"), "label", "label")
+    lists = {"label": None if label is None else _name_of(label, names, "label"),
+             "numeric": [], "categorical": [], "multi_hot": [], "ignore": []}
     for item in _as_list(numeric, "numeric"):
-        column, transform = item if isinstance(item, tuple) else (item, "log1p")
-        if transform not in _TRANSFORMS:
-            raise ValueError(f"numeric=: column {column!r}: transform {transform!r} is not one of {', '.join(_TRANSFORMS)}")
-        extra = claim(_name_of(column, names, "numeric"), "numeric", "numeric")
-        if transform != "log1p":
-            extra["transform"] = transform
+        column, transform = item if isinstance(item, tuple) else (item, None)
+        name = _name_of(column, names, "numeric")
+        lists["numeric"].append(name if transform is None else f"{name}:{transform}")
     for column in _as_list(categorical, "categorical"):
-        claim(_name_of(column, names, "categorical"), "categorical", "categorical")
+        lists["categorical"].append(_name_of(column, names, "categorical"))
     for item in _as_list(multi_hot, "multi_hot"):
         column, spec = item if isinstance(item, tuple) else (item, default_separator)
         if isinstance(spec, str):
@@ -98,43 +81,39 @@ def schema_from_keywords(names, label=None, numeric=None, categorical=None, mult
             raise ValueError(f"multi_hot=: column {column!r}: unknown setting {sorted(unknown)[0]!r} "
                              f"(separator, max_length, pooling)")
         separator = spec.get("separator", default_separator)
-        if not isinstance(separator, str) or len(separator) != 1:
-            raise ValueError(f"multi_hot=: column {column!r}: separator must be one character, got {separator!r}")
-        extra = claim(_name_of(column, names, "multi_hot"), "multi_hot", "multi_hot")
-        extra["separator"] = separator
-        if "max_length" in spec:
-            extra["max_length"] = int(spec["max_length"])
+        separator = {" ": "space", ":": "::"}.get(separator, separator)
+        item = f"{_name_of(column, names, 'multi_hot')}:{separator}"
+        if "max_length" in spec or "pooling" in spec:
+            item += f":{spec.get('max_length', DEFAULT_MAX_LENGTH)}"
         if "pooling" in spec:
-            if spec["pooling"] not in _POOLINGS:
-                raise ValueError(f"multi_hot=: column {column!r}: pooling must be one of {', '.join(_POOLINGS)}")
-            extra["pooling"] = spec["pooling"]
+            item += f":{spec['pooling']}"
+        lists["multi_hot"].append(item)
     for column in _as_list(ignore, "ignore"):
-        claim(_name_of(column, names, "ignore"), "ignore", "ignore")
-
-    columns = []
-    missing = []
-    for name in names:
-        if name not in kinds and infer is not None and name in infer:
-            kinds[name] = (infer[name], {})
-        if name not in kinds:
-            missing.append(name)
-            continue
-        kind, extra = kinds[name]
-        columns.append({"name": name, "kind": kind, **extra})
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:8]) + (", ..." if len(missing) > 8 else "")
-        raise ValueError(f"columns {shown}: not given a kind (name every column in label=, numeric=, categorical=, "
-                         f"multi_hot= or ignore=)")
-    return {"columns": columns, "header": bool(header), "hex_ids": False}
+        lists["ignore"].append(_name_of(column, names, "ignore"))
+    return lists
 
 
-def header_names(path, delimiter):
-    """The column names on the first line of a text file (header=True)."""
-    with open(path, "rb") as f:
-        line = f.readline()
-    if not line:
-        raise ValueError(f"header=True: {path} is empty (expected a line of column names)")
-    return line.rstrip(b"\r\n").decode("utf-8", errors="replace").split(delimiter)
+def schema_from_keywords(names, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None,
+                         infer=None):
+    """The schema dict of a frame's columns `names` from the keywords, resolved by the C++
+    SchemaRequest (the command line's rules and messages). `infer` (name -> kind) gives a kind to
+    columns the keywords leave out."""
+    lists = request_lists(names, label, numeric, categorical, multi_hot, ignore)
+    for name, kind in (infer or {}).items():
+        lists[kind].append(name if kind != "multi_hot" else f"{name}:,")
+    schema = json.loads(_shadowsync._schema_request([], names, "\t", True, lists["label"], lists["numeric"],
+                                                    lists["categorical"], lists["multi_hot"], lists["ignore"], "",
+                                                    None))
+    schema["header"] = False  # a frame's columns are named by the frame, not by a line
+    return schema
+
+
+def file_schema(paths, delimiter, header, keywords, hex_ids=None, schema_file=""):
+    """The schema dict the keywords (or a schema file) state for text files or caches `paths`."""
+    lists = request_lists(None, **keywords)
+    return json.loads(_shadowsync._schema_request(paths, None, delimiter, bool(header), lists["label"],
+                                                  lists["numeric"], lists["categorical"], lists["multi_hot"],
+                                                  lists["ignore"], schema_file, hex_ids))
 
 
 def _is_missing(v):

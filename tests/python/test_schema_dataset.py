@@ -133,12 +133,18 @@ def test_bad_frame_values_are_value_errors_naming_column_and_row(change, message
 def test_columns_without_a_kind_and_unknown_names_are_refused(tmp_path):
     frame = small_frame()
     keywords = dict(KEYWORDS, ignore=None)
-    with pytest.raises(ValueError, match=r"columns 'note': not given a kind"):
+    with pytest.raises(ValueError, match=r"ignore=: column 7 'note' is not named by label, numeric, categorical, "
+                                         r"multi_hot or ignore"):
         shadowsync.Dataset.from_frame(frame, **keywords)
-    with pytest.raises(ValueError, match=r"categorical=: no column named 'nope'"):
+    with pytest.raises(ValueError, match=r"categorical=: 'nope' is not a column of the header \(click, hour, "):
         shadowsync.Dataset.from_frame(frame, **dict(KEYWORDS, categorical=["site", "nope"]))
-    with pytest.raises(ValueError, match=r"categorical=: column 'site' is already given as numeric"):
+    with pytest.raises(ValueError, match=r"categorical=: 'site' is already named by numeric="):
         shadowsync.Dataset.from_frame(frame, **dict(KEYWORDS, numeric=["hour", "price", "site"]))
+    # The same rule and message for files (the command line's SchemaRequest, keywords spelled name=).
+    csv = tmp_path / "log.csv"
+    write_csv(frame, csv)
+    with pytest.raises(ValueError, match=r"ignore=: column 7 'note' is not named by"):
+        shadowsync.Dataset(csv, delimiter=",", header=True, **keywords)
 
 
 def test_long_lists_are_cut_to_max_length_or_refused():
