@@ -22,10 +22,17 @@ std::string separator_text(char c) { return std::string(1, c); }
 
 }  // namespace
 
+namespace {
+// A max_length of 0 means the default: the two compare equal.
+uint32_t effective_max_length(const SchemaColumn& c) {
+  return c.max_length == 0 ? FeatureSchema::kDefaultMaxLength : c.max_length;
+}
+}  // namespace
+
 bool operator==(const SchemaColumn& a, const SchemaColumn& b) {
   // `rows` is a request, not part of how data is read (see the header).
   return a.name == b.name && a.kind == b.kind && a.transform == b.transform && a.separator == b.separator &&
-         a.max_length == b.max_length && a.pooling == b.pooling;
+         effective_max_length(a) == effective_max_length(b) && a.pooling == b.pooling;
 }
 
 std::string column_kind_name(ColumnKind kind) {
@@ -266,8 +273,8 @@ std::string FeatureSchema::first_difference(const FeatureSchema& other) const {
     if (a.separator != b.separator) {
       return fmt::format("column {} ({}): separator '{}' vs '{}'", i, a.name, a.separator, b.separator);
     }
-    if (a.max_length != b.max_length) {
-      return fmt::format("column {} ({}): max_length {} vs {}", i, a.name, a.max_length, b.max_length);
+    if (effective_max_length(a) != effective_max_length(b)) {
+      return fmt::format("column {} ({}): max_length {} vs {}", i, a.name, effective_max_length(a), effective_max_length(b));
     }
     return fmt::format("column {} ({}): pooling {} vs {}", i, a.name, pooling_name(a.pooling), pooling_name(b.pooling));
   }

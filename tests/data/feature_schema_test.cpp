@@ -66,6 +66,15 @@ TEST(FeatureSchema, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back, s);
   EXPECT_EQ(back.columns[3].rows, 4096u);
   EXPECT_EQ(FeatureSchema::from_json(FeatureSchema::criteo().to_json(), "c"), FeatureSchema::criteo());
+  // A multi-hot column left at the default max length (0) reads back as the default it means.
+  FeatureSchema defaulted = s;
+  defaulted.columns[2].max_length = 0;
+  EXPECT_NE(defaulted, s);
+  defaulted.columns[2].max_length = 0;
+  FeatureSchema d64 = s;
+  d64.columns[2].max_length = FeatureSchema::kDefaultMaxLength;
+  EXPECT_EQ(defaulted, d64);
+  EXPECT_EQ(FeatureSchema::from_json(defaulted.to_json(), "d"), defaulted);
 }
 
 TEST(FeatureSchema, BadSchemasAreRefusedNamingTheColumnAndField) {

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""One training step of the DLRM model in PyTorch, for tests/model/torch_step_test.cpp: reads the
-model (layers, tables, pooling), the batch and the optimizer settings from the JSON file argv[1],
-runs forward (nn.EmbeddingBag with mode sum/mean per table), BCE loss, backward, dense Adagrad
-(torch.optim.Adagrad) and row-wise Adagrad on the tables, and writes the loss and every parameter
-after the step to the JSON file argv[2]. Exits 77 (a skip) with the reason when torch is missing."""
+"""One training step of the DLRM model in PyTorch, for tests/model/torch_step_test.cpp. Arguments:
+pairs IN OUT. Reads the model (layers, tables, pooling), the batch and the optimizer settings from
+the JSON file IN, runs forward (nn.EmbeddingBag with mode sum/mean per table), BCE loss, backward,
+dense Adagrad (torch.optim.Adagrad) and row-wise Adagrad on the tables, and writes the loss and
+every parameter after the step to the JSON file OUT. Exits 77 (a skip) with the reason when torch
+is missing."""
 
 import json
 import sys
@@ -25,10 +26,9 @@ def linear(layer):
     return module
 
 
-def main():
-    with open(sys.argv[1]) as f:
+def step(in_path, out_path):
+    with open(in_path) as f:
         spec = json.load(f)
-    torch.set_num_threads(1)
     d = spec["dim"]
     bottom = [linear(layer) for layer in spec["bottom"]]
     top = [linear(layer) for layer in spec["top"]]
@@ -93,8 +93,15 @@ def main():
         "top": [{"weight": l.weight.detach().flatten().tolist(), "bias": l.bias.detach().tolist()} for l in top],
         "tables": [bag.weight.detach().flatten().tolist() for bag in tables],
     }
-    with open(sys.argv[2], "w") as f:
+    with open(out_path, "w") as f:
         json.dump(out, f)
+
+
+def main():
+    torch.set_num_threads(1)
+    args = sys.argv[1:]
+    for i in range(0, len(args), 2):
+        step(args[i], args[i + 1])
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ struct SchemaColumn {
   NumericTransformKind transform = NumericTransformKind::Log1p;
   // Multi-hot columns.
   char separator = ',';
-  uint32_t max_length = 0;  // 0: FeatureSchema::kDefaultMaxLength
+  uint32_t max_length = 0;  // 0: FeatureSchema::kDefaultMaxLength (and equal to it in comparisons)
   Pooling pooling = Pooling::Sum;
   // Categorical and multi-hot columns: rows of the column's embedding table asked for by a schema
   // file (0: the run's rows_per_table). Only a request: the table sizes in force are the
