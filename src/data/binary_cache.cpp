@@ -371,7 +371,7 @@ void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missin
   const std::string& json = state_->schema_json;
   // The section: table rows, numeric_missing (the first 13 columns' counts; 0 beyond), schema.
   std::vector<char> section(section_bytes(schema_, json), 0);
-  std::memcpy(section.data(), hashing_.rows.data(), hashing_.rows.size() * 4);
+  if (!hashing_.rows.empty()) std::memcpy(section.data(), hashing_.rows.data(), hashing_.rows.size() * 4);
   const size_t missing_at = (hashing_.rows.size() * 4 + 7) / 8 * 8;
   for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) {
     std::memcpy(section.data() + missing_at + size_t(j) * 8, &numeric_missing[j], 8);
@@ -556,16 +556,19 @@ CacheHeader checked_header(const std::string& path, int fd, const HeadBytes& hea
   if (head.size < h.header_bytes) {
     fail(path, fmt::format("truncated cache: {} bytes, shorter than the {}-byte header", head.size, h.header_bytes));
   }
-  std::vector<char> section(e.section_bytes);
-  if (!pread_all(fd, section.data(), section.size(), kSectionOffset)) fail(path, "cannot read the cache's header");
-  if (checksum64(section.data(), section.size()) != e.section_checksum) {
+  // At least one byte, so that data() is never null (memcpy and checksum64 of 0 bytes included).
+  std::vector<char> section(std::max<size_t>(1, e.section_bytes));
+  if (!pread_all(fd, section.data(), e.section_bytes, kSectionOffset)) fail(path, "cannot read the cache's header");
+  if (checksum64(section.data(), e.section_bytes) != e.section_checksum) {
     fail(path, "corrupted cache header (checksum mismatch in the schema section)");
   }
   out.hashing.rows.resize(e.tables);
-  std::memcpy(out.hashing.rows.data(), section.data(), size_t{e.tables} * 4);
+  if (e.tables > 0) std::memcpy(out.hashing.rows.data(), section.data(), size_t{e.tables} * 4);
   out.hashing.salt = h.salt;
   out.numeric_missing.resize(e.numeric_width);
-  std::memcpy(out.numeric_missing.data(), section.data() + tables_bytes, size_t{e.numeric_width} * 8);
+  if (e.numeric_width > 0) {
+    std::memcpy(out.numeric_missing.data(), section.data() + tables_bytes, size_t{e.numeric_width} * 8);
+  }
   const std::string where = path + ": stored schema";
   const std::string_view json(section.data() + tables_bytes + size_t{e.numeric_width} * 8, e.schema_bytes);
   out.schema = FeatureSchema::from_json(parse_untrusted_json(json, where), where);

@@ -14,6 +14,7 @@
 #include <limits>
 #include <string>
 
+#include "shadowsync/data/feature_schema.hpp"
 #include "shadowsync/data/feature_transform.hpp"
 
 #include "shadowsync/core/error.hpp"
@@ -122,6 +123,12 @@ std::string describe_bad_row(const DataView& view, const HashingConfig& hashing,
 }  // namespace
 
 void validate_view(const DataView& view, const HashingConfig& hashing, const std::string& where) {
+  if (view.widths() != FeatureWidths{} || hashing.tables() != kNumSparse) {
+    throw Error(fmt::format("{}: widths {}/{}/{} and {} tables are not Criteo's layout (validate "
+                            "them with their schema)",
+                            where, view.numeric_width, view.sparse_width, view.multi_hot,
+                            hashing.tables()));
+  }
   const float min_positive = transform_numeric(1);
   const float max_numeric = max_numeric_value();
   constexpr size_t kNone = std::numeric_limits<size_t>::max();
@@ -167,6 +174,100 @@ void validate_view(const DataView& view, const HashingConfig& hashing, const std
   if (row != kNone) {
     throw Error(fmt::format("{}: row {}: {}", where, row,
                             describe_bad_row(view, hashing, row, min_positive, max_numeric)));
+  }
+}
+
+namespace {
+
+// What is wrong with row i of a view of `schema` ("" for a good row).
+std::string describe_schema_row(const DataView& view, const FeatureSchema& schema,
+                                const HashingConfig& hashing, size_t i, float min_positive,
+                                float max_numeric) {
+  const float label = view.labels[i];
+  if (label != 0.0f && label != 1.0f) return fmt::format("label {} is not 0 or 1", label);
+  const size_t n = size_t(view.numeric_width), s = size_t(view.sparse_width), m = size_t(view.multi_hot);
+  for (size_t j = 0; j < n; ++j) {
+    const float x = view.numeric[i * n + j];
+    const SchemaColumn& col = schema.columns[size_t(schema.numeric_column(int(j)))];
+    if (col.transform == NumericTransformKind::Identity) {
+      if (!(std::isfinite(x) && std::fabs(static_cast<double>(x)) < 1e30)) {
+        return fmt::format("numeric {} value {} is not finite or not below 1e30 in magnitude",
+                           col.name, x);
+      }
+    } else if (!(x == 0.0f || (x >= min_positive && x <= max_numeric))) {
+      return fmt::format("numeric {} value {} is not a value the parser produces (0 or log1p(x) "
+                         "for 1 <= x < 2^63, at most {:.3f})",
+                         col.name, x, max_numeric);
+    }
+  }
+  for (size_t t = 0; t < s; ++t) {
+    const uint32_t row = view.sparse[i * s + t];
+    if (row >= hashing.rows[t]) {
+      return fmt::format("categorical {} row {} is out of range (table has {} rows)",
+                         schema.table_name(int(t)), row, hashing.rows[t]);
+    }
+  }
+  for (size_t k = 0; k < m; ++k) {
+    const uint64_t b = view.bag_offsets[i * m + k], e = view.bag_offsets[i * m + k + 1];
+    const std::string& name = schema.table_name(int(s + k));
+    if (e < b || e > view.bag_offsets[view.rows * m]) {
+      return fmt::format("multi-hot {} offsets {}..{} are decreasing or beyond the ids", name, b, e);
+    }
+    const uint32_t rows = hashing.rows[s + k];
+    for (uint64_t p = b; p < e; ++p) {
+      if (view.bag_ids[p] == 0 || view.bag_ids[p] >= rows) {
+        return fmt::format("multi-hot {} id {} is out of range (1 to {})", name, view.bag_ids[p],
+                           rows - 1);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void validate_view(const DataView& view, const FeatureSchema& schema, const HashingConfig& hashing,
+                   const std::string& where) {
+  const FeatureWidths want{schema.numeric_count(), schema.categorical_count(), schema.multi_hot_count()};
+  if (view.widths() != want) {
+    throw Error(fmt::format("{}: widths {}/{}/{} (numeric/categorical/multi-hot) but the schema has "
+                            "{}/{}/{}",
+                            where, view.numeric_width, view.sparse_width, view.multi_hot,
+                            want.numeric, want.sparse, want.multi_hot));
+  }
+  if (hashing.tables() != schema.table_count()) {
+    throw Error(fmt::format("{}: the hashing config has {} tables but the schema has {}", where,
+                            hashing.tables(), schema.table_count()));
+  }
+  if (view.multi_hot > 0 && view.rows > 0) {
+    // Every list empty: no ids, and an empty id vector may have no memory (bag_ids null).
+    if (view.bag_offsets == nullptr ||
+        (view.bag_ids == nullptr && view.bag_offsets[view.rows * size_t(view.multi_hot)] != view.bag_offsets[0])) {
+      throw Error(where + ": multi-hot lists without offsets or ids");
+    }
+  }
+  const float min_positive = transform_numeric(1);
+  const float max_numeric = max_numeric_value();
+  constexpr size_t kNone = std::numeric_limits<size_t>::max();
+  std::atomic<size_t> first_bad{kNone};
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, view.rows, size_t{1} << 12),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t i = r.begin(); i != r.end(); ++i) {
+                        if (i > first_bad.load(std::memory_order_relaxed)) return;
+                        if (describe_schema_row(view, schema, hashing, i, min_positive, max_numeric).empty()) {
+                          continue;
+                        }
+                        size_t seen = first_bad.load(std::memory_order_relaxed);
+                        while (i < seen && !first_bad.compare_exchange_weak(
+                                               seen, i, std::memory_order_relaxed)) {
+                        }
+                        return;
+                      }
+                    });
+  const size_t row = first_bad.load();
+  if (row != kNone) {
+    throw Error(fmt::format("{}: row {}: {}", where, row,
+                            describe_schema_row(view, schema, hashing, row, min_positive, max_numeric)));
   }
 }
 

@@ -46,13 +46,24 @@ std::optional<DataView> DataParts::contiguous(size_t begin, size_t end) const {
 DataView DataParts::rows(size_t begin, size_t end, DataBlock& scratch) const {
   if (std::optional<DataView> view = contiguous(begin, end)) return *view;
   const size_t rows = end - begin;
-  if (!scratch.reuse_for(rows)) scratch = DataBlock::uninitialized(rows);
-  size_t at = 0;
   const DataParts crossing = slice(begin, end);
+  const FeatureWidths widths = crossing.parts().front().widths();
+  if (scratch.widths() != widths || !scratch.reuse_for(rows)) scratch = DataBlock::uninitialized(rows, widths);
+  const size_t n = size_t(widths.numeric), s = size_t(widths.sparse), m = size_t(widths.multi_hot);
+  if (m > 0) {
+    scratch.bag_ids().clear();
+    scratch.bag_offsets()[0] = 0;
+  }
+  size_t at = 0;
   for (const DataView& p : crossing.parts()) {
     std::memcpy(scratch.labels() + at, p.labels, p.rows * sizeof(float));
-    std::memcpy(scratch.numeric() + at * kNumNumeric, p.numeric, p.rows * kNumNumeric * sizeof(float));
-    std::memcpy(scratch.sparse() + at * kNumSparse, p.sparse, p.rows * kNumSparse * sizeof(uint32_t));
+    if (n > 0) std::memcpy(scratch.numeric() + at * n, p.numeric, p.rows * n * sizeof(float));
+    if (s > 0) std::memcpy(scratch.sparse() + at * s, p.sparse, p.rows * s * sizeof(uint32_t));
+    if (m > 0) {  // lists: offsets rebased onto the scratch's id list
+      const uint64_t first = p.bag_offsets[0], last = p.bag_offsets[p.rows * m], base = scratch.bag_ids().size();
+      for (size_t k = 0; k < p.rows * m; ++k) scratch.bag_offsets()[at * m + k + 1] = base + (p.bag_offsets[k + 1] - first);
+      scratch.bag_ids().insert(scratch.bag_ids().end(), p.bag_ids + first, p.bag_ids + last);
+    }
     at += p.rows;
   }
   return scratch.view();

@@ -19,7 +19,7 @@ FileStats compute_file_stats(const std::vector<std::string>& paths, const ParseO
   refuse_repeated_inputs(paths);
   FileStats out;
   out.all_caches = true;
-  StatsAccumulator accumulator(options.hashing);
+  StatsAccumulator accumulator(options.schema, options.hashing);
   for (size_t index = 0; index < paths.size(); ++index) {
     const std::string& path = paths[index];
     if (opening) opening(index, paths.size(), path);

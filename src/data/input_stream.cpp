@@ -14,9 +14,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/header_line.hpp"
 
 namespace shadowsync::data {
 
@@ -234,3 +239,39 @@ size_t InputStream::read_zstd(char* buf, size_t n) {
 }
 
 }  // namespace shadowsync::data
+
+// read_first_line / split_header (header_line.hpp): line 1 through the same InputStream as the
+// readers, so compressed files give their decompressed first line.
+namespace shadowsync {
+
+std::string read_first_line(const std::string& path) {
+  if (path == "-") {
+    throw Error("-: the header of standard input cannot be read ahead of its data; give the "
+                "column names in the schema");
+  }
+  const std::unique_ptr<data::InputStream> in = data::InputStream::open(path);
+  std::string text(kMaxLineBytes + 2, '\0');
+  text.resize(in->read_full(text.data(), text.size()));
+  if (text.empty()) throw Error(path + ": empty file (no lines)");
+  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+  const size_t nl = text.find('\n');
+  if (nl == std::string::npos && text.size() > kMaxLineBytes) {
+    throw Error(fmt::format("{}: line 1 is longer than {} bytes", path, kMaxLineBytes));
+  }
+  std::string line = text.substr(0, nl == std::string::npos ? text.size() : nl);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+std::vector<std::string> split_header(const std::string& line, char delimiter) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (;;) {
+    const size_t d = line.find(delimiter, at);
+    out.push_back(line.substr(at, d == std::string::npos ? std::string::npos : d - at));
+    if (d == std::string::npos) return out;
+    at = d + 1;
+  }
+}
+
+}  // namespace shadowsync

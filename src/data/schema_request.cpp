@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -285,7 +288,16 @@ FeatureSchema resolve_schema_for_files(const SchemaRequest& request, const std::
   if (!request.states_columns() || !request.schema_file.empty() || paths.empty()) {
     return resolve_schema(request, std::nullopt, std::nullopt);
   }
-  const std::string& first = paths.front();
+  std::string first = paths.front();
+  std::error_code ec;
+  if (first != "-" && std::filesystem::is_directory(first, ec)) {  // a folder stands for its files (convert)
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(first, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with('.') && entry.is_regular_file(ec)) files.push_back(entry.path().string());
+    }
+    if (!files.empty()) first = *std::min_element(files.begin(), files.end());
+  }
   if (!readable_ahead(first)) {
     if (request.header) {
       throw Error(fmt::format("{}: the header names are read from the first file before the data, which '{}' "

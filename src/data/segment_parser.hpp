@@ -1,11 +1,12 @@
 // Segment parsing (private to src/data): the parallel parse of one newline-aligned piece of a
-// Criteo text (the whole mmapped file, or one buffer of a stream), and the running totals and
+// text of any schema (the whole mmapped file, or one buffer of a stream), and the running totals and
 // final checks shared by the mmap and stream readers, so both give the same rows, reports and
 // errors for the same text. The header rule lives here too (one rule for every reader).
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,43 @@
 namespace shadowsync::data {
 
 inline constexpr size_t kMinChunkBytes = size_t{64} << 10;
+
+// True when `schema` has Criteo's layout (label, 13 log1p numeric, 26 categorical hex columns, in
+// that order, whatever their names, header and list rules): the reader's fast path (LineParser).
+bool criteo_layout(const FeatureSchema& schema);
+
+// The line parser of a read: LineParser for Criteo's layout, else SchemaLineParser. Checks the
+// options first (schema, hashing, delimiter; Errors name `name`). Not movable (parsers hold
+// references to its hasher).
+class RowParser {
+ public:
+  RowParser(const ParseOptions& options, const std::string& name);
+  RowParser(const RowParser&) = delete;
+  RowParser& operator=(const RowParser&) = delete;
+
+  const LineParser* criteo() const { return criteo_ ? &*criteo_ : nullptr; }
+  const SchemaLineParser* schema_parser() const { return schema_ ? &*schema_ : nullptr; }
+  const FeatureSchema& schema() const { return schema_def_; }
+  const FeatureWidths& widths() const { return widths_; }
+  char delimiter() const { return delimiter_; }
+
+ private:
+  FeatureSchema schema_def_;
+  FeatureWidths widths_;
+  char delimiter_;
+  CategoryHasher hasher_;
+  NumericTransform numeric_;
+  std::optional<LineParser> criteo_;
+  std::optional<SchemaLineParser> schema_;
+};
+
+// Bytes of the header line at the start of `text` (after a BOM; with its newline), or 0 when
+// line 1 is data. schema.header: line 1 must be the schema's column names split at `delimiter`
+// (else Error "name: line 1: column 3 is 'site' in the header but 'app' in the schema");
+// otherwise Criteo's layout skips a header-looking line 1 (header_line_bytes) and other schemas
+// have none.
+size_t schema_header_bytes(std::string_view text, const FeatureSchema& schema, char delimiter,
+                           const std::string& name);
 
 // Bytes of the header line at the start of `text` (with its newline), or 0 when line 1 is data.
 // Rule: line 1 is a header when it starts with an ASCII letter (a label is 0 or 1, so a data line
@@ -47,7 +85,8 @@ struct Segment {
   DataBlock block;  // the good rows, in order
   uint64_t lines = 0, rows = 0, bad = 0;
   std::vector<std::string> errors;  // first kMaxReportedErrors, "name:line: reason"
-  std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> missing;   // per numeric feature
+  uint64_t lists_cut = 0;          // multi-hot lists cut to their max_length
   std::vector<uint64_t> bad_rows;  // keep_bad_lines: placeholder rows, indices in `block`
   std::string cut_warning;         // the text's last line is a cut-off row (see criteo_reader.hpp)
 };
@@ -55,7 +94,8 @@ struct Segment {
 // A segment of `lines` bad lines (the first numbered first_line + 1) that are all `reason`,
 // e.g. empty lines; with `keep`, each gets a placeholder row. Strict: throws the first.
 Segment bad_lines_segment(uint64_t lines, uint64_t first_line, const std::string& name,
-                          const std::string& reason, bool strict, bool keep);
+                          const std::string& reason, bool strict, bool keep,
+                          const FeatureWidths& widths);
 
 // Parses `text` (whole lines; only the last may lack its newline, and then it is the text's last
 // line) whose first line is line `first_line` + 1 of the file. Strict: throws the first bad line.
@@ -63,7 +103,7 @@ Segment bad_lines_segment(uint64_t lines, uint64_t first_line, const std::string
 // made, with room for the lines of `room_for_bytes` of text at this text's line density (a stream
 // whose buffers grow to that size then reuses it instead of faulting in a larger one each time).
 // `keep` (ParseOptions::keep_bad_lines, not strict): bad lines become placeholder rows.
-Segment parse_segment(std::string_view text, const std::string& name, const LineParser& parser,
+Segment parse_segment(std::string_view text, const std::string& name, const RowParser& parser,
                       bool strict, size_t chunk_bytes, uint64_t first_line,
                       DataBlock* spare = nullptr, size_t room_for_bytes = 0, bool keep = false);
 
@@ -72,8 +112,11 @@ struct ParseTotals {
   bool keep = false;  // keep_bad_lines: rows_out counts the placeholder rows too
   uint64_t lines = 0, rows = 0, bad = 0;  // lines without the header; rows: good ones
   uint64_t rows_out = 0;                  // rows handed out (good + placeholders)
+  uint64_t lists_cut = 0;
+  bool criteo = true;                     // Criteo's layout (messages)
+  int fields = kMaxFields;                // the schema's field count (messages)
   std::vector<std::string> first_errors;
-  std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> missing;
   std::vector<uint64_t> bad_rows;
   std::vector<std::string> warnings;
   std::string hint;  // missing_label_hint of the first text, appended to parse errors
@@ -84,7 +127,9 @@ struct ParseTotals {
   void check(const std::string& name) const;
   // Rethrows the parse error being handled with `hint` appended (call inside a catch block).
   [[noreturn]] void rethrow_with_hint() const;
-  // file, lines (with the header), rows, bad_lines, header, first_errors, numeric_missing.
+  // Sets criteo, fields and the width of `missing` for `parser`'s schema.
+  void start(const RowParser& parser);
+  // file, lines (with the header), rows, bad_lines, header, first_errors, numeric_missing, lists_cut.
   void fill(ParseReport& report, const std::string& name);
 };
 

@@ -60,14 +60,10 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   if (options.stream_buffer_bytes == 0) {
     throw Error(name + ": parse option stream_buffer_bytes must be >= 1");
   }
-  validate_hashing(options.hashing, name + ": hashing config");
+  const RowParser parser(options, name);
   const size_t buffer_bytes = std::max(options.stream_buffer_bytes, 2 * kMaxLineBytes + 4);
   const size_t chunk_bytes = pick_chunk_bytes(buffer_bytes, options.chunk_bytes);
 
-  const CategoryHasher hasher(options.hashing);
-  const NumericTransform numeric_transform;
-  validate_delimiter(options.delimiter);
-  const LineParser parser(hasher, numeric_transform, options.delimiter);
   const bool keep = options.keep_bad_lines && !options.strict;
 
   std::pair<Buffer, Buffer> buffers = make_buffers(buffer_bytes, name);
@@ -82,6 +78,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   check_text_format(std::string_view(cur.data(), len), name, options.delimiter);
 
   ParseTotals totals;
+  totals.start(parser);
   totals.keep = keep;
   DataBlock spare;
   // The segment whose rows `take` is handling on its own thread (declared before the future, so
@@ -89,13 +86,19 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   Segment taken;
   std::future<void> taking;
   const size_t bom = bom_bytes(std::string_view(cur.data(), len));
-  size_t start = bom + header_line_bytes(std::string_view(cur.data() + bom, len - bom), options.delimiter);
+  if (options.schema.header && !eof && std::memchr(cur.data(), '\n', len) == nullptr) {
+    throw Error(fmt::format("{}:1: header line longer than {} bytes", name, fill_limit));
+  }
+  size_t start = bom + schema_header_bytes(std::string_view(cur.data() + bom, len - bom),
+                                           options.schema, options.delimiter, name);
   if (start == len && !eof) {
     throw Error(fmt::format("{}:1: header line longer than {} bytes", name, fill_limit));
   }
   totals.header = start > bom;
-  totals.hint = missing_label_hint(std::string_view(cur.data() + start, len - start), name,
-                                   options.delimiter);
+  if (totals.criteo) {
+    totals.hint = missing_label_hint(std::string_view(cur.data() + start, len - start), name,
+                                     options.delimiter);
+  }
   uint64_t parsed_bytes = start;  // decompressed bytes up to the end of the last parsed buffer
   uint64_t next_line = totals.header ? 1 : 0;  // 0-based number of the line at cur[start]
   // Empty lines seen last (after the last non-empty line so far), not yet counted: bad lines if
@@ -113,7 +116,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
   const auto flush_empty = [&] {
     if (pending_empty == 0) return;
     Segment empties = bad_lines_segment(pending_empty, next_line, name, "empty line",
-                                        options.strict, keep);
+                                        options.strict, keep, parser.widths());
     next_line += pending_empty;
     pending_empty = 0;
     totals.add(empties);
@@ -156,7 +159,7 @@ void parse_stream(InputStream& in, const ParseOptions& options,
         parsed_bytes += bytes + 1;
         if (last == '\r') --bytes;
         Segment long_line = bad_lines_segment(1, next_line, name, too_long_reason(bytes),
-                                              options.strict, keep);
+                                              options.strict, keep, parser.widths());
         totals.add(long_line);
         if (keep) hand_over(std::move(long_line), parsed_bytes);
         ++next_line;
@@ -243,6 +246,11 @@ DataBlock parse_criteo_stream(InputStream& in, const ParseOptions& options, Pars
         if (s.rows > 0) blocks.push_back(std::move(s.block));
       },
       report);
+  if (blocks.empty()) {
+    const FeatureSchema& schema = options.schema;
+    return DataBlock(0, FeatureWidths{schema.numeric_count(), schema.categorical_count(),
+                                      schema.multi_hot_count()});
+  }
   if (blocks.size() == 1) return std::move(blocks.front());
   std::vector<DataView> views;
   for (const DataBlock& b : blocks) views.push_back(b.view());

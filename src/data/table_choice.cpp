@@ -23,9 +23,11 @@ bool readable_twice(const std::string& path) {
 
 HashingChoice choose_hashing(const std::vector<std::string>& paths, std::optional<uint64_t> rows_per_table,
                              uint64_t salt, const ParseOptions& reading, const OpeningFile& opening) {
-  const HashingConfig fallback = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
+  const int tables = reading.schema.table_count();  // one per table of the schema
+  const HashingConfig fallback = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt, tables);
   if (rows_per_table) {
-    return {HashingConfig::uniform(checked_rows_per_table(*rows_per_table), salt), HashingChoice::Source::Given};
+    return {HashingConfig::uniform(checked_rows_per_table(*rows_per_table), salt, tables),
+            HashingChoice::Source::Given};
   }
   for (const std::string& path : paths) {
     if (std::optional<HashingConfig> stored = read_cache_hashing(path)) {
@@ -38,12 +40,13 @@ HashingChoice choose_hashing(const std::vector<std::string>& paths, std::optiona
   ParseOptions options = reading;
   options.hashing = fallback;
   const FileStats counted = compute_file_stats(paths, options, opening);
-  std::array<uint64_t, kNumSparse> used{};
-  for (int t = 0; t < kNumSparse; ++t) used[static_cast<size_t>(t)] = counted.stats.sparse[static_cast<size_t>(t)].distinct_rows;
+  std::vector<uint64_t> used(counted.stats.sparse.size());
+  for (size_t t = 0; t < used.size(); ++t) used[t] = counted.stats.sparse[t].distinct_rows;
   return {tables_sized_for(used, fallback), HashingChoice::Source::SizedToData};
 }
 
 std::string hashing_choice_text(const HashingChoice& choice) {
+  if (choice.hashing.rows.empty()) return choice.source == HashingChoice::Source::Given ? "" : "no tables (no categorical column)";
   const auto [low, high] = std::minmax_element(choice.hashing.rows.begin(), choice.hashing.rows.end());
   switch (choice.source) {
     case HashingChoice::Source::Given:

@@ -2,6 +2,7 @@
 #include "shadowsync/data/table_sizes.hpp"
 
 #include <array>
+#include <vector>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -21,10 +22,15 @@ HashingConfig tables_sized_from_stats_json(std::string_view text, const std::str
     if (!v.is_number_unsigned()) throw Error(where + ": field '" + field + "' must be a non-negative integer");
     return v.get<uint64_t>();
   };
+  // One entry per table of the schema the statistics were taken with (26 for Criteo's): the
+  // count is the one of hashing.rows_per_table, which `sparse` must match.
+  size_t table_count = 0;
   const auto one_per_table = [&](const nlohmann::json& v, const std::string& field) -> const nlohmann::json& {
-    if (!v.is_array() || v.size() != kNumSparse) {
-      throw Error(where + ": field '" + field + "' must be an array of " + std::to_string(kNumSparse) + " entries");
+    if (!v.is_array() || (table_count == 0 ? v.empty() : v.size() != table_count)) {
+      throw Error(where + ": field '" + field + "' must be an array of " +
+                  (table_count == 0 ? std::string("one entry per table") : std::to_string(table_count) + " entries"));
     }
+    table_count = v.size();
     return v;
   };
   if (!j.is_object() || !j.contains("hashing") || !j["hashing"].is_object() || !j.contains("sparse")) {
@@ -40,8 +46,9 @@ HashingConfig tables_sized_from_stats_json(std::string_view text, const std::str
     const nlohmann::json& salt = hashing["salt"];
     measured.salt = count(salt, "hashing.salt");
   }
-  std::array<uint64_t, kNumSparse> distinct{};
-  for (int t = 0; t < kNumSparse; ++t) {
+  std::vector<uint64_t> distinct(table_count, 0);
+  measured.rows.assign(table_count, 0);
+  for (size_t t = 0; t < table_count; ++t) {
     const std::string at = "[" + std::to_string(t) + "]";
     const uint64_t rows = count(tables[t], "hashing.rows_per_table" + at);
     const std::string problem = rows_per_table_problem(rows, std::to_string(rows));
@@ -52,8 +59,12 @@ HashingConfig tables_sized_from_stats_json(std::string_view text, const std::str
     }
     distinct[t] = count(sparse[t]["distinct_rows"], "sparse" + at + ".distinct_rows");
     if (distinct[t] >= rows) {
+      const nlohmann::json& name = sparse[t].contains("name") ? sparse[t]["name"] : absent;
+      const std::string limit = name.is_string()
+                                    ? "the " + std::to_string(rows) + " rows of table " + name.get<std::string>()
+                                    : "the table's " + std::to_string(rows) + " rows";
       throw Error(where + ": field 'sparse" + at + ".distinct_rows' (" + std::to_string(distinct[t]) +
-                  ") must be less than the table's " + std::to_string(rows) + " rows");
+                  ") must be less than " + limit);
     }
   }
   return tables_sized_for(distinct, measured);

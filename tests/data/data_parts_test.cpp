@@ -11,6 +11,7 @@
 #include "shadowsync/data/data_stats.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/binary_cache.hpp"
+#include "shadowsync/data/data_fingerprint.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "test_util.hpp"
 
@@ -182,6 +183,38 @@ TEST(Dataset, SeveralCachesAreKeptApartNotJoined) {
   }
   const DataBlock joined = parts.copy(0, parts.rows());
   for (size_t r : {0, 1499, 1500, 2199}) expect_row(joined.view(), r, r);
+}
+
+// Rows of a schema with multi-hot lists: rows() across parts and the fingerprint of the parts
+// give what the concatenation gives; another list id gives another fingerprint.
+TEST(DataParts, MultiHotRowsAcrossPartsAndTheirFingerprint) {
+  ParseOptions o;
+  o.schema = test::mixed_schema();
+  o.hashing = HashingConfig::uniform(1000, 7, 3);
+  std::string a, b;
+  for (uint64_t i = 0; i < 10; ++i) a += test::mixed_line(i) + "\n";
+  for (uint64_t i = 10; i < 25; ++i) b += test::mixed_line(i) + "\n";
+  const DataBlock pa = parse_criteo_text(a, "a", o), pb = parse_criteo_text(b, "b", o);
+  const DataBlock whole = concatenate({pa.view(), pb.view()});
+  const DataParts parts(std::vector<DataView>{pa.view(), pb.view()});
+  DataBlock scratch;
+  const DataView crossing = parts.rows(7, 19, scratch);
+  const DataView expected = whole.view().slice(7, 19);
+  ASSERT_EQ(crossing.rows, 12u);
+  EXPECT_EQ(crossing.widths(), expected.widths());
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(crossing.numeric[i * 2 + 1], expected.numeric[i * 2 + 1]) << i;
+    EXPECT_EQ(crossing.sparse[i * 2], expected.sparse[i * 2]) << i;
+    const std::vector<uint32_t> got(crossing.bag_ids + crossing.bag_begin(i, 0), crossing.bag_ids + crossing.bag_end(i, 0));
+    const std::vector<uint32_t> want(expected.bag_ids + expected.bag_begin(i, 0), expected.bag_ids + expected.bag_end(i, 0));
+    EXPECT_EQ(got, want) << i;
+  }
+  EXPECT_NO_THROW(validate_view(crossing, o.schema, o.hashing, "crossing"));
+  EXPECT_EQ(data_fingerprint(parts), data_fingerprint(DataParts(whole.view())));
+  DataBlock other = concatenate({pa.view(), pb.view()});
+  ASSERT_FALSE(other.bag_ids().empty());
+  other.bag_ids().back() = other.bag_ids().back() == 1 ? 2 : 1;
+  EXPECT_NE(data_fingerprint(DataParts(other.view())), data_fingerprint(DataParts(whole.view())));
 }
 
 }  // namespace

@@ -170,5 +170,53 @@ TEST(FileStats, PeakMemoryIsBoundedByTheBuffersNotTheFile) {
   RecordProperty("peak_rss_growth_kib", static_cast<int>(grown_kb));
 }
 
+// Another schema: statistics per numeric feature and per table (categorical, then multi-hot),
+// named by the schema; a multi-hot table counts its empty lists as missing and every id as used.
+TEST(StatsAccumulator, StatisticsPerTableOfTheSchema) {
+  ParseOptions o;
+  o.schema = test::mixed_schema();
+  o.hashing = HashingConfig::uniform(1000, 7, 3);
+  const std::string text =
+      "1\t2.5\t3\tgoogle\ta|b|a\tx\tapp1\n"
+      "0\t-1\t\t\t\tx\t\n"
+      "1\t\t0\tgoogle\tc\tx\tapp2\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x.tsv", o, &report);
+  const DataStats stats = compute_stats(block.view(), o.schema, o.hashing, report.numeric_missing);
+  EXPECT_EQ(stats.numeric_names, (std::vector<std::string>{"price", "hour"}));
+  EXPECT_EQ(stats.table_names, (std::vector<std::string>{"site", "app", "tags"}));
+  ASSERT_EQ(stats.numeric.size(), 2u);
+  ASSERT_EQ(stats.sparse.size(), 3u);
+  EXPECT_DOUBLE_EQ(stats.positive_rate, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(stats.numeric[0].mean, 1.5 / 3.0);
+  EXPECT_EQ(stats.numeric[0].max, 2.5f);
+  EXPECT_EQ(stats.numeric[0].missing_share, 1.0 / 3.0);
+  EXPECT_EQ(stats.numeric[1].missing_share, 1.0 / 3.0);
+  EXPECT_EQ(stats.sparse[0].distinct_rows, 1u);  // google twice
+  EXPECT_EQ(stats.sparse[0].missing_share, 1.0 / 3.0);
+  EXPECT_EQ(stats.sparse[1].distinct_rows, 2u);
+  EXPECT_EQ(stats.sparse[2].distinct_rows, 3u);  // a, b, c (a twice)
+  EXPECT_EQ(stats.sparse[2].missing_share, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(stats.sparse[2].used_share, 3.0 / 999.0);
+  // The same through compute_file_stats of a file.
+  const test::TempDir dir;
+  const FileStats files = compute_file_stats({dir.write("x.tsv", text)}, o);
+  EXPECT_EQ(files.stats.sparse[2].distinct_rows, 3u);
+  EXPECT_EQ(files.stats.numeric[0].missing_share, 1.0 / 3.0);
+  // An out-of-range list id is named by its table.
+  DataBlock bad = parse_criteo_text(text, "x.tsv", o);
+  bad.bag_ids()[3] = 5000;
+  StatsAccumulator acc(o.schema, o.hashing);
+  try {
+    acc.add(bad.view());
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "data statistics: row 2: tags value 5000 is out of range");
+  }
+  // Rows of other widths than the schema's are refused.
+  StatsAccumulator criteo(HashingConfig::uniform(1000));
+  EXPECT_THROW(criteo.add(block.view()), Error);
+}
+
 }  // namespace
 }  // namespace shadowsync::data

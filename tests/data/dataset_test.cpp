@@ -91,7 +91,7 @@ TEST(Dataset, FileErrorsNameTheFile) {
   EXPECT_EQ(open_error(all_bad, options()).rfind(all_bad + ": no valid line: all 2 lines", 0), 0u);
   ParseOptions strict = options();
   strict.strict = true;
-  const std::string one_bad = dir.write("one.tsv", "1\n0\n1\t\t\tq\n");
+  const std::string one_bad = dir.write("one.tsv", test::pad_fields("1") + "\n" + test::pad_fields("0") + "\n" + test::pad_fields("1\t\t\tq") + "\n");
   EXPECT_EQ(open_error(one_bad, strict), one_bad + ":3: I3 (field 4): 'q' is not an integer");
   const std::string half_magic = dir.write("half.cache", "SSYNC");  // not a cache: parsed
   EXPECT_EQ(open_error(half_magic, options()).rfind(half_magic + ": no valid line", 0), 0u);

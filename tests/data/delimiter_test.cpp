@@ -29,7 +29,8 @@ ParseOptions options(char delimiter, bool strict = false) {
   return o;
 }
 
-// 3000 generated lines, with a bad integer, a bad hex value, a ragged line and an empty line.
+// 3000 generated lines, with a bad integer, a bad hex value, a short line (3 fields) and an empty
+// line.
 std::string tsv_text() {
   std::string text;
   for (uint64_t i = 0; i < 3000; ++i) {
@@ -76,11 +77,12 @@ TEST(Delimiter, CsvGivesTheRowsReportAndErrorsOfTheSameTsv) {
   ParseReport tsv_report, csv_report;
   const DataBlock tsv_rows = parse_criteo_text(tsv, "x", options('\t'), &tsv_report);
   const DataBlock csv_rows = parse_criteo_text(csv, "x", options(','), &csv_report);
-  EXPECT_EQ(tsv_report.rows, 2997u);  // the ragged line is a row
-  EXPECT_EQ(tsv_report.bad_lines, 3u);
-  ASSERT_EQ(csv_report.first_errors.size(), 3u);
+  EXPECT_EQ(tsv_report.rows, 2996u);  // the short line is a bad line too
+  EXPECT_EQ(tsv_report.bad_lines, 4u);
+  ASSERT_EQ(csv_report.first_errors.size(), 4u);
   EXPECT_EQ(csv_report.first_errors[0], "x:18: I2 (field 3): 'x' is not an integer");
-  EXPECT_EQ(csv_report.first_errors[2], tsv_report.first_errors[2]);
+  EXPECT_EQ(csv_report.first_errors[2], "x:902: wrong number of fields: 3, the schema has 40");
+  EXPECT_EQ(csv_report.first_errors[3], tsv_report.first_errors[3]);
   expect_same_rows(tsv_rows, tsv_report, csv_rows, csv_report, "in memory");
 
   // As a stream (buffers of the minimum size, so lines cross buffer ends).

@@ -18,6 +18,7 @@
 #include "data/stream_parse.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/header_line.hpp"
 #include "test_util.hpp"
 
 namespace shadowsync {
@@ -320,6 +321,69 @@ TEST(InputStream, HeaderLineIsSkippedByEveryReaderInEveryMode) {
   EXPECT_EQ(parse_text("label\tI1\n", options()).error, "x: no data line (only a header line)");
   EXPECT_EQ(parse_stream(zstd("label\tI1"), options()).error,
             "x: no data line (only a header line)");
+}
+
+// A schema with multi-hot lists and a header: the stream of plain, gzip and zstd text (many
+// buffers) gives the rows, lists and report of the mmap reader; a wrong header is the same Error.
+TEST(InputStream, SchemaStreamsGiveTheRowsAndListsOfTheText) {
+  ParseOptions o = options();
+  o.schema = test::mixed_schema(OverlongLists::Cut, /*header=*/true);
+  o.hashing = HashingConfig::uniform(1000, 7, 3);
+  std::string text = "click\tprice\thour\tsite\ttags\tnote\tapp\r\n";
+  for (uint64_t i = 0; i < 6000; ++i) {
+    text += i % 101 == 3 ? std::string("1\t\t\t\ta||b\t\t") : test::mixed_line(i);
+    text += "\n";
+  }
+  ParseReport text_report;
+  const DataBlock expected = parse_criteo_text(text, "x", o, &text_report);
+  ASSERT_GT(expected.rows(), 5000u);
+  EXPECT_TRUE(text_report.header);
+  EXPECT_EQ(text_report.bad_lines, 60u);
+  EXPECT_GT(text_report.lists_cut, 1000u);
+  for (const std::string& bytes : {text, gzip(text), zstd(text)}) {
+    ParseReport report;
+    const auto in = data::InputStream::from_memory(bytes, "x");
+    const DataBlock got = data::parse_criteo_stream(*in, o, &report);
+    ASSERT_EQ(got.rows(), expected.rows());
+    EXPECT_EQ(std::memcmp(got.labels(), expected.labels(), got.rows() * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(got.numeric(), expected.numeric(), got.rows() * 2 * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(got.sparse(), expected.sparse(), got.rows() * 2 * sizeof(uint32_t)), 0);
+    EXPECT_EQ(got.bag_offsets(), expected.bag_offsets());
+    EXPECT_EQ(got.bag_ids(), expected.bag_ids());
+    EXPECT_EQ(report.first_errors, text_report.first_errors);
+    EXPECT_EQ(report.numeric_missing, text_report.numeric_missing);
+    EXPECT_EQ(report.lists_cut, text_report.lists_cut);
+    EXPECT_TRUE(report.header);
+  }
+  const std::string wrong = "click\tprice\thour\tsite\ttag\tnote\tapp\n" + test::mixed_line(1) + "\n";
+  const std::string message = "x: line 1: column 5 is 'tag' in the header but 'tags' in the schema";
+  EXPECT_EQ(parse_text(wrong, o).error, message);
+  EXPECT_EQ(parse_stream(gzip(wrong), o).error, message);
+}
+
+TEST(HeaderLine, FirstLineOfPlainAndCompressedFiles) {
+  const test::TempDir dir;
+  const std::string header = "click,price,site";
+  const std::string text = "\xEF\xBB\xBF" + header + "\r\n1,2,a\n";
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"plain.csv", text}, {"x.csv.gz", gzip(text)}, {"x.csv.zst", zstd(text)}, {"one.csv", header}};
+  for (const auto& [name, bytes] : files) {
+    const std::string path = dir.write(name, bytes);
+    EXPECT_EQ(read_first_line(path), header) << name;
+  }
+  EXPECT_EQ(split_header(header, ','), (std::vector<std::string>{"click", "price", "site"}));
+  EXPECT_EQ(split_header("a\t\tb\t", '\t'), (std::vector<std::string>{"a", "", "b", ""}));
+  const std::string empty = dir.write("empty.csv", "");
+  EXPECT_THROW(read_first_line(empty), Error);
+  EXPECT_THROW(read_first_line(dir.file("missing.csv")), Error);
+  EXPECT_THROW(read_first_line("-"), Error);
+  const std::string long_line = dir.write("long.csv", std::string(kMaxLineBytes + 10, 'a'));
+  try {
+    read_first_line(long_line);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), long_line + ": line 1 is longer than 65536 bytes");
+  }
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "data/line_parser.hpp"
 #include "data/segment_parser.hpp"
 #include "shadowsync/data/criteo_reader.hpp"
+#include "shadowsync/data/data_block.hpp"
 #include "shadowsync/data/feature_transform.hpp"
 #include "shadowsync/core/error.hpp"
 #include "test_util.hpp"
@@ -91,7 +92,7 @@ TEST(CriteoReader, FullLinesMatchReference) {
 TEST(CriteoReader, HandWrittenLineValues) {
   // label 1; I1 = 0, I2 missing, I3 = -7, I4 = 1, I5 = 1000000, rest missing; C1 = 68fd1e64,
   // C2 missing, C3 = 0 written as "0", C4 = upper-case 68FD1E64, rest missing.
-  const std::string line = "1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64";
+  const std::string line = test::pad_fields("1\t0\t\t-7\t1\t1000000\t\t\t\t\t\t\t\t\t68fd1e64\t\t0\t68FD1E64");
   ParseReport report;
   const DataBlock block = parse_criteo_text(line + "\n", "x", options(), &report);
   ASSERT_EQ(block.rows(), 1u);
@@ -109,21 +110,39 @@ TEST(CriteoReader, HandWrittenLineValues) {
   for (int j = 0; j < kNumNumeric; ++j) EXPECT_EQ(report.numeric_missing[j], expected_missing[j]);
 }
 
-TEST(CriteoReader, RaggedLinesHaveMissingTrailingFields) {
-  RawLine only_label{1, {}, {}};
+// Every line must have the schema's 40 fields: short lines (a label-only line, 4 fields, the 37
+// and 38 field lines of a real sample) and long ones are bad lines naming both counts, an Error
+// under strict; padded with empty fields they are rows with missing values.
+TEST(CriteoReader, LinesWithAnotherFieldCountAreBad) {
   RawLine three_ints{0, {5, std::nullopt, 9}, {}};
-  RawLine five_cats = pattern_line(3);
-  five_cats.sparse.resize(5);
-  RawLine all_numeric_no_cats = pattern_line(4);
-  all_numeric_no_cats.sparse.clear();
-  const std::vector<RawLine> raws = {only_label, three_ints, five_cats, all_numeric_no_cats};
-  std::string text;
-  for (const RawLine& r : raws) text += format_line(r) + "\n";
-  text += "1\t2\t\n";  // a trailing tab: I2 present but empty
-  const DataBlock block = parse_criteo_text(text, "x", options());
-  ASSERT_EQ(block.rows(), 5u);
-  for (size_t i = 0; i < raws.size(); ++i) expect_row(block.view(), i, raws[i]);
-  expect_row(block.view(), 4, RawLine{1, {2}, {}});
+  RawLine thirty_eight = pattern_line(3);
+  thirty_eight.sparse.resize(24);
+  RawLine thirty_seven = pattern_line(4);
+  thirty_seven.sparse.resize(23);
+  const std::vector<std::string> bad = {"1", format_line(three_ints), format_line(thirty_eight),
+                                        format_line(thirty_seven), format_line(pattern_line(5)) + "\t",
+                                        "1\t2\t"};
+  const std::vector<int> fields = {1, 4, 38, 37, 41, 3};
+  std::string text = format_line(pattern_line(1)) + "\n";
+  for (const std::string& line : bad) text += line + "\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x", options(), &report);
+  ASSERT_EQ(block.rows(), 1u);
+  expect_row(block.view(), 0, pattern_line(1));
+  EXPECT_EQ(report.bad_lines, bad.size());
+  ASSERT_EQ(report.first_errors.size(), bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_EQ(report.first_errors[i], "x:" + std::to_string(i + 2) + ": wrong number of fields: " +
+                                          std::to_string(fields[i]) + ", the schema has 40");
+  }
+  EXPECT_EQ(error_of(text, options(true), "x"), "x:2: wrong number of fields: 1, the schema has 40");
+  // Padded to 40 fields: rows whose absent fields are missing values.
+  std::string padded;
+  for (const RawLine& r : {three_ints, thirty_eight}) padded += test::pad_fields(format_line(r)) + "\n";
+  const DataBlock rows = parse_criteo_text(padded, "x", options(true));
+  ASSERT_EQ(rows.rows(), 2u);
+  expect_row(rows.view(), 0, three_ints);
+  expect_row(rows.view(), 1, thirty_eight);
 }
 
 TEST(CriteoReader, CrlfAndMissingFinalNewline) {
@@ -137,7 +156,7 @@ TEST(CriteoReader, CrlfAndMissingFinalNewline) {
   expect_row(block.view(), 1, b);
   expect_row(block.view(), 2, c);
   // A final complete CRLF line without newline, and a label-only CRLF line.
-  const DataBlock d = parse_criteo_text("0\r\n" + format_line(c) + "\r", "x", options());
+  const DataBlock d = parse_criteo_text(test::pad_fields("0") + "\r\n" + format_line(c) + "\r", "x", options());
   ASSERT_EQ(d.rows(), 2u);
   expect_row(d.view(), 0, RawLine{0, {}, {}});
   expect_row(d.view(), 1, c);
@@ -166,8 +185,9 @@ TEST(CriteoReader, IncompleteLastLineIsABadLine) {
   EXPECT_EQ(error_of(good + "\n" + thirty_nine, options(true)),
             "in.tsv:2: last line has no newline and is incomplete (39 fields): the input ends in the middle of a row");
   EXPECT_EQ(parse_criteo_text(good + "\n" + good, "x", options(true)).rows(), 2u);
-  // The same short line with its newline is a valid ragged line.
-  EXPECT_EQ(parse_criteo_text(good + "\n" + cut + "\n", "x", options(true)).rows(), 2u);
+  // The same short line with its newline is a bad line too (of another field count).
+  EXPECT_EQ(error_of(good + "\n" + cut + "\n", options(true), "x"),
+            "x:2: wrong number of fields: 2, the schema has 40");
 }
 
 // Rows and lines: every reader ignores the empty lines at the end of a file (a file ending
@@ -354,13 +374,13 @@ TEST(CriteoReader, ParseBufferChunkSizesAgree) {
     EXPECT_EQ(report.first_errors, one_report.first_errors);
     EXPECT_EQ(report.numeric_missing, one_report.numeric_missing);
   }
-  EXPECT_EQ(one_report.bad_lines, 10u);
+  EXPECT_EQ(one_report.bad_lines, 20u);  // 9 "1\tx", 10 "0\t3" (2 fields), the cut last line
   EXPECT_THROW(parse_criteo_buffer(text, "d", options(), 0), Error);
 }
 
 TEST(CriteoReader, IntegerLimits) {
   const std::string text =
-      "1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0\n";
+      test::pad_fields("1\t9223372036854775807\t-9223372036854775808\t00000000000000000000000042\t-0") + "\n";
   const DataBlock block = parse_criteo_text(text, "x", options());
   ASSERT_EQ(block.rows(), 1u);
   EXPECT_FLOAT_EQ(block.numeric()[0], 43.668272375276554f);
@@ -401,8 +421,10 @@ std::vector<BadCase> bad_cases() {
       {"1" + std::string(13, '\t') + "\t123456789", "C1 (field 15): '123456789' has 9 hex digits"},
       {"1" + std::string(38, '\t') + "\t000000001",
        "C26 (field 40): '000000001' has 9 hex digits"},
-      {forty_one, "41 fields, at most 40 allowed"},
-      {"1" + std::string(40, '\t'), "41 fields, at most 40 allowed"},
+      {forty_one, "wrong number of fields: 41, the schema has 40"},
+      {"1" + std::string(40, '\t'), "wrong number of fields: 41, the schema has 40"},
+      {"1", "wrong number of fields: 1, the schema has 40"},
+      {"0\t\t\t", "wrong number of fields: 4, the schema has 40"},
       {nul_line, "NUL byte at column 11"},
       {std::string("1\t5\0", 4), "NUL byte at column 4"},
       {"1\t" + std::string(kMaxLineBytes - 1, '0'), "line of 65537 bytes is longer than the limit"},
@@ -432,8 +454,8 @@ TEST(CriteoReader, EveryBadLineKindIsSkippedAndReported) {
 }
 
 TEST(CriteoReader, LongestAllowedLineIsAccepted) {
-  // Leading zeros make a valid line of exactly kMaxLineBytes bytes: "1\t000...0042".
-  const std::string line = "1\t" + std::string(kMaxLineBytes - 4, '0') + "42";
+  // Leading zeros make a valid line of exactly kMaxLineBytes bytes: "1\t000...0042" + 38 tabs.
+  const std::string line = "1\t" + std::string(kMaxLineBytes - 4 - 38, '0') + "42" + std::string(38, '\t');
   ASSERT_EQ(line.size(), kMaxLineBytes);
   const DataBlock block = parse_criteo_text(line + "\r\n", "x", options(true));
   ASSERT_EQ(block.rows(), 1u);
@@ -592,10 +614,9 @@ namespace {
 TEST(SegmentParse, NewBlockHasRoomForAWholeBufferOfLines) {
   std::string text;
   for (uint64_t i = 0; i < 100; ++i) text += test::format_line(test::pattern_line(i)) + "\n";
-  const HashingConfig hashing = HashingConfig::uniform(1000);
-  const CategoryHasher hasher(hashing);
-  const NumericTransform transform;
-  const data::LineParser parser(hasher, transform, '\t');
+  ParseOptions opts;
+  opts.hashing = HashingConfig::uniform(1000);
+  const data::RowParser parser(opts, "t");
   data::Segment exact = data::parse_segment(text, "t", parser, false, 1 << 20, 0);
   EXPECT_EQ(exact.block.rows(), 100u);
   EXPECT_FALSE(exact.block.reuse_for(101));
@@ -611,6 +632,271 @@ TEST(SegmentParse, NewBlockHasRoomForAWholeBufferOfLines) {
   data::Segment second = data::parse_segment(twice, "t", parser, false, 1 << 20, 0, &spare, 4 * text.size());
   EXPECT_EQ(second.block.labels(), memory);
   EXPECT_EQ(second.block.rows(), 200u);
+}
+
+}  // namespace
+}  // namespace shadowsync
+
+// Schemas other than Criteo's: every column kind, string ids, multi-hot lists, field counts,
+// headers, chunk-size invariance.
+namespace shadowsync {
+namespace {
+
+const HashingConfig kSchemaHashing = HashingConfig::uniform(1000, 7, 3);
+
+ParseOptions schema_options(OverlongLists overlong = OverlongLists::Cut, bool strict = false,
+                            bool header = false) {
+  ParseOptions o;
+  o.schema = test::mixed_schema(overlong, header);
+  o.hashing = kSchemaHashing;
+  o.strict = strict;
+  return o;
+}
+
+std::string schema_error(const std::string& text, const ParseOptions& o, const std::string& name = "x.tsv") {
+  try {
+    parse_criteo_text(text, name, o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class F>
+std::string schema_error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::vector<uint32_t> list_of(const DataView& v, size_t i, int m) {
+  return std::vector<uint32_t>(v.bag_ids + v.bag_begin(i, m), v.bag_ids + v.bag_end(i, m));
+}
+
+TEST(SchemaReader, EveryColumnKindReadsItsValues) {
+  const CategoryHasher hasher(kSchemaHashing);
+  const std::string text =
+      "1\t2.5\t3\tgoogle.com\ta|b|c\tanything, goes\tmyapp\n"
+      "0\t-1e3\t\t\t\t\t\n"
+      "1\t\t0\tgoogle.com\tb\t\tmyapp\n";
+  ParseReport report;
+  const DataBlock block = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+  const DataView v = block.view();
+  ASSERT_EQ(v.rows, 3u);
+  EXPECT_EQ(v.numeric_width, 2);
+  EXPECT_EQ(v.sparse_width, 2);
+  EXPECT_EQ(v.multi_hot, 1);
+  EXPECT_EQ(v.labels[0], 1.0f);
+  EXPECT_EQ(v.labels[1], 0.0f);
+  EXPECT_EQ(v.numeric[0], 2.5f);                           // identity: as is
+  EXPECT_EQ(v.numeric[1], static_cast<float>(std::log1p(3.0)));  // log1p
+  EXPECT_EQ(v.numeric[2], -1000.0f);
+  EXPECT_EQ(v.numeric[3], 0.0f);
+  EXPECT_EQ(v.numeric[4], 0.0f);
+  // String ids: string_id, then the usual hash of the column's table.
+  EXPECT_EQ(v.sparse[0], test::ref_row(string_id("google.com"), 0, kSchemaHashing));
+  EXPECT_EQ(v.sparse[1], test::ref_row(string_id("myapp"), 1, kSchemaHashing));
+  EXPECT_EQ(v.sparse[2], 0u);
+  EXPECT_EQ(v.sparse[3], 0u);
+  EXPECT_EQ(v.sparse[4], v.sparse[0]);
+  // Lists: ids hashed into table S + m = 2, in order; an empty field is an empty list.
+  const std::vector<uint32_t> first = list_of(v, 0, 0);
+  ASSERT_EQ(first.size(), 3u);
+  uint64_t sum = 0;
+  for (const uint32_t id : first) sum += id;
+  EXPECT_EQ(sum, uint64_t{hasher.row(2, string_id("a"))} + hasher.row(2, string_id("b")) +
+                     hasher.row(2, string_id("c")));
+  EXPECT_EQ(first[1], test::ref_row(string_id("b"), 2, kSchemaHashing));
+  EXPECT_TRUE(list_of(v, 1, 0).empty());
+  EXPECT_EQ(list_of(v, 2, 0), std::vector<uint32_t>{first[1]});
+  EXPECT_EQ(block.bag_offsets(), (std::vector<uint64_t>{0, 3, 3, 4}));
+  // Missing: price in row 3, hour in row 2.
+  EXPECT_EQ(report.numeric_missing, (std::vector<uint64_t>{1, 1}));
+  EXPECT_EQ(report.lists_cut, 0u);
+  EXPECT_EQ(report.bad_lines, 0u);
+  EXPECT_NO_THROW(validate_view(v, schema_options().schema, kSchemaHashing, "x"));
+}
+
+TEST(SchemaReader, OverlongListsAreCutOrRefused) {
+  const std::string text = "1\t\t\t\ta|b|c|d|e\t\t\n0\t\t\t\tx|y|z\t\t\n";
+  ParseReport report;
+  const DataBlock cut = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+  ASSERT_EQ(cut.rows(), 2u);
+  const std::vector<uint32_t> kept = list_of(cut.view(), 0, 0);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[2], test::ref_row(string_id("c"), 2, kSchemaHashing));
+  EXPECT_EQ(list_of(cut.view(), 1, 0).size(), 3u);  // exactly max_length: not cut
+  EXPECT_EQ(report.lists_cut, 1u);
+  EXPECT_NE(report.summary().find("1 lists cut to their max_length"), std::string::npos);
+  ParseReport refused;
+  const DataBlock r = parse_criteo_text(text, "x.tsv", schema_options(OverlongLists::Refuse), &refused);
+  ASSERT_EQ(r.rows(), 1u);
+  EXPECT_EQ(list_of(r.view(), 0, 0).size(), 3u);
+  EXPECT_EQ(refused.lists_cut, 0u);
+  ASSERT_EQ(refused.first_errors.size(), 1u);
+  EXPECT_EQ(refused.first_errors[0],
+            "x.tsv:1: tags (field 5): list of 5 items is longer than its max_length 3");
+  EXPECT_EQ(schema_error(text, schema_options(OverlongLists::Refuse, true)), refused.first_errors[0]);
+}
+
+TEST(SchemaReader, BadFieldsAreBadLines) {
+  struct Case {
+    std::string line, error;
+  };
+  const std::vector<Case> cases = {
+      {"1\t\t\t\ta||b\t\t", "tags (field 5): 'a||b' has an empty item"},
+      {"1\t\t\t\t|a\t\t", "tags (field 5): '|a' has an empty item"},
+      {"1\t\t\t\ta|\t\t", "tags (field 5): 'a|' has an empty item"},
+      {"1\tabc\t\t\t\t\t", "price (field 2): 'abc' is not a decimal number"},
+      {"1\t+1\t\t\t\t\t", "price (field 2): '+1' is not a decimal number"},
+      {"1\t1e400\t\t\t\t\t", "price (field 2): '1e400' is not a finite number below 1e30 in magnitude"},
+      {"1\tinf\t\t\t\t\t", "price (field 2): 'inf' is not a finite number below 1e30 in magnitude"},
+      {"1\tnan\t\t\t\t\t", "price (field 2): 'nan' is not a finite number below 1e30 in magnitude"},
+      {"1\t1e30\t\t\t\t\t", "price (field 2): '1e30' is not a finite number below 1e30 in magnitude"},
+      {"1\t\t1.5\t\t\t\t", "hour (field 3): '1.5' is not an integer"},
+      {"2\t\t\t\t\t\t", "label '2' is not 0 or 1"},
+      {"1", "wrong number of fields: 1, the schema has 7"},
+      {"1\t\t\t", "wrong number of fields: 4, the schema has 7"},
+      {"1\t\t\t\t\t\t\t", "wrong number of fields: 8, the schema has 7"},
+      {std::string("1\t\t\ts\0\t\t\t", 10), "NUL byte at column 6"},
+  };
+  const std::string good = "1\t-0.5\t2\ts\ta|b\tz\tq";
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.error);
+    const std::string text = good + "\n" + c.line + "\n" + good + "\n";
+    ParseReport report;
+    const DataBlock block = parse_criteo_text(text, "x.tsv", schema_options(), &report);
+    ASSERT_EQ(block.rows(), 2u);
+    EXPECT_EQ(block.view().numeric[2], -0.5f);
+    EXPECT_EQ(list_of(block.view(), 1, 0), list_of(block.view(), 0, 0));
+    EXPECT_EQ(block.bag_ids().size(), 4u);  // the bad line's ids are dropped
+    ASSERT_EQ(report.first_errors.size(), 1u);
+    EXPECT_EQ(report.first_errors[0], "x.tsv:2: " + c.error);
+    EXPECT_EQ(schema_error(text, schema_options(OverlongLists::Cut, true)), "x.tsv:2: " + c.error);
+    // keep_bad_lines: a placeholder row with an empty list keeps the line's place.
+    ParseOptions keep = schema_options();
+    keep.keep_bad_lines = true;
+    ParseReport kept_report;
+    const DataBlock kept = parse_criteo_text(text, "x.tsv", keep, &kept_report);
+    ASSERT_EQ(kept.rows(), 3u);
+    EXPECT_EQ(kept_report.bad_rows, std::vector<uint64_t>{1});
+    EXPECT_TRUE(list_of(kept.view(), 1, 0).empty());
+    EXPECT_EQ(kept.view().labels[1], 0.0f);
+    EXPECT_EQ(list_of(kept.view(), 2, 0).size(), 2u);
+  }
+  // A decimal just below 1e30 is a value.
+  const DataBlock big = parse_criteo_text("1\t-9.99e29\t\t\t\t\t\n", "x", schema_options());
+  EXPECT_EQ(big.view().numeric[0], -9.99e29f);
+  // A list separator equal to the field delimiter is refused.
+  ParseOptions same = schema_options();
+  same.schema.columns[4].separator = ',';
+  same.delimiter = ',';
+  EXPECT_NE(schema_error("1,,,,,,\n", same).find("column 5 (tags): its list separator ','"),
+            std::string::npos);
+}
+
+TEST(SchemaReader, HeaderMustNameTheSchemasColumns) {
+  const std::string names = "click\tprice\thour\tsite\ttags\tnote\tapp";
+  const std::string body = "1\t1\t1\ts\ta\tn\tq\n0\t\t\t\t\t\t\n";
+  ParseReport report;
+  const DataBlock block =
+      parse_criteo_text(names + "\r\n" + body, "x.tsv", schema_options(OverlongLists::Cut, true, true), &report);
+  EXPECT_EQ(block.rows(), 2u);
+  EXPECT_TRUE(report.header);
+  EXPECT_EQ(report.lines, 3u);
+  EXPECT_EQ(schema_error(names + "\n1\n", schema_options(OverlongLists::Cut, true, true)),
+            "x.tsv:2: wrong number of fields: 1, the schema has 7");  // line numbers stay the file's
+  EXPECT_EQ(schema_error("click\tprice\thour\tapp\ttags\tnote\tapp\n" + body,
+                         schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: column 4 is 'app' in the header but 'site' in the schema");
+  EXPECT_EQ(schema_error("click\tprice\thour\n" + body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: the header has 3 columns, the schema has 7 (column 4 'site' is missing)");
+  EXPECT_EQ(schema_error(names + "\textra\n" + body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: the header has more columns than the schema's 7 (column 8 is 'extra')");
+  // Data on line 1 of a file that should have a header.
+  EXPECT_EQ(schema_error(body, schema_options(OverlongLists::Cut, false, true)),
+            "x.tsv: line 1: column 1 is '1' in the header but 'click' in the schema");
+  // Without schema.header, a header-looking line 1 of another schema is data (a bad line here).
+  ParseReport no_header;
+  parse_criteo_text(names + "\n" + body, "x.tsv", schema_options(), &no_header);
+  EXPECT_FALSE(no_header.header);
+  EXPECT_EQ(no_header.bad_lines, 1u);
+  // Criteo's layout with header: its names are checked too.
+  ParseOptions criteo = options();
+  criteo.schema.header = true;
+  std::string criteo_names = "label";
+  for (int j = 1; j <= kNumNumeric; ++j) criteo_names += "\tI" + std::to_string(j);
+  for (int t = 1; t <= kNumSparse; ++t) criteo_names += "\tC" + std::to_string(t);
+  const std::string line = format_line(pattern_line(1)) + "\n";
+  EXPECT_EQ(parse_criteo_text(criteo_names + "\n" + line, "c.tsv", criteo).rows(), 1u);
+  EXPECT_EQ(schema_error(line, criteo, "c.tsv").substr(0, 22), "c.tsv: line 1: column ");
+}
+
+TEST(SchemaReader, ChunkSizesGiveTheSameRowsAndLists) {
+  std::string text;
+  for (uint64_t i = 0; i < 400; ++i) {
+    text += i % 37 == 5 ? "1\t\t\t\ta||b\t\t" : (i % 41 == 7 ? std::string("0\t1") : test::mixed_line(i));
+    text += i % 13 == 0 ? "\r\n" : "\n";
+  }
+  for (const bool keep : {false, true}) {
+    ParseOptions o = schema_options();
+    o.keep_bad_lines = keep;
+    ParseReport one_report;
+    const DataBlock one = parse_criteo_buffer(text, "d", o, text.size(), &one_report);
+    ASSERT_GT(one.rows(), 350u);
+    EXPECT_EQ(one_report.bad_lines, 21u);
+    EXPECT_GT(one_report.lists_cut, 100u);
+    EXPECT_GT(one.bag_ids().size(), 500u);
+    EXPECT_NO_THROW(validate_view(one.view(), o.schema, o.hashing, "d"));
+    for (const size_t chunk : {size_t{1}, size_t{7}, size_t{300}, size_t{5000}}) {
+      SCOPED_TRACE(chunk);
+      ParseReport report;
+      const DataBlock block = parse_criteo_buffer(text, "d", o, chunk, &report);
+      ASSERT_EQ(block.rows(), one.rows());
+      EXPECT_EQ(std::memcmp(block.labels(), one.labels(), one.rows() * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(block.numeric(), one.numeric(), one.rows() * 2 * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(block.sparse(), one.sparse(), one.rows() * 2 * 4), 0);
+      EXPECT_EQ(block.bag_offsets(), one.bag_offsets());
+      EXPECT_EQ(block.bag_ids(), one.bag_ids());
+      EXPECT_EQ(report.first_errors, one_report.first_errors);
+      EXPECT_EQ(report.numeric_missing, one_report.numeric_missing);
+      EXPECT_EQ(report.lists_cut, one_report.lists_cut);
+      EXPECT_EQ(report.bad_rows, one_report.bad_rows);
+    }
+  }
+}
+
+TEST(SchemaReader, ValidateViewChecksListsAndIdentityValues) {
+  const ParseOptions o = schema_options();
+  DataBlock block = parse_criteo_text(test::mixed_line(1) + "\n" + test::mixed_line(2) + "\n", "x", o);
+  ASSERT_EQ(block.bag_ids().size(), 3u);  // 1 and 2 items
+  EXPECT_NO_THROW(validate_view(block.view(), o.schema, o.hashing, "x"));
+  block.numeric()[0] = 5e29f;  // any finite identity value below 1e30 is one the parser makes
+  EXPECT_NO_THROW(validate_view(block.view(), o.schema, o.hashing, "x"));
+  block.numeric()[2] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 1: numeric price value inf is not finite or not below 1e30 in magnitude");
+  block.numeric()[2] = 0.0f;
+  block.bag_ids()[2] = 0;
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 1: multi-hot tags id 0 is out of range (1 to 999)");
+  block.bag_ids()[2] = 1000;
+  EXPECT_NE(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }).find("id 1000"),
+            std::string::npos);
+  block.bag_ids()[2] = 1;
+  block.bag_offsets()[1] = 2;  // offsets {0, 2, 1}: row 0's list runs beyond the last offset
+  block.bag_offsets()[2] = 1;
+  EXPECT_EQ(schema_error_of([&] { validate_view(block.view(), o.schema, o.hashing, "x.bin"); }),
+            "x.bin: row 0: multi-hot tags offsets 0..2 are decreasing or beyond the ids");
+  // Every list empty: no ids at all (found by fuzz_schema_reader).
+  const DataBlock empty_lists = parse_criteo_text("1\t\t\t\t\t\t\n0\t1\t\t\t\t\t\n", "x", o);
+  ASSERT_TRUE(empty_lists.bag_ids().empty());
+  EXPECT_NO_THROW(validate_view(empty_lists.view(), o.schema, o.hashing, "x"));
+  // The Criteo overload refuses other widths instead of reading past them.
+  EXPECT_THROW(validate_view(block.view(), o.hashing, "x.bin"), Error);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // line of a file, hashing_for.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -207,6 +209,14 @@ TEST(SchemaRequest, FilesGiveHeaderNamesAndFieldCount) {
   EXPECT_EQ(split_fields("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
   EXPECT_EQ(split_fields("", ','), (std::vector<std::string>{""}));
   EXPECT_EQ(resolve_schema_for_files(csv_request(), {csv}, ','), resolve_schema(csv_request(), kHeader, 4));
+  // A folder: its first file by name (as convert reads it).
+  const std::string folder = dir.file("folder");
+  std::filesystem::create_directory(folder);
+  std::ofstream(folder + "/b.csv") << "x,y\n";
+  std::ofstream(folder + "/a.csv") << "id,y,a,b\n";
+  std::ofstream(folder + "/.hidden") << "q\n";
+  EXPECT_EQ(resolve_schema_for_files(csv_request(), {folder}, ','),
+            resolve_schema(csv_request(), kHeader, 4));
   SchemaRequest wrong = csv_request();
   wrong.categorical = {"a", "c"};
   try {

@@ -17,6 +17,7 @@
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "../common/temp_paths.hpp"
+#include "test_util.hpp"
 
 namespace shadowsync::data {
 namespace {
@@ -110,6 +111,24 @@ TEST(TableChoice, InputReadOnceKeepsTheDefaultWithoutBeingOpened) {
 TEST(TableChoice, AMissingFileGetsTheDefault) {
   const HashingChoice c = choose_hashing({temp_path("missing.tsv")}, std::nullopt, 0, ParseOptions{});
   EXPECT_EQ(c.source, HashingChoice::Source::Default);
+}
+
+// The tables are the schema's: given sizes and sizes from the data, one per table (2 categorical
+// and 1 multi-hot here), sized to each table's used rows.
+TEST(TableChoice, TablesOfTheSchema) {
+  const test::TempDir dir;
+  std::string text;
+  for (uint64_t i = 0; i < 300; ++i) text += test::mixed_line(i) + "\n";
+  const std::string path = dir.write("x.tsv", text);
+  ParseOptions reading;
+  reading.schema = test::mixed_schema();
+  const HashingChoice given = choose_hashing({path}, 64, 3, reading);
+  EXPECT_EQ(given.hashing.rows, (std::vector<uint32_t>{64, 64, 64}));
+  const HashingChoice sized = choose_hashing({path}, std::nullopt, 3, reading);
+  EXPECT_EQ(sized.source, HashingChoice::Source::SizedToData);
+  // site: 17 distinct values, app: 5, tags: 23 -> 2 x used + 1 rounded up to a power of two.
+  EXPECT_EQ(sized.hashing.rows, (std::vector<uint32_t>{64, 16, 64}));
+  EXPECT_EQ(sized.hashing.salt, 3u);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ TEST(TableSizes, EveryMalformedFieldIsRefusedWithItsName) {
   EXPECT_EQ(error_of(j.dump()), "'s.json': not the data statistics (no 'hashing' object and 'sparse' field)");
   j = good;
   j["hashing"].erase("rows_per_table");
-  EXPECT_EQ(error_of(j.dump()), "'s.json': field 'hashing.rows_per_table' must be an array of 26 entries");
+  EXPECT_EQ(error_of(j.dump()), "'s.json': field 'hashing.rows_per_table' must be an array of one entry per table");
   j = good;
   j["sparse"].erase(25);
   EXPECT_EQ(error_of(j.dump()), "'s.json': field 'sparse' must be an array of 26 entries");
@@ -98,6 +98,25 @@ TEST(TableSizes, EveryMalformedFieldIsRefusedWithItsName) {
   j = good;
   j["hashing"]["salt"] = -1;
   EXPECT_EQ(error_of(j.dump()), "'s.json': field 'hashing.salt' must be a non-negative integer");
+}
+
+// Statistics of another schema: one entry per table of it (3 here), named in errors.
+TEST(TableSizes, TablesOfAnySchema) {
+  nlohmann::json j;
+  j["hashing"] = {{"rows_per_table", {1024, 1024, 64}}, {"salt", 9}};
+  j["sparse"] = {{{"name", "site"}, {"distinct_rows", 100}},
+                 {{"name", "app"}, {"distinct_rows", 3}},
+                 {{"name", "tags"}, {"distinct_rows", 10}}};
+  const HashingConfig h = tables_sized_from_stats_json(j.dump(), "s.json");
+  EXPECT_EQ(h.rows, (std::vector<uint32_t>{256, 8, 32}));
+  EXPECT_EQ(h.salt, 9u);
+  j["sparse"][2]["distinct_rows"] = 64;
+  EXPECT_EQ(error_of(j.dump()),
+            "'s.json': field 'sparse[2].distinct_rows' (64) must be less than the 64 rows of table tags");
+  j["sparse"].erase(2);
+  EXPECT_EQ(error_of(j.dump()), "'s.json': field 'sparse' must be an array of 3 entries");
+  j["hashing"]["rows_per_table"] = nlohmann::json::array();
+  EXPECT_EQ(error_of(j.dump()), "'s.json': field 'hashing.rows_per_table' must be an array of one entry per table");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../common/temp_paths.hpp"
+#include "shadowsync/data/feature_schema.hpp"
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync::test {
@@ -40,6 +41,15 @@ inline std::string format_line(const RawLine& raw) {
     }
   }
   return out;
+}
+
+// `line` with empty fields appended up to `fields` fields (Criteo's 40): every line must have
+// the schema's field count.
+inline std::string pad_fields(std::string line, int fields = 1 + kNumNumeric + kNumSparse, char delimiter = '\t') {
+  int have = 1;
+  for (const char c : line) have += c == delimiter;
+  for (; have < fields; ++have) line += delimiter;
+  return line;
 }
 
 // A full line (13 + 26 fields) from a simple deterministic pattern; some values missing.
@@ -133,5 +143,47 @@ inline long peak_rss_kb() {
   return usage.ru_maxrss;
 }
 
+
+// A non-Criteo schema of every column kind: click (label), price (numeric, identity), hour
+// (numeric, log1p), site (categorical), tags (multi-hot, '|', at most 3 ids), note (ignored),
+// app (categorical); string ids. Tables: 0 site, 1 app, 2 tags.
+inline FeatureSchema mixed_schema(OverlongLists overlong = OverlongLists::Cut, bool header = false) {
+  FeatureSchema s;
+  s.hex_ids = false;
+  s.header = header;
+  s.overlong = overlong;
+  const auto col = [](std::string name, ColumnKind kind) {
+    SchemaColumn c;
+    c.name = std::move(name);
+    c.kind = kind;
+    return c;
+  };
+  s.columns.push_back(col("click", ColumnKind::Label));
+  s.columns.push_back(col("price", ColumnKind::Numeric));
+  s.columns.back().transform = NumericTransformKind::Identity;
+  s.columns.push_back(col("hour", ColumnKind::Numeric));
+  s.columns.push_back(col("site", ColumnKind::Categorical));
+  s.columns.push_back(col("tags", ColumnKind::MultiHot));
+  s.columns.back().separator = '|';
+  s.columns.back().max_length = 3;
+  s.columns.push_back(col("note", ColumnKind::Ignored));
+  s.columns.push_back(col("app", ColumnKind::Categorical));
+  return s;
+}
+
+// Lines of mixed_schema (i-th line from a pattern; some values missing, lists of 0 to 5 items).
+inline std::string mixed_line(uint64_t i) {
+  std::string line = std::to_string(i % 3 == 0) + "\t";
+  if (i % 5 != 0) line += std::to_string(static_cast<double>(i) * 0.25 - 3.0);
+  line += "\t";
+  if (i % 7 != 0) line += std::to_string(i % 100);
+  line += "\t";
+  if (i % 4 != 0) line += "site" + std::to_string(i % 17);
+  line += "\t";
+  for (uint64_t k = 0; k < i % 6; ++k) line += (k ? "|tag" : "tag") + std::to_string((i + k) % 23);
+  line += "\tfree text " + std::to_string(i) + "\t";
+  if (i % 9 != 0) line += "app" + std::to_string(i % 5);
+  return line;
+}
 
 }  // namespace shadowsync::test

@@ -1,6 +1,7 @@
 // Fuzz target: the TSV line parser (src/data/line_parser.hpp) on one line of arbitrary bytes.
 // A good line must give a well-formed row (label 0/1, numeric finite and >= 0, sparse rows inside
-// their tables); a bad line must name a kind, a field inside the line and a describable reason.
+// their tables, exactly 40 fields); a bad line must name a kind, a field inside the line and a describable reason.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (sparse[t] >= hashing.rows[t]) fuzz::fail("good line with a sparse row outside its table");
     }
     if (std::memchr(b, '\0', size) != nullptr) fuzz::fail("good line containing a NUL byte");
+    if (std::count(b, e, '\t') != kMaxFields - 1) fuzz::fail("good line without the schema's 40 fields");
   } else {
     if (error.kind == data::BadLine::kNone) fuzz::fail("bad line without an error kind");
     if (error.line_begin != b || error.line_end != e) fuzz::fail("error does not point at the line");

@@ -12,13 +12,19 @@ import shadowsync
 from conftest import cli, run_cli
 
 
+# The options that state the data's columns: declared once for every command that reads text
+# (src/cli/common_options.cpp, docs/data.md "Stating the columns"), not run options of the table.
+COLUMN_OPTIONS = {"--header", "--label", "--numeric", "--categorical", "--multi-hot", "--ignore", "--hex-ids",
+                  "--schema"}
+
+
 def help_options():
-    """(flag, value type as help shows it) for every option of `shadowsync train --help`."""
+    """(flag, value type as help shows it) for every run option of `shadowsync train --help`."""
     text = run_cli("train", "--help").stdout
     options = []
     for line in text.splitlines():
         match = re.match(r"^\s+(--[a-z][a-z0-9-]*)(?: (.*?))?(?:=\S+)?(?:\s{2,}.*)?$", line)
-        if match and match.group(1) != "--help":
+        if match and match.group(1) != "--help" and match.group(1) not in COLUMN_OPTIONS:
             options.append((match.group(1), (match.group(2) or "").strip()))
     return options
 

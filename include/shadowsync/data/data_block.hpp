@@ -83,4 +83,15 @@ float max_numeric_value();
 // parser produces (0 or log1p(x) for 1 <= x < 2^63, at most 43.668)". One parallel pass (oneTBB).
 void validate_view(const DataView& view, const HashingConfig& hashing, const std::string& where);
 
+struct FeatureSchema;
+// The same for a view of any widths read with `schema`: labels 0 or 1; numeric feature j, when
+// its column is Log1p, as above, when Identity any finite value with |x| < 1e30; sparse rows <
+// hashing.rows[t]; multi-hot: bag offsets non-decreasing from bag_offsets[0] and within bag_ids
+// (the view's last offset bounds them), ids in 1..rows[S + m]-1. The view's widths must be the
+// schema's and hashing.rows must have one entry per table (else Error naming `where`). Errors
+// name the smallest bad row and the schema's column: "x.bin: row 7: multi-hot tags id 0 is out
+// of range (1 to 4095)".
+void validate_view(const DataView& view, const FeatureSchema& schema, const HashingConfig& hashing,
+                   const std::string& where);
+
 }  // namespace shadowsync

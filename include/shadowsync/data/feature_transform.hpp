@@ -12,12 +12,18 @@
 //                             and checkpoint contract: changing them invalidates all stored data.
 //   CategoryHasher::row(t, v) = 1 + floor(category_hash(v, t, salt) * (rows[t] - 1) / 2^64),
 //                             always in 1..rows[t]-1; row 0 (kMissingRow) is a missing value.
+//   string_id(s)            = the low 32 bits of F(FNV-1a-64(bytes of s)): the 32-bit value of a
+//                             categorical string (and of a multi-hot item) when the schema's
+//                             hex_ids is off (FeatureSchema), hashed like a hex id afterwards
+//                             (CategoryHasher::row). FNV-1a-64: offset basis 0xcbf29ce484222325,
+//                             prime 0x100000001b3, one byte at a time. Part of the cache contract.
 #pragma once
 
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "shadowsync/core/splitmix64.hpp"
 #include "shadowsync/data/hashing.hpp"
@@ -33,6 +39,15 @@ constexpr uint64_t table_key(int table, uint64_t salt) {
 
 constexpr uint64_t category_hash(uint32_t value, int table, uint64_t salt) {
   return splitmix64_finalize(static_cast<uint64_t>(value) ^ table_key(table, salt));
+}
+
+constexpr uint32_t string_id(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return static_cast<uint32_t>(splitmix64_finalize(h));
 }
 
 // Maps a 64-bit hash uniformly onto 0..n-1 (multiply-high, no division).

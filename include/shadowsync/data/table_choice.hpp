@@ -34,8 +34,9 @@ struct HashingChoice {
 };
 
 // `paths`: the training files in order; `rows_per_table`: the user's size (checked: Error naming
-// rows_per_table when out of range); `salt`: the user's salt; `reading`: strictness and delimiter
-// for the statistics pass (its hashing is ignored). `opening` (if set) is called before each file
+// rows_per_table when out of range); `salt`: the user's salt; `reading`: schema, strictness and
+// delimiter for the statistics pass (its hashing is ignored). The hashing has one table per table
+// of reading.schema (none for an all-numeric schema). `opening` (if set) is called before each file
 // of the statistics pass.
 HashingChoice choose_hashing(const std::vector<std::string>& paths, std::optional<uint64_t> rows_per_table,
                              uint64_t salt, const ParseOptions& reading, const OpeningFile& opening = {});
