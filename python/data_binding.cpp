@@ -23,15 +23,6 @@ namespace py = pybind11;
 namespace shadowsync::python {
 namespace {
 
-constexpr uint32_t string_id(std::string_view bytes) {  // TEMPORARY-SHIM until main has it
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return static_cast<uint32_t>(splitmix64_finalize(h));
-}
-
 // One table size as given in rows_per_table= (`name` in errors): an integer in the range
 // --rows-per-table allows.
 uint32_t table_rows(const py::handle& value, const std::string& name) {
