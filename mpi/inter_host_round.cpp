@@ -35,13 +35,14 @@ InterHostRound::InterHostRound(std::vector<float*> replicas, size_t n, Embedding
   dim_ = embeddings_->dim();
   row_floats_ = static_cast<size_t>(dim_) + 1;
   uint64_t key = 0;
-  for (int t = 0; t < kNumSparse; ++t) {
+  const int tables = embeddings_->hashing().tables();  // the model's schema's tables
+  for (int t = 0; t < tables; ++t) {
     table_start_.push_back(key);
     key += embeddings_->rows(t);
   }
   table_start_.push_back(key);
   base_.reserve(key * row_floats_);
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < tables; ++t) {
     for (size_t r = 0; r < embeddings_->rows(t); ++r) {
       const float* row = embeddings_->row(t, static_cast<uint32_t>(r));
       for (int k = 0; k < dim_; ++k) base_.push_back(relaxed_load(row + k));
@@ -94,7 +95,7 @@ void InterHostRound::pack_rows(std::vector<uint64_t>& keys, std::vector<float>& 
   if (embeddings_ == nullptr) return;
   const bool marked_only = touched_ != nullptr && !whole_tables;
   std::vector<float> row_delta(row_floats_);
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < embeddings_->hashing().tables(); ++t) {
     const float* accumulator = embeddings_->accumulator(t);
     for (size_t r = 0; r < embeddings_->rows(t); ++r) {
       if (marked_only && !touched_->take(t, r)) continue;

@@ -105,7 +105,7 @@ CollectiveStatus align_to_rank0(const ParticipantAccess& access, bool tables, Co
   for (float* r : access.replicas) sync_detail::add_difference_to_replica(r, root.data(), own.data(), n, false, nullptr, 0);
   if (!tables || access.embeddings == nullptr) return {};
   EmbeddingStore& e = *access.embeddings;
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < e.hashing().tables(); ++t) {
     // A table is one contiguous block, padding included (embedding_store.hpp), as are its accumulators.
     status = comm.broadcast(e.table_data(t), e.table_floats(t), sizeof(float), 0, deadline);
     if (status.ok()) status = comm.broadcast(e.accumulator(t), e.rows(t), sizeof(float), 0, deadline);

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     // The plain allreduce moves what a dense exchange of the whole tables would (dense model,
     // every table row and accumulator); the round sends the dense model and the changed rows.
     size_t table_floats = 0;
-    for (int t = 0; t < kNumSparse && embeddings; ++t) table_floats += tables.rows(t) * round.row_floats();
+    for (int t = 0; t < tables.hashing().tables() && embeddings; ++t) table_floats += tables.rows(t) * round.row_floats();
     const size_t count = round.dense_buffer_floats() + table_floats;
     std::vector<float> send(count, 1.0f), recv(count, 0.0f);
     const double plain = mean_ms(rounds, MPI_COMM_WORLD, [&] {
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     double bytes = 0;
     const double whole = mean_ms(rounds, MPI_COMM_WORLD, [&] {
       // Training between rounds: `touched` rows of every table change on every host.
-      for (int t = 0; t < kNumSparse && embeddings; ++t) {
+      for (int t = 0; t < tables.hashing().tables() && embeddings; ++t) {
         for (long k = 0; k < touched; ++k) {
           const uint32_t row = static_cast<uint32_t>((step * 7919 + k * 104729 + rank * 31) % tables.rows(t));
           tables.row(t, row)[0] += 1e-3f;

@@ -46,9 +46,7 @@ void add_eval_command(CLI::App& app) {
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
-    if (const std::string d = parse.schema.first_difference(data.schema()); !d.empty()) {
-      throw Error(options->checkpoint + ": the model's schema differs from that of " + data.path() + ": " + d);
-    }
+    trained.check_data_schema(data.schema(), options->data.front());  // a cache stores its own
     if (!data.is_cache() && report.bad_lines > 0) std::fprintf(stderr, "%s\n", report.summary().c_str());
     const BinaryMetrics m = evaluate_model(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     // Generated data (one file): the teacher's NE on the same rows.

@@ -67,9 +67,7 @@ void add_predict_command(CLI::App& app) {
     parse.delimiter = options->delimiter;
     ParseReport report;
     const Dataset data = Dataset::open_many(options->data, parse, &report);
-    if (const std::string d = parse.schema.first_difference(data.schema()); !d.empty()) {
-      throw Error(options->checkpoint + ": the model's schema differs from that of " + data.path() + ": " + d);
-    }
+    trained.check_data_schema(data.schema(), options->data.front());  // a cache stores its own
     std::vector<float> logits =
         predict_all_logits(trained.model(), trained.dense(), trained.embeddings(), data.parts());
     for (const uint64_t row : report.bad_rows) logits.at(row) = std::numeric_limits<float>::quiet_NaN();

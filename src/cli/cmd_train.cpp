@@ -120,6 +120,7 @@ void run_train(TrainOptions& o) {
   Dataset train_set =
       Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(quiet || !first_process));
   if (!train_set.is_cache() && first_process) std::fprintf(stderr, "%s\n", report.summary().c_str());
+  config.model.schema = train_set.schema();  // the model is built for the data it reads
   std::optional<Dataset> eval_set;
   DataParts train = train_set.parts();  // several files: read in order, not copied
   DataView eval;

@@ -23,7 +23,6 @@
 namespace shadowsync {
 namespace {
 
-constexpr size_t kMaxFirstLine = size_t{1} << 20;
 
 struct Named {
   std::string name;
@@ -252,25 +251,6 @@ FeatureSchema resolve_schema(const SchemaRequest& request,
   }
   schema.validate(field("schema"));
   return schema;
-}
-
-std::string read_first_line(const std::string& path) {
-  const std::unique_ptr<data::InputStream> in = data::InputStream::open(path);
-  std::string line;
-  char buf[4096];
-  while (true) {
-    const size_t n = in->read(buf, sizeof buf);
-    if (n == 0) break;
-    const std::string_view got(buf, n);
-    const size_t end = got.find('\n');
-    line.append(got.substr(0, end));
-    if (end != std::string_view::npos) break;
-    if (line.size() > kMaxFirstLine) {
-      throw Error(fmt::format("{}: the first line is longer than {} bytes", path, kMaxFirstLine));
-    }
-  }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
 }
 
 namespace {

@@ -24,6 +24,7 @@
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/metrics/binary_metrics.hpp"
+#include "shadowsync/synthetic/synthetic_schema.hpp"
 #include "teacher.hpp"
 #include "tsv_row.hpp"
 
@@ -190,8 +191,10 @@ SyntheticSummary read_synthetic_summary(const std::string& json_path) {
   }
   if (!j.is_object()) throw Error(fmt::format("{}: expected a JSON object", json_path));
   const auto format = required_field<std::string>(j, "format", json_path);
-  if (format != kFormatName) {
-    throw Error(fmt::format("{}: field 'format' is '{}', expected '{}'", json_path, format, kFormatName));
+  // generate_synthetic (synthetic_schema.hpp) writes "shadowsync-synthetic" with its spec.
+  if (format != kFormatName && format != "shadowsync-synthetic") {
+    throw Error(fmt::format("{}: field 'format' is '{}', expected '{}' or 'shadowsync-synthetic'", json_path, format,
+                            kFormatName));
   }
   SyntheticSummary s;
   s.rows = required_field<uint64_t>(j, "rows", json_path);
@@ -297,6 +300,10 @@ std::optional<TeacherScore> score_teacher_for_data(const std::string& data_path,
                             first_row + labels.size(), data_rows));
   }
   try {
+    // A log of another schema: its summary records the spec its rows were made from.
+    if (const std::optional<SyntheticSpec> spec = read_synthetic_spec(found->path)) {
+      return score_synthetic_teacher(*spec, found->summary.seed, first_row, labels);
+    }
     return score_synthetic_teacher(found->summary.seed, first_row, labels);
   } catch (const Error& e) {
     throw Error(fmt::format("{} does not match {}: {}", data_path, found->path, e.marked()));

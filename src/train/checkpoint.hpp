@@ -20,6 +20,12 @@
 // of them against the run (same model, sync mode, groups, batch, data and eval split; progress a
 // consistent prefix of the data). Checkpoints written before "data" was recorded are refused by
 // --resume (they cannot be resumed exactly) and still read by eval and predict.
+// The model field carries the data's schema (ModelConfig "schema", feature_schema.hpp); the
+// sections "embeddings" and "embedding_state" hold one part per table of that schema, in its
+// table order (one-hot tables, then multi-hot). A header without "schema" (written before
+// schemas existed) is Criteo's layout, whose 26 tables are the same bytes: the binary layout is
+// unchanged, so the format version stays 1. --resume, eval and predict refuse data of another
+// schema naming the first column that differs (FeatureSchema::first_difference).
 //
 // Fuzzing: CheckpointReader(path) followed by refuse_unknown_sections(kTrainerCheckpointSections)
 // and json("header"), and TrainedModel::load(path), take any bytes written to a file; every bad

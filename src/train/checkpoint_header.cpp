@@ -67,6 +67,12 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
                                                     const std::string& where) {
   const int groups = static_cast<int>(shares.size());
   const ModelConfig saved = ModelConfig::from_json(json_field(header, "model", where), where + ": model");
+  // The data's columns first: another schema also has other tables, which the hashing check
+  // below would report less clearly.
+  if (const std::string d = saved.schema.first_difference(config.model.schema); !d.empty()) {
+    throw Error(where + ": checkpoint was trained on data of another schema (checkpoint vs this run's " +
+                field("data") + ": " + d + ")");
+  }
   if (!(saved.hashing == config.model.hashing)) {
     throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
                 "salt differ from this run's " + field("rows_per_table") + " / " + field("hash_salt") +

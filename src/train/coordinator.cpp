@@ -159,7 +159,7 @@ void Coordinator::check_not_diverged_before_saving() {
     if (!all_finite(replica, p_.state.dense_floats())) throw divergence_error(examples);
   }
   const EmbeddingStore& tables = p_.state.embeddings();
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < tables.hashing().tables(); ++t) {
     if (!all_finite(tables.table_data(t), tables.table_floats(t))) throw divergence_error(examples);
   }
 }

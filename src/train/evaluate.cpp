@@ -7,7 +7,9 @@
 
 #include <algorithm>
 
+#include "shadowsync/core/error.hpp"
 #include "shadowsync/model/model_workspace.hpp"
+#include "train/data_widths.hpp"
 
 namespace shadowsync {
 namespace {
@@ -18,6 +20,7 @@ std::vector<float> predict_all_logits(const Model& model, const float* dense,
                                       const EmbeddingStore& embeddings, const DataParts& data) {
   std::vector<float> logits(data.rows());
   if (data.rows() == 0) return logits;
+  train::check_data_widths(model.config(), data, field("data"));
   // ModelWorkspace is bound to the thread that made it: one per TBB thread.
   tbb::enumerable_thread_specific<std::unique_ptr<ModelWorkspace>> workspaces;
   size_t offset = 0;  // of the part's first row in the sequence

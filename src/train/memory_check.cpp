@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model_workspace.hpp"
 
 namespace shadowsync::train {
@@ -138,11 +139,23 @@ uint64_t workspace_floats(const Model& model, uint64_t batch) {
       widest = std::max({widest, static_cast<uint64_t>(l.in), static_cast<uint64_t>(l.out)});
     }
   }
-  const uint64_t per_example = activations + 2 * (kNumSparse + 1) * d + widest * 3 + 2;
+  const uint64_t vectors = static_cast<uint64_t>(interaction_vectors(model.config().schema));
+  const uint64_t per_example = activations + 2 * vectors * d + widest * 3 + 2;
   return batch * per_example + layout.total_floats;
 }
 
 }  // namespace
+
+uint64_t embedding_table_bytes(const ModelConfig& config) {
+  const uint64_t row_floats = static_cast<uint64_t>(EmbeddingStore::stride_for_dim(config.embedding_dim)) + 1;
+  uint64_t floats = 0;
+  for (int t = 0; t < config.hashing.tables(); ++t) floats += uint64_t{config.hashing.rows[static_cast<size_t>(t)]} * row_floats;
+  return floats * sizeof(float);
+}
+
+int interaction_vectors(const FeatureSchema& schema) {
+  return (schema.numeric_count() > 0 ? 1 : 0) + schema.categorical_count() + schema.multi_hot_count();
+}
 
 uint64_t workspace_bytes(const Model& model, int batch, Precision precision) {
   return workspace_floats(model, static_cast<uint64_t>(batch)) * sizeof(float) +
@@ -152,12 +165,9 @@ uint64_t workspace_bytes(const Model& model, int batch, Precision precision) {
 void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, int batch, Precision precision) {
   const ModelConfig& config = model.config();
   const uint64_t dense_floats = model.layout().total_floats;
-  uint64_t embedding_floats = 0;
-  for (const uint32_t rows : config.hashing.rows) {
-    embedding_floats += static_cast<uint64_t>(rows) * (static_cast<uint64_t>(config.embedding_dim) + 1);
-  }
+  const uint64_t table_bytes = embedding_table_bytes(config);
   const uint64_t worker_bytes = workspace_bytes(model, batch, precision);
-  const uint64_t needed = (replicas * 2 * dense_floats + embedding_floats) * sizeof(float) + workers * worker_bytes;
+  const uint64_t needed = replicas * 2 * dense_floats * sizeof(float) + table_bytes + workers * worker_bytes;
   const Available available = available_memory();
   // Against a cgroup's limit, what the process already holds counts too (the machine's
   // MemAvailable has it subtracted already).
@@ -165,10 +175,11 @@ void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, 
   // logits; measured about 50 MiB for the kaggle preset on 2 cores) is allowed for as 64 MiB.
   const uint64_t held = available.cgroup ? resident_anonymous_bytes() + kRuntimeBytes : 0;
   if (available.bytes > 0 && needed + held > available.bytes) {
-    throw Error(fmt::format("not enough memory: this run needs about {:.2f} GiB (embedding tables {:.2f} GiB from "
-                            "{} / {}; {} worker buffers of {:.2f} GiB each from {} {}), and {:.2f} GiB are available{}",
-                            static_cast<double>(needed) / (1 << 30),
-                            static_cast<double>(embedding_floats * sizeof(float)) / (1 << 30), field("rows_per_table"),
+    throw Error(fmt::format("not enough memory: this run needs about {:.2f} GiB (embedding tables {:.2f} GiB: {} "
+                            "tables from {} / {}; {} worker buffers of {:.2f} GiB each from {} {}), and {:.2f} GiB "
+                            "are available{}",
+                            static_cast<double>(needed) / (1 << 30), static_cast<double>(table_bytes) / (1 << 30),
+                            config.hashing.tables(), field("rows_per_table"),
                             field("model"), workers, static_cast<double>(worker_bytes) / (1 << 30), field("batch"),
                             batch, static_cast<double>(available.bytes - std::min(held, available.bytes)) / (1 << 30),
                             available.cgroup ? fmt::format(" (this process's cgroup memory limit of {:.2f} GiB, "

@@ -18,6 +18,16 @@ namespace shadowsync::train {
 // shapes) plus, for bf16, its BF16 copies (ModelWorkspace::bf16_copy_bytes).
 uint64_t workspace_bytes(const Model& model, int batch, Precision precision);
 
+// Bytes of the embedding tables of `config` and their accumulators: for each table t of its
+// schema, hashing.rows[t] rows of EmbeddingStore::stride_for_dim(embedding_dim) floats plus one
+// accumulator float (what EmbeddingStore allocates, tables of any count).
+uint64_t embedding_table_bytes(const ModelConfig& config);
+
+// Vectors the interaction of one example reads, V = (N > 0 ? 1 : 0) + S + M for a schema with N
+// numeric, S categorical and M multi-hot columns (27 for Criteo's layout): the per-example
+// activations of a workspace grow with V (each vector and its gradient, 2 V d floats).
+int interaction_vectors(const FeatureSchema& schema);
+
 // Throws Error when `replicas` replicas (with optimizer state), the tables of `model` and
 // `workers` workspaces for `batch` examples at `precision` need more than the memory available.
 // No-op when neither /proc/meminfo nor a cgroup limit can be read.

@@ -53,7 +53,8 @@ std::vector<TrainState::Section> TrainState::sections() const {
   out.push_back(std::move(dense_state));
   Section embeddings{"embeddings", {}};
   Section embedding_state{"embedding_state", {}};
-  for (int t = 0; t < kNumSparse; ++t) {
+  // One part per table of the model's schema (feature order: feature_schema.hpp).
+  for (int t = 0; t < embeddings_->hashing().tables(); ++t) {
     embeddings.parts.emplace_back(self->embeddings_->table_data(t), embeddings_->table_floats(t));
     if (embedding_state_) embedding_state.parts.emplace_back(self->embeddings_->accumulator(t), embeddings_->rows(t));
   }

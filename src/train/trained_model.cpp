@@ -28,6 +28,7 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   reader.refuse_unknown_sections(kTrainerCheckpointSections);
   const nlohmann::json header = reader.json("header");
   TrainedModel out;
+  out.path_ = checkpoint_path;
   out.model_ = std::make_unique<Model>(ModelConfig::from_json(json_field(header, "model", where), where + ": model"));
   const uint64_t replicas = json_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
   if (header.contains("examples")) out.examples_ = json_uint(header, "examples", 0, UINT64_MAX, where);
@@ -38,7 +39,7 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   reader.expect_bytes("replicas", checked_product(checked_product(replicas, n, where), sizeof(float), where));
   const uint64_t stride = EmbeddingStore(HashingConfig::uniform(2), config.embedding_dim).row_stride();
   uint64_t embedding_bytes = 0;
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (int t = 0; t < config.hashing.tables(); ++t) {
     const uint64_t table = checked_product(checked_product(config.hashing.rows[t], stride, where), sizeof(float), where);
     if (__builtin_add_overflow(embedding_bytes, table, &embedding_bytes)) {
       throw Error(where + ": header implies more than 2^64 bytes");
@@ -53,6 +54,13 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   out.dense_ = std::make_unique<AlignedFloatBuffer>(n);
   train::mean_of_replicas(out.state_->const_replica_pointers(), n, out.dense_->data());
   return out;
+}
+
+void TrainedModel::check_data_schema(const FeatureSchema& data_schema, const std::string& data_name) const {
+  if (const std::string d = schema().first_difference(data_schema); !d.empty()) {
+    throw Error("checkpoint '" + path_ + "' was trained on data of another schema (checkpoint vs data '" + data_name +
+                "': " + d + ")");
+  }
 }
 
 }  // namespace shadowsync

@@ -14,6 +14,7 @@
 #include "train/checkpoint.hpp"
 #include "train/checkpoint_header.hpp"
 #include "train/coordinator.hpp"
+#include "train/data_widths.hpp"
 #include "train/group_runtime.hpp"
 #include "train/memory_check.hpp"
 #include "train/replica_math.hpp"
@@ -75,6 +76,9 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
       plan_(setup_.plan ? *setup_.plan : numa::make_plan(topology_, config_.placement)),
       model_(config_.model) {
   config_.validate();
+  // The model is built for the data's schema: rows of another shape are refused here, not read.
+  train::check_data_widths(config_.model, train_, field("data"));
+  train::check_data_widths(config_.model, DataParts(eval_), field("eval_data"));
   // One training run per checkpoint path: a second one given the same path is refused.
   if (!config_.checkpoint_path.empty()) checkpoint_lock_ = std::make_unique<CheckpointLock>(config_.checkpoint_path);
   groups_ = static_cast<int>(plan_.groups.size());

@@ -69,7 +69,7 @@ std::vector<Host> make_hosts(int hosts, const SyncParams& rule, bool tables) {
     }
     if (tables) {
       host.tables = std::make_unique<EmbeddingStore>(HashingConfig::uniform(8, 0), 4);
-      for (int t = 0; t < kNumSparse; ++t) {
+      for (int t = 0; t < host.tables->hashing().tables(); ++t) {
         for (size_t k = 0; k < host.tables->table_floats(t); ++k) host.tables->table_data(t)[k] = 0.5f * t + 0.01f * k;
         for (size_t k = 0; k < host.tables->rows(t); ++k) host.tables->accumulator(t)[k] = 1.0f + k;
       }

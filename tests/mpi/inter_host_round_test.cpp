@@ -43,7 +43,7 @@ std::vector<Host> make_hosts(int hosts, int groups, size_t n, bool embeddings, c
     }
     if (embeddings) {
       host.tables = std::make_unique<EmbeddingStore>(HashingConfig::uniform(8, 0), 4);
-      for (int t = 0; t < kNumSparse; ++t) {
+      for (int t = 0; t < host.tables->hashing().tables(); ++t) {
         for (size_t k = 0; k < host.tables->table_floats(t); ++k) host.tables->table_data(t)[k] = 0.5f * t + 0.01f * k;
         for (size_t k = 0; k < host.tables->rows(t); ++k) host.tables->accumulator(t)[k] = 1.0f + k;
       }
@@ -295,6 +295,29 @@ TEST(InterHostRound, OnlyChangedRowsAreListed) {
   EXPECT_TRUE(keys.empty());
   const uint64_t bad = 26 * 8;
   EXPECT_THROW(host.round->apply_rows(&bad, host.deltas.data(), 1, false), Error);
+}
+
+// Tables of their own sizes (one per table of the schema): a row's key counts the rows of the
+// tables before it, and the last key of the last table is the end of the range.
+TEST(InterHostRound, RowKeysFollowEachTablesOwnSize) {
+  HashingConfig hashing;
+  hashing.rows.clear();
+  for (int t = 0; t < 26; ++t) hashing.rows.push_back(static_cast<uint32_t>(2 + t));  // 2..27 rows
+  std::vector<std::vector<float>> replica(1, std::vector<float>(2, 1.0f));
+  EmbeddingStore tables(hashing, 4);
+  InterHostRound round({replica[0].data()}, 2, &tables, 1, SyncParams{});
+  tables.row(25, 26)[0] += 1.0f;  // the last row of the last table
+  tables.row(1, 2)[2] += 3.0f;
+  std::vector<uint64_t> keys;
+  std::vector<float> deltas;
+  round.pack_rows(keys, deltas);
+  // Table 1 starts after table 0's 2 rows; table 25 after 2 + 3 + ... + 26 = 350 rows.
+  EXPECT_EQ(keys, (std::vector<uint64_t>{2 + 2, 350 + 26}));
+  EXPECT_FLOAT_EQ(deltas[2], 3.0f);
+  EXPECT_FLOAT_EQ(deltas[5], 1.0f);
+  const uint64_t last = 376, beyond = 377;
+  EXPECT_NO_THROW(round.apply_rows(&last, deltas.data(), 1, true));
+  EXPECT_THROW(round.apply_rows(&beyond, deltas.data(), 1, false), Error);
 }
 
 // With the workers' marks only the marked rows are compared (a changed row nobody marked waits for

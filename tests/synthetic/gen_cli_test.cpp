@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -114,6 +115,55 @@ TEST(GenCommand, FailedWriteLeavesNoPartialFile) {
   }
   EXPECT_EQ(files, 2u);
   std::filesystem::remove_all(dir);
+}
+
+// --schema avazu: the preset's header and 13 fields; --schema FILE.json: a schema file's columns
+// (CSV with --delimiter); the summary's NE is printed; bad files and flags name themselves.
+TEST(GenCommand, SchemaPresetAndFile) {
+  const std::string out = temp_path("avazu.tsv");
+  RunResult r = run_gen("--rows 2000 --seed 3 --schema avazu --out '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const SyntheticSummary s = read_synthetic_summary(out + ".json");
+  char expected[128];
+  std::snprintf(expected, sizeof expected, "teacher NE %.5f", s.teacher_ne);
+  EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  {
+    std::ifstream in(out);
+    std::string header;
+    std::getline(in, header);
+    EXPECT_EQ(header.rfind("id\tclick\tC1\t", 0), 0u) << header;
+  }
+
+  const std::string schema = temp_path("schema.json");
+  std::ofstream(schema) << R"({"columns": [{"name": "y", "kind": "label"}, {"name": "a", "kind": "categorical"},
+      {"name": "l", "kind": "multi_hot", "separator": "|", "max_length": 4}, {"name": "x", "kind": "numeric"}]})";
+  const std::string csv = temp_path("file.csv");
+  r = run_gen("--rows 100 --schema '" + schema + "' --delimiter , --out '" + csv + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(csv);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 3) << line;
+  }
+  EXPECT_EQ(lines, 100);
+
+  r = run_gen("--rows 100 --schema '" + schema + "' --delimiter '|' --out '" + csv + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--schema " + schema + ": column 2 (l): the list separator is the field delimiter"),
+            std::string::npos) << r.output;
+  r = run_gen("--rows 100 --schema '" + temp_path("none.json") + "' --out '" + csv + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("none.json: cannot open the schema file"), std::string::npos) << r.output;
+  r = run_gen("--rows 100 --delimiter , --out '" + csv + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--delimiter: Criteo's layout is tab-separated; give --schema"), std::string::npos) << r.output;
+  for (const std::string& p : {out, csv}) {
+    std::filesystem::remove(p);
+    std::filesystem::remove(p + ".json");
+  }
+  std::filesystem::remove(schema);
 }
 
 }  // namespace

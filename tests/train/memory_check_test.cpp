@@ -132,3 +132,65 @@ TEST_F(FakeCgroups, NoLimitWhenNothingIsReadable) {
 
 }  // namespace
 }  // namespace shadowsync::train
+
+namespace shadowsync::train {
+namespace {
+
+// A schema of `numeric` numeric, `categorical` one-hot and `multi_hot` multi-hot columns.
+FeatureSchema schema_of(int numeric, int categorical, int multi_hot) {
+  FeatureSchema s;
+  s.columns.push_back({"label", ColumnKind::Label});
+  for (int j = 0; j < numeric; ++j) s.columns.push_back({"n" + std::to_string(j), ColumnKind::Numeric});
+  for (int t = 0; t < categorical; ++t) s.columns.push_back({"c" + std::to_string(t), ColumnKind::Categorical});
+  for (int m = 0; m < multi_hot; ++m) {
+    SchemaColumn c{"m" + std::to_string(m), ColumnKind::MultiHot};
+    c.separator = '|';
+    c.max_length = 8;
+    s.columns.push_back(c);
+  }
+  return s;
+}
+
+// The tables of any schema, counted by hand: rows x (stride + 1 accumulator float) x 4 bytes.
+TEST(MemoryCheck, EmbeddingTablesPerTableOfTheSchema) {
+  ModelConfig config = ModelConfig::preset("small", HashingConfig::uniform(40));
+  config.schema = schema_of(2, 3, 2);
+  config.hashing.rows = {10, 20, 30, 1000, 7};  // 3 one-hot tables, then 2 multi-hot ones
+  config.embedding_dim = 16;  // stride 16
+  EXPECT_EQ(embedding_table_bytes(config), (10u + 20u + 30u + 1000u + 7u) * 17u * 4u);
+  config.embedding_dim = 5;  // stride 8
+  EXPECT_EQ(embedding_table_bytes(config), 1067u * 9u * 4u);
+  config.embedding_dim = 20;  // stride 32
+  config.hashing.rows = {3};
+  EXPECT_EQ(embedding_table_bytes(config), 3u * 33u * 4u);
+  config.hashing.rows = {};
+  EXPECT_EQ(embedding_table_bytes(config), 0u);
+}
+
+// V = (N ? 1 : 0) + S + M vectors per example: 27 for Criteo's layout.
+TEST(MemoryCheck, InteractionVectorsOfTheSchema) {
+  EXPECT_EQ(interaction_vectors(FeatureSchema::criteo()), 27);
+  EXPECT_EQ(interaction_vectors(schema_of(3, 7, 1)), 9);
+  EXPECT_EQ(interaction_vectors(schema_of(0, 7, 1)), 8);
+  EXPECT_EQ(interaction_vectors(schema_of(0, 0, 2)), 2);
+  EXPECT_EQ(interaction_vectors(schema_of(5, 0, 0)), 1);
+}
+
+// Criteo's per-example activations as before: 2 x 27 x d floats of vectors and gradients.
+TEST(MemoryCheck, WorkspaceGrowsWithTheInteractionVectors) {
+  const Model model(ModelConfig::preset("small", HashingConfig::uniform(40)));
+  const uint64_t one = workspace_bytes(model, 1, Precision::Fp32);
+  const uint64_t two = workspace_bytes(model, 2, Precision::Fp32);
+  // Per example: the layers' outputs, 2 V d, 3 x the widest width, and 2 floats.
+  uint64_t activations = 0, widest = uint64_t(model.config().interaction_width());
+  for (const auto* mlp : {&model.layout().bottom, &model.layout().top}) {
+    for (const DenseLayout::Layer& l : *mlp) {
+      activations += uint64_t(l.out);
+      widest = std::max({widest, uint64_t(l.in), uint64_t(l.out)});
+    }
+  }
+  EXPECT_EQ(two - one, (activations + 2u * 27u * 16u + 3u * widest + 2u) * 4u);
+}
+
+}  // namespace
+}  // namespace shadowsync::train

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "train/checkpoint.hpp"
+#include "train/checkpoint_header.hpp"
+#include "shadowsync/train/train_state.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/core/error.hpp"
 #include "../common/error_text.hpp"
@@ -253,6 +256,129 @@ TEST(Resume, SecondRunOnTheSameCheckpointIsRefused) {
   }
   EXPECT_EQ(error_of([&] { Trainer again(c, train, eval); }), "(no error)") << "released with the first run";
   std::remove((path + ".lock").c_str());
+}
+
+}  // namespace
+}  // namespace shadowsync
+
+namespace shadowsync {
+namespace {
+
+// Criteo's widths (13 numeric, 26 tables) under other names: 25 categorical columns and one
+// multi-hot column "tags", a header and string ids: a schema the model in this build can hold.
+FeatureSchema other_schema() {
+  FeatureSchema s;
+  s.header = true;
+  s.hex_ids = false;
+  s.columns.push_back({"click", ColumnKind::Label});
+  for (int j = 0; j < 13; ++j) s.columns.push_back({"n" + std::to_string(j), ColumnKind::Numeric});
+  s.columns[3].transform = NumericTransformKind::Identity;
+  for (int t = 0; t < 25; ++t) s.columns.push_back({"c" + std::to_string(t), ColumnKind::Categorical});
+  SchemaColumn tags{"tags", ColumnKind::MultiHot};
+  tags.separator = '|';
+  tags.max_length = 8;
+  tags.pooling = Pooling::Mean;
+  s.columns.push_back(tags);
+  s.validate("test");
+  return s;
+}
+
+// A checkpoint of `schema`'s model written as the trainer writes one (header and sections).
+std::string checkpoint_of(const FeatureSchema& schema, const std::string& name, TrainConfig* used = nullptr) {
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.model.schema = schema;
+  const Model model(c.model);
+  TrainState state(model, 1, TrainState::Parts::Everything, [](int) -> MemoryResource& { return default_memory(); },
+                   default_memory());
+  state.initialize(model, 5);
+  state.progress.assign(1, GroupProgressState{});
+  const std::string path = temp_path(name);
+  state.save(path, train::make_checkpoint_header(c, 1, state, train::DataIdentity{100, 0, "x"}));
+  if (used != nullptr) *used = c;
+  return path;
+}
+
+TEST(Resume, ACheckpointCarriesItsSchemaAndReadsBack) {
+  const FeatureSchema schema = other_schema();
+  TrainConfig c;
+  const std::string path = checkpoint_of(schema, "schema.ckpt", &c);
+  {
+    CheckpointReader reader(path);
+    EXPECT_EQ(reader.json("header")["model"]["schema"], schema.to_json());
+  }
+  const TrainedModel trained = TrainedModel::load(path);
+  EXPECT_EQ(trained.schema(), schema);
+  EXPECT_FALSE(trained.schema().is_criteo());
+  EXPECT_EQ(trained.model().config(), c.model);
+  // Every table of the schema read back: 26, the last one the multi-hot column's.
+  const Model model(c.model);
+  TrainState expected(model, 1, TrainState::Parts::Model, [](int) -> MemoryResource& { return default_memory(); },
+                      default_memory());
+  expected.initialize(model, 5);
+  for (int t = 0; t < schema.table_count(); ++t) {
+    EXPECT_EQ(0, std::memcmp(expected.embeddings().table_data(t), trained.embeddings().table_data(t),
+                             trained.embeddings().table_floats(t) * sizeof(float))) << t;
+  }
+  EXPECT_EQ(error_of([&] { trained.check_data_schema(schema, "same.cache"); }), "(no error)");
+
+  // Data of another schema (eval / predict): refused naming the first column that differs.
+  FeatureSchema other = schema;
+  other.columns[39].kind = ColumnKind::Categorical;
+  EXPECT_EQ(error_of([&] { trained.check_data_schema(other, "day.cache"); }),
+            "checkpoint '" + path + "' was trained on data of another schema (checkpoint vs data 'day.cache': "
+            "column 39: tags (multi_hot) vs tags (categorical))");
+  EXPECT_EQ(error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }),
+            "checkpoint '" + path + "' was trained on data of another schema (checkpoint vs data 'day_0.tsv': "
+            "column 0: click (label) vs label (label))");
+
+  // --resume with data of another schema: refused before anything else, naming the column.
+  TrainConfig resumed = c;
+  resumed.model.schema = other;
+  CheckpointReader reader(path);
+  const std::string m = error_of([&] {
+    train::check_resume_header(reader.json("header"), resumed, {}, 1, 1, 100, 0,
+                               []() -> const std::string& {
+                                 static const std::string x = "x";
+                                 return x;
+                               },
+                               "--resume 'schema.ckpt'");
+  });
+  EXPECT_EQ(m, "--resume 'schema.ckpt': checkpoint was trained on data of another schema (checkpoint vs this run's "
+               "--data: column 39: tags (multi_hot) vs tags (categorical))");
+  std::filesystem::remove(path);
+}
+
+// A checkpoint written before schemas were stored (no "schema" in its model) reads as Criteo's.
+TEST(Resume, ACheckpointWithoutASchemaReadsAsCriteo) {
+  const std::string path = checkpoint_of(FeatureSchema::criteo(), "no_schema.ckpt");
+  rewrite(path, [](nlohmann::json& h) { h["model"].erase("schema"); });
+  const TrainedModel trained = TrainedModel::load(path);
+  EXPECT_TRUE(trained.schema().is_criteo());
+  EXPECT_EQ(error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }), "(no error)");
+  std::filesystem::remove(path);
+}
+
+// The trainer refuses a resume whose data has another schema (here columns renamed: same widths).
+TEST(Resume, RefusesDataOfAnotherSchemaNamingTheColumn) {
+  const std::string path = stopped_checkpoint("schema_resume.ckpt");
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.model.schema.columns[16].name = "site";
+  const std::string m = resume_error(path, c);
+  EXPECT_NE(m.find("checkpoint was trained on data of another schema (checkpoint vs this run's --data: column 16: C3 "
+                   "(categorical) vs site (categorical))"),
+            std::string::npos) << m;
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+}
+
+// Rows of other widths than the model's schema are refused before training (never misread).
+TEST(Resume, RowsOfOtherWidthsThanTheModelAreRefused) {
+  TrainConfig c = config(SyncMethod::ShadowMA);
+  c.model.schema = other_schema();  // 25 one-hot + 1 multi-hot; the data has 26 one-hot
+  const auto [train, eval] = split(0.1);
+  EXPECT_EQ(error_of([&] { Trainer t(c, train, eval); }),
+            "--data: the rows have 13 numeric, 26 categorical and 0 multi-hot features; the model (--model) reads 13, "
+            "25 and 1");
 }
 
 }  // namespace

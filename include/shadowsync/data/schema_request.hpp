@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "shadowsync/data/feature_schema.hpp"
+#include "shadowsync/data/header_line.hpp"  // read_first_line
 #include "shadowsync/data/hashing.hpp"
 
 namespace shadowsync {
@@ -74,8 +75,6 @@ FeatureSchema check_stated_schema(const SchemaRequest& request, const FeatureSch
 // The JSON schema file at `path` (FeatureSchema::from_json; errors name the file).
 FeatureSchema read_schema_file(const std::string& path);
 
-// The first line of a plain, gzip or zstd file (without its line end; "" for an empty file).
-std::string read_first_line(const std::string& path);
 // `line` split at `delimiter` (an empty line is one empty field).
 std::vector<std::string> split_fields(const std::string& line, char delimiter);
 

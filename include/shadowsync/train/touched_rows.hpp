@@ -1,5 +1,7 @@
-// TouchedRows: one mark per embedding row of every table, set by the Hogwild workers after each
-// batch for the rows that batch updated, and taken (read and cleared) by a background participant
+// TouchedRows: one mark per embedding row of every table of the model's schema (one-hot tables
+// 0..S-1 and multi-hot tables S..S+M-1, feature_schema.hpp's order), set by the Hogwild workers
+// after each batch for the rows that batch updated (a one-hot example's row of each one-hot table,
+// every id of every multi-hot list), and taken (read and cleared) by a background participant
 // that needs only the rows changed since its last look (the inter-host sync's sparse exchange), so
 // that it does not scan whole tables.
 //
@@ -29,27 +31,32 @@ class TouchedRows {
  public:
   // One cleared mark per row of every table of `tables`.
   explicit TouchedRows(const EmbeddingStore& tables) {
+    const int count = tables.hashing().tables();
+    start_.resize(static_cast<size_t>(count) + 1);
     size_t total = 0;
-    for (int t = 0; t < kNumSparse; ++t) {
+    for (int t = 0; t < count; ++t) {
       start_[static_cast<size_t>(t)] = total;
       total += tables.rows(t);
     }
+    start_[static_cast<size_t>(count)] = total;
     marks_ = std::make_unique<uint8_t[]>(total);  // zero-filled
     total_ = total;
   }
 
-  // After a worker's batch: marks the row of every table that each example of `batch` uses.
+  // After a worker's batch: marks the row of every table that each example of `batch` uses: its
+  // row of each one-hot table t < S, and every id of each multi-hot list m (table S + m).
   void mark(const DataView& batch) {
+    const size_t s = static_cast<size_t>(batch.sparse_width);
     for (size_t i = 0; i < batch.rows; ++i) {
-      const uint32_t* rows = batch.sparse + i * kNumSparse;
-      for (int t = 0; t < kNumSparse; ++t) {
-        std::atomic_ref<uint8_t>(marks_[start_[static_cast<size_t>(t)] + rows[t]]).store(1, std::memory_order_release);
+      const uint32_t* rows = batch.sparse + i * s;
+      for (size_t t = 0; t < s; ++t) set(start_[t] + rows[t]);
+      for (int m = 0; m < batch.multi_hot; ++m) {
+        const size_t start = start_[s + static_cast<size_t>(m)];
+        for (uint64_t k = batch.bag_begin(i, m); k < batch.bag_end(i, m); ++k) set(start + batch.bag_ids[k]);
       }
     }
   }
-  void mark(int table, uint32_t row) {
-    std::atomic_ref<uint8_t>(marks_[start_[static_cast<size_t>(table)] + row]).store(1, std::memory_order_release);
-  }
+  void mark(int table, uint32_t row) { set(start_[static_cast<size_t>(table)] + row); }
 
   // True when row `row` of `table` was marked since the last take() of it (and clears the mark).
   bool take(int table, size_t row) {
@@ -59,10 +66,13 @@ class TouchedRows {
   }
 
   size_t total_rows() const { return total_; }
+  int tables() const { return static_cast<int>(start_.size()) - 1; }
 
  private:
+  void set(size_t at) { std::atomic_ref<uint8_t>(marks_[at]).store(1, std::memory_order_release); }
+
   std::unique_ptr<uint8_t[]> marks_;
-  size_t start_[kNumSparse] = {};
+  std::vector<size_t> start_;  // first mark of each table, then the total
   size_t total_ = 0;
 };
 

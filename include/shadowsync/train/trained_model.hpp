@@ -26,6 +26,13 @@ class TrainedModel {
   const float* dense() const { return dense_->data(); }
   const EmbeddingStore& embeddings() const { return state_->embeddings(); }
   const HashingConfig& hashing() const { return model_->config().hashing; }
+  // The columns of the data the model was trained on (the checkpoint's model "schema"; Criteo's
+  // layout for a checkpoint written before schemas were stored). Read text data with it.
+  const FeatureSchema& schema() const { return model_->config().schema; }
+  // Throws Error unless data of `data_schema` (Dataset::schema()) is what this model reads:
+  // "checkpoint 'm.ckpt' was trained on data of another schema (checkpoint vs data 'x.cache':
+  // column 4: C3 (categorical) vs tags (multi_hot))", the first column that differs.
+  void check_data_schema(const FeatureSchema& data_schema, const std::string& data_name) const;
   uint64_t examples_trained() const { return examples_; }
 
  private:
@@ -33,6 +40,7 @@ class TrainedModel {
   std::unique_ptr<AlignedFloatBuffer> dense_;
   std::unique_ptr<TrainState> state_;  // the checkpoint's replicas and tables (model parts)
   uint64_t examples_ = 0;
+  std::string path_;
 };
 
 }  // namespace shadowsync
