@@ -62,8 +62,8 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     with the fit's mean and standard deviation (mean_, scale_); see the module's docstring.
     With deterministic=False (the default) two fits on the same data give different models (the
     engine's groups train in parallel); deterministic=True gives bit-identical fits.
-    Rows are predicted independently: one row at a time gives the batch's value (tested within
-    1e-7).
+    Rows are predicted independently up to float32 rounding: one row at a time gives the batch's
+    probabilities within 1e-7 (tested); logits (decision_function) differ by a few float32 ulps.
     """
 
     def __init__(self, categorical_features=None, multi_hot_features=None, model="small", sync="s-pa", groups="auto",
@@ -92,7 +92,10 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     def _more_tags(self):
         return {"binary_only": True, "allow_nan": True, "requires_y": True,
                 "non_deterministic": not self.deterministic,
-                "_xfail_checks": {}}
+                "_xfail_checks": {
+                    "check_methods_subset_invariance":
+                        "logits are float32 from batched matrix products, so a row's logit depends on the rows "
+                        "predicted with it by a few float32 ulps (7e-7 measured), above the check's 1e-7"}}
 
     # -- X -> the columns of a Dataset --------------------------------------------------------
 
