@@ -1,6 +1,7 @@
 // `shadowsync stats FILE`: statistics of a Criteo TSV or binary cache: rows, positive rate, per
 // numeric feature the missing share / mean / max of the transformed values, per categorical table
 // the missing share and the distinct hashed rows used. --json prints the same as one object.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -31,18 +32,18 @@ nlohmann::ordered_json to_json(const data::FileStats& files, const HashingConfig
   j["positive_rate"] = stats.positive_rate;
   j["hashing"] = {{"rows_per_table", hashing.rows}, {"salt", hashing.salt}};
   j["dense"] = nlohmann::ordered_json::array();
-  for (int f = 0; f < kNumNumeric; ++f) {
+  for (size_t f = 0; f < stats.numeric.size(); ++f) {
     const data::NumericColumnStats& d = stats.numeric[f];
-    j["dense"].push_back({{"name", fmt::format("I{}", f + 1)},
+    j["dense"].push_back({{"name", stats.numeric_names.at(f)},
                           {"missing_share", d.missing_share ? nlohmann::ordered_json(*d.missing_share)
                                                             : nlohmann::ordered_json(nullptr)},
                           {"mean", d.mean},
                           {"max", d.max}});
   }
   j["sparse"] = nlohmann::ordered_json::array();
-  for (int t = 0; t < kNumSparse; ++t) {
+  for (size_t t = 0; t < stats.sparse.size(); ++t) {
     const data::SparseColumnStats& s = stats.sparse[t];
-    j["sparse"].push_back({{"name", fmt::format("C{}", t + 1)},
+    j["sparse"].push_back({{"name", stats.table_names.at(t)},
                            {"missing_share", s.missing_share},
                            {"distinct_rows", s.distinct_rows},
                            {"table_rows", hashing.rows[t]},
@@ -60,17 +61,21 @@ void print_text(const data::FileStats& files) {
     fmt::print("{}\n", report.summary());
   }
   fmt::print("positive rate {:.4f}\n\n", stats.positive_rate);
-  fmt::print("{:<6} {:>8} {:>10} {:>10}\n", "dense", "missing", "mean", "max");
-  for (int f = 0; f < kNumNumeric; ++f) {
+  // The name column as wide as the longest name (6 for Criteo's I1..C26).
+  size_t width = 6;
+  for (const auto& name : stats.numeric_names) width = std::max(width, name.size());
+  for (const auto& name : stats.table_names) width = std::max(width, name.size());
+  fmt::print("{:<{}} {:>8} {:>10} {:>10}\n", "dense", width, "missing", "mean", "max");
+  for (size_t f = 0; f < stats.numeric.size(); ++f) {
     const data::NumericColumnStats& d = stats.numeric[f];
-    fmt::print("{:<6} {:>8} {:>10.4f} {:>10.4f}\n", fmt::format("I{}", f + 1),
+    fmt::print("{:<{}} {:>8} {:>10.4f} {:>10.4f}\n", stats.numeric_names.at(f), width,
                d.missing_share ? fmt::format("{:.4f}", *d.missing_share) : std::string("?"),
                d.mean, d.max);
   }
-  fmt::print("\n{:<6} {:>8} {:>14} {:>10}\n", "table", "missing", "distinct rows", "used");
-  for (int t = 0; t < kNumSparse; ++t) {
+  fmt::print("\n{:<{}} {:>8} {:>14} {:>10}\n", "table", width, "missing", "distinct rows", "used");
+  for (size_t t = 0; t < stats.sparse.size(); ++t) {
     const data::SparseColumnStats& s = stats.sparse[t];
-    fmt::print("{:<6} {:>8.4f} {:>14} {:>10.4f}\n", fmt::format("C{}", t + 1), s.missing_share,
+    fmt::print("{:<{}} {:>8.4f} {:>14} {:>10.4f}\n", stats.table_names.at(t), width, s.missing_share,
                s.distinct_rows, s.used_share);
   }
 }

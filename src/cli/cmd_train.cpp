@@ -111,8 +111,12 @@ void run_train(TrainOptions& o) {
                                 checked_rows_per_table(settings.rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)),
                                 settings.hash_salt);
   }
-  config.model = ModelConfig::resolve(settings.model, parse.hashing);
-  config.model.schema = parse.schema;
+  if (hashing.source != data::HashingChoice::Source::Cache) {  // a schema file's table sizes (its columns' "rows")
+    for (int t = 0; t < parse.schema.table_count(); ++t) {
+      const uint32_t asked = parse.schema.columns[size_t(parse.schema.table_column(t))].rows;
+      if (asked != 0) parse.hashing.rows[size_t(t)] = asked;
+    }
+  }
   if (first_process && hashing.source != data::HashingChoice::Source::Given) {
     std::fprintf(stderr, "%s (--rows-per-table N to choose)\n", data::hashing_choice_text(hashing).c_str());
   }
@@ -120,7 +124,8 @@ void run_train(TrainOptions& o) {
   Dataset train_set =
       Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(quiet || !first_process));
   if (!train_set.is_cache() && first_process) std::fprintf(stderr, "%s\n", report.summary().c_str());
-  config.model.schema = train_set.schema();  // the model is built for the data it reads
+  // The model is built for the data it reads: its schema (a cache's stored one) and hashing.
+  config.model = ModelConfig::resolve(settings.model, parse.hashing, train_set.schema());
   std::optional<Dataset> eval_set;
   DataParts train = train_set.parts();  // several files: read in order, not copied
   DataView eval;

@@ -264,14 +264,14 @@ void check_shape(const std::string& where, const DataView& data, const FeatureSc
 }  // namespace
 
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumNumeric>& numeric_missing, const FeatureSchema& schema) {
+                 std::span<const uint64_t> numeric_missing, const FeatureSchema& schema) {
   schema.validate(path + ": schema");
   validate_hashing(hashing, path + ": hashing config");
   check_shape(path + ": data to cache", data, schema, hashing);
   validate_rows(data, schema, hashing, path + ": data to cache");
   if (data.rows == 0) throw Error(path + ": no rows to write to a cache");
-  for (int j = 0; j < std::min(kNumNumeric, schema.numeric_count()); ++j) {
-    if (numeric_missing[j] > data.rows) {
+  for (int j = 0; j < std::min(int(numeric_missing.size()), schema.numeric_count()); ++j) {
+    if (numeric_missing[size_t(j)] > data.rows) {
       throw Error(fmt::format("{}: dense_missing of {} is {}, more than the {} rows to cache", path,
                               schema.numeric_name(j), numeric_missing[j], data.rows));
     }
@@ -358,23 +358,26 @@ void CacheWriter::append(const DataView& rows) {
   }
 }
 
-void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missing) {
+void CacheWriter::commit(std::span<const uint64_t> given_missing) {
   if (rows_ == 0) throw Error(path_ + ": no rows to write to a cache");
   const int numeric = schema_.numeric_count();
-  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) {
-    if (numeric_missing[j] > rows_) {
+  // One count per numeric column (columns the caller has no count for: 0).
+  std::vector<uint64_t> numeric_missing(size_t(numeric), 0);
+  std::copy_n(given_missing.begin(), std::min(given_missing.size(), numeric_missing.size()), numeric_missing.begin());
+  for (int j = 0; j < numeric; ++j) {
+    if (numeric_missing[size_t(j)] > rows_) {
       throw Error(fmt::format("{}: dense_missing of {} is {}, more than the {} rows to cache",
                               path_, schema_.numeric_name(j), numeric_missing[j], rows_));
     }
   }
   const BlockCursor& block = state_->cursor;
   const std::string& json = state_->schema_json;
-  // The section: table rows, numeric_missing (the first 13 columns' counts; 0 beyond), schema.
+  // The section: table rows, numeric_missing (every numeric column's count), schema.
   std::vector<char> section(section_bytes(schema_, json), 0);
   if (!hashing_.rows.empty()) std::memcpy(section.data(), hashing_.rows.data(), hashing_.rows.size() * 4);
   const size_t missing_at = (hashing_.rows.size() * 4 + 7) / 8 * 8;
-  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) {
-    std::memcpy(section.data() + missing_at + size_t(j) * 8, &numeric_missing[j], 8);
+  for (int j = 0; j < numeric; ++j) {
+    std::memcpy(section.data() + missing_at + size_t(j) * 8, &numeric_missing[size_t(j)], 8);
   }
   std::memcpy(section.data() + missing_at + size_t(numeric) * 8, json.data(), json.size());
 
@@ -385,7 +388,7 @@ void CacheWriter::commit(const std::array<uint64_t, kNumNumeric>& numeric_missin
   h.rows = rows_;
   for (int t = 0; t < std::min(kNumSparse, hashing_.tables()); ++t) h.table_rows[t] = hashing_.rows[size_t(t)];
   h.salt = hashing_.salt;
-  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) h.numeric_missing[j] = numeric_missing[j];
+  for (int j = 0; j < std::min(kNumNumeric, numeric); ++j) h.numeric_missing[j] = numeric_missing[size_t(j)];
   for (int c = 0; c < 3; ++c) h.column_checksum[c] = state_->sums[c].digest();
   h.first_block_rows = static_cast<uint32_t>(block.first_block_rows);
   h.max_block_rows = static_cast<uint32_t>(block.max_block_rows);
@@ -847,9 +850,7 @@ MappedCache MappedCache::open(const std::string& path, const HashingConfig& expe
   cache.hashing_ = expected;
   cache.schema_ = header.schema;
   cache.view_ = view;
-  for (int j = 0; j < std::min<int>(kNumNumeric, int(header.numeric_missing.size())); ++j) {
-    cache.numeric_missing_[j] = header.numeric_missing[size_t(j)];
-  }
+  cache.numeric_missing_ = header.numeric_missing;
   cache.mapping_ = std::move(mapping);
   return cache;
 }

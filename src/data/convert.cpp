@@ -60,7 +60,7 @@ ConvertReport convert_to_cache(const std::vector<std::string>& given, const std:
   std::unique_ptr<data::InputStream> first = data::InputStream::open(inputs.front());
   CacheWriter writer(out, options.hashing, options.schema);
   ConvertReport report;
-  std::array<uint64_t, kNumNumeric> missing{};
+  std::vector<uint64_t> missing(size_t(options.schema.numeric_count()), 0);
   for (const std::string& path : inputs) {
     where.path = path;
     where.bytes = where.rows = 0;
@@ -79,7 +79,7 @@ ConvertReport convert_to_cache(const std::vector<std::string>& given, const std:
         },
         &file);
     ++where.file;
-    for (int j = 0; j < kNumNumeric; ++j) missing[j] += file.numeric_missing[j];
+    for (size_t j = 0; j < missing.size() && j < file.numeric_missing.size(); ++j) missing[j] += file.numeric_missing[j];
     if (file_done) file_done(file);
     report.files.push_back(std::move(file));
   }

@@ -9,7 +9,7 @@
 //     list ids, u64 checksum64 of the list lengths column and of the ids section, u32 schema
 //     bytes, u32 section bytes, u64 checksum64 of the section, u64 checksum64 of the extension
 //     before it; then at byte 512 the section: u32 rows[tables] (padded to 8 bytes), u64
-//     numeric_missing[N] (counts of the first 13 numeric columns; 0 beyond), the schema's JSON
+//     numeric_missing[N] (the count of every numeric column), the schema's JSON
 //     text (FeatureSchema::to_json).
 //   row blocks as in format 2 with pieces labels float[capacity], numeric float[capacity*N],
 //     sparse u32[capacity*S] and list lengths u32[capacity*M] (row-major; pieces of width 0 are
@@ -54,6 +54,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 #include <string>
 
 #include "shadowsync/data/data_view.hpp"
@@ -71,7 +73,7 @@ inline constexpr uint32_t kCacheMaxBlockRows = uint32_t{1} << 20;
 // validating it against `schema` (its widths) and `hashing` (one table per table of the schema;
 // values as the open checks them). `numeric_missing` is stored for statistics.
 void write_cache(const std::string& path, const DataView& data, const HashingConfig& hashing,
-                 const std::array<uint64_t, kNumNumeric>& numeric_missing = {},
+                 std::span<const uint64_t> numeric_missing = {},
                  const FeatureSchema& schema = FeatureSchema::criteo());
 
 // Writes a cache from rows that arrive in pieces (convert of files larger than memory), each row
@@ -93,7 +95,7 @@ class CacheWriter {
   void append(const DataView& rows);
   uint64_t rows() const { return rows_; }
   // Writes the header and commits the cache (Error when no row was appended).
-  void commit(const std::array<uint64_t, kNumNumeric>& numeric_missing);
+  void commit(std::span<const uint64_t> numeric_missing);
 
  private:
   std::string path_;
@@ -131,7 +133,7 @@ class MappedCache {
   const HashingConfig& hashing() const { return hashing_; }
   const FeatureSchema& schema() const { return schema_; }
   // Missing values of the first 13 numeric columns (0 beyond the schema's numeric columns).
-  const std::array<uint64_t, kNumNumeric>& numeric_missing() const { return numeric_missing_; }
+  const std::vector<uint64_t>& numeric_missing() const { return numeric_missing_; }
 
  private:
   struct Mapping;
@@ -139,7 +141,7 @@ class MappedCache {
   DataView view_{};
   HashingConfig hashing_{};
   FeatureSchema schema_ = FeatureSchema::criteo();
-  std::array<uint64_t, kNumNumeric> numeric_missing_{};
+  std::vector<uint64_t> numeric_missing_;
 };
 
 }  // namespace shadowsync

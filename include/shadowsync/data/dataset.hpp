@@ -66,7 +66,7 @@ class Dataset {
   // The columns of the rows: the options' schema for text, the stored one for a cache.
   const FeatureSchema& schema() const { return schema_; }
   // Missing values per numeric column, when known (parsed or cached files; not from_block).
-  const std::optional<std::array<uint64_t, kNumNumeric>>& numeric_missing() const {
+  const std::optional<std::vector<uint64_t>>& numeric_missing() const {
     return numeric_missing_;
   }
 
@@ -76,7 +76,7 @@ class Dataset {
   FeatureSchema schema_ = FeatureSchema::criteo();
   std::variant<DataBlock, MappedCache> storage_;
   std::vector<Dataset> parts_;  // several files (open_many): storage_ is then unused
-  std::optional<std::array<uint64_t, kNumNumeric>> numeric_missing_;
+  std::optional<std::vector<uint64_t>> numeric_missing_;
 };
 
 // Throws Error when two of `paths` are the same file (same device and inode: another spelling of
