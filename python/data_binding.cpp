@@ -2,12 +2,13 @@
 // once (see data_binding.hpp).
 #include "data_binding.hpp"
 
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <pybind11/stl.h>
 #include <tbb/parallel_for.h>
 
@@ -15,6 +16,7 @@
 #include "shadowsync/data/binary_cache.hpp"
 #include "shadowsync/data/table_choice.hpp"
 #include "shadowsync/data/feature_transform.hpp"
+#include "shadowsync/data/schema_request.hpp"
 
 namespace py = pybind11;
 
@@ -39,24 +41,27 @@ uint32_t table_rows(const py::handle& value, const std::string& name) {
   return static_cast<uint32_t>(*rows);
 }
 
-// rows_per_table= as given: None (nullopt), an integer (every table) or a sequence of one
-// integer per table (tables of their own sizes, as `convert --table-rows-from` makes them).
-std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uint64_t salt) {
+// rows_per_table= as given: None (nullopt), an integer (every table, except the tables a schema
+// column asks a size for: SchemaColumn::rows, as the CLI) or a sequence of one integer per table
+// of the schema (tables of their own sizes, as `convert --table-rows-from` makes them).
+std::optional<HashingConfig> given_hashing(const py::object& rows_per_table, uint64_t salt,
+                                           const FeatureSchema& schema = FeatureSchema::criteo()) {
   if (rows_per_table.is_none()) return std::nullopt;
-  HashingConfig hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt);
+  const int tables = schema.table_count();
+  HashingConfig hashing = HashingConfig::uniform(HashingConfig::kDefaultRowsPerTable, salt, tables);
   if (py::isinstance<py::sequence>(rows_per_table) && !py::isinstance<py::str>(rows_per_table) &&
       !py::isinstance<py::bytes>(rows_per_table)) {
-    const py::sequence tables = rows_per_table.cast<py::sequence>();
-    if (tables.size() != kNumSparse) {
+    const py::sequence given = rows_per_table.cast<py::sequence>();
+    if (given.size() != static_cast<size_t>(tables)) {
       raise_python(ErrorKind::Value, fmt::format("rows_per_table: expected an integer or {} integers (one per "
-                                                 "table), got a sequence of {}", kNumSparse, tables.size()));
+                                                 "table), got a sequence of {}", tables, given.size()));
     }
-    for (int t = 0; t < kNumSparse; ++t) {
-      hashing.rows[t] = table_rows(tables[static_cast<size_t>(t)], fmt::format("rows_per_table[{}]", t));
+    for (int t = 0; t < tables; ++t) {
+      hashing.rows[static_cast<size_t>(t)] = table_rows(given[static_cast<size_t>(t)], fmt::format("rows_per_table[{}]", t));
     }
     return hashing;
   }
-  return HashingConfig::uniform(table_rows(rows_per_table, "rows_per_table"), salt);
+  return shadowsync::hashing_for(schema, table_rows(rows_per_table, "rows_per_table"), salt);
 }
 
 HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
@@ -67,13 +72,19 @@ HashingConfig hashing_for(const py::object& rows_per_table, uint64_t salt) {
 // per table), else a cache's own hashing, else tables sized to the data, else the default.
 HashingConfig resolve_hashing(const std::vector<std::string>& paths, const py::object& rows_per_table, uint64_t salt,
                               const ParseOptions& reading) {
-  if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt)) return *given;
+  if (std::optional<HashingConfig> given = given_hashing(rows_per_table, salt, reading.schema)) return *given;
+  HashingConfig chosen;
   try {
     py::gil_scoped_release release;
-    return data::choose_hashing(paths, std::nullopt, salt, reading).hashing;
+    chosen = data::choose_hashing(paths, std::nullopt, salt, reading).hashing;
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
+  // As the CLI: tables of the schema's count at the default size when the choice is of another.
+  if (chosen.tables() != reading.schema.table_count()) {
+    chosen = shadowsync::hashing_for(reading.schema, HashingConfig::kDefaultRowsPerTable, salt);
+  }
+  return chosen;
 }
 
 py::array as_array(const py::object& value, const char* name, const char* expected) {
@@ -246,7 +257,8 @@ bool with_integer_type(const py::array& a, F&& f) {
 }  // namespace
 
 PyData PyData::from_paths(const std::vector<std::string>& paths, const py::object& rows_per_table,
-                          uint64_t hash_salt, bool strict, bool keep_bad_lines, char delimiter) {
+                          uint64_t hash_salt, bool strict, bool keep_bad_lines, char delimiter,
+                          const std::optional<FeatureSchema>& schema) {
   if (paths.empty()) raise_python(ErrorKind::Value, "path: expected a path or a non-empty list of paths");
   PyData data;
   data.paths_ = paths;
@@ -255,6 +267,7 @@ PyData PyData::from_paths(const std::vector<std::string>& paths, const py::objec
   options.strict = strict;
   options.delimiter = delimiter;
   options.keep_bad_lines = keep_bad_lines;
+  if (schema) options.schema = *schema;
   options.hashing = resolve_hashing(paths, rows_per_table, hash_salt, options);
   data.hashing_ = options.hashing;
   try {
@@ -265,6 +278,7 @@ PyData PyData::from_paths(const std::vector<std::string>& paths, const py::objec
   } catch (const Error& e) {
     raise_python(ErrorKind::OS, e);
   }
+  data.schema_ = data.dataset_->schema();
   data.parts_ = data.dataset_->parts();
   if (data.dataset_->files() == 1) data.view_ = data.dataset_->view();
   return data;
@@ -455,6 +469,169 @@ PyData PyData::from_arrays(py::object numeric_in, py::object categorical_in, py:
 
 namespace {
 
+// A C-contiguous array of T with `ndim` dimensions from shadowsync.Dataset's prepared columns
+// (the Python side converts; a wrong shape here is a ValueError naming `name`).
+template <typename T>
+py::array_t<T, py::array::c_style | py::array::forcecast> prepared(const py::object& value, const char* name,
+                                                                     py::ssize_t ndim) {
+  auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(value);
+  if (!a || a.ndim() != ndim) {
+    raise_python(ErrorKind::Value, fmt::format("{}: expected a {}-D array", name, ndim));
+  }
+  return a;
+}
+
+}  // namespace
+
+PyData PyData::from_columns(const FeatureSchema& schema, py::object labels_in, py::object numeric_in,
+                            py::object categorical_in, py::object offsets_in, py::object ids_in,
+                            const py::object& rows_per_table, uint64_t hash_salt) {
+  try {
+    schema.validate("schema");
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
+  }
+  const FeatureWidths widths{schema.numeric_count(), schema.categorical_count(), schema.multi_hot_count()};
+  const auto numeric = prepared<double>(numeric_in, "numeric", 2);
+  const auto categorical = prepared<int64_t>(categorical_in, "categorical", 2);
+  const auto offsets = prepared<int64_t>(offsets_in, "bag_offsets", 1);
+  const auto ids = prepared<int64_t>(ids_in, "bag_ids", 1);
+  const size_t rows = static_cast<size_t>(numeric.shape(0));
+  if (numeric.shape(1) != widths.numeric || static_cast<size_t>(categorical.shape(0)) != rows ||
+      categorical.shape(1) != widths.sparse ||
+      static_cast<size_t>(offsets.shape(0)) != rows * static_cast<size_t>(widths.multi_hot) + 1) {
+    raise_python(ErrorKind::Value,
+                 fmt::format("columns: expected {} rows of {} numeric, {} categorical and {} multi-hot features "
+                             "(the schema's)", rows, widths.numeric, widths.sparse, widths.multi_hot));
+  }
+  const int64_t* off = offsets.data();
+  const size_t id_count = static_cast<size_t>(ids.shape(0));
+  if (off[0] != 0 || static_cast<size_t>(off[offsets.shape(0) - 1]) != id_count) {
+    raise_python(ErrorKind::Value, "bag_offsets: expected offsets from 0 to the number of bag_ids");
+  }
+  for (py::ssize_t k = 1; k < offsets.shape(0); ++k) {
+    if (off[k] < off[k - 1]) raise_python(ErrorKind::Value, "bag_offsets: expected non-decreasing offsets");
+  }
+
+  PyData data;
+  data.source_ = "<columns>";
+  data.schema_ = schema;
+  data.block_ = std::make_unique<DataBlock>(rows, widths);
+  DataBlock& block = *data.block_;
+
+  // Labels: 0/1 or None (all 0, for prediction).
+  if (!labels_in.is_none()) {
+    const auto labels = prepared<float>(labels_in, "labels", 1);
+    if (static_cast<size_t>(labels.shape(0)) != rows) {
+      raise_python(ErrorKind::Value, fmt::format("labels: expected {} labels, got {}", rows, labels.shape(0)));
+    }
+    for (size_t i = 0; i < rows; ++i) {
+      const float y = labels.data()[i];
+      if (y != 0.0f && y != 1.0f) raise_python(ErrorKind::Value, fmt::format("labels: expected 0 or 1, got {} at row {}", y, i));
+      block.labels()[i] = y;
+    }
+  }
+
+  // Numeric: the reader's transform of each column.
+  const NumericTransform log1p_table;
+  for (int j = 0; j < widths.numeric; ++j) {
+    const SchemaColumn& column = schema.columns[static_cast<size_t>(schema.numeric_column(j))];
+    const bool identity = column.transform == NumericTransformKind::Identity;
+    for (size_t i = 0; i < rows; ++i) {
+      const double x = numeric.data()[i * static_cast<size_t>(widths.numeric) + static_cast<size_t>(j)];
+      float value = 0.0f;
+      if (std::isnan(x)) {
+        value = 0.0f;
+      } else if (identity) {
+        if (!(std::fabs(x) < 1e30)) {
+          raise_python(ErrorKind::Value, fmt::format("numeric column {}: row {}: {} is not a finite number below "
+                                                     "1e30 in magnitude (NaN is missing)", column.name, i, x));
+        }
+        value = static_cast<float>(x);
+      } else {
+        if (!std::isfinite(x) || x != std::floor(x) || std::fabs(x) > 9.2e18) {
+          raise_python(ErrorKind::Value,
+                       fmt::format("numeric column {}: row {}: {} is not a whole number (a log1p column reads "
+                                   "integers; give the column transform \"identity\" for decimals)", column.name, i, x));
+        }
+        value = log1p_table(static_cast<int64_t>(x));
+      }
+      block.numeric()[i * static_cast<size_t>(widths.numeric) + static_cast<size_t>(j)] = value;
+    }
+  }
+
+  // Ids: 32-bit values, -1 = missing (categorical only; an id in a list is never missing).
+  const auto check_id = [&](int64_t id, bool in_list, int t, size_t where) {
+    if ((id < 0 && (in_list || id != -1)) || id > 0xFFFFFFFFll) {
+      raise_python(ErrorKind::Value, fmt::format("{} {}: {} {}: id {} is not a 32-bit id", in_list ? "multi_hot" : "categorical",
+                                                 schema.table_name(t), in_list ? "item" : "row", where, id));
+    }
+  };
+  for (size_t i = 0; i < rows; ++i) {
+    for (int t = 0; t < widths.sparse; ++t) check_id(categorical.data()[i * static_cast<size_t>(widths.sparse) + static_cast<size_t>(t)], false, t, i);
+  }
+  block.bag_offsets().assign(off, off + offsets.shape(0));
+  block.bag_ids().resize(id_count);
+  for (size_t i = 0; i < rows; ++i) {
+    for (int m = 0; m < widths.multi_hot; ++m) {
+      const size_t k = i * static_cast<size_t>(widths.multi_hot) + static_cast<size_t>(m);
+      for (int64_t p = off[k]; p < off[k + 1]; ++p) check_id(ids.data()[p], true, widths.sparse + m, static_cast<size_t>(p));
+    }
+  }
+  const auto hash_all = [&](const HashingConfig& hashing) {
+    const CategoryHasher hasher(hashing);
+    for (size_t i = 0; i < rows; ++i) {
+      for (int t = 0; t < widths.sparse; ++t) {
+        const size_t k = i * static_cast<size_t>(widths.sparse) + static_cast<size_t>(t);
+        const int64_t id = categorical.data()[k];
+        block.sparse()[k] = id < 0 ? kMissingRow : hasher.row(t, static_cast<uint32_t>(id));
+      }
+      for (int m = 0; m < widths.multi_hot; ++m) {
+        const size_t k = i * static_cast<size_t>(widths.multi_hot) + static_cast<size_t>(m);
+        for (int64_t p = off[k]; p < off[k + 1]; ++p) {
+          block.bag_ids()[static_cast<size_t>(p)] = hasher.row(widths.sparse + m, static_cast<uint32_t>(ids.data()[p]));
+        }
+      }
+    }
+  };
+  const int tables = widths.tables();
+  data.hashing_ = given_hashing(rows_per_table, hash_salt, schema)
+                      .value_or(shadowsync::hashing_for(schema, HashingConfig::kDefaultRowsPerTable, hash_salt));
+  hash_all(data.hashing_);
+  // rows_per_table=None: tables sized to the data, as for files (data::choose_hashing).
+  if (rows_per_table.is_none() && tables > 0) {
+    std::vector<uint64_t> used(static_cast<size_t>(tables), 0);
+    for (int t = 0; t < tables; ++t) {
+      std::vector<bool> seen(data.hashing_.rows[static_cast<size_t>(t)], false);
+      const auto see = [&](uint32_t row) {
+        if (row != kMissingRow && !seen[row]) {
+          seen[row] = true;
+          ++used[static_cast<size_t>(t)];
+        }
+      };
+      if (t < widths.sparse) {
+        for (size_t i = 0; i < rows; ++i) see(block.sparse()[i * static_cast<size_t>(widths.sparse) + static_cast<size_t>(t)]);
+      } else {
+        const int m = t - widths.sparse;
+        for (size_t i = 0; i < rows; ++i) {
+          const size_t k = i * static_cast<size_t>(widths.multi_hot) + static_cast<size_t>(m);
+          for (int64_t p = off[k]; p < off[k + 1]; ++p) see(block.bag_ids()[static_cast<size_t>(p)]);
+        }
+      }
+    }
+    const HashingConfig sized = tables_sized_for(used, data.hashing_);
+    if (sized != data.hashing_) {
+      data.hashing_ = sized;
+      hash_all(data.hashing_);
+    }
+  }
+  data.view_ = block.view();
+  data.parts_ = DataParts(data.view_);
+  return data;
+}
+
+namespace {
+
 // A read-only NumPy view of `count` values at `data`, kept alive by `owner`.
 template <typename T>
 py::array column_view(const T* data, std::vector<py::ssize_t> shape, py::handle owner) {
@@ -463,13 +640,95 @@ py::array column_view(const T* data, std::vector<py::ssize_t> shape, py::handle 
   return a;
 }
 
+// A schema from its JSON text (shadowsync.Dataset writes it from the keywords); ValueError naming
+// the field when it is not one.
+FeatureSchema schema_from_text(const std::string& text) {
+  try {
+    return FeatureSchema::from_json(nlohmann::json::parse(text), "schema");
+  } catch (const nlohmann::json::exception& e) {
+    raise_python(ErrorKind::Value, std::string("schema: not JSON: ") + e.what());
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
+  }
+}
+
+// A copy of the multi-hot lists of a view, offsets from 0 (the view may be a slice of a block).
+std::pair<py::array, py::array> bags_of(const DataView& v) {
+  const size_t entries = v.rows * static_cast<size_t>(v.multi_hot) + 1;
+  py::array_t<uint64_t> offsets(static_cast<py::ssize_t>(entries));
+  const uint64_t first = v.multi_hot ? v.bag_offsets[0] : 0;
+  for (size_t k = 0; k < entries; ++k) offsets.mutable_data()[k] = v.multi_hot ? v.bag_offsets[k] - first : 0;
+  const size_t count = offsets.data()[entries - 1];
+  py::array_t<uint32_t> ids(static_cast<py::ssize_t>(count));
+  if (count) std::memcpy(ids.mutable_data(), v.bag_ids + first, count * sizeof(uint32_t));
+  return {offsets, ids};
+}
+
 }  // namespace
 
 void bind_data(py::module_& m) {
+  m.def("_criteo_schema", [] { return FeatureSchema::criteo().to_json().dump(); });
+  // The schema the keywords state (SchemaRequest: one rule and message with the command line's
+  // --label, --numeric, ...), as JSON text: for files `paths` (a cache's stored schema when the
+  // first file is one), or for the columns `names` of a frame (named as by a header). Errors
+  // naming a keyword: ValueError; others (a file that cannot be read): OSError.
+  m.def("_schema_request", [](const std::vector<std::string>& paths, const std::optional<std::vector<std::string>>& names,
+                              char delimiter, bool header, const std::optional<std::string>& label,
+                              const std::vector<std::string>& numeric, const std::vector<std::string>& categorical,
+                              const std::vector<std::string>& multi_hot, const std::vector<std::string>& ignore,
+                              const std::string& schema_file, std::optional<bool> hex_ids) {
+    SchemaRequest request;
+    request.hex_ids = hex_ids;
+    request.header = header || names.has_value();
+    request.label = label;
+    request.numeric = numeric;
+    request.categorical = categorical;
+    request.multi_hot = multi_hot;
+    request.ignore = ignore;
+    request.schema_file = schema_file;
+    try {
+      if (names) return resolve_schema(request, names, static_cast<int>(names->size())).to_json().dump();
+      return schema_for_data(request, paths, delimiter).to_json().dump();
+    } catch (const Error& e) {
+      // A message naming a keyword (label=, header=, ...) is about the statement: ValueError;
+      // otherwise a file could not be read: OSError.
+      bool names_field = false;
+      e.message([&](std::string_view name) {
+        names_field = true;
+        return std::string(name);
+      });
+      raise_python(names_field ? ErrorKind::Value : ErrorKind::OS, e);
+    }
+  }, py::arg("paths"), py::arg("names"), py::arg("delimiter"), py::arg("header"), py::arg("label"), py::arg("numeric"),
+     py::arg("categorical"), py::arg("multi_hot"), py::arg("ignore"), py::arg("schema_file"), py::arg("hex_ids"));
+  // The 32-bit id of each string as the reader turns a categorical string into one (string_id,
+  // feature_transform.hpp; schemas without hex_ids), uint32 [n].
+  m.def("_string_ids", [](const std::vector<std::string>& values) {
+    py::array_t<uint32_t> out(static_cast<py::ssize_t>(values.size()));
+    for (size_t i = 0; i < values.size(); ++i) out.mutable_data()[i] = string_id(values[i]);
+    return out;
+  }, py::arg("values"));
   py::class_<PyData>(m, "_Data", "Examples as the engine reads them (use shadowsync.Dataset).")
       .def_static("from_paths", &PyData::from_paths, py::arg("paths"), py::arg("rows_per_table") = py::none(),
                   py::arg("hash_salt") = 0, py::arg("strict") = false, py::arg("keep_bad_lines") = false,
-                  py::arg("delimiter") = '\t')
+                  py::arg("delimiter") = '\t', py::arg("schema") = py::none())
+      .def_static("from_paths_with_schema", [](const std::vector<std::string>& paths, const py::object& rows_per_table,
+                                                uint64_t hash_salt, bool strict, bool keep_bad_lines, char delimiter,
+                                                const std::string& schema) {
+        return PyData::from_paths(paths, rows_per_table, hash_salt, strict, keep_bad_lines, delimiter,
+                                  schema_from_text(schema));
+      }, py::arg("paths"), py::arg("rows_per_table"), py::arg("hash_salt"), py::arg("strict"),
+         py::arg("keep_bad_lines"), py::arg("delimiter"), py::arg("schema"))
+      .def_static("from_columns", [](const std::string& schema, py::object labels, py::object numeric,
+                                     py::object categorical, py::object bag_offsets, py::object bag_ids,
+                                     const py::object& rows_per_table, uint64_t hash_salt) {
+        return PyData::from_columns(schema_from_text(schema), labels, numeric, categorical, bag_offsets, bag_ids,
+                                    rows_per_table, hash_salt);
+      }, py::arg("schema"), py::arg("labels"), py::arg("numeric"), py::arg("categorical"), py::arg("bag_offsets"),
+         py::arg("bag_ids"), py::arg("rows_per_table") = py::none(), py::arg("hash_salt") = 0)
+      .def_property_readonly("schema", [](const PyData& d) { return d.schema().to_json().dump(); })
+      .def_property_readonly("bag_offsets", [](const PyData& d) { return bags_of(d.joined()).first; })
+      .def_property_readonly("bag_ids", [](const PyData& d) { return bags_of(d.joined()).second; })
       .def_static("from_arrays", &PyData::from_arrays, py::arg("numeric"), py::arg("categorical"),
                   py::arg("labels") = py::none(), py::arg("rows_per_table") = py::none(), py::arg("hash_salt") = 0,
                   py::arg("hashed") = false)
@@ -498,12 +757,12 @@ void bind_data(py::module_& m) {
       .def_property_readonly("numeric", [](py::object self) {
         const PyData& d = self.cast<const PyData&>();
         const DataView& v = d.joined();
-        return column_view(v.numeric, {static_cast<py::ssize_t>(v.rows), kNumNumeric}, self);
+        return column_view(v.numeric, {static_cast<py::ssize_t>(v.rows), v.numeric_width}, self);
       })
       .def_property_readonly("categorical", [](py::object self) {
         const PyData& d = self.cast<const PyData&>();
         const DataView& v = d.joined();
-        return column_view(v.sparse, {static_cast<py::ssize_t>(v.rows), kNumSparse}, self);
+        return column_view(v.sparse, {static_cast<py::ssize_t>(v.rows), v.sparse_width}, self);
       });
 }
 

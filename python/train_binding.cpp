@@ -35,13 +35,14 @@ py::object to_python(const nlohmann::json& j) {
 }
 
 // The keyword options of shadowsync.train, read through the run option table into RunSettings
-// (one check and message per option), validated as a whole, the model resolved for `hashing`.
-RunSettings settings_from_options(const py::dict& options, const HashingConfig& hashing) {
+// (one check and message per option), validated as a whole, the model resolved for the data's
+// hashing and schema.
+RunSettings settings_from_options(const py::dict& options, const HashingConfig& hashing, const FeatureSchema& schema) {
   RunSettings settings;
   for (const auto& [key, value] : options) set_from_python(settings, py::str(key), value);
   try {
     settings.config.validate();
-    settings.config.model = ModelConfig::resolve(settings.model, hashing);
+    settings.config.model = ModelConfig::resolve(settings.model, hashing, schema);
   } catch (const Error& e) {
     raise_python(ErrorKind::Value, e);
   }
@@ -135,8 +136,12 @@ bool mentions(const Error& e, const std::string& path) {
 py::dict train(const PyData& train, const py::object& eval_object, const py::dict& options, py::object sink,
                double poll_s) {
   const PyData* eval_data = eval_object.is_none() ? nullptr : &eval_object.cast<const PyData&>();
-  const RunSettings settings = settings_from_options(options, train.hashing());
+  const RunSettings settings = settings_from_options(options, train.hashing(), train.schema());
   TrainConfig config = settings.config;
+  if (eval_data && !train.schema().first_difference(eval_data->schema()).empty()) {
+    raise_python(ErrorKind::Value, "eval_data: other columns than the training data (" +
+                                       train.schema().first_difference(eval_data->schema()) + ")");
+  }
   if (eval_data && !(eval_data->hashing() == train.hashing())) {
     raise_python(ErrorKind::Value,
                  "eval_data: hashed with other table sizes or salt than the training data (rows_per_table=, hash_salt=)");
@@ -242,11 +247,16 @@ py::dict metrics_dict(const BinaryMetrics& m) {
 }
 
 void check_same_hashing(const TrainedModel& model, const PyData& data) {
+  const std::string difference = model.model().config().schema.first_difference(data.schema());
+  if (!difference.empty()) {
+    raise_python(ErrorKind::Value, "data: other columns than the model was trained on (model vs data: " + difference + ")");
+  }
   if (!(model.hashing() == data.hashing())) {
+    const auto first = [](const HashingConfig& h) { return h.rows.empty() ? 0u : h.rows[0]; };
     raise_python(ErrorKind::Value,
                  fmt::format("data: hashed with other table sizes or salt than the model (the model has {} rows in "
                              "table 0 and salt {}, the data {} and {}); make the Dataset with rows_per_table=, hash_salt=",
-                             model.hashing().rows[0], model.hashing().salt, data.hashing().rows[0], data.hashing().salt));
+                             first(model.hashing()), model.hashing().salt, first(data.hashing()), data.hashing().salt));
   }
 }
 
@@ -272,6 +282,7 @@ void bind_train(py::module_& m) {
         return rows;
       })
       .def_property_readonly("hash_salt", [](const TrainedModel& t) { return t.hashing().salt; })
+      .def_property_readonly("schema", [](const TrainedModel& t) { return t.model().config().schema.to_json().dump(); })
       .def("evaluate", [](const TrainedModel& t, const PyData& data) {
         check_same_hashing(t, data);
         BinaryMetrics metrics;

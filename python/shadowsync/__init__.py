@@ -11,11 +11,12 @@ sklearn:    ShadowSyncClassifier (shadowsync.sklearn; needs scikit-learn)
 See docs/python.md.
 """
 
-from ._api import Dataset, Model, generate, load, plot_metrics, train, RUN_OPTIONS, TRAIN_OPTIONS
+from ._api import Dataset, Model, generate, load, plot_metrics, train, RUN_OPTIONS, SCHEMA_OPTIONS, TRAIN_OPTIONS
 
 __version__ = "0.1.0"
 
-__all__ = ["Dataset", "Model", "ShadowSyncClassifier", "generate", "load", "plot_metrics", "train", "RUN_OPTIONS", "TRAIN_OPTIONS",
+__all__ = ["Dataset", "Model", "ShadowSyncClassifier", "generate", "load", "plot_metrics", "train", "RUN_OPTIONS", "SCHEMA_OPTIONS",
+           "TRAIN_OPTIONS",
            "__version__"]
 
 

@@ -1,6 +1,7 @@
 """The low-level API: Dataset, train, Model, load, generate, plot_metrics (mirrors
 `shadowsync train/eval/predict/gen/plot`)."""
 
+import json
 import os
 import shutil
 import sys
@@ -10,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from . import _shadowsync
+from . import _schema, _shadowsync
 
 # The run option table of the library (shared with `shadowsync train`): one dict per option with
 # name, type, layer, front_ends ("cli", "python", "mpi"), default, expected and help.
@@ -24,6 +25,11 @@ TRAIN_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS
 _DATA_OPTIONS = tuple(o["name"] for o in RUN_OPTIONS if o["layer"] == "data" and o["name"] in TRAIN_OPTIONS
                       and o["name"] != "eval_fraction")
 _METRICS_EVENTS = ("progress", "eval", "final")
+# The keywords that state the columns of text files (the command line's --header, --label, ...,
+# read by SchemaRequest, not options of a run): Dataset's and, when data is a path, train()'s.
+SCHEMA_OPTIONS = ("header", "label", "numeric", "categorical", "multi_hot", "ignore", "hex_ids", "schema")
+# Criteo's layout (the default schema) in its JSON form.
+_CRITEO_SCHEMA = json.loads(_shadowsync._criteo_schema())
 
 
 def _check_hash_salt(value):
@@ -70,6 +76,39 @@ class Dataset:
         of several files are one copy that joins them, made when first asked for.
         delimiter: the byte between the fields of text files ("\t", also "tab"; or "," for CSV).
 
+    Dataset(path, ..., schema=None, header=None, label=None, numeric=None, categorical=None,
+            multi_hot=None, ignore=None)
+        Text files of any column layout (a click log other than Criteo's): name every column's
+        kind with the keywords, or give schema= (a dict or the path of a JSON schema file, the
+        form Dataset.schema returns). header=True: line 1 of every file names the columns (read
+        from the first file, checked against the others by the reader); without it columns are
+        named by position "0", "1", ... and the keywords may give positions (label=0).
+        label: the 0/1 column. numeric: names (log1p of integer counts, Criteo's transform) or a
+        dict name -> "log1p" | "identity" (decimal numbers, negative too, stored as they are).
+        categorical: names; values are any text, hashed by the reader's string hash.
+        multi_hot: names (items separated by ","), or a dict name -> separator ("|") or name ->
+        {"separator", "max_length", "pooling"}. ignore: columns read past. Every column must be
+        given one kind (ValueError naming those left out).
+
+    Dataset.from_frame(frame, label=None, numeric=None, categorical=None, multi_hot=None,
+                       ignore=None, schema=None, rows_per_table=None, hash_salt=0)
+    Dataset(frame, label=..., ...)
+        Rows of any schema from a pandas DataFrame, a dict of name -> column, or a 2-D NumPy
+        array (columns named "0", "1", ...), with the keywords above, giving the rows the reader
+        gives for the same data written as a delimited file: categorical values of any type are
+        hashed as their text (strings as they are, integers in decimal, floats as repr: 3.0,
+        True/False) with the reader's string hash (string_id); None, NaN, pd.NA and "" are
+        missing. A multi-hot column holds lists (tuples, arrays) of such values, or strings of
+        items joined by the column's separator; a missing cell or "" is an empty list, an empty
+        item ("a||b") a ValueError, a list longer than max_length (default 64) cut to its first
+        max_length items (schema "overlong": "refuse": a ValueError). Without numeric=,
+        categorical= and multi_hot=, kinds follow the columns: numbers numeric (log1p), lists
+        multi-hot, anything else categorical. label=None: every label 0 (rows to predict); with
+        schema= the columns are taken by name and the label column may be absent.
+        Tables are sized to the data as for files when rows_per_table is None (pass the model's
+        rows_per_table and hash_salt to predict with a trained model). ValueError names the
+        column, row and value of a bad cell.
+
     Dataset.from_arrays(numeric, categorical, labels=None, rows_per_table=None, hash_salt=0,
                         hashed=False)
         numeric: float array (n, 13) of raw integer features, NaN = missing; transformed as the
@@ -86,19 +125,64 @@ class Dataset:
         labels: (n,) of 0/1 (float32 C-contiguous: used without a copy), or None (all 0: for
             predict).
         Arrays used in place are kept alive by the Dataset. ValueError names the argument and
-        what was expected.
+        what was expected. (Criteo's layout: 13 numeric, 26 categorical columns.)
+
+    numeric (n, N) and categorical (n, S) are the schema's widths; multi-hot lists are bag_offsets
+    and bag_ids (see their docstrings).
     """
 
-    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t"):
+    def __init__(self, path, rows_per_table=None, hash_salt=0, strict=False, delimiter="\t", *, schema=None,
+                 header=None, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None, hex_ids=None):
+        keywords = dict(label=label, numeric=numeric, categorical=categorical, multi_hot=multi_hot, ignore=ignore)
+        if not isinstance(path, (str, bytes, os.PathLike, list, tuple)):
+            if strict or delimiter != "\t":
+                raise ValueError("strict=, delimiter=: apply to files, not to a DataFrame or arrays")
+            if header is not None or hex_ids is not None:
+                raise ValueError("header=, hex_ids=: apply to files; a DataFrame names its own columns and values")
+            frame = Dataset.from_frame(path, schema=schema, rows_per_table=rows_per_table, hash_salt=hash_salt,
+                                       **keywords)
+            self._data = frame._data
+            return
         if isinstance(path, (list, tuple)):
             paths = [os.fsdecode(p) for p in path]
             if not paths:
                 raise ValueError("path: expected a path or a non-empty list of paths, got an empty list")
         else:
             paths = [os.fsdecode(path)]
-        self._data = _shadowsync._Data.from_paths(paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
-                                                  _shadowsync._check_option("strict", strict),
-                                                  delimiter=_shadowsync._check_option("delimiter", delimiter))
+        delimiter = _shadowsync._check_option("delimiter", delimiter)
+        schema = _file_schema(paths, delimiter, schema, header, keywords, hex_ids)
+        args = (paths, _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt),
+                _shadowsync._check_option("strict", strict))
+        if schema is None:
+            self._data = _shadowsync._Data.from_paths(*args, delimiter=delimiter)
+        else:
+            self._data = _shadowsync._Data.from_paths_with_schema(*args, False, delimiter, json.dumps(schema))
+
+    @classmethod
+    def from_frame(cls, frame, label=None, numeric=None, categorical=None, multi_hot=None, ignore=None, schema=None,
+                   rows_per_table=None, hash_salt=0):
+        self = cls.__new__(cls)
+        names, get, rows = _schema.frame_columns(frame)
+        keywords = dict(label=label, numeric=numeric, categorical=categorical, multi_hot=multi_hot, ignore=ignore)
+        if schema is not None:
+            if any(v is not None for v in keywords.values()):
+                raise ValueError("schema=: give either a schema or the column keywords (label=, numeric=, ...), not both")
+            schema = _schema.read_schema_argument(schema)
+        else:
+            infer = None
+            if all(keywords[k] is None for k in ("numeric", "categorical", "multi_hot")):
+                label_name = None if label is None else _schema._name_of(label, names, "label")
+                ignored = {_schema._name_of(c, names, "ignore") for c in _schema._as_list(ignore, "ignore")}
+                infer = _schema.infer_kinds([n for n in names if n != label_name and n not in ignored], get)
+            stated = names
+            if label is None:  # rows to predict: a label column the frame does not have (all 0)
+                keywords["label"] = next(n for n in ("label", "_label", "__label__") if n not in names)
+                stated = names + [keywords["label"]]
+            schema = _schema.schema_from_keywords(stated, infer=infer, **keywords)
+        labels, numeric_, categorical_, offsets, ids = _schema.columns_for(schema, names, get, rows)
+        self._data = _shadowsync._Data.from_columns(json.dumps(schema), labels, numeric_, categorical_, offsets, ids,
+                                                    _check_rows_per_table(rows_per_table), _check_hash_salt(hash_salt))
+        return self
 
     @classmethod
     def from_arrays(cls, numeric, categorical, labels=None, rows_per_table=None, hash_salt=0, hashed=False):
@@ -129,12 +213,45 @@ class Dataset:
         return self._data.categorical
 
     @property
+    def schema(self):
+        """The columns the rows were read with, as a dict (the JSON form of a schema file)."""
+        return json.loads(self._data.schema)
+
+    @property
+    def bag_offsets(self):
+        """Multi-hot lists: uint64 (n * M + 1,) offsets into bag_ids, row-major (row i, feature m:
+        bag_ids[bag_offsets[i * M + m]:bag_offsets[i * M + m + 1]]); a copy."""
+        return self._data.bag_offsets
+
+    @property
+    def bag_ids(self):
+        """Multi-hot lists: the embedding-table rows of every list (hashed, >= 1), uint32; a copy."""
+        return self._data.bag_ids
+
+    @property
     def rows_per_table(self):
         return self._data.rows_per_table
 
     @property
     def hash_salt(self):
         return self._data.hash_salt
+
+
+def _file_schema(paths, delimiter, schema, header, keywords, hex_ids=None):
+    """The schema dict of files from schema= or the column keywords (the CLI's SchemaRequest); None
+    for Criteo's layout (nothing stated)."""
+    if schema is not None and not isinstance(schema, dict):
+        if not isinstance(schema, (str, bytes, os.PathLike)):
+            raise TypeError(f"schema: expected a dict or the path of a JSON file, got {type(schema).__name__}")
+        return _schema.file_schema(paths, delimiter, header, keywords, hex_ids, schema_file=os.fsdecode(schema))
+    if schema is not None:
+        if any(v is not None for v in keywords.values()) or header is not None or hex_ids is not None:
+            raise ValueError("schema=: a schema states every column and rule; header=, label=, numeric=, "
+                             "categorical=, multi_hot=, ignore= cannot be given with it")
+        return schema
+    if all(v is None for v in keywords.values()) and not header and hex_ids is None:
+        return None
+    return _schema.file_schema(paths, delimiter, header, keywords, hex_ids)
 
 
 def _as_dataset(data, name, options=None):
@@ -201,10 +318,20 @@ class Model:
     def hash_salt(self):
         return self._model.hash_salt
 
+    @property
+    def schema(self):
+        """The columns the model reads, as a dict (the JSON form of a schema file)."""
+        return json.loads(self._model.schema)
+
+    def _schema_keyword(self):
+        schema = self.schema
+        return {} if schema == _CRITEO_SCHEMA else {"schema": schema}
+
     def _dataset(self, data):
-        # A path is read with the model's own hashing.
+        # A path is read with the model's own hashing and schema.
         if isinstance(data, (str, bytes, os.PathLike, list, tuple)):
-            return Dataset(data, rows_per_table=list(self.rows_per_table), hash_salt=self.hash_salt)
+            return Dataset(data, rows_per_table=list(self.rows_per_table), hash_salt=self.hash_salt,
+                           **self._schema_keyword())
         return _as_dataset(data, "data")
 
     def evaluate(self, data):
@@ -222,6 +349,11 @@ class Model:
         paths = [os.fsdecode(p) for p in data] if isinstance(data, (list, tuple)) else [os.fsdecode(data)]
         if not paths:
             raise ValueError("data: expected a path or a non-empty list of paths, got an empty list")
+        schema = self._schema_keyword()
+        if schema:
+            return _shadowsync._Data.from_paths_with_schema(paths, list(self.rows_per_table), self.hash_salt,
+                                                            bad_rows == "refuse", bad_rows == "nan", "\t",
+                                                            json.dumps(schema["schema"]))
         return _shadowsync._Data.from_paths(paths, list(self.rows_per_table), self.hash_salt,
                                             strict=bad_rows == "refuse", keep_bad_lines=bad_rows == "nan")
 
@@ -328,8 +460,10 @@ def train(data, eval_data=None, **options):
         a run of several epochs whose held-out NE rose again warns (UserWarning).
     options: the CLI's option names with underscores (TRAIN_OPTIONS; RUN_OPTIONS is the table
         they come from, with the command line's own options), listed below; rows_per_table,
-        hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be 26
-        integers, one per table). Each value is checked as `shadowsync train` checks it, with the
+        hash_salt, strict and delimiter apply when data is a path (rows_per_table may also be one
+        integer per table), and so do the keywords that state the columns (SCHEMA_OPTIONS: header,
+        label, numeric, categorical, multi_hot, ignore, hex_ids, schema; see Dataset); eval_data
+        given as a path is read with the training data's schema. Each value is checked as `shadowsync train` checks it, with the
         same message (ValueError "batch= expects an integer in [1, 1048576], got 0"); None
         stands for the option's default.
 
@@ -339,8 +473,9 @@ def train(data, eval_data=None, **options):
     OSError (files), RuntimeError (a diverged run). The result dict of the run (final metrics
     line, checkpoint written, stopped_early) is Model.result.
     """
+    schema_options = {k: options.pop(k) for k in SCHEMA_OPTIONS if k in options and options[k] is not None}
     for key in options:
-        if key not in TRAIN_OPTIONS:
+        if key not in TRAIN_OPTIONS and key not in SCHEMA_OPTIONS:
             raise _not_offered(key)
     options = {k: v for k, v in options.items() if v is not None}  # None: the option's default
     for key in ("checkpoint", "resume", "topology", "model"):
@@ -353,16 +488,18 @@ def train(data, eval_data=None, **options):
     for key, value in options.items():
         options[key] = _check_rows_per_table(value) if key == "rows_per_table" else _shadowsync._check_option(key, value)
     data_options = {k: options.pop(k) for k in _DATA_OPTIONS if k in options}
-    if data_options and isinstance(data, Dataset):
-        names = ", ".join(f"{k}=" for k in data_options)
+    if (data_options or schema_options) and isinstance(data, Dataset):
+        names = ", ".join(f"{k}=" for k in [*data_options, *schema_options])
         raise ValueError(f"{names}: apply when data is a path; this Dataset is already read (give them to "
                          f"Dataset(...) instead)")
     verbose = options.pop("verbose", False)
     progress_seconds = options.pop("progress_seconds", 5.0)
 
-    train_set = _as_dataset(data, "data", data_options)
+    train_set = _as_dataset(data, "data", {**data_options, **schema_options})
+    eval_schema = {} if train_set.schema == _CRITEO_SCHEMA else {"schema": train_set.schema}
     eval_set = None if eval_data is None else _as_dataset(
-        eval_data, "eval_data", {"rows_per_table": list(train_set.rows_per_table), "hash_salt": train_set.hash_salt})
+        eval_data, "eval_data", {"rows_per_table": list(train_set.rows_per_table), "hash_salt": train_set.hash_salt,
+                                 **eval_schema})
 
     # The run writes its final checkpoint where asked, else into a private folder: the Model is
     # read from that file (the one state save of the engine), so it is exactly what the CLI reads.

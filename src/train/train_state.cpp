@@ -69,7 +69,7 @@ void TrainState::save(const std::string& path, const nlohmann::json& header) con
   CheckpointWriter writer(path);
   writer.add_json("header", header);
   for (const Section& section : sections()) {
-    if (section.parts.empty()) continue;  // sync_state of a rule without state
+    if (section.parts.empty() && section.name == "sync_state") continue;  // a rule without state
     std::vector<std::pair<const float*, size_t>> parts(section.parts.begin(), section.parts.end());
     writer.add_float_parts(section.name, parts);
   }

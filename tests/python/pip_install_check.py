@@ -62,7 +62,7 @@ with tempfile.TemporaryDirectory(prefix="shadowsync-pip-") as tmp:
         source, env=env)
     [wheel] = glob.glob(os.path.join(wheels, "shadowsync-0.1.0-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for wanted in ("shadowsync/__init__.py", "shadowsync/_api.py", "shadowsync/sklearn.py"):
+    for wanted in ("shadowsync/__init__.py", "shadowsync/_api.py", "shadowsync/_schema.py", "shadowsync/sklearn.py"):
         assert wanted in names, (wanted, names)
     assert any(n.startswith("shadowsync/_shadowsync") and n.endswith(".so") for n in names), names
     print("wheel", os.path.basename(wheel), len(names), "files")

@@ -72,6 +72,9 @@ def options():
 def test_every_cli_option_is_a_python_keyword_or_refused_as_cli_only(options):
     python_names = set(shadowsync.TRAIN_OPTIONS) | {"data", "eval_data"}
     table = {o["name"]: o for o in shadowsync.RUN_OPTIONS}
+    # The options that state the columns are keywords of train() and Dataset, not run options.
+    assert {flag[2:].replace("-", "_") for flag in COLUMN_OPTIONS} == set(shadowsync.SCHEMA_OPTIONS)
+    assert "--label NAME" in run_cli("train", "--help").stdout
     for flag, _ in options:
         name = flag[2:].replace("-", "_")
         assert name in table, f"{flag} is not in the run option table"
@@ -139,6 +142,35 @@ def test_the_cli_and_python_say_the_same_for_the_same_wrong_value(options, data_
             assert str(caught.value).replace(f"{name}=", flag) == cli_message, (flag, given)
             compared += 1
     assert compared > 30
+
+
+def test_schema_keywords_of_train_say_what_the_cli_says(tmp_path):
+    """train(path, label=..., ...) states the columns as `shadowsync train --label ...` does: the
+    same rule (SchemaRequest) and message, keywords spelled name=."""
+    path = tmp_path / "log.tsv"
+    path.write_text("".join(f"{i % 2}\tu{i % 7}\t{i}\ta,b\n" for i in range(200)))
+    cases = [
+        (["--label", "0", "--categorical", "1", "--numeric", "2"],
+         dict(label=0, categorical=[1], numeric=[2])),
+        (["--label", "0", "--categorical", "1", "--numeric", "2", "--multi-hot", "3:comma", "--ignore", "3"],
+         dict(label=0, categorical=[1], numeric=[2], multi_hot={3: ","}, ignore=[3])),
+        (["--label", "0", "--categorical", "1", "--numeric", "2:cube", "--multi-hot", "3:comma"],
+         dict(label=0, categorical=[1], numeric={2: "cube"}, multi_hot={3: ","})),
+    ]
+    for flags, keywords in cases:
+        cli_run = subprocess.run([cli(), "train", "--data", str(path), "--model", "tiny", *flags],
+                                 capture_output=True, text=True)
+        assert cli_run.returncode != 0, flags
+        cli_message = cli_run.stderr.strip().splitlines()[-1].removeprefix("shadowsync: error: ")
+        with pytest.raises(ValueError) as caught:
+            shadowsync.train(path, model="tiny", **keywords)
+        python_message = str(caught.value)
+        for name in ("label", "numeric", "categorical", "multi_hot", "ignore"):
+            python_message = python_message.replace(f"{name}=", f"--{name.replace('_', '-')}")
+        assert python_message == cli_message, flags
+    with pytest.raises(ValueError, match=r"label=, categorical=: apply when data is a path"):
+        shadowsync.train(shadowsync.Dataset(path, label=0, categorical=[1], numeric=[2], multi_hot=[3]),
+                         label=0, categorical=[1])
 
 
 def test_cli_only_options_say_so(data_dir):
