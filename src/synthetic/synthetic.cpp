@@ -3,8 +3,6 @@
 #include "shadowsync/synthetic/synthetic.hpp"
 
 #include <tbb/parallel_for.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 
 #include <cerrno>
 #include <cmath>
@@ -19,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "ordered_chunks.hpp"
 #include "rng.hpp"
 #include "schema.hpp"
 #include "shadowsync/core/error.hpp"
@@ -33,13 +32,6 @@ namespace {
 
 constexpr const char* kFormatName = "shadowsync-synthetic-criteo";
 constexpr int kFormatVersion = 1;
-
-struct Chunk {
-  uint64_t index = 0;
-  std::string text;
-  uint64_t positives = 0;
-  double loss_sum = 0;
-};
 
 
 // Makes the rows of chunk `chunk_index` in order, calling on_row(i, row, logit, label) for rows
@@ -60,7 +52,7 @@ void for_each_chunk_row(const synthetic::RowSampler& sampler, const synthetic::T
 }
 
 void make_chunk(const synthetic::RowSampler& sampler, const synthetic::Teacher& teacher,
-                uint64_t seed, uint64_t rows, Chunk& chunk) {
+                uint64_t seed, uint64_t rows, synthetic::GeneratedChunk& chunk) {
   chunk.text.clear();
   chunk.text.reserve(rows * 256);
   chunk.positives = 0;
@@ -120,50 +112,12 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
 
   const synthetic::RowSampler sampler;
   const synthetic::Teacher teacher(options.seed, sampler);
-  const uint64_t chunks = (options.rows + kSyntheticChunkRows - 1) / kSyntheticChunkRows;
-
-  uint64_t next_chunk = 0;
-  uint64_t positives = 0;
-  double loss_sum = 0;
-  bool write_failed = false;
-  std::string write_error;
-  const size_t tokens = 2 * static_cast<size_t>(tbb::this_task_arena::max_concurrency()) + 2;
-  tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, Chunk*>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> Chunk* {
-            if (next_chunk == chunks || write_failed) {
-              fc.stop();
-              return nullptr;
-            }
-            auto* chunk = new Chunk;
-            chunk->index = next_chunk++;
-            return chunk;
-          }) &
-          tbb::make_filter<Chunk*, Chunk*>(
-              tbb::filter_mode::parallel,
-              [&](Chunk* chunk) {
-                const uint64_t begin = chunk->index * kSyntheticChunkRows;
-                const uint64_t rows = std::min(kSyntheticChunkRows, options.rows - begin);
-                make_chunk(sampler, teacher, options.seed, rows, *chunk);
-                return chunk;
-              }) &
-          tbb::make_filter<Chunk*, void>(
-              tbb::filter_mode::serial_in_order, [&](Chunk* raw) {
-                const std::unique_ptr<Chunk> chunk(raw);
-                if (write_failed) return;
-                // Sums in chunk order: the same result for any number of threads.
-                positives += chunk->positives;
-                loss_sum += chunk->loss_sum;
-                try {
-                  file.write(chunk->text);
-                } catch (const Error& e) {  // no exception may escape the pipeline's filters
-                  write_error = e.what();
-                  write_failed = true;
-                }
-              }));
-  if (write_failed) throw Error(write_error);
+  const synthetic::GeneratedTotals totals =
+      synthetic::write_chunks_in_order(file, options.rows, [&](synthetic::GeneratedChunk& chunk) {
+        make_chunk(sampler, teacher, options.seed, chunk.rows, chunk);
+      });
+  const uint64_t positives = totals.positives;
+  const double loss_sum = totals.loss_sum;
   std::remove((out_path + ".json").c_str());
   file.commit();
 

@@ -1,11 +1,9 @@
 // generate_synthetic and the teacher's score for logs of any schema (see
-// include/shadowsync/synthetic/synthetic_schema.hpp): a oneTBB pipeline makes chunks in parallel
-// and writes them in chunk order, as generate_synthetic_criteo does for Criteo's layout.
+// include/shadowsync/synthetic/synthetic_schema.hpp): chunks made in parallel and written in
+// chunk order by the writer Criteo's generator uses too (ordered_chunks.hpp).
 #include "shadowsync/synthetic/synthetic_schema.hpp"
 
 #include <tbb/parallel_for.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 
 #include <cmath>
 #include <cstdio>
@@ -15,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "ordered_chunks.hpp"
 #include "rng.hpp"
 #include "schema_rows.hpp"
 #include "schema_teacher.hpp"
@@ -43,13 +42,6 @@ void for_each_chunk_row(const synthetic::SchemaRowSampler& sampler, const synthe
   }
 }
 
-struct Chunk {
-  uint64_t index = 0;
-  std::string text;
-  uint64_t positives = 0;
-  double loss_sum = 0;
-};
-
 double ne_of(uint64_t positives, uint64_t rows, double logloss) {
   return positives == 0 || positives == rows
              ? std::numeric_limits<double>::quiet_NaN()
@@ -67,49 +59,17 @@ SyntheticSummary generate_synthetic(const SyntheticOptions& options, const Synth
   const synthetic::SchemaTeacher teacher(options.seed, sampler);
   AtomicFileWriter file(out_path);
   if (spec.schema.header) file.write(sampler.header_line());
-  const uint64_t chunks = (options.rows + kSyntheticChunkRows - 1) / kSyntheticChunkRows;
-  uint64_t next_chunk = 0, positives = 0;
-  double loss_sum = 0;
-  bool write_failed = false;
-  std::string write_error;
-  const size_t tokens = 2 * static_cast<size_t>(tbb::this_task_arena::max_concurrency()) + 2;
-  tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order,
-                                     [&](tbb::flow_control& fc) -> Chunk* {
-                                       if (next_chunk == chunks || write_failed) {
-                                         fc.stop();
-                                         return nullptr;
-                                       }
-                                       auto* chunk = new Chunk;
-                                       chunk->index = next_chunk++;
-                                       return chunk;
-                                     }) &
-          tbb::make_filter<Chunk*, Chunk*>(
-              tbb::filter_mode::parallel,
-              [&](Chunk* chunk) {
-                const uint64_t rows = std::min(kSyntheticChunkRows, options.rows - chunk->index * kSyntheticChunkRows);
-                for_each_chunk_row(sampler, teacher, options.seed, chunk->index, rows,
-                                   [&](uint64_t, const synthetic::SchemaRow& row, double z, int label) {
-                                     chunk->positives += static_cast<uint64_t>(label);
-                                     chunk->loss_sum += logloss_of_logit(z, label);
-                                     sampler.append_line(chunk->text, label, row);
-                                   });
-                return chunk;
-              }) &
-          tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, [&](Chunk* raw) {
-            const std::unique_ptr<Chunk> chunk(raw);
-            if (write_failed) return;
-            positives += chunk->positives;  // in chunk order: the same sums for any thread count
-            loss_sum += chunk->loss_sum;
-            try {
-              file.write(chunk->text);
-            } catch (const Error& e) {  // no exception may escape the pipeline's filters
-              write_error = e.what();
-              write_failed = true;
-            }
-          }));
-  if (write_failed) throw Error(write_error);
+  const synthetic::GeneratedTotals totals =
+      synthetic::write_chunks_in_order(file, options.rows, [&](synthetic::GeneratedChunk& chunk) {
+        for_each_chunk_row(sampler, teacher, options.seed, chunk.index, chunk.rows,
+                           [&](uint64_t, const synthetic::SchemaRow& row, double z, int label) {
+                             chunk.positives += static_cast<uint64_t>(label);
+                             chunk.loss_sum += logloss_of_logit(z, label);
+                             sampler.append_line(chunk.text, label, row);
+                           });
+      });
+  const uint64_t positives = totals.positives;
+  const double loss_sum = totals.loss_sum;
   std::remove((out_path + ".json").c_str());
   file.commit();
 
