@@ -20,7 +20,9 @@
 #include "ordered_chunks.hpp"
 #include "rng.hpp"
 #include "schema.hpp"
+#include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/metrics/binary_metrics.hpp"
 #include "shadowsync/synthetic/synthetic_schema.hpp"
@@ -137,11 +139,13 @@ SyntheticSummary generate_synthetic_criteo(const SyntheticOptions& options,
 SyntheticSummary read_synthetic_summary(const std::string& json_path) {
   std::ifstream in(json_path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot open synthetic summary: {}", json_path, std::strerror(errno)));
+  in.close();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", json_path, e.what()));
+    // Bounded like every untrusted document (huge numbers, deep nesting, duplicate keys).
+    j = parse_untrusted_json(read_small_file(json_path, size_t{16} << 20), json_path);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: not valid JSON ({})", json_path, e.what()));
   }
   if (!j.is_object()) throw Error(fmt::format("{}: expected a JSON object", json_path));
   const auto format = required_field<std::string>(j, "format", json_path);

@@ -17,7 +17,9 @@
 #include "rng.hpp"
 #include "schema_rows.hpp"
 #include "schema_teacher.hpp"
+#include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 #include "shadowsync/core/file_io.hpp"
 #include "shadowsync/metrics/binary_metrics.hpp"
 
@@ -99,8 +101,7 @@ SyntheticSummary generate_synthetic(const SyntheticOptions& options, const Synth
 
 std::optional<SyntheticSpec> read_synthetic_spec(const std::string& json_path) {
   read_synthetic_summary(json_path);  // the same checks and messages
-  std::ifstream in(json_path, std::ios::binary);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  const nlohmann::json j = parse_untrusted_json(read_small_file(json_path, size_t{16} << 20), json_path);
   if (!j.is_object() || !j.contains("spec")) return std::nullopt;
   return SyntheticSpec::from_json(j.at("spec"), json_path + ": spec");
 }

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/untrusted_json.hpp"
 #include "shadowsync/synthetic/synthetic_schema.hpp"
 
 namespace shadowsync {
@@ -222,16 +224,17 @@ SyntheticSpec SyntheticSpec::from_json(const nlohmann::json& j, const std::strin
   return spec;
 }
 
+namespace {
+constexpr size_t kMaxSpecFileBytes = size_t{16} << 20;  // a spec is a few KiB
+}  // namespace
+
 SyntheticSpec SyntheticSpec::from_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the schema file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-  return from_json(j, path);
+  in.close();
+  // Bounded like every untrusted document: a number too large for its type, deep nesting or a
+  // duplicate key is an Error naming the file (an escaping json exception ended the process).
+  return from_json(parse_untrusted_json(read_small_file(path, kMaxSpecFileBytes), path), path);
 }
 
 }  // namespace shadowsync
