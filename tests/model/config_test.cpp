@@ -8,10 +8,13 @@
 #include <fstream>
 
 #include "reference.hpp"
+#include "shadowsync/core/aligned_buffer.hpp"
+#include "shadowsync/model/model.hpp"
 #include "shadowsync/model/dense_layout.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/model/model_config.hpp"
+#include "shadowsync/model/named_parameters.hpp"
 #include "shadowsync/model/optimizer.hpp"
 
 namespace shadowsync {
@@ -339,6 +342,38 @@ TEST(OptimizerConfig, ParseListsValidValues) {
 TEST(OptimizerConfig, ParseErrorNamesTheField) {
   EXPECT_EQ(error_of([] { OptimizerConfig::parse("adam"); }),
             "optimizer: unknown dense optimizer 'adam' (valid: adagrad, sgd)");
+}
+
+TEST(NamedParameters, NameEveryTensorWithItsShapeAndFloats) {
+  const HashingConfig h = HashingConfig::uniform(5, 0, 26);
+  const Model model(ModelConfig::preset("tiny", h));
+  AlignedFloatBuffer dense(model.layout().total_floats);
+  model.init_dense(dense.data(), 3);
+  EmbeddingStore store(h, 4);
+  model.init_embeddings(store, 3);
+  const std::vector<NamedTensor> params = named_parameters(model, dense.data(), store);
+  ASSERT_EQ(params.size(), 2u * 2u + 26u + 2u * 2u);
+  EXPECT_EQ(params[0].name, "bottom.0.weight");
+  EXPECT_EQ(params[0].shape, (std::vector<int64_t>{8, 13}));
+  EXPECT_EQ(params[0].data, dense.data() + model.layout().bottom[0].weight_offset);
+  EXPECT_EQ(params[3].name, "bottom.1.bias");
+  EXPECT_EQ(params[3].shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ(params[4].name, "embedding.0.weight");
+  EXPECT_EQ(params[4].shape, (std::vector<int64_t>{5, 4}));
+  EXPECT_EQ(params[29].name, "embedding.25.weight");
+  EXPECT_EQ(params[30].name, "top.0.weight");
+  EXPECT_EQ(params[33].name, "top.1.bias");
+  EXPECT_EQ(params[33].shape, (std::vector<int64_t>{1}));
+  // Packed: the table's rows without the store's padding.
+  const std::vector<float> table = params[5].packed();
+  ASSERT_EQ(table.size(), 20u);
+  EXPECT_EQ(table[4 + 2], store.row(1, 1)[2]);
+  EXPECT_EQ(table[19], store.row(1, 4)[3]);
+  EXPECT_NE(error_of([&] {
+              EmbeddingStore other(h, 8);
+              named_parameters(model, dense.data(), other);
+            }).find("embedding tables of another model"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,45 @@
+// Named parameters: every parameter tensor of a model, by the name that exported models (ONNX
+// initializers, PyTorch module parameters) give it, with its shape and where its floats live.
+// The one place that maps DenseLayout offsets and embedding tables to names, so every exporter
+// agrees on them.
+//
+// Names, in this order:
+//   bottom.<l>.weight [out, in], bottom.<l>.bias [out]  for each bottom layer l (none without
+//                                                         numeric columns)
+//   embedding.<t>.weight [rows_t, embedding_dim]         for each table t (categorical, then
+//                                                         multi-hot columns)
+//   top.<l>.weight [out, in], top.<l>.bias [out]         for each top layer l
+// Weights are (out x in) row-major, as nn.Linear's. Rows of a 2-D tensor are `row_stride`
+// floats apart (the embedding store pads rows; dense tensors are packed: row_stride = columns).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shadowsync/model/embedding_store.hpp"
+#include "shadowsync/model/model.hpp"
+
+namespace shadowsync {
+
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;  // 1 or 2 dimensions
+  const float* data = nullptr;
+  int64_t row_stride = 0;  // floats between rows (2-D); the element count for 1-D
+
+  int64_t elements() const {
+    int64_t n = 1;
+    for (const int64_t s : shape) n *= s;
+    return n;
+  }
+  // The tensor's floats, packed (row_stride dropped).
+  std::vector<float> packed() const;
+};
+
+// The parameters of `model` whose dense replica is `dense` (layout().total_floats floats) and
+// whose tables are `embeddings` (the model's hashing and embedding_dim, else Error). The
+// pointers alias `dense` and `embeddings`.
+std::vector<NamedTensor> named_parameters(const Model& model, const float* dense, const EmbeddingStore& embeddings);
+
+}  // namespace shadowsync

@@ -1,0 +1,53 @@
+// named_parameters: the model's tensors by their exported names (named_parameters.hpp).
+#include "shadowsync/model/named_parameters.hpp"
+
+#include <string>
+
+#include "shadowsync/core/error.hpp"
+
+namespace shadowsync {
+namespace {
+
+void add_layers(std::vector<NamedTensor>& out, const std::vector<DenseLayout::Layer>& layers, const std::string& mlp,
+                const float* dense) {
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto& L = layers[l];
+    const std::string prefix = mlp + "." + std::to_string(l);
+    out.push_back(NamedTensor{prefix + ".weight", {L.out, L.in}, dense + L.weight_offset, L.in});
+    out.push_back(NamedTensor{prefix + ".bias", {L.out}, dense + L.bias_offset, L.out});
+  }
+}
+
+}  // namespace
+
+std::vector<float> NamedTensor::packed() const {
+  std::vector<float> out;
+  out.reserve(size_t(elements()));
+  if (shape.size() == 1) return std::vector<float>(data, data + shape[0]);
+  for (int64_t r = 0; r < shape[0]; ++r) {
+    const float* row = data + r * row_stride;
+    out.insert(out.end(), row, row + shape[1]);
+  }
+  return out;
+}
+
+std::vector<NamedTensor> named_parameters(const Model& model, const float* dense, const EmbeddingStore& embeddings) {
+  const ModelConfig& config = model.config();
+  if (embeddings.dim() != config.embedding_dim || embeddings.hashing() != config.hashing) {
+    throw Error("named_parameters: embedding tables of another model (dim " + std::to_string(embeddings.dim()) +
+                ", " + std::to_string(embeddings.tables()) + " tables) than the model's (dim " +
+                std::to_string(config.embedding_dim) + ", " + std::to_string(config.hashing.tables()) + " tables)");
+  }
+  std::vector<NamedTensor> out;
+  add_layers(out, model.layout().bottom, "bottom", dense);
+  for (int t = 0; t < embeddings.tables(); ++t) {
+    out.push_back(NamedTensor{"embedding." + std::to_string(t) + ".weight",
+                              {int64_t(embeddings.rows(t)), int64_t(embeddings.dim())},
+                              embeddings.table_data(t),
+                              embeddings.row_stride()});
+  }
+  add_layers(out, model.layout().top, "top", dense);
+  return out;
+}
+
+}  // namespace shadowsync
