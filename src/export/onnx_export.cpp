@@ -124,6 +124,8 @@ OnnxExportResult export_onnx(const Model& model, const float* dense, const Embed
   } catch (const std::exception& e) {
     throw Error(field(options.out_field) + " '" + onnx_path + "': ONNX's checker refuses the exported model: " + e.what());
   }
+  result.serving_path = serving_json_path(onnx_path);
+  result.serving_bytes = write_serving_json(model.config(), result.serving_path);
   return result;
 }
 

@@ -88,6 +88,12 @@ TEST(OnnxExport, GraphInputsOutputAndInitializersFollowTheContract) {
   EXPECT_EQ(r.external_tensors, 0);
   EXPECT_EQ(r.model_bytes, fs::file_size(path));
   EXPECT_FALSE(fs::exists(dir.file("m.onnx.data")));
+  EXPECT_EQ(r.serving_path, dir.file("m.serving.json"));
+  EXPECT_EQ(r.serving_bytes, fs::file_size(r.serving_path));
+  {
+    std::ifstream in(r.serving_path);
+    EXPECT_EQ(nlohmann::json::parse(in), serving_json(f.model->config()));
+  }
   const onnx::ModelProto proto = read_model(path);
   ASSERT_EQ(proto.opset_import_size(), 1);
   EXPECT_EQ(proto.opset_import(0).version(), 13);

@@ -70,14 +70,17 @@ struct OnnxExportResult {
   std::string data_path;  // "" when every initializer is inside the model
   uint64_t data_bytes = 0;
   int external_tensors = 0;
+  std::string serving_path;  // <stem>.serving.json
+  uint64_t serving_bytes = 0;
   int initializers = 0;
   int opset = 0;
   std::vector<ServingInput> inputs;
 };
 
 // Writes the ONNX model of (`model`, `dense`, `embeddings`) to `onnx_path` (checks as
-// check_exportable and check_export_paths first) and checks it with ONNX's checker. Removes a
-// stale <stem>.onnx.data when nothing is external.
+// check_exportable and check_export_paths first), checks it with ONNX's checker, and writes its
+// serving description to serving_json_path(onnx_path). Removes a stale <stem>.onnx.data when
+// nothing is external.
 OnnxExportResult export_onnx(const Model& model, const float* dense, const EmbeddingStore& embeddings,
                              const std::string& onnx_path, const OnnxExportOptions& options = {});
 
