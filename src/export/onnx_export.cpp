@@ -5,6 +5,7 @@
 #include <onnx/checker.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "onnx_graph.hpp"
@@ -19,19 +20,24 @@ namespace fs = std::filesystem;
 // The file name of `path` (its location relative to the model's folder).
 std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
 
-// Moves the raw data of every initializer of at least `threshold` bytes into `data` (64-byte
-// aligned offsets), leaving EXTERNAL references to `location`. Returns how many moved.
-int move_to_external(onnx::GraphProto& graph, uint64_t threshold, const std::string& location, std::string& data) {
+// Moves the raw data of every initializer of at least `threshold` bytes to the file `data_path`
+// (64-byte aligned offsets; `writer` is made for the first one), leaving EXTERNAL references to
+// its file name, and frees the moved bytes. Returns how many moved.
+int move_to_external(onnx::GraphProto& graph, uint64_t threshold, const std::string& data_path,
+                     std::unique_ptr<AtomicFileWriter>& writer) {
+  static constexpr char kZeros[64] = {};
   int moved = 0;
   for (onnx::TensorProto& t : *graph.mutable_initializer()) {
     if (t.raw_data().size() < threshold) continue;
-    while (data.size() % 64 != 0) data.push_back('\0');
-    const size_t offset = data.size();
-    data += t.raw_data();
-    t.clear_raw_data();
+    if (!writer) writer = std::make_unique<AtomicFileWriter>(data_path);
+    writer->write(kZeros, (64 - writer->bytes_written() % 64) % 64);
+    const size_t offset = writer->bytes_written();
+    writer->write(t.raw_data().data(), t.raw_data().size());
+    const size_t length = t.raw_data().size();
+    std::string().swap(*t.mutable_raw_data());  // clear_raw_data() would keep the capacity
     t.set_data_location(onnx::TensorProto::EXTERNAL);
     const std::pair<const char*, std::string> entries[] = {
-        {"location", location}, {"offset", std::to_string(offset)}, {"length", std::to_string(data.size() - offset)}};
+        {"location", file_name(data_path)}, {"offset", std::to_string(offset)}, {"length", std::to_string(length)}};
     for (const auto& [key, value] : entries) {
       onnx::StringStringEntryProto* e = t.add_external_data();
       e->set_key(key);
@@ -101,18 +107,19 @@ OnnxExportResult export_onnx(const Model& model, const float* dense, const Embed
   if (!options.external_data_threshold && initializer_bytes(proto.graph()) > OnnxExportOptions::kAutoExternalBytes) {
     threshold = 1024;
   }
-  std::string data;
   const std::string data_path = external_data_path(onnx_path);
-  result.external_tensors = move_to_external(*proto.mutable_graph(), threshold, file_name(data_path), data);
+  std::unique_ptr<AtomicFileWriter> data_writer;
+  result.external_tensors = move_to_external(*proto.mutable_graph(), threshold, data_path, data_writer);
   std::string bytes;
   if (!proto.SerializeToString(&bytes)) {
     throw Error(field(options.out_field) + " '" + onnx_path +
                 "': the model cannot be serialized (over protobuf's 2 GB limit: write its tables as external data)");
   }
-  if (result.external_tensors > 0) {
-    write_atomically(data_path, data);
+  proto.Clear();
+  if (data_writer) {
     result.data_path = data_path;
-    result.data_bytes = data.size();
+    result.data_bytes = data_writer->bytes_written();
+    data_writer->commit();
   } else {
     std::error_code ec;
     fs::remove(data_path, ec);  // a stale one from an earlier export of a larger model
