@@ -60,6 +60,16 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   writer.commit();
 }
 
+// Runs ONNX's checker; its refusal becomes an Error naming the output.
+template <typename Check>
+void check_with_onnx(const std::string& onnx_path, const std::string& out_field, Check check) {
+  try {
+    check();
+  } catch (const std::exception& e) {
+    throw Error(field(out_field) + " '" + onnx_path + "': ONNX's checker refuses the exported model: " + e.what());
+  }
+}
+
 }  // namespace
 
 void check_exportable(const ModelConfig& config) { export_detail::check_interaction(config); }
@@ -110,6 +120,9 @@ OnnxExportResult export_onnx(const Model& model, const float* dense, const Embed
   const std::string data_path = external_data_path(onnx_path);
   std::unique_ptr<AtomicFileWriter> data_writer;
   result.external_tensors = move_to_external(*proto.mutable_graph(), threshold, data_path, data_writer);
+  // Inline tensors are checked in memory (reading the file back would hold the model twice more);
+  // external ones from the files, which the checker reads beside the model.
+  if (result.external_tensors == 0) check_with_onnx(onnx_path, options.out_field, [&] { onnx::checker::check_model(proto); });
   std::string bytes;
   if (!proto.SerializeToString(&bytes)) {
     throw Error(field(options.out_field) + " '" + onnx_path +
@@ -126,11 +139,7 @@ OnnxExportResult export_onnx(const Model& model, const float* dense, const Embed
   }
   write_atomically(onnx_path, bytes);
   result.model_bytes = bytes.size();
-  try {
-    onnx::checker::check_model(onnx_path);
-  } catch (const std::exception& e) {
-    throw Error(field(options.out_field) + " '" + onnx_path + "': ONNX's checker refuses the exported model: " + e.what());
-  }
+  if (data_writer) check_with_onnx(onnx_path, options.out_field, [&] { onnx::checker::check_model(onnx_path); });
   result.serving_path = serving_json_path(onnx_path);
   result.serving_bytes = write_serving_json(model.config(), result.serving_path);
   return result;
