@@ -396,6 +396,15 @@ class Model:
                 os.unlink(tmp)
             raise
 
+    def to_onnx(self, path, opset=13, external_data_threshold=None):
+        """Writes the model as ONNX to `path` (ending in .onnx) and its serving description to
+        <stem>.serving.json beside it: inputs numeric (raw values), categorical (hashed rows),
+        multi_hot_<m> + multi_hot_<m>_length, output probability (as `shadowsync export`).
+        Initializers of at least external_data_threshold bytes go to <path>.data (default: only
+        for models over 1 GiB). Returns a dict of the files written and the input names.
+        ValueError for a bad path or opset (nothing written), OSError when writing fails."""
+        return _shadowsync._export_onnx(self._model, os.fspath(path), opset, external_data_threshold)
+
     def __getstate__(self):
         return {"checkpoint": self.to_bytes(), "result": self.result}
 

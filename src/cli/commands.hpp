@@ -22,6 +22,7 @@ struct ExitStatus {
 // SUBCOMMAND DECLARATIONS (one line each, keep sorted)
 void add_convert_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_predict_command(CLI::App& app);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   // SUBCOMMAND REGISTRATIONS (one line each, keep sorted)
   shadowsync::cli::add_convert_command(app);
   shadowsync::cli::add_eval_command(app);
+  shadowsync::cli::add_export_command(app);
   shadowsync::cli::add_gen_command(app);
   shadowsync::cli::add_plot_command(app);
   shadowsync::cli::add_predict_command(app);
