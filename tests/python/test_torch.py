@@ -3,6 +3,7 @@ Model.predict's probabilities from the serving inputs (Criteo presets, multi-hot
 and mean pooling, no numeric columns, the cat interaction), with the exported parameter names,
 and so does its TorchScript form after a save and load."""
 import json
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -90,13 +91,48 @@ def test_schema_without_numeric_columns_has_no_bottom():
     assert not any(name.startswith("bottom.") for name, _ in module.named_parameters())
 
 
-def test_cat_interaction_gives_predict(criteo, tmp_path):
-    spec = tmp_path / "cat.json"
+@pytest.fixture(scope="module")
+def cat_model(criteo, tmp_path_factory):
+    spec = tmp_path_factory.mktemp("cat") / "cat.json"
     # embedding_dim 6: the tables' rows are padded to 8 floats in the engine, packed in the module.
     spec.write_text(json.dumps({"bottom": [16, 6], "top": [32, 1], "embedding_dim": 6, "interaction": "cat"}))
-    model = trained(criteo, str(spec), max_examples=3000)
-    assert model.config["interaction"] == "cat"
-    check_module(model, criteo)
+    return trained(criteo, str(spec), max_examples=3000)
+
+
+def test_cat_interaction_gives_predict(criteo, cat_model):
+    assert cat_model.config["interaction"] == "cat"
+    check_module(cat_model, criteo)
+
+
+def test_an_interaction_with_parameters_is_one_class_with_the_contracts_names(criteo, cat_model, monkeypatch):
+    """The extension point: a cross network (x_{l+1} = x0 * (W x_l + b) + x_l) added as one class
+    keeps its parameters under cross.<l>.*; with W = 0 and b = 0 it is the cat model."""
+    from shadowsync import _torch
+
+    class Cross(torch.nn.Module):
+        def __init__(self, config, parameters, vectors: int):
+            super().__init__()
+            width = vectors * config["embedding_dim"]
+            self.cross = torch.nn.ModuleList([torch.nn.Linear(width, width) for _ in range(2)])
+            for layer in self.cross:
+                torch.nn.init.zeros_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
+
+        def forward(self, dense: Optional[torch.Tensor], vectors: torch.Tensor) -> torch.Tensor:
+            x0 = vectors.flatten(1)
+            x = x0
+            for layer in self.cross:
+                x = x0 * layer(x) + x
+            return x
+
+    monkeypatch.setitem(_torch.INTERACTIONS, "cross", Cross)
+    module = _torch.DLRMModule(dict(cat_model.config, interaction="cross"), cat_model.named_parameters())
+    names = [name for name, _ in module.named_parameters()]
+    assert names == list(cat_model.named_parameters()) + ["cross.0.weight", "cross.0.bias", "cross.1.weight",
+                                                          "cross.1.bias"]
+    scripted = torch.jit.script(module)
+    np.testing.assert_allclose(probabilities(scripted, criteo.model_inputs()), cat_model.predict(criteo),
+                               rtol=0, atol=1e-5)
 
 
 def test_torchscript_saved_and_loaded_gives_the_same(tmp_path):
