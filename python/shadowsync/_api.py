@@ -253,9 +253,9 @@ def _serving_inputs(schema, rows, numeric, categorical, bag_offsets, bag_ids):
     multi_hot = sum(1 for c in columns if c["kind"] == "multi_hot")
     inputs = {}
     if log1p.size:
-        stored = np.asarray(numeric, dtype=np.float32)
-        raw = np.expm1(stored.astype(np.float64)).astype(np.float32)
-        inputs["numeric"] = np.ascontiguousarray(np.where(log1p[None, :], raw, stored), dtype=np.float32)
+        values = np.array(numeric, dtype=np.float32)  # a copy: the stored values stay as they are
+        values[:, log1p] = np.expm1(values[:, log1p].astype(np.float64))
+        inputs["numeric"] = values
     categorical = np.asarray(categorical)
     if categorical.ndim == 2 and categorical.shape[1]:
         inputs["categorical"] = categorical.astype(np.int64)

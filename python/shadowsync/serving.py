@@ -6,14 +6,16 @@ its own. It follows include/shadowsync/data/feature_transform.hpp and the text r
 (src/data/line_parser.cpp) exactly:
   - an empty field is missing: numeric 0, categorical row 0, multi-hot an empty list;
   - log1p numeric columns read integers (int64), identity columns decimal numbers (finite,
-    |x| < 1e30); the inputs hold the values as read (the model applies the transform);
+    |x| < 1e30, not below the smallest double); the inputs hold the values as read (the model
+    applies the transform);
   - categorical values and multi-hot items are 32-bit ids: hexadecimal (1 to 8 digits) when the
     schema's hex_ids is true, else string_id(text) = low 32 bits of F(FNV-1a-64(UTF-8 bytes));
   - row(t, v) = 1 + reduce_range(F(v XOR table_key(t, salt)), rows[t] - 1), table_key(t, s) =
     F(s XOR (t + 1) * 0x9E3779B97F4A7C15), F the splitmix64 finalizer, reduce_range the
     multiply-high of a 64-bit hash onto 0..n-1;
-  - a multi-hot field is split at the column's separator; an empty item is refused; a list longer
-    than max_length is cut to its first max_length ids ("overlong": "refuse": refused).
+  - a multi-hot field is split at the column's separator; every item is read (an empty or bad
+    item is refused, past max_length too); a list longer than max_length is cut to its first
+    max_length ids ("overlong": "refuse": refused).
 Bad values raise ValueError naming the row, the column and the value, where the reader refuses
 the line.
 
@@ -32,6 +34,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _INTEGER = re.compile(r"-?[0-9]+\Z")
 _DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _HEX = re.compile(r"[0-9a-fA-F]+\Z")
+_NOT_FINITE = re.compile(r"-?(inf|infinity|nan(\([0-9A-Za-z_]*\))?)\Z", re.IGNORECASE)
+_NONZERO_MANTISSA = re.compile(r"-?[0-9.]*[1-9]")
 _DEFAULT_MAX_LENGTH = 64
 
 
@@ -134,11 +138,16 @@ class _Reader:
             if not -(1 << 63) <= value < (1 << 63):
                 raise ValueError(f"row {i}: {column['name']}: {text!r} does not fit in a 64-bit signed integer")
             return float(value)
+        too_big = f"row {i}: {column['name']}: {text!r} is not a finite number below 1e30 in magnitude"
+        if _NOT_FINITE.match(text):
+            raise ValueError(too_big)
         if not _DECIMAL.match(text):
             raise ValueError(f"row {i}: {column['name']}: {text!r} is not a decimal number")
         value = float(text)
+        if value == 0.0 and _NONZERO_MANTISSA.match(text):  # below the doubles: out of range, as from_chars
+            raise ValueError(too_big)
         if not abs(value) < 1e30 or not abs(float(np.float32(value))) < 1e30:
-            raise ValueError(f"row {i}: {column['name']}: {text!r} is not a finite number below 1e30 in magnitude")
+            raise ValueError(too_big)
         return value
 
     def category(self, i, column, text):
@@ -154,14 +163,16 @@ class _Reader:
         if text == "":
             return []
         separator = column.get("separator", ",")
-        parts = text.split(separator)
-        if any(p == "" for p in parts):
-            raise ValueError(f"row {i}: {column['name']}: {text!r} has an empty item")
+        ids = []
+        for item in text.split(separator):  # every item is read, also those past max_length
+            if item == "":
+                raise ValueError(f"row {i}: {column['name']}: {text!r} has an empty item")
+            ids.append(self.category(i, column, item))
         max_length = int(column.get("max_length", _DEFAULT_MAX_LENGTH))
-        if len(parts) > max_length and self.refuse_overlong:
-            raise ValueError(f"row {i}: {column['name']}: list of {len(parts)} items is longer than its "
+        if len(ids) > max_length and self.refuse_overlong:
+            raise ValueError(f"row {i}: {column['name']}: list of {len(ids)} items is longer than its "
                              f"max_length {max_length}")
-        return [self.category(i, column, p) for p in parts[:max_length]]
+        return ids[:max_length]
 
 
 def _text(value):
@@ -181,32 +192,40 @@ def model_inputs(rows, schema, hashing):
     (n, S), "multi_hot_<m>" int64 (n, L_m) padded with 0, "multi_hot_<m>_length" int64 (n,);
     inputs of width 0 are absent."""
     reader = _Reader(schema, hashing)
-    rows = [reader.fields(i, row) for i, row in enumerate(rows)]
-    n = len(rows)
+    # Each row's fields in column order (its first bad field is the one reported, as the reader
+    # reports a line's), then each table's ids hashed at once.
+    numeric, ids, lists = [], [], []
+    for i, row in enumerate(rows):
+        fields = reader.fields(i, row)
+        values, row_ids, row_lists = [], [], []
+        for column in reader.columns:
+            text = _text(fields.get(column["name"], ""))
+            if column["kind"] == "numeric":
+                values.append(reader.number(i, column, text))
+            elif column["kind"] == "categorical":
+                row_ids.append(reader.category(i, column, text) if text != "" else -1)
+            elif column["kind"] == "multi_hot":
+                row_lists.append(reader.items(i, column, text))
+        numeric.append(values)
+        ids.append(row_ids)
+        lists.append(row_lists)
+    n = len(numeric)
     inputs = {}
     if reader.numeric:
-        numeric = np.zeros((n, len(reader.numeric)), dtype=np.float32)
-        for j, column in enumerate(reader.numeric):
-            name = column["name"]
-            numeric[:, j] = [reader.number(i, column, row.get(name, "")) for i, row in enumerate(rows)]
-        inputs["numeric"] = numeric
+        inputs["numeric"] = np.array(numeric, dtype=np.float32).reshape(n, len(reader.numeric))
     if reader.categorical:
-        categorical = np.zeros((n, len(reader.categorical)), dtype=np.int64)
-        for t, column in enumerate(reader.categorical):
-            name = column["name"]
-            texts = [_text(row.get(name, "")) for row in rows]
-            present = np.array([text != "" for text in texts], dtype=bool)
-            values = [reader.category(i, column, text) for i, text in enumerate(texts) if text != ""]
-            categorical[present, t] = table_rows(t, np.array(values, dtype=np.uint64), reader.rows[t], reader.salt)
+        values = np.array(ids, dtype=np.int64).reshape(n, len(reader.categorical))
+        categorical = np.zeros(values.shape, dtype=np.int64)
+        for t in range(values.shape[1]):
+            present = values[:, t] >= 0
+            categorical[present, t] = table_rows(t, values[present, t].astype(np.uint64), reader.rows[t], reader.salt)
         inputs["categorical"] = categorical
     first = len(reader.categorical)
-    for m, column in enumerate(reader.multi_hot):
-        name = column["name"]
-        lists = [reader.items(i, column, _text(row.get(name, ""))) for i, row in enumerate(rows)]
-        lengths = np.array([len(ids) for ids in lists], dtype=np.int64)
+    for m in range(len(reader.multi_hot)):
+        lengths = np.array([len(row_lists[m]) for row_lists in lists], dtype=np.int64)
         padded = np.zeros((n, max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
         inside = np.arange(padded.shape[1])[None, :] < lengths[:, None]
-        flat = np.array([v for ids in lists for v in ids], dtype=np.uint64)
+        flat = np.array([v for row_lists in lists for v in row_lists[m]], dtype=np.uint64)
         padded[inside] = table_rows(first + m, flat, reader.rows[first + m], reader.salt)
         inputs[f"multi_hot_{m}"] = padded
         inputs[f"multi_hot_{m}_length"] = lengths

@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import shadowsync
 from shadowsync import serving
@@ -107,6 +109,8 @@ def test_edge_cases_of_a_written_log_hash_as_the_reader(tmp_path):
     (["0", "99999999999999999999", "", "", "", "", ""], r"does not fit in a 64-bit signed integer"),
     (["0", "", "1e40", "", "", "", ""], r"row 0: x: '1e40' is not a finite number below 1e30"),
     (["0", "", "+1", "", "", "", ""], r"row 0: x: '\+1' is not a decimal number"),
+    (["0", "", "1e-400", "", "", "", ""], r"row 0: x: '1e-400' is not a finite number below 1e30"),
+    (["0", "", "-Inf", "", "", "", ""], r"row 0: x: '-Inf' is not a finite number below 1e30"),
     (["0", "", "", "", "", "a||b", ""], r"row 0: tags: 'a\|\|b' has an empty item"),
     (["0", "", ""], r"row 0: wrong number of fields: 3, the schema has 7"),
     ({"click": "0", "nope": "1"}, r"row 0: unknown column 'nope'"),
@@ -165,3 +169,41 @@ def test_to_torch_without_pytorch_names_the_package(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert "Model.to_torch() needs PyTorch, which is not installed (Debian package python3-torch; " \
            "scripts/setup --bench installs it)" in out.stdout
+
+
+ANY = st.text(alphabet="0123456789abcdefABCDEFxyz-+.eE|inftyINF", max_size=10)
+INTEGER = st.one_of(ANY, st.from_regex(r"-?[0-9]{0,21}", fullmatch=True))
+DECIMAL = st.one_of(ANY, st.from_regex(r"-?[0-9]{0,3}(\.[0-9]{0,3})?([eE][-+]?[0-9]{1,4})?", fullmatch=True))
+ID = st.one_of(ANY, st.from_regex(r"[0-9a-fA-F]{0,10}", fullmatch=True))
+LIST = st.one_of(ANY, st.from_regex(r"([0-9a-f]{1,9}(\|[0-9a-f]{1,9}){0,4})?", fullmatch=True))
+
+
+@pytest.mark.parametrize("hex_ids", [True, False])
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.tuples(st.sampled_from("01"), INTEGER, DECIMAL, ID, LIST), min_size=1, max_size=4))
+def test_random_fields_are_read_or_refused_as_the_reader_does(tmp_path, hex_ids, lines):
+    """Differential: any line the C++ reader refuses (strict) is refused, any it reads gives the
+    same inputs."""
+    schema = {"columns": [{"name": "click", "kind": "label"}, {"name": "n", "kind": "numeric"},
+                          {"name": "x", "kind": "numeric", "transform": "identity"},
+                          {"name": "c", "kind": "categorical"},
+                          {"name": "m", "kind": "multi_hot", "separator": "|", "max_length": 3}],
+              "hex_ids": hex_ids}
+    path = tmp_path / "random.tsv"
+    path.write_text("".join("\t".join(fields) + "\n" for fields in lines))
+    hashing = {"rows": [1000, 77], "salt": 99}
+    try:
+        data = shadowsync.Dataset(path, schema=schema, strict=True, rows_per_table=hashing["rows"],
+                                  hash_salt=hashing["salt"])
+    except OSError as e:
+        line = int(str(e).split(":")[1]) - 1  # random.tsv:LINE: reason
+        with pytest.raises(ValueError, match=f"row {line}: "):
+            serving.model_inputs([list(fields) for fields in lines], schema, hashing)
+        return
+    got = serving.model_inputs([list(fields) for fields in lines], schema, hashing)
+    expected = data.model_inputs()
+    stored = np.float32(np.log1p(np.maximum(got["numeric"][:, 0].astype(np.float64), 0)))
+    np.testing.assert_allclose(stored, data.numeric[:, 0], rtol=1e-6)
+    np.testing.assert_array_equal(got["numeric"][:, 1], expected["numeric"][:, 1])
+    del got["numeric"], expected["numeric"]
+    assert_same_inputs(got, expected)
