@@ -6,16 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
 import shadowsync
 from shadowsync import serving
 
 from conftest import run_cli
+
+# Hypothesis's caches in the temporary folder, not beside the tests.
+configuration.set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "shadowsync-hypothesis"))
 
 SERVING_PY = os.path.join(os.path.dirname(serving.__file__), "serving.py")
 
