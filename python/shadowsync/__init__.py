@@ -6,6 +6,7 @@ Options:    RUN_OPTIONS, the table of run options shared with `shadowsync train`
 Models:     Model.evaluate(data), Model.predict(data), Model.save(path); load(path)
 Synthetic:  generate(path, rows, seed) writes Criteo-format TSV with a known optimum
 Curves:     plot_metrics(paths, out) draws training curves of --metrics files (gnuplot)
+Serving:    Model.to_torch(), Dataset.model_inputs(); shadowsync.serving hashes raw rows (docs/serving.md)
 sklearn:    ShadowSyncClassifier (shadowsync.sklearn; needs scikit-learn)
 
 See docs/python.md.

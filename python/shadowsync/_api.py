@@ -236,6 +236,45 @@ class Dataset:
     def hash_salt(self):
         return self._data.hash_salt
 
+    def model_inputs(self):
+        """The rows as the inputs of an exported model (docs/serving.md; Model.to_torch(), ONNX):
+        a dict name -> NumPy array. "numeric": float32 (n, N), the values as read (expm1 of the
+        stored value for log1p columns, so a negative count reads 0; the stored value for identity
+        columns); "categorical": int64 (n, S), the table rows (0 = missing); per multi-hot column
+        m, "multi_hot_<m>": int64 (n, L_m), its list's table rows padded with 0 to the longest
+        list (L_m >= 1), and "multi_hot_<m>_length": int64 (n,). An input of width 0 is absent."""
+        return _serving_inputs(self.schema, len(self), self.numeric, self.categorical, self.bag_offsets, self.bag_ids)
+
+
+def _serving_inputs(schema, rows, numeric, categorical, bag_offsets, bag_ids):
+    """Dataset.model_inputs() of stored columns: vectorized, one pass per column kind."""
+    columns = schema["columns"]
+    log1p = np.array([c.get("transform", "log1p") == "log1p" for c in columns if c["kind"] == "numeric"], dtype=bool)
+    multi_hot = sum(1 for c in columns if c["kind"] == "multi_hot")
+    inputs = {}
+    if log1p.size:
+        values = np.array(numeric, dtype=np.float32)  # a copy: the stored values stay as they are
+        values[:, log1p] = np.expm1(values[:, log1p].astype(np.float64))
+        inputs["numeric"] = values
+    categorical = np.asarray(categorical)
+    if categorical.ndim == 2 and categorical.shape[1]:
+        inputs["categorical"] = categorical.astype(np.int64)
+    if multi_hot:
+        offsets = np.asarray(bag_offsets, dtype=np.int64)
+        ids = np.asarray(bag_ids, dtype=np.int64)
+        starts = offsets[:-1].reshape(rows, multi_hot)
+        lengths = np.diff(offsets).reshape(rows, multi_hot)
+        for m in range(multi_hot):
+            length = lengths[:, m]
+            width = max(int(length.max(initial=0)), 1)
+            position = np.arange(width, dtype=np.int64)[None, :]
+            inside = position < length[:, None]
+            index = np.where(inside, starts[:, m, None] + position, 0)
+            padded = ids[index] if ids.size else np.zeros(index.shape, dtype=np.int64)
+            inputs[f"multi_hot_{m}"] = np.where(inside, padded, 0).astype(np.int64)
+            inputs[f"multi_hot_{m}_length"] = length.astype(np.int64)
+    return inputs
+
 
 def _file_schema(paths, delimiter, schema, header, keywords, hex_ids=None):
     """The schema dict of files from schema= or the column keywords (the CLI's SchemaRequest); None
@@ -322,6 +361,23 @@ class Model:
     def schema(self):
         """The columns the model reads, as a dict (the JSON form of a schema file)."""
         return json.loads(self._model.schema)
+
+    @property
+    def config(self):
+        """The architecture as a dict (the JSON form of a model file: bottom, top, embedding_dim,
+        interaction, hashing, schema)."""
+        return json.loads(_shadowsync._model_config(self._model))
+
+    def named_parameters(self):
+        """The model's tensors by the names exported models give them (bottom.<l>.weight/bias,
+        embedding.<t>.weight, top.<l>.weight/bias): dict name -> float32 array, copies."""
+        return _shadowsync._model_parameters(self._model)
+
+    def to_torch(self):
+        """The model as a torch.nn.Module (needs PyTorch): forward(inputs) takes the dict of
+        Dataset.model_inputs() as tensors and returns the click probabilities (docs/serving.md)."""
+        from ._torch import to_torch
+        return to_torch(self)
 
     def _schema_keyword(self):
         schema = self.schema
