@@ -169,7 +169,7 @@ void StatsAccumulator::add(const DataView& view) {
     s.missing[t] += missing;
   });
   const auto first_bad = std::min_element(bad_row.begin(), bad_row.end());
-  if (*first_bad != UINT64_MAX) {
+  if (first_bad != bad_row.end() && *first_bad != UINT64_MAX) {
     const int t = static_cast<int>(first_bad - bad_row.begin());
     throw Error("data statistics: row " + std::to_string(s.rows + *first_bad) + ": " + s.table_names[size_t(t)] +
                 " value " + std::to_string(bad_value[t]) + " is out of range");

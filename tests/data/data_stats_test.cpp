@@ -218,5 +218,22 @@ TEST(StatsAccumulator, StatisticsPerTableOfTheSchema) {
   EXPECT_THROW(criteo.add(block.view()), Error);
 }
 
+TEST(StatsAccumulator, ASchemaWithoutTablesHasNumericStatisticsOnly) {
+  ParseOptions o;
+  o.schema = FeatureSchema::from_json(
+      nlohmann::json::parse(R"({"columns": [{"name": "c", "kind": "label"},
+                                            {"name": "x", "kind": "numeric", "transform": "identity"}]})"),
+      "test");
+  o.hashing = HashingConfig::uniform(1000, 0, 0);
+  ParseReport report;
+  const DataBlock block = parse_criteo_text("0\t.5\n1\t.7\n", "x.tsv", o, &report);
+  const DataStats stats = compute_stats(block.view(), o.schema, o.hashing, report.numeric_missing);
+  EXPECT_EQ(stats.rows, 2u);
+  EXPECT_TRUE(stats.sparse.empty());
+  ASSERT_EQ(stats.numeric.size(), 1u);
+  EXPECT_FLOAT_EQ(float(stats.numeric[0].mean), 0.6f);
+  EXPECT_DOUBLE_EQ(stats.positive_rate, 0.5);
+}
+
 }  // namespace
 }  // namespace shadowsync::data
