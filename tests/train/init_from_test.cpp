@@ -106,6 +106,21 @@ TEST(InitFrom, EveryReplicaStartsFromTheCheckpointsMeanReplicaTablesAndAccumulat
   }
 }
 
+TEST(InitFrom, TheSyncRuleStartsFromTheLoadedModelNotTheSeed) {
+  // BMUF's global model starts at replica 0 when the rule is made: it must be the loaded model.
+  const std::string source = trained("for_bmuf.ckpt", config(), 0, kDay1);
+  TrainConfig c = config(2);
+  c.sync = SyncMethod::parse("fr-bmuf");
+  c.sync_every = 1 << 30;  // no round in this run: the saved global model is the starting one
+  c.init_from = source;
+  const std::string out = trained("bmuf.ckpt", c, kDay1, kRows);
+  const std::vector<float> sync_state = section(out, "sync_state");
+  const TrainedModel model = TrainedModel::load(source);
+  const size_t n = model.model().layout().total_floats;
+  ASSERT_EQ(sync_state.size(), 2 * n);
+  EXPECT_EQ(0, std::memcmp(sync_state.data(), model.dense(), n * sizeof(float)));
+}
+
 TEST(InitFrom, DayOneThenDayTwoEqualsBothDaysInOneRunAndCountsExamplesAnew) {
   // The dense optimizer state and the accumulators carry over exactly: with one worker, day 2
   // continued from day 1 is bit for bit the run over both days.
