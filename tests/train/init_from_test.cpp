@@ -17,6 +17,7 @@
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/init_chain.hpp"
+#include "shadowsync/train/run_options.hpp"
 #include "shadowsync/train/train_state.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
@@ -262,6 +263,10 @@ TEST(InitFrom, RefusalsNameWhatDiffers) {
   c.init_from = temp_path("not_a_checkpoint.ckpt");
   std::ofstream(c.init_from) << "label\tI1\nnot a checkpoint at all\n";
   EXPECT_EQ(refused(c), "--init-from: checkpoint '" + c.init_from + "': not a shadowsync checkpoint (wrong magic)");
+
+  // An empty path (the option's text).
+  RunSettings settings;
+  EXPECT_EQ(error_of([&] { settings.set_text("init_from", ""); }), "--init-from expects a string, got '': a checkpoint path");
 
   // Nothing differs: accepted.
   c.init_from = good;
