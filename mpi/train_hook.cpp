@@ -221,7 +221,10 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   options.timeout_s = host.host_sync_timeout_s;
   options.first_round_timeout_s = host.host_first_round_timeout_s;
   options.sync_embeddings = !host.host_dense_only;
-  options.align_at_start = !config.resume_path.empty();
+  // Resumed processes start from their own parts; processes started from one trained model
+  // (init_from, one file every process reads) start equal, and are made so even when the hosts'
+  // copies of that path differ.
+  options.align_at_start = !config.resume_path.empty() || !config.init_from.empty();
   options.final_round_only = config.deterministic;
   options.stopped = std::move(stopped);
   // Across hosts the run's rule (MA for modes without one), with the paper's defaults for H unless

@@ -20,6 +20,7 @@
 #include "shadowsync/synthetic/synthetic.hpp"
 #include "shadowsync/train/eval_split.hpp"
 #include "shadowsync/train/evaluate.hpp"
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/trained_model.hpp"
 #include "shadowsync/train/trainer.hpp"
 
@@ -42,6 +43,22 @@ RunSettings settings_from_options(const py::dict& options, const HashingConfig& 
   for (const auto& [key, value] : options) set_from_python(settings, py::str(key), value);
   try {
     settings.config.validate();
+  } catch (const Error& e) {
+    raise_python(ErrorKind::Value, e);
+  }
+  if (!settings.config.init_from.empty() && !settings.has("model")) {
+    // init_from= without model=: the checkpoint's model, for the data's columns and hashing (the
+    // trainer names the first column, or the hashing, that differs from the checkpoint's).
+    try {
+      settings.config.model = init_from_model_config(settings.config.init_from);
+    } catch (const Error& e) {
+      raise_python(ErrorKind::OS, e);  // the file cannot be read as a checkpoint
+    }
+    settings.config.model.schema = schema;
+    settings.config.model.hashing = hashing;
+    return settings;
+  }
+  try {
     settings.config.model = ModelConfig::resolve(settings.model, hashing, schema);
   } catch (const Error& e) {
     raise_python(ErrorKind::Value, e);
@@ -167,6 +184,7 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
     if (eval_data) {
       for (const std::string& path : eval_data->paths()) inputs.emplace_back("eval_data", path);
     }
+    if (!config.init_from.empty()) inputs.emplace_back("init_from", config.init_from);
     try {
       refuse_output_over_input("checkpoint", config.checkpoint_path, inputs);
     } catch (const Error& e) {
@@ -203,8 +221,12 @@ py::dict train(const PyData& train, const py::object& eval_object, const py::dic
   if (failure) {
     const Error& e = *failure;
     if (constructing) {
-      // Files named (resume=, and checkpoint=, whose lock file is made before training): OSError.
-      const bool file = mentions(e, config.resume_path) || mentions(e, config.checkpoint_path);
+      // Files named (resume=, and checkpoint=, whose lock file is made before training): OSError;
+      // init_from= when it cannot be read as a checkpoint ("init_from: checkpoint ..."), while a
+      // checkpoint of another schema, hashing or model is a ValueError.
+      const bool init_file = e.marked().starts_with(field("init_from") + ": checkpoint");
+      const bool init_other = !init_file && e.marked().starts_with(field("init_from"));
+      const bool file = !init_other && (init_file || mentions(e, config.resume_path) || mentions(e, config.checkpoint_path));
       raise_python(file ? ErrorKind::OS : ErrorKind::Value, e);
     }
     if (std::string(e.what()).find("diverged") != std::string::npos) raise_python(ErrorKind::Runtime, e);
@@ -276,6 +298,7 @@ void bind_train(py::module_& m) {
         }
       })
       .def_property_readonly("examples_trained", &TrainedModel::examples_trained)
+      .def_property_readonly("init_chain", [](const TrainedModel& t) { return to_python(init_chain_to_json(t.init_chain())); })
       .def_property_readonly("rows_per_table", [](const TrainedModel& t) {
         py::list rows;
         for (uint32_t r : t.hashing().rows) rows.append(r);

@@ -350,6 +350,13 @@ class Model:
         return self._model.examples_trained
 
     @property
+    def init_chain(self):
+        """The checkpoints this model was started from (train(init_from=)), oldest first: dicts of
+        path, examples_trained, checksum (of the checkpoint's contents) and data_fingerprint; []
+        for a model trained from its seed."""
+        return self._model.init_chain
+
+    @property
     def rows_per_table(self):
         return self._model.rows_per_table
 
@@ -537,6 +544,14 @@ def train(data, eval_data=None, **options):
     Errors: ValueError (bad options or data, the message spells options as keywords: batch=),
     OSError (files), RuntimeError (a diverged run). The result dict of the run (final metrics
     line, checkpoint written, stopped_early) is Model.result.
+
+    init_from: a Model or a checkpoint path to start from (the next day's training from the
+        previous day's model): its weights, tables and optimizer state, on data of the same
+        columns and hashing (a path given as data is read with the checkpoint's tables, salt and
+        columns); model= defaults to the checkpoint's. Examples, epochs and the checkpoint's
+        progress start anew; Model.init_chain of the result names the checkpoints it came from.
+        ValueError for a checkpoint of other columns, hashing or model (naming the difference),
+        OSError for a file that is not a checkpoint.
     """
     schema_options = {k: options.pop(k) for k in SCHEMA_OPTIONS if k in options and options[k] is not None}
     for key in options:
@@ -546,6 +561,15 @@ def train(data, eval_data=None, **options):
     for key in ("checkpoint", "resume", "topology", "model"):
         if key in options and isinstance(options[key], os.PathLike):
             options[key] = os.fspath(options[key])
+    init_model = None
+    if "init_from" in options:  # a Model (its own copy of its checkpoint) or a checkpoint path
+        source = options["init_from"]
+        if isinstance(source, Model):
+            init_model, options["init_from"] = source._model, source._path
+        elif isinstance(source, (str, bytes, os.PathLike)):
+            options["init_from"] = os.fsdecode(source)
+        else:
+            raise TypeError(f"init_from= expects a shadowsync.Model or a checkpoint path, got {type(source).__name__}")
     callback = options.pop("callback", None)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback= expects {_BY_NAME['callback']['expected']}, got {callback!r}")
@@ -560,6 +584,19 @@ def train(data, eval_data=None, **options):
     verbose = options.pop("verbose", False)
     progress_seconds = options.pop("progress_seconds", 5.0)
 
+    if "init_from" in options and not isinstance(data, Dataset):
+        # Text read for a run started from a trained model: with its tables, salt and columns
+        # unless they are given (a cache keeps its own; the trainer refuses any difference).
+        if init_model is None:
+            try:
+                init_model = _shadowsync._TrainedModel.load(options["init_from"])
+            except OSError as e:
+                raise OSError(f"init_from=: {e}") from None
+        if "rows_per_table" not in data_options and "hash_salt" not in data_options:
+            data_options.update(rows_per_table=list(init_model.rows_per_table), hash_salt=init_model.hash_salt)
+        checkpoint_schema = json.loads(init_model.schema)
+        if not schema_options and checkpoint_schema != _CRITEO_SCHEMA:
+            schema_options = {"schema": checkpoint_schema}
     train_set = _as_dataset(data, "data", {**data_options, **schema_options})
     eval_schema = {} if train_set.schema == _CRITEO_SCHEMA else {"schema": train_set.schema}
     eval_set = None if eval_data is None else _as_dataset(

@@ -62,6 +62,15 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     with the fit's mean and standard deviation (mean_, scale_); see the module's docstring.
     With deterministic=False (the default) two fits on the same data give different models (the
     engine's groups train in parallel); deterministic=True gives bit-identical fits.
+
+    warm_start=True: fit continues from the previous fit's model (its weights, embedding tables
+        and optimizer state; shadowsync.train(init_from=)) when X has the same columns (number,
+        names and kinds) and y the same classes; the standardisation (mean_, scale_) and the
+        tables' hashing stay the first fit's. Otherwise, and with warm_start=False, fit starts anew.
+    partial_fit(X, y, classes=None): one pass over the rows of X continuing from the current model
+        (the first call starts one, as fit does with epochs=1: its standardisation and tables are
+        the first call's X's; give rows_per_table= when later rows bring many new values). classes:
+        the two classes, needed on the first call when its y holds only one of them.
     Rows are predicted independently up to float32 rounding: one row at a time gives the batch's
     probabilities within 1e-7 (tested); logits (decision_function) differ by a few float32 ulps.
     """
@@ -69,7 +78,7 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, categorical_features=None, multi_hot_features=None, model="small", sync="s-pa", groups="auto",
                  threads_per_group="auto", batch=128, lr=None, emb_lr=None, epochs="auto", seed=1, sync_every=10,
                  deterministic=False, rows_per_table=None, hash_salt=0, max_examples=0, checkpoint=None,
-                 verbose=False):
+                 verbose=False, warm_start=False):
         self.categorical_features = categorical_features
         self.multi_hot_features = multi_hot_features
         self.model = model
@@ -88,6 +97,7 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         self.max_examples = max_examples
         self.checkpoint = checkpoint
         self.verbose = verbose
+        self.warm_start = warm_start
 
     def _more_tags(self):
         return {"binary_only": True, "allow_nan": True, "requires_y": True,
@@ -214,10 +224,11 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fit / predict --------------------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Trains on every row of X with labels y (two classes); returns self."""
+    @staticmethod
+    def _labels(y):
+        """y checked: one label per row, classification targets; as a 1-D NumPy array."""
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+            raise ValueError("ShadowSyncClassifier requires y to be passed, but the target y is None")
         if hasattr(y, "isna") and hasattr(y, "to_numpy"):  # pandas: NA labels named, nullable dtypes
             na = np.asarray(y.isna()).reshape(-1)
             if na.any():
@@ -230,19 +241,31 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
         elif y.ndim != 1:
             raise ValueError(f"y: expected shape (n,), got {y.shape}")
         check_classification_targets(y)
-        frame = self._frame(X, fitting=True)
+        return y
+
+    def _same_columns(self, X):
+        """True when X has the fitted columns (number, names, kinds): a fit may continue."""
+        if not hasattr(self, "model_"):
+            return False
+        try:
+            names, columns, frame = self._columns(X, fitting=False)
+            kinds, _ = self._kinds(names, columns, frame)
+        except ValueError:
+            return False
+        return kinds == self.kinds_
+
+    def _train(self, frame, y, epochs, init_from):
+        """Trains on the frame (labels y as 0/1 of classes_[1]) from init_from (a Model or None)."""
         rows = len(next(iter(frame.values())))
         if len(y) != rows:
             raise ValueError(f"y: expected {rows} labels like X, got {len(y)}")
-        classes = np.unique(y)
-        if len(classes) != 2:
-            raise ValueError(f"y: expected two classes (binary CTR labels), got {len(classes)} class(es)")
-        self.classes_ = classes
-        frame[_LABEL] = (y == classes[1]).astype(np.float32)
-        # rows_per_table=None: tables sized to X's values
-        data = Dataset.from_frame(frame, schema=self.schema_, rows_per_table=self.rows_per_table,
-                                  hash_salt=self.hash_salt)
-        epochs = self.epochs
+        frame[_LABEL] = (y == self.classes_[1]).astype(np.float32)
+        if init_from is None:  # rows_per_table=None: tables sized to X's values
+            data = Dataset.from_frame(frame, schema=self.schema_, rows_per_table=self.rows_per_table,
+                                      hash_salt=self.hash_salt)
+        else:  # hashed as the model's tables are
+            data = Dataset.from_frame(frame, schema=self.schema_, rows_per_table=list(init_from.rows_per_table),
+                                      hash_salt=init_from.hash_salt)
         if epochs == "auto":
             epochs = max(1, min(1000, math.ceil(AUTO_EXAMPLES / max(len(data), 1))))
         options = dict(model=self.model, sync=self.sync, groups=self.groups, threads_per_group=self.threads_per_group,
@@ -256,8 +279,56 @@ class ShadowSyncClassifier(ClassifierMixin, BaseEstimator):
             options["max_examples"] = int(self.max_examples)
         if self.checkpoint:
             options["checkpoint"] = self.checkpoint
+        if init_from is not None:
+            options["init_from"] = init_from
         self.model_ = train(data, **options)
         return self
+
+    def fit(self, X, y):
+        """Trains on every row of X with labels y (two classes); returns self. With warm_start=True
+        and X of the fitted columns, continues from the fitted model (see the class docstring)."""
+        y = self._labels(y)
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise ValueError(f"y: expected two classes (binary CTR labels), got {len(classes)} class(es)")
+        if self.warm_start and self._same_columns(X) and np.array_equal(classes, self.classes_):
+            return self._train(self._frame(X, fitting=False), y, self.epochs, self.model_)
+        frame = self._frame(X, fitting=True)
+        self.classes_ = classes
+        return self._train(frame, y, self.epochs, None)
+
+    def partial_fit(self, X, y, classes=None):
+        """One pass over the rows of X (labels y), continuing from the current model; the first
+        call starts one. classes: the two classes (needed on the first call when y holds only one;
+        later calls must give the same or none). Returns self."""
+        y = self._labels(y)
+        first = not hasattr(self, "model_")
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if len(classes) != 2:
+                raise ValueError(f"classes: expected two classes (binary CTR labels), got {len(classes)}")
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"classes: {list(classes)} differ from the classes of the first call, "
+                                 f"{list(self.classes_)}")
+        elif first:
+            classes = np.unique(y)
+            if len(classes) != 2:
+                raise ValueError(f"classes: y holds {len(classes)} class(es); pass classes= (the two classes) on "
+                                 f"the first call to partial_fit")
+        known = classes if first else self.classes_
+        unknown = np.setdiff1d(np.unique(y), known)
+        if len(unknown):
+            raise ValueError(f"y: labels {list(unknown)} are not among the classes {list(known)}")
+        if first:
+            frame = self._frame(X, fitting=True)
+            self.classes_ = classes
+            return self._train(frame, y, 1, None)
+        frame = self._frame(X, fitting=False)  # n_features and names checked (ValueError)
+        names, columns, is_frame = self._columns(X, fitting=False)
+        kinds, _ = self._kinds(names, columns, is_frame)
+        if kinds != self.kinds_:
+            raise ValueError(f"X: column kinds {kinds} differ from the first call's {self.kinds_}")
+        return self._train(frame, y, 1, self.model_)
 
     def decision_function(self, X):
         """Logits of shape (n,): > 0 predicts classes_[1]."""

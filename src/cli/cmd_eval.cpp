@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "init_chain_text.hpp"
 #include "common_options.hpp"
 #include "quality_text.hpp"
 #include "teacher_report.hpp"
@@ -57,11 +58,14 @@ void add_eval_command(CLI::App& app) {
                           {"auc", m.auc()},        {"calibration", m.calibration()},
                           {"mean_label", m.mean_label()}, {"mean_prediction", m.mean_prediction()}};
       if (teacher) j["teacher"] = teacher_json(*teacher);
+      if (!trained.init_chain().empty()) j["init_chain"] = init_chain_to_json(trained.init_chain());
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("examples %llu  %s\n", static_cast<unsigned long long>(m.count()),
                   quality_text(m.ne(), m.logloss(), m.auc(), m.calibration()).c_str());
       if (teacher) std::printf("%s\n", teacher_line(*teacher, m.ne()).c_str());
+      // A model trained on from other checkpoints (train --init-from) says where it came from.
+      if (!trained.init_chain().empty()) std::printf("started from: %s\n", init_chain_text(trained.init_chain()).c_str());
     }
   });
 }

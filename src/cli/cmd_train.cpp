@@ -20,10 +20,12 @@
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/train/eval_split.hpp"
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/trainer.hpp"
 #include "stop_signals.hpp"
 #include "teacher_report.hpp"
 #include "train_reporter.hpp"
+#include "init_chain_text.hpp"
 // Runs across processes (mpirun): the multi-host launcher's hook.
 #include "mpi/train_hook.hpp"
 
@@ -38,7 +40,7 @@ struct TrainOptions {
 };
 
 void print_summary(const TrainResult& result, const TrainConfig& config, int groups, int threads,
-                   const std::optional<TeacherScore>& teacher) {
+                   const std::optional<TeacherScore>& teacher, const std::vector<InitOrigin>& init_chain) {
   const TrainReport& r = result.final_report;
   std::printf("trained %llu examples in %.2f s: %.0f examples/s with %d group(s) x %d thread(s)\n",
               static_cast<unsigned long long>(r.examples), r.elapsed_s, r.examples_per_second, groups, threads);
@@ -64,6 +66,7 @@ void print_summary(const TrainResult& result, const TrainConfig& config, int gro
                 quality_text(r.center->ne, r.center->logloss, r.center->auc, r.center->calibration).c_str());
   }
   if (!result.checkpoint.empty()) std::printf("checkpoint: %s\n", result.checkpoint.c_str());
+  if (!init_chain.empty()) std::printf("started from: %s\n", init_chain_text(init_chain).c_str());
 }
 
 void run_train(TrainOptions& o) {
@@ -89,6 +92,7 @@ void run_train(TrainOptions& o) {
   for (const std::string& d : o.data_files) data_inputs.emplace_back("--data", d);
   std::vector<std::pair<std::string_view, std::string>> metrics_inputs = data_inputs;
   metrics_inputs.emplace_back("--resume", config.resume_path);
+  metrics_inputs.emplace_back("--init-from", config.init_from);
   metrics_inputs.emplace_back("--checkpoint", config.checkpoint_path);
   if (!metrics.empty()) refuse_output_over_input("--metrics", metrics, metrics_inputs);
   if (!config.checkpoint_path.empty()) refuse_output_over_input("--checkpoint", config.checkpoint_path, data_inputs);
@@ -96,22 +100,31 @@ void run_train(TrainOptions& o) {
   ParseOptions parse;
   parse.strict = settings.strict;
   parse.delimiter = settings.delimiter;
-  parse.schema = schema_for_paths(o.schema, o.data_files, parse.delimiter);
+  // --init-from: the checkpoint's model; text data is read with its schema and hashed with its
+  // tables and salt (a cache keeps its own; the trainer refuses any difference, naming it).
+  std::optional<ModelConfig> init_model;
+  if (!config.init_from.empty()) init_model = init_from_model_config(config.init_from);
+  const bool text_with_init = init_model && !has_cache_magic(o.data_files.front());
+  parse.schema = text_with_init ? check_stated_schema(o.schema, init_model->schema, config.init_from)
+                                : schema_for_paths(o.schema, o.data_files, parse.delimiter);
 
   // Under mpirun every process reads the data, but only rank 0 prints what a run prints; the
   // others print only their errors.
   mpi::HostRun* hosts = mpi::join_if_launched();
   const bool first_process = hosts == nullptr || mpi::host_rank(*hosts) == 0;
-  // --rows-per-table, else a cache's hashing, else tables sized to the data (a first pass).
+  // --rows-per-table, else a cache's hashing, else tables sized to the data (a first pass); with
+  // --init-from and text data, the checkpoint's (unless --rows-per-table or --hash-salt say otherwise).
+  const bool init_hashing = text_with_init && !settings.has("rows_per_table") && !settings.has("hash_salt");
   const data::HashingChoice hashing =
-      data::choose_hashing(o.data_files, settings.rows_per_table, settings.hash_salt, parse);
+      init_hashing ? data::HashingChoice{init_model->hashing, data::HashingChoice::Source::Given}
+                   : data::choose_hashing(o.data_files, settings.rows_per_table, settings.hash_salt, parse);
   parse.hashing = hashing.hashing;
-  if (parse.hashing.tables() != parse.schema.table_count()) {  // text of a stated schema
+  if (!init_hashing && parse.hashing.tables() != parse.schema.table_count()) {  // text of a stated schema
     parse.hashing = hashing_for(parse.schema,
                                 checked_rows_per_table(settings.rows_per_table.value_or(HashingConfig::kDefaultRowsPerTable)),
                                 settings.hash_salt);
   }
-  if (hashing.source != data::HashingChoice::Source::Cache) {  // a schema file's table sizes (its columns' "rows")
+  if (!init_hashing && hashing.source != data::HashingChoice::Source::Cache) {  // a schema file's table sizes (its columns' "rows")
     for (int t = 0; t < parse.schema.table_count(); ++t) {
       const uint32_t asked = parse.schema.columns[size_t(parse.schema.table_column(t))].rows;
       if (asked != 0) parse.hashing.rows[size_t(t)] = asked;
@@ -125,7 +138,16 @@ void run_train(TrainOptions& o) {
       Dataset::open_many(o.data_files, parse, &report, nullptr, print_reading_file(quiet || !first_process));
   if (!train_set.is_cache() && first_process) std::fprintf(stderr, "%s\n", report.summary().c_str());
   // The model is built for the data it reads: its schema (a cache's stored one) and hashing.
-  config.model = ModelConfig::resolve(settings.model, parse.hashing, train_set.schema());
+  // With --init-from and no --model, the checkpoint's model, for the data's columns and hashing
+  // (the trainer names the first column, or the hashing, that differs from the checkpoint's).
+  if (init_model && !settings.has("model")) {
+    config.model = *init_model;
+    config.model.schema = train_set.schema();
+    config.model.hashing = parse.hashing;
+  } else {
+    config.model = ModelConfig::resolve(settings.model, parse.hashing, train_set.schema());
+  }
+  const std::string model_name = init_model && !settings.has("model") ? "the --init-from model" : settings.model;
   std::optional<Dataset> eval_set;
   DataParts train = train_set.parts();  // several files: read in order, not copied
   DataView eval;
@@ -159,7 +181,7 @@ void run_train(TrainOptions& o) {
   Trainer trainer(config, train, eval, std::move(setup));
   if (leader) {
     std::fprintf(stderr, "training %s on %zu rows (%zu held out), %d group(s) x %d thread(s), sync %s\n",
-                 settings.model.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
+                 model_name.c_str(), train.rows(), eval.rows, trainer.groups(), trainer.threads_per_group(),
                  config.sync.name().c_str());
   }
   // Under mpirun: will Ctrl-C leave time to write this process's checkpoint? (tables and their
@@ -196,7 +218,7 @@ void run_train(TrainOptions& o) {
   const mpi::HostTotals host_totals = hosts != nullptr ? mpi::finish_host_run(*hosts, result.final_report) : mpi::HostTotals{};
   if (!host_totals.figures.is_null()) reporter.write_metrics_event(host_totals.figures);
   const std::string& hosts_line = host_totals.line;
-  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher);
+  if (leader) print_summary(result, config, trainer.groups(), trainer.threads_per_group(), teacher, trainer.init_chain());
   if (leader && hosts != nullptr) std::printf("%s\n", hosts_line.c_str());
   if (leader && config.epochs > 1) {
     if (const std::optional<NeRise> rise = held_out_ne_rise(result, train.rows())) {

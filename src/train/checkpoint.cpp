@@ -14,6 +14,8 @@
 #include <set>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "core/checksum.hpp"
 #include "core/mapped_file.hpp"
 #include "shadowsync/core/error.hpp"
@@ -178,7 +180,7 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
       throw Error(where + ": section '" + name + "' is corrupted (checksum mismatch)");
     }
     if (!names.insert(name).second) throw Error(where + ": section '" + name + "' appears twice");
-    sections_.push_back(Section{name, base + offset, static_cast<size_t>(bytes)});
+    sections_.push_back(Section{name, base + offset, static_cast<size_t>(bytes), checksum});
     offset += bytes;
   }
   if (offset != file_bytes) {
@@ -242,6 +244,12 @@ void CheckpointReader::read_float_parts(std::string_view name,
     std::memcpy(out, s.data + offset, count * sizeof(float));
     offset += count * sizeof(float);
   }
+}
+
+std::string CheckpointReader::content_checksum() const {
+  std::vector<uint64_t> sums;
+  for (const Section& s : sections_) sums.push_back(s.checksum);
+  return fmt::format("{:016x}", checksum64(sums.data(), sums.size() * sizeof(uint64_t)));
 }
 
 }  // namespace shadowsync

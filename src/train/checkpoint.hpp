@@ -124,12 +124,17 @@ class CheckpointReader {
   // Copies a float section into `out`; its size must be exactly `count` floats (Error otherwise).
   void read_floats(std::string_view name, float* out, size_t count) const;
   void read_float_parts(std::string_view name, const std::vector<std::pair<float*, size_t>>& parts) const;
+  // What identifies the file's contents: checksum64 of its sections' stored checksums, in file
+  // order (no byte is read again), as 16 hex digits. Two checkpoints with the same sections have
+  // the same one.
+  std::string content_checksum() const;
 
  private:
   struct Section {
     std::string name;
     const unsigned char* data;
     size_t bytes;
+    uint64_t checksum;
   };
   const Section& find(std::string_view name) const;
   std::string path_;

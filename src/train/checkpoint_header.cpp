@@ -7,7 +7,7 @@
 namespace shadowsync::train {
 
 nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, const TrainState& state,
-                                      const DataIdentity& data) {
+                                      const DataIdentity& data, const std::vector<InitOrigin>& init_chain) {
   nlohmann::json header;
   header["format"] = "shadowsync checkpoint";
   header["model"] = config.model.to_json();
@@ -26,6 +26,7 @@ nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, con
   }
   header["progress"] = progress;
   header["examples"] = examples;
+  if (!init_chain.empty()) header["init_chain"] = init_chain_to_json(init_chain);
   return header;
 }
 
@@ -60,6 +61,24 @@ void check_data(const nlohmann::json& header, uint64_t train_rows, uint64_t eval
 
 }  // namespace
 
+void check_same_model(const ModelConfig& saved, const ModelConfig& run, const std::string& where) {
+  // The data's columns first: another schema also has other tables, which the hashing check
+  // below would report less clearly.
+  if (const std::string d = saved.schema.first_difference(run.schema); !d.empty()) {
+    throw Error(where + ": checkpoint was trained on data of another schema (checkpoint vs this run's " +
+                field("data") + ": " + d + ")");
+  }
+  if (!(saved.hashing == run.hashing)) {
+    throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
+                "salt differ from this run's " + field("rows_per_table") + " / " + field("hash_salt") +
+                ": checkpoint vs this run: " + saved.differences(run) + ")");
+  }
+  if (!(saved == run)) {
+    throw Error(where + ": checkpoint is for another model (checkpoint vs this run's " + field("model") + ": " +
+                saved.differences(run) + ")");
+  }
+}
+
 std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header, const TrainConfig& config,
                                                     const std::vector<GroupShare>& shares, int replicas,
                                                     size_t dense_floats, uint64_t train_rows, uint64_t eval_rows,
@@ -67,21 +86,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
                                                     const std::string& where) {
   const int groups = static_cast<int>(shares.size());
   const ModelConfig saved = ModelConfig::from_json(json_field(header, "model", where), where + ": model");
-  // The data's columns first: another schema also has other tables, which the hashing check
-  // below would report less clearly.
-  if (const std::string d = saved.schema.first_difference(config.model.schema); !d.empty()) {
-    throw Error(where + ": checkpoint was trained on data of another schema (checkpoint vs this run's " +
-                field("data") + ": " + d + ")");
-  }
-  if (!(saved.hashing == config.model.hashing)) {
-    throw Error(where + ": checkpoint was written with other hashing parameters (rows per table or "
-                "salt differ from this run's " + field("rows_per_table") + " / " + field("hash_salt") +
-                ": checkpoint vs this run: " + saved.differences(config.model) + ")");
-  }
-  if (!(saved == config.model)) {
-    throw Error(where + ": checkpoint is for another model (checkpoint vs this run's " + field("model") + ": " +
-                saved.differences(config.model) + ")");
-  }
+  check_same_model(saved, config.model, where);
   const std::string saved_sync = json_string(header, "sync", where);
   if (saved_sync != config.sync.name()) {
     bool known = true;  // a method name is printed as is, anything else quoted and cut short

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/train_config.hpp"
 #include "shadowsync/train/train_state.hpp"
 #include "train/group_share.hpp"
@@ -22,8 +23,14 @@ struct DataIdentity {
   std::string fingerprint;  // data_fingerprint(train rows)
 };
 
+// `init_chain` (init_chain.hpp) is written as field "init_chain" when not empty.
 nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, const TrainState& state,
-                                      const DataIdentity& data);
+                                      const DataIdentity& data, const std::vector<InitOrigin>& init_chain = {});
+
+// Error unless a checkpoint's model (`saved`) is this run's: the schema first (naming the first
+// column that differs), then the hashing (rows per table, salt), then the rest of the model.
+// Messages start with `where`.
+void check_same_model(const ModelConfig& saved, const ModelConfig& run, const std::string& where);
 
 // Checks a checkpoint's header against this run (same model, hashing, sync method, groups,
 // replicas, batch, dense size, data and evaluation split; progress a consistent prefix of each

@@ -182,6 +182,14 @@ std::vector<RunOption> make_table() {
                       [](RunSettings& s, const OptionValue& v) { s.config.checkpoint_every = u64(v); }));
   t.push_back(of_type(T::Text, "resume", L::Engine, "", "Continue from this checkpoint",
                       [](RunSettings& s, const OptionValue& v) { s.config.resume_path = text(v); }));
+  t.push_back(of_type(T::Text, "init_from", L::Engine, "",
+                      "Start from the model of this checkpoint (its weights, tables and optimizer state; same schema, "
+                      "hashing and model; default model and hashing: the checkpoint's) and train it on this data as a "
+                      "new run (examples, epochs and checkpoints counted anew; not with " + field("resume") + ")",
+                      [](RunSettings& s, const OptionValue& v) {
+                        if (text(v).empty()) run_option("init_from").refuse("''", "a checkpoint path");
+                        s.config.init_from = text(v);
+                      }));
   t.push_back(integer("max_examples", L::Engine, 0, kMaxU64, "0",
                       "Stop (with a checkpoint) after about N examples (0 = no limit)",
                       [](RunSettings& s, const OptionValue& v) { s.config.max_examples = u64(v); }));

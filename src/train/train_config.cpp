@@ -37,6 +37,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["nesterov"] = nesterov;
   j["deterministic"] = deterministic;
   if (max_examples) j["max_examples"] = max_examples;
+  if (!init_from.empty()) j["init_from"] = init_from;
   return j;
 }
 
@@ -62,6 +63,10 @@ void TrainConfig::validate() const {
     throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "
                 "the workers); use none, fr-ma, fr-easgd, fr-bmuf or fr-pa");
+  }
+  if (!init_from.empty() && !resume_path.empty()) {
+    throw Error(field("init_from") + " and " + field("resume") + " exclude each other: " + field("resume") +
+                " finishes a run on its own data, " + field("init_from") + " starts a new run from a trained model");
   }
   require_precision_supported(precision);
   if (deterministic && placement.threads_per_group > 1) {

@@ -32,6 +32,7 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
   out.model_ = std::make_unique<Model>(ModelConfig::from_json(json_field(header, "model", where), where + ": model"));
   const uint64_t replicas = json_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
   if (header.contains("examples")) out.examples_ = json_uint(header, "examples", 0, UINT64_MAX, where);
+  out.init_chain_ = init_chain_from_header(header, where);
   const ModelConfig& config = out.model_->config();
   const size_t n = out.model_->layout().total_floats;
 

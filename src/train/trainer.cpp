@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/file_io.hpp"
 #include "shadowsync/numa/binder.hpp"
 #include "shadowsync/sync/sync_rule.hpp"
 #include "shadowsync/train/train_state.hpp"
@@ -16,6 +17,7 @@
 #include "train/coordinator.hpp"
 #include "train/data_widths.hpp"
 #include "train/group_runtime.hpp"
+#include "train/init_from.hpp"
 #include "train/memory_check.hpp"
 #include "train/replica_math.hpp"
 #include "train/run_sync.hpp"
@@ -57,6 +59,7 @@ class Trainer::Impl {
   std::string train_fingerprint_;  // data_fingerprint(train_), computed once
   std::unique_ptr<TouchedRows> touched_rows_;  // with a participant only
   double positive_rate_ = 0;  // of the training rows (the divergence limit's scale)
+  std::vector<InitOrigin> init_chain_;  // the checkpoints this run's model started from
 
  private:
   const std::string& train_fingerprint() {
@@ -76,9 +79,18 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
       plan_(setup_.plan ? *setup_.plan : numa::make_plan(topology_, config_.placement)),
       model_(config_.model) {
   config_.validate();
+  // A trained model to start from: opened and checked against this run's model first (its schema
+  // before the data's widths, so another schema is named by its first differing column).
+  std::unique_ptr<train::InitSource> init_source;
+  if (!config_.init_from.empty()) init_source = std::make_unique<train::InitSource>(config_);
   // The model is built for the data's schema: rows of another shape are refused here, not read.
   train::check_data_widths(config_.model, train_, field("data"));
   train::check_data_widths(config_.model, DataParts(eval_), field("eval_data"));
+  // The checkpoint started from is an input: the run's checkpoints must not replace it.
+  if (!config_.init_from.empty() && !config_.checkpoint_path.empty()) {
+    const std::string output = field("checkpoint"), input = field("init_from");
+    refuse_output_over_input(output, config_.checkpoint_path, {{input, config_.init_from}});
+  }
   // One training run per checkpoint path: a second one given the same path is refused.
   if (!config_.checkpoint_path.empty()) checkpoint_lock_ = std::make_unique<CheckpointLock>(config_.checkpoint_path);
   groups_ = static_cast<int>(plan_.groups.size());
@@ -119,6 +131,9 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
     shares_[static_cast<size_t>(g)].optimizer_state = state_->optimizer_state(r);
   }
   state_->initialize(model_, config_.seed);  // every replica from the same point, as in the paper
+  // A trained model's weights, tables and optimizer state instead (before the sync rule takes
+  // its starting point from the replicas).
+  if (init_source) init_chain_ = init_source->load_into(*state_);
   if (config_.sync.uses_rule()) {
     rule_ = std::make_unique<SyncRule>(sync_params(), state_->replica_pointers(), state_->dense_floats(),
                                        binder_->node_memory(0));
@@ -149,6 +164,7 @@ void Trainer::Impl::restore(const std::string& path) {
       [this]() -> const std::string& { return train_fingerprint(); }, where);
   state_->load(reader, where, field("sync") + " " + config_.sync.name());
   state_->progress = std::move(progress);
+  init_chain_ = init_chain_from_header(header, where);  // a resumed run keeps where its model came from
 }
 
 TrainResult Trainer::Impl::run() {
@@ -163,7 +179,7 @@ TrainResult Trainer::Impl::run() {
   auto write_checkpoint = [&](const std::string& path) {
     state_->progress = runtime.progress();
     const train::DataIdentity data{train_.rows(), eval_.rows, train_fingerprint()};
-    state_->save(path, train::make_checkpoint_header(config_, groups_, *state_, data));
+    state_->save(path, train::make_checkpoint_header(config_, groups_, *state_, data, init_chain_));
   };
   // The run's sync: barriers, or shadow rounds paced as decided from the plan, and a participant.
   ShadowSyncOptions shadow;
@@ -202,5 +218,6 @@ std::vector<const float*> Trainer::replicas() const {
 const numa::Plan& Trainer::plan() const { return impl_->plan_; }
 int Trainer::groups() const { return impl_->groups_; }
 int Trainer::threads_per_group() const { return impl_->threads_; }
+const std::vector<InitOrigin>& Trainer::init_chain() const { return impl_->init_chain_; }
 
 }  // namespace shadowsync

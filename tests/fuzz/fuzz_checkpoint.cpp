@@ -1,4 +1,5 @@
-// Fuzz target: the checkpoint reader (CheckpointReader) and model loading (TrainedModel::load)
+// Fuzz target: the checkpoint reader (CheckpointReader), the header's model as --init-from reads
+// it (init_from_model_config), and model loading (TrainedModel::load, the init_chain included)
 // on a file of arbitrary bytes. The harness first repairs every section checksum that the
 // framing lets it find, so that mutations reach the header JSON, the model configuration and
 // the section sizes instead of all stopping at "checksum mismatch". A bad checkpoint must be
@@ -11,6 +12,7 @@
 #include "train/checkpoint.hpp"
 #include "core/checksum.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/trained_model.hpp"
 
 using namespace shadowsync;
@@ -44,6 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const CheckpointReader reader(scratch.path());
     if (reader.has("header")) reader.json("header");
+    reader.content_checksum();
+  } catch (const Error&) {
+  }
+  try {  // the header's model, as train --init-from reads it before anything else
+    init_from_model_config(scratch.path());
   } catch (const Error&) {
   }
   try {

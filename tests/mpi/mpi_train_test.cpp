@@ -271,6 +271,30 @@ TEST(MpiTrain, DeterministicForegroundRunsGiveTheSameBits) {
   remove_checkpoint(checkpoint);
 }
 
+// --init-from under mpirun: every process starts from the one trained model (rank 0's copied
+// to all), counts its examples anew and records the chain in its checkpoint part.
+TEST(MpiTrain, ProcessesStartFromOneTrainedModelWithInitFrom) {
+  const std::string day1 = temp_path("init_day1.ckpt");
+  const std::string day2 = temp_path("init_day2.ckpt");
+  remove_checkpoint(day1);
+  remove_checkpoint(day2);
+  const RunResult first = test::run_shell_command("'" + test::shadowsync_exe() + "' train --data '" + data_file() + "'" +
+                                                  kModel + " --groups 1 --max-examples 9000 --checkpoint '" + day1 +
+                                                  "' 2>&1");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const RunResult r = run_mpi(2, "train --data '" + data_file() + "'" + kModel + " --groups 1 --init-from '" + day1 +
+                                     "' --checkpoint '" + day2 + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(number_after(r.output, R"(across 2 processes: (\d+) examples trained)"), 36000) << r.output;
+  EXPECT_EQ(count_of(r.output, "started from: " + day1 + " ("), 1u) << r.output;
+  for (const std::string& file : {day2, day2 + ".host-1-of-2"}) {
+    const std::string bytes = read_file(file);
+    EXPECT_NE(bytes.find("\"init_chain\""), std::string::npos) << file;
+  }
+  remove_checkpoint(day1);
+  remove_checkpoint(day2);
+}
+
 // The run's rule applies across hosts too (its name is in rank 0's last line).
 TEST(MpiTrain, EasgdAndBmufRunAcrossProcesses) {
   for (const std::string rule : {"easgd", "bmuf"}) {

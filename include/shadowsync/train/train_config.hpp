@@ -77,6 +77,12 @@ struct TrainConfig {
   // launcher kills every process soon after the stop signal, so the checkpoint comes first).
   bool evaluate_on_stop = true;
   std::string resume_path;        // checkpoint to continue from
+  // A trained model to start from (the next day's training): every replica from the
+  // checkpoint's mean replica and mean dense optimizer state, the embedding tables and their
+  // accumulators as they are; examples, epochs and progress start anew. The checkpoint must have
+  // this run's schema, hashing and model (and dense optimizer); its chain of origins is carried
+  // into this run's checkpoints (init_chain.hpp). Excludes resume_path. "" = from the seed.
+  std::string init_from;
   bool deterministic = false;     // bit-identical results for a seed (none / fr-* only)
   uint64_t max_examples = 0;      // stop (with a checkpoint) after about this many examples
 

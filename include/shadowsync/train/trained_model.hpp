@@ -4,10 +4,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/model.hpp"
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/train_state.hpp"
 
 namespace shadowsync {
@@ -34,12 +36,16 @@ class TrainedModel {
   // column 4: C3 (categorical) vs tags (multi_hot))", the first column that differs.
   void check_data_schema(const FeatureSchema& data_schema, const std::string& data_name) const;
   uint64_t examples_trained() const { return examples_; }
+  // The checkpoints this model was started from (init_chain.hpp), oldest first; empty for a
+  // model trained from its seed (and for checkpoints written before chains were recorded).
+  const std::vector<InitOrigin>& init_chain() const { return init_chain_; }
 
  private:
   std::unique_ptr<Model> model_;
   std::unique_ptr<AlignedFloatBuffer> dense_;
   std::unique_ptr<TrainState> state_;  // the checkpoint's replicas and tables (model parts)
   uint64_t examples_ = 0;
+  std::vector<InitOrigin> init_chain_;
   std::string path_;
 };
 

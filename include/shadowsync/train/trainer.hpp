@@ -19,6 +19,7 @@
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/train/background_participant.hpp"
+#include "shadowsync/train/init_chain.hpp"
 #include "shadowsync/train/train_config.hpp"
 #include "shadowsync/train/train_observer.hpp"
 #include "shadowsync/train/train_report.hpp"
@@ -75,6 +76,9 @@ class Trainer {
   const numa::Plan& plan() const;
   int groups() const;
   int threads_per_group() const;
+  // The checkpoints this run's model started from (config.init_from, or a resumed run's), oldest
+  // first; what its checkpoints record as "init_chain".
+  const std::vector<InitOrigin>& init_chain() const;
 
  private:
   class Impl;
