@@ -42,8 +42,9 @@ inline constexpr const char* kStepPhaseNames[kStepPhases] = {
     "bottom_fwd_gemm", "bottom_fwd_bias_relu", "gather", "interaction_fwd", "cross_fwd_gemm",
     "cross_fwd_bias_combine", "top_fwd_gemm", "top_fwd_bias_relu", "loss", "top_bwd_data_gemm",
     "top_relu_bwd", "top_weight_gemm", "top_bias_grad", "top_adagrad", "cross_bwd_elementwise",
-    "cross_bwd_data_gemm", "cross_weight_gemm", "cross_bias_grad", "cross_adagrad", "interaction_bwd", "emb_sort", "emb_rowwise_adagrad",
-    "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm", "bottom_bias_grad", "bottom_adagrad"};
+    "cross_bwd_data_gemm", "cross_weight_gemm", "cross_bias_grad", "cross_adagrad", "interaction_bwd",
+    "emb_sort", "emb_rowwise_adagrad", "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm",
+    "bottom_bias_grad", "bottom_adagrad"};
 
 #ifdef SHADOWSYNC_STEP_PHASES
 
