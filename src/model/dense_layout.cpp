@@ -1,4 +1,4 @@
-// DenseLayout::for_config: packs every MLP weight and bias at 64-byte-aligned offsets.
+// DenseLayout::for_config: packs every MLP (and dcn cross) weight and bias at 64-byte-aligned offsets.
 #include "shadowsync/model/dense_layout.hpp"
 
 namespace shadowsync {
@@ -25,6 +25,27 @@ DenseLayout DenseLayout::for_config(const ModelConfig& config) {
   for (int out : config.bottom) {
     add(layout.bottom, in, out);
     in = out;
+  }
+  if (config.interaction == Interaction::Dcn) {
+    const int dim = config.interaction_width();
+    const size_t square = size_t(dim) * size_t(dim), factor = size_t(dim) * size_t(config.cross_rank);
+    for (int l = 0; l < config.cross_layers; ++l) {
+      Cross cross;
+      cross.dim = dim;
+      cross.rank = config.cross_rank;
+      if (cross.rank == 0) {
+        cross.weight_offset = offset;
+        offset = align16(offset + square);
+      } else {
+        cross.v_offset = offset;
+        offset = align16(offset + factor);
+        cross.u_offset = offset;
+        offset = align16(offset + factor);
+      }
+      cross.bias_offset = offset;
+      offset = align16(offset + size_t(dim));
+      layout.cross.push_back(cross);
+    }
   }
   in = config.interaction_width();
   for (int out : config.top) {

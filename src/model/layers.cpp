@@ -116,6 +116,45 @@ void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16
   column_sums(rows, out, dy, lddy, db);
 }
 
+void linear_forward_gemm_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
+                              float* y, int ldy) {
+  cached_matmul_bf16('N', 'T', rows, out, in, x16, ldx16, w16, in, y, ldy);
+}
+
+void linear_backward_weights_gemm_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16,
+                                       const uint16_t* dy16, int lddy16, float* dw) {
+  cached_matmul_bf16('T', 'N', out, in, rows, dy16, lddy16, x16, ldx16, dw, in);
+}
+
+void cross_forward(size_t n, const float* x0, const float* p, const float* x, float* x_next) {
+  const float* __restrict a = x0;
+  const float* __restrict b = p;
+  const float* __restrict c = x;
+  float* __restrict y = x_next;
+  for (size_t i = 0; i < n; ++i) y[i] = a[i] * b[i] + c[i];
+}
+
+void cross_backward(size_t n, const float* g, const float* x0, const float* p, float* dp, float* dx0,
+                    bool accumulate) {
+  const float* __restrict gi = g;
+  const float* __restrict a = x0;
+  const float* __restrict b = p;
+  float* __restrict dpi = dp;
+  float* __restrict dxi = dx0;
+  for (size_t i = 0; i < n; ++i) dpi[i] = gi[i] * a[i];
+  if (accumulate) {
+    for (size_t i = 0; i < n; ++i) dxi[i] += gi[i] * b[i];
+  } else {
+    for (size_t i = 0; i < n; ++i) dxi[i] = gi[i] * b[i];
+  }
+}
+
+void add_to(size_t n, float* a, const float* b) {
+  float* __restrict x = a;
+  const float* __restrict y = b;
+  for (size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
 void weights_to_bf16(int out, int in, const float* w, uint16_t* w16) {
   round_to_bf16(w, size_t(out) * size_t(in), w16);
 }

@@ -69,6 +69,22 @@ void interaction_dot_forward(int rows, int d, int vectors, bool with_dense, cons
 void interaction_dot_backward(int rows, int d, int vectors, bool with_dense, const float* t, const float* dz,
                               float* dt);
 
+// BF16 GEMMs without the bias (the low-rank cross layers' V, which has none): y = x16 w16^T
+// (overwritten) and dw = dy16^T x16 (overwritten).
+void linear_forward_gemm_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
+                              float* y, int ldy);
+void linear_backward_weights_gemm_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16,
+                                       const uint16_t* dy16, int lddy16, float* dw);
+
+// DCN-v2 cross layer, element-wise parts over n floats (rows x D, packed):
+// forward  x_next = x0 * p + x (p = x W^T + b);
+void cross_forward(size_t n, const float* x0, const float* p, const float* x, float* x_next);
+// backward from g = dL/dx_next: dp = g * x0; dx0 = g * p (accumulate: dx0 += g * p).
+void cross_backward(size_t n, const float* g, const float* x0, const float* p, float* dp, float* dx0,
+                    bool accumulate);
+// a += b over n floats.
+void add_to(size_t n, float* a, const float* b);
+
 // Numerically stable BCE of a logit z against a 0/1 label y:
 // max(z, 0) - z * y + log1p(exp(-|z|)).
 float bce_loss(float z, float y);

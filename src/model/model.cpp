@@ -38,6 +38,28 @@ void init_layer(float* dense, const DenseLayout::Layer& layer, uint64_t seed, ui
   for (int i = 0; i < layer.out; ++i) dense[layer.bias_offset + i] = float(b_std * biases.normal(i));
 }
 
+// Xavier normal (std sqrt(2 / (fan_in + fan_out))) for an out x in matrix, from stream `index`.
+void init_matrix(float* dense, size_t offset, int out, int in, uint64_t seed, uint64_t index) {
+  const Stream weights(seed, 2 * index);
+  const double std_dev = std::sqrt(2.0 / (in + out));
+  const size_t n = size_t(in) * size_t(out);
+  for (size_t i = 0; i < n; ++i) dense[offset + i] = float(std_dev * weights.normal(i));
+}
+
+// A dcn cross layer as torchrec's CrossNet / LowRankCrossNet: W (or U and V) Xavier normal, bias
+// 0. Streams 500 + 2l (W or V) and 501 + 2l (U), apart from the MLP layers' (0, 1, ...) so that a
+// dot or cat model's values do not depend on whether cross layers exist.
+void init_cross(float* dense, const DenseLayout::Cross& cross, uint64_t seed, uint64_t layer) {
+  const uint64_t index = 500 + 2 * layer;
+  if (cross.rank == 0) {
+    init_matrix(dense, cross.weight_offset, cross.dim, cross.dim, seed, index);
+  } else {
+    init_matrix(dense, cross.v_offset, cross.rank, cross.dim, seed, index);
+    init_matrix(dense, cross.u_offset, cross.dim, cross.rank, seed, index + 1);
+  }
+  // The bias stays 0 (the buffer was cleared).
+}
+
 }  // namespace
 
 Model::Model(ModelConfig config) : config_(std::move(config)) {
@@ -50,6 +72,7 @@ void Model::init_dense(float* dense, uint64_t seed) const {
   uint64_t index = 0;
   for (const auto& layer : layout_.bottom) init_layer(dense, layer, seed, index++);
   for (const auto& layer : layout_.top) init_layer(dense, layer, seed, index++);
+  for (size_t l = 0; l < layout_.cross.size(); ++l) init_cross(dense, layout_.cross[l], seed, l);
 }
 
 void Model::init_embeddings(EmbeddingStore& store, uint64_t seed) const {

@@ -13,6 +13,7 @@ namespace shadowsync {
 namespace {
 
 constexpr int kMaxWidth = 1 << 16;
+constexpr int kMaxCrossLayers = 64;
 
 std::vector<int> read_widths(const nlohmann::json& j, const char* field, const std::string& where) {
   if (!j.contains(field)) throw Error(where + ": missing field \"" + field + "\"");
@@ -75,12 +76,18 @@ HashingConfig read_hashing(const nlohmann::json& j, const std::string& where, in
 Interaction parse_interaction(std::string_view text, const std::string& where) {
   if (text == "dot") return Interaction::Dot;
   if (text == "cat") return Interaction::Cat;
+  if (text == "dcn") return Interaction::Dcn;
   const std::string shown = text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 40)) + "...";
-  throw Error(where + ": unknown interaction '" + shown + "' (valid: dot, cat)");
+  throw Error(where + ": unknown interaction '" + shown + "' (valid: dot, cat, dcn)");
 }
 
 std::string interaction_name(Interaction interaction) {
-  return interaction == Interaction::Dot ? "dot" : "cat";
+  switch (interaction) {
+    case Interaction::Dot: return "dot";
+    case Interaction::Cat: return "cat";
+    case Interaction::Dcn: return "dcn";
+  }
+  return "?";
 }
 
 ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hashing, const FeatureSchema& schema) {
@@ -100,11 +107,27 @@ ModelConfig ModelConfig::preset(std::string_view name, const HashingConfig& hash
     c.bottom = {512, 256, 64, 16};
     c.embedding_dim = 16;
     c.top = {512, 256, 1};
+  } else if (name == "dcn") {
+    c.bottom = {512, 256, 64, 16};
+    c.embedding_dim = 16;
+    c.top = {512, 256, 1};
+    c.interaction = Interaction::Dcn;
+    c.cross_layers = 3;
+    c.cross_rank = 0;
+  } else if (name == "dcn-mlperf") {
+    c.bottom = {512, 256, 128};
+    c.embedding_dim = 128;
+    c.top = {1024, 1024, 512, 256, 1};
+    c.interaction = Interaction::Dcn;
+    c.cross_layers = 3;
+    c.cross_rank = 512;
   } else {
     throw Error("unknown model preset '" + std::string(name) +
-                "' (valid: tiny, small, kaggle, or a path to a .json model file)");
+                "' (valid: tiny, small, kaggle, dcn, dcn-mlperf, or a path to a .json model file)");
   }
   if (schema.numeric_count() == 0) c.bottom.clear();  // no numeric column: no bottom MLP
+  // A schema with few tables: rank 512 would not be below D; full rank is then no more work.
+  if (c.cross_rank > 0 && c.cross_rank >= c.interaction_width()) c.cross_rank = 0;
   c.validate("preset " + std::string(name));
   return c;
 }
@@ -116,11 +139,12 @@ namespace {
 ModelConfig parse_model(const nlohmann::json& j, const std::string& where, const FeatureSchema& default_schema,
                         const HashingConfig* default_hashing) {
   if (!j.is_object()) throw Error(where + ": a model must be a JSON object");
-  static const std::set<std::string> known = {"bottom", "top", "embedding_dim", "interaction", "hashing", "schema"};
+  static const std::set<std::string> known = {"bottom",  "top",          "embedding_dim", "interaction",
+                                              "hashing", "schema",       "cross_layers",  "cross_rank"};
   for (const auto& item : j.items()) {
     if (!known.count(item.key())) {
       throw Error(where + ": unknown field " + json_brief(item.key()) +
-                  " (valid: bottom, top, embedding_dim, interaction, hashing, schema)");
+                  " (valid: bottom, top, embedding_dim, interaction, cross_layers, cross_rank, hashing, schema)");
     }
   }
   ModelConfig c;
@@ -134,8 +158,26 @@ ModelConfig parse_model(const nlohmann::json& j, const std::string& where, const
   }
   c.embedding_dim = static_cast<int>(dim.get<long long>());
   if (j.contains("interaction")) {
-    if (!j.at("interaction").is_string()) throw Error(where + ": interaction must be \"dot\" or \"cat\"");
+    if (!j.at("interaction").is_string()) throw Error(where + ": interaction must be \"dot\", \"cat\" or \"dcn\"");
     c.interaction = parse_interaction(j.at("interaction").get<std::string>(), where);
+  }
+  for (const char* field : {"cross_layers", "cross_rank"}) {
+    if (!j.contains(field)) continue;
+    if (c.interaction != Interaction::Dcn) {
+      throw Error(where + ": " + field + " is only for interaction \"dcn\" (the interaction is \"" +
+                  interaction_name(c.interaction) + "\")");
+    }
+    const bool layers = std::string(field) == "cross_layers";
+    const nlohmann::json& v = j.at(field);
+    const long long low = layers ? 1 : 0, high = layers ? kMaxCrossLayers : kMaxWidth;
+    if (!v.is_number_integer() || v.get<long long>() < low || v.get<long long>() > high) {
+      throw Error(where + ": " + field + " must be an integer in " + std::to_string(low) + ".." + std::to_string(high) +
+                  (layers ? "" : " (0: full rank)") + ", got " + json_brief(v));
+    }
+    (layers ? c.cross_layers : c.cross_rank) = static_cast<int>(v.get<long long>());
+  }
+  if (c.interaction == Interaction::Dcn && !j.contains("cross_layers")) {
+    throw Error(where + ": missing field \"cross_layers\" (the number of cross layers of interaction \"dcn\")");
   }
   c.schema = j.contains("schema") ? FeatureSchema::from_json(j.at("schema"), where + ": schema") : default_schema;
   const int tables = c.schema.table_count();
@@ -180,12 +222,18 @@ ModelConfig ModelConfig::resolve(const std::string& preset_or_path, const Hashin
 nlohmann::json ModelConfig::to_json() const {
   nlohmann::json rows = nlohmann::json::array();
   for (uint32_t r : hashing.rows) rows.push_back(r);
-  return {{"bottom", bottom},
-          {"top", top},
-          {"embedding_dim", embedding_dim},
-          {"interaction", interaction_name(interaction)},
-          {"hashing", {{"rows", rows}, {"salt", hashing.salt}}},
-          {"schema", schema.to_json()}};
+  nlohmann::json j = {{"bottom", bottom},
+                      {"top", top},
+                      {"embedding_dim", embedding_dim},
+                      {"interaction", interaction_name(interaction)},
+                      {"hashing", {{"rows", rows}, {"salt", hashing.salt}}},
+                      {"schema", schema.to_json()}};
+  // Only dcn has them: dot and cat models write the same JSON as before they existed.
+  if (interaction == Interaction::Dcn) {
+    j["cross_layers"] = cross_layers;
+    j["cross_rank"] = cross_rank;
+  }
+  return j;
 }
 
 namespace {
@@ -211,6 +259,12 @@ std::string ModelConfig::differences(const ModelConfig& other) const {
   }
   if (interaction != other.interaction) {
     parts.push_back("interaction " + interaction_name(interaction) + " vs " + interaction_name(other.interaction));
+  }
+  if (cross_layers != other.cross_layers) {
+    parts.push_back("cross_layers " + std::to_string(cross_layers) + " vs " + std::to_string(other.cross_layers));
+  }
+  if (cross_rank != other.cross_rank) {
+    parts.push_back("cross_rank " + std::to_string(cross_rank) + " vs " + std::to_string(other.cross_rank));
   }
   if (const std::string d = schema.first_difference(other.schema); !d.empty()) parts.push_back("schema " + d);
   if (hashing.salt != other.hashing.salt) {
@@ -279,6 +333,27 @@ void ModelConfig::validate(const std::string& where) const {
                   std::to_string(hashing.rows[size_t(t)]));
     }
   }
+  if (interaction != Interaction::Dcn && (cross_layers != 0 || cross_rank != 0)) {
+    throw Error(where + ": " + (cross_layers != 0 ? "cross_layers" : "cross_rank") +
+                " is only for interaction dcn (the interaction is " + interaction_name(interaction) + ")");
+  }
+  if (interaction == Interaction::Dcn) {
+    if (cross_layers < 1 || cross_layers > kMaxCrossLayers) {
+      throw Error(where + ": cross_layers must be in 1.." + std::to_string(kMaxCrossLayers) + " for interaction dcn, got " +
+                  std::to_string(cross_layers));
+    }
+    const long long width = (long long)interaction_vectors() * embedding_dim;
+    if (width > kMaxWidth) {
+      throw Error(where + ": interaction dcn over " + std::to_string(interaction_vectors()) + " vectors of " +
+                  std::to_string(embedding_dim) + " values is " + std::to_string(width) +
+                  " wide, more than the widest layer " + std::to_string(kMaxWidth) + " (fewer tables or a smaller embedding_dim)");
+    }
+    if (cross_rank < 0 || cross_rank > width) {
+      throw Error(where + ": cross_rank must be 0 (full rank) or in 1.." + std::to_string(width) +
+                  " (the cross width D = " + std::to_string(interaction_vectors()) + " vectors x embedding_dim " +
+                  std::to_string(embedding_dim) + "), got " + std::to_string(cross_rank));
+    }
+  }
   if (interaction_width() < 1) {
     throw Error(where + ": interaction dot over " + std::to_string(interaction_vectors()) +
                 " vector has no pairs (a schema without numeric columns needs two tables for dot; use cat)");
@@ -291,7 +366,7 @@ int ModelConfig::interaction_vectors() const {
 
 int ModelConfig::interaction_width() const {
   const int v = interaction_vectors();
-  if (interaction == Interaction::Cat) return v * embedding_dim;
+  if (interaction == Interaction::Cat || interaction == Interaction::Dcn) return v * embedding_dim;
   return (bottom.empty() ? 0 : embedding_dim) + v * (v - 1) / 2;
 }
 
@@ -307,6 +382,13 @@ double ModelConfig::flops_per_example_train() const {
   for (int out : top) {
     flops += 2 * 3 * double(in) * out;
     in = out;
+  }
+  if (interaction == Interaction::Dcn) {
+    // Per cross layer: forward, backward-data (x0 is the embeddings' and bottom's gradient path)
+    // and weight gradient of W (D x D) or of V (r x D) and U (D x r).
+    const double D = double(interaction_width());
+    const double per_layer = cross_rank == 0 ? D * D : 2.0 * D * cross_rank;
+    flops += 2 * 3 * per_layer * cross_layers;
   }
   if (interaction == Interaction::Dot) {
     const int v = interaction_vectors();

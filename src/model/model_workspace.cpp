@@ -77,7 +77,9 @@ struct ModelWorkspace::Impl {
   const int max_batch;
   const int d;
   const bool dot;
-  const int zwidth;  // top MLP input width
+  const bool dcn;        // DCN-v2 cross layers over t (their output feeds the top MLP)
+  const int zwidth;      // top MLP input width (dcn: the cross width D = V d)
+  const int cross_rank;  // dcn: 0 full rank, else r
   // The schema's widths (the data's must equal them): N numeric, S one-hot, M multi-hot.
   const FeatureWidths widths;
   const bool has_bottom;  // N > 0: a bottom MLP, whose output is vector 0 of the interaction
@@ -96,6 +98,12 @@ struct ModelWorkspace::Impl {
   AlignedFloatBuffer grad_a;  // ping-pong activation gradients
   AlignedFloatBuffer grad_b;
   AlignedFloatBuffer grad;    // dense gradient scratch, layout.total_floats
+  // dcn (empty otherwise), each max_batch x D unless said: cross_x[l] = x_{l+1} (the last is the
+  // top MLP's input; x_0 is t), cross_p[l] = p_l = x_l W_l^T + b_l, cross_h[l] = x_l V_l^T
+  // (low rank, max_batch x r); backward scratch: two gradients of x (ping-pong), dp, dh
+  // (max_batch x r).
+  std::vector<AlignedFloatBuffer> cross_x, cross_p, cross_h;
+  AlignedFloatBuffer cross_g, cross_g2, cross_dp, cross_dh;
   // BF16 copies (Precision::Bf16 only; empty for fp32), each made once per step and read by
   // every BF16 GEMM that needs it (sizes: ModelWorkspace::bf16_copy_bytes):
   //  - w16: each layer's weights (out x in), rounded in forward() right before the layer's
@@ -112,6 +120,11 @@ struct ModelWorkspace::Impl {
   //    weight-gradient GEMMs.
   std::vector<std::vector<uint16_t>> bottom_w16, top_w16, bottom_x16, top_x16;
   std::vector<uint16_t> dy16;
+  //  - dcn, per cross layer, the same scheme: cross_w16 (W, or V for low rank) and cross_u16 (U)
+  //    rounded in forward() and reused by the backward-data GEMMs; cross_x16 (x_l) and cross_h16
+  //    (h_l) made in forward() for the weight gradients; cross_dp16 / cross_dh16 in backward().
+  std::vector<std::vector<uint16_t>> cross_w16, cross_u16, cross_x16, cross_h16;
+  std::vector<uint16_t> cross_dp16, cross_dh16;
   // (row << 32 | example) per table, for summing repeated rows: max_batch for a one-hot table, one
   // per id of a multi-hot one (grown when a batch has more ids than it held).
   std::vector<uint64_t> keys;
@@ -123,7 +136,9 @@ struct ModelWorkspace::Impl {
         max_batch(batch),
         d(m.config().embedding_dim),
         dot(m.config().interaction == Interaction::Dot),
+        dcn(m.config().interaction == Interaction::Dcn),
         zwidth(m.config().interaction_width()),
+        cross_rank(m.config().cross_rank),
         widths{m.config().schema.numeric_count(), m.config().schema.categorical_count(),
                m.config().schema.multi_hot_count()},
         has_bottom(!m.layout().bottom.empty()),
@@ -158,6 +173,31 @@ struct ModelWorkspace::Impl {
     grad = AlignedFloatBuffer(layout.total_floats);
     keys.resize(b);
     row_grad.resize(size_t(d));
+    const size_t cross_floats = b * size_t(zwidth), rank_floats = b * size_t(cross_rank);
+    for (size_t l = 0; dcn && l < layout.cross.size(); ++l) {
+      cross_x.emplace_back(cross_floats);
+      cross_p.emplace_back(cross_floats);
+      if (cross_rank > 0) cross_h.emplace_back(rank_floats);
+    }
+    if (dcn) {
+      cross_g = AlignedFloatBuffer(cross_floats);
+      cross_g2 = AlignedFloatBuffer(cross_floats);
+      cross_dp = AlignedFloatBuffer(cross_floats);
+      if (cross_rank > 0) cross_dh = AlignedFloatBuffer(rank_floats);
+    }
+    if (dcn && p == Precision::Bf16) {
+      const size_t D = size_t(zwidth), r = size_t(cross_rank);
+      for (size_t l = 0; l < layout.cross.size(); ++l) {
+        cross_w16.emplace_back(r == 0 ? D * D : r * D);
+        cross_x16.emplace_back(cross_floats);
+        if (r > 0) {
+          cross_u16.emplace_back(D * r);
+          cross_h16.emplace_back(rank_floats);
+        }
+      }
+      cross_dp16.resize(cross_floats);
+      cross_dh16.resize(rank_floats);
+    }
     if (p == Precision::Bf16) {
       size_t widest_out = 0;
       for (const auto& l : layout.bottom) {
@@ -174,7 +214,7 @@ struct ModelWorkspace::Impl {
     }
   }
 
-  const float* top_input() const { return dot ? z.data() : t.data(); }
+  const float* top_input() const { return dcn ? cross_x.back().data() : dot ? z.data() : t.data(); }
   // Layer l's BF16 copy in `copies`; null for fp32 (no copies, never read).
   static uint16_t* copy_of(std::vector<std::vector<uint16_t>>& copies, size_t l) {
     return copies.empty() ? nullptr : copies[l].data();
@@ -238,6 +278,7 @@ struct ModelWorkspace::Impl {
       StepPhaseScope timed(kInteractionForward);
       layers::interaction_dot_forward(rows, d, vectors, has_bottom, t.data(), z.data());
     }
+    if (dcn) cross_forward(rows, dense);
     x = top_input();
     ldx = zwidth;
     x16_ready = false;
@@ -250,6 +291,48 @@ struct ModelWorkspace::Impl {
       x16_ready = next_x16 != nullptr;
       x = top_act[l].data();
       ldx = L.out;
+    }
+  }
+
+  // The dcn cross layers over x0 = t: x_{l+1} = x0 * (x_l W_l^T + b_l) + x_l (low rank: W = U V,
+  // h = x_l V^T first). With Precision::Bf16 the GEMMs take BF16 copies of the weights and of
+  // their inputs (kept for backward()).
+  void cross_forward(int rows, const float* dense) {
+    const int D = zwidth, r = cross_rank;
+    const bool bf16 = precision == Precision::Bf16;
+    const float* x0 = t.data();
+    const float* x = x0;
+    for (size_t l = 0; l < layout.cross.size(); ++l) {
+      const DenseLayout::Cross& C = layout.cross[l];
+      float* p = cross_p[l].data();
+      if (bf16) {
+        uint16_t* x16 = cross_x16[l].data();
+        layers::to_bf16(rows, D, x, D, x16);
+        if (r == 0) {
+          layers::weights_to_bf16(D, D, dense + C.weight_offset, cross_w16[l].data());
+          StepPhaseScope timed(kCrossForwardGemm, int(l));
+          layers::linear_forward_gemm_bf16(rows, D, D, x16, D, cross_w16[l].data(), p, D);
+        } else {
+          layers::weights_to_bf16(r, D, dense + C.v_offset, cross_w16[l].data());
+          layers::weights_to_bf16(D, r, dense + C.u_offset, cross_u16[l].data());
+          StepPhaseScope timed(kCrossForwardGemm, int(l));
+          layers::linear_forward_gemm_bf16(rows, D, r, x16, D, cross_w16[l].data(), cross_h[l].data(), r);
+          layers::to_bf16(rows, r, cross_h[l].data(), r, cross_h16[l].data());
+          layers::linear_forward_gemm_bf16(rows, r, D, cross_h16[l].data(), r, cross_u16[l].data(), p, D);
+        }
+      } else {
+        StepPhaseScope timed(kCrossForwardGemm, int(l));
+        if (r == 0) {
+          layers::linear_forward_gemm(rows, D, D, x, D, dense + C.weight_offset, p, D);
+        } else {
+          layers::linear_forward_gemm(rows, D, r, x, D, dense + C.v_offset, cross_h[l].data(), r);
+          layers::linear_forward_gemm(rows, r, D, cross_h[l].data(), r, dense + C.u_offset, p, D);
+        }
+      }
+      StepPhaseScope timed(kCrossForwardEpilogue);
+      layers::add_bias(rows, D, dense + C.bias_offset, false, p, D);
+      layers::cross_forward(size_t(rows) * size_t(D), x0, p, x, cross_x[l].data());
+      x = cross_x[l].data();
     }
   }
 
@@ -418,7 +501,8 @@ struct ModelWorkspace::Impl {
       }
       const float* x = l == 0 ? top_input() : top_act[size_t(l) - 1].data();
       const int ldx = l == 0 ? zwidth : L.in;
-      float* dx = (l == 0 && !dot) ? dt.data() : other(dy);
+      // The top MLP's input gradient: cat's is t's (dt); dcn's is x_L's (cross_g).
+      float* dx = l > 0 || dot ? other(dy) : dcn ? cross_g.data() : dt.data();
       // dy16: dy's BF16 copy, made by the ReLU backward of the layer above (or here for the
       // logits' gradient).
       if ((bf16_data_top || bf16_weights_top) && l == top_layers - 1) {
@@ -440,6 +524,83 @@ struct ModelWorkspace::Impl {
     if (dot) {
       StepPhaseScope timed(kInteractionBackward);
       layers::interaction_dot_backward(rows, d, vectors, has_bottom, t.data(), dy, dt.data());
+    }
+    if (dcn) {
+      // From gx = dL/dx_{l+1}, layer l = L-1 .. 0: dp = gx * x0, dx0 += gx * p_l (into dt),
+      // dL/dx_l = gx + dp W (low rank: dh = dp U, then dh V); dW = dp^T x_l (low rank:
+      // dU = dp^T h, dV = dh^T x_l), db = column sums of dp; then the layer's update, after its
+      // backward-data GEMMs read its weights. Finally dt += dL/dx_0.
+      const int D = zwidth, r = cross_rank;
+      const size_t n = size_t(rows) * size_t(D);
+      const bool bf16 = precision == Precision::Bf16;
+      float* gx = cross_g.data();
+      float* gnext = cross_g2.data();
+      float* dp = cross_dp.data();
+      for (int l = int(layout.cross.size()) - 1; l >= 0; --l) {
+        const DenseLayout::Cross& C = layout.cross[size_t(l)];
+        const float* x = l == 0 ? t.data() : cross_x[size_t(l) - 1].data();
+        {
+          StepPhaseScope timed(kCrossBackwardElementwise);
+          layers::cross_backward(n, gx, t.data(), cross_p[size_t(l)].data(), dp, dt.data(),
+                                 l + 1 < int(layout.cross.size()));
+          if (bf16) layers::to_bf16(rows, D, dp, D, cross_dp16.data());
+        }
+        if (r == 0) {
+          {
+            StepPhaseScope timed(kCrossBackwardDataGemm, l);
+            if (bf16) {
+              layers::linear_backward_data_bf16(rows, D, D, cross_dp16.data(), D, cross_w16[size_t(l)].data(), gnext, D);
+            } else {
+              layers::linear_backward_data(rows, D, D, dp, D, dense_in + C.weight_offset, gnext, D);
+            }
+          }
+          StepPhaseScope timed(kCrossWeightGemm, l);
+          if (bf16) {
+            layers::linear_backward_weights_gemm_bf16(rows, D, D, cross_x16[size_t(l)].data(), D, cross_dp16.data(), D,
+                                                      g + C.weight_offset);
+          } else {
+            layers::linear_backward_weights_gemm(rows, D, D, x, D, dp, D, g + C.weight_offset);
+          }
+        } else {
+          float* dh = cross_dh.data();
+          {
+            StepPhaseScope timed(kCrossBackwardDataGemm, l);
+            if (bf16) {
+              layers::linear_backward_data_bf16(rows, r, D, cross_dp16.data(), D, cross_u16[size_t(l)].data(), dh, r);
+              layers::to_bf16(rows, r, dh, r, cross_dh16.data());
+              layers::linear_backward_data_bf16(rows, D, r, cross_dh16.data(), r, cross_w16[size_t(l)].data(), gnext, D);
+            } else {
+              layers::linear_backward_data(rows, r, D, dp, D, dense_in + C.u_offset, dh, r);
+              layers::linear_backward_data(rows, D, r, dh, r, dense_in + C.v_offset, gnext, D);
+            }
+          }
+          StepPhaseScope timed(kCrossWeightGemm, l);
+          if (bf16) {
+            layers::linear_backward_weights_gemm_bf16(rows, r, D, cross_h16[size_t(l)].data(), r, cross_dp16.data(), D,
+                                                      g + C.u_offset);
+            layers::linear_backward_weights_gemm_bf16(rows, D, r, cross_x16[size_t(l)].data(), D, cross_dh16.data(), r,
+                                                      g + C.v_offset);
+          } else {
+            layers::linear_backward_weights_gemm(rows, r, D, cross_h[size_t(l)].data(), r, dp, D, g + C.u_offset);
+            layers::linear_backward_weights_gemm(rows, D, r, x, D, dh, r, g + C.v_offset);
+          }
+        }
+        {
+          StepPhaseScope timed(kCrossBiasGradient);
+          layers::column_sums(rows, D, dp, D, g + C.bias_offset);
+        }
+        {
+          StepPhaseScope timed(kCrossBackwardElementwise);
+          layers::add_to(n, gnext, gx);  // dL/dx_l = gx + (dp W)
+        }
+        if (apply != nullptr) {
+          StepPhaseScope timed(kCrossAdagrad);
+          update_range(C.begin(), C.end());
+        }
+        std::swap(gx, gnext);
+      }
+      StepPhaseScope timed(kCrossBackwardElementwise);
+      layers::add_to(n, dt.data(), gx);  // x0's own path into x_1 = x0 * p_0 + x0
     }
     after_interaction();
     if (!has_bottom) return loss_sum;
@@ -618,6 +779,13 @@ uint64_t ModelWorkspace::bf16_copy_bytes(const Model& model, int max_batch, Prec
     }
   }
   halves += uint64_t(max_batch) * widest_out;
+  // dcn: per cross layer W (or V and U), x_l (and h_l); one dp and one dh.
+  const uint64_t D = uint64_t(model.config().interaction_width()), r = uint64_t(model.config().cross_rank),
+                 b = uint64_t(max_batch);
+  for (size_t l = 0; l < model.layout().cross.size(); ++l) {
+    halves += (r == 0 ? D * D : 2 * D * r) + b * D + b * r;
+  }
+  if (!model.layout().cross.empty()) halves += b * D + b * r;
   return halves * sizeof(uint16_t);
 }
 

@@ -46,6 +46,18 @@ std::vector<NamedTensor> named_parameters(const Model& model, const float* dense
                               embeddings.table_data(t),
                               embeddings.row_stride()});
   }
+  const auto& cross = model.layout().cross;
+  for (size_t l = 0; l < cross.size(); ++l) {
+    const auto& C = cross[l];
+    const std::string prefix = "cross." + std::to_string(l);
+    if (C.rank == 0) {
+      out.push_back(NamedTensor{prefix + ".weight", {C.dim, C.dim}, dense + C.weight_offset, C.dim});
+    } else {
+      out.push_back(NamedTensor{prefix + ".v", {C.rank, C.dim}, dense + C.v_offset, C.dim});
+      out.push_back(NamedTensor{prefix + ".u", {C.dim, C.rank}, dense + C.u_offset, C.rank});
+    }
+    out.push_back(NamedTensor{prefix + ".bias", {C.dim}, dense + C.bias_offset, C.dim});
+  }
   add_layers(out, model.layout().top, "top", dense);
   return out;
 }

@@ -13,6 +13,8 @@ enum StepPhase : int {
   kBottomForwardEpilogue,  // bias + ReLU
   kGather,
   kInteractionForward,
+  kCrossForwardGemm,      // dcn: per cross layer, x W^T (low rank: x V^T, then h U^T)
+  kCrossForwardEpilogue,  // dcn: + b, then x0 * p + x
   kTopForwardGemm,
   kTopForwardEpilogue,
   kLoss,
@@ -21,6 +23,11 @@ enum StepPhase : int {
   kTopWeightGemm,
   kTopBiasGradient,
   kTopAdagrad,  // the layer's dense optimizer update (Adagrad by default, or SGD)
+  kCrossBackwardElementwise,  // dcn: dp = g * x0, dx0 += g * p, dx = g + ...
+  kCrossBackwardDataGemm,     // dcn: dp W (low rank: dp U, then dh V)
+  kCrossWeightGemm,           // dcn: dp^T x (low rank: dp^T h and dh^T x)
+  kCrossBiasGradient,
+  kCrossAdagrad,
   kInteractionBackward,
   kEmbeddingSort,    // per table: (row, example) keys and their sort
   kEmbeddingUpdate,  // per table: the next table's prefetch; per distinct row: summed gradient, row-wise Adagrad
@@ -32,10 +39,12 @@ enum StepPhase : int {
   kStepPhases
 };
 inline constexpr const char* kStepPhaseNames[kStepPhases] = {
-    "bottom_fwd_gemm", "bottom_fwd_bias_relu", "gather", "interaction_fwd", "top_fwd_gemm",
-    "top_fwd_bias_relu", "loss", "top_bwd_data_gemm", "top_relu_bwd", "top_weight_gemm",
-    "top_bias_grad", "top_adagrad", "interaction_bwd", "emb_sort", "emb_rowwise_adagrad",
-    "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm", "bottom_bias_grad", "bottom_adagrad"};
+    "bottom_fwd_gemm", "bottom_fwd_bias_relu", "gather", "interaction_fwd", "cross_fwd_gemm",
+    "cross_fwd_bias_combine", "top_fwd_gemm", "top_fwd_bias_relu", "loss", "top_bwd_data_gemm",
+    "top_relu_bwd", "top_weight_gemm", "top_bias_grad", "top_adagrad", "cross_bwd_elementwise",
+    "cross_bwd_data_gemm", "cross_weight_gemm", "cross_bias_grad", "cross_adagrad", "interaction_bwd",
+    "emb_sort", "emb_rowwise_adagrad", "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm",
+    "bottom_bias_grad", "bottom_adagrad"};
 
 #ifdef SHADOWSYNC_STEP_PHASES
 

@@ -1,5 +1,5 @@
 // ModelConfig presets (over Criteo's and other schemas), JSON round trip and validation
-// messages; DenseLayout alignment; EmbeddingStore layout (any number of tables); OptimizerConfig
+// messages (dcn's cross fields too); DenseLayout alignment; EmbeddingStore layout (any number of tables); OptimizerConfig
 // parsing.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -51,7 +51,110 @@ TEST(ModelConfig, PresetsHaveTheStatedShapes) {
   EXPECT_EQ(tiny.embedding_dim, 4);
   const std::string message = error_of([&] { ModelConfig::preset("huge", h); });
   EXPECT_NE(message.find("huge"), std::string::npos);
-  EXPECT_NE(message.find("tiny, small, kaggle"), std::string::npos);
+  EXPECT_NE(message.find("tiny, small, kaggle, dcn, dcn-mlperf"), std::string::npos);
+}
+
+TEST(ModelConfig, DcnPresetsHaveTheStatedShapes) {
+  const HashingConfig h = HashingConfig::uniform(50);
+  const ModelConfig dcn = ModelConfig::preset("dcn", h);
+  const ModelConfig kaggle = ModelConfig::preset("kaggle", h);
+  EXPECT_EQ(dcn.bottom, kaggle.bottom);
+  EXPECT_EQ(dcn.top, kaggle.top);
+  EXPECT_EQ(dcn.embedding_dim, 16);
+  EXPECT_EQ(dcn.interaction, Interaction::Dcn);
+  EXPECT_EQ(dcn.cross_layers, 3);
+  EXPECT_EQ(dcn.cross_rank, 0);
+  EXPECT_EQ(dcn.interaction_width(), 27 * 16);
+  const DenseLayout dl = DenseLayout::for_config(dcn);
+  ASSERT_EQ(dl.cross.size(), 3u);
+  EXPECT_EQ(dl.cross[0].dim, 432);
+  EXPECT_EQ(dl.top[0].in, 432);
+  const ModelConfig mlperf = ModelConfig::preset("dcn-mlperf", h);
+  EXPECT_EQ(mlperf.bottom, (std::vector<int>{512, 256, 128}));
+  EXPECT_EQ(mlperf.embedding_dim, 128);
+  EXPECT_EQ(mlperf.top, (std::vector<int>{1024, 1024, 512, 256, 1}));
+  EXPECT_EQ(mlperf.cross_layers, 3);
+  EXPECT_EQ(mlperf.cross_rank, 512);
+  EXPECT_EQ(mlperf.interaction_width(), 27 * 128);
+  // Over a schema of 5 vectors (D = 5 x 128 = 640) rank 512 stays; over 4 (D = 512) it is full rank.
+  const FeatureSchema mixed = test::mixed_schema();
+  EXPECT_EQ(ModelConfig::preset("dcn-mlperf", HashingConfig::uniform(50, 0, 4), mixed).cross_rank, 512);
+  const ModelConfig no_numeric = ModelConfig::preset("dcn-mlperf", HashingConfig::uniform(50, 0, 4), test::mixed_schema(false));
+  EXPECT_TRUE(no_numeric.bottom.empty());
+  EXPECT_EQ(no_numeric.interaction_width(), 512);
+  EXPECT_EQ(no_numeric.cross_rank, 0);
+  const ModelConfig dcn_mixed = ModelConfig::preset("dcn", HashingConfig::uniform(50, 0, 4), mixed);
+  EXPECT_EQ(dcn_mixed.interaction_width(), 5 * 16);
+}
+
+TEST(ModelConfig, DcnJsonRoundTripAndRefusals) {
+  const HashingConfig h = HashingConfig::uniform(50);
+  ModelConfig c = ModelConfig::preset("dcn", h);
+  EXPECT_EQ(ModelConfig::from_json(c.to_json(), "x"), c);
+  c.cross_rank = 32;
+  c.cross_layers = 2;
+  const nlohmann::json j = c.to_json();
+  EXPECT_EQ(j.at("cross_layers"), 2);
+  EXPECT_EQ(j.at("cross_rank"), 32);
+  EXPECT_EQ(ModelConfig::from_json(j, "x"), c);
+  // dot and cat write no cross fields (their JSON is as before dcn).
+  EXPECT_FALSE(ModelConfig::preset("kaggle", h).to_json().contains("cross_layers"));
+  EXPECT_FALSE(ModelConfig::preset("kaggle", h).to_json().contains("cross_rank"));
+  EXPECT_EQ(ModelConfig::preset("dcn", h).differences(c), "cross_layers 3 vs 2; cross_rank 0 vs 32");
+  EXPECT_EQ(ModelConfig::preset("kaggle", h).differences(ModelConfig::preset("dcn", h)),
+            "interaction dot vs dcn; cross_layers 0 vs 3");
+
+  auto from_text = [&](const std::string& text) {
+    return error_of([&] { ModelConfig::from_json_file(write_temp("bad_dcn.json", text), h); });
+  };
+  const std::string base = R"({"bottom": [16], "top": [1], "embedding_dim": 16, )";
+  std::string m = from_text(base + R"("interaction": "dot", "cross_rank": 4})");
+  EXPECT_NE(m.find("bad_dcn.json: cross_rank is only for interaction \"dcn\" (the interaction is \"dot\")"),
+            std::string::npos) << m;
+  m = from_text(base + R"("cross_layers": 2})");
+  EXPECT_NE(m.find("cross_layers is only for interaction \"dcn\""), std::string::npos) << m;
+  m = from_text(base + R"("interaction": "dcn"})");
+  EXPECT_NE(m.find("bad_dcn.json: missing field \"cross_layers\""), std::string::npos) << m;
+  m = from_text(base + R"("interaction": "dcn", "cross_layers": 0})");
+  EXPECT_NE(m.find("bad_dcn.json: cross_layers must be an integer in 1..64, got 0"), std::string::npos) << m;
+  m = from_text(base + R"("interaction": "dcn", "cross_layers": "3"})");
+  EXPECT_NE(m.find("cross_layers must be an integer in 1..64, got \"3\""), std::string::npos) << m;
+  m = from_text(base + R"("interaction": "dcn", "cross_layers": 2, "cross_rank": -1})");
+  EXPECT_NE(m.find("cross_rank must be an integer in 0..65536 (0: full rank), got -1"), std::string::npos) << m;
+  // D = 27 x 16 = 432.
+  m = from_text(base + R"("interaction": "dcn", "cross_layers": 2, "cross_rank": 433})");
+  EXPECT_NE(m.find("bad_dcn.json: cross_rank must be 0 (full rank) or in 1..432 (the cross width D = 27 vectors x "
+                   "embedding_dim 16), got 433"),
+            std::string::npos) << m;
+  const std::string ok = from_text(base + R"("interaction": "dcn", "cross_layers": 2, "cross_rank": 432})");
+  EXPECT_EQ(ok, "(no error)");
+  m = from_text(base + R"("interaction": "dcn", "cross_layers": 2, "cross_rank": 8, "cross_width": 3})");
+  EXPECT_NE(m.find("unknown field \"cross_width\""), std::string::npos) << m;
+  // Set by code: validate() refuses them too.
+  ModelConfig dot = ModelConfig::preset("kaggle", h);
+  dot.cross_layers = 2;
+  EXPECT_EQ(error_of([&] { dot.validate("model"); }),
+            "model: cross_layers is only for interaction dcn (the interaction is dot)");
+  ModelConfig none = ModelConfig::preset("dcn", h);
+  none.cross_layers = 0;
+  EXPECT_EQ(error_of([&] { none.validate("model"); }), "model: cross_layers must be in 1..64 for interaction dcn, got 0");
+  ModelConfig wide = ModelConfig::preset("dcn", h);
+  wide.embedding_dim = 4096;
+  wide.bottom.back() = 4096;
+  EXPECT_NE(error_of([&] { wide.validate("model"); }).find("model: interaction dcn over 27 vectors of 4096 values is 110592 wide"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, DcnFlopsCountTheCrossGemms) {
+  const FeatureSchema schema = test::mixed_schema(false);  // 4 tables, no numeric column
+  ModelConfig c = ModelConfig::preset("tiny", HashingConfig::uniform(50, 0, 4), schema);
+  c.interaction = Interaction::Dcn;
+  c.cross_layers = 2;
+  c.validate("test");
+  // D = 16; top 16-8-1 (x3 each); 2 cross layers of 16 x 16 (forward, data, weights).
+  EXPECT_DOUBLE_EQ(c.flops_per_example_train(), 2.0 * (16 * 8 * 3 + 8 * 1 * 3 + 2 * 16 * 16 * 3));
+  c.cross_rank = 3;
+  EXPECT_DOUBLE_EQ(c.flops_per_example_train(), 2.0 * (16 * 8 * 3 + 8 * 1 * 3 + 2 * 2 * 16 * 3 * 3));
 }
 
 TEST(ModelConfig, PresetsOverASchema) {
@@ -288,6 +391,38 @@ TEST(DenseLayout, TensorsAreAlignedDisjointAndInOrder) {
     EXPECT_GE(layout.total_floats, end);
     EXPECT_EQ(layout.total_floats % 16, 0u);
   }
+  // dcn: the cross layers between bottom and top, 64-byte aligned, in order; the bottom layers
+  // where kaggle has them.
+  for (const int rank : {0, 20}) {
+    ModelConfig c = ModelConfig::preset("dcn", HashingConfig::uniform(50));
+    c.cross_rank = rank;
+    const DenseLayout layout = DenseLayout::for_config(c);
+    const DenseLayout kaggle = DenseLayout::for_config(ModelConfig::preset("kaggle", HashingConfig::uniform(50)));
+    ASSERT_EQ(layout.cross.size(), 3u);
+    for (size_t l = 0; l < 4; ++l) EXPECT_EQ(layout.bottom[l].weight_offset, kaggle.bottom[l].weight_offset);
+    size_t end = layout.bottom.back().bias_offset + 16;
+    for (const auto& C : layout.cross) {
+      EXPECT_EQ(C.dim, 432);
+      EXPECT_EQ(C.rank, rank);
+      EXPECT_EQ(C.begin() % 16, 0u);
+      EXPECT_GE(C.begin(), end);
+      if (rank == 0) {
+        EXPECT_GE(C.bias_offset, C.weight_offset + 432u * 432u);
+      } else {
+        EXPECT_EQ(C.v_offset % 16, 0u);
+        EXPECT_EQ(C.u_offset % 16, 0u);
+        EXPECT_GE(C.u_offset, C.v_offset + 20u * 432u);
+        EXPECT_GE(C.bias_offset, C.u_offset + 432u * 20u);
+      }
+      EXPECT_EQ(C.bias_offset % 16, 0u);
+      EXPECT_EQ(C.end(), C.bias_offset + 432u);
+      end = C.end();
+    }
+    EXPECT_GE(layout.top[0].weight_offset, end);
+    EXPECT_EQ(layout.top[0].in, 432);
+    const size_t cross = rank == 0 ? 3 * (432 * 432 + 432) : 3 * (2 * 20 * 432 + 432);
+    EXPECT_EQ(layout.top[0].weight_offset - kaggle.top[0].weight_offset, cross);  // all multiples of 16
+  }
   // kaggle: 13*512+512 + 512*256+256 + 256*64+64 + 64*16+16 + 367*512+512 + 512*256+256 + 256+1
   // parameters, plus at most 15 floats of padding after each tensor.
   const DenseLayout k = DenseLayout::for_config(ModelConfig::preset("kaggle", HashingConfig::uniform(50)));
@@ -374,6 +509,55 @@ TEST(NamedParameters, NameEveryTensorWithItsShapeAndFloats) {
               named_parameters(model, dense.data(), other);
             }).find("embedding tables of another model"),
             std::string::npos);
+}
+
+TEST(NamedParameters, DcnCrossLayersComeBetweenEmbeddingsAndTop) {
+  const FeatureSchema schema = test::mixed_schema();  // 3 numeric, 4 tables: V = 5, D = 20
+  const HashingConfig h = HashingConfig::uniform(5, 0, 4);
+  for (const int rank : {0, 3}) {
+    ModelConfig c = ModelConfig::preset("tiny", h, schema);
+    c.interaction = Interaction::Dcn;
+    c.cross_layers = 2;
+    c.cross_rank = rank;
+    const Model model(c);
+    AlignedFloatBuffer dense(model.layout().total_floats);
+    model.init_dense(dense.data(), 3);
+    EmbeddingStore store(h, 4);
+    model.init_embeddings(store, 3);
+    const std::vector<NamedTensor> params = named_parameters(model, dense.data(), store);
+    const size_t per_layer = rank == 0 ? 2 : 3;
+    ASSERT_EQ(params.size(), 4u + 4u + 2 * per_layer + 4u);
+    EXPECT_EQ(params[7].name, "embedding.3.weight");
+    const auto& C0 = model.layout().cross[0];
+    const auto& C1 = model.layout().cross[1];
+    if (rank == 0) {
+      EXPECT_EQ(params[8].name, "cross.0.weight");
+      EXPECT_EQ(params[8].shape, (std::vector<int64_t>{20, 20}));
+      EXPECT_EQ(params[8].data, dense.data() + C0.weight_offset);
+      EXPECT_EQ(params[9].name, "cross.0.bias");
+      EXPECT_EQ(params[10].name, "cross.1.weight");
+      EXPECT_EQ(params[11].name, "cross.1.bias");
+      EXPECT_EQ(params[11].shape, (std::vector<int64_t>{20}));
+      EXPECT_EQ(params[11].data, dense.data() + C1.bias_offset);
+      // Xavier normal over 20 x 20 (std sqrt(2/40) = 0.22): not all zero, bias 0.
+      double sumsq = 0;
+      for (float v : params[8].packed()) sumsq += double(v) * v;
+      EXPECT_NEAR(std::sqrt(sumsq / 400), 0.2236, 0.03);
+      for (float v : params[9].packed()) EXPECT_EQ(v, 0.0f);
+    } else {
+      EXPECT_EQ(params[8].name, "cross.0.v");
+      EXPECT_EQ(params[8].shape, (std::vector<int64_t>{3, 20}));
+      EXPECT_EQ(params[8].data, dense.data() + C0.v_offset);
+      EXPECT_EQ(params[9].name, "cross.0.u");
+      EXPECT_EQ(params[9].shape, (std::vector<int64_t>{20, 3}));
+      EXPECT_EQ(params[9].row_stride, 3);
+      EXPECT_EQ(params[9].data, dense.data() + C0.u_offset);
+      EXPECT_EQ(params[10].name, "cross.0.bias");
+      EXPECT_EQ(params[13].name, "cross.1.bias");
+    }
+    EXPECT_EQ(params[8 + 2 * per_layer].name, "top.0.weight");
+    EXPECT_EQ(params[8 + 2 * per_layer].shape, (std::vector<int64_t>{8, 20}));
+  }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Whole-network checks on the tiny model (dot and cat) of several schemas (Criteo's; one with
+// Whole-network checks on the tiny model (dot, cat and dcn full / low rank) of several schemas (Criteo's; one with
 // multi-hot lists pooled by sum and by mean, with empty lists and ids repeated within a list and
 // across rows; one without numeric columns; one without one-hot columns): loss and logits against
 // the naive double reference, and every dense parameter's and every touched embedding entry's
@@ -66,15 +66,17 @@ test::Batch gradient_batch(const ModelConfig& config) {
   return batch;
 }
 
-class GradientTest : public ::testing::TestWithParam<std::tuple<SchemaCase, Interaction>> {};
-
-TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
-  ModelConfig config = tiny_config(std::get<0>(GetParam()));
-  config.interaction = std::get<1>(GetParam());
+// Loss, every dense gradient and every touched embedding row's gradient of `config`'s model on
+// gradient_batch against the reference and its central finite differences (dcn cross layers'
+// biases, 0 after init, are set to nonzero values first).
+void check_gradients(const ModelConfig& config) {
   const Model model(config);
   const DenseLayout& layout = model.layout();
   AlignedFloatBuffer dense(layout.total_floats);
   model.init_dense(dense.data(), 7);
+  for (const auto& C : layout.cross) {  // torchrec's init leaves them 0: give the bias path a value
+    for (int i = 0; i < C.dim; ++i) dense[C.bias_offset + size_t(i)] = 0.1f * float((i % 7) - 3);
+  }
   EmbeddingStore store(config.hashing, config.embedding_dim);
   model.init_embeddings(store, 7);
   // Larger embeddings than the DLRM init so that the interaction terms matter in the loss.
@@ -111,6 +113,21 @@ TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
     }
   };
   for (size_t l = 0; l < layout.bottom.size(); ++l) check_layer(layout.bottom[l], "bottom " + std::to_string(l));
+  for (size_t l = 0; l < layout.cross.size(); ++l) {
+    const auto& C = layout.cross[l];
+    const std::string name = "cross " + std::to_string(l);
+    auto check_range = [&](size_t offset, size_t n, const std::string& what) {
+      for (size_t i = 0; i < n; ++i) expect_close(grad[offset + i], numeric(p.dense[offset + i]), name + what + std::to_string(i));
+    };
+    const size_t D = size_t(C.dim), r = size_t(C.rank);
+    if (r == 0) {
+      check_range(C.weight_offset, D * D, " weight ");
+    } else {
+      check_range(C.v_offset, r * D, " v ");
+      check_range(C.u_offset, D * r, " u ");
+    }
+    check_range(C.bias_offset, D, " bias ");
+  }
   for (size_t l = 0; l < layout.top.size(); ++l) check_layer(layout.top[l], "top " + std::to_string(l));
   // Padding between tensors has zero gradient.
   for (size_t l = 0; l + 1 < layout.top.size(); ++l) {
@@ -142,6 +159,37 @@ TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
     }
   }
 }
+
+class GradientTest : public ::testing::TestWithParam<std::tuple<SchemaCase, Interaction>> {};
+
+TEST_P(GradientTest, TinyModelMatchesFiniteDifferences) {
+  ModelConfig config = tiny_config(std::get<0>(GetParam()));
+  config.interaction = std::get<1>(GetParam());
+  check_gradients(config);
+}
+
+// DCN-v2: the tiny model with 2 cross layers, full rank or rank 3, over schemas with a bottom
+// MLP (Criteo's, the multi-hot one) and without (multi-hot lists, no numeric column).
+class DcnGradientTest : public ::testing::TestWithParam<std::tuple<SchemaCase, int>> {};
+
+TEST_P(DcnGradientTest, TinyDcnModelMatchesFiniteDifferences) {
+  ModelConfig config = tiny_config(std::get<0>(GetParam()));
+  config.interaction = Interaction::Dcn;
+  config.cross_layers = 2;
+  config.cross_rank = std::get<1>(GetParam());
+  config.validate("test");
+  ASSERT_EQ(DenseLayout::for_config(config).cross.size(), 2u);
+  check_gradients(config);
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemas, DcnGradientTest,
+                         ::testing::Combine(::testing::Values(SchemaCase::Criteo, SchemaCase::MultiHot,
+                                                              SchemaCase::NoNumeric),
+                                            ::testing::Values(0, 3)),
+                         [](const auto& info) {
+                           return case_name(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) == 0 ? "FullRank" : "LowRank");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Schemas, GradientTest,
                          ::testing::Combine(::testing::Values(SchemaCase::Criteo, SchemaCase::MultiHot,

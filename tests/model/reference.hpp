@@ -185,6 +185,29 @@ inline double ref_logit(const ModelConfig& c, const DenseLayout& layout, const R
   } else {
     for (const auto& vec : v) z.insert(z.end(), vec.begin(), vec.end());
   }
+  if (c.interaction == Interaction::Dcn) {  // x_{l+1} = x0 * (W x_l + b) + x_l, W = U V when low rank
+    const std::vector<double> x0 = z;
+    const size_t D = x0.size();
+    for (const auto& C : layout.cross) {
+      std::vector<double> h;  // V x_l (low rank)
+      for (int k = 0; k < C.rank; ++k) {
+        double s = 0;
+        for (size_t i = 0; i < D; ++i) s += p.dense[C.v_offset + size_t(k) * D + i] * z[i];
+        h.push_back(s);
+      }
+      std::vector<double> next(D);
+      for (size_t o = 0; o < D; ++o) {
+        double s = p.dense[C.bias_offset + o];
+        if (C.rank == 0) {
+          for (size_t i = 0; i < D; ++i) s += p.dense[C.weight_offset + o * D + i] * z[i];
+        } else {
+          for (int k = 0; k < C.rank; ++k) s += p.dense[C.u_offset + o * size_t(C.rank) + size_t(k)] * h[size_t(k)];
+        }
+        next[o] = x0[o] * s + z[o];
+      }
+      z = std::move(next);
+    }
+  }
   for (size_t l = 0; l < layout.top.size(); ++l) z = ref_linear(z, layout.top[l], p.dense, l + 1 < layout.top.size());
   return z[0];
 }

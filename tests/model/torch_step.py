@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """One training step of the DLRM model in PyTorch, for tests/model/torch_step_test.cpp. Arguments:
 pairs IN OUT. Reads the model (layers, tables, pooling), the batch and the optimizer settings from
-the JSON file IN, runs forward (nn.EmbeddingBag with mode sum/mean per table), BCE loss, backward,
+the JSON file IN, runs forward (nn.EmbeddingBag with mode sum/mean per table; interaction dot, cat or
+dcn: DCN-v2 cross layers x_{l+1} = x0 * (W x_l + b) + x_l, W full rank or U V), BCE loss, backward,
 dense Adagrad (torch.optim.Adagrad) and row-wise Adagrad on the tables, and writes the loss and
 every parameter after the step to the JSON file OUT. Exits 77 (a skip) with the reason when torch
 is missing."""
@@ -26,12 +27,33 @@ def linear(layer):
     return module
 
 
+def parameter(values, *shape):
+    return nn.Parameter(torch.tensor(values, dtype=torch.float32).reshape(*shape))
+
+
+def cross_layers(spec):
+    """The dcn cross layers: a dict of parameters each (weight, or v and u; bias)."""
+    layers = []
+    for layer in spec.get("cross", []):
+        dim = len(layer["bias"])
+        params = {"bias": parameter(layer["bias"], dim)}
+        if "weight" in layer:
+            params["weight"] = parameter(layer["weight"], dim, dim)
+        else:
+            rank = len(layer["v"]) // dim
+            params["v"] = parameter(layer["v"], rank, dim)
+            params["u"] = parameter(layer["u"], dim, rank)
+        layers.append(params)
+    return layers
+
+
 def step(in_path, out_path):
     with open(in_path) as f:
         spec = json.load(f)
     d = spec["dim"]
     bottom = [linear(layer) for layer in spec["bottom"]]
     top = [linear(layer) for layer in spec["top"]]
+    cross = cross_layers(spec)
     tables = []
     for table in spec["tables"]:
         bag = nn.EmbeddingBag(table["rows"], d, mode=table["pooling"])
@@ -66,6 +88,14 @@ def step(in_path, out_path):
         z = torch.cat([x, pairs], dim=1) if bottom else pairs
     else:
         z = stacked.reshape(rows, -1)
+    if spec["interaction"] == "dcn":
+        x0 = z
+        for params in cross:
+            if "weight" in params:
+                p = z @ params["weight"].t() + params["bias"]
+            else:
+                p = (z @ params["v"].t()) @ params["u"].t() + params["bias"]
+            z = x0 * p + z
     for i, layer in enumerate(top):
         z = layer(z)
         if i + 1 < len(top):
@@ -73,6 +103,7 @@ def step(in_path, out_path):
     loss = nn.functional.binary_cross_entropy_with_logits(z[:, 0], labels)
 
     dense_params = [p for layer in bottom + top for p in (layer.weight, layer.bias)]
+    dense_params += [p for params in cross for p in params.values()]
     opt = torch.optim.Adagrad(dense_params, lr=spec["lr"], eps=spec["eps"], initial_accumulator_value=0.0)
     opt.zero_grad()
     for bag in tables:
@@ -91,6 +122,7 @@ def step(in_path, out_path):
         "loss": float(loss),
         "bottom": [{"weight": l.weight.detach().flatten().tolist(), "bias": l.bias.detach().tolist()} for l in bottom],
         "top": [{"weight": l.weight.detach().flatten().tolist(), "bias": l.bias.detach().tolist()} for l in top],
+        "cross": [{k: v.detach().flatten().tolist() for k, v in params.items()} for params in cross],
         "tables": [bag.weight.detach().flatten().tolist() for bag in tables],
     }
     with open(out_path, "w") as f:

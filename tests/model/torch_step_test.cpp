@@ -1,5 +1,5 @@
 // One training step against PyTorch (tests/model/torch_step.py, Debian's /usr/bin/python3 with
-// torch): models of a non-Criteo schema (numeric, one-hot and multi-hot columns pooled by sum
+// torch): models (dot, cat, dcn full and low rank) of a non-Criteo schema (numeric, one-hot and multi-hot columns pooled by sum
 // and by mean, lists empty and with repeated ids), the same initial weights, one step with dense
 // Adagrad and row-wise Adagrad; every weight after the step equal within 1e-5. Skipped, with the
 // reason printed, where torch is not importable.
@@ -54,6 +54,21 @@ void expect_layer(const nlohmann::json& j, const DenseLayout::Layer& L, const fl
   for (size_t i = 0; i < b.size(); ++i) EXPECT_NEAR(dense[L.bias_offset + i], b[i], 1e-5) << name << " bias " << i;
 }
 
+// A dcn cross layer's tensors by the names torch_step.py reads (weight, or v and u; bias).
+std::vector<std::pair<std::string, std::pair<size_t, size_t>>> cross_tensors(const DenseLayout::Cross& C) {
+  const size_t D = size_t(C.dim), r = size_t(C.rank);
+  if (r == 0) return {{"weight", {C.weight_offset, D * D}}, {"bias", {C.bias_offset, D}}};
+  return {{"v", {C.v_offset, r * D}}, {"u", {C.u_offset, D * r}}, {"bias", {C.bias_offset, D}}};
+}
+
+nlohmann::json cross_json(const DenseLayout::Cross& C, const float* dense) {
+  nlohmann::json j;
+  for (const auto& [name, range] : cross_tensors(C)) {
+    j[name] = std::vector<float>(dense + range.first, dense + range.first + range.second);
+  }
+  return j;
+}
+
 // One case: a model of test::mixed_schema(numeric), its batch and the step's settings.
 struct Case {
   std::string name;
@@ -67,18 +82,27 @@ struct Case {
 
 constexpr float kLr = 0.05f, kEmbLr = 0.1f, kEps = 1e-8f;
 
-std::unique_ptr<Case> make_case(bool numeric, Interaction interaction) {
+// cross_rank < 0: not dcn; else 2 cross layers of that rank (0: full).
+std::unique_ptr<Case> make_case(bool numeric, Interaction interaction, int cross_rank = -1) {
   auto c = std::make_unique<Case>();
-  c->name = std::string(numeric ? "numeric" : "no numeric") + " " + interaction_name(interaction);
+  c->name = std::string(numeric ? "numeric" : "no numeric") + " " + interaction_name(interaction) +
+            (cross_rank >= 0 ? " rank " + std::to_string(cross_rank) : "");
   const FeatureSchema schema = test::mixed_schema(numeric);  // tables: site, device, tags (sum), history (mean)
   c->config = ModelConfig::preset("tiny", HashingConfig::uniform(7, 0, schema.table_count()), schema);
   c->config.interaction = interaction;
+  if (interaction == Interaction::Dcn) {
+    c->config.cross_layers = 2;
+    c->config.cross_rank = cross_rank;
+  }
   c->model = std::make_unique<Model>(c->config);
   const DenseLayout& layout = c->model->layout();
   c->dense = AlignedFloatBuffer(layout.total_floats);
   c->state = AlignedFloatBuffer(layout.total_floats);
   std::memset(c->state.data(), 0, layout.total_floats * sizeof(float));
   c->model->init_dense(c->dense.data(), 21);
+  for (const auto& C : layout.cross) {  // the init's bias is 0: give the bias a value to check
+    for (int i = 0; i < C.dim; ++i) c->dense[C.bias_offset + size_t(i)] = 0.05f * float((i % 5) - 2);
+  }
   c->store = std::make_unique<EmbeddingStore>(c->config.hashing, c->config.embedding_dim);
   EmbeddingStore& store = *c->store;
   c->model->init_embeddings(store, 21);
@@ -106,6 +130,8 @@ std::unique_ptr<Case> make_case(bool numeric, Interaction interaction) {
   spec["top"] = nlohmann::json::array();
   for (const auto& L : layout.bottom) spec["bottom"].push_back(layer_json(L, c->dense.data()));
   for (const auto& L : layout.top) spec["top"].push_back(layer_json(L, c->dense.data()));
+  spec["cross"] = nlohmann::json::array();
+  for (const auto& C : layout.cross) spec["cross"].push_back(cross_json(C, c->dense.data()));
   const FeatureWidths w = batch.widths;
   spec["tables"] = nlohmann::json::array();
   for (int t = 0; t < store.tables(); ++t) {
@@ -150,6 +176,20 @@ void expect_same_step(Case& c, const nlohmann::json& out) {
   for (size_t l = 0; l < layout.top.size(); ++l) {
     expect_layer(out.at("top").at(l), layout.top[l], c.dense.data(), "top " + std::to_string(l));
   }
+  ASSERT_EQ(out.at("cross").size(), layout.cross.size());
+  for (size_t l = 0; l < layout.cross.size(); ++l) {
+    for (const auto& [name, range] : cross_tensors(layout.cross[l])) {
+      const auto after = out.at("cross").at(l).at(name).get<std::vector<float>>();
+      const auto before = c.spec["cross"][l][name].get<std::vector<float>>();
+      ASSERT_EQ(after.size(), range.second) << name;
+      size_t moved = 0;
+      for (size_t i = 0; i < range.second; ++i) {
+        EXPECT_NEAR(c.dense[range.first + i], after[i], 1e-5) << "cross " << l << " " << name << " " << i;
+        moved += before[i] != after[i];
+      }
+      EXPECT_GT(moved, 0u) << "cross " << l << " " << name;  // the step changed it
+    }
+  }
   int moved = 0;  // table entries the step changed (the comparison is not of untouched rows only)
   for (int t = 0; t < store.tables(); ++t) {
     const auto after = out.at("tables").at(size_t(t)).get<std::vector<float>>();
@@ -165,7 +205,7 @@ void expect_same_step(Case& c, const nlohmann::json& out) {
   EXPECT_GT(moved, 0);
 }
 
-// Four cases (with and without numeric columns, dot and cat) in one Python run (importing torch
+// Eight cases (with and without numeric columns; dot, cat, dcn full rank and rank 3) in one Python run (importing torch
 // takes seconds).
 TEST(TorchStep, OneAdagradStepEqualsPyTorch) {
   const fs::path dir = fs::temp_directory_path() / ("shadowsync_torch_step_" + std::to_string(::getpid()));
@@ -174,12 +214,13 @@ TEST(TorchStep, OneAdagradStepEqualsPyTorch) {
   std::vector<std::unique_ptr<Case>> cases;
   std::string command = "/usr/bin/python3 '" + script + "'";
   for (bool numeric : {true, false}) {
-    for (Interaction interaction : {Interaction::Dot, Interaction::Cat}) {
-      cases.push_back(make_case(numeric, interaction));
-      const std::string i = std::to_string(cases.size());
-      std::ofstream(dir / ("in" + i + ".json")) << cases.back()->spec.dump();
-      command += " '" + (dir / ("in" + i + ".json")).string() + "' '" + (dir / ("out" + i + ".json")).string() + "'";
-    }
+    for (Interaction interaction : {Interaction::Dot, Interaction::Cat}) cases.push_back(make_case(numeric, interaction));
+    for (int rank : {0, 3}) cases.push_back(make_case(numeric, Interaction::Dcn, rank));
+  }
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const std::string i = std::to_string(k + 1);
+    std::ofstream(dir / ("in" + i + ".json")) << cases[k]->spec.dump();
+    command += " '" + (dir / ("in" + i + ".json")).string() + "' '" + (dir / ("out" + i + ".json")).string() + "'";
   }
   command += " > '" + (dir / "log.txt").string() + "' 2>&1";
   const int status = std::system(command.c_str());

@@ -1,7 +1,7 @@
 // End-to-end tests of the Trainer on generated data: every sync mode trains on synthetic 2- and
 // 4-socket topologies (2 workers per group, oversubscribed on a small machine); shadow modes
 // reach the one-worker NE within a stated margin and beat `none`; s-ma keeps the replicas far
-// closer than `none`; checkpoints round-trip and resume; bad checkpoints are refused; a diverging
+// closer than `none`; checkpoints round-trip and resume (a dcn model's too); bad checkpoints are refused; a diverging
 // run stops with an error; --deterministic is bit-identical.
 #include "shadowsync/train/trainer.hpp"
 
@@ -204,6 +204,27 @@ TEST(Trainer, CheckpointResumeReachesTheSameExampleCount) {
   const TrainedModel loaded = TrainedModel::load(path);
   const BinaryMetrics m = evaluate_model(loaded.model(), loaded.dense(), loaded.embeddings(), data().eval);
   EXPECT_NEAR(m.ne(), stopped.final_report.eval->ne, 1e-9);
+  std::remove(path.c_str());
+}
+
+// A DCN-v2 model (low-rank cross layers) trains like the others, and its checkpoint holds it:
+// the loaded model is the same architecture and predicts the run's final evaluation exactly.
+TEST(Trainer, DcnModelTrainsAndItsCheckpointPredictsTheSame) {
+  const std::string path = temp_path("dcn.ckpt");
+  TrainConfig c = config(SyncMethod::None, "package:1 core:1 pu:1", 1);
+  c.model = ModelConfig::preset("dcn", kHashing);
+  c.model.cross_layers = 2;
+  c.model.cross_rank = 16;
+  c.checkpoint_path = path;
+  const TrainResult result = train(c);
+  ASSERT_TRUE(result.final_report.eval.has_value());
+  EXPECT_LT(result.final_report.eval->ne, 0.97) << "the model learned something";
+  const TrainedModel loaded = TrainedModel::load(path);
+  EXPECT_EQ(loaded.model().config(), c.model);
+  ASSERT_EQ(loaded.model().layout().cross.size(), 2u);
+  const BinaryMetrics m = evaluate_model(loaded.model(), loaded.dense(), loaded.embeddings(), data().eval);
+  EXPECT_EQ(m.ne(), result.final_report.eval->ne);
+  EXPECT_EQ(m.auc(), result.final_report.eval->auc);
   std::remove(path.c_str());
 }
 

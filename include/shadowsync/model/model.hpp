@@ -21,7 +21,8 @@ class Model {
   const DenseLayout& layout() const { return layout_; }
 
   // DLRM scheme: W ~ N(0, sqrt(2 / (fan_in + fan_out))), b ~ N(0, sqrt(1 / fan_out)); padding
-  // set to 0. `dense` has layout().total_floats floats. Same seed, same values, on every run
+  // set to 0; dcn cross layers as torchrec's CrossNet: W (low rank: U and V) Xavier normal
+  // N(0, sqrt(2 / (fan_in + fan_out))), bias 0. `dense` has layout().total_floats floats. Same seed, same values, on every run
   // (counter-based generator, no library distributions).
   void init_dense(float* dense, uint64_t seed) const;
   // DLRM scheme: every entry of table t ~ U(-sqrt(1/rows_t), sqrt(1/rows_t)); accumulators and

@@ -8,6 +8,9 @@
 //                                                         numeric columns)
 //   embedding.<t>.weight [rows_t, embedding_dim]         for each table t (categorical, then
 //                                                         multi-hot columns)
+//   cross.<l>.weight [D, D] (full rank) or                for each dcn cross layer l (none for
+//     cross.<l>.v [r, D], cross.<l>.u [D, r] (low rank),  dot and cat): p = x W^T + b or
+//     then cross.<l>.bias [D]                             p = (x V^T) U^T + b, x_{l+1} = x0 * p + x_l
 //   top.<l>.weight [out, in], top.<l>.bias [out]         for each top layer l
 // Weights are (out x in) row-major, as nn.Linear's. Rows of a 2-D tensor are `row_stride`
 // floats apart (the embedding store pads rows; dense tensors are packed: row_stride = columns).
