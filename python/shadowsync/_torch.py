@@ -50,13 +50,61 @@ class CatInteraction(nn.Module):
         return vectors.flatten(1)
 
 
+def _parameter(parameters, name):
+    return nn.Parameter(torch.from_numpy(parameters[name]).clone())
+
+
+class FullRankCross(nn.Module):
+    """One full-rank cross layer: x0 * (x W^T + b) + x (W = `weight` [D, D])."""
+
+    def __init__(self, parameters, prefix: str):
+        super().__init__()
+        self.weight = _parameter(parameters, prefix + ".weight")
+        self.bias = _parameter(parameters, prefix + ".bias")
+
+    def forward(self, x0: Tensor, x: Tensor) -> Tensor:
+        return x0 * torch.nn.functional.linear(x, self.weight, self.bias) + x
+
+
+class LowRankCross(nn.Module):
+    """One low-rank cross layer: x0 * ((x v^T) u^T + b) + x (v [r, D], u [D, r])."""
+
+    def __init__(self, parameters, prefix: str):
+        super().__init__()
+        self.v = _parameter(parameters, prefix + ".v")
+        self.u = _parameter(parameters, prefix + ".u")
+        self.bias = _parameter(parameters, prefix + ".bias")
+
+    def forward(self, x0: Tensor, x: Tensor) -> Tensor:
+        projected = torch.nn.functional.linear(torch.nn.functional.linear(x, self.v), self.u, self.bias)
+        return x0 * projected + x
+
+
+class DcnInteraction(nn.Module):
+    """`dcn` (DCN-v2): x0 = the V vectors side by side ([batch, V d]), then `cross_layers`
+    cross layers x <- x0 * (W_l x + b_l) + x, full rank (`cross.<l>.weight`) or low rank
+    (`cross.<l>.v`, `cross.<l>.u`; W_l = u v) as `cross_rank` says."""
+
+    def __init__(self, config, parameters, vectors: int):
+        super().__init__()
+        layer = LowRankCross if config.get("cross_rank", 0) > 0 else FullRankCross
+        self.cross = nn.ModuleList([layer(parameters, f"cross.{l}") for l in range(config["cross_layers"])])
+
+    def forward(self, dense: Optional[Tensor], vectors: Tensor) -> Tensor:
+        x0 = vectors.flatten(1)
+        x = x0
+        for layer in self.cross:
+            x = layer(x0, x)
+        return x
+
+
 # Interaction name -> module class: __init__(config, parameters, vectors) and
 # forward(dense: Optional[Tensor] (the bottom output, None without numeric columns),
 # vectors: Tensor [batch, V, d]) -> the top MLP's input. An interaction with parameters keeps
 # them in child modules named as the contract names them (e.g. a ModuleList `cross` for
 # `cross.<l>.weight`): DLRMModule registers those children under the same names, so
 # named_parameters() gives the contract's names.
-INTERACTIONS = {"dot": DotInteraction, "cat": CatInteraction}
+INTERACTIONS = {"dot": DotInteraction, "cat": CatInteraction, "dcn": DcnInteraction}
 
 
 def _linear(parameters, prefix):
@@ -109,12 +157,14 @@ class DLRMModule(nn.Module):
         for t in range(tables):
             weight = torch.from_numpy(parameters[f"embedding.{t}.weight"])
             self.embedding.append(nn.Embedding.from_pretrained(weight, freeze=False))
-        self.top = _layers(parameters, "top")
+        # Registered before `top`, so that named_parameters() has the contract's order (bottom,
+        # embedding, the interaction's, top).
         vectors = (1 if self.has_bottom else 0) + tables
         interaction = INTERACTIONS[name](config, parameters, vectors)
         for child_name, child in interaction.named_children():
             self.add_module(child_name, child)  # the contract's names (cross.<l>...)
         self.interaction = interaction
+        self.top = _layers(parameters, "top")
 
     def forward(self, inputs: Dict[str, Tensor]) -> Tensor:
         pooled: List[Tensor] = []

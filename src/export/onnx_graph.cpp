@@ -111,6 +111,13 @@ void add_input(onnx::GraphProto& graph, const ServingInput& in) {
   }
 }
 
+const NamedTensor& param(const std::vector<NamedTensor>& params, const std::string& name) {
+  for (const NamedTensor& p : params) {
+    if (p.name == name) return p;
+  }
+  throw Error("export: the model has no parameter '" + name + "'");
+}
+
 // What an interaction reads: the V vectors stacked ([batch, V, d]), the bottom output ("" when
 // the model has no bottom MLP) and the model's parameters by name.
 struct InteractionInput {
@@ -141,6 +148,28 @@ std::string cat_graph(GraphBuilder& g, const InteractionInput& in) {
   return g.reshape(in.vectors, {0, int64_t(in.count) * in.config.embedding_dim});
 }
 
+// dcn: x0 = the V vectors side by side ([B, D]); each cross layer l:
+// x <- x0 * (x W_l^T + b_l) + x, with W_l = cross.<l>.weight (full rank) or u_l v_l (low rank:
+// h = x v_l^T, then h u_l^T + b_l).
+std::string dcn_graph(GraphBuilder& g, const InteractionInput& in) {
+  const std::string x0 = cat_graph(g, in);
+  std::string x = x0;
+  for (int l = 0; l < in.config.cross_layers; ++l) {
+    const std::string prefix = "cross." + std::to_string(l);
+    const NamedTensor& bias = param(in.params, prefix + ".bias");
+    std::string projected;
+    if (in.config.cross_rank == 0) {
+      projected = g.linear(x, param(in.params, prefix + ".weight"), bias, false);
+    } else {
+      onnx::NodeProto& down = g.add("Gemm", {x, param(in.params, prefix + ".v").name});
+      GraphBuilder::set_int(down, "transB", 1);
+      projected = g.linear(GraphBuilder::out(down), param(in.params, prefix + ".u"), bias, false);
+    }
+    x = g.op("Add", {g.op("Mul", {x0, projected}), x});
+  }
+  return x;
+}
+
 using InteractionGraph = std::string (*)(GraphBuilder&, const InteractionInput&);
 
 // The graph function of an interaction; nullptr when the exporter cannot express it. One case
@@ -151,15 +180,10 @@ InteractionGraph interaction_graph(Interaction interaction) {
       return dot_graph;
     case Interaction::Cat:
       return cat_graph;
+    case Interaction::Dcn:
+      return dcn_graph;
   }
   return nullptr;
-}
-
-const NamedTensor& param(const std::vector<NamedTensor>& params, const std::string& name) {
-  for (const NamedTensor& p : params) {
-    if (p.name == name) return p;
-  }
-  throw Error("export: the model has no parameter '" + name + "'");
 }
 
 // numeric [B, N] raw -> transformed: log1p(max(x, 0)) for log1p columns, x for identity ones.

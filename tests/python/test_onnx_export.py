@@ -1,8 +1,8 @@
 """ONNX export end to end: models exported by `shadowsync export` and Model.to_onnx, run by ONNX
-Runtime (onnxruntime-node, tests/export/run_onnx.js) on inputs built here from the Dataset's
-arrays, give the probabilities of Model.predict (and `shadowsync predict`) within 1e-5: small,
-kaggle, a multi-hot schema (avazu), a schema without numeric columns, the cat interaction, and
-initializers written as external data. Skipped, with the reason, where node or
+Runtime (onnxruntime-node, tests/export/run_onnx.js) on Dataset.model_inputs(), give the
+probabilities of Model.predict (and `shadowsync predict`) within 1e-5: small, kaggle, dcn (full
+and low rank, also over a multi-hot schema), a multi-hot schema (avazu), a schema without numeric
+columns, the cat interaction, and initializers written as external data. Skipped, with the reason, where node or
 onnxruntime-node (scripts/setup --bench) is missing."""
 import json
 import os
@@ -29,35 +29,9 @@ def require_onnx_runtime():
 
 
 def model_inputs(data, serving):
-    """The graph's inputs for every row of `data` (the serving contract; test-only builder):
-    numeric raw (expm1 of the stored value for log1p columns), categorical rows, multi-hot lists
-    padded with 0 plus their lengths."""
-    schema = data.schema
-    numeric_columns = [c for c in schema["columns"] if c["kind"] == "numeric"]
-    multi_hot = sum(1 for c in schema["columns"] if c["kind"] == "multi_hot")
-    n = len(data)
-    out = {}
-    if numeric_columns:
-        stored = np.asarray(data.numeric, dtype=np.float32)
-        raw = stored.copy()
-        for j, c in enumerate(numeric_columns):
-            if c.get("transform", "log1p") == "log1p":
-                raw[:, j] = np.expm1(stored[:, j].astype(np.float64)).astype(np.float32)
-        out["numeric"] = raw
-    categorical = np.asarray(data.categorical, dtype=np.int64)
-    if categorical.shape[1] > 0:
-        out["categorical"] = categorical
-    offsets = np.asarray(data.bag_offsets, dtype=np.int64)
-    ids = np.asarray(data.bag_ids, dtype=np.int64)
-    for m in range(multi_hot):
-        begin = offsets[np.arange(n) * multi_hot + m]
-        end = offsets[np.arange(n) * multi_hot + m + 1]
-        lengths = end - begin
-        padded = np.zeros((n, max(1, int(lengths.max()))), dtype=np.int64)
-        for i in range(n):
-            padded[i, : lengths[i]] = ids[begin[i] : end[i]]
-        out[f"multi_hot_{m}"] = padded
-        out[f"multi_hot_{m}_length"] = lengths
+    """The graph's inputs for every row of `data` (Dataset.model_inputs()), in the order of the
+    serving description."""
+    out = data.model_inputs()
     assert list(out) == [i["name"] for i in serving["inputs"]]
     return out
 
@@ -179,6 +153,35 @@ def test_cat_interaction(tmp_path, criteo_tsv):
     model = shadowsync.load(ckpt)
     model.to_onnx(tmp_path / "cat.onnx")
     check_onnx_runtime_matches(model, tmp_path / "cat.onnx", dataset_for(model, criteo_tsv), tmp_path)
+
+
+DCN_LOW_RANK = {"bottom": [32, 8], "top": [64, 1], "embedding_dim": 8, "interaction": "dcn", "cross_layers": 2,
+                "cross_rank": 4}
+
+
+@pytest.mark.parametrize("kind", ["preset", "low_rank"])
+def test_dcn_runs_in_onnx_runtime_as_predict(tmp_path, criteo_tsv, kind):
+    require_onnx_runtime()
+    model_arg = "dcn"
+    if kind == "low_rank":
+        model_arg = tmp_path / "dcn_low.json"
+        model_arg.write_text(json.dumps(DCN_LOW_RANK))
+    ckpt = train_cli(tmp_path, criteo_tsv, model_arg, 128)
+    model = shadowsync.load(ckpt)
+    assert model.config["interaction"] == "dcn"
+    model.to_onnx(tmp_path / "dcn.onnx")
+    check_onnx_runtime_matches(model, tmp_path / "dcn.onnx", dataset_for(model, criteo_tsv), tmp_path)
+
+
+def test_dcn_over_a_multi_hot_schema(tmp_path, avazu):
+    require_onnx_runtime()
+    rows, _, schema_path = avazu
+    config = tmp_path / "dcn_low.json"
+    config.write_text(json.dumps(dict(DCN_LOW_RANK, bottom=[16, 8])))
+    ckpt = train_cli(tmp_path, rows, config, 512, "--schema", schema_path)
+    model = shadowsync.load(ckpt)
+    run_cli("export", "--checkpoint", ckpt, "--out", tmp_path / "dcn_avazu.onnx")
+    check_onnx_runtime_matches(model, tmp_path / "dcn_avazu.onnx", dataset_for(model, rows), tmp_path)
 
 
 def test_external_data_runs_in_onnx_runtime_and_passes_onnx_checker(tmp_path, criteo_tsv):

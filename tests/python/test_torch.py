@@ -1,6 +1,6 @@
 """Model.to_torch() and Dataset.model_inputs(): the PyTorch module of a trained model gives
 Model.predict's probabilities from the serving inputs (Criteo presets, multi-hot lists with sum
-and mean pooling, no numeric columns, the cat interaction), with the exported parameter names,
+and mean pooling, no numeric columns, the cat interaction, dcn of full and low rank), with the exported parameter names,
 and so does its TorchScript form after a save and load."""
 import json
 from typing import Optional
@@ -104,35 +104,27 @@ def test_cat_interaction_gives_predict(criteo, cat_model):
     check_module(cat_model, criteo)
 
 
-def test_an_interaction_with_parameters_is_one_class_with_the_contracts_names(criteo, cat_model, monkeypatch):
-    """The extension point: a cross network (x_{l+1} = x0 * (W x_l + b) + x_l) added as one class
-    keeps its parameters under cross.<l>.*; with W = 0 and b = 0 it is the cat model."""
-    from shadowsync import _torch
-
-    class Cross(torch.nn.Module):
-        def __init__(self, config, parameters, vectors: int):
-            super().__init__()
-            width = vectors * config["embedding_dim"]
-            self.cross = torch.nn.ModuleList([torch.nn.Linear(width, width) for _ in range(2)])
-            for layer in self.cross:
-                torch.nn.init.zeros_(layer.weight)
-                torch.nn.init.zeros_(layer.bias)
-
-        def forward(self, dense: Optional[torch.Tensor], vectors: torch.Tensor) -> torch.Tensor:
-            x0 = vectors.flatten(1)
-            x = x0
-            for layer in self.cross:
-                x = x0 * layer(x) + x
-            return x
-
-    monkeypatch.setitem(_torch.INTERACTIONS, "cross", Cross)
-    module = _torch.DLRMModule(dict(cat_model.config, interaction="cross"), cat_model.named_parameters())
+@pytest.mark.parametrize("rank", [0, 4])
+def test_dcn_gives_predict_with_the_contracts_names(criteo, tmp_path, rank):
+    spec = tmp_path / "dcn.json"
+    spec.write_text(json.dumps({"bottom": [16, 6], "top": [32, 1], "embedding_dim": 6, "interaction": "dcn",
+                                "cross_layers": 2, "cross_rank": rank}))
+    model = trained(criteo, str(spec), max_examples=3000)
+    module, inputs = check_module(model, criteo)
     names = [name for name, _ in module.named_parameters()]
-    assert names == list(cat_model.named_parameters()) + ["cross.0.weight", "cross.0.bias", "cross.1.weight",
-                                                          "cross.1.bias"]
+    assert names == list(model.named_parameters())
+    cross = [n for n in names if n.startswith("cross.")]
+    per_layer = ["weight", "bias"] if rank == 0 else ["v", "u", "bias"]
+    assert cross == [f"cross.{l}.{p}" for l in range(2) for p in per_layer]
     scripted = torch.jit.script(module)
-    np.testing.assert_allclose(probabilities(scripted, criteo.model_inputs()), cat_model.predict(criteo),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(probabilities(scripted, inputs), model.predict(criteo), rtol=0, atol=1e-5)
+
+
+def test_dcn_preset_over_a_multi_hot_schema():
+    frame, keywords = multi_hot_frame(rows=1500)
+    data = shadowsync.Dataset.from_frame(frame, **keywords)
+    model = trained(data, "dcn")
+    check_module(model, data)
 
 
 def test_torchscript_saved_and_loaded_gives_the_same(tmp_path):
@@ -152,9 +144,9 @@ def test_an_interaction_the_module_cannot_express_is_refused(criteo):
     from shadowsync import _torch
 
     model = trained(criteo, "tiny", max_examples=500)
-    config = dict(model.config, interaction="dcn")
-    with pytest.raises(ValueError, match=r"interaction 'dcn': Model.to_torch\(\) cannot express it "
-                                         r"\(it expresses: cat, dot\)"):
+    config = dict(model.config, interaction="fm")
+    with pytest.raises(ValueError, match=r"interaction 'fm': Model.to_torch\(\) cannot express it "
+                                         r"\(it expresses: cat, dcn, dot\)"):
         _torch.DLRMModule(config, model.named_parameters())
 
 
