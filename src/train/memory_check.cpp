@@ -140,7 +140,15 @@ uint64_t workspace_floats(const Model& model, uint64_t batch) {
     }
   }
   const uint64_t vectors = static_cast<uint64_t>(interaction_vectors(model.config().schema));
-  const uint64_t per_example = activations + 2 * vectors * d + widest * 3 + 2;
+  // dcn: per cross layer its output x_{l+1} and p_l (D each) and, low rank, h_l (r); three
+  // D-wide gradient buffers and one r-wide (ModelWorkspace's cross_* buffers).
+  uint64_t cross = 0;
+  if (!layout.cross.empty()) {
+    const uint64_t D = static_cast<uint64_t>(model.config().interaction_width());
+    const uint64_t r = static_cast<uint64_t>(model.config().cross_rank);
+    cross = static_cast<uint64_t>(layout.cross.size()) * (2 * D + r) + 3 * D + r;
+  }
+  const uint64_t per_example = activations + 2 * vectors * d + widest * 3 + 2 + cross;
   return batch * per_example + layout.total_floats;
 }
 

@@ -103,7 +103,7 @@ std::vector<RunOption> make_table() {
                       "Byte between the fields of text input: tab (also 'tab' or '\\t') or ',' for CSV",
                       [](RunSettings& s, const OptionValue& v) { s.delimiter = text(v).front(); }));
   // Model.
-  t.push_back(of_type(T::Text, "model", L::Model, "small", "Preset (tiny, small, kaggle) or a model JSON file",
+  t.push_back(of_type(T::Text, "model", L::Model, "small", "Preset (tiny, small, kaggle, dcn, dcn-mlperf) or a model JSON file",
                       [](RunSettings& s, const OptionValue& v) { s.model = text(v); }));
   t.push_back(of_type(T::Text, "optimizer", L::Model, "adagrad", "Dense optimizer: sgd or adagrad",
                       [](RunSettings& s, const OptionValue& v) { s.config.optimizer.dense = OptimizerConfig::parse(text(v)); }));

@@ -192,5 +192,21 @@ TEST(MemoryCheck, WorkspaceGrowsWithTheInteractionVectors) {
   EXPECT_EQ(two - one, (activations + 2u * 27u * 16u + 3u * widest + 2u) * 4u);
 }
 
+// dcn adds, per example, x_{l+1} and p_l (D each) and h_l (r) per cross layer, and 3 D + r of
+// gradients: a model with cross layers needs that much more than the same model with cat.
+TEST(MemoryCheck, WorkspaceCountsTheCrossLayers) {
+  const HashingConfig h = HashingConfig::uniform(40);
+  nlohmann::json j = {{"bottom", {16, 8}}, {"top", {32, 1}}, {"embedding_dim", 8}, {"interaction", "cat"}};
+  const Model cat(ModelConfig::from_json(j, "test"));
+  j["interaction"] = "dcn";
+  j["cross_layers"] = 2;
+  j["cross_rank"] = 5;
+  const Model dcn(ModelConfig::from_json(j, "test"));
+  const uint64_t D = 27u * 8u, r = 5u;
+  const uint64_t cat_per_example = workspace_bytes(cat, 2, Precision::Fp32) - workspace_bytes(cat, 1, Precision::Fp32);
+  const uint64_t dcn_per_example = workspace_bytes(dcn, 2, Precision::Fp32) - workspace_bytes(dcn, 1, Precision::Fp32);
+  EXPECT_EQ(dcn_per_example - cat_per_example, (2u * (2u * D + r) + 3u * D + r) * 4u);
+}
+
 }  // namespace
 }  // namespace shadowsync::train
