@@ -4,7 +4,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#if defined(__x86_64__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -87,68 +87,11 @@ void linear_backward_weights_gemm(int rows, int in, int out, const float* x, int
   sgemm('T', 'N', out, in, rows, dy, lddy, x, ldx, 0.0f, dw, in, false);
 }
 
-namespace {
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// 32 floats per VCVTNE2PS2BF16 (round to nearest even, as round_to_bf16). The instruction turns
-// denormal inputs into signed zeros, round_to_bf16 rounds them like any other float: a block of
-// 32 with a denormal (one VFPCLASSPS per 16 floats finds it; rare in weights and activations)
-// is rounded by the scalar formula, so that the results are bit-identical for every finite input.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512bf16"))) void round_to_bf16_native(const float* in,
-                                                                                          size_t count,
-                                                                                          uint16_t* out) {
-  size_t i = 0;
-  for (; i + 32 <= count; i += 32) {
-    const __m512 lo = _mm512_loadu_ps(in + i);
-    const __m512 hi = _mm512_loadu_ps(in + i + 16);
-    constexpr int kDenormal = 0x20;
-    if (_kortestz_mask16_u8(_mm512_fpclass_ps_mask(lo, kDenormal), _mm512_fpclass_ps_mask(hi, kDenormal)) == 0) {
-      for (size_t j = i; j < i + 32; ++j) out[j] = round_to_bf16(in[j]);
-      continue;
-    }
-    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-  }
-  for (; i < count; ++i) out[i] = round_to_bf16(in[i]);
-}
-
-bool cpu_has_avx512_bf16() {
-  static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512dq");
-  return has;
-}
-#else
-void round_to_bf16_native(const float* in, size_t count, uint16_t* out) { round_to_bf16(in, count, out); }
-bool cpu_has_avx512_bf16() { return false; }
-#endif
-
-bool& native_conversion_enabled() {
-  static bool enabled = true;
-  return enabled;
-}
-
-// in rounded to BF16 (count floats): VCVTNE2PS2BF16 where the CPU has it, else the plain loop.
-void convert_to_bf16(const float* in, size_t count, uint16_t* out) {
-  if (native_conversion_enabled() && cpu_has_avx512_bf16()) {
-    round_to_bf16_native(in, count, out);
-  } else {
-    round_to_bf16(in, count, out);
-  }
-}
-
-}  // namespace
-
 void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
                          const float* b, bool relu, float* y, int ldy, uint16_t* y16) {
   cached_matmul_bf16('N', 'T', rows, out, in, x16, ldx16, w16, in, y, ldy);
   if (y16 == nullptr) {
     add_bias(rows, out, b, relu, y, ldy);
-    return;
-  }
-  if (native_conversion_enabled() && cpu_has_avx512_bf16()) {
-    for (int r = 0; r < rows; ++r) {  // add_bias, then the row's BF16 copy from L1
-      add_bias(1, out, b, relu, y + size_t(r) * ldy, ldy);
-      round_to_bf16_native(y + size_t(r) * ldy, size_t(out), y16 + size_t(r) * out);
-    }
     return;
   }
   for (int r = 0; r < rows; ++r) {  // add_bias, and each result's BF16 copy while in a register
@@ -212,29 +155,19 @@ void add_to(size_t n, float* a, const float* b) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-bool native_bf16_conversion_available() { return cpu_has_avx512_bf16(); }
-void set_native_bf16_conversion(bool enabled) { native_conversion_enabled() = enabled; }
-
 void weights_to_bf16(int out, int in, const float* w, uint16_t* w16) {
-  convert_to_bf16(w, size_t(out) * size_t(in), w16);
+  round_to_bf16(w, size_t(out) * size_t(in), w16);
 }
 
 void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
   if (ld == cols) {
-    convert_to_bf16(in, size_t(rows) * size_t(cols), out);
+    round_to_bf16(in, size_t(rows) * size_t(cols), out);
     return;
   }
-  for (int r = 0; r < rows; ++r) convert_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
+  for (int r = 0; r < rows; ++r) round_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
 }
 
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16) {
-  if (native_conversion_enabled() && cpu_has_avx512_bf16()) {
-    for (int r = 0; r < rows; ++r) {  // the row's ReLU backward, then its BF16 copy from L1
-      relu_backward(1, cols, y + size_t(r) * ldy, ldy, dy + size_t(r) * lddy, lddy);
-      round_to_bf16_native(dy + size_t(r) * lddy, size_t(cols), dy16 + size_t(r) * cols);
-    }
-    return;
-  }
   for (int r = 0; r < rows; ++r) {
     const float* __restrict yr = y + size_t(r) * ldy;
     float* __restrict dyr = dy + size_t(r) * lddy;

@@ -50,12 +50,6 @@ void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out);
 // reads that race with Hogwild updates of w (the benign race of model_workspace.hpp, like the
 // fp32 GEMMs' reads of w; suppressed by name in tests/tsan.supp).
 void weights_to_bf16(int out, int in, const float* w, uint16_t* w16);
-// to_bf16 and weights_to_bf16 convert with AVX512_BF16's VCVTNE2PS2BF16 where the CPU has it
-// (checked at run time), bit-identical to round_to_bf16 for every finite input (denormals
-// included); else with the plain loop. set_native_bf16_conversion(false) forces the plain loop
-// (benchmarks and tests compare the two; not thread-safe: set it before any step runs).
-bool native_bf16_conversion_available();
-void set_native_bf16_conversion(bool enabled);
 // dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
 // The same, also writing the result rounded to BF16 into dy16 (packed: leading dimension cols).

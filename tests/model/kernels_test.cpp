@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "model/layers.hpp"
 #include "model/matmul_cache.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "reference.hpp"
@@ -156,23 +155,6 @@ TEST(Bf16Gemms, TrainLikeFp32WithinBf16Rounding) {
   expect_close(bf16.losses, fp32.losses, 1e-2, "loss", 0.0);
   // Not bit-equal: the inputs really were rounded.
   EXPECT_NE(bf16.dense, fp32.dense);
-}
-
-// The bf16 step's BF16 copies by VCVTNE2PS2BF16 (where the CPU has it) train bit-identically to
-// the plain rounding loop: the same losses, weights, optimizer state and rows after 4 steps.
-TEST(Bf16Gemms, NativeConversionTrainsBitIdentically) {
-  if (const std::string why = precision_unsupported_reason(Precision::Bf16, machine_facts()); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
-  if (!layers::native_bf16_conversion_available()) GTEST_SKIP() << "no AVX512_BF16: one conversion kernel only";
-  layers::set_native_bf16_conversion(false);
-  const Trained plain = train("kaggle", DenseOptimizer::Adagrad, 4, Precision::Bf16);
-  layers::set_native_bf16_conversion(true);
-  const Trained native = train("kaggle", DenseOptimizer::Adagrad, 4, Precision::Bf16);
-  EXPECT_EQ(native.losses, plain.losses);
-  EXPECT_EQ(native.dense, plain.dense);
-  EXPECT_EQ(native.state, plain.state);
-  EXPECT_EQ(native.rows, plain.rows);
 }
 
 TEST(MatmulCache, Bf16MatchesLoopsWithinBf16Rounding) {

@@ -260,10 +260,10 @@ uint16_t reference_bf16(float x) {
   return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
-TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryPathAndTail) {
+TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryTail) {
   // Random floats of every magnitude, ties, zeros of both signs, the largest finite floats and
-  // denormals (which VCVTNE2PS2BF16 alone would flush to zero), over sizes that leave every tail
-  // of a 32-float block, in rows with leading dimensions wider than the row.
+  // denormals (which VCVTNE2PS2BF16 would flush to zero), over sizes that leave every tail of a
+  // 16- and 32-float block, in rows with leading dimensions wider than the row.
   std::mt19937_64 rng(5);
   std::vector<float> pool;
   for (int i = 0; i < 4000; ++i) {
@@ -277,9 +277,7 @@ TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryPathAndTail) {
     pool.push_back(x);
   }
   for (size_t i = 0; i < 200; ++i) pool.push_back(0x1p-140f * float(i));  // a run of denormals
-  const bool native = native_bf16_conversion_available();
-  for (bool use_native : {true, false}) {
-    set_native_bf16_conversion(use_native);
+  {
     for (int cols : {1, 15, 16, 31, 32, 33, 63, 64, 97, 367}) {
       for (int rows : {1, 3, 7}) {
         for (int pad : {0, 5}) {
@@ -291,8 +289,7 @@ TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryPathAndTail) {
             for (int c = 0; c < cols; ++c) expected[size_t(r) * cols + c] = reference_bf16(in[size_t(r) * ld + c]);
           }
           to_bf16(rows, cols, in.data(), ld, out.data());
-          ASSERT_EQ(out, expected) << "to_bf16 rows " << rows << " cols " << cols << " ld " << ld << " native "
-                                   << (use_native && native);
+          ASSERT_EQ(out, expected) << "to_bf16 rows " << rows << " cols " << cols << " ld " << ld;
           if (pad == 0) {
             std::fill(out.begin(), out.end(), 0xAAAA);
             weights_to_bf16(rows, cols, in.data(), out.data());
@@ -302,16 +299,13 @@ TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryPathAndTail) {
       }
     }
   }
-  set_native_bf16_conversion(true);
-  if (!native) GTEST_SKIP() << "no AVX512_BF16 on this CPU: only the plain loop was checked";
 }
 
 TEST(Layers, FusedBf16CopiesEqualTheScalarFormula) {
   // relu_backward's dy16 and linear_forward_bf16's y16: each the BF16 rounding of the fp32
-  // result it sits beside, whichever conversion kernel, for odd widths (tails) and rows with
+  // result it sits beside, for odd widths (tails) and rows with
   // leading dimensions wider than the row; dy holds denormals and ties.
-  for (bool use_native : {true, false}) {
-    set_native_bf16_conversion(use_native);
+  {
     for (int cols : {1, 17, 33, 70}) {
       const int rows = 5, ld = cols + 3;
       std::vector<float> y = random_vector(size_t(rows) * ld, 11 + uint64_t(cols));
@@ -326,7 +320,7 @@ TEST(Layers, FusedBf16CopiesEqualTheScalarFormula) {
       for (int r = 0; r < rows; ++r) {
         for (int c = 0; c < cols; ++c) {
           ASSERT_EQ(dy16[size_t(r) * cols + c], reference_bf16(dy[size_t(r) * ld + c]))
-              << "relu_backward dy16 " << r << "," << c << " cols " << cols << " native " << use_native;
+              << "relu_backward dy16 " << r << "," << c << " cols " << cols;
         }
       }
       if (!precision_unsupported_reason(Precision::Bf16, machine_facts()).empty()) continue;
@@ -341,12 +335,11 @@ TEST(Layers, FusedBf16CopiesEqualTheScalarFormula) {
       for (int r = 0; r < rows; ++r) {
         for (int c = 0; c < cols; ++c) {
           ASSERT_EQ(y16[size_t(r) * cols + c], reference_bf16(out[size_t(r) * ld + c]))
-              << "linear_forward_bf16 y16 " << r << "," << c << " cols " << cols << " native " << use_native;
+              << "linear_forward_bf16 y16 " << r << "," << c << " cols " << cols;
         }
       }
     }
   }
-  set_native_bf16_conversion(true);
 }
 
 TEST(Layers, Bf16KernelsOnRoundedCopiesEqualTheRoundingKernels) {
