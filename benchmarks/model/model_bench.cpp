@@ -11,6 +11,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <algorithm>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -224,6 +225,31 @@ void BM_LayerMatmulPrimitive(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_LayerMatmulPrimitive)->Arg(128)->Arg(1024);
+
+// Where the dense Adagrad's time goes: layers::adagrad_update over range(0) parameters (319,744:
+// the kaggle top MLP's), range(1) = 0: the same arrays again (in cache), 1: after a 64 MiB sweep
+// that evicts w, s and g from every cache level (the step finds them partly in L3).
+// Counter: ns_per_parameter (CPU time of the updates only).
+void BM_DenseAdagradMemory(benchmark::State& state) {
+  const size_t n = size_t(state.range(0));
+  const bool evict = state.range(1) != 0;
+  AlignedFloatBuffer w(n), s(n), g(n);
+  std::fill(w.data(), w.data() + n, 0.1f);
+  std::fill(s.data(), s.data() + n, 0.01f);
+  std::fill(g.data(), g.data() + n, 1e-3f);
+  std::vector<float> sweep(evict ? size_t(16) << 20 : 0, 1.0f);
+  double seconds = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < sweep.size(); i += 16) sweep[i] += 1.0f;
+    benchmark::ClobberMemory();
+    const double start = thread_cpu_seconds();
+    layers::adagrad_update(n, w.data(), s.data(), g.data(), 1e-9f, 1e-8f);
+    benchmark::ClobberMemory();
+    seconds += thread_cpu_seconds() - start;
+  }
+  state.counters["ns_per_parameter"] = seconds / double(state.iterations()) / double(n) * 1e9;
+}
+BENCHMARK(BM_DenseAdagradMemory)->ArgsProduct({{319744}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 // A lever that lost: the step's BF16 conversions (layers::to_bf16, the plain loop that GCC
 // vectorizes: shifts, adds and a VPMOVDW per 16 floats) against VCVTNE2PS2BF16 (32 floats per
