@@ -7,6 +7,11 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#include <algorithm>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -17,6 +22,8 @@
 #include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "model/kernel_threading.hpp"
+#include "model/layers.hpp"
+#include "model/matmul_cache.hpp"
 #include "shadowsync/model/model.hpp"
 #include "shadowsync/model/model_workspace.hpp"
 #include "shadowsync/model/precision.hpp"
@@ -218,6 +225,89 @@ void BM_LayerMatmulPrimitive(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_LayerMatmulPrimitive)->Arg(128)->Arg(1024);
+
+// Where the dense Adagrad's time goes: layers::adagrad_update over range(0) parameters (319,744:
+// the kaggle top MLP's), range(1) = 0: the same arrays again (in cache), 1: after a 64 MiB sweep
+// that evicts w, s and g from every cache level (the step finds them partly in L3).
+// Counter: ns_per_parameter (CPU time of the updates only).
+void BM_DenseAdagradMemory(benchmark::State& state) {
+  const size_t n = size_t(state.range(0));
+  const bool evict = state.range(1) != 0;
+  AlignedFloatBuffer w(n), s(n), g(n);
+  std::fill(w.data(), w.data() + n, 0.1f);
+  std::fill(s.data(), s.data() + n, 0.01f);
+  std::fill(g.data(), g.data() + n, 1e-3f);
+  std::vector<float> sweep(evict ? size_t(16) << 20 : 0, 1.0f);
+  double seconds = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < sweep.size(); i += 16) sweep[i] += 1.0f;
+    benchmark::ClobberMemory();
+    const double start = thread_cpu_seconds();
+    layers::adagrad_update(n, w.data(), s.data(), g.data(), 1e-9f, 1e-8f);
+    benchmark::ClobberMemory();
+    seconds += thread_cpu_seconds() - start;
+  }
+  state.counters["ns_per_parameter"] = seconds / double(state.iterations()) / double(n) * 1e9;
+}
+BENCHMARK(BM_DenseAdagradMemory)->ArgsProduct({{319744}, {0, 1}})->Unit(benchmark::kMicrosecond);
+
+// A lever that lost: the step's BF16 conversions (layers::to_bf16, the plain loop that GCC
+// vectorizes: shifts, adds and a VPMOVDW per 16 floats) against VCVTNE2PS2BF16 (32 floats per
+// instruction; a block with a denormal, which the instruction flushes to zero, takes the scalar
+// formula so that the results are the same), alternating every 64 calls in one benchmark:
+// range(0) floats (one activation, batch x 512 at 128 and 1024, or the kaggle model's 0.55 M
+// weights), random inputs. Counters: plain_ns, native_ns per call, native_speedup.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512bf16"))) void to_bf16_native(const float* in, size_t count,
+                                                                                     uint16_t* out) {
+  size_t i = 0;
+  for (; i + 32 <= count; i += 32) {
+    const __m512 lo = _mm512_loadu_ps(in + i);
+    const __m512 hi = _mm512_loadu_ps(in + i + 16);
+    constexpr int kDenormal = 0x20;
+    if (_kortestz_mask16_u8(_mm512_fpclass_ps_mask(lo, kDenormal), _mm512_fpclass_ps_mask(hi, kDenormal)) == 0) {
+      for (size_t j = i; j < i + 32; ++j) out[j] = round_to_bf16(in[j]);
+      continue;
+    }
+    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+  for (; i < count; ++i) out[i] = round_to_bf16(in[i]);
+}
+
+void BM_Bf16ConversionLever(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512bf16")) {
+    state.SkipWithError("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const size_t n = size_t(state.range(0));
+  std::vector<float> in(n);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 0.1f);
+  for (float& v : in) v = g(rng);
+  std::vector<uint16_t> plain(n), native(n);
+  double seconds[2] = {0, 0};
+  for (auto _ : state) {
+    for (int kernel = 0; kernel < 2; ++kernel) {
+      const double start = thread_cpu_seconds();
+      for (int i = 0; i < 64; ++i) {
+        if (kernel == 0) {
+          layers::to_bf16(1, int(n), in.data(), int(n), plain.data());
+        } else {
+          to_bf16_native(in.data(), n, native.data());
+        }
+        benchmark::ClobberMemory();
+      }
+      seconds[kernel] += thread_cpu_seconds() - start;
+    }
+  }
+  if (plain != native) state.SkipWithError("the two conversions differ");
+  const double calls = 64.0 * double(state.iterations());
+  state.counters["plain_ns"] = seconds[0] / calls * 1e9;
+  state.counters["native_ns"] = seconds[1] / calls * 1e9;
+  state.counters["native_speedup"] = seconds[0] / seconds[1];
+}
+BENCHMARK(BM_Bf16ConversionLever)->Arg(128 * 512)->Arg(1024 * 512)->Arg(550000)->Unit(benchmark::kMicrosecond);
+#endif
 
 }  // namespace
 }  // namespace shadowsync

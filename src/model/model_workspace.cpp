@@ -230,8 +230,11 @@ struct ModelWorkspace::Impl {
                      bool relu, float* y, uint16_t* w16, uint16_t* x16, bool x16_ready, uint16_t* next_x16,
                      bool bf16_forward, bool need_w16, bool need_x16, StepPhase gemm_phase,
                      StepPhase epilogue_phase, int layer) {
-    if (bf16_forward || need_w16) layers::weights_to_bf16(L.out, L.in, dense + L.weight_offset, w16);
-    if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
+    {
+      StepPhaseScope timed(kBf16Convert);
+      if (bf16_forward || need_w16) layers::weights_to_bf16(L.out, L.in, dense + L.weight_offset, w16);
+      if ((bf16_forward || need_x16) && !x16_ready) layers::to_bf16(rows, L.in, x, ldx, x16);
+    }
     if (bf16_forward) {
       StepPhaseScope timed(gemm_phase, layer);
       layers::linear_forward_bf16(rows, L.in, L.out, x16, L.in, w16, dense + L.bias_offset, relu, y, L.out,
@@ -506,6 +509,7 @@ struct ModelWorkspace::Impl {
       // dy16: dy's BF16 copy, made by the ReLU backward of the layer above (or here for the
       // logits' gradient).
       if ((bf16_data_top || bf16_weights_top) && l == top_layers - 1) {
+        StepPhaseScope timed(kBf16Convert);
         layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
       }
       data_gradient(L, true, l, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);

@@ -36,6 +36,7 @@ enum StepPhase : int {
   kBottomWeightGemm,
   kBottomBiasGradient,
   kBottomAdagrad,
+  kBf16Convert,  // bf16: the weights' and layer inputs' BF16 copies made apart from a kernel
   kStepPhases
 };
 inline constexpr const char* kStepPhaseNames[kStepPhases] = {
@@ -44,7 +45,7 @@ inline constexpr const char* kStepPhaseNames[kStepPhases] = {
     "top_relu_bwd", "top_weight_gemm", "top_bias_grad", "top_adagrad", "cross_bwd_elementwise",
     "cross_bwd_data_gemm", "cross_weight_gemm", "cross_bias_grad", "cross_adagrad", "interaction_bwd",
     "emb_sort", "emb_rowwise_adagrad", "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm",
-    "bottom_bias_grad", "bottom_adagrad"};
+    "bottom_bias_grad", "bottom_adagrad", "bf16_convert"};
 
 #ifdef SHADOWSYNC_STEP_PHASES
 

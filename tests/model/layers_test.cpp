@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -249,6 +250,96 @@ TEST(Layers, ToBf16RoundsToNearestEvenAndPacksRows) {
   std::vector<uint16_t> out(8, 0xAAAA);
   to_bf16(2, 4, in.data(), 5, out.data());  // 2 rows of 4, stored with leading dimension 5
   EXPECT_EQ(out, (std::vector<uint16_t>{0x3F80, 0x3F80, 0x3F82, 0xC020, 0x3F81, 0x0000, 0x8000, 0x7F62}));
+}
+
+// The scalar formula of round_to_bf16 (nearest even), one float at a time: the reference of
+// to_bf16 and weights_to_bf16's vectorized conversions.
+uint16_t reference_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryTail) {
+  // Random floats of every magnitude, ties, zeros of both signs, the largest finite floats and
+  // denormals (which VCVTNE2PS2BF16 would flush to zero), over sizes that leave every tail of a
+  // 16- and 32-float block, in rows with leading dimensions wider than the row.
+  std::mt19937_64 rng(5);
+  std::vector<float> pool;
+  for (int i = 0; i < 4000; ++i) {
+    const uint32_t bits = uint32_t(rng());
+    float x;
+    std::memcpy(&x, &bits, 4);
+    if (std::isfinite(x)) pool.push_back(x);
+  }
+  for (float x : {0.0f, -0.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 3.4028235e38f, -3.4028235e38f, 0x1p-149f,
+                  -0x1p-130f, 0x1.fffffep-127f, 1.17549435e-38f}) {
+    pool.push_back(x);
+  }
+  for (size_t i = 0; i < 200; ++i) pool.push_back(0x1p-140f * float(i));  // a run of denormals
+  {
+    for (int cols : {1, 15, 16, 31, 32, 33, 63, 64, 97, 367}) {
+      for (int rows : {1, 3, 7}) {
+        for (int pad : {0, 5}) {
+          const int ld = cols + pad;
+          std::vector<float> in(size_t(rows) * size_t(ld));
+          for (size_t i = 0; i < in.size(); ++i) in[i] = pool[(i * 7 + size_t(cols) * 13 + size_t(rows)) % pool.size()];
+          std::vector<uint16_t> out(size_t(rows) * size_t(cols), 0xAAAA), expected(out.size());
+          for (int r = 0; r < rows; ++r) {
+            for (int c = 0; c < cols; ++c) expected[size_t(r) * cols + c] = reference_bf16(in[size_t(r) * ld + c]);
+          }
+          to_bf16(rows, cols, in.data(), ld, out.data());
+          ASSERT_EQ(out, expected) << "to_bf16 rows " << rows << " cols " << cols << " ld " << ld;
+          if (pad == 0) {
+            std::fill(out.begin(), out.end(), 0xAAAA);
+            weights_to_bf16(rows, cols, in.data(), out.data());
+            ASSERT_EQ(out, expected) << "weights_to_bf16 " << rows << " x " << cols;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Layers, FusedBf16CopiesEqualTheScalarFormula) {
+  // relu_backward's dy16 and linear_forward_bf16's y16: each the BF16 rounding of the fp32
+  // result it sits beside, for odd widths (tails) and rows with
+  // leading dimensions wider than the row; dy holds denormals and ties.
+  {
+    for (int cols : {1, 17, 33, 70}) {
+      const int rows = 5, ld = cols + 3;
+      std::vector<float> y = random_vector(size_t(rows) * ld, 11 + uint64_t(cols));
+      std::vector<float> dy = random_vector(size_t(rows) * ld, 12 + uint64_t(cols));
+      for (size_t i = 0; i < dy.size(); i += 3) dy[i] = 0x1p-140f * float(i + 1);
+      for (size_t i = 1; i < dy.size(); i += 7) dy[i] = 1.0f + 0x1p-8f;
+      std::vector<float> expected_dy = dy;
+      relu_backward(rows, cols, y.data(), ld, expected_dy.data(), ld);
+      std::vector<uint16_t> dy16(size_t(rows) * cols, 0xAAAA);
+      relu_backward(rows, cols, y.data(), ld, dy.data(), ld, dy16.data());
+      ASSERT_EQ(dy, expected_dy) << cols;
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+          ASSERT_EQ(dy16[size_t(r) * cols + c], reference_bf16(dy[size_t(r) * ld + c]))
+              << "relu_backward dy16 " << r << "," << c << " cols " << cols;
+        }
+      }
+      if (!precision_unsupported_reason(Precision::Bf16, machine_facts()).empty()) continue;
+      const int in = 19;
+      const std::vector<float> x = random_vector(size_t(rows) * in, 13), w = random_vector(size_t(cols) * in, 14),
+                               b = random_vector(size_t(cols), 15);
+      std::vector<uint16_t> x16(x.size()), w16(w.size()), y16(size_t(rows) * cols, 0xAAAA);
+      to_bf16(rows, in, x.data(), in, x16.data());
+      weights_to_bf16(cols, in, w.data(), w16.data());
+      std::vector<float> out(size_t(rows) * ld, 0.0f);
+      linear_forward_bf16(rows, in, cols, x16.data(), in, w16.data(), b.data(), true, out.data(), ld, y16.data());
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+          ASSERT_EQ(y16[size_t(r) * cols + c], reference_bf16(out[size_t(r) * ld + c]))
+              << "linear_forward_bf16 y16 " << r << "," << c << " cols " << cols;
+        }
+      }
+    }
+  }
 }
 
 TEST(Layers, Bf16KernelsOnRoundedCopiesEqualTheRoundingKernels) {
