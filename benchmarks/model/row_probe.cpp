@@ -77,7 +77,7 @@ void BM_RowProbe(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RowProbe)
-    ->ArgsProduct({{0, 1}, {kBatchOrder, kPrefetch, kSortedUnique}, {0, 1}, {128, 1024}})
+    ->ArgsProduct({{0, 1}, {kBatchOrder, kPrefetch, kSortedUnique, kSortedAhead}, {0, 1}, {128, 1024}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.3);

@@ -78,9 +78,10 @@ enum Pattern : int {
   kPrefetch,       // the same with software prefetch ahead (gather: 2 examples; update: 2 examples' rows)
   kSortedUnique,   // gather with prefetch; update each table's distinct rows once, sorted, as train_step
                    // (the next table's rows prefetched, and 8 rows ahead in the table)
+  kSortedAhead,    // the same distinct sorted rows, prefetched 52 rows ahead across tables instead
   kPatterns
 };
-inline constexpr const char* kPatternNames[kPatterns] = {"batch_order", "prefetch", "sorted_unique"};
+inline constexpr const char* kPatternNames[kPatterns] = {"batch_order", "prefetch", "sorted_unique", "sorted_ahead"};
 
 // Seconds of one batch's gather and update, and the rows the update touched.
 struct BatchTimes {
@@ -101,12 +102,17 @@ BatchTimes run_pattern(const TableRef<Row>* tables, Pattern pattern, const uint3
   BatchTimes t;
   const Adagrad opt;
   SortedRows sorted;
-  if (pattern == kSortedUnique) sorted = sorted_unique(ids, examples, kTables);
+  const bool sort = pattern == kSortedUnique || pattern == kSortedAhead;
+  if (sort) sorted = sorted_unique(ids, examples, kTables);
   const double start = now_seconds();
   gather(tables, kTables, ids, examples, out, pattern == kBatchOrder ? 0 : 2);
   const double mid = now_seconds();
-  if (pattern == kSortedUnique) {
-    update_sorted(tables, kTables, sorted, grads, 8, opt);
+  if (sort) {
+    if (pattern == kSortedUnique) {
+      update_sorted(tables, kTables, sorted, grads, 8, opt, true);
+    } else {
+      update_sorted(tables, kTables, sorted, grads, 2 * size_t(kTables), opt, false);
+    }
     t.updated_rows = sorted.rows.size();
   } else {
     update_batch(tables, kTables, ids, examples, grads, pattern == kPrefetch ? 2 * size_t(kTables) : 0, opt);

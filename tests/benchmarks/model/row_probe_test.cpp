@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace shadowsync::row_probe {
@@ -77,6 +78,26 @@ TEST(RowProbe, Bf16RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(std::nanf("")))));
 }
 
+TEST(RowProbe, RowConversionsMatchTheScalarOnes) {
+  const float values[kDim] = {1.0f, 1.0f + 1.0f / 256, 1.0f + 3.0f / 256, -1.0f - 1.5f / 256, 0.01f, -0.0f, 3.0e38f,
+                              std::numeric_limits<float>::infinity(), std::nanf(""), 1e-40f, -2.5f, 65504.0f,
+                              0.1f, 0.2f, 0.3f, 1.0f - 1.0f / 512};
+  uint16_t row[kDim];
+  store_row(row, values);
+  for (int k = 0; k < kDim; ++k) EXPECT_EQ(row[k], float_to_bf16(values[k])) << k;
+  EXPECT_EQ(row[2], 0x3F82);
+  float back[kDim];
+  load_row(row, back);
+  for (int k = 0; k < kDim; ++k) {
+    if (k == 8) {
+      EXPECT_TRUE(std::isnan(back[k]));
+    } else {
+      EXPECT_EQ(back[k], bf16_to_float(row[k])) << k;
+    }
+  }
+  EXPECT_EQ(back[10], -2.5f);
+}
+
 TEST(RowProbe, OneUpdateHasTheRowwiseAdagradValues) {
   Small<float> s;
   std::vector<float> g(kDim, 1.0f);  // |g|^2 / 16 = 1
@@ -130,11 +151,11 @@ TEST(RowProbe, SortedUniqueListsEachTablesDistinctRows) {
 }
 
 template <typename Row>
-void check_sorted(size_t ahead, float tol) {
+void check_sorted(size_t ahead, float tol, bool next_table = true) {
   Small<Row> got, want;
   const SortedRows s = sorted_unique(kIds.data(), 4, kT);
   const std::vector<float> g = gradients(s.rows.size());
-  update_sorted(got.refs.data(), kT, s, g.data(), ahead, Adagrad{});
+  update_sorted(got.refs.data(), kT, s, g.data(), ahead, Adagrad{}, next_table);
   for (int t = 0; t < kT; ++t) {
     for (size_t i = s.begin[size_t(t)]; i < s.begin[size_t(t) + 1]; ++i) reference_update(want, t, s.rows[i], g.data() + i * kDim);
   }
@@ -146,10 +167,12 @@ void check_sorted(size_t ahead, float tol) {
 TEST(RowProbe, SortedUpdateMatchesReferenceFp32) {
   check_sorted<float>(0, 1e-6f);
   check_sorted<float>(8, 1e-6f);
+  check_sorted<float>(4, 1e-6f, false);  // prefetch across tables
 }
 TEST(RowProbe, SortedUpdateMatchesReferenceBf16) {
   check_sorted<uint16_t>(0, 1.0f / 128);
   check_sorted<uint16_t>(8, 1.0f / 128);
+  check_sorted<uint16_t>(4, 1.0f / 128, false);
 }
 
 }  // namespace
