@@ -149,28 +149,34 @@ void update_batch(const TableRef<Row>* tables, int ntables, const uint32_t* ids,
   }
 }
 
-// Each table's distinct rows of a batch, sorted: table t's are rows[begin[t] .. begin[t + 1]).
+// Each table's distinct rows of a batch, sorted: table t's are rows[begin[t] .. begin[t + 1]);
+// example[i]: the first example that drew rows[i].
 struct SortedRows {
-  std::vector<uint32_t> rows;
+  std::vector<uint32_t> rows, example;
   std::vector<size_t> begin;
 };
 
 inline SortedRows sorted_unique(const uint32_t* ids, size_t examples, int ntables) {
   SortedRows s;
   s.begin.push_back(0);
-  std::vector<uint32_t> col(examples);
+  std::vector<uint64_t> keys(examples);
   for (int t = 0; t < ntables; ++t) {
-    for (size_t e = 0; e < examples; ++e) col[e] = ids[e * size_t(ntables) + size_t(t)];
-    std::sort(col.begin(), col.end());
-    const auto end = std::unique(col.begin(), col.end());
-    s.rows.insert(s.rows.end(), col.begin(), end);
+    for (size_t e = 0; e < examples; ++e) keys[e] = (uint64_t(ids[e * size_t(ntables) + size_t(t)]) << 32) | e;
+    std::sort(keys.begin(), keys.end());
+    for (size_t i = 0; i < examples; ++i) {
+      if (i > 0 && keys[i] >> 32 == keys[i - 1] >> 32) continue;
+      s.rows.push_back(uint32_t(keys[i] >> 32));
+      s.example.push_back(uint32_t(keys[i]));
+    }
     s.begin.push_back(s.rows.size());
   }
   return s;
 }
 
-// Updates each distinct row once, table by table in row order (train_step's order), with
-// gradient grads + i * kDim for the i-th row of s.rows. ahead > 0 prefetches for writing:
+// Updates each distinct row once, table by table in row order (train_step's order), with the
+// gradient of the example that drew it, read as train_step reads its output gradients (grads:
+// examples x tables x kDim floats; row i of table t: grads + (s.example[i] * tables + t) * kDim).
+// ahead > 0 prefetches for writing:
 //   next_table = true:  as train_step, the next table's rows and accumulators before a table's
 //                       updates (table 0's before its own), and within a table `ahead` rows later;
 //   next_table = false: the row and accumulator `ahead` rows later in s.rows, across tables.
@@ -196,7 +202,8 @@ void update_sorted(const TableRef<Row>* tables, int ntables, const SortedRows& s
         while (i + ahead >= s.begin[size_t(ahead_table) + 1]) ++ahead_table;
         prefetch(ahead_table, i + ahead);
       }
-      update_row(tab.row(s.rows[i]), tab.acc + s.rows[i], grads + i * kDim, opt);
+      const float* g = grads + (size_t(s.example[i]) * size_t(ntables) + size_t(t)) * kDim;
+      update_row(tab.row(s.rows[i]), tab.acc + s.rows[i], g, opt);
     }
   }
 }

@@ -148,16 +148,19 @@ TEST(RowProbe, SortedUniqueListsEachTablesDistinctRows) {
   const SortedRows s = sorted_unique(kIds.data(), 4, kT);
   EXPECT_EQ(s.begin, (std::vector<size_t>{0, 3, 6, 10}));
   EXPECT_EQ(s.rows, (std::vector<uint32_t>{0, 3, 6, 1, 3, 5, 2, 3, 4, 7}));
+  EXPECT_EQ(s.example, (std::vector<uint32_t>{1, 0, 2, 1, 3, 0, 1, 3, 2, 0}));  // first to draw it
 }
 
 template <typename Row>
 void check_sorted(size_t ahead, float tol, bool next_table = true) {
   Small<Row> got, want;
   const SortedRows s = sorted_unique(kIds.data(), 4, kT);
-  const std::vector<float> g = gradients(s.rows.size());
+  const std::vector<float> g = gradients(kIds.size());  // examples x tables
   update_sorted(got.refs.data(), kT, s, g.data(), ahead, Adagrad{}, next_table);
   for (int t = 0; t < kT; ++t) {
-    for (size_t i = s.begin[size_t(t)]; i < s.begin[size_t(t) + 1]; ++i) reference_update(want, t, s.rows[i], g.data() + i * kDim);
+    for (size_t i = s.begin[size_t(t)]; i < s.begin[size_t(t) + 1]; ++i) {
+      reference_update(want, t, s.rows[i], g.data() + (s.example[i] * kT + size_t(t)) * kDim);
+    }
   }
   expect_same(got, want, tol);
   EXPECT_EQ(got.acc[1][5] > 0.5f, true);  // touched once
