@@ -176,19 +176,16 @@ inline SortedRows sorted_unique(const uint32_t* ids, size_t examples, int ntable
 // Updates each distinct row once, table by table in row order (train_step's order), with the
 // gradient of the example that drew it, read as train_step reads its output gradients (grads:
 // examples x tables x kDim floats; row i of table t: grads + (s.example[i] * tables + t) * kDim).
-// ahead > 0 prefetches rows and accumulators for writing:
-//   next_table = true:  as train_step, the next table's before a table's updates (table 0's
-//                       before its own), and within a table those `ahead` rows later;
-//   next_table = false: those `ahead` rows later in s.rows, across tables, and their gradients.
+// ahead > 0 prefetches for writing:
+//   next_table = true:  as train_step, the next table's rows and accumulators before a table's
+//                       updates (table 0's before its own), and within a table `ahead` rows later;
+//   next_table = false: the row and accumulator `ahead` rows later in s.rows, across tables.
 template <typename Row>
 void update_sorted(const TableRef<Row>* tables, int ntables, const SortedRows& s, const float* grads, size_t ahead,
                    Adagrad opt, bool next_table = true) {
-  auto gradient = [&](int t, size_t i) { return grads + (size_t(s.example[i]) * size_t(ntables) + size_t(t)) * kDim; };
   auto prefetch = [&](int t, size_t i) {
     __builtin_prefetch(tables[t].row(s.rows[i]), 1, 3);
     __builtin_prefetch(tables[t].acc + s.rows[i], 1, 3);
-    // Random 64-byte lines of grads (1.7 MB at batch 1024: out of L2); train_step does not.
-    if (!next_table) __builtin_prefetch(gradient(t, i), 0, 3);
   };
   auto prefetch_table = [&](int t) {
     for (size_t i = s.begin[size_t(t)]; i < s.begin[size_t(t) + 1]; ++i) prefetch(t, i);
@@ -205,7 +202,8 @@ void update_sorted(const TableRef<Row>* tables, int ntables, const SortedRows& s
         while (i + ahead >= s.begin[size_t(ahead_table) + 1]) ++ahead_table;
         prefetch(ahead_table, i + ahead);
       }
-      update_row(tab.row(s.rows[i]), tab.acc + s.rows[i], gradient(t, i), opt);
+      const float* g = grads + (size_t(s.example[i]) * size_t(ntables) + size_t(t)) * kDim;
+      update_row(tab.row(s.rows[i]), tab.acc + s.rows[i], g, opt);
     }
   }
 }

@@ -78,8 +78,7 @@ enum Pattern : int {
   kPrefetch,       // the same with software prefetch ahead (gather: 2 examples; update: 2 examples' rows)
   kSortedUnique,   // gather with prefetch; update each table's distinct rows once, sorted, as train_step
                    // (the next table's rows prefetched, and 8 rows ahead in the table)
-  kSortedAhead,    // the same distinct sorted rows, prefetched (with their gradients) 52 rows ahead
-                   // across tables instead
+  kSortedAhead,    // the same distinct sorted rows, prefetched 52 rows ahead across tables instead
   kPatterns
 };
 inline constexpr const char* kPatternNames[kPatterns] = {"batch_order", "prefetch", "sorted_unique", "sorted_ahead"};
