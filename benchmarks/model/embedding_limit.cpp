@@ -45,16 +45,16 @@ ProbeTables<uint16_t>& bf16_tables() {
 // BM_EmbeddingVsLimit/B: in turn, one phased train_step of the kaggle fp32 model at batch B
 // (uniform random rows: the step benchmarks' inputs), then the probe on the step's own
 // EmbeddingStore (fp32 rows) and on BF16 tables of the same size, each run with the ids of another
-// batch of the same inputs (rows no run has just touched): gather with prefetch, and the
-// update of the sorted distinct rows (prefetching as the step: limit_update_next_table; or 52
-// rows ahead across tables: limit_update_ahead) and, for reference, of every access in batch
-// order with prefetch (limit_update_batch_order: no sort, no gradient sums). Counters (medians
-// over the steps of the run, µs per step): step_gather/sort/update, step_emb (the sum of
-// their medians), step_phases
-// (the sum of every phase's median); limit_gather and limit_update (per step the faster of the
-// two sorted schemes; limit_emb their sum); the ratios step / limit (gather_x, update_x, emb_x: 1 = at the memory
-// limit); gap_us = step_emb - limit_emb and sort_share_of_gap; the same probe on BF16 rows
-// (bf16_limit_emb, bf16_saves_us); and the examples/s each would allow.
+// batch of the same inputs (rows no run has just touched): gather with prefetch, and the update
+// of the sorted distinct rows (prefetching as the step: limit_update_next_table; or 52 rows ahead
+// across tables: limit_update_ahead) and, for reference, of every access in batch order with
+// prefetch (limit_update_batch_order: no sort, no gradient sums). Counters, medians over the
+// steps of the run in µs per step: step_gather/sort/update, step_emb (the sum of their
+// medians), step_phases (the sum of every phase's median); limit_gather and limit_update (per
+// step the faster of the two sorted schemes), limit_emb (their sum); the ratios step / limit
+// (gather_x, update_x, sort_update_x, emb_x; 1 = at the limit); gap_us = step_emb - limit_emb
+// and sort_share_of_gap; the same probe on BF16 rows (bf16_limit_*, bf16_saves_us); and the
+// examples/s each would allow.
 void BM_EmbeddingVsLimit(benchmark::State& state) {
   StepFixture& f = kaggle();
   ProbeTables<uint16_t>& b16 = bf16_tables();
