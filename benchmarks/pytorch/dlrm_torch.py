@@ -23,8 +23,13 @@ Mirrors, and must stay in step with:
                                           Adagrad on the touched rows, repeated rows' gradients
                                           summed first: s += mean(g^2), row -= emb_lr g/(sqrt(s)+eps).
 
+--precision bf16 runs forward and backward (training and evaluation) under
+torch.autocast("cpu", dtype=torch.bfloat16): the linear layers and the interaction's bmm take BF16
+inputs through oneDNN (AVX512_BF16 or AMX kernels where the CPU has them), weights, optimizer
+state and embedding table stay fp32, as shadowsync's --precision bf16; BF16 needs no loss scaling.
+
 Prints one JSON object (the last line of stdout): examples, elapsed_s, examples_per_second, ne,
-logloss, auc, and the BLAS library torch loaded.
+logloss, auc, precision, and the BLAS library torch loaded.
 Run with Debian's torch: /usr/bin/python3 benchmarks/pytorch/dlrm_torch.py --data CACHE ...
 """
 
@@ -276,12 +281,19 @@ class Trainer:
         self.table.share_memory_()
         self.acc.share_memory_()
 
+    def forward(self, dense, emb):
+        """Logits (fp32) of the model, under BF16 autocast with --precision bf16."""
+        if self.args.precision == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.model(dense, emb).float()
+        return self.model(dense, emb)
+
     def step(self, begin, end):
         args = self.args
         idx = self.index[begin:end]
         emb = self.table[idx]  # (B, 26, d): a copy, the leaf whose gradient we apply by hand
         emb.requires_grad_(True)
-        logits = self.model(self.dense[begin:end], emb)
+        logits = self.forward(self.dense[begin:end], emb)
         loss = nn.functional.binary_cross_entropy_with_logits(logits, self.labels[begin:end])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -313,7 +325,7 @@ class Trainer:
         n = self.labels.shape[0]
         for begin in range(self.train_rows, n, 4096):
             end = min(n, begin + 4096)
-            logits.append(self.model(self.dense[begin:end], self.table[self.index[begin:end]]))
+            logits.append(self.forward(self.dense[begin:end], self.table[self.index[begin:end]]))
         z = torch.cat(logits).double().numpy()
         y = self.labels[self.train_rows:].double().numpy()
         return metrics(z, y)
@@ -367,6 +379,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--init", default="ours", choices=["ours", "torch"],
                     help="ours: shadowsync's exact initial values; torch: same scheme, torch RNG")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="bf16: forward and backward under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
     ap.add_argument("--processes", type=int, default=1,
                     help="1: one thread; N > 1: Hogwild with N processes of one thread each")
     ap.add_argument("--alt-gemm-order", action="store_true",
@@ -413,7 +427,8 @@ def main():
         "examples": examples, "elapsed_s": elapsed, "examples_per_second": examples / elapsed,
         "processes": args.processes, "threads_per_process": torch.get_num_threads(),
         "cpu_per_wall": cpu_per_wall,
-        "model": args.model, "init": args.init, "torch": torch.__version__,
+        "model": args.model, "init": args.init, "precision": args.precision, "batch": args.batch,
+        "torch": torch.__version__,
         "blas": blas_library(),
     })
     print(json.dumps(result))
