@@ -23,8 +23,14 @@ Mirrors, and must stay in step with:
                                           Adagrad on the touched rows, repeated rows' gradients
                                           summed first: s += mean(g^2), row -= emb_lr g/(sqrt(s)+eps).
 
+--precision bf16 runs the bottom and top MLPs of every training step under
+torch.autocast("cpu", dtype=torch.bfloat16): their linear layers take BF16 inputs through oneDNN
+(AVX512_BF16 or AMX kernels where the CPU has them), forward and backward. As in shadowsync's
+--precision bf16, everything else stays fp32: weights, optimizer state, embedding table, the
+interaction (bmm), the loss, and evaluation. BF16 needs no loss scaling.
+
 Prints one JSON object (the last line of stdout): examples, elapsed_s, examples_per_second, ne,
-logloss, auc, and the BLAS library torch loaded.
+logloss, auc, precision, and the BLAS library torch loaded.
 Run with Debian's torch: /usr/bin/python3 benchmarks/pytorch/dlrm_torch.py --data CACHE ...
 """
 
@@ -194,13 +200,22 @@ class DLRM(nn.Module):
     def linears(self):
         return [m for m in list(self.bottom) + list(self.top) if isinstance(m, nn.Linear)]
 
-    def forward(self, dense, emb):
-        """dense: (B, 13); emb: (B, 26, d) gathered rows. Returns logits (B,)."""
-        x = self.bottom(dense)
+    @staticmethod
+    def mlp(layers, x, bf16):
+        """layers(x); with bf16, under BF16 autocast (oneDNN BF16 matmuls), the result as fp32."""
+        if not bf16:
+            return layers(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return layers(x).float()
+
+    def forward(self, dense, emb, bf16=False):
+        """dense: (B, 13); emb: (B, 26, d) gathered rows. Returns logits (B,). bf16: the MLPs
+        under BF16 autocast."""
+        x = self.mlp(self.bottom, dense, bf16)
         t = torch.cat([x.unsqueeze(1), emb], dim=1)  # (B, 27, d)
         gram = torch.bmm(t, t.transpose(1, 2))
         z = torch.cat([x, gram[:, self.li, self.lj]], dim=1)
-        return self.top(z).squeeze(1)
+        return self.mlp(self.top, z, bf16).squeeze(1)
 
 
 def init_model(model, table_rows, dim, seed, scheme):
@@ -281,7 +296,7 @@ class Trainer:
         idx = self.index[begin:end]
         emb = self.table[idx]  # (B, 26, d): a copy, the leaf whose gradient we apply by hand
         emb.requires_grad_(True)
-        logits = self.model(self.dense[begin:end], emb)
+        logits = self.model(self.dense[begin:end], emb, args.precision == "bf16")
         loss = nn.functional.binary_cross_entropy_with_logits(logits, self.labels[begin:end])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -367,6 +382,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--init", default="ours", choices=["ours", "torch"],
                     help="ours: shadowsync's exact initial values; torch: same scheme, torch RNG")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="bf16: the MLPs' forward and backward under torch.autocast(\"cpu\", "
+                    "dtype=torch.bfloat16)")
     ap.add_argument("--processes", type=int, default=1,
                     help="1: one thread; N > 1: Hogwild with N processes of one thread each")
     ap.add_argument("--alt-gemm-order", action="store_true",
@@ -413,7 +431,8 @@ def main():
         "examples": examples, "elapsed_s": elapsed, "examples_per_second": examples / elapsed,
         "processes": args.processes, "threads_per_process": torch.get_num_threads(),
         "cpu_per_wall": cpu_per_wall,
-        "model": args.model, "init": args.init, "torch": torch.__version__,
+        "model": args.model, "init": args.init, "precision": args.precision, "batch": args.batch,
+        "torch": torch.__version__,
         "blas": blas_library(),
     })
     print(json.dumps(result))
