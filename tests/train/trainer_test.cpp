@@ -177,8 +177,18 @@ TEST(Trainer, ShadowAveragingBeatsNoSyncAndKeepsReplicasTogether) {
   Trainer shadow(every_iteration, data().train, data().eval);
   const TrainReport s = shadow.run().final_report;
   EXPECT_LT(s.eval->ne, n.eval->ne) << "s-ma " << s.eval->ne << " vs none " << n.eval->ne;
-  EXPECT_LT(s.divergence * 3, n.divergence) << "s-ma divergence " << s.divergence << " vs none " << n.divergence
-                                             << " (s-ma: " << s.sync_rounds << " rounds, gap " << s.sync_gap.value_or(-1) << ")";
+  const std::string detail = "s-ma divergence " + std::to_string(s.divergence) + " vs none " +
+                             std::to_string(n.divergence) + " (s-ma: " + std::to_string(s.sync_rounds) +
+                             " rounds, gap " + std::to_string(s.sync_gap.value_or(-1)) + ")";
+  // Always closer than independent replicas. 3x closer at the gap a round per iteration gives on
+  // an idle machine (<= 2.5 iterations); on a machine so loaded that the shadow thread falls
+  // further behind (a larger gap, measured in the same run), only the weaker claim is checked.
+  EXPECT_LT(s.divergence, n.divergence) << detail;
+  if (s.sync_gap.has_value() && *s.sync_gap <= 2.5) {
+    EXPECT_LT(s.divergence * 3, n.divergence) << detail;
+  } else {
+    std::printf("note: sync gap above 2.5 iterations (loaded machine): the 3x check is not made; %s\n", detail.c_str());
+  }
 }
 
 TEST(Trainer, CheckpointResumeReachesTheSameExampleCount) {
