@@ -42,8 +42,10 @@ class TrainState {
   // Allocates (uninitialized) state for `replicas` replicas of `model`: replica r and its
   // optimizer state in replica_memory(r), the tables in table_memory. Parts::Model allocates
   // only replicas and tables. Throws std::bad_alloc or Error when memory runs out.
+  // The tables' rows are in `rows` format (the accumulators fp32 either way).
   TrainState(const Model& model, int replicas, Parts parts,
-             const std::function<MemoryResource&(int replica)>& replica_memory, MemoryResource& table_memory);
+             const std::function<MemoryResource&(int replica)>& replica_memory, MemoryResource& table_memory,
+             RowFormat rows = RowFormat::Fp32);
   TrainState(const TrainState&) = delete;
   TrainState& operator=(const TrainState&) = delete;
 
