@@ -221,6 +221,12 @@ bool prepare_host_run(HostRun& run, TrainConfig& config, const HostSyncConfig& h
   options.timeout_s = host.host_sync_timeout_s;
   options.first_round_timeout_s = host.host_first_round_timeout_s;
   options.sync_embeddings = !host.host_dense_only;
+  if (options.sync_embeddings && config.embedding_precision != RowFormat::Fp32) {
+    // The inter-host round averages rows as fp32 deltas in place; bf16 rows are not synced.
+    throw Error(field("embedding_precision") + " " + row_format_name(config.embedding_precision) +
+                ": embedding rows are synced across hosts only in fp32; use " + field("embedding_precision") +
+                " fp32, or " + field("host_dense_only") + " to sync only the dense model");
+  }
   // Resumed processes start from their own parts; processes started from one trained model
   // (init_from, one file every process reads) start equal, and are made so even when the hosts'
   // copies of that path differ.

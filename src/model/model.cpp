@@ -84,11 +84,21 @@ void Model::init_embeddings(EmbeddingStore& store, uint64_t seed) const {
   for (int t = 0; t < store.tables(); ++t) {
     const Stream stream(seed, 1000003 + uint64_t(t));
     const double bound = std::sqrt(1.0 / double(store.rows(t)));
-    float* table = store.table_data(t);
+    // bf16 rows: the fp32 rows' values rounded to the nearest BF16 (ties to even).
+    const bool bf16 = store.format() == RowFormat::Bf16;
     tbb::parallel_for(tbb::blocked_range<size_t>(0, store.rows(t), kRowsPerTask),
                       [&](const tbb::blocked_range<size_t>& range) {
                         for (size_t r = range.begin(); r != range.end(); ++r) {
-                          float* row = table + r * stride;
+                          if (bf16) {
+                            uint16_t* row = store.row_bf16(t, uint32_t(r));
+                            for (int k = 0; k < dim; ++k) {
+                              const double u = stream.uniform(r * dim + k);  // (0, 1]
+                              row[k] = float_to_bf16_nearest(float(bound * (2.0 * u - 1.0)));
+                            }
+                            for (int k = dim; k < stride; ++k) row[k] = 0;
+                            continue;
+                          }
+                          float* row = store.row(t, uint32_t(r));
                           for (int k = 0; k < dim; ++k) {
                             const double u = stream.uniform(r * dim + k);  // (0, 1]
                             row[k] = float(bound * (2.0 * u - 1.0));

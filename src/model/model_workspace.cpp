@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <type_traits>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include "layers.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
+#include "shadowsync/core/splitmix64.hpp"
 #include "model/kernel_threading.hpp"
 #include "model/model_workspace_testing.hpp"
 #include "model/step_phases.hpp"
@@ -28,6 +31,43 @@ inline float shared_load(const float& x) {
 }
 inline void shared_store(float& x, float v) {
   std::atomic_ref<float>(x).store(v, std::memory_order_relaxed);
+}
+// bf16 rows: relaxed std::atomic_ref<uint16_t> on the half, widened to / rounded from fp32.
+inline float shared_load(const uint16_t& x) {
+  return bf16_to_float(std::atomic_ref<uint16_t>(const_cast<uint16_t&>(x)).load(std::memory_order_relaxed));
+}
+inline void shared_store_half(uint16_t& x, uint16_t h) {
+  std::atomic_ref<uint16_t>(x).store(h, std::memory_order_relaxed);
+}
+
+// The row-wise Adagrad update of one row (the same arithmetic for either row format, in fp32):
+// acc += |g|^2 / d; p -= lr / (sqrt(acc) + eps) * g. A bf16 row's new values are rounded to the
+// nearest BF16 (ties to even) or stochastically: 16 random bits per value from splitmix64 of
+// (table, row, the row's new accumulator bits, value index / 4) -- a counter-based source that
+// depends only on the state, so deterministic runs repeat bit for bit.
+template <typename Row>
+inline void update_row(EmbeddingStore& store, int table, uint32_t row, const float* g, int d, float lr, float eps,
+                       float inv_d) {
+  float sumsq = 0.0f;
+  for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
+  float& acc = store.accumulator(table)[row];
+  const float s = shared_load(acc) + sumsq * inv_d;
+  shared_store(acc, s);
+  const float step = lr / (std::sqrt(s) + eps);
+  Row* p = store.row_as<Row>(table, row);
+  if constexpr (std::is_same_v<Row, float>) {
+    for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
+  } else if (store.rounding() == RowRounding::Nearest) {
+    for (int k = 0; k < d; ++k) shared_store_half(p[k], float_to_bf16_nearest(shared_load(p[k]) - step * g[k]));
+  } else {
+    const uint64_t key = (uint64_t(uint32_t(table)) << 32 | row) ^ (uint64_t(std::bit_cast<uint32_t>(s)) << 17);
+    uint64_t bits = 0;
+    for (int k = 0; k < d; ++k) {
+      if ((k & 3) == 0) bits = splitmix64_next(key + uint64_t(k / 4) * 0xD1B54A32D192ED03ull);
+      shared_store_half(p[k], float_to_bf16_stochastic(shared_load(p[k]) - step * g[k], uint32_t(bits)));
+      bits >>= 16;
+    }
+  }
 }
 
 // The shape of the interaction input t: S one-hot tables, then M multi-hot tables, table t at
@@ -271,10 +311,11 @@ struct ModelWorkspace::Impl {
     }
     {
       StepPhaseScope timed(kGather);
+      const bool bf16 = emb.format() == RowFormat::Bf16;
       if (criteo_shape) {
-        gather(batch, emb, CriteoShape{});
+        bf16 ? gather<uint16_t>(batch, emb, CriteoShape{}) : gather<float>(batch, emb, CriteoShape{});
       } else {
-        gather(batch, emb, runtime_shape());
+        bf16 ? gather<uint16_t>(batch, emb, runtime_shape()) : gather<float>(batch, emb, runtime_shape());
       }
     }
     if (dot) {
@@ -352,7 +393,7 @@ struct ModelWorkspace::Impl {
     for (int m = 0; m < sh.M; ++m) {
       const int table = sh.S + m;
       for (uint64_t i = v.bag_begin(r, m), e = v.bag_end(r, m); i < e; ++i) {
-        if (v.bag_ids[i] < store.rows(table)) __builtin_prefetch(store.row(table, v.bag_ids[i]), 0, 2);
+        if (v.bag_ids[i] < store.rows(table)) __builtin_prefetch(store.row_address(table, v.bag_ids[i]), 0, 2);
       }
     }
   }
@@ -363,7 +404,7 @@ struct ModelWorkspace::Impl {
     for (size_t r = begin; r < end; ++r) {
       const uint32_t* idx = next.sparse + r * sh.S;
       for (int table = 0; table < sh.S; ++table) {
-        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row(table, idx[table]), 0, 2);
+        if (idx[table] < prefetch_store->rows(table)) __builtin_prefetch(prefetch_store->row_address(table, idx[table]), 0, 2);
       }
       if (sh.M > 0) prefetch_bag_rows(next, r, *prefetch_store, sh);
     }
@@ -384,7 +425,8 @@ struct ModelWorkspace::Impl {
 
   // t[r] = [bottom output (with a bottom MLP), embedding rows of the S one-hot tables, pooled rows
   // (sum or mean of the list's rows; an empty list: zeros) of the M multi-hot tables].
-  template <typename Shape>
+  // Row: float (fp32 rows) or uint16_t (bf16 rows, widened to fp32 as they are loaded).
+  template <typename Row, typename Shape>
   void gather(const DataView& batch, const EmbeddingStore& emb, Shape sh) {
     const float* bottom_out = sh.first > 0 ? bottom_act.back().data() : nullptr;
     for (size_t r = 0; r < batch.rows; ++r) {
@@ -393,7 +435,7 @@ struct ModelWorkspace::Impl {
       if (r + kGatherAhead < batch.rows) {
         const uint32_t* ahead = batch.sparse + (r + kGatherAhead) * sh.S;
         for (int table = 0; table < sh.S; ++table) {
-          if (ahead[table] < emb.rows(table)) __builtin_prefetch(emb.row(table, ahead[table]));
+          if (ahead[table] < emb.rows(table)) __builtin_prefetch(emb.row_address(table, ahead[table]));
         }
         if (sh.M > 0) prefetch_bag_rows(batch, r + kGatherAhead, emb, sh);
       }
@@ -402,7 +444,7 @@ struct ModelWorkspace::Impl {
       const uint32_t* idx = batch.sparse + r * sh.S;
       for (int table = 0; table < sh.S; ++table) {
         if (idx[table] >= emb.rows(table)) throw_bad_row(r, table, idx[table], emb);
-        const float* src = emb.row(table, idx[table]);
+        const Row* src = emb.row_as<Row>(table, idx[table]);
         float* dst = tr + (sh.first + table) * d;
         for (int k = 0; k < d; ++k) dst[k] = shared_load(src[k]);
       }
@@ -419,7 +461,7 @@ struct ModelWorkspace::Impl {
         for (uint64_t i = b; i < e; ++i) {
           const uint32_t id = batch.bag_ids[i];
           if (id >= emb.rows(table)) throw_bad_row(r, table, id, emb);
-          const float* src = emb.row(table, id);
+          const Row* src = emb.row_as<Row>(table, id);
           for (int k = 0; k < d; ++k) dst[k] += shared_load(src[k]);
         }
         if (mean_pooling[size_t(m)] && e > b) {
@@ -674,7 +716,7 @@ struct ModelWorkspace::Impl {
         if (table + 1 < sh.S) {
           for (size_t r = 0; r < rows; ++r) {
             const uint32_t next = batch.sparse[r * sh.S + table + 1];
-            __builtin_prefetch(prefetch->row(table + 1, next), 1);
+            __builtin_prefetch(prefetch->row_address(table + 1, next), 1);
             __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
           }
         } else {
@@ -682,7 +724,7 @@ struct ModelWorkspace::Impl {
           for (size_t r = 0; r < rows; ++r) {
             for (uint64_t i = batch.bag_begin(r, next_m), e = batch.bag_end(r, next_m); i < e; ++i) {
               const uint32_t next = batch.bag_ids[i];
-              __builtin_prefetch(prefetch->row(table + 1, next), 1);
+              __builtin_prefetch(prefetch->row_address(table + 1, next), 1);
               __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
             }
           }
@@ -717,7 +759,7 @@ struct ModelWorkspace::Impl {
         const uint32_t row = uint32_t(keys[i] >> 32);
         if (prefetch != nullptr && i + kUpdateAhead < n) {
           const uint32_t ahead = uint32_t(keys[i + kUpdateAhead] >> 32);
-          __builtin_prefetch(prefetch->row(table, ahead), 1);
+          __builtin_prefetch(prefetch->row_address(table, ahead), 1);
           __builtin_prefetch(prefetch->accumulator(table) + ahead, 1);
         }
         std::fill(row_grad.begin(), row_grad.end(), 0.0f);
@@ -833,16 +875,15 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
   const float lr = opt.emb_lr, eps = opt.eps, inv_d = 1.0f / float(w.d);
   const int d = w.d;
   auto update_rows = [&] {
-    w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
-      float sumsq = 0.0f;
-      for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
-      float& acc = embeddings.accumulator(table)[row];
-      const float s = shared_load(acc) + sumsq * inv_d;
-      shared_store(acc, s);
-      const float step = lr / (std::sqrt(s) + eps);
-      float* p = embeddings.row(table, row);
-      for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
-    });
+    if (embeddings.format() == RowFormat::Bf16) {
+      w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
+        update_row<uint16_t>(embeddings, table, row, g, d, lr, eps, inv_d);
+      });
+    } else {
+      w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
+        update_row<float>(embeddings, table, row, g, d, lr, eps, inv_d);
+      });
+    }
   };
   // A next batch of other widths is not prefetched (its step will refuse it).
   const bool prefetchable = next.rows > 0 && next.widths() == w.widths &&

@@ -17,6 +17,7 @@ nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, con
   header["replicas"] = state.replica_count();
   header["dense_floats"] = state.dense_floats();
   header["batch"] = config.batch;
+  header["embedding_precision"] = row_format_name(state.embeddings().format());
   header["data"] = {{"train_rows", data.train_rows}, {"eval_rows", data.eval_rows}, {"fingerprint", data.fingerprint}};
   nlohmann::json progress = nlohmann::json::array();
   uint64_t examples = 0;
@@ -61,6 +62,23 @@ void check_data(const nlohmann::json& header, uint64_t train_rows, uint64_t eval
 
 }  // namespace
 
+RowFormat checkpoint_row_format(const nlohmann::json& header, const std::string& where) {
+  if (!header.is_object() || !header.contains("embedding_precision")) return RowFormat::Fp32;
+  const std::string text = json_string(header, "embedding_precision", where);
+  if (text == "fp32") return RowFormat::Fp32;
+  if (text == "bf16") return RowFormat::Bf16;
+  throw Error(where + ": field 'embedding_precision' must be fp32 or bf16, got " + json_brief(text));
+}
+
+void check_same_rows(const nlohmann::json& header, RowFormat run, const std::string& where) {
+  const RowFormat saved = checkpoint_row_format(header, where);
+  if (saved != run) {
+    throw Error(where + ": checkpoint holds " + row_format_name(saved) + " embedding rows, this run asks for " +
+                row_format_name(run) + " (use the same " + field("embedding_precision") + " as the checkpoint: " +
+                row_format_name(saved) + ")");
+  }
+}
+
 void check_same_model(const ModelConfig& saved, const ModelConfig& run, const std::string& where) {
   // The data's columns first: another schema also has other tables, which the hashing check
   // below would report less clearly.
@@ -87,6 +105,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
   const int groups = static_cast<int>(shares.size());
   const ModelConfig saved = ModelConfig::from_json(json_field(header, "model", where), where + ": model");
   check_same_model(saved, config.model, where);
+  check_same_rows(header, config.embedding_precision, where);
   const std::string saved_sync = json_string(header, "sync", where);
   if (saved_sync != config.sync.name()) {
     bool known = true;  // a method name is printed as is, anything else quoted and cut short

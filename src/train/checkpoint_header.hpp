@@ -32,6 +32,13 @@ nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, con
 // Messages start with `where`.
 void check_same_model(const ModelConfig& saved, const ModelConfig& run, const std::string& where);
 
+// The row format of a checkpoint's tables (header "embedding_precision"; absent in checkpoints
+// written before bf16 rows: fp32). Error naming `where` for another value.
+RowFormat checkpoint_row_format(const nlohmann::json& header, const std::string& where);
+// Error unless the checkpoint's row format is `run`'s: "<where>: checkpoint holds bf16 embedding
+// rows, this run asks for fp32 (... the same embedding_precision)".
+void check_same_rows(const nlohmann::json& header, RowFormat run, const std::string& where);
+
 // Checks a checkpoint's header against this run (same model, hashing, sync method, groups,
 // replicas, batch, dense size, data and evaluation split; progress a consistent prefix of each
 // group's share) and returns each group's progress. Every message starts with `where` and names

@@ -160,7 +160,16 @@ void Coordinator::check_not_diverged_before_saving() {
   }
   const EmbeddingStore& tables = p_.state.embeddings();
   for (int t = 0; t < tables.hashing().tables(); ++t) {
-    if (!all_finite(tables.table_data(t), tables.table_floats(t))) throw divergence_error(examples);
+    if (tables.format() == RowFormat::Fp32) {
+      if (!all_finite(tables.table_data(t), tables.table_floats(t))) throw divergence_error(examples);
+      continue;
+    }
+    // bf16 rows: a half with every exponent bit set is an infinity or a NaN.
+    const uint16_t* halves = tables.row_bf16(t, 0);
+    const size_t count = tables.rows(t) * size_t(tables.row_stride());
+    uint16_t bad = 0;
+    for (size_t i = 0; i < count; ++i) bad |= uint16_t((halves[i] & 0x7F80u) == 0x7F80u);
+    if (bad) throw divergence_error(examples);
   }
 }
 

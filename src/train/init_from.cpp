@@ -49,6 +49,7 @@ InitSource::InitSource(const TrainConfig& config)
     const ModelConfig saved = ModelConfig::from_json(json_field(header_, "model", where_), where_ + ": model");
     check_same_model(saved, config.model, where_);
     check_same_optimizer(header_, config, where_);
+    check_same_rows(header_, config.embedding_precision, where_);
     return 0;
   });
 }
@@ -76,7 +77,7 @@ std::vector<InitOrigin> InitSource::load_into(TrainState& state) const {
     EmbeddingStore& tables = state.embeddings();
     std::vector<std::pair<float*, size_t>> table_parts, accumulator_parts;
     for (int t = 0; t < tables.hashing().tables(); ++t) {
-      table_parts.emplace_back(tables.table_data(t), tables.table_floats(t));
+      table_parts.emplace_back(tables.table_words_data(t), tables.table_words(t));
       accumulator_parts.emplace_back(tables.accumulator(t), tables.rows(t));
     }
     uint64_t table_bytes = 0, accumulator_bytes = 0;

@@ -154,11 +154,14 @@ uint64_t workspace_floats(const Model& model, uint64_t batch) {
 
 }  // namespace
 
-uint64_t embedding_table_bytes(const ModelConfig& config) {
-  const uint64_t row_floats = static_cast<uint64_t>(EmbeddingStore::stride_for_dim(config.embedding_dim)) + 1;
-  uint64_t floats = 0;
-  for (int t = 0; t < config.hashing.tables(); ++t) floats += uint64_t{config.hashing.rows[static_cast<size_t>(t)]} * row_floats;
-  return floats * sizeof(float);
+uint64_t embedding_table_bytes(const ModelConfig& config, RowFormat rows) {
+  const int stride = EmbeddingStore::stride_for_dim(config.embedding_dim);
+  uint64_t bytes = 0;
+  for (int t = 0; t < config.hashing.tables(); ++t) {
+    const uint64_t n = config.hashing.rows[static_cast<size_t>(t)];
+    bytes += (EmbeddingStore::words_for(n, stride, rows) + n) * sizeof(float);  // rows + accumulators
+  }
+  return bytes;
 }
 
 int interaction_vectors(const FeatureSchema& schema) {
@@ -170,10 +173,11 @@ uint64_t workspace_bytes(const Model& model, int batch, Precision precision) {
          ModelWorkspace::bf16_copy_bytes(model, batch, precision);
 }
 
-void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, int batch, Precision precision) {
+void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, int batch, RowFormat rows,
+                       Precision precision) {
   const ModelConfig& config = model.config();
   const uint64_t dense_floats = model.layout().total_floats;
-  const uint64_t table_bytes = embedding_table_bytes(config);
+  const uint64_t table_bytes = embedding_table_bytes(config, rows);
   const uint64_t worker_bytes = workspace_bytes(model, batch, precision);
   const uint64_t needed = replicas * 2 * dense_floats * sizeof(float) + table_bytes + workers * worker_bytes;
   const Available available = available_memory();

@@ -19,9 +19,10 @@ namespace shadowsync::train {
 uint64_t workspace_bytes(const Model& model, int batch, Precision precision);
 
 // Bytes of the embedding tables of `config` and their accumulators: for each table t of its
-// schema, hashing.rows[t] rows of EmbeddingStore::stride_for_dim(embedding_dim) floats plus one
-// accumulator float (what EmbeddingStore allocates, tables of any count).
-uint64_t embedding_table_bytes(const ModelConfig& config);
+// schema, hashing.rows[t] rows of EmbeddingStore::stride_for_dim(embedding_dim) elements (floats,
+// or BF16 halves for `rows` bf16; a table rounded up to whole 4-byte words) plus one accumulator
+// float (what EmbeddingStore allocates, tables of any count).
+uint64_t embedding_table_bytes(const ModelConfig& config, RowFormat rows = RowFormat::Fp32);
 
 // Vectors the interaction of one example reads, V = (N > 0 ? 1 : 0) + S + M for a schema with N
 // numeric, S categorical and M multi-hot columns (27 for Criteo's layout): the per-example
@@ -31,7 +32,7 @@ int interaction_vectors(const FeatureSchema& schema);
 // Throws Error when `replicas` replicas (with optimizer state), the tables of `model` and
 // `workers` workspaces for `batch` examples at `precision` need more than the memory available.
 // No-op when neither /proc/meminfo nor a cgroup limit can be read.
-void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, int batch,
+void check_memory_fits(const Model& model, uint64_t replicas, uint64_t workers, int batch, RowFormat rows,
                        Precision precision = Precision::Fp32);
 
 // The memory limit of the cgroups this process is in, read from `self_cgroup` (the format of

@@ -110,6 +110,14 @@ std::vector<RunOption> make_table() {
   t.push_back(of_type(T::Text, "precision", L::Model, "fp32",
                       "GEMM number format: fp32, or bf16 on CPUs with AVX512_BF16 or AMX (docs/precision.md)",
                       [](RunSettings& s, const OptionValue& v) { s.config.precision = parse_precision(text(v)); }));
+  t.push_back(of_type(T::Text, "embedding_precision", L::Model, "fp32",
+                      "Embedding row format: fp32, or bf16 (half the table bytes; fp32 Adagrad accumulators; "
+                      "docs/precision.md)",
+                      [](RunSettings& s, const OptionValue& v) { s.config.embedding_precision = parse_row_format(text(v)); }));
+  t.push_back(of_type(T::Text, "embedding_rounding", L::Model, "stochastic",
+                      "How updated bf16 rows are rounded: stochastic or nearest (ties to even); only with " +
+                          field("embedding_precision") + " bf16",
+                      [](RunSettings& s, const OptionValue& v) { s.config.embedding_rounding = parse_row_rounding(text(v)); }));
   t.push_back(real_option("lr", L::Model, 0, true, kInf, true, "0.01", "Dense learning rate",
                           [](RunSettings& s, const OptionValue& v) { s.config.optimizer.lr = static_cast<float>(real(v)); }));
   t.push_back(real_option("emb_lr", L::Model, 0, true, kInf, true, "0.05", "Embedding (row-wise Adagrad) learning rate",

@@ -16,6 +16,8 @@ nlohmann::json TrainConfig::to_json() const {
                     {"emb_lr", optimizer.emb_lr},
                     {"eps", optimizer.eps}};
   j["precision"] = precision_name(precision);
+  j["embedding_precision"] = row_format_name(embedding_precision);
+  if (embedding_precision != RowFormat::Fp32) j["embedding_rounding"] = row_rounding_name(embedding_rounding);
   j["sync"] = sync.name();
   j["topology"] = topology.empty() ? "this machine" : topology;
   j["groups"] = placement.groups == 0 ? nlohmann::json("auto") : nlohmann::json(placement.groups);

@@ -11,14 +11,14 @@ namespace shadowsync {
 
 TrainState::TrainState(const Model& model, int replicas, Parts parts,
                        const std::function<MemoryResource&(int replica)>& replica_memory,
-                       MemoryResource& table_memory)
+                       MemoryResource& table_memory, RowFormat rows)
     : dense_floats_(model.layout().total_floats), embedding_state_(parts == Parts::Everything) {
   for (int r = 0; r < replicas; ++r) {
     MemoryResource& memory = replica_memory(r);
     replicas_.emplace_back(dense_floats_, memory);
     if (parts == Parts::Everything) optimizer_state_.emplace_back(dense_floats_, memory);
   }
-  embeddings_ = std::make_unique<EmbeddingStore>(model.config().hashing, model.config().embedding_dim, table_memory);
+  embeddings_ = std::make_unique<EmbeddingStore>(model.config().hashing, model.config().embedding_dim, rows, table_memory);
 }
 
 void TrainState::initialize(const Model& model, uint64_t seed) {
@@ -55,7 +55,8 @@ std::vector<TrainState::Section> TrainState::sections() const {
   Section embedding_state{"embedding_state", {}};
   // One part per table of the model's schema (feature order: feature_schema.hpp).
   for (int t = 0; t < embeddings_->hashing().tables(); ++t) {
-    embeddings.parts.emplace_back(self->embeddings_->table_data(t), embeddings_->table_floats(t));
+    // A table's block as 4-byte words: fp32 rows, or bf16 rows (two halves per word).
+    embeddings.parts.emplace_back(self->embeddings_->table_words_data(t), embeddings_->table_words(t));
     if (embedding_state_) embedding_state.parts.emplace_back(self->embeddings_->accumulator(t), embeddings_->rows(t));
   }
   out.push_back(std::move(embeddings));

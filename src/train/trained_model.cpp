@@ -7,6 +7,7 @@
 #include "shadowsync/train/train_state.hpp"
 #include "train/checkpoint.hpp"
 #include "shadowsync/core/error.hpp"
+#include "train/checkpoint_header.hpp"
 #include "train/replica_math.hpp"
 
 namespace shadowsync {
@@ -38,10 +39,15 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
 
   // Every size the header implies is checked before anything is allocated for it.
   reader.expect_bytes("replicas", checked_product(checked_product(replicas, n, where), sizeof(float), where));
-  const uint64_t stride = EmbeddingStore(HashingConfig::uniform(2), config.embedding_dim).row_stride();
+  const RowFormat rows = train::checkpoint_row_format(header, where);
+  const uint64_t stride = EmbeddingStore::stride_for_dim(config.embedding_dim);
   uint64_t embedding_bytes = 0;
   for (int t = 0; t < config.hashing.tables(); ++t) {
-    const uint64_t table = checked_product(checked_product(config.hashing.rows[t], stride, where), sizeof(float), where);
+    // Whole 4-byte words of rows x stride elements (embedding_store.hpp).
+    const uint64_t elements = checked_product(config.hashing.rows[t], stride, where);
+    const uint64_t element_bytes = checked_product(elements, EmbeddingStore::element_bytes(rows), where);
+    if (element_bytes > UINT64_MAX - 3) throw Error(where + ": header implies more than 2^64 bytes");
+    const uint64_t table = (element_bytes + 3) / 4 * 4;
     if (__builtin_add_overflow(embedding_bytes, table, &embedding_bytes)) {
       throw Error(where + ": header implies more than 2^64 bytes");
     }
@@ -50,7 +56,8 @@ TrainedModel TrainedModel::load(const std::string& checkpoint_path) {
 
   // The replicas and the tables, read through the one TrainState load (model parts only).
   out.state_ = std::make_unique<TrainState>(*out.model_, static_cast<int>(replicas), TrainState::Parts::Model,
-                                            [](int) -> MemoryResource& { return default_memory(); }, default_memory());
+                                            [](int) -> MemoryResource& { return default_memory(); }, default_memory(),
+                                            rows);
   out.state_->load(reader, where, "");
   out.dense_ = std::make_unique<AlignedFloatBuffer>(n);
   train::mean_of_replicas(out.state_->const_replica_pointers(), n, out.dense_->data());

@@ -105,7 +105,7 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
   }
   const int replicas = config_.sync.replicas(groups_);
   train::check_memory_fits(model_, static_cast<uint64_t>(replicas), static_cast<uint64_t>(groups_ * threads_),
-                           config_.batch, config_.precision);
+                           config_.batch, config_.embedding_precision, config_.precision);
   // The binder's warning (placement cannot be bound here) goes to the observer.
   TrainObserver* observer = setup_.observer;
   binder_ = std::make_unique<numa::Binder>(topology_, plan_, [observer](std::string_view message) {
@@ -118,7 +118,8 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
     state_ = std::make_unique<TrainState>(
         model_, replicas, TrainState::Parts::Everything,
         [&](int r) -> MemoryResource& { return shared ? binder_->interleaved_memory() : binder_->node_memory(r); },
-        binder_->interleaved_memory());
+        binder_->interleaved_memory(), config_.embedding_precision);
+    state_->embeddings().set_rounding(config_.embedding_rounding);
   } catch (const std::bad_alloc&) {
     throw Error("not enough memory for the replicas and embedding tables (" + field("rows_per_table") + ", " +
                 field("model") + ", " + field("groups") + ")");

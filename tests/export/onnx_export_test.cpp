@@ -138,6 +138,45 @@ TEST(OnnxExport, GraphInputsOutputAndInitializersFollowTheContract) {
   EXPECT_EQ(g.node(g.node_size() - 1).output(0), "probability");
 }
 
+// A model with bf16 embedding rows exports fp32 initializers holding exactly its rows' values
+// (widened), the same bytes as an fp32 store of those values exports.
+TEST(OnnxExport, Bf16RowsExportAsTheirExactFp32Values) {
+  test::TempDir dir("shadowsync_export");
+  const Fixture f = make_model(mixed_schema());
+  const ModelConfig& config = f.model->config();
+  EmbeddingStore bf16(config.hashing, config.embedding_dim, RowFormat::Bf16);
+  f.model->init_embeddings(bf16, 8);
+  EmbeddingStore widened(config.hashing, config.embedding_dim);
+  for (int t = 0; t < bf16.tables(); ++t) {
+    for (uint32_t r = 0; r < bf16.rows(t); ++r) {
+      for (int k = 0; k < config.embedding_dim; ++k) widened.row(t, r)[k] = bf16_to_float(bf16.row_bf16(t, r)[k]);
+    }
+  }
+  export_onnx(*f.model, f.dense->data(), bf16, dir.file("b.onnx"));
+  export_onnx(*f.model, f.dense->data(), widened, dir.file("w.onnx"));
+  const onnx::GraphProto b = read_model(dir.file("b.onnx")).graph(), w = read_model(dir.file("w.onnx")).graph();
+  ASSERT_EQ(b.initializer_size(), w.initializer_size());
+  int tables = 0;
+  for (int i = 0; i < b.initializer_size(); ++i) {
+    EXPECT_EQ(b.initializer(i).data_type(), onnx::TensorProto::FLOAT) << b.initializer(i).name();
+    EXPECT_EQ(b.initializer(i).raw_data(), w.initializer(i).raw_data()) << b.initializer(i).name();
+    if (b.initializer(i).name().rfind("embedding.", 0) == 0) {
+      ++tables;
+      // every value is a BF16 (its low 16 bits zero), and not all are zero
+      const std::string& raw = b.initializer(i).raw_data();
+      std::vector<uint32_t> bits(raw.size() / 4);
+      std::memcpy(bits.data(), raw.data(), raw.size());
+      size_t nonzero = 0;
+      for (uint32_t x : bits) {
+        EXPECT_EQ(x & 0xFFFFu, 0u);
+        nonzero += x != 0;
+      }
+      EXPECT_GT(nonzero, bits.size() / 2);
+    }
+  }
+  EXPECT_EQ(tables, 3);
+}
+
 TEST(OnnxExport, SchemaWithoutNumericColumnsHasNoNumericInputNorBottomLayers) {
   test::TempDir dir("shadowsync_export");
   const FeatureSchema schema = FeatureSchema::from_json(nlohmann::json::parse(R"({"columns": [

@@ -595,5 +595,20 @@ TEST(MpiTrain, HostOptionsAreValidatedAndOldEnvironmentVariablesRefused) {
       << set.output;
 }
 
+// BF16 embedding rows are not synced across hosts: refused naming both options, and accepted
+// with --host-dense-only.
+TEST(MpiTrain, Bf16RowsAreRefusedUnlessOnlyTheDenseModelIsSynced) {
+  const RunResult refused = run_mpi(2, "train --data '" + data_file() + "'" + kModel +
+                                           " --groups 1 --embedding-precision bf16");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("--embedding-precision bf16: embedding rows are synced across hosts only in fp32; use "
+                                "--embedding-precision fp32, or --host-dense-only to sync only the dense model"),
+            std::string::npos)
+      << refused.output;
+  const RunResult dense = run_mpi(2, "train --data '" + data_file() + "'" + kModel +
+                                         " --groups 1 --embedding-precision bf16 --host-dense-only");
+  EXPECT_EQ(dense.exit_code, 0) << dense.output;
+}
+
 }  // namespace
 }  // namespace shadowsync

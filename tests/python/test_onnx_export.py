@@ -1,6 +1,7 @@
 """ONNX export end to end: models exported by `shadowsync export` and Model.to_onnx, run by ONNX
 Runtime (onnxruntime-node, tests/export/run_onnx.js) on Dataset.model_inputs(), give the
-probabilities of Model.predict (and `shadowsync predict`) within 1e-5: small, kaggle, dcn (full
+probabilities of Model.predict (and `shadowsync predict`) within 1e-5: small, kaggle (fp32 and
+bf16 embedding rows), dcn (full
 and low rank, also over a multi-hot schema), a multi-hot schema (avazu), a schema without numeric
 columns, the cat interaction, and initializers written as external data. Skipped, with the reason, where node or
 onnxruntime-node (scripts/setup --bench) is missing."""
@@ -93,10 +94,11 @@ def avazu(tmp_path_factory):
     return rows, schema, schema_path
 
 
-@pytest.mark.parametrize("preset,rows_per_table", [("small", 1024), ("kaggle", 128)])
-def test_cli_export_runs_in_onnx_runtime_as_predict(tmp_path, criteo_tsv, preset, rows_per_table):
+@pytest.mark.parametrize("preset,rows_per_table,rows", [("small", 1024, "fp32"), ("kaggle", 128, "fp32"),
+                                                         ("kaggle", 128, "bf16")])
+def test_cli_export_runs_in_onnx_runtime_as_predict(tmp_path, criteo_tsv, preset, rows_per_table, rows):
     require_onnx_runtime()
-    ckpt = train_cli(tmp_path, criteo_tsv, preset, rows_per_table)
+    ckpt = train_cli(tmp_path, criteo_tsv, preset, rows_per_table, "--embedding-precision", rows)
     out = tmp_path / f"{preset}.onnx"
     r = run_cli("export", "--checkpoint", ckpt, "--out", out)
     assert f"wrote {out} (" in r.stdout

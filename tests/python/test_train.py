@@ -89,6 +89,8 @@ def test_nothing_printed_unless_verbose(data_dir, capfd):
     (dict(sync="s-ma", deterministic=True), r"deterministic="),
     (dict(lr="fast"), r"^lr= expects a number > 0, got 'fast'$"),
     (dict(precision="fp16"), r'^precision=: unknown precision "fp16"'),
+    (dict(embedding_precision="fp16"), r"^embedding_precision= expects fp32 or bf16, got 'fp16'$"),
+    (dict(embedding_rounding="up"), r"^embedding_rounding= expects nearest or stochastic, got 'up'$"),
 ])
 def test_bad_options_raise_value_error_with_keyword_spelling(data_dir, options, message):
     with pytest.raises(ValueError, match=message):
@@ -236,3 +238,27 @@ def test_tables_sized_from_stats_train_evaluate_and_predict_from_paths(data_dir,
     np.testing.assert_array_equal(model.predict(data_dir / "train.tsv"), model.predict(sized))
     assert shadowsync.Dataset(data_dir / "train.tsv", rows_per_table=model.rows_per_table).rows_per_table == \
         model.rows_per_table
+
+
+def test_embedding_precision_reaches_the_engine(data_dir, tmp_path):
+    """embedding_precision="bf16" trains bf16 rows: every table value is a BF16 (low 16 bits zero;
+    fp32 rows' are not), the model saves and the CLI evaluates it as Python does."""
+    bf16 = shadowsync.train(data_dir / "train.bin", embedding_precision="bf16", **DETERMINISTIC)
+    fp32 = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+
+    def low_bits(model):
+        tables = [a for name, a in model.named_parameters().items() if name.startswith("embedding.")]
+        assert tables and all(a.dtype == np.float32 for a in tables)
+        return np.concatenate([a.ravel().view(np.uint32) & 0xFFFF for a in tables])
+
+    assert not low_bits(bf16).any()
+    assert low_bits(fp32).any()
+    saved = tmp_path / "bf16.ckpt"
+    bf16.save(saved)
+    from_cli = json.loads(run_cli("eval", "--checkpoint", saved, "--data", data_dir / "train.bin", "--json").stdout)
+    assert from_cli["ne"] == pytest.approx(bf16.evaluate(data_dir / "train.bin")["ne"], abs=1e-9)
+    assert abs(from_cli["ne"] - fp32.evaluate(data_dir / "train.bin")["ne"]) < 0.02
+    # resuming it as fp32 rows is refused, naming the keyword
+    with pytest.raises(OSError, match=r"checkpoint holds bf16 embedding rows, this run asks for fp32 "
+                                         r"\(use the same embedding_precision= as the checkpoint: bf16\)"):
+        shadowsync.train(data_dir / "train.bin", resume=saved, **DETERMINISTIC)

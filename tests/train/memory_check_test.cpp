@@ -55,7 +55,7 @@ TEST(MemoryCheck, Bf16WorkspaceAddsItsBf16Copies) {
 TEST(MemoryCheck, RefusesAHopelessBatchNamingTheFields) {
   const Model model(ModelConfig::preset("small", HashingConfig::uniform(40)));
   try {
-    check_memory_fits(model, 1, 1000, 1 << 30, Precision::Bf16);
+    check_memory_fits(model, 1, 1000, 1 << 30, RowFormat::Fp32, Precision::Bf16);
     GTEST_SKIP() << "/proc/meminfo not readable: the check is off";
   } catch (const Error& e) {
     const std::string what = e.what();

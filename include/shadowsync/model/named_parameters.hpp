@@ -14,9 +14,12 @@
 //   top.<l>.weight [out, in], top.<l>.bias [out]         for each top layer l
 // Weights are (out x in) row-major, as nn.Linear's. Rows of a 2-D tensor are `row_stride`
 // floats apart (the embedding store pads rows; dense tensors are packed: row_stride = columns).
+// Values are always fp32: a table of bf16 rows is delivered as an owned fp32 copy (exactly its
+// values widened, packed: row_stride = embedding_dim), kept alive by the NamedTensor itself.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,7 @@ struct NamedTensor {
   std::vector<int64_t> shape;  // 1 or 2 dimensions
   const float* data = nullptr;
   int64_t row_stride = 0;  // floats between rows (2-D); the element count for 1-D
+  std::shared_ptr<const std::vector<float>> owned;  // the floats `data` points into, when a copy
 
   int64_t elements() const {
     int64_t n = 1;
@@ -42,7 +46,7 @@ struct NamedTensor {
 
 // The parameters of `model` whose dense replica is `dense` (layout().total_floats floats) and
 // whose tables are `embeddings` (the model's hashing and embedding_dim, else Error). The
-// pointers alias `dense` and `embeddings`.
+// pointers alias `dense` and `embeddings` (fp32 rows) or an owned copy (bf16 rows).
 std::vector<NamedTensor> named_parameters(const Model& model, const float* dense, const EmbeddingStore& embeddings);
 
 }  // namespace shadowsync

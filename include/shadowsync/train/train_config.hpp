@@ -13,6 +13,7 @@
 #include "shadowsync/model/model_config.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/model/optimizer.hpp"
+#include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/precision.hpp"
 #include "shadowsync/sync/sync_method.hpp"
 
@@ -24,6 +25,10 @@ struct TrainConfig {
   // Number format of the workers' GEMMs (precision.hpp); bf16 is checked against this machine by
   // validate(). Weights, optimizer state, checkpoints and evaluation stay fp32 either way.
   Precision precision = Precision::Fp32;
+  // Number format of the embedding tables' rows (embedding_store.hpp): fp32, or bf16 (half the
+  // bytes; row-wise Adagrad in fp32, written back rounded by embedding_rounding).
+  RowFormat embedding_precision = RowFormat::Fp32;
+  RowRounding embedding_rounding = RowRounding::Stochastic;
   SyncMethod sync = SyncMethod::ShadowPA;  // docs/sync.md: why progress-preserving averaging
 
   // Where the groups run: a topology to plan from ("" = this machine; an hwloc synthetic

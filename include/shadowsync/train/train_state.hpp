@@ -4,8 +4,10 @@
 // load, used by resume, eval, predict and every front end.
 //
 // Checkpoint sections, in file order after the "header" JSON (see src/train/checkpoint.hpp for
-// the framing): replicas, dense_state (optimizer state of each replica), embeddings,
-// embedding_state (row-wise Adagrad accumulators), sync_state (only for rules with state).
+// the framing): replicas, dense_state (optimizer state of each replica), embeddings (each
+// table's block as 4-byte words: fp32 rows, or bf16 rows two halves a word, the header's
+// "embedding_precision" saying which), embedding_state (row-wise Adagrad accumulators, fp32),
+// sync_state (only for rules with state).
 // Inference needs only replicas and embeddings: a state made with Parts::Model holds only those.
 #pragma once
 
@@ -42,8 +44,10 @@ class TrainState {
   // Allocates (uninitialized) state for `replicas` replicas of `model`: replica r and its
   // optimizer state in replica_memory(r), the tables in table_memory. Parts::Model allocates
   // only replicas and tables. Throws std::bad_alloc or Error when memory runs out.
+  // The tables' rows are in `rows` format (the accumulators fp32 either way).
   TrainState(const Model& model, int replicas, Parts parts,
-             const std::function<MemoryResource&(int replica)>& replica_memory, MemoryResource& table_memory);
+             const std::function<MemoryResource&(int replica)>& replica_memory, MemoryResource& table_memory,
+             RowFormat rows = RowFormat::Fp32);
   TrainState(const TrainState&) = delete;
   TrainState& operator=(const TrainState&) = delete;
 
