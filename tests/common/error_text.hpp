@@ -2,6 +2,7 @@
 // code can assert the exact text users see (see shadowsync/core/error.hpp).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "cli/flag_names.hpp"
@@ -10,5 +11,15 @@
 namespace shadowsync::test {
 
 inline std::string cli_text(const Error& e) { return e.message(cli::flag_for_field); }
+
+// The command line's text of the Error `f` throws, or "(no error)".
+inline std::string cli_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return cli_text(e);
+  }
+  return "(no error)";
+}
 
 }  // namespace shadowsync::test

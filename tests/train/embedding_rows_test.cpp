@@ -46,15 +46,6 @@ TrainConfig config(RowFormat rows) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return test::cli_text(e);
-  }
-  return "(no error)";
-}
-
 // Every table's bytes (either format) equal, and (with `accumulators`) their accumulators'.
 bool same_tables(const EmbeddingStore& a, const EmbeddingStore& b, bool accumulators = true) {
   if (a.format() != b.format() || a.tables() != b.tables()) return false;
@@ -111,12 +102,12 @@ TEST(EmbeddingRowsRun, Bf16CheckpointResumesBitIdenticalAndLoadsForInference) {
   // The other row format is refused, naming both, for resume and for init_from.
   TrainConfig fp32 = config(RowFormat::Fp32);
   fp32.resume_path = path;
-  EXPECT_EQ(error_of([&] { Trainer t(fp32, data().train, data().eval); }),
+  EXPECT_EQ(test::cli_error_of([&] { Trainer t(fp32, data().train, data().eval); }),
             "--resume '" + path + "': checkpoint holds bf16 embedding rows, this run asks for fp32 (use the same "
             "--embedding-precision as the checkpoint: bf16)");
   TrainConfig init = config(RowFormat::Fp32);
   init.init_from = path;
-  EXPECT_EQ(error_of([&] { Trainer t(init, data().train, data().eval); }),
+  EXPECT_EQ(test::cli_error_of([&] { Trainer t(init, data().train, data().eval); }),
             "--init-from '" + path + "': checkpoint holds bf16 embedding rows, this run asks for fp32 (use the same "
             "--embedding-precision as the checkpoint: bf16)");
   TrainConfig init_bf16 = config(RowFormat::Bf16);
@@ -157,11 +148,11 @@ TEST(EmbeddingRowsRun, CheckpointsWithoutTheFieldAreFp32) {
   EXPECT_EQ(TrainedModel::load(path).embeddings().format(), RowFormat::Fp32);
   TrainConfig bf16 = config(RowFormat::Bf16);
   bf16.resume_path = path;
-  EXPECT_NE(error_of([&] { Trainer t(bf16, data().train, data().eval); }).find("checkpoint holds fp32 embedding rows"),
+  EXPECT_NE(test::cli_error_of([&] { Trainer t(bf16, data().train, data().eval); }).find("checkpoint holds fp32 embedding rows"),
             std::string::npos);
   header["embedding_precision"] = "fp8";
   write(header);
-  EXPECT_EQ(error_of([&] { TrainedModel::load(path); }),
+  EXPECT_EQ(test::cli_error_of([&] { TrainedModel::load(path); }),
             "checkpoint '" + path + "': field 'embedding_precision' must be fp32 or bf16, got \"fp8\"");
   std::remove(path.c_str());
 }

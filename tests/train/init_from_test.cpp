@@ -52,15 +52,6 @@ TrainConfig config(int groups = 1) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return test::cli_text(e);
-  }
-  return "(no error)";
-}
-
 // Trains `c` on rows [begin, end) and writes its checkpoint to `name`; returns the path.
 std::string trained(const std::string& name, TrainConfig c, uint64_t begin, uint64_t end) {
   c.checkpoint_path = temp_path(name);
@@ -210,7 +201,7 @@ std::string checkpoint_of(const ModelConfig& m, const std::string& name, DenseOp
 
 TEST(InitFrom, RefusalsNameWhatDiffers) {
   const auto refused = [](TrainConfig c) {
-    return error_of([&] { Trainer trainer(c, rows(0, 3200), DataView{}); });
+    return test::cli_error_of([&] { Trainer trainer(c, rows(0, 3200), DataView{}); });
   };
   TrainConfig c = config();
 
@@ -266,7 +257,7 @@ TEST(InitFrom, RefusalsNameWhatDiffers) {
 
   // An empty path (the option's text).
   RunSettings settings;
-  EXPECT_EQ(error_of([&] { settings.set_text("init_from", ""); }), "--init-from expects a string, got '': a checkpoint path");
+  EXPECT_EQ(test::cli_error_of([&] { settings.set_text("init_from", ""); }), "--init-from expects a string, got '': a checkpoint path");
 
   // Nothing differs: accepted.
   c.init_from = good;
@@ -277,7 +268,7 @@ TEST(InitFrom, ModelConfigOfACheckpointIsReadFromItsHeader) {
   const ModelConfig tiny = ModelConfig::preset("tiny", kHashing);
   EXPECT_EQ(init_from_model_config(checkpoint_of(tiny, "model.ckpt")), tiny);
   const std::string missing = temp_path("no_such.ckpt");
-  EXPECT_EQ(error_of([&] { init_from_model_config(missing); }),
+  EXPECT_EQ(test::cli_error_of([&] { init_from_model_config(missing); }),
             "--init-from: checkpoint " + missing + ": cannot open: No such file or directory");
 }
 

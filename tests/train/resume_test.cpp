@@ -60,15 +60,6 @@ TrainConfig config(SyncMethod mode) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return test::cli_text(e);
-  }
-  return "(no error)";
-}
-
 // A checkpoint of a stopped s-ma run (about a third of the rows) on seed 3 with 10% held out.
 std::string stopped_checkpoint(const std::string& name, SyncMethod mode = SyncMethod::ShadowMA) {
   const std::string path = temp_path(name);
@@ -84,7 +75,7 @@ std::string stopped_checkpoint(const std::string& name, SyncMethod mode = SyncMe
 std::string resume_error(const std::string& path, TrainConfig c, double eval_fraction = 0.1, uint64_t seed = 3) {
   c.resume_path = path;
   const std::pair<DataView, DataView> views = split(eval_fraction, seed);
-  return error_of([&] { Trainer t(c, views.first, views.second); });
+  return test::cli_error_of([&] { Trainer t(c, views.first, views.second); });
 }
 
 // Rewrites the checkpoint with `edit` applied to its header and `extra` sections appended.
@@ -221,7 +212,7 @@ TEST(Resume, TrainedModelLoadChecksFieldsAndSizesBeforeAllocating) {
   auto load_error = [&](const std::function<void(nlohmann::json&)>& edit) {
     std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
     rewrite(path, edit);
-    return error_of([&] { TrainedModel::load(path); });
+    return test::cli_error_of([&] { TrainedModel::load(path); });
   };
   EXPECT_EQ(load_error([](nlohmann::json&) {}), "(no error)");
   // Before: an undefined float-to-int conversion, or nlohmann's out_of_range as "internal error".
@@ -251,10 +242,10 @@ TEST(Resume, SecondRunOnTheSameCheckpointIsRefused) {
   const DataView& eval = views.second;
   {
     Trainer first(c, train, eval);
-    const std::string m = error_of([&] { Trainer second(c, train, eval); });
+    const std::string m = test::cli_error_of([&] { Trainer second(c, train, eval); });
     EXPECT_NE(m.find("checkpoint '" + path + "' is in use: another training run holds"), std::string::npos) << m;
   }
-  EXPECT_EQ(error_of([&] { Trainer again(c, train, eval); }), "(no error)") << "released with the first run";
+  EXPECT_EQ(test::cli_error_of([&] { Trainer again(c, train, eval); }), "(no error)") << "released with the first run";
   std::remove((path + ".lock").c_str());
 }
 
@@ -319,15 +310,15 @@ TEST(Resume, ACheckpointCarriesItsSchemaAndReadsBack) {
     EXPECT_EQ(0, std::memcmp(expected.embeddings().table_data(t), trained.embeddings().table_data(t),
                              trained.embeddings().table_floats(t) * sizeof(float))) << t;
   }
-  EXPECT_EQ(error_of([&] { trained.check_data_schema(schema, "same.cache"); }), "(no error)");
+  EXPECT_EQ(test::cli_error_of([&] { trained.check_data_schema(schema, "same.cache"); }), "(no error)");
 
   // Data of another schema (eval / predict): refused naming the first column that differs.
   FeatureSchema other = schema;
   other.columns[39].kind = ColumnKind::Categorical;
-  EXPECT_EQ(error_of([&] { trained.check_data_schema(other, "day.cache"); }),
+  EXPECT_EQ(test::cli_error_of([&] { trained.check_data_schema(other, "day.cache"); }),
             "checkpoint '" + path + "' was trained on data of another schema (checkpoint vs data 'day.cache': "
             "column 39: tags (multi_hot) vs tags (categorical))");
-  EXPECT_EQ(error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }),
+  EXPECT_EQ(test::cli_error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }),
             "checkpoint '" + path + "' was trained on data of another schema (checkpoint vs data 'day_0.tsv': "
             "column 0: click (label) vs label (label))");
 
@@ -335,7 +326,7 @@ TEST(Resume, ACheckpointCarriesItsSchemaAndReadsBack) {
   TrainConfig resumed = c;
   resumed.model.schema = other;
   CheckpointReader reader(path);
-  const std::string m = error_of([&] {
+  const std::string m = test::cli_error_of([&] {
     train::check_resume_header(reader.json("header"), resumed, {}, 1, 1, 100, 0,
                                []() -> const std::string& {
                                  static const std::string x = "x";
@@ -354,7 +345,7 @@ TEST(Resume, ACheckpointWithoutASchemaReadsAsCriteo) {
   rewrite(path, [](nlohmann::json& h) { h["model"].erase("schema"); });
   const TrainedModel trained = TrainedModel::load(path);
   EXPECT_TRUE(trained.schema().is_criteo());
-  EXPECT_EQ(error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }), "(no error)");
+  EXPECT_EQ(test::cli_error_of([&] { trained.check_data_schema(FeatureSchema::criteo(), "day_0.tsv"); }), "(no error)");
   std::filesystem::remove(path);
 }
 
@@ -376,7 +367,7 @@ TEST(Resume, RowsOfOtherWidthsThanTheModelAreRefused) {
   TrainConfig c = config(SyncMethod::ShadowMA);
   c.model.schema = other_schema();  // 25 one-hot + 1 multi-hot; the data has 26 one-hot
   const auto parts = split(0.1);  // not a structured binding: clang 14 cannot capture one
-  EXPECT_EQ(error_of([&] { Trainer t(c, parts.first, parts.second); }),
+  EXPECT_EQ(test::cli_error_of([&] { Trainer t(c, parts.first, parts.second); }),
             "--data: the rows have 13 numeric, 26 categorical and 0 multi-hot features; the model (--model) reads 13, "
             "25 and 1");
 }
