@@ -86,6 +86,12 @@ class PythonObserver final : public TrainObserver {
                         {"round_iterations", pacing.round_iterations},
                         {"examples_per_round", pacing.examples_per_round}});
   }
+  void on_warmup(const WarmupReport& warmup) override {
+    send(nlohmann::json{{"event", "warmup"},
+                        {"message", python_message(Error(warmup_message(warmup)))},
+                        {"until_examples", warmup.until_examples},
+                        {"share", warmup.share}});
+  }
   void on_progress(const TrainReport& report) override { send(with_config(report)); }
   void on_evaluation(const TrainReport& report) override { send(with_config(report)); }
   void on_checkpoint(const CheckpointReport& c) override {

@@ -21,6 +21,10 @@ void TrainReporter::on_pacing(const PacingReport& pacing) {
   printer_.print_line(spell_fields(pacing_message(pacing), flag_for_field));
 }
 
+void TrainReporter::on_warmup(const WarmupReport& warmup) {
+  printer_.print_line(spell_fields(warmup_message(warmup), flag_for_field));
+}
+
 void TrainReporter::on_progress(const TrainReport& report) {
   printer_.print(report, report.wall_s);
   metrics_.write(report);

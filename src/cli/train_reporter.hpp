@@ -20,6 +20,7 @@ class TrainReporter final : public TrainObserver {
   void on_start() override { metrics_.open(); }
   void on_warning(const std::string& message) override;
   void on_pacing(const PacingReport& pacing) override;
+  void on_warmup(const WarmupReport& warmup) override;
   void on_progress(const TrainReport& report) override;
   void on_evaluation(const TrainReport& report) override;
   void on_checkpoint(const CheckpointReport& checkpoint) override;

@@ -175,6 +175,11 @@ SyncRule::~SyncRule() {
   if (block_delta_ != nullptr) memory_->deallocate(block_delta_, size_ * sizeof(float));
 }
 
+void SyncRule::restart() {
+  if (anchor_ != nullptr) read_replica(anchor_, replicas_[0], size_);
+  if (block_delta_ != nullptr) std::fill(block_delta_, block_delta_ + size_, 0.0f);
+}
+
 const float* SyncRule::center() const { return anchor_; }
 
 std::vector<std::pair<float*, size_t>> SyncRule::state_buffers() {

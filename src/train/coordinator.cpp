@@ -59,8 +59,9 @@ void Coordinator::with_workers_parked(const std::function<void()>& work) {
   const Clock::time_point pause_start = Clock::now();
   p_.runtime.pause();
   p_.sync.stop();  // rethrows a background thread's error (after joining)
+  if (warming_) publish_shared_replica();
   work();
-  p_.sync.start();
+  if (!warming_) p_.sync.start();
   p_.runtime.resume();
   paused_seconds_ += seconds_since(pause_start);
 }
@@ -173,6 +174,21 @@ void Coordinator::check_not_diverged_before_saving() {
   }
 }
 
+void Coordinator::publish_shared_replica() {
+  const size_t n = p_.state.dense_floats();
+  for (int r = 1; r < p_.state.replica_count(); ++r) {
+    std::copy_n(p_.state.replica(0), n, p_.state.replica(r));
+    std::copy_n(p_.state.optimizer_state(0), n, p_.state.optimizer_state(r));
+  }
+}
+
+void Coordinator::end_warmup() {
+  publish_shared_replica();
+  warming_ = false;
+  p_.runtime.train_own_replicas();
+  if (p_.rule != nullptr) p_.rule->restart();
+}
+
 void Coordinator::write_checkpoint(const std::string& path) {
   check_not_diverged_before_saving();
   p_.write_checkpoint(path);
@@ -224,12 +240,19 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   // every point of the grid start + k x every is taken, within a batch per worker, however late
   // this thread is scheduled.
   const uint64_t target = runtime.target_examples();
+  // A warm-up still ahead (a resumed run may start inside it): every group on replica 0, which
+  // the last pause (or the initialization) made equal to the others.
+  warming_ = p_.warmup_end > examples_at_start && p_.state.replica_count() > 1;
   auto next_hold = [&] {
-    const uint64_t point = std::min(next_eval, next_checkpoint);
+    const uint64_t point = std::min({next_eval, next_checkpoint, warming_ ? p_.warmup_end : UINT64_MAX});
     return point < target ? point : UINT64_MAX;
   };
+  if (warming_) {
+    runtime.train_one_replica(p_.state.replica(0), p_.state.optimizer_state(0));
+    p_.observer.on_warmup(WarmupReport{p_.warmup_end, p_.warmup_share});
+  }
   runtime.hold_at(next_hold());
-  p_.sync.start();
+  if (!warming_) p_.sync.start();
   runtime.start(p_.sync);
   const double progress_interval = p_.observer.progress_interval_s();
   double last_progress_wall = 0;  // the first report comes one interval after the start
@@ -239,6 +262,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   double last_divergence = 0;
   Clock::time_point next_sample = start_;
   auto sample_divergence = [&] {
+    if (warming_) return 0.0;  // one model (the others are copies of an earlier replica 0)
     return replica_divergence(p_.state.const_replica_pointers(), p_.state.dense_floats(), 7);
   };
   std::optional<Error> diverged;  // by the loss rule; thrown once every thread is joined
@@ -269,6 +293,12 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
     // finished, evaluated the same model twice).
     const bool eval_due = examples >= next_eval && next_eval < target;
     const bool checkpoint_due = examples >= next_checkpoint && next_checkpoint < target;
+    if (warming_ && examples >= p_.warmup_end) {
+      with_workers_parked([&] {
+        end_warmup();
+        if (!eval_due && !checkpoint_due) runtime.hold_at(next_hold());
+      });
+    }
     if (eval_due || checkpoint_due) {
       // The next points of the grids: one taken late (by more than `every`) does not push the
       // later ones back.
@@ -299,6 +329,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   const double elapsed = training_seconds();
   p_.sync.stop();  // already asked to stop by the last worker; this joins
   runtime.join();
+  if (warming_) publish_shared_replica();  // a run stopped inside its warm-up: one model
   p_.observer.on_training_done();
   if (const std::exception_ptr error = runtime.error()) std::rethrow_exception(error);
   if (runtime.max_examples_reached()) result.stopped_early = true;
@@ -318,6 +349,7 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   TrainReport report = make_report(ReportKind::Final, elapsed, divergence);
   report.sync_interval_ms = pacing.interval_ms;
   report.sync_round_iterations = static_cast<uint64_t>(pacing.round_iterations);
+  report.sync_warmup_examples = p_.warmup_end;
   if (config.evaluate_on_stop || !(result.stop_requested && result.stopped_early)) evaluate_into(report, final_dense);
   std::string checkpoint = config.checkpoint_path;
   if (checkpoint.empty() && result.stop_requested && result.stopped_early) checkpoint = config.stop_checkpoint_path;

@@ -26,6 +26,7 @@ GroupRuntime::GroupRuntime(const TrainConfig& config, const Model& model, Embedd
       gate_(groups_, threads_, config.deterministic),
       counters_(std::make_unique<GroupCounters[]>(shares_.size())),
       wait_seconds_(std::make_unique<std::atomic<double>[]>(shares_.size() * static_cast<size_t>(threads_))) {
+  for (const GroupShare& share : shares_) own_replicas_.emplace_back(share.replica, share.optimizer_state);
   for (int g = 0; g < groups_; ++g) {
     GroupCounters& c = counters_[static_cast<size_t>(g)];
     const GroupProgressState p = static_cast<size_t>(g) < progress.size() ? progress[static_cast<size_t>(g)]
@@ -59,6 +60,20 @@ void GroupRuntime::start(RunSync& sync) {
   workers_.reserve(static_cast<size_t>(groups_ * threads_));
   for (int g = 0; g < groups_; ++g) {
     for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, g, w] { worker(g, w); });
+  }
+}
+
+void GroupRuntime::train_one_replica(float* replica, float* optimizer_state) {
+  for (GroupShare& share : shares_) {
+    share.replica = replica;
+    share.optimizer_state = optimizer_state;
+  }
+}
+
+void GroupRuntime::train_own_replicas() {
+  for (size_t g = 0; g < shares_.size(); ++g) {
+    shares_[g].replica = own_replicas_[g].first;
+    shares_[g].optimizer_state = own_replicas_[g].second;
   }
 }
 

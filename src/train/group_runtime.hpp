@@ -60,6 +60,11 @@ class GroupRuntime {
   // Before start(): workers mark the embedding rows of each batch they trained (a background
   // participant reads them; see touched_rows.hpp). nullptr (the default): no marks.
   void set_touched_rows(TouchedRows* touched) { touched_ = touched; }
+  // Which replica the groups train: every group the one given (with its optimizer state; a
+  // shared-replica warm-up), or each group its own share's again. Only before start() or while
+  // paused: the gate's pause orders the change before every worker's next batch.
+  void train_one_replica(float* replica, float* optimizer_state);
+  void train_own_replicas();
   // Every worker parked (see WorkerGate::pause) / released.
   void pause();
   void resume();
@@ -112,6 +117,7 @@ class GroupRuntime {
   const Model& model_;
   EmbeddingStore& embeddings_;
   std::vector<GroupShare> shares_;
+  std::vector<std::pair<float*, float*>> own_replicas_;  // each share's (replica, optimizer state)
   const int groups_;
   const int threads_;
   RunSync* sync_ = nullptr;  // set by start()

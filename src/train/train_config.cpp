@@ -37,10 +37,16 @@ nlohmann::json TrainConfig::to_json() const {
   if (block_momentum) j["block_momentum"] = *block_momentum;
   if (block_lr) j["block_lr"] = *block_lr;
   j["nesterov"] = nesterov;
+  if (sync_warmup) j["sync_warmup"] = *sync_warmup;
   j["deterministic"] = deterministic;
   if (max_examples) j["max_examples"] = max_examples;
   if (!init_from.empty()) j["init_from"] = init_from;
   return j;
+}
+
+double TrainConfig::effective_sync_warmup(int groups) const {
+  if (groups <= 1 || !sync.shadow()) return 0;
+  return sync_warmup ? *sync_warmup : kDefaultSyncWarmup;
 }
 
 uint64_t TrainConfig::default_eval_every(uint64_t train_rows, int epochs) {
@@ -61,6 +67,14 @@ void TrainConfig::validate() const {
   if (alpha) check_in_range("alpha", *alpha);
   if (block_momentum) check_in_range("block_momentum", *block_momentum);
   if (block_lr) check_in_range("block_lr", *block_lr);
+  if (sync_warmup) {
+    check_in_range("sync_warmup", *sync_warmup);
+    if (*sync_warmup > 0 && !sync.shadow()) {
+      throw Error(field("sync_warmup") + " applies to the shadow modes (s-pa, s-ma, s-easgd, s-bmuf), not to " +
+                  sync.name() + ": a foreground mode syncs every " + field("sync_every") +
+                  " iterations from the start, none and hogwild have no rounds");
+    }
+  }
   if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
     throw Error(field("deterministic") + ": mode " + sync.name() +
                 " is nondeterministic by nature (background threads or shared replicas race with "

@@ -1,6 +1,7 @@
 // TrainReport's JSON form: the object of one metrics line (front ends add "config"); the pacing
 // message front ends show.
 #include <cmath>
+#include <cstdio>
 
 #include "shadowsync/train/train_report.hpp"
 
@@ -13,6 +14,13 @@ std::string pacing_message(const PacingReport& pacing) {
   return "shadow sync: no spare processing unit for the sync thread, rounds paced by training progress: one per " +
          std::to_string(pacing.round_iterations) + " iterations of each group (" + field("sync_round_iterations") +
          "; " + field("sync_interval_ms") + " 0 runs them back to back)";
+}
+
+std::string warmup_message(const WarmupReport& warmup) {
+  char share[32];
+  std::snprintf(share, sizeof share, "%g", warmup.share);
+  return "shadow sync: the groups train one shared replica for the first " + std::to_string(warmup.until_examples) +
+         " examples (" + field("sync_warmup") + " " + share + "), then split into their own replicas";
 }
 
 namespace {
@@ -56,6 +64,7 @@ nlohmann::json TrainReport::to_json() const {
   j["sync_rounds_per_second"] = sync_rounds_per_second;
   j["sync_interval_ms"] = sync_interval_ms;
   j["sync_round_iterations"] = sync_round_iterations;
+  j["sync_warmup_examples"] = sync_warmup_examples;
   j["sync_gap"] = optional_number(sync_gap);
   j["divergence"] = finite_or_null(divergence);
   j["wait_share"] = wait_share;

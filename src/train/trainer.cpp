@@ -4,8 +4,11 @@
 // its sections in train_state.cpp.
 #include "shadowsync/train/trainer.hpp"
 
+#include <cmath>
 #include <new>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/core/file_io.hpp"
@@ -79,6 +82,10 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
       plan_(setup_.plan ? *setup_.plan : numa::make_plan(topology_, config_.placement)),
       model_(config_.model) {
   config_.validate();
+  if (setup_.participant != nullptr && config_.sync_warmup && *config_.sync_warmup > 0) {
+    throw Error(field("sync_warmup") + " is not available when several processes train one model: their rounds "
+                "between processes combine every replica from the start (pass 0, the default there)");
+  }
   // A trained model to start from: opened and checked against this run's model first (its schema
   // before the data's widths, so another schema is named by its first differing column).
   std::unique_ptr<train::InitSource> init_source;
@@ -95,6 +102,11 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
   if (!config_.checkpoint_path.empty()) checkpoint_lock_ = std::make_unique<CheckpointLock>(config_.checkpoint_path);
   groups_ = static_cast<int>(plan_.groups.size());
   threads_ = plan_.threads_per_group;
+  // The warm-up in force, written to checkpoints and metrics (a resumed run without the option
+  // takes its checkpoint's, in restore()). Several processes: none.
+  if (config_.resume_path.empty() && !config_.sync_warmup) {
+    config_.sync_warmup = setup_.participant != nullptr ? 0.0 : config_.effective_sync_warmup(groups_);
+  }
   if (config_.deterministic && threads_ != 1) {
     throw Error(field("deterministic") + " needs one worker per group; the plan has " + std::to_string(threads_) +
                 " (pass " + field("threads_per_group") + " 1)");
@@ -163,6 +175,19 @@ void Trainer::Impl::restore(const std::string& path) {
   std::vector<GroupProgressState> progress = train::check_resume_header(
       header, config_, shares_, state_->replica_count(), state_->dense_floats(), train_.rows(), eval_.rows,
       [this]() -> const std::string& { return train_fingerprint(); }, where);
+  // The warm-up ends at a point of the run: resuming with another one would change the run.
+  const nlohmann::json& saved_train = header.contains("train") ? header["train"] : nlohmann::json::object();
+  const double saved_warmup =
+      saved_train.is_object() && saved_train.contains("sync_warmup") && saved_train["sync_warmup"].is_number()
+          ? saved_train["sync_warmup"].get<double>()
+          : 0.0;  // checkpoints from before the warm-up existed
+  if (!config_.sync_warmup) {
+    config_.sync_warmup = saved_warmup;
+  } else if (*config_.sync_warmup != saved_warmup && groups_ > 1 && config_.sync.shadow()) {
+    throw Error(fmt::format("{}: checkpoint was trained with {} {:g}, asked for {:g} (resume with the same {}, or "
+                            "leave it out)",
+                            where, field("sync_warmup"), saved_warmup, *config_.sync_warmup, field("sync_warmup")));
+  }
   state_->load(reader, where, field("sync") + " " + config_.sync.name());
   state_->progress = std::move(progress);
   init_chain_ = init_chain_from_header(header, where);  // a resumed run keeps where its model came from
@@ -197,9 +222,14 @@ TrainResult Trainer::Impl::run() {
   train::RunSync sync(config_.sync, rule_.get(), groups_, config_.sync_every, train::choose_sync_pacing(config_, plan_),
                       std::move(shadow), setup_.participant, std::move(access));
   if (!final_dense_) final_dense_ = std::make_unique<AlignedFloatBuffer>(state_->dense_floats());
+  // The shadow warm-up, as a point in the run's examples (epochs x training rows, so a resumed
+  // run ends it at the same point).
+  const double warmup_share = config_.effective_sync_warmup(groups_);
+  const uint64_t warmup_end = static_cast<uint64_t>(
+      std::llround(warmup_share * static_cast<double>(train_.rows()) * static_cast<double>(config_.epochs)));
   train::Coordinator coordinator(train::CoordinatorParts{config_, model_, eval_, *state_, runtime, sync,
                                                          rule_.get(), observer, setup_.stop, write_checkpoint,
-                                                         positive_rate_});
+                                                         positive_rate_, warmup_end, warmup_share});
   TrainResult result = coordinator.run(*final_dense_);
   // The final model is the mean of the replicas (already computed when evaluation rows exist).
   train::mean_of_replicas(state_->const_replica_pointers(), state_->dense_floats(), final_dense_->data());

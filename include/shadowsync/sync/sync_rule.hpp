@@ -108,6 +108,12 @@ class SyncRule {
   // serializes exchanges. Throws Error unless the rule is EASGD and 0 <= group < G.
   void exchange_with_center(int group);
 
+  // The rule's state as at construction, taken again from the replicas' current values: EASGD
+  // center and BMUF / PA w_global from replica 0, block momentum 0. For a new start from one
+  // model (the end of a shared-replica warm-up, when every replica holds the same values). Not
+  // while a round runs.
+  void restart();
+
   // EASGD center or BMUF / PA w_global (n floats); nullptr for MA.
   const float* center() const;
   // The rule's state to checkpoint / restore, in a fixed order: EASGD {center}, BMUF and PA

@@ -63,6 +63,15 @@ struct TrainConfig {
   std::optional<float> block_momentum;
   std::optional<float> block_lr;
   bool nesterov = true;
+  // Shadow modes: the share of the run's training examples (epochs x training rows) during which
+  // every group trains one shared replica (Hogwild across the groups, as in `hogwild`) before the
+  // groups split into their own replicas and the shadow rounds start (post-local SGD's warm-up;
+  // docs/sync.md: why and how long). Unset: kDefaultSyncWarmup for shadow modes with more than
+  // one group, 0 otherwise. Ranges [0, 1); only shadow modes accept a value above 0.
+  static constexpr double kDefaultSyncWarmup = 0.0;
+  std::optional<double> sync_warmup;
+  // The warm-up in force: sync_warmup, or its default for this mode (0 for one group).
+  double effective_sync_warmup(int groups) const;
 
   // Evaluate at start + k x eval_every examples, k = 1, 2, ...: workers hold there, so each point is
   // taken at the first batch boundary at or past it (within one batch per worker), never skipped;

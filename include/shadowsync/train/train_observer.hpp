@@ -26,6 +26,14 @@ struct PacingReport {
 // What a front end says when a run's rounds are paced by training progress (fields marked).
 std::string pacing_message(const PacingReport& pacing);
 
+// A shadow run's shared-replica warm-up: the groups train one replica until `until_examples`
+// (over all groups), then split into their own replicas and the shadow rounds start.
+struct WarmupReport {
+  uint64_t until_examples = 0;
+  double share = 0;  // of the run's training examples
+};
+std::string warmup_message(const WarmupReport& warmup);
+
 struct CheckpointReport {
   std::string path;
   uint64_t examples = 0;
@@ -44,6 +52,8 @@ class TrainObserver {
   // E.g. the placement cannot be bound on this machine. May come from any thread.
   virtual void on_warning(const std::string& /*message*/) {}
   virtual void on_pacing(const PacingReport& /*pacing*/) {}
+  // Before training, when the run starts (or resumes) inside a shared-replica warm-up.
+  virtual void on_warmup(const WarmupReport& /*warmup*/) {}
   virtual void on_progress(const TrainReport& /*report*/) {}
   virtual void on_evaluation(const TrainReport& /*report*/) {}  // eval_every
   virtual void on_checkpoint(const CheckpointReport& /*checkpoint*/) {}  // checkpoint_every

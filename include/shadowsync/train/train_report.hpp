@@ -43,6 +43,8 @@ struct TrainReport {
   // Shadow methods paced by progress: the target iterations of each group per round (0 = not
   // paced by progress); sync_gap is what was achieved.
   uint64_t sync_round_iterations = 0;
+  // Shadow methods with a shared-replica warm-up: the examples it lasted (0 = none).
+  uint64_t sync_warmup_examples = 0;
   std::optional<double> sync_gap;  // worker iterations of a group between two syncs of its replica
   double divergence = 0;           // relative L2 distance of the replicas to their mean
   double wait_share = 0;           // foreground methods: share of worker time spent at sync barriers
