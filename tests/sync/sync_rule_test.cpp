@@ -270,6 +270,29 @@ TEST(SyncRuleByHand, PaKeepsSqrtGTimesTheMeansProgress) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(r[i][0], 5.0f, 1e-4f);
 }
 
+TEST(SyncRuleByHand, RestartTakesTheStateFromTheReplicasAgain) {
+  // After rounds that left w_global and the block momentum set (PA, G = 4, as above), every
+  // replica is set to 7 (one model again, as at the end of a shared warm-up). restart(): w_global
+  // = 7, delta = 0, so rounds without training leave the replicas at 7. Without the restart the
+  // old momentum (0.5) and w_global (4.5) would pull them elsewhere. EASGD: the center becomes 7.
+  for (SyncRuleKind kind : {SyncRuleKind::PA, SyncRuleKind::BMUF, SyncRuleKind::EASGD}) {
+    Replicas r(4, 1);
+    r[0][0] = 1.0f;
+    r[1][0] = 2.0f;
+    r[2][0] = 3.0f;
+    r[3][0] = 6.0f;
+    SyncRule rule(SyncParams::defaults(kind, 4), r.pointers(), 1);
+    rule.run_round();
+    rule.run_round();
+    for (int i = 0; i < 4; ++i) r[i][0] = 7.0f;
+    rule.restart();
+    EXPECT_EQ(rule.center()[0], 7.0f) << sync_rule_name(kind);
+    if (has_block_momentum(kind)) EXPECT_EQ(rule.state_buffers().at(1).first[0], 0.0f) << sync_rule_name(kind);
+    for (int round = 0; round < 5; ++round) rule.run_round();
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(r[i][0], 7.0f) << sync_rule_name(kind) << " replica " << i;
+  }
+}
+
 TEST(SyncParamsDefaults, PaIsBlockMomentumWithGainSqrtG) {
   for (int g : {1, 2, 4, 8, 16}) {
     const SyncParams pa = SyncParams::defaults(SyncRuleKind::PA, g);
