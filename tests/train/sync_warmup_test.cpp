@@ -16,6 +16,7 @@
 #include "shadowsync/data/dataset.hpp"
 #include "shadowsync/train/train_observer.hpp"
 #include "shadowsync/train/trainer.hpp"
+#include "train/checkpoint.hpp"
 
 namespace shadowsync {
 namespace {
@@ -79,6 +80,33 @@ TEST(SyncWarmup, ARunStoppedInsideTheWarmupEndsWithOneModelInEveryReplicaAndNoRo
     ASSERT_TRUE(result.final_report.eval.has_value());
     EXPECT_LT(result.final_report.eval->ne, 0.99);
   }
+}
+
+// Sum of replica 0's Adagrad accumulator in a checkpoint (squared gradients it has seen).
+double accumulator_sum_of_replica_0(const std::string& path, size_t dense_floats) {
+  CheckpointReader reader(path);
+  std::vector<float> state(reader.section_bytes("dense_state") / sizeof(float));
+  reader.read_floats("dense_state", state.data(), state.size());
+  double sum = 0;
+  for (size_t e = 0; e < dense_floats; ++e) sum += state[e];
+  return sum;
+}
+
+TEST(SyncWarmup, TheSharedReplicaTakesEveryGroupsUpdates) {
+  // Four groups for the same examples: in the warm-up replica 0 (and its accumulator) takes the
+  // gradients of all four, without it only its own group's (about a quarter).
+  double sums[2];
+  for (int shared = 0; shared < 2; ++shared) {
+    const std::string path = test::temp_path_for("shadowsync_warmup", "shared" + std::to_string(shared) + ".ckpt");
+    TrainConfig c = config(SyncMethod::ShadowMA, shared ? 0.6 : 0.0, 4);
+    c.max_examples = train_rows() / 3;
+    c.checkpoint_path = path;
+    const auto [train, eval] = split();
+    Trainer trainer(c, train, eval);
+    trainer.run();
+    sums[shared] = accumulator_sum_of_replica_0(path, trainer.model().layout().total_floats);
+  }
+  EXPECT_GT(sums[1], 2.5 * sums[0]) << "shared " << sums[1] << ", own " << sums[0];
 }
 
 TEST(SyncWarmup, EvaluationsInsideSeeOneModelAndTheReplicasSplitAfter) {
