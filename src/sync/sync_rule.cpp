@@ -119,6 +119,25 @@ SyncParams SyncParams::defaults(SyncRuleKind kind, int groups) {
   return p;
 }
 
+const char* optimizer_state_sync_name(OptimizerStateSync mode) {
+  switch (mode) {
+    case OptimizerStateSync::None:
+      return "none";
+    case OptimizerStateSync::Sum:
+      return "sum";
+    case OptimizerStateSync::Mean:
+      return "mean";
+  }
+  return "unknown";
+}
+
+OptimizerStateSync parse_optimizer_state_sync(const std::string& text) {
+  for (OptimizerStateSync mode : {OptimizerStateSync::None, OptimizerStateSync::Sum, OptimizerStateSync::Mean}) {
+    if (text == optimizer_state_sync_name(mode)) return mode;
+  }
+  throw Error(field("sync_optimizer_state") + " must be none, sum or mean, got '" + text + "'");
+}
+
 const char* sync_rule_name(SyncRuleKind kind) {
   switch (kind) {
     case SyncRuleKind::MA:
@@ -133,25 +152,39 @@ const char* sync_rule_name(SyncRuleKind kind) {
   return "unknown";
 }
 
-SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_t n, MemoryResource& memory)
-    : params_(params), replicas_(std::move(replicas)), size_(n), memory_(&memory) {
+SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_t n, MemoryResource& memory,
+                   std::vector<float*> states)
+    : params_(params), replicas_(std::move(replicas)), size_(n), memory_(&memory), states_(std::move(states)) {
   check_params(params_);
   if (replicas_.empty()) throw Error("SyncRule: needs at least one replica, got none");
   if (n == 0) throw Error("SyncRule: replicas must hold at least one float, got n = 0");
-  std::vector<std::pair<uintptr_t, size_t>> spans;
-  for (size_t i = 0; i < replicas_.size(); ++i) {
-    if (replicas_[i] == nullptr) throw Error("SyncRule: replica " + std::to_string(i) + " is a null pointer");
-    if (reinterpret_cast<uintptr_t>(replicas_[i]) % alignof(float) != 0) {
-      throw Error("SyncRule: replica " + std::to_string(i) + " is not aligned to a float");
-    }
-    spans.emplace_back(reinterpret_cast<uintptr_t>(replicas_[i]), i);
+  if (params_.optimizer_state_sync != OptimizerStateSync::None && states_.empty()) {
+    throw Error(field("sync_optimizer_state") + " " + optimizer_state_sync_name(params_.optimizer_state_sync) +
+                ": the dense optimizer keeps no state to synchronize (sgd); use none");
   }
+  if (!states_.empty() && states_.size() != replicas_.size()) {
+    throw Error("SyncRule: " + std::to_string(states_.size()) + " optimizer states for " +
+                std::to_string(replicas_.size()) + " replicas (one each needed)");
+  }
+  // Every replica and state is its own n floats: (address, name) sorted, neighbours apart.
+  std::vector<std::pair<uintptr_t, std::string>> spans;
+  auto add_span = [&](float* p, const std::string& name) {
+    if (p == nullptr) throw Error("SyncRule: " + name + " is a null pointer");
+    if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) {
+      throw Error("SyncRule: " + name + " is not aligned to a float");
+    }
+    spans.emplace_back(reinterpret_cast<uintptr_t>(p), name);
+  };
+  for (size_t i = 0; i < replicas_.size(); ++i) add_span(replicas_[i], "replica " + std::to_string(i));
+  for (size_t i = 0; i < states_.size(); ++i) add_span(states_[i], "optimizer state " + std::to_string(i));
   std::sort(spans.begin(), spans.end());
   for (size_t k = 1; k < spans.size(); ++k) {
     if (spans[k - 1].first + n * sizeof(float) > spans[k].first) {
-      throw Error("SyncRule: replicas " + std::to_string(spans[k - 1].second) + " and " +
-                  std::to_string(spans[k].second) + " overlap (each must be its own " + std::to_string(n) +
-                  " floats)");
+      const bool both_replicas = spans[k - 1].second.starts_with("replica ") && spans[k].second.starts_with("replica ");
+      throw Error("SyncRule: " + (both_replicas ? "replicas " + spans[k - 1].second.substr(8) + " and " +
+                                                      spans[k].second.substr(8)
+                                                : spans[k - 1].second + " and " + spans[k].second) +
+                  " overlap (each must be its own " + std::to_string(n) + " floats)");
     }
   }
   chunk_ = params_.chunk_floats;
@@ -168,11 +201,22 @@ SyncRule::SyncRule(const SyncParams& params, std::vector<float*> replicas, size_
       throw;
     }
   }
+  if (params_.optimizer_state_sync == OptimizerStateSync::Sum) {
+    try {
+      state_base_ = static_cast<float*>(memory_->allocate(n * sizeof(float)));
+    } catch (...) {
+      if (anchor_ != nullptr) memory_->deallocate(anchor_, n * sizeof(float));
+      if (block_delta_ != nullptr) memory_->deallocate(block_delta_, n * sizeof(float));
+      throw;
+    }
+    read_replica(state_base_, states_[0], n);  // b starts at accumulator 0 (every one's initial state)
+  }
 }
 
 SyncRule::~SyncRule() {
   if (anchor_ != nullptr) memory_->deallocate(anchor_, size_ * sizeof(float));
   if (block_delta_ != nullptr) memory_->deallocate(block_delta_, size_ * sizeof(float));
+  if (state_base_ != nullptr) memory_->deallocate(state_base_, size_ * sizeof(float));
 }
 
 void SyncRule::restart() {
@@ -186,6 +230,7 @@ std::vector<std::pair<float*, size_t>> SyncRule::state_buffers() {
   std::vector<std::pair<float*, size_t>> out;
   if (anchor_ != nullptr) out.emplace_back(anchor_, size_);
   if (block_delta_ != nullptr) out.emplace_back(block_delta_, size_);
+  if (state_base_ != nullptr) out.emplace_back(state_base_, size_);
   return out;
 }
 
@@ -207,6 +252,26 @@ void SyncRule::apply(size_t begin, size_t end, const float* snapshot) {
   if (params_.nontemporal) sync_detail::store_fence();
 }
 
+void SyncRule::snapshot_states(size_t begin, size_t end, float* out) const {
+  check_range(begin, end, size_, "snapshot_states");
+  if (params_.optimizer_state_sync == OptimizerStateSync::None) return;
+  if (out == nullptr && end > begin) throw Error("SyncRule::snapshot_states: output buffer is a null pointer");
+  const size_t length = end - begin;
+  for (size_t i = 0; i < states_.size(); ++i) read_replica(out + i * length, states_[i] + begin, length);
+}
+
+void SyncRule::apply_states(size_t begin, size_t end, const float* snapshot) {
+  check_range(begin, end, size_, "apply_states");
+  if (params_.optimizer_state_sync == OptimizerStateSync::None) return;
+  if (snapshot == nullptr && end > begin) throw Error("SyncRule::apply_states: snapshot is a null pointer");
+  const size_t stride = end - begin;
+  float* target = scratch_of_thread.get(chunk_);
+  for (size_t offset = 0; offset < stride; offset += chunk_) {
+    apply_state_chunk(begin + offset, std::min(chunk_, stride - offset), snapshot + offset, stride, target, end);
+  }
+  if (params_.nontemporal) sync_detail::store_fence();
+}
+
 void SyncRule::run_range(size_t begin, size_t end) {
   check_range(begin, end, size_, "run_range");
   const size_t g = replicas_.size();
@@ -223,6 +288,10 @@ void SyncRule::run_range(size_t begin, size_t end) {
       for (size_t i = 0; i < g; ++i) read_replica_and_sum(snap + i * chunk_, work, replicas_[i] + b, length, i == 0);
     }
     apply_chunk(b, length, snap, chunk_, work, end, true);
+    if (params_.optimizer_state_sync != OptimizerStateSync::None) {  // the same elements of the states
+      for (size_t i = 0; i < g; ++i) read_replica(snap + i * chunk_, states_[i] + b, length);
+      apply_state_chunk(b, length, snap, chunk_, work, end);
+    }
     b = e;
   }
   if (params_.nontemporal) sync_detail::store_fence();
@@ -266,6 +335,37 @@ void SyncRule::apply_chunk(size_t begin, size_t length, const float* snapshot, s
   }
 }
 
+// The optimizer state's targets for [begin, begin + length) from `snapshot` (state i at snapshot
+// + i * stride), b advanced (sum), and state_i += target - s_i. `target`: chunk_ floats.
+void SyncRule::apply_state_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* target,
+                                 size_t range_end) {
+  const size_t g = states_.size();
+  const size_t next = begin + length;
+  const size_t next_length = std::min(chunk_, range_end - next);
+  float* __restrict t = target;
+  const float* __restrict s0 = snapshot;
+  for (size_t k = 0; k < length; ++k) t[k] = s0[k];
+  if (params_.optimizer_state_sync == OptimizerStateSync::Sum) {
+    // b + sum_i (s_i - b) = s_0 + sum_{i>0} (s_i - b): each replica's increments since b, added once.
+    float* __restrict base = state_base_ + begin;
+    for (size_t j = 1; j < g; ++j) {
+      const float* __restrict s = snapshot + j * stride;
+      for (size_t k = 0; k < length; ++k) t[k] += s[k] - base[k];
+    }
+    for (size_t k = 0; k < length; ++k) base[k] = t[k];
+  } else {  // Mean
+    for (size_t j = 1; j < g; ++j) {
+      const float* __restrict s = snapshot + j * stride;
+      for (size_t k = 0; k < length; ++k) t[k] += s[k];
+    }
+    rule_step::mean_in_place(t, length, g);
+  }
+  for (size_t i = 0; i < g; ++i) {
+    add_difference_to_replica(states_[i] + begin, t, snapshot + i * stride, length, params_.nontemporal,
+                              states_[i] + next, next_length);
+  }
+}
+
 void SyncRule::exchange_with_center(int group) {
   if (params_.kind != SyncRuleKind::EASGD) {
     throw Error(std::string("SyncRule::exchange_with_center: needs the EASGD rule, this one is ") +
@@ -275,6 +375,7 @@ void SyncRule::exchange_with_center(int group) {
     throw Error("SyncRule::exchange_with_center: group " + std::to_string(group) + " is not in [0, " +
                 std::to_string(groups()) + ")");
   }
+  // (The optimizer state is not exchanged: sync_rule.hpp.)
   float* snap = scratch_of_thread.get(2 * chunk_);
   float* __restrict s = snap;
   float* __restrict delta = snap + chunk_;

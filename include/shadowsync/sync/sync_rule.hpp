@@ -27,6 +27,17 @@
 //           at G = 8 and damping that sum by 1/sqrt(G) behaves like a G-times larger batch;
 //           measured in docs/sync.md. State and memory as BMUF (w_global, delta: 2n floats).
 //
+// Optimizer state (params.optimizer_state_sync; the dense Adagrad accumulators, one per replica,
+// in the replica's layout, given to the constructor as `states`; s_i: the round's snapshot of
+// accumulator a_i), combined by every rule over the same elements as the weights, after them:
+//  - none: the accumulators are left alone (each sees only its replica's gradients).
+//  - sum:  base b (initialized from accumulator 0): target = b + sum_i (s_i - b), what one model
+//          that saw every replica's gradients would hold, computed as s_0 + sum_{i>0} (s_i - b)
+//          (exact for G = 1); a_i += target - s_i; b = target. State: b (n floats).
+//  - mean: target = mean_i s_i; a_i += target - s_i. No state.
+//  Written back with the same delta write-back as the weights. exchange_with_center (fr-easgd)
+//  leaves the accumulators alone.
+//
 // Memory model (how the replicas, shared with Hogwild workers, are touched):
 //  Replica memory is read and written only by the two accessors of src/sync/replica_access.hpp:
 //  aligned-or-unaligned SIMD loads/stores of whole floats (x86: every naturally aligned 4-byte
@@ -44,6 +55,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -52,6 +64,15 @@
 namespace shadowsync {
 
 enum class SyncRuleKind { MA, EASGD, BMUF, PA };
+
+// How a round combines the replicas' dense optimizer state (the equations above).
+enum class OptimizerStateSync { None, Sum, Mean };
+// The setting a run gets when it does not choose one (with an optimizer that has state).
+inline constexpr OptimizerStateSync kDefaultOptimizerStateSync = OptimizerStateSync::None;
+// "none", "sum", "mean".
+const char* optimizer_state_sync_name(OptimizerStateSync mode);
+// The mode named `text` ("none", "sum", "mean"); Error naming field("sync_optimizer_state") else.
+OptimizerStateSync parse_optimizer_state_sync(const std::string& text);
 
 // BMUF and PA: the rules with block momentum state (w_global, delta).
 inline bool has_block_momentum(SyncRuleKind kind) { return kind == SyncRuleKind::BMUF || kind == SyncRuleKind::PA; }
@@ -67,6 +88,8 @@ struct SyncParams {
   // and non-temporal stores for the replica write-back (measured slower: off by default).
   size_t chunk_floats = 0;
   bool nontemporal = false;
+  // The replicas' optimizer state in a round (needs the states given to SyncRule).
+  OptimizerStateSync optimizer_state_sync = OptimizerStateSync::None;
 
   // The paper's defaults for `groups` replicas: EASGD alpha = 0.9 / G; BMUF eta = 1 - 1/G,
   // zeta = 1, Nesterov; and PA eta = 1 - 1/sqrt(G), zeta = 1, Nesterov. Throws Error when
@@ -83,8 +106,13 @@ class SyncRule {
   // outlive the rule (64-byte alignment is best for speed, not required). Owns the EASGD center /
   // BMUF w_global and delta, allocated from `memory` and initialized from replica 0 (read with
   // relaxed loads). Throws Error naming the parameter on bad parameters or pointers.
+  // states: the replicas' optimizer state (replica i's at states[i], n floats each, distinct from
+  // every replica and from each other), combined as params.optimizer_state_sync says; empty when
+  // the optimizer keeps none (then optimizer_state_sync must be none: Error naming
+  // field("sync_optimizer_state") else). With `sum`, the base b is allocated from `memory` and
+  // initialized from states[0].
   SyncRule(const SyncParams& params, std::vector<float*> replicas, size_t n,
-           MemoryResource& memory = default_memory());
+           MemoryResource& memory = default_memory(), std::vector<float*> states = {});
   ~SyncRule();
   SyncRule(const SyncRule&) = delete;
   SyncRule& operator=(const SyncRule&) = delete;
@@ -102,6 +130,12 @@ class SyncRule {
   // target_i - s_i to the current replica values. Throw Error on a bad range or null buffer.
   void snapshot(size_t begin, size_t end, float* out) const;
   void apply(size_t begin, size_t end, const float* snapshot);
+  // The same two phases for the optimizer state (does nothing with optimizer_state_sync none):
+  // snapshot_states() copies [begin, end) of every state into `out` (G x (end - begin) floats),
+  // apply_states() computes the state target from it, advances b (sum) and adds target - s_i to
+  // the current states.
+  void snapshot_states(size_t begin, size_t end, float* out) const;
+  void apply_states(size_t begin, size_t end, const float* snapshot);
 
   // Foreground EASGD (fr-easgd): replica `group` alone exchanges with the center over all n
   // elements: d = alpha (w_g - c); w_g -= d; c += d (the EASGD step for i = group). The caller
@@ -117,7 +151,8 @@ class SyncRule {
   // EASGD center or BMUF / PA w_global (n floats); nullptr for MA.
   const float* center() const;
   // The rule's state to checkpoint / restore, in a fixed order: EASGD {center}, BMUF and PA
-  // {w_global, delta}, MA {}. Each entry is (pointer, n). Not to be touched while a round runs.
+  // {w_global, delta}, MA {}, then the optimizer state's base b with optimizer_state_sync sum.
+  // Each entry is (pointer, n). Not to be touched while a round runs.
   std::vector<std::pair<float*, size_t>> state_buffers();
 
   size_t size() const { return size_; }
@@ -129,6 +164,8 @@ class SyncRule {
  private:
   void apply_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* work, size_t range_end,
                    bool summed);
+  void apply_state_chunk(size_t begin, size_t length, const float* snapshot, size_t stride, float* target,
+                         size_t range_end);
 
   SyncParams params_;
   std::vector<float*> replicas_;
@@ -137,6 +174,8 @@ class SyncRule {
   MemoryResource* memory_ = nullptr;
   float* anchor_ = nullptr;       // the model the replicas are pulled to: EASGD center, BMUF w_global
   float* block_delta_ = nullptr;  // BMUF: the filtered block movement (momentum)
+  std::vector<float*> states_;    // the replicas' optimizer state (empty: none)
+  float* state_base_ = nullptr;   // optimizer_state_sync sum: b
 };
 
 }  // namespace shadowsync
