@@ -13,6 +13,8 @@ nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, con
   header["model"] = config.model.to_json();
   header["train"] = config.to_json();
   header["sync"] = config.sync.name();
+  // How rounds combined the optimizer state (sync_state then holds its base b with sum).
+  header["sync_optimizer_state"] = optimizer_state_sync_name(config.optimizer_state_sync());
   header["groups"] = groups;
   header["replicas"] = state.replica_count();
   header["dense_floats"] = state.dense_floats();
@@ -79,6 +81,25 @@ void check_same_rows(const nlohmann::json& header, RowFormat run, const std::str
   }
 }
 
+OptimizerStateSync checkpoint_optimizer_state_sync(const nlohmann::json& header, const std::string& where) {
+  if (!header.is_object() || !header.contains("sync_optimizer_state")) return OptimizerStateSync::None;
+  const std::string text = json_string(header, "sync_optimizer_state", where);
+  for (OptimizerStateSync mode : {OptimizerStateSync::None, OptimizerStateSync::Sum, OptimizerStateSync::Mean}) {
+    if (text == optimizer_state_sync_name(mode)) return mode;
+  }
+  throw Error(where + ": field 'sync_optimizer_state' must be none, sum or mean, got " + json_brief(text));
+}
+
+void check_same_optimizer_state_sync(const nlohmann::json& header, OptimizerStateSync run, const std::string& where) {
+  const OptimizerStateSync saved = checkpoint_optimizer_state_sync(header, where);
+  if (saved != run) {
+    throw Error(where + ": checkpoint was trained with " + field("sync_optimizer_state") + " " +
+                optimizer_state_sync_name(saved) + ", this run asks for " + optimizer_state_sync_name(run) +
+                " (resume with the same " + field("sync_optimizer_state") + ": " + optimizer_state_sync_name(saved) +
+                ")");
+  }
+}
+
 void check_same_model(const ModelConfig& saved, const ModelConfig& run, const std::string& where) {
   // The data's columns first: another schema also has other tables, which the hashing check
   // below would report less clearly.
@@ -117,6 +138,7 @@ std::vector<GroupProgressState> check_resume_header(const nlohmann::json& header
     throw Error(where + ": checkpoint was trained with " + (known ? saved_sync : json_brief(saved_sync)) +
                 ", asked for " + config.sync.name() + " (resume with the same " + field("sync") + ")");
   }
+  check_same_optimizer_state_sync(header, config.optimizer_state_sync(), where);
   const uint64_t saved_groups = json_uint(header, "groups", 1, kMaxCheckpointReplicas, where);
   const uint64_t saved_replicas = json_uint(header, "replicas", 1, kMaxCheckpointReplicas, where);
   if (saved_groups != static_cast<uint64_t>(groups) || saved_replicas != static_cast<uint64_t>(replicas)) {

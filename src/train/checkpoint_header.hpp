@@ -27,6 +27,13 @@ struct DataIdentity {
 nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, const TrainState& state,
                                       const DataIdentity& data, const std::vector<InitOrigin>& init_chain = {});
 
+// How a checkpoint's rounds combined the optimizer state (header "sync_optimizer_state"; absent
+// in checkpoints written before the setting existed: none). Error naming `where` for another value.
+OptimizerStateSync checkpoint_optimizer_state_sync(const nlohmann::json& header, const std::string& where);
+// Error unless the checkpoint's setting is `run`: "<where>: checkpoint was trained with
+// sync_optimizer_state none, this run asks for sum (resume with the same sync_optimizer_state: none)".
+void check_same_optimizer_state_sync(const nlohmann::json& header, OptimizerStateSync run, const std::string& where);
+
 // Error unless a checkpoint's model (`saved`) is this run's: the schema first (naming the first
 // column that differs), then the hashing (rows per table, salt), then the rest of the model.
 // Messages start with `where`.

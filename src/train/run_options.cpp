@@ -17,6 +17,7 @@
 #include "shadowsync/model/precision.hpp"
 #include "shadowsync/numa/plan.hpp"
 #include "shadowsync/sync/sync_method.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 namespace shadowsync {
 namespace {
@@ -182,6 +183,14 @@ std::vector<RunOption> make_table() {
                           [](RunSettings& s, const OptionValue& v) { s.config.sync_warmup = real(v); }));
   t.push_back(of_type(T::Flag, "classic_momentum", L::Sync, "false", "BMUF / PA: classic instead of Nesterov block momentum",
                       [](RunSettings& s, const OptionValue& v) { s.config.nesterov = !flag(v); }));
+  RunOption state_sync = of_type(
+      T::Choice, "sync_optimizer_state", L::Sync, optimizer_state_sync_name(kDefaultOptimizerStateSync),
+      "How sync rounds combine the groups' dense optimizer state (Adagrad accumulators): none (each keeps its "
+      "own), sum (every accumulator becomes what one model seeing every group's gradients would hold) or mean; "
+      "not with " + field("optimizer") + " sgd, which keeps none; fr-easgd leaves it alone (docs/sync.md)",
+      [](RunSettings& s, const OptionValue& v) { s.config.sync_optimizer_state = parse_optimizer_state_sync(text(v)); });
+  state_sync.choices = "none, sum, mean";
+  t.push_back(state_sync);
   // Evaluation, checkpoints, stopping.
   t.push_back(integer("eval_every", L::Engine, 0, kMaxU64, "",
                       "Evaluate every N examples (0 = only at the end; default: with " + field("eval_fraction") + ", 8 evaluations "

@@ -38,6 +38,7 @@ nlohmann::json TrainConfig::to_json() const {
   if (block_lr) j["block_lr"] = *block_lr;
   j["nesterov"] = nesterov;
   if (sync_warmup) j["sync_warmup"] = *sync_warmup;
+  j["sync_optimizer_state"] = optimizer_state_sync_name(optimizer_state_sync());
   j["deterministic"] = deterministic;
   if (max_examples) j["max_examples"] = max_examples;
   if (!init_from.empty()) j["init_from"] = init_from;
@@ -47,6 +48,11 @@ nlohmann::json TrainConfig::to_json() const {
 double TrainConfig::effective_sync_warmup(int groups) const {
   if (groups <= 1 || !sync.shadow()) return 0;
   return sync_warmup ? *sync_warmup : kDefaultSyncWarmup;
+}
+
+OptimizerStateSync TrainConfig::optimizer_state_sync() const {
+  if (sync_optimizer_state) return *sync_optimizer_state;
+  return optimizer.dense == DenseOptimizer::Sgd ? OptimizerStateSync::None : kDefaultOptimizerStateSync;
 }
 
 uint64_t TrainConfig::default_eval_every(uint64_t train_rows, int epochs) {
@@ -74,6 +80,12 @@ void TrainConfig::validate() const {
                   sync.name() + ": a foreground mode syncs every " + field("sync_every") +
                   " iterations from the start, none and hogwild have no rounds");
     }
+  }
+  if (sync_optimizer_state && *sync_optimizer_state != OptimizerStateSync::None &&
+      optimizer.dense == DenseOptimizer::Sgd) {
+    throw Error(field("sync_optimizer_state") + " " + optimizer_state_sync_name(*sync_optimizer_state) +
+                ": the sgd dense optimizer keeps no optimizer state to synchronize (use " + field("optimizer") +
+                " adagrad, or " + field("sync_optimizer_state") + " none)");
   }
   if (deterministic && (sync.shadow() || sync == SyncMethod::Hogwild)) {
     throw Error(field("deterministic") + ": mode " + sync.name() +

@@ -35,6 +35,12 @@ std::vector<float*> TrainState::replica_pointers() {
   return out;
 }
 
+std::vector<float*> TrainState::optimizer_state_pointers() {
+  std::vector<float*> out;
+  for (AlignedFloatBuffer& s : optimizer_state_) out.push_back(s.data());
+  return out;
+}
+
 std::vector<const float*> TrainState::const_replica_pointers() const {
   std::vector<const float*> out;
   for (const AlignedFloatBuffer& r : replicas_) out.push_back(r.data());

@@ -148,8 +148,11 @@ Trainer::Impl::Impl(TrainConfig config, DataParts train, DataView eval, TrainerS
   // its starting point from the replicas).
   if (init_source) init_chain_ = init_source->load_into(*state_);
   if (config_.sync.uses_rule()) {
-    rule_ = std::make_unique<SyncRule>(sync_params(), state_->replica_pointers(), state_->dense_floats(),
-                                       binder_->node_memory(0));
+    const SyncParams params = sync_params();
+    std::vector<float*> states;  // the optimizer state, when rounds combine it
+    if (params.optimizer_state_sync != OptimizerStateSync::None) states = state_->optimizer_state_pointers();
+    rule_ = std::make_unique<SyncRule>(params, state_->replica_pointers(), state_->dense_floats(),
+                                       binder_->node_memory(0), std::move(states));
     state_->set_sync_state(rule_->state_buffers());
   }
   state_->progress.assign(static_cast<size_t>(groups_), GroupProgressState{});
@@ -162,6 +165,7 @@ SyncParams Trainer::Impl::sync_params() const {
   if (config_.block_momentum) params.block_momentum = *config_.block_momentum;
   if (config_.block_lr) params.block_lr = *config_.block_lr;
   params.nesterov = config_.nesterov;
+  params.optimizer_state_sync = config_.optimizer_state_sync();
   return params;
 }
 

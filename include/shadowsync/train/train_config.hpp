@@ -16,6 +16,7 @@
 #include "shadowsync/model/embedding_store.hpp"
 #include "shadowsync/model/precision.hpp"
 #include "shadowsync/sync/sync_method.hpp"
+#include "shadowsync/sync/sync_rule.hpp"
 
 namespace shadowsync {
 
@@ -72,6 +73,13 @@ struct TrainConfig {
   std::optional<double> sync_warmup;
   // The warm-up in force: sync_warmup, or its default for this mode (0 for one group).
   double effective_sync_warmup(int groups) const;
+  // How sync rounds combine the replicas' dense optimizer state (sync_rule.hpp: none, sum,
+  // mean); unset = kDefaultOptimizerStateSync. Setting sum or mean with the sgd optimizer (no
+  // state) is refused by validate().
+  std::optional<OptimizerStateSync> sync_optimizer_state;
+  // The setting the run uses: the one asked for, else kDefaultOptimizerStateSync when the dense
+  // optimizer keeps state, else none.
+  OptimizerStateSync optimizer_state_sync() const;
 
   // Evaluate at start + k x eval_every examples, k = 1, 2, ...: workers hold there, so each point is
   // taken at the first batch boundary at or past it (within one batch per worker), never skipped;

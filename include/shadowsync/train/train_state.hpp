@@ -1,13 +1,15 @@
 // TrainState: everything a run is, apart from its configuration: the dense replicas and their
 // optimizer state, the embedding tables and their accumulators, the sync rule's state (EASGD
-// center, BMUF global model and momentum) and each group's progress. It has one save and one
+// center, BMUF global model and momentum, the optimizer state's base with
+// sync_optimizer_state sum) and each group's progress. It has one save and one
 // load, used by resume, eval, predict and every front end.
 //
 // Checkpoint sections, in file order after the "header" JSON (see src/train/checkpoint.hpp for
 // the framing): replicas, dense_state (optimizer state of each replica), embeddings (each
 // table's block as 4-byte words: fp32 rows, or bf16 rows two halves a word, the header's
 // "embedding_precision" saying which), embedding_state (row-wise Adagrad accumulators, fp32),
-// sync_state (only for rules with state).
+// sync_state (only for rules with state: SyncRule::state_buffers, the optimizer state's base b
+// included with sync_optimizer_state sum).
 // Inference needs only replicas and embeddings: a state made with Parts::Model holds only those.
 #pragma once
 
@@ -72,6 +74,7 @@ class TrainState {
   float* replica(int r) { return replicas_[static_cast<size_t>(r)].data(); }
   const float* replica(int r) const { return replicas_[static_cast<size_t>(r)].data(); }
   float* optimizer_state(int r) { return optimizer_state_[static_cast<size_t>(r)].data(); }
+  std::vector<float*> optimizer_state_pointers();  // one per replica; empty for Parts::Model
   std::vector<float*> replica_pointers();
   std::vector<const float*> const_replica_pointers() const;
   EmbeddingStore& embeddings() { return *embeddings_; }
