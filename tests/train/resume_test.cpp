@@ -1,6 +1,6 @@
 // Resuming and reading trainer checkpoints: --resume refuses other data, another eval split,
-// another sync mode or model with one line naming both sides; every header field is type-,
-// range- and consistency-checked with a message naming the field; old checkpoints without the
+// another sync mode, optimizer state setting or model with one line naming both sides; every
+// header field is type-, range- and consistency-checked with a message naming the field; old checkpoints without the
 // data identity are refused; TrainedModel::load checks sizes before allocating; a second run on
 // the same checkpoint path is refused while the first holds it.
 #include <gtest/gtest.h>
@@ -125,6 +125,39 @@ TEST(Resume, RefusesOtherDataOfTheSameSize) {
   std::remove((path + ".lock").c_str());
 }
 
+// The optimizer state's setting must be the checkpoint's (a sum run's sync_state also holds b);
+// a checkpoint written before the setting existed was trained with none.
+TEST(Resume, RefusesAnotherOptimizerStateSyncNamingBoth) {
+  const std::string path = stopped_checkpoint("state_sync.ckpt");  // s-ma, default none
+  TrainConfig sum = config(SyncMethod::ShadowMA);
+  sum.sync_optimizer_state = OptimizerStateSync::Sum;
+  EXPECT_NE(resume_error(path, sum).find("checkpoint was trained with --sync-optimizer-state none, this run asks "
+                                         "for sum (resume with the same --sync-optimizer-state: none)"),
+            std::string::npos)
+      << resume_error(path, sum);
+  rewrite(path, [](nlohmann::json& h) { h.erase("sync_optimizer_state"); });  // an older checkpoint
+  EXPECT_NE(resume_error(path, sum).find("trained with --sync-optimizer-state none, this run asks for sum"),
+            std::string::npos);
+  EXPECT_EQ(resume_error(path, config(SyncMethod::ShadowMA)), "(no error)");
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+
+  const std::string sum_path = temp_path("state_sum.ckpt");
+  TrainConfig c = sum;
+  c.checkpoint_path = sum_path;
+  c.max_examples = kRows / 3;
+  const auto [train, eval] = split(0.1);
+  Trainer(c, train, eval).run();
+  EXPECT_EQ(CheckpointReader(sum_path).json("header").at("sync_optimizer_state"), "sum");
+  EXPECT_NE(resume_error(sum_path, config(SyncMethod::ShadowMA))
+                .find("trained with --sync-optimizer-state sum, this run asks for none (resume with the same "
+                      "--sync-optimizer-state: sum)"),
+            std::string::npos);
+  EXPECT_EQ(resume_error(sum_path, sum), "(no error)");
+  std::remove(sum_path.c_str());
+  std::remove((sum_path + ".lock").c_str());
+}
+
 TEST(Resume, NamesBothSyncModesAndTheDifferingModelFields) {
   const std::string path = stopped_checkpoint("mode.ckpt");
   // Before: "section 'sync_state' is missing".
@@ -188,6 +221,10 @@ TEST(Resume, EveryHeaderFieldIsTypeRangeAndConsistencyChecked) {
        "checkpoint does not record which data it was trained on"},
       {"mistyped fingerprint", [](nlohmann::json& h) { h["data"]["fingerprint"] = 7; },
        "data: field 'fingerprint' must be a string, got 7"},
+      {"unknown sync_optimizer_state", [](nlohmann::json& h) { h["sync_optimizer_state"] = "max"; },
+       "field 'sync_optimizer_state' must be none, sum or mean, got \"max\""},
+      {"mistyped sync_optimizer_state", [](nlohmann::json& h) { h["sync_optimizer_state"] = 1; },
+       "field 'sync_optimizer_state' must be a string, got 1"},
   };
   for (const Case& c : cases) {
     std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));
