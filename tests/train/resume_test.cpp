@@ -1,8 +1,8 @@
 // Resuming and reading trainer checkpoints: --resume refuses other data, another eval split,
 // another sync mode, optimizer state setting or model with one line naming both sides; every
-// header field is type-, range- and consistency-checked with a message naming the field; old checkpoints without the
-// data identity are refused; TrainedModel::load checks sizes before allocating; a second run on
-// the same checkpoint path is refused while the first holds it.
+// header field is type-, range- and consistency-checked with a message naming the field; old
+// checkpoints without the data identity are refused; TrainedModel::load checks sizes before
+// allocating; a second run on the same checkpoint path is refused while the first holds it.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
