@@ -89,6 +89,7 @@ TEST(RunOptionFlags, ValuesAreCheckedByTheTableWithItsMessage) {
       {{"--lr", "0"}, "--lr expects a number > 0, got 0"},
       {{"--progress-seconds", "nan"}, "--progress-seconds expects a number >= 0, got nan"},
       {{"--host-alpha", "2"}, "--host-alpha expects a number in (0, 1], got 2"},
+      {{"--sync-optimizer-state", "max"}, "--sync-optimizer-state expects 'none' or 'sum' or 'mean', got 'max'"},
       {{"--delimiter", "ab"}, "--delimiter expects one byte ('tab' or '\\t' for a tab, ',' for CSV), got 'ab'"},
   };
   for (const auto& [args, message] : cases) {
@@ -104,7 +105,7 @@ TEST(RunOptionFlags, ValuesReachTheSettings) {
   ASSERT_EQ(t.parse({"--data", "a", "b", "--batch", "64", "--groups", "auto", "--threads-per-group", "3",
                      "--group-by", "numa", "--sync-interval-ms", "0", "--hash-salt", "18446744073709551615",
                      "--delimiter", ",", "--strict", "--classic-momentum", "--eval-fraction", "0", "--quiet",
-                     "--host-sync-timeout-s", "2.5", "--alpha", "0.5"}),
+                     "--host-sync-timeout-s", "2.5", "--alpha", "0.5", "--sync-optimizer-state", "sum"}),
             "");
   EXPECT_EQ(t.data, (std::vector<std::string>{"a", "b"}));
   const TrainConfig& c = t.settings.config;
@@ -121,10 +122,13 @@ TEST(RunOptionFlags, ValuesReachTheSettings) {
   EXPECT_TRUE(t.settings.front_end_value<bool>("quiet", false));
   EXPECT_EQ(t.settings.front_end_value<double>("host_sync_timeout_s", 0), 2.5);
   EXPECT_EQ(c.alpha, 0.5f);
+  EXPECT_EQ(c.sync_optimizer_state, OptimizerStateSync::Sum);
   // Not given: the defaults of TrainConfig, which the table's default texts describe.
   TrainFlags d;
   ASSERT_EQ(d.parse({"--data", "a"}), "");
   EXPECT_EQ(d.settings.config.sync_interval_ms, TrainConfig::kAutoSyncInterval);
+  EXPECT_FALSE(d.settings.config.sync_optimizer_state.has_value());
+  EXPECT_EQ(d.settings.config.to_json()["sync_optimizer_state"], run_option("sync_optimizer_state").default_text);
   for (const char* name : {"batch", "epochs", "seed", "sync_every", "sync_round_iterations", "sync_threads"}) {
     const nlohmann::json j = d.settings.config.to_json();
     EXPECT_EQ(j[name].dump(), run_option(name).default_text) << name;
