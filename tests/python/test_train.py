@@ -91,6 +91,10 @@ def test_nothing_printed_unless_verbose(data_dir, capfd):
     (dict(precision="fp16"), r'^precision=: unknown precision "fp16"'),
     (dict(embedding_precision="fp16"), r"^embedding_precision= expects fp32 or bf16, got 'fp16'$"),
     (dict(embedding_rounding="up"), r"^embedding_rounding= expects nearest or stochastic, got 'up'$"),
+    (dict(sync_optimizer_state="max"), r"^sync_optimizer_state= expects 'none' or 'sum' or 'mean', got 'max'$"),
+    (dict(optimizer="sgd", sync_optimizer_state="sum"),
+     r"^sync_optimizer_state= sum: the sgd dense optimizer keeps no optimizer state to synchronize "
+     r"\(use optimizer= adagrad, or sync_optimizer_state= none\)$"),
 ])
 def test_bad_options_raise_value_error_with_keyword_spelling(data_dir, options, message):
     with pytest.raises(ValueError, match=message):
@@ -261,4 +265,21 @@ def test_embedding_precision_reaches_the_engine(data_dir, tmp_path):
     # resuming it as fp32 rows is refused, naming the keyword
     with pytest.raises(OSError, match=r"checkpoint holds bf16 embedding rows, this run asks for fp32 "
                                          r"\(use the same embedding_precision= as the checkpoint: bf16\)"):
+        shadowsync.train(data_dir / "train.bin", resume=saved, **DETERMINISTIC)
+
+
+def test_sync_optimizer_state_reaches_the_engine(data_dir, tmp_path):
+    """sync_optimizer_state="sum" trains another model than the default (none, the same model as
+    none= given), is recorded in the checkpoint, and resuming with another setting is refused
+    naming the keyword."""
+    summed = shadowsync.train(data_dir / "train.bin", sync_optimizer_state="sum", **DETERMINISTIC)
+    default = shadowsync.train(data_dir / "train.bin", **DETERMINISTIC)
+    none = shadowsync.train(data_dir / "train.bin", sync_optimizer_state="none", **DETERMINISTIC)
+    dense = [name for name in default.named_parameters() if not name.startswith("embedding.")]
+    assert all(np.array_equal(default.named_parameters()[k], none.named_parameters()[k]) for k in dense)
+    assert not all(np.array_equal(default.named_parameters()[k], summed.named_parameters()[k]) for k in dense)
+    saved = tmp_path / "sum.ckpt"
+    summed.save(saved)
+    with pytest.raises(OSError, match=r"checkpoint was trained with sync_optimizer_state= sum, this run asks for "
+                                         r"none \(resume with the same sync_optimizer_state=: sum\)"):
         shadowsync.train(data_dir / "train.bin", resume=saved, **DETERMINISTIC)
