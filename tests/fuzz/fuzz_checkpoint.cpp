@@ -1,5 +1,6 @@
-// Fuzz target: the checkpoint reader (CheckpointReader), the header's model as --init-from reads
-// it (init_from_model_config), and model loading (TrainedModel::load, the init_chain included)
+// Fuzz target: the checkpoint reader (CheckpointReader), the header fields a resume reads first
+// (row format, sync_optimizer_state), the header's model as --init-from reads it
+// (init_from_model_config), and model loading (TrainedModel::load, the init_chain included)
 // on a file of arbitrary bytes. The harness first repairs every section checksum that the
 // framing lets it find, so that mutations reach the header JSON, the model configuration and
 // the section sizes instead of all stopping at "checksum mismatch". A bad checkpoint must be
@@ -10,6 +11,7 @@
 
 #include "fuzz_util.hpp"
 #include "train/checkpoint.hpp"
+#include "train/checkpoint_header.hpp"
 #include "core/checksum.hpp"
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/train/init_chain.hpp"
@@ -45,7 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::write_file(scratch.path(), file.data(), file.size());
   try {
     const CheckpointReader reader(scratch.path());
-    if (reader.has("header")) reader.json("header");
+    if (reader.has("header")) {
+      const nlohmann::json header = reader.json("header");
+      try {
+        train::checkpoint_row_format(header, "fuzz");
+      } catch (const Error&) {
+      }
+      train::checkpoint_optimizer_state_sync(header, "fuzz");
+    }
     reader.content_checksum();
   } catch (const Error&) {
   }
