@@ -222,6 +222,7 @@ SyncRule::~SyncRule() {
 void SyncRule::restart() {
   if (anchor_ != nullptr) read_replica(anchor_, replicas_[0], size_);
   if (block_delta_ != nullptr) std::fill(block_delta_, block_delta_ + size_, 0.0f);
+  if (state_base_ != nullptr) read_replica(state_base_, states_[0], size_);
 }
 
 const float* SyncRule::center() const { return anchor_; }

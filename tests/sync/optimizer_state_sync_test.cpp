@@ -2,7 +2,7 @@
 // against a double-precision scalar reference for every rule and G = 1, 2, 3 (hand-made
 // snapshots through apply_states, and whole rounds through run_range), the delta write-back
 // keeping what workers add between snapshot and write-back, the weights untouched by the
-// setting, the base b in state_buffers, and the refusals.
+// setting, the base b in state_buffers and taken again by restart(), and the refusals.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -282,6 +282,31 @@ TEST(OptimizerStateSync, BaseIsTheLastStateBuffer) {
   EXPECT_EQ(buffers_of(SyncRuleKind::EASGD, OptimizerStateSync::Sum), 2u);
   EXPECT_EQ(buffers_of(SyncRuleKind::PA, OptimizerStateSync::None), 2u);
   EXPECT_EQ(buffers_of(SyncRuleKind::PA, OptimizerStateSync::Sum), 3u);
+}
+
+// restart() (the end of a shared warm-up: every accumulator a copy of accumulator 0) takes b from
+// accumulator 0 again: the warm-up's accumulation is counted once, not G times.
+TEST(OptimizerStateSync, RestartTakesTheBaseFromStateZero) {
+  Buffers replicas(3, 40), states(3, 40);
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t e = 0; e < 40; ++e) {
+      replicas[i][e] = 1;
+      states[i][e] = 0;
+    }
+  }
+  SyncParams params = SyncParams::defaults(SyncRuleKind::PA, 3);
+  params.optimizer_state_sync = OptimizerStateSync::Sum;
+  SyncRule rule(params, replicas.pointers(), 40, default_memory(), states.pointers());
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t e = 0; e < 40; ++e) states[i][e] = 5;  // the shared replica's accumulator, copied
+  }
+  rule.restart();
+  states[2][7] += 1;  // one group trains after the split
+  rule.run_round();
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(states[i][0], 5.0f) << i;
+    EXPECT_EQ(states[i][7], 6.0f) << i;
+  }
 }
 
 // fr-easgd's exchange leaves the accumulators alone.

@@ -143,7 +143,8 @@ class SyncRule {
   void exchange_with_center(int group);
 
   // The rule's state as at construction, taken again from the replicas' current values: EASGD
-  // center and BMUF / PA w_global from replica 0, block momentum 0. For a new start from one
+  // center and BMUF / PA w_global from replica 0, block momentum 0, the optimizer state's base b
+  // (sum) from states[0]. For a new start from one
   // model (the end of a shared-replica warm-up, when every replica holds the same values). Not
   // while a round runs.
   void restart();
