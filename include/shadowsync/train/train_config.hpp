@@ -69,7 +69,7 @@ struct TrainConfig {
   // groups split into their own replicas and the shadow rounds start (post-local SGD's warm-up;
   // docs/sync.md: why and how long). Unset: kDefaultSyncWarmup for shadow modes with more than
   // one group, 0 otherwise. Ranges [0, 1); only shadow modes accept a value above 0.
-  static constexpr double kDefaultSyncWarmup = 0.0;
+  static constexpr double kDefaultSyncWarmup = 0.25;
   std::optional<double> sync_warmup;
   // The warm-up in force: sync_warmup, or its default for this mode (0 for one group).
   double effective_sync_warmup(int groups) const;
