@@ -5,6 +5,8 @@
 // attaches its participant to its replicas and tables and starts / stops it once.
 #include <gtest/gtest.h>
 
+#include "../common/error_text.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -235,6 +237,44 @@ TEST(RunSync, ATrainerAttachesStartsAndStopsItsParticipantOnce) {
       EXPECT_FALSE(touched.take(t, r)) << "a taken mark is cleared";
     }
   }
+  std::filesystem::remove(tsv);
+}
+
+// A participant (several processes) reads every replica from the start: no shared-replica
+// warm-up there. By default none; asked for, refused naming the option.
+TEST(RunSync, ATrainerWithAParticipantHasNoWarmupAndRefusesOne) {
+  const std::string tsv = (std::filesystem::temp_directory_path() / "shadowsync_participant_warmup.tsv").string();
+  SyntheticOptions options;
+  options.rows = 3000;
+  options.seed = 3;
+  generate_synthetic_criteo(options, tsv);
+  ParseOptions parse;
+  parse.hashing = HashingConfig::uniform(512);
+  Dataset dataset = Dataset::open(tsv, parse);
+  TrainConfig config;
+  config.model = ModelConfig::preset("small", parse.hashing);
+  config.sync = SyncMethod::parse("s-ma");
+  config.topology = "package:2 numa:1 core:2 pu:1";
+  config.placement.threads_per_group = 1;
+  {
+    Log log;
+    RecordingParticipant participant(log);
+    TrainerSetup setup;
+    setup.participant = &participant;
+    Trainer trainer(config, dataset.view(), DataView{}, std::move(setup));
+    const TrainResult result = trainer.run();
+    EXPECT_EQ(result.final_report.sync_warmup_examples, 0u);
+    ASSERT_GE(log.calls.size(), 2u);
+    EXPECT_EQ(log.calls[1], "participant.start");
+  }
+  config.sync_warmup = 0.2;
+  Log log;
+  RecordingParticipant participant(log);
+  TrainerSetup setup;
+  setup.participant = &participant;
+  EXPECT_EQ(test::cli_error_of([&] { Trainer trainer(config, dataset.view(), DataView{}, std::move(setup)); }),
+            "--sync-warmup is not available when several processes train one model: their rounds between "
+            "processes combine every replica from the start (pass 0, the default there)");
   std::filesystem::remove(tsv);
 }
 
