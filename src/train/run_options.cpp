@@ -179,9 +179,10 @@ std::vector<RunOption> make_table() {
                           [](RunSettings& s, const OptionValue& v) { s.config.block_lr = static_cast<float>(real(v)); }));
   t.push_back(real_option("sync_warmup", L::Sync, 0, false, 1, true, "",
                           "Shadow modes: share of the run's training examples during which the groups train one shared "
-                          "replica before they split into replicas and sync in the background (default " +
-                              fmt::format("{:g}", TrainConfig::kDefaultSyncWarmup) +
-                              " for shadow modes with several groups, else 0)",
+                          "replica before they split into replicas and sync in the background (default with several "
+                              "groups: " + fmt::format("{:g}", TrainConfig::kDefaultSyncWarmup) + " for s-pa and s-bmuf, " +
+                              fmt::format("{:g}", TrainConfig::kDefaultSyncWarmupAveraging) +
+                              " for s-ma and s-easgd; else 0)",
                           [](RunSettings& s, const OptionValue& v) { s.config.sync_warmup = real(v); }));
   t.push_back(of_type(T::Flag, "classic_momentum", L::Sync, "false", "BMUF / PA: classic instead of Nesterov block momentum",
                       [](RunSettings& s, const OptionValue& v) { s.config.nesterov = !flag(v); }));

@@ -47,7 +47,8 @@ nlohmann::json TrainConfig::to_json() const {
 
 double TrainConfig::effective_sync_warmup(int groups) const {
   if (groups <= 1 || !sync.shadow()) return 0;
-  return sync_warmup ? *sync_warmup : kDefaultSyncWarmup;
+  if (sync_warmup) return *sync_warmup;
+  return has_block_momentum(sync.rule) ? kDefaultSyncWarmup : kDefaultSyncWarmupAveraging;
 }
 
 OptimizerStateSync TrainConfig::optimizer_state_sync() const {

@@ -215,7 +215,16 @@ TEST(SyncWarmup, OnlyShadowModesTakeAWarmupAndItsRangeIsChecked) {
   TrainConfig d;
   d.sync = SyncMethod::ShadowPA;
   EXPECT_EQ(d.effective_sync_warmup(1), 0.0);
-  EXPECT_EQ(d.effective_sync_warmup(4), TrainConfig::kDefaultSyncWarmup);
+  EXPECT_EQ(d.effective_sync_warmup(4), 0.25);
+  d.sync = SyncMethod::ShadowBMUF;
+  EXPECT_EQ(d.effective_sync_warmup(4), 0.25);
+  d.sync = SyncMethod::ShadowEASGD;
+  EXPECT_EQ(d.effective_sync_warmup(8), 0.5);
+  d.sync = SyncMethod::ShadowMA;
+  EXPECT_EQ(d.effective_sync_warmup(2), 0.5);
+  d.sync_warmup = 0.1;
+  EXPECT_EQ(d.effective_sync_warmup(2), 0.1);
+  d.sync_warmup.reset();
   d.sync = SyncMethod::ForegroundPA;
   EXPECT_EQ(d.effective_sync_warmup(4), 0.0);
 }

@@ -67,9 +67,13 @@ struct TrainConfig {
   // Shadow modes: the share of the run's training examples (epochs x training rows) during which
   // every group trains one shared replica (Hogwild across the groups, as in `hogwild`) before the
   // groups split into their own replicas and the shadow rounds start (post-local SGD's warm-up;
-  // docs/sync.md: why and how long). Unset: kDefaultSyncWarmup for shadow modes with more than
-  // one group, 0 otherwise. Ranges [0, 1); only shadow modes accept a value above 0.
+  // docs/sync.md: why and how long). Unset, for shadow modes with more than one group:
+  // kDefaultSyncWarmup for the rules with block momentum (pa, bmuf), kDefaultSyncWarmupAveraging
+  // for those without (ma, easgd: nothing gives back the progress averaging divides after the
+  // split, so they share longer); 0 otherwise. Range [0, 1); only shadow modes accept a value
+  // above 0.
   static constexpr double kDefaultSyncWarmup = 0.25;
+  static constexpr double kDefaultSyncWarmupAveraging = 0.5;
   std::optional<double> sync_warmup;
   // The warm-up in force: sync_warmup, or its default for this mode (0 for one group).
   double effective_sync_warmup(int groups) const;
