@@ -329,6 +329,14 @@ TrainResult Coordinator::run(AlignedFloatBuffer& final_dense) {
   const double elapsed = training_seconds();
   p_.sync.stop();  // already asked to stop by the last worker; this joins
   runtime.join();
+  // Workers hold at the warm-up's end, so a run that trained past it has ended it there; one
+  // that did not would have trained its groups on one replica with no round, silently.
+  if (warming_ && p_.warmup_end < target && runtime.examples_done() > p_.warmup_end && !runtime.stop_requested() &&
+      runtime.error() == nullptr) {
+    throw Error(fmt::format("training passed the end of its shared-replica warm-up ({} examples) without splitting "
+                            "the replicas (an internal error; {} 0 avoids the warm-up)",
+                            p_.warmup_end, field("sync_warmup")));
+  }
   if (warming_) publish_shared_replica();  // a run stopped inside its warm-up: one model
   p_.observer.on_training_done();
   if (const std::exception_ptr error = runtime.error()) std::rethrow_exception(error);
