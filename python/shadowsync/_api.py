@@ -505,7 +505,7 @@ def _print_event(event):
         print(f"{kind} at {event['examples']} examples: {_quality_text(event['eval'])}", file=sys.stderr)
     elif kind == "checkpoint":
         print(f"checkpoint at {event['examples']} examples: {event['path']}", file=sys.stderr)
-    elif kind == "pacing":
+    elif kind in ("pacing", "warmup"):
         print(event["message"], file=sys.stderr)
 
 

@@ -283,3 +283,20 @@ def test_sync_optimizer_state_reaches_the_engine(data_dir, tmp_path):
     with pytest.raises(OSError, match=r"checkpoint was trained with sync_optimizer_state= sum, this run asks for "
                                          r"none \(resume with the same sync_optimizer_state=: sum\)"):
         shadowsync.train(data_dir / "train.bin", resume=saved, **DETERMINISTIC)
+
+
+def test_sync_warmup_reaches_the_engine(data_dir, capsys):
+    """sync_warmup= is the shadow modes' shared-replica warm-up: verbose runs say where it ends, the
+    final metrics line carries that point; a foreground mode refuses one, naming the keyword."""
+    events = []
+    shadowsync.train(data_dir / "train.bin", model="tiny", sync="s-ma", groups=2, threads_per_group=1,
+                     oversubscribe=True, sync_warmup=0.3, callback=events.append, verbose=True)
+    final = events[-1]
+    assert final["event"] == "final"
+    assert final["sync_warmup_examples"] == round(0.3 * final["examples"])
+    assert final["sync_rounds"] > 0
+    err = capsys.readouterr().err
+    assert (f"the groups train one shared replica for the first {final['sync_warmup_examples']} examples "
+            "(sync_warmup= 0.3)") in err, err
+    with pytest.raises(ValueError, match=r"^sync_warmup= applies to the shadow modes"):
+        shadowsync.train(data_dir / "train.bin", model="tiny", sync="fr-ma", sync_warmup=0.2)
