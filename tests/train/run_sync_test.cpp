@@ -195,20 +195,34 @@ TEST(RunSync, StopsTheParticipantEvenWhenTheShadowRoundsFailedAndRethrowsTheFirs
   }
 }
 
-TEST(RunSync, ATrainerAttachesStartsAndStopsItsParticipantOnce) {
-  const std::string tsv = (std::filesystem::temp_directory_path() / "shadowsync_participant_data.tsv").string();
+// Generated rows (in `tsv`, removed by the caller) and an s-ma run of two groups over them.
+struct ParticipantRun {
+  std::string tsv;
+  Dataset dataset;
+  TrainConfig config;
+};
+
+ParticipantRun participant_run(const std::string& name, uint64_t rows) {
+  const std::string tsv = (std::filesystem::temp_directory_path() / name).string();
   SyntheticOptions options;
-  options.rows = 6000;
+  options.rows = rows;
   options.seed = 3;
   generate_synthetic_criteo(options, tsv);
   ParseOptions parse;
   parse.hashing = HashingConfig::uniform(512);
-  Dataset dataset = Dataset::open(tsv, parse);
   TrainConfig config;
   config.model = ModelConfig::preset("small", parse.hashing);
   config.sync = SyncMethod::parse("s-ma");
   config.topology = "package:2 numa:1 core:2 pu:1";
   config.placement.threads_per_group = 1;
+  return ParticipantRun{tsv, Dataset::open(tsv, parse), config};
+}
+
+TEST(RunSync, ATrainerAttachesStartsAndStopsItsParticipantOnce) {
+  ParticipantRun run = participant_run("shadowsync_participant_data.tsv", 6000);
+  const std::string& tsv = run.tsv;
+  Dataset& dataset = run.dataset;
+  const TrainConfig& config = run.config;
   Log log;
   RecordingParticipant participant(log);
   TrainerSetup setup;
@@ -243,19 +257,10 @@ TEST(RunSync, ATrainerAttachesStartsAndStopsItsParticipantOnce) {
 // A participant (several processes) reads every replica from the start: no shared-replica
 // warm-up there. By default none; asked for, refused naming the option.
 TEST(RunSync, ATrainerWithAParticipantHasNoWarmupAndRefusesOne) {
-  const std::string tsv = (std::filesystem::temp_directory_path() / "shadowsync_participant_warmup.tsv").string();
-  SyntheticOptions options;
-  options.rows = 3000;
-  options.seed = 3;
-  generate_synthetic_criteo(options, tsv);
-  ParseOptions parse;
-  parse.hashing = HashingConfig::uniform(512);
-  Dataset dataset = Dataset::open(tsv, parse);
-  TrainConfig config;
-  config.model = ModelConfig::preset("small", parse.hashing);
-  config.sync = SyncMethod::parse("s-ma");
-  config.topology = "package:2 numa:1 core:2 pu:1";
-  config.placement.threads_per_group = 1;
+  ParticipantRun run = participant_run("shadowsync_participant_warmup.tsv", 3000);
+  const std::string& tsv = run.tsv;
+  Dataset& dataset = run.dataset;
+  TrainConfig& config = run.config;
   {
     Log log;
     RecordingParticipant participant(log);
