@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/replica_buffers.hpp"
 #include "../common/sync_reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
@@ -23,33 +24,14 @@ using Matrix = std::vector<std::vector<double>>;
 
 const SyncRuleKind kKinds[] = {SyncRuleKind::MA, SyncRuleKind::EASGD, SyncRuleKind::BMUF, SyncRuleKind::PA};
 
-// G buffers of n floats (replicas or accumulators), each 64-byte aligned.
-class Buffers {
+// G buffers of n floats (replicas or accumulators; replica_buffers.hpp).
+class Buffers : public test::ReplicaBuffers {
  public:
-  Buffers(int groups, size_t n) : n_(n) {
-    for (int i = 0; i < groups; ++i) {
-      buffers_.emplace_back(n);
-      pointers_.push_back(buffers_.back().data());
-    }
-  }
+  using ReplicaBuffers::ReplicaBuffers;
   // Accumulator-like values: positive, in [offset, offset + 1).
   void fill(Random& random, double offset) {
-    for (float* p : pointers_) {
-      for (size_t e = 0; e < n_; ++e) p[e] = static_cast<float>(offset + 0.5 * (random.uniform() + 1.0));
-    }
+    fill_with([&] { return static_cast<float>(offset + 0.5 * (random.uniform() + 1.0)); });
   }
-  Matrix values() const {
-    Matrix out;
-    for (const float* p : pointers_) out.emplace_back(p, p + n_);
-    return out;
-  }
-  std::vector<float*>& pointers() { return pointers_; }
-  float* operator[](size_t i) { return pointers_[i]; }
-
- private:
-  size_t n_;
-  std::vector<AlignedFloatBuffer> buffers_;
-  std::vector<float*> pointers_;
 };
 
 // The double reference of one round over the snapshots s: the target of every accumulator, with

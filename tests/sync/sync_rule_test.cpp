@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/replica_buffers.hpp"
 #include "../common/sync_reference.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/error.hpp"
@@ -23,34 +24,13 @@ using test::Random;
 using test::ReferenceRule;
 using Matrix = std::vector<std::vector<double>>;
 
-// G replicas of n floats, each in its own 64-byte-aligned buffer, optionally shifted by
-// `misalign` floats (to exercise unaligned heads and tails).
-class Replicas {
+// G replicas of n floats (replica_buffers.hpp), filled with scaled uniform draws.
+class Replicas : public test::ReplicaBuffers {
  public:
-  Replicas(int groups, size_t n, size_t misalign = 0) : n_(n) {
-    for (int i = 0; i < groups; ++i) {
-      buffers_.emplace_back(n + misalign);
-      pointers_.push_back(buffers_.back().data() + misalign);
-    }
-  }
+  using ReplicaBuffers::ReplicaBuffers;
   void fill(Random& random, double scale = 1.0) {
-    for (float* p : pointers_) {
-      for (size_t e = 0; e < n_; ++e) p[e] = static_cast<float>(scale * random.uniform());
-    }
+    fill_with([&] { return static_cast<float>(scale * random.uniform()); });
   }
-  Matrix values() const {
-    Matrix out;
-    for (const float* p : pointers_) out.emplace_back(p, p + n_);
-    return out;
-  }
-  std::vector<float*>& pointers() { return pointers_; }
-  float* operator[](size_t i) { return pointers_[i]; }
-  size_t size() const { return n_; }
-
- private:
-  size_t n_;
-  std::vector<AlignedFloatBuffer> buffers_;
-  std::vector<float*> pointers_;
 };
 
 void expect_near_matrix(const Matrix& expected, const Matrix& actual, double tolerance, const std::string& what) {
