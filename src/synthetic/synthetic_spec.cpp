@@ -1,9 +1,12 @@
 // SyntheticSpec (see include/shadowsync/synthetic/synthetic_schema.hpp): the distributions of
 // every column of a schema, the Avazu-like preset, checks and the JSON form.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -196,9 +199,22 @@ SyntheticSpec SyntheticSpec::from_json(const nlohmann::json& j, const std::strin
     if (!is_feature(spec.schema.columns[i].kind)) throw Error(at + ": not a feature column (label or ignored)");
     if (!item.value().is_object()) throw Error(at + ": must be an object");
     SyntheticColumnSpec& c = spec.columns[i];
+    // The fields of this column's kind: one of another kind would be accepted and then lost
+    // (not drawn from, not written back by to_json).
+    const ColumnKind kind = spec.schema.columns[i].kind;
+    const std::vector<std::string> own = kind == ColumnKind::Numeric    ? std::vector<std::string>{"missing", "mu", "sigma"}
+                                         : kind == ColumnKind::MultiHot ? std::vector<std::string>{"values", "zipf", "missing", "mean_length"}
+                                                                        : std::vector<std::string>{"values", "zipf", "missing"};
     for (const auto& field : item.value().items()) {
       const std::string& name = field.key();
       const nlohmann::json& v = field.value();
+      static const std::set<std::string> known = {"values", "zipf", "missing", "mean_length", "mu", "sigma"};
+      if (known.count(name) != 0 && std::find(own.begin(), own.end(), name) == own.end()) {
+        std::string list;
+        for (const std::string& f : own) list += (list.empty() ? "" : ", ") + f;
+        throw Error(fmt::format("{}.{} does not apply to a {} column (its fields: {})", at, name,
+                                column_kind_name(kind), list));
+      }
       if (!v.is_number()) throw Error(at + "." + name + " must be a number");
       if (name == "values") {
         if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > (int64_t{1} << 31)) {

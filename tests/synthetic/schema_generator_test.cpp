@@ -248,6 +248,15 @@ TEST(SyntheticSchema, SpecJsonRoundTripAndErrorsNameTheField) {
   EXPECT_EQ(error(j), "s.json: columns.clicked: not a feature column (label or ignored)");
   j["columns"] = {{"tags", {{"mean_length", 9}}}};
   EXPECT_EQ(error(j), "s.json: column 3 (tags): mean_length 9 not in [1, max_length 5]");
+  j["columns"] = {{"site", {{"mean_length", 4}}}};
+  EXPECT_EQ(error(j), "s.json: columns.site.mean_length does not apply to a categorical column (its fields: values, "
+                      "zipf, missing)");
+  j["columns"] = {{"site", {{"sigma", 1}}}};
+  EXPECT_EQ(error(j), "s.json: columns.site.sigma does not apply to a categorical column (its fields: values, zipf, "
+                      "missing)");
+  j["columns"] = {{"count", {{"values", 3}}}};
+  EXPECT_EQ(error(j), "s.json: columns.count.values does not apply to a numeric column (its fields: missing, mu, "
+                      "sigma)");
   j["columns"] = {{"site", {{"colour", 1}}}};
   EXPECT_EQ(error(j), "s.json: columns.site: unknown field \"colour\" (valid: values, zipf, missing, mean_length, mu, sigma)");
   j["columns"] = nlohmann::json::object();

@@ -51,6 +51,12 @@ struct Recorder : TrainObserver {
   void on_evaluation(const TrainReport& r) override { evaluations.push_back(r); }
 };
 
+TrainerSetup observed_by(TrainObserver& observer) {
+  TrainerSetup setup;
+  setup.observer = &observer;
+  return setup;
+}
+
 bool replicas_equal(const Trainer& trainer) {
   const std::vector<const float*> replicas = trainer.replicas();
   const size_t bytes = trainer.model().layout().total_floats * sizeof(float);
@@ -66,7 +72,7 @@ TEST(SyncWarmup, ARunStoppedInsideTheWarmupEndsWithOneModelInEveryReplicaAndNoRo
     c.max_examples = train_rows() / 3;  // inside the warm-up (0.6 of the rows)
     const auto [train, eval] = split();
     Recorder recorder;
-    Trainer trainer(c, train, eval, TrainerSetup{.observer = &recorder});
+    Trainer trainer(c, train, eval, observed_by(recorder));
     const TrainResult result = trainer.run();
     SCOPED_TRACE(mode.name());
     ASSERT_EQ(recorder.warmups.size(), 1u);
@@ -112,7 +118,7 @@ TEST(SyncWarmup, EvaluationsInsideSeeOneModelAndTheReplicasSplitAfter) {
   c.sync_round_iterations = 2;
   const auto [train, eval] = split();
   Recorder recorder;
-  Trainer trainer(c, train, eval, TrainerSetup{.observer = &recorder});
+  Trainer trainer(c, train, eval, observed_by(recorder));
   const TrainResult result = trainer.run();
   const uint64_t end = static_cast<uint64_t>(std::llround(0.4 * double(train_rows())));
   ASSERT_EQ(recorder.warmups.size(), 1u);
@@ -147,7 +153,7 @@ TEST(SyncWarmup, NoWarmupMeansRoundsFromTheStart) {
   c.sync_round_iterations = 1;
   const auto [train, eval] = split();
   Recorder recorder;
-  Trainer trainer(c, train, eval, TrainerSetup{.observer = &recorder});
+  Trainer trainer(c, train, eval, observed_by(recorder));
   const TrainResult result = trainer.run();
   EXPECT_TRUE(recorder.warmups.empty());
   EXPECT_EQ(result.final_report.sync_warmup_examples, 0u);
@@ -173,7 +179,7 @@ TEST(SyncWarmup, ACheckpointInsideTheWarmupResumesAndFinishes) {
     c.resume_path = path;
     c.checkpoint_path = path;
     Recorder recorder;
-    Trainer trainer(c, train, eval, TrainerSetup{.observer = &recorder});
+    Trainer trainer(c, train, eval, observed_by(recorder));
     const TrainResult result = trainer.run();
     ASSERT_EQ(recorder.warmups.size(), 1u);
     EXPECT_EQ(recorder.warmups[0].until_examples, end);
@@ -186,7 +192,9 @@ TEST(SyncWarmup, ACheckpointInsideTheWarmupResumesAndFinishes) {
 
 TEST(SyncWarmup, ResumingWithAnotherWarmupIsRefusedNamingTheOption) {
   const std::string path = test::temp_path_for("shadowsync_warmup", "other.ckpt");
-  const auto [train, eval] = split();
+  const std::pair<DataView, DataView> views = split();  // not a structured binding: a lambda uses it
+  const DataView& train = views.first;
+  const DataView& eval = views.second;
   {
     TrainConfig c = config(SyncMethod::ShadowMA, 0.5);
     c.checkpoint_path = path;
