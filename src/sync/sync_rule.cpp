@@ -131,10 +131,15 @@ const char* optimizer_state_sync_name(OptimizerStateSync mode) {
   return "unknown";
 }
 
-OptimizerStateSync parse_optimizer_state_sync(const std::string& text) {
+std::optional<OptimizerStateSync> optimizer_state_sync_named(const std::string& text) {
   for (OptimizerStateSync mode : {OptimizerStateSync::None, OptimizerStateSync::Sum, OptimizerStateSync::Mean}) {
     if (text == optimizer_state_sync_name(mode)) return mode;
   }
+  return std::nullopt;
+}
+
+OptimizerStateSync parse_optimizer_state_sync(const std::string& text) {
+  if (const std::optional<OptimizerStateSync> mode = optimizer_state_sync_named(text)) return *mode;
   throw Error(field("sync_optimizer_state") + " must be none, sum or mean, got '" + text + "'");
 }
 

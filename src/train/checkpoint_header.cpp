@@ -84,10 +84,20 @@ void check_same_rows(const nlohmann::json& header, RowFormat run, const std::str
 OptimizerStateSync checkpoint_optimizer_state_sync(const nlohmann::json& header, const std::string& where) {
   if (!header.is_object() || !header.contains("sync_optimizer_state")) return OptimizerStateSync::None;
   const std::string text = json_string(header, "sync_optimizer_state", where);
-  for (OptimizerStateSync mode : {OptimizerStateSync::None, OptimizerStateSync::Sum, OptimizerStateSync::Mean}) {
-    if (text == optimizer_state_sync_name(mode)) return mode;
-  }
+  if (const std::optional<OptimizerStateSync> mode = optimizer_state_sync_named(text)) return *mode;
   throw Error(where + ": field 'sync_optimizer_state' must be none, sum or mean, got " + json_brief(text));
+}
+
+double checkpoint_sync_warmup(const nlohmann::json& header, const std::string& where) {
+  if (!header.is_object() || !header.contains("train") || !header["train"].is_object() ||
+      !header["train"].contains("sync_warmup")) {
+    return 0.0;
+  }
+  const nlohmann::json& value = header["train"]["sync_warmup"];
+  if (!value.is_number() || !(value.get<double>() >= 0.0 && value.get<double>() < 1.0)) {
+    throw Error(where + ": field 'train.sync_warmup' must be a number in [0, 1), got " + json_brief(value));
+  }
+  return value.get<double>();
 }
 
 void check_same_optimizer_state_sync(const nlohmann::json& header, OptimizerStateSync run, const std::string& where) {

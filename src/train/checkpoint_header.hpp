@@ -30,6 +30,10 @@ nlohmann::json make_checkpoint_header(const TrainConfig& config, int groups, con
 // How a checkpoint's rounds combined the optimizer state (header "sync_optimizer_state"; absent
 // in checkpoints written before the setting existed: none). Error naming `where` for another value.
 OptimizerStateSync checkpoint_optimizer_state_sync(const nlohmann::json& header, const std::string& where);
+// The shared-replica warm-up a checkpoint's run had (header "train"."sync_warmup"; absent in
+// checkpoints written before the warm-up existed: 0). Error naming `where` for a value that is not
+// a number in [0, 1).
+double checkpoint_sync_warmup(const nlohmann::json& header, const std::string& where);
 // Error unless the checkpoint's setting is `run`: "<where>: checkpoint was trained with
 // sync_optimizer_state none, this run asks for sum (resume with the same sync_optimizer_state: none)".
 void check_same_optimizer_state_sync(const nlohmann::json& header, OptimizerStateSync run, const std::string& where);

@@ -1,9 +1,10 @@
 // TrainReport's JSON form: the object of one metrics line (front ends add "config"); the pacing
 // message front ends show.
 #include <cmath>
-#include <cstdio>
 
 #include "shadowsync/train/train_report.hpp"
+
+#include <fmt/format.h>
 
 #include "shadowsync/core/error.hpp"
 #include "shadowsync/train/train_observer.hpp"
@@ -17,10 +18,9 @@ std::string pacing_message(const PacingReport& pacing) {
 }
 
 std::string warmup_message(const WarmupReport& warmup) {
-  char share[32];
-  std::snprintf(share, sizeof share, "%g", warmup.share);
-  return "shadow sync: the groups train one shared replica for the first " + std::to_string(warmup.until_examples) +
-         " examples (" + field("sync_warmup") + " " + share + "), then split into their own replicas";
+  return fmt::format("shadow sync: the groups train one shared replica for the first {} examples ({} {:g}), then "
+                     "split into their own replicas",
+                     warmup.until_examples, field("sync_warmup"), warmup.share);
 }
 
 namespace {

@@ -180,11 +180,7 @@ void Trainer::Impl::restore(const std::string& path) {
       header, config_, shares_, state_->replica_count(), state_->dense_floats(), train_.rows(), eval_.rows,
       [this]() -> const std::string& { return train_fingerprint(); }, where);
   // The warm-up ends at a point of the run: resuming with another one would change the run.
-  const nlohmann::json& saved_train = header.contains("train") ? header["train"] : nlohmann::json::object();
-  const double saved_warmup =
-      saved_train.is_object() && saved_train.contains("sync_warmup") && saved_train["sync_warmup"].is_number()
-          ? saved_train["sync_warmup"].get<double>()
-          : 0.0;  // checkpoints from before the warm-up existed
+  const double saved_warmup = train::checkpoint_sync_warmup(header, where);
   if (!config_.sync_warmup) {
     config_.sync_warmup = saved_warmup;
   } else if (*config_.sync_warmup != saved_warmup && groups_ > 1 && config_.sync.shadow()) {

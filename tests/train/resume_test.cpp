@@ -225,6 +225,10 @@ TEST(Resume, EveryHeaderFieldIsTypeRangeAndConsistencyChecked) {
        "field 'sync_optimizer_state' must be none, sum or mean, got \"max\""},
       {"mistyped sync_optimizer_state", [](nlohmann::json& h) { h["sync_optimizer_state"] = 1; },
        "field 'sync_optimizer_state' must be a string, got 1"},
+      {"mistyped sync_warmup", [](nlohmann::json& h) { h["train"]["sync_warmup"] = "half"; },
+       "field 'train.sync_warmup' must be a number in [0, 1), got \"half\""},
+      {"sync_warmup out of range", [](nlohmann::json& h) { h["train"]["sync_warmup"] = 1.5; },
+       "field 'train.sync_warmup' must be a number in [0, 1), got 1.5"},
   };
   for (const Case& c : cases) {
     std::ofstream(path, std::ios::binary | std::ios::trunc).write(original.data(), static_cast<std::streamsize>(original.size()));

@@ -55,6 +55,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,7 +72,9 @@ enum class OptimizerStateSync { None, Sum, Mean };
 inline constexpr OptimizerStateSync kDefaultOptimizerStateSync = OptimizerStateSync::None;
 // "none", "sum", "mean".
 const char* optimizer_state_sync_name(OptimizerStateSync mode);
-// The mode named `text` ("none", "sum", "mean"); Error naming field("sync_optimizer_state") else.
+// The mode named `text` ("none", "sum", "mean"); nullopt for any other text.
+std::optional<OptimizerStateSync> optimizer_state_sync_named(const std::string& text);
+// The same; Error naming field("sync_optimizer_state") for any other text.
 OptimizerStateSync parse_optimizer_state_sync(const std::string& text);
 
 // BMUF and PA: the rules with block momentum state (w_global, delta).
