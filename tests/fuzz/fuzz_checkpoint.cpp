@@ -1,5 +1,5 @@
 // Fuzz target: the checkpoint reader (CheckpointReader), the header fields a resume reads first
-// (row format, sync_optimizer_state), the header's model as --init-from reads it
+// (row format, sync_optimizer_state, the warm-up), the header's model as --init-from reads it
 // (init_from_model_config), and model loading (TrainedModel::load, the init_chain included)
 // on a file of arbitrary bytes. The harness first repairs every section checksum that the
 // framing lets it find, so that mutations reach the header JSON, the model configuration and
@@ -53,7 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         train::checkpoint_row_format(header, "fuzz");
       } catch (const Error&) {
       }
-      train::checkpoint_optimizer_state_sync(header, "fuzz");
+      try {
+        train::checkpoint_optimizer_state_sync(header, "fuzz");
+      } catch (const Error&) {
+      }
+      const double warmup = train::checkpoint_sync_warmup(header, "fuzz");
+      if (!(warmup >= 0.0 && warmup < 1.0)) fuzz::fail("an accepted header warm-up is outside [0, 1)");
     }
     reader.content_checksum();
   } catch (const Error&) {
