@@ -1,7 +1,7 @@
-// The kaggle fp32 step's embedding phases (gather, key sort, row-wise Adagrad update, timed inside
+// The kaggle fp32 step's embedding phases (gather, distinct rows, row-wise Adagrad update, timed inside
 // ModelWorkspace::train_step built with -DSHADOWSYNC_STEP_PHASES, as step_phases_bench) against
 // the random-row limit of row_probe.hpp on the same tables and ids, in one run, so that the gap is
-// known to be arithmetic (sort, gradient sums, scalar accesses) or memory. docs/results.md
+// known to be arithmetic (finding repeats, gradient sums, scalar accesses) or memory. docs/results.md
 // section 4.
 #include <benchmark/benchmark.h>
 
@@ -46,14 +46,15 @@ ProbeTables<uint16_t>& bf16_tables() {
 // (uniform random rows: the step benchmarks' inputs), then the probe on the step's own
 // EmbeddingStore (fp32 rows) and on BF16 tables of the same size, each run with the ids of another
 // batch of the same inputs (rows no run has just touched): gather with prefetch, and the update
-// of the sorted distinct rows (prefetching as the step: limit_update_next_table; or 52 rows ahead
-// across tables: limit_update_ahead) and, for reference, of every access in batch order with
-// prefetch (limit_update_batch_order: no sort, no gradient sums). Counters, medians over the
-// steps of the run in µs per step: step_gather/sort/update, step_emb (the sum of their
+// of the sorted distinct rows (prefetching the next table's rows before each table:
+// limit_update_next_table; or 52 rows ahead across tables: limit_update_ahead) and, for
+// reference, of every access in batch order with prefetch (limit_update_batch_order: no repeats
+// found, no gradient sums). Counters, medians over the steps of the run in µs per step:
+// step_gather/dedup/update, step_emb (the sum of their
 // medians), step_phases (the sum of every phase's median); limit_gather and limit_update (per
 // step the faster of the two sorted schemes), limit_emb (their sum); the ratios step / limit
-// (gather_x, update_x, sort_update_x, emb_x; 1 = at the limit); gap_us = step_emb - limit_emb
-// and sort_share_of_gap; the same probe on BF16 rows (bf16_limit_*, bf16_saves_us); and the
+// (gather_x, update_x, dedup_update_x, emb_x; 1 = at the limit); gap_us = step_emb - limit_emb
+// and dedup_share_of_gap; the same probe on BF16 rows (bf16_limit_*, bf16_saves_us); and the
 // examples/s each would allow.
 void BM_EmbeddingVsLimit(benchmark::State& state) {
   StepFixture& f = kaggle();
@@ -70,7 +71,7 @@ void BM_EmbeddingVsLimit(benchmark::State& state) {
   for (float& g : grads) g = n01(rng);
   const size_t batches = StepFixture::kRows / batch;
   std::array<std::vector<double>, kStepPhases> phase_samples;
-  std::vector<double> gather, sort, update, l_gather, l_update, l_batch, l_sorted, l_ahead, b_gather, b_update;
+  std::vector<double> gather, dedup, update, l_gather, l_update, l_batch, l_sorted, l_ahead, b_gather, b_update;
   PhaseSums sums;
   size_t k = 0;
   for (auto _ : state) {
@@ -85,7 +86,7 @@ void BM_EmbeddingVsLimit(benchmark::State& state) {
     step_phase_timer() = nullptr;
     const auto& s = sums.seconds;
     gather.push_back(s[kGather]);
-    sort.push_back(s[kEmbeddingSort]);
+    dedup.push_back(s[kEmbeddingDedup]);
     update.push_back(s[kEmbeddingUpdate]);
     for (int p = 0; p < kStepPhases; ++p) phase_samples[size_t(p)].push_back(s[size_t(p)]);
 
@@ -117,12 +118,12 @@ void BM_EmbeddingVsLimit(benchmark::State& state) {
   }
   auto us = [](const std::vector<double>& v) { return median_of(v) * 1e6; };
   // Sums of the phases' medians (a preemption lands in one phase of a step; the medians drop it).
-  const double step_emb = us(gather) + us(sort) + us(update), limit_emb = us(l_gather) + us(l_update);
+  const double step_emb = us(gather) + us(dedup) + us(update), limit_emb = us(l_gather) + us(l_update);
   const double bf16_emb = us(b_gather) + us(b_update);
   double phases = 0;  // the sum of every phase's median, as step_phases_bench
   for (const auto& p : phase_samples) phases += us(p);
   state.counters["step_gather_us"] = us(gather);
-  state.counters["step_sort_us"] = us(sort);
+  state.counters["step_dedup_us"] = us(dedup);
   state.counters["step_update_us"] = us(update);
   state.counters["step_emb_us"] = step_emb;
   state.counters["step_phases_us"] = phases;
@@ -135,10 +136,10 @@ void BM_EmbeddingVsLimit(benchmark::State& state) {
   state.counters["limit_update_ahead_us"] = us(l_ahead);
   state.counters["gather_x"] = us(gather) / us(l_gather);
   state.counters["update_x"] = us(update) / us(l_update);
-  state.counters["sort_update_x"] = (us(sort) + us(update)) / us(l_update);
+  state.counters["dedup_update_x"] = (us(dedup) + us(update)) / us(l_update);
   state.counters["emb_x"] = step_emb / limit_emb;
   state.counters["gap_us"] = step_emb - limit_emb;
-  state.counters["sort_share_of_gap"] = us(sort) / (step_emb - limit_emb);
+  state.counters["dedup_share_of_gap"] = us(dedup) / (step_emb - limit_emb);
   state.counters["bf16_limit_gather_us"] = us(b_gather);
   state.counters["bf16_limit_update_us"] = us(b_update);
   state.counters["bf16_limit_emb_us"] = bf16_emb;

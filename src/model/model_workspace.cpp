@@ -17,13 +17,14 @@
 #include "shadowsync/core/splitmix64.hpp"
 #include "model/kernel_threading.hpp"
 #include "model/model_workspace_testing.hpp"
+#include "model/row_gradient_sums.hpp"
 #include "model/step_phases.hpp"
 
 namespace shadowsync {
 namespace {
 
 constexpr size_t kGatherAhead = 2;  // examples
-constexpr size_t kUpdateAhead = 8;  // sorted keys
+constexpr size_t kUpdateAhead = 32;  // distinct rows, across tables (8 to 80 measured: 16 to 80 within 5 %, 8 slower)
 
 // Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
 inline float shared_load(const float& x) {
@@ -44,28 +45,30 @@ inline void shared_store_half(uint16_t& x, uint16_t h) {
 // acc += |g|^2 / d; p -= lr / (sqrt(acc) + eps) * g. A bf16 row's new values are rounded to the
 // nearest BF16 (ties to even) or stochastically: 16 random bits per value from splitmix64 of
 // (table, row, the row's new accumulator bits, value index / 4) -- a counter-based source that
-// depends only on the state, so deterministic runs repeat bit for bit.
+// depends only on the state, so deterministic runs repeat bit for bit. g + 0 turns a -0 gradient
+// into +0, so the result does not depend on whether a sum started from 0 (RowGradientSums).
 template <typename Row>
-inline void update_row(EmbeddingStore& store, int table, uint32_t row, const float* g, int d, float lr, float eps,
-                       float inv_d) {
+inline void update_embedding_row(EmbeddingStore& store, int table, uint32_t row, const float* g, int d, float lr,
+                                 float eps, float inv_d) {
   float sumsq = 0.0f;
-  for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];
+  for (int k = 0; k < d; ++k) sumsq += g[k] * g[k];  // in order (no tree sum): the same bits in every build
   float& acc = store.accumulator(table)[row];
   const float s = shared_load(acc) + sumsq * inv_d;
   shared_store(acc, s);
   const float step = lr / (std::sqrt(s) + eps);
-  Row* p = store.row_as<Row>(table, row);
+  // The row itself: plain loads and stores, vectorized (the benign race of model_workspace.hpp).
+  Row* __restrict p = store.row_as<Row>(table, row);
   if constexpr (std::is_same_v<Row, float>) {
-    for (int k = 0; k < d; ++k) shared_store(p[k], shared_load(p[k]) - step * g[k]);
+    for (int k = 0; k < d; ++k) p[k] = p[k] - step * (g[k] + 0.0f);
   } else if (store.rounding() == RowRounding::Nearest) {
-    for (int k = 0; k < d; ++k) shared_store_half(p[k], float_to_bf16_nearest(shared_load(p[k]) - step * g[k]));
+    for (int k = 0; k < d; ++k) p[k] = float_to_bf16_nearest(bf16_to_float(p[k]) - step * (g[k] + 0.0f));
   } else {
     const uint64_t key = (uint64_t(uint32_t(table)) << 32 | row) ^ (uint64_t(std::bit_cast<uint32_t>(s)) << 17);
-    uint64_t bits = 0;
-    for (int k = 0; k < d; ++k) {
-      if ((k & 3) == 0) bits = splitmix64_next(key + uint64_t(k / 4) * 0xD1B54A32D192ED03ull);
-      shared_store_half(p[k], float_to_bf16_stochastic(shared_load(p[k]) - step * g[k], uint32_t(bits)));
-      bits >>= 16;
+    for (int k0 = 0; k0 < d; k0 += 4) {
+      uint64_t bits = splitmix64_next(key + uint64_t(k0 / 4) * 0xD1B54A32D192ED03ull);
+      for (int k = k0; k < std::min(d, k0 + 4); ++k, bits >>= 16) {
+        p[k] = float_to_bf16_stochastic(bf16_to_float(p[k]) - step * (g[k] + 0.0f), uint32_t(bits));
+      }
     }
   }
 }
@@ -165,10 +168,8 @@ struct ModelWorkspace::Impl {
   //    (h_l) made in forward() for the weight gradients; cross_dp16 / cross_dh16 in backward().
   std::vector<std::vector<uint16_t>> cross_w16, cross_u16, cross_x16, cross_h16;
   std::vector<uint16_t> cross_dp16, cross_dh16;
-  // (row << 32 | example) per table, for summing repeated rows: max_batch for a one-hot table, one
-  // per id of a multi-hot one (grown when a batch has more ids than it held).
-  std::vector<uint64_t> keys;
-  std::vector<float> row_grad;
+  // The batch's distinct embedding rows and their summed gradients, for the row-wise update.
+  RowGradientSums row_sums;
 
   Impl(const Model& m, int batch, Precision p)
       : model(m),
@@ -211,8 +212,6 @@ struct ModelWorkspace::Impl {
     grad_a = AlignedFloatBuffer(b * widest);
     grad_b = AlignedFloatBuffer(b * widest);
     grad = AlignedFloatBuffer(layout.total_floats);
-    keys.resize(b);
-    row_grad.resize(size_t(d));
     const size_t cross_floats = b * size_t(zwidth), rank_floats = b * size_t(cross_rank);
     for (size_t l = 0; dcn && l < layout.cross.size(); ++l) {
       cross_x.emplace_back(cross_floats);
@@ -688,92 +687,71 @@ struct ModelWorkspace::Impl {
     return loss_sum;
   }
 
-  // Calls fn(table, row, summed gradient) once per distinct (table, row) of the batch, in
-  // (table, row) order. A multi-hot table's row gets its list's gradient once per occurrence
-  // (divided by the list's length for mean pooling).
-  // With `prefetch`, the rows and accumulators of later keys are prefetched for writing.
+  // Calls fn(table, row, summed gradient) once per distinct (table, row) of the batch, table by
+  // table, each table's rows in the order of their first example. A multi-hot table's row gets its
+  // list's gradient once per occurrence (divided by the list's length for mean pooling). Repeats
+  // are summed in example order (RowGradientSums), as a sort by (row, example) would sum them.
+  // With `prefetch`, the row and accumulator kUpdateAhead distinct rows later are prefetched for
+  // writing, across table boundaries.
   template <typename Fn>
   void for_each_row_grad(const DataView& batch, const EmbeddingStore* prefetch, Fn&& fn) {
     if (criteo_shape) {
-      for_each_row_grad(batch, prefetch, CriteoShape{}, fn);
+      collect_row_grads(batch, CriteoShape{});
     } else {
-      for_each_row_grad(batch, prefetch, runtime_shape(), fn);
+      collect_row_grads(batch, runtime_shape());
+    }
+    StepPhaseScope timed(kEmbeddingUpdate);
+    const size_t n = row_sums.size();
+    // (The prefetches are written out here, not in a helper: GCC takes a function whose only
+    // effect is a prefetch for a pure one and deletes its calls.)
+    for (size_t u = 0; prefetch != nullptr && u < std::min(n, kUpdateAhead); ++u) {
+      __builtin_prefetch(prefetch->row_address(row_sums.table(u), row_sums.row(u)), 1);
+      __builtin_prefetch(prefetch->accumulator(row_sums.table(u)) + row_sums.row(u), 1);
+    }
+    for (size_t u = 0; u < n; ++u) {
+      if (prefetch != nullptr && u + kUpdateAhead < n) {
+        const size_t a = u + kUpdateAhead;
+        __builtin_prefetch(prefetch->row_address(row_sums.table(a), row_sums.row(a)), 1);
+        __builtin_prefetch(prefetch->accumulator(row_sums.table(a)) + row_sums.row(a), 1);
+      }
+      fn(row_sums.table(u), row_sums.row(u), row_sums.grad(u));
     }
   }
 
-  template <typename Shape, typename Fn>
-  void for_each_row_grad(const DataView& batch, const EmbeddingStore* prefetch, Shape sh, Fn& fn) {
+  // Fills row_sums with the batch's distinct rows and their summed gradients (read from dt). Its
+  // indices were checked by the gather.
+  template <typename Shape>
+  void collect_row_grads(const DataView& batch, Shape sh) {
+    StepPhaseScope timed(kEmbeddingDedup);
     const size_t rows = batch.rows;
-    const int tables = sh.S + sh.M;
-    for (int table = 0; table < tables; ++table) {
-      // The next table's rows and accumulators are fetched (for writing) while this table's rows
-      // are summed and updated, so its updates find them in cache. Its indices were checked by
-      // the gather; a prefetch never faults. Measured on the rebuilt step: the update phase 26-36 %
-      // shorter, the kaggle step 2-6 % faster (benchmarks/model/step_phases.cpp, BM_KaggleUpdateLever);
-      // see docs/results.md for the whole step.
-      if (prefetch != nullptr && table + 1 < tables) {
-        StepPhaseScope timed(kEmbeddingUpdate);
-        if (table + 1 < sh.S) {
-          for (size_t r = 0; r < rows; ++r) {
-            const uint32_t next = batch.sparse[r * sh.S + table + 1];
-            __builtin_prefetch(prefetch->row_address(table + 1, next), 1);
-            __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
-          }
-        } else {
-          const int next_m = table + 1 - sh.S;
-          for (size_t r = 0; r < rows; ++r) {
-            for (uint64_t i = batch.bag_begin(r, next_m), e = batch.bag_end(r, next_m); i < e; ++i) {
-              const uint32_t next = batch.bag_ids[i];
-              __builtin_prefetch(prefetch->row_address(table + 1, next), 1);
-              __builtin_prefetch(prefetch->accumulator(table + 1) + next, 1);
-            }
-          }
-        }
-      }
-      const bool one_hot = table < sh.S;
-      const int m = table - sh.S;  // multi-hot feature (when !one_hot)
-      size_t n = rows;
-      {
-        StepPhaseScope timed(kEmbeddingSort);
-        if (one_hot) {
-          for (size_t r = 0; r < rows; ++r) {
-            keys[r] = (uint64_t(batch.sparse[r * sh.S + table]) << 32) | r;
-          }
-        } else {
-          n = 0;
-          for (size_t r = 0; r < rows; ++r) n += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
-          if (keys.size() < n) keys.resize(n);
-          size_t k = 0;
-          for (size_t r = 0; r < rows; ++r) {
-            for (uint64_t i = batch.bag_begin(r, m), e = batch.bag_end(r, m); i < e; ++i) {
-              keys[k++] = (uint64_t(batch.bag_ids[i]) << 32) | r;
-            }
-          }
-        }
-        std::sort(keys.begin(), keys.begin() + long(n));
-      }
-      StepPhaseScope timed(kEmbeddingUpdate);
-      const bool mean = !one_hot && mean_pooling[size_t(m)];
-      size_t i = 0;
-      while (i < n) {
-        const uint32_t row = uint32_t(keys[i] >> 32);
-        if (prefetch != nullptr && i + kUpdateAhead < n) {
-          const uint32_t ahead = uint32_t(keys[i + kUpdateAhead] >> 32);
-          __builtin_prefetch(prefetch->row_address(table, ahead), 1);
-          __builtin_prefetch(prefetch->accumulator(table) + ahead, 1);
-        }
-        std::fill(row_grad.begin(), row_grad.end(), 0.0f);
-        for (; i < n && uint32_t(keys[i] >> 32) == row; ++i) {
-          const size_t example = keys[i] & 0xFFFFFFFFu;
-          const float* src = dt.data() + example * sh.V * d + (sh.first + table) * d;
+    size_t ids = rows * size_t(sh.S);
+    for (int m = 0; m < sh.M; ++m) {
+      for (size_t r = 0; r < rows; ++r) ids += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
+    }
+    row_sums.begin_batch(d, ids);
+    const size_t stride = size_t(sh.V) * size_t(d);
+    for (int table = 0; table < sh.S; ++table) {
+      row_sums.begin_table(table, rows);
+      const float* src = dt.data() + size_t(sh.first + table) * size_t(d);
+      for (size_t r = 0; r < rows; ++r) row_sums.add(batch.sparse[r * sh.S + table], src + r * stride);
+    }
+    for (int m = 0; m < sh.M; ++m) {
+      const int table = sh.S + m;
+      size_t table_ids = 0;
+      for (size_t r = 0; r < rows; ++r) table_ids += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
+      row_sums.begin_table(table, table_ids);
+      const float* src = dt.data() + size_t(sh.first + table) * size_t(d);
+      const bool mean = mean_pooling[size_t(m)];
+      for (size_t r = 0; r < rows; ++r) {
+        const uint64_t b = batch.bag_begin(r, m), e = batch.bag_end(r, m);
+        const float len = float(e - b);
+        for (uint64_t i = b; i < e; ++i) {
           if (mean) {
-            const float len = float(batch.bag_end(example, m) - batch.bag_begin(example, m));
-            for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k] / len;
+            row_sums.add_divided(batch.bag_ids[i], src + r * stride, len);
           } else {
-            for (int k = 0; k < d; ++k) row_grad[size_t(k)] += src[k];
+            row_sums.add(batch.bag_ids[i], src + r * stride);
           }
         }
-        fn(table, row, row_grad.data());
       }
     }
   }
@@ -877,11 +855,11 @@ float ModelWorkspace::train_step(DataView batch, float* dense, float* dense_stat
   auto update_rows = [&] {
     if (embeddings.format() == RowFormat::Bf16) {
       w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
-        update_row<uint16_t>(embeddings, table, row, g, d, lr, eps, inv_d);
+        update_embedding_row<uint16_t>(embeddings, table, row, g, d, lr, eps, inv_d);
       });
     } else {
       w.for_each_row_grad(batch, &embeddings, [&](int table, uint32_t row, const float* g) {
-        update_row<float>(embeddings, table, row, g, d, lr, eps, inv_d);
+        update_embedding_row<float>(embeddings, table, row, g, d, lr, eps, inv_d);
       });
     }
   };
@@ -923,6 +901,9 @@ float ModelWorkspace::loss_and_gradients(DataView batch, const float* dense,
   if (emb_grads != nullptr) {
     w.for_each_row_grad(batch, nullptr, [&](int table, uint32_t row, const float* g) {
       emb_grads->push_back(SparseRowGrad{table, row, std::vector<float>(g, g + w.d)});
+    });
+    std::sort(emb_grads->begin(), emb_grads->end(), [](const SparseRowGrad& a, const SparseRowGrad& b) {
+      return a.table != b.table ? a.table < b.table : a.row < b.row;
     });
   }
   return float(loss / double(batch.rows));

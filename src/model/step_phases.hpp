@@ -7,7 +7,7 @@
 namespace shadowsync {
 
 // The phases of one fp32 step, in the order train_step runs them (a phase may recur: once per
-// layer, or once per table for the embedding sort and update).
+// layer).
 enum StepPhase : int {
   kBottomForwardGemm,
   kBottomForwardEpilogue,  // bias + ReLU
@@ -29,8 +29,8 @@ enum StepPhase : int {
   kCrossBiasGradient,
   kCrossAdagrad,
   kInteractionBackward,
-  kEmbeddingSort,    // per table: (row, example) keys and their sort
-  kEmbeddingUpdate,  // per table: the next table's prefetch; per distinct row: summed gradient, row-wise Adagrad
+  kEmbeddingDedup,   // the batch's distinct rows per table and their summed gradients
+  kEmbeddingUpdate,  // per distinct row: row-wise Adagrad (prefetching a later row)
   kBottomReluBackward,
   kBottomBackwardDataGemm,
   kBottomWeightGemm,
@@ -44,7 +44,7 @@ inline constexpr const char* kStepPhaseNames[kStepPhases] = {
     "cross_fwd_bias_combine", "top_fwd_gemm", "top_fwd_bias_relu", "loss", "top_bwd_data_gemm",
     "top_relu_bwd", "top_weight_gemm", "top_bias_grad", "top_adagrad", "cross_bwd_elementwise",
     "cross_bwd_data_gemm", "cross_weight_gemm", "cross_bias_grad", "cross_adagrad", "interaction_bwd",
-    "emb_sort", "emb_rowwise_adagrad", "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm",
+    "emb_dedup", "emb_rowwise_adagrad", "bottom_relu_bwd", "bottom_bwd_data_gemm", "bottom_weight_gemm",
     "bottom_bias_grad", "bottom_adagrad", "bf16_convert"};
 
 #ifdef SHADOWSYNC_STEP_PHASES

@@ -1,0 +1,136 @@
+// RowGradientSums: the distinct embedding rows a batch touched, table by table, each with the sum
+// of its gradients -- what the step's row-wise update reads, one entry per distinct row.
+//
+// Contract:
+//  - Per batch: begin_batch(dim, ids) with ids >= every add() call of the batch; then per table,
+//    in increasing table order, begin_table(table, ids_of_table) and that table's add() calls.
+//  - Rows are kept in the order of their first add() within the table. Their gradients are summed
+//    in call order: a row added once keeps a pointer to the caller's gradient (which must outlive
+//    the batch's reads), a row added again gets g1 + g2 + ... in a buffer of its own; add_divided
+//    always copies g / divisor. The sum starts from the first gradient, not from 0: it can differ
+//    from 0 + g1 + g2 + ... only in the sign of a zero (the step's update adds +0 before use).
+//  - Duplicates are found with an open-addressing map of at least twice the table's ids, cleared
+//    per table: no sort, one probe per id.
+// Not thread-safe: one per worker (ModelWorkspace holds it).
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace shadowsync {
+
+class RowGradientSums {
+ public:
+  // Starts a batch of at most `ids` add() calls of `dim` floats each.
+  void begin_batch(int dim, size_t ids) {
+    dim_ = size_t(dim);
+    rows_.clear();
+    tables_.clear();
+    grads_.clear();
+    counts_.clear();
+    rows_.reserve(ids);
+    tables_.reserve(ids);
+    grads_.reserve(ids);
+    counts_.reserve(ids);
+    if (sums_.size() < ids * dim_) sums_.resize(ids * dim_);
+    sums_used_ = 0;
+  }
+
+  // Starts `table`'s rows; `ids`: the number of add() calls it will get.
+  void begin_table(int table, size_t ids) {
+    table_ = table;
+    shift_ = 32 - std::max(4, int(std::bit_width(std::max<size_t>(ids, 1) * 2 - 1)));
+    const size_t capacity = size_t(1) << (32 - shift_);
+    if (slot_index_.size() < capacity) {
+      slot_index_.resize(capacity);
+      slot_row_.resize(capacity);
+    }
+    std::fill_n(slot_index_.begin(), capacity, -1);
+    mask_ = uint32_t(capacity - 1);
+  }
+
+  // One occurrence of `row` with gradient g (dim floats).
+  void add(uint32_t row, const float* g) {
+    const int32_t u = find_or_insert(row);
+    if (u < 0) {
+      grads_.push_back(g);
+      counts_.push_back(1);
+      return;
+    }
+    float* sum = own_sum(size_t(u));
+    for (size_t k = 0; k < dim_; ++k) sum[k] += g[k];
+  }
+
+  // One occurrence of `row` with gradient g / divisor (a mean-pooled list's share).
+  void add_divided(uint32_t row, const float* g, float divisor) {
+    int32_t u = find_or_insert(row);
+    if (u < 0) {
+      grads_.push_back(nullptr);
+      counts_.push_back(0);
+      u = int32_t(rows_.size() - 1);
+      float* sum = own_sum(size_t(u));
+      for (size_t k = 0; k < dim_; ++k) sum[k] = g[k] / divisor;
+      return;
+    }
+    float* sum = own_sum(size_t(u));
+    for (size_t k = 0; k < dim_; ++k) sum[k] += g[k] / divisor;
+  }
+
+  size_t size() const { return rows_.size(); }
+  int table(size_t u) const { return tables_[u]; }
+  uint32_t row(size_t u) const { return rows_[u]; }
+  const float* grad(size_t u) const { return grads_[u]; }
+
+ private:
+  // The index of `row` in this table, or -1 after appending it (its gradient to be set).
+  int32_t find_or_insert(uint32_t row) {
+    uint32_t slot = (row * 0x9E3779B1u) >> shift_;
+    while (slot_index_[slot] >= 0) {
+      if (slot_row_[slot] == row) return slot_index_[slot];
+      slot = (slot + 1) & mask_;
+    }
+    slot_index_[slot] = int32_t(rows_.size());
+    slot_row_[slot] = row;
+    rows_.push_back(row);
+    tables_.push_back(table_);
+    return -1;
+  }
+
+  // Row u's gradient in a buffer of its own (its first gradient copied there on first use).
+  float* own_sum(size_t u) {
+    if (counts_[u] == 1) {
+      float* sum = sums_.data() + sums_used_;
+      sums_used_ += dim_;
+      std::copy_n(grads_[u], dim_, sum);
+      grads_[u] = sum;
+      counts_[u] = 2;
+      return sum;
+    }
+    if (counts_[u] == 0) {  // add_divided's new row
+      float* sum = sums_.data() + sums_used_;
+      sums_used_ += dim_;
+      grads_[u] = sum;
+      counts_[u] = 2;
+      return sum;
+    }
+    return const_cast<float*>(grads_[u]);
+  }
+
+  size_t dim_ = 0;
+  int table_ = 0;
+  int shift_ = 28;
+  uint32_t mask_ = 0;
+  std::vector<uint32_t> rows_;
+  std::vector<int> tables_;
+  std::vector<const float*> grads_;
+  std::vector<uint8_t> counts_;  // 1: grads_ points at the caller's gradient; 2: at sums_
+  std::vector<float> sums_;
+  size_t sums_used_ = 0;
+  std::vector<int32_t> slot_index_;
+  std::vector<uint32_t> slot_row_;
+};
+
+}  // namespace shadowsync
