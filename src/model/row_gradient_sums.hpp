@@ -27,14 +27,13 @@ class RowGradientSums {
   // Starts a batch of at most `ids` add() calls of `dim` floats each.
   void begin_batch(int dim, size_t ids) {
     dim_ = size_t(dim);
-    rows_.clear();
-    tables_.clear();
-    grads_.clear();
-    counts_.clear();
-    rows_.reserve(ids);
-    tables_.reserve(ids);
-    grads_.reserve(ids);
-    counts_.reserve(ids);
+    size_ = 0;
+    if (rows_.size() < ids) {
+      rows_.resize(ids);
+      tables_.resize(ids);
+      grads_.resize(ids);
+      counts_.resize(ids);
+    }
     if (sums_.size() < ids * dim_) sums_.resize(ids * dim_);
     sums_used_ = 0;
   }
@@ -56,8 +55,8 @@ class RowGradientSums {
   void add(uint32_t row, const float* g) {
     const int32_t u = find_or_insert(row);
     if (u < 0) {
-      grads_.push_back(g);
-      counts_.push_back(1);
+      grads_[size_ - 1] = g;
+      counts_[size_ - 1] = 1;
       return;
     }
     float* sum = own_sum(size_t(u));
@@ -68,9 +67,8 @@ class RowGradientSums {
   void add_divided(uint32_t row, const float* g, float divisor) {
     int32_t u = find_or_insert(row);
     if (u < 0) {
-      grads_.push_back(nullptr);
-      counts_.push_back(0);
-      u = int32_t(rows_.size() - 1);
+      counts_[size_ - 1] = 0;
+      u = int32_t(size_ - 1);
       float* sum = own_sum(size_t(u));
       for (size_t k = 0; k < dim_; ++k) sum[k] = g[k] / divisor;
       return;
@@ -79,7 +77,7 @@ class RowGradientSums {
     for (size_t k = 0; k < dim_; ++k) sum[k] += g[k] / divisor;
   }
 
-  size_t size() const { return rows_.size(); }
+  size_t size() const { return size_; }
   int table(size_t u) const { return tables_[u]; }
   uint32_t row(size_t u) const { return rows_[u]; }
   const float* grad(size_t u) const { return grads_[u]; }
@@ -92,10 +90,11 @@ class RowGradientSums {
       if (slot_row_[slot] == row) return slot_index_[slot];
       slot = (slot + 1) & mask_;
     }
-    slot_index_[slot] = int32_t(rows_.size());
+    slot_index_[slot] = int32_t(size_);
     slot_row_[slot] = row;
-    rows_.push_back(row);
-    tables_.push_back(table_);
+    rows_[size_] = row;
+    tables_[size_] = table_;
+    ++size_;
     return -1;
   }
 
@@ -120,6 +119,7 @@ class RowGradientSums {
   }
 
   size_t dim_ = 0;
+  size_t size_ = 0;  // distinct rows so far (the arrays below are sized for the batch's ids)
   int table_ = 0;
   int shift_ = 28;
   uint32_t mask_ = 0;
