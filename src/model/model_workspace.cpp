@@ -26,19 +26,17 @@ namespace {
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 32;  // distinct rows, across tables (8 to 80 measured: 16 to 80 within 5 %, 8 slower)
 
-// Hogwild accesses to shared embedding rows and accumulators: relaxed atomic loads/stores.
+// Hogwild accesses to the shared accumulators (loads and stores) and rows (the gather's loads):
+// relaxed atomics. The update writes rows with plain stores (update_embedding_row).
 inline float shared_load(const float& x) {
   return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
 }
 inline void shared_store(float& x, float v) {
   std::atomic_ref<float>(x).store(v, std::memory_order_relaxed);
 }
-// bf16 rows: relaxed std::atomic_ref<uint16_t> on the half, widened to / rounded from fp32.
+// bf16 rows: a relaxed std::atomic_ref<uint16_t> load of the half, widened to fp32.
 inline float shared_load(const uint16_t& x) {
   return bf16_to_float(std::atomic_ref<uint16_t>(const_cast<uint16_t&>(x)).load(std::memory_order_relaxed));
-}
-inline void shared_store_half(uint16_t& x, uint16_t h) {
-  std::atomic_ref<uint16_t>(x).store(h, std::memory_order_relaxed);
 }
 
 // The row-wise Adagrad update of one row (the same arithmetic for either row format, in fp32):
