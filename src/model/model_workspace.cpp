@@ -26,18 +26,18 @@ namespace {
 constexpr size_t kGatherAhead = 2;  // examples
 constexpr size_t kUpdateAhead = 32;  // distinct rows, across tables (8 to 80 measured: 16 to 80 within 5 %, 8 slower)
 
-// Hogwild accesses to the shared accumulators (loads and stores) and rows (the gather's loads):
-// relaxed atomics. The update writes rows with plain stores (update_embedding_row).
+// Hogwild accesses to the shared row accumulators: relaxed atomic loads and stores (scalar, one
+// per row). The rows themselves are read by the gather and written by the update with plain,
+// vectorized loads and stores: the benign race of model_workspace.hpp.
 inline float shared_load(const float& x) {
   return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
 }
 inline void shared_store(float& x, float v) {
   std::atomic_ref<float>(x).store(v, std::memory_order_relaxed);
 }
-// bf16 rows: a relaxed std::atomic_ref<uint16_t> load of the half, widened to fp32.
-inline float shared_load(const uint16_t& x) {
-  return bf16_to_float(std::atomic_ref<uint16_t>(const_cast<uint16_t&>(x)).load(std::memory_order_relaxed));
-}
+// One value of a row as fp32 (a bf16 row's half widened).
+inline float row_value(float x) { return x; }
+inline float row_value(uint16_t x) { return bf16_to_float(x); }
 
 // The row-wise Adagrad update of one row (the same arithmetic for either row format, in fp32):
 // acc += |g|^2 / d; p -= lr / (sqrt(acc) + eps) * g. A bf16 row's new values are rounded to the
@@ -309,10 +309,14 @@ struct ModelWorkspace::Impl {
     {
       StepPhaseScope timed(kGather);
       const bool bf16 = emb.format() == RowFormat::Bf16;
-      if (criteo_shape) {
-        bf16 ? gather<uint16_t>(batch, emb, CriteoShape{}) : gather<float>(batch, emb, CriteoShape{});
+      if (criteo_shape && bf16) {
+        gather_embedding_rows<uint16_t>(batch, emb, CriteoShape{});
+      } else if (criteo_shape) {
+        gather_embedding_rows<float>(batch, emb, CriteoShape{});
+      } else if (bf16) {
+        gather_embedding_rows<uint16_t>(batch, emb, runtime_shape());
       } else {
-        bf16 ? gather<uint16_t>(batch, emb, runtime_shape()) : gather<float>(batch, emb, runtime_shape());
+        gather_embedding_rows<float>(batch, emb, runtime_shape());
       }
     }
     if (dot) {
@@ -424,7 +428,7 @@ struct ModelWorkspace::Impl {
   // (sum or mean of the list's rows; an empty list: zeros) of the M multi-hot tables].
   // Row: float (fp32 rows) or uint16_t (bf16 rows, widened to fp32 as they are loaded).
   template <typename Row, typename Shape>
-  void gather(const DataView& batch, const EmbeddingStore& emb, Shape sh) {
+  void gather_embedding_rows(const DataView& batch, const EmbeddingStore& emb, Shape sh) {
     const float* bottom_out = sh.first > 0 ? bottom_act.back().data() : nullptr;
     for (size_t r = 0; r < batch.rows; ++r) {
       // The rows are random lines of large tables: prefetch those of a later example so that
@@ -443,7 +447,7 @@ struct ModelWorkspace::Impl {
         if (idx[table] >= emb.rows(table)) throw_bad_row(r, table, idx[table], emb);
         const Row* src = emb.row_as<Row>(table, idx[table]);
         float* dst = tr + (sh.first + table) * d;
-        for (int k = 0; k < d; ++k) dst[k] = shared_load(src[k]);
+        for (int k = 0; k < d; ++k) dst[k] = row_value(src[k]);
       }
       for (int m = 0; m < sh.M; ++m) {
         const int table = sh.S + m;
@@ -459,7 +463,7 @@ struct ModelWorkspace::Impl {
           const uint32_t id = batch.bag_ids[i];
           if (id >= emb.rows(table)) throw_bad_row(r, table, id, emb);
           const Row* src = emb.row_as<Row>(table, id);
-          for (int k = 0; k < d; ++k) dst[k] += shared_load(src[k]);
+          for (int k = 0; k < d; ++k) dst[k] += row_value(src[k]);
         }
         if (mean_pooling[size_t(m)] && e > b) {
           const float n = float(e - b);
