@@ -25,7 +25,8 @@
 //  - row accumulators: relaxed std::atomic_ref<float> loads and stores;
 //  - embedding rows: read by the gather and written by the row-wise update
 //    (update_embedding_row in model_workspace.cpp) with plain vectorized loads and stores of the
-//    rows' aligned values -- the same benign race as the dense parameters below;
+//    rows' aligned values -- the same benign race as the dense parameters below (those two
+//    functions are built without ThreadSanitizer instrumentation);
 //  - dense parameters: read by oneDNN GEMMs and updated by the optimizer loop (adagrad_update /
 //    sgd_update in src/model/layers.cpp) with plain vectorized loads and stores. This is a
 //    deliberate, documented benign race (as in every Hogwild implementation on top of a BLAS):
