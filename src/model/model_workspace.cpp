@@ -1,5 +1,6 @@
 // ModelWorkspace: forward, backward and update of the DLRM model for one worker thread.
-// Buffers are sized for max_batch at construction; a step allocates nothing.
+// Buffers are sized for max_batch at construction; a step allocates nothing (a multi-hot batch with
+// more ids than any before it grows the row-gradient buffers once).
 #include "shadowsync/model/model_workspace.hpp"
 
 #include <algorithm>
@@ -24,6 +25,8 @@ namespace shadowsync {
 namespace {
 
 constexpr size_t kGatherAhead = 2;  // examples
+// Distinct rows, across tables (8 to 80 measured: 16 to 80 within 5 % of each other, 8 slower).
+constexpr size_t kUpdateAhead = 32;
 
 // The two functions that read and write embedding rows with plain loads and stores (the benign
 // race of model_workspace.hpp) are left out of ThreadSanitizer's instrumentation: every worker
@@ -40,7 +43,6 @@ constexpr size_t kGatherAhead = 2;  // examples
 #ifndef SHADOWSYNC_HOGWILD_ROWS
 #define SHADOWSYNC_HOGWILD_ROWS
 #endif
-constexpr size_t kUpdateAhead = 32;  // distinct rows, across tables (8 to 80 measured: 16 to 80 within 5 %, 8 slower)
 
 // Hogwild accesses to the shared row accumulators: relaxed atomic loads and stores (scalar, one
 // per row). The rows themselves are read by the gather and written by the update with plain,
@@ -188,8 +190,10 @@ struct ModelWorkspace::Impl {
   //    (h_l) made in forward() for the weight gradients; cross_dp16 / cross_dh16 in backward().
   std::vector<std::vector<uint16_t>> cross_w16, cross_u16, cross_x16, cross_h16;
   std::vector<uint16_t> cross_dp16, cross_dh16;
-  // The batch's distinct embedding rows and their summed gradients, for the row-wise update.
+  // The batch's distinct embedding rows and their summed gradients, for the row-wise update, and
+  // the number of ids of each multi-hot feature in the batch.
   RowGradientSums row_sums;
+  std::vector<size_t> multi_hot_ids;
 
   Impl(const Model& m, int batch, Precision p)
       : model(m),
@@ -226,6 +230,8 @@ struct ModelWorkspace::Impl {
     for (int mh = 0; mh < widths.multi_hot; ++mh) {
       mean_pooling.push_back(m.config().schema.pooling(mh) == Pooling::Mean ? 1 : 0);
     }
+    multi_hot_ids.resize(size_t(widths.multi_hot));
+    row_sums.reserve(d, b * size_t(widths.sparse), b);  // a multi-hot batch may grow it
     t = AlignedFloatBuffer(b * size_t(vectors) * size_t(d));
     if (dot) z = AlignedFloatBuffer(b * size_t(zwidth));
     dt = AlignedFloatBuffer(b * size_t(vectors) * size_t(d));
@@ -750,7 +756,10 @@ struct ModelWorkspace::Impl {
     const size_t rows = batch.rows;
     size_t ids = rows * size_t(sh.S);
     for (int m = 0; m < sh.M; ++m) {
-      for (size_t r = 0; r < rows; ++r) ids += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
+      size_t& list_ids = multi_hot_ids[size_t(m)];
+      list_ids = 0;
+      for (size_t r = 0; r < rows; ++r) list_ids += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
+      ids += list_ids;
     }
     row_sums.begin_batch(d, ids);
     const size_t stride = size_t(sh.V) * size_t(d);
@@ -761,9 +770,7 @@ struct ModelWorkspace::Impl {
     }
     for (int m = 0; m < sh.M; ++m) {
       const int table = sh.S + m;
-      size_t table_ids = 0;
-      for (size_t r = 0; r < rows; ++r) table_ids += size_t(batch.bag_end(r, m) - batch.bag_begin(r, m));
-      row_sums.begin_table(table, table_ids);
+      row_sums.begin_table(table, multi_hot_ids[size_t(m)]);
       const float* src = dt.data() + size_t(sh.first + table) * size_t(d);
       const bool mean = mean_pooling[size_t(m)];
       for (size_t r = 0; r < rows; ++r) {

@@ -24,6 +24,13 @@ namespace shadowsync {
 
 class RowGradientSums {
  public:
+  // Sizes the buffers for batches of up to `ids` add() calls and tables of up to `table_ids`, so
+  // that such batches allocate nothing (a larger one grows them).
+  void reserve(int dim, size_t ids, size_t table_ids) {
+    begin_batch(dim, ids);
+    begin_table(0, table_ids);
+  }
+
   // Starts a batch of at most `ids` add() calls of `dim` floats each.
   void begin_batch(int dim, size_t ids) {
     dim_ = size_t(dim);
