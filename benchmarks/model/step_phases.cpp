@@ -279,7 +279,8 @@ void layout_gather(RowLayout& L, const uint32_t* sparse, size_t rows, float* t) 
   }
 }
 
-// train_step's row-wise Adagrad (sorted keys, summed gradient, prefetch 8 keys ahead).
+// The row-wise Adagrad as train_step ran it when these layouts were compared (sorted keys, summed
+// gradient, prefetch 8 keys ahead; train_step now finds repeats with a hash map, RowGradientSums).
 void layout_update(RowLayout& L, const uint32_t* sparse, size_t rows, const float* dt, std::vector<uint64_t>& keys) {
   const float lr = 0.01f, eps = 1e-8f, inv_d = 1.0f / kDim;
   float g[kDim];

@@ -39,7 +39,7 @@ class RowGradientSums {
       rows_.resize(ids);
       tables_.resize(ids);
       grads_.resize(ids);
-      counts_.resize(ids);
+      owned_.resize(ids);
     }
     if (sums_.size() < ids * dim_) sums_.resize(ids * dim_);
     sums_used_ = 0;
@@ -63,7 +63,7 @@ class RowGradientSums {
     const int32_t u = find_or_insert(row);
     if (u < 0) {
       grads_[size_ - 1] = g;
-      counts_[size_ - 1] = 1;
+      owned_[size_ - 1] = 0;
       return;
     }
     float* sum = own_sum(size_t(u));
@@ -72,11 +72,9 @@ class RowGradientSums {
 
   // One occurrence of `row` with gradient g / divisor (a mean-pooled list's share).
   void add_divided(uint32_t row, const float* g, float divisor) {
-    int32_t u = find_or_insert(row);
+    const int32_t u = find_or_insert(row);
     if (u < 0) {
-      counts_[size_ - 1] = 0;
-      u = int32_t(size_ - 1);
-      float* sum = own_sum(size_t(u));
+      float* sum = new_sum(size_ - 1);
       for (size_t k = 0; k < dim_; ++k) sum[k] = g[k] / divisor;
       return;
     }
@@ -105,24 +103,22 @@ class RowGradientSums {
     return -1;
   }
 
-  // Row u's gradient in a buffer of its own (its first gradient copied there on first use).
+  // A buffer of dim floats of this batch's, now row u's gradient (its values to be set).
+  float* new_sum(size_t u) {
+    float* sum = sums_.data() + sums_used_;
+    sums_used_ += dim_;
+    grads_[u] = sum;
+    owned_[u] = 1;
+    return sum;
+  }
+
+  // Row u's gradient in a buffer of its own: on first use, a new one holding its first gradient.
   float* own_sum(size_t u) {
-    if (counts_[u] == 1) {
-      float* sum = sums_.data() + sums_used_;
-      sums_used_ += dim_;
-      std::copy_n(grads_[u], dim_, sum);
-      grads_[u] = sum;
-      counts_[u] = 2;
-      return sum;
-    }
-    if (counts_[u] == 0) {  // add_divided's new row
-      float* sum = sums_.data() + sums_used_;
-      sums_used_ += dim_;
-      grads_[u] = sum;
-      counts_[u] = 2;
-      return sum;
-    }
-    return const_cast<float*>(grads_[u]);
+    if (owned_[u]) return const_cast<float*>(grads_[u]);  // it points into sums_
+    const float* first = grads_[u];
+    float* sum = new_sum(u);
+    std::copy_n(first, dim_, sum);
+    return sum;
   }
 
   size_t dim_ = 0;
@@ -133,7 +129,7 @@ class RowGradientSums {
   std::vector<uint32_t> rows_;
   std::vector<int> tables_;
   std::vector<const float*> grads_;
-  std::vector<uint8_t> counts_;  // 1: grads_ points at the caller's gradient; 2: at sums_
+  std::vector<uint8_t> owned_;  // 0: grads_ points at the caller's gradient; 1: into sums_
   std::vector<float> sums_;
   size_t sums_used_ = 0;
   std::vector<int32_t> slot_index_;
