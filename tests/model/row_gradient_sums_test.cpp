@@ -152,5 +152,21 @@ TEST(RowGradientSums, ALaterBatchStartsAfreshAndMayBeLarger) {
   }
 }
 
+TEST(RowGradientSums, TheMapHasEightSlotsPerIdWhileSmallAndAlwaysMoreSlotsThanIds) {
+  EXPECT_EQ(RowGradientSums::capacity_for(0), 16u);
+  EXPECT_EQ(RowGradientSums::capacity_for(1), 16u);
+  EXPECT_EQ(RowGradientSums::capacity_for(128), 1024u);  // a kaggle table at batch 128
+  EXPECT_EQ(RowGradientSums::capacity_for(1024), 8192u);
+  EXPECT_EQ(RowGradientSums::capacity_for(2048), 16384u);
+  EXPECT_EQ(RowGradientSums::capacity_for(2049), 16384u);  // past the sparse range: 2 slots per id
+  EXPECT_EQ(RowGradientSums::capacity_for(8192), 16384u);
+  EXPECT_EQ(RowGradientSums::capacity_for(8193), 32768u);
+  for (size_t ids = 0; ids < 100000; ids += 97) {
+    const size_t capacity = RowGradientSums::capacity_for(ids);
+    EXPECT_EQ(capacity & (capacity - 1), 0u) << ids;  // a power of two (the probe masks)
+    EXPECT_GE(capacity, 2 * ids) << ids;              // at most half full: probes end
+  }
+}
+
 }  // namespace
 }  // namespace shadowsync
