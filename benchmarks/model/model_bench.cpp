@@ -181,6 +181,56 @@ BENCHMARK(BM_KaggleLeverPair)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 
+// The kaggle step against the sgemm limit measured beside it: kSlices slices, each one sgemm
+// 2048^3 (best of 2) and then kSliceSteps steps at batch range(0), both in this thread's CPU time,
+// so each slice's ratio sees the same machine state (the limit alone moves by up to 10 % between
+// processes on a shared machine). Counters: ratio_median / ratio_min / ratio_max over the slices
+// (the step's GFLOP/s over the limit's), examples/s and the limit's range in GFLOP/s.
+void BM_KaggleAgainstLimit(benchmark::State& state) {
+  constexpr int kSlices = 9;
+  use_single_threaded_kernels_on_this_thread();
+  StepFixture& f = fixture("kaggle");
+  const int batch = int(state.range(0));
+  const int slice_steps = std::max(8, 24576 / batch);
+  ModelWorkspace workspace(f.model, batch);
+  const OptimizerConfig opt;
+  const DataView all = f.view();
+  const double flops = f.config.flops_per_example_train() * batch;
+  std::vector<double> ratios, limits, rates;
+  size_t begin = 0;
+  auto steps = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      if (begin + size_t(batch) > all.rows) begin = 0;
+      benchmark::DoNotOptimize(workspace.train_step(all.slice(begin, begin + size_t(batch)), f.dense.data(),
+                                                    f.dense_state.data(), f.store, opt));
+      begin += size_t(batch);
+    }
+  };
+  for (auto _ : state) {
+    steps(slice_steps / 4);  // warm the tables' and the workspace's pages
+    for (int s = 0; s < kSlices; ++s) {
+      const double limit = 2.0 * kLimitSize * kLimitSize * kLimitSize / sgemm_seconds(kLimitSize, 2) * 1e-9;
+      const double start = thread_cpu_seconds();
+      steps(slice_steps);
+      const double seconds = thread_cpu_seconds() - start;
+      limits.push_back(limit);
+      rates.push_back(double(slice_steps) * batch / seconds);
+      ratios.push_back(double(slice_steps) * flops / seconds * 1e-9 / limit);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  state.counters["ratio_median"] = median(ratios);
+  state.counters["ratio_min"] = *std::min_element(ratios.begin(), ratios.end());
+  state.counters["ratio_max"] = *std::max_element(ratios.begin(), ratios.end());
+  state.counters["examples/s"] = median(rates);
+  state.counters["limit_min_GFLOP/s"] = *std::min_element(limits.begin(), limits.end());
+  state.counters["limit_max_GFLOP/s"] = *std::max_element(limits.begin(), limits.end());
+}
+BENCHMARK(BM_KaggleAgainstLimit)->Arg(128)->Arg(1024)->Iterations(1)->Unit(benchmark::kSecond);
+
 void BM_TrainStepSmall(benchmark::State& state) { train_step_bench(state, "small"); }
 void BM_TrainStepKaggle(benchmark::State& state) { train_step_bench(state, "kaggle"); }
 // The dcn preset: kaggle's MLPs and tables, the dot interaction replaced by 3 full-rank cross
