@@ -113,7 +113,7 @@ void linear_backward_data_bf16(int rows, int in, int out, const uint16_t* dy16, 
 void linear_backward_weights_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* dy16,
                                   int lddy16, const float* dy, int lddy, float* dw, float* db) {
   cached_matmul_bf16('T', 'N', out, in, rows, dy16, lddy16, x16, ldx16, dw, in);
-  column_sums(rows, out, dy, lddy, db);
+  if (db != nullptr) column_sums(rows, out, dy, lddy, db);
 }
 
 void linear_forward_gemm_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
@@ -167,24 +167,45 @@ void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
   for (int r = 0; r < rows; ++r) round_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
 }
 
-void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16) {
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16, float* db) {
+  if (db != nullptr) std::fill(db, db + cols, 0.0f);
+  float* __restrict sums = db;
   for (int r = 0; r < rows; ++r) {
     const float* __restrict yr = y + size_t(r) * ldy;
     float* __restrict dyr = dy + size_t(r) * lddy;
     uint16_t* __restrict dy16r = dy16 + size_t(r) * cols;
-    for (int c = 0; c < cols; ++c) {
-      const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
-      dyr[c] = v;
-      dy16r[c] = round_to_bf16(v);
+    if (sums != nullptr) {
+      for (int c = 0; c < cols; ++c) {
+        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+        dyr[c] = v;
+        dy16r[c] = round_to_bf16(v);
+        sums[c] += v;
+      }
+    } else {
+      for (int c = 0; c < cols; ++c) {
+        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+        dyr[c] = v;
+        dy16r[c] = round_to_bf16(v);
+      }
     }
   }
 }
 
-void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy) {
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, float* db) {
+  if (db != nullptr) std::fill(db, db + cols, 0.0f);
+  float* __restrict sums = db;
   for (int r = 0; r < rows; ++r) {
     const float* __restrict yr = y + size_t(r) * ldy;
     float* __restrict dyr = dy + size_t(r) * lddy;
-    for (int c = 0; c < cols; ++c) dyr[c] = yr[c] > 0.0f ? dyr[c] : 0.0f;
+    if (sums != nullptr) {
+      for (int c = 0; c < cols; ++c) {
+        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+        dyr[c] = v;
+        sums[c] += v;
+      }
+    } else {
+      for (int c = 0; c < cols; ++c) dyr[c] = yr[c] > 0.0f ? dyr[c] : 0.0f;
+    }
   }
 }
 

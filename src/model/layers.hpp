@@ -34,7 +34,7 @@ void column_sums(int rows, int out, const float* dy, int lddy, float* db);
 // The same three GEMMs on operands the caller already rounded to BF16 (uint16_t, round_to_bf16 /
 // to_bf16 below), so that one copy serves several GEMMs of a step: x16, w16 and dy16 are the
 // BF16 copies of x, w and dy with their own leading dimensions. Bias, ReLU and db stay fp32
-// (linear_backward_weights_bf16 sums db from the fp32 dy).
+// (linear_backward_weights_bf16 sums db from the fp32 dy; db null: the caller has summed it).
 // y16 (optional): also y rounded to BF16, packed (leading dimension out), in the same pass (the
 // next layer's input copy).
 void linear_forward_bf16(int rows, int in, int out, const uint16_t* x16, int ldx16, const uint16_t* w16,
@@ -50,10 +50,13 @@ void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out);
 // reads that race with Hogwild updates of w (the benign race of model_workspace.hpp, like the
 // fp32 GEMMs' reads of w; suppressed by name in tests/tsan.supp).
 void weights_to_bf16(int out, int in, const float* w, uint16_t* w16);
-// dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y).
-void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy);
+// dy[r][c] = 0 where y[r][c] <= 0 (ReLU backward through its output y). db (optional, cols):
+// the column sums of the result, as column_sums would give them (same order of additions), in
+// the same pass -- the bias gradient of the layer whose output gradient this is.
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, float* db = nullptr);
 // The same, also writing the result rounded to BF16 into dy16 (packed: leading dimension cols).
-void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16);
+void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16,
+                   float* db = nullptr);
 
 // Dot interaction. t: rows x 27 x d (vector 0 = bottom output, 1 + i = table i's embedding).
 // z: rows x (d + 351): z[0..d) = t[0], then dot(t[i], t[j]) for i = 1..26, j = 0..i-1 (the

@@ -532,10 +532,13 @@ struct ModelWorkspace::Impl {
     // forward() and dy16, which the caller rounded dy into; else fp32), then with `apply` the
     // layer's update: the whole layer's gradient, then the update (updating per 64 KiB block of
     // gradient, while in L2, was measured slower: docs/results.md, "Levers, one at a time").
+    // bias_summed: the ReLU backward that made dy_ already wrote the bias gradient (its column
+    // sums, in the same order of additions as column_sums).
     auto weight_gradient_and_update = [&](const DenseLayout::Layer& L, bool top, int layer, const float* x,
-                                          int ldx, const uint16_t* x16, const float* dy_, int lddy_, bool bf16) {
+                                          int ldx, const uint16_t* x16, const float* dy_, int lddy_, bool bf16,
+                                          bool bias_summed) {
       float* dw = g + L.weight_offset;
-      float* db = g + L.bias_offset;
+      float* db = bias_summed ? nullptr : g + L.bias_offset;
       if (bf16) {
         StepPhaseScope timed(top ? kTopWeightGemm : kBottomWeightGemm, layer);
         layers::linear_backward_weights_bf16(rows, L.in, L.out, x16, L.in, dy16.data(), L.out, dy_, lddy_, dw, db);
@@ -544,8 +547,10 @@ struct ModelWorkspace::Impl {
           StepPhaseScope timed(top ? kTopWeightGemm : kBottomWeightGemm, layer);
           layers::linear_backward_weights_gemm(rows, L.in, L.out, x, ldx, dy_, lddy_, dw);
         }
-        StepPhaseScope timed(top ? kTopBiasGradient : kBottomBiasGradient);
-        layers::column_sums(rows, L.out, dy_, lddy_, db);
+        if (db != nullptr) {
+          StepPhaseScope timed(top ? kTopBiasGradient : kBottomBiasGradient);
+          layers::column_sums(rows, L.out, dy_, lddy_, db);
+        }
       }
       if (apply != nullptr) {
         StepPhaseScope timed(top ? kTopAdagrad : kBottomAdagrad);
@@ -584,14 +589,18 @@ struct ModelWorkspace::Impl {
         layers::to_bf16(rows, L.out, dy, lddy, dy16.data());
       }
       data_gradient(L, true, l, dy, lddy, copy_of(top_w16, size_t(l)), bf16_data_top, dx);
-      weight_gradient_and_update(L, true, l, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top);
-      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
-      if (l > 0 && (bf16_data_top || bf16_weights_top)) {
+      weight_gradient_and_update(L, true, l, x, ldx, copy_of(top_x16, size_t(l)), dy, lddy, bf16_weights_top,
+                                 l + 1 < top_layers);
+      // After the weight gradient, which still reads dy16: the next layer's dy, its copy and its
+      // bias gradient.
+      if (l > 0) {
+        float* db_below = g + layout.top[size_t(l) - 1].bias_offset;
         StepPhaseScope timed(kTopReluBackward);
-        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
-      } else if (l > 0) {
-        StepPhaseScope timed(kTopReluBackward);
-        layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in);
+        if (bf16_data_top || bf16_weights_top) {
+          layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data(), db_below);
+        } else {
+          layers::relu_backward(rows, L.in, top_act[size_t(l) - 1].data(), L.in, dx, L.in, db_below);
+        }
       }
       dy = dx;
       lddy = L.in;
@@ -684,13 +693,16 @@ struct ModelWorkspace::Impl {
     lddy = vectors * d;
     // dy16 (the bottom MLP's GEMMs in BF16): each layer's dy copy, written by the ReLU backward
     // that makes dy.
+    // Each ReLU backward also writes the bias gradient of the layer below it.
     const bool bottom_dy16 = bf16_data_bottom || bf16_weights_bottom;
-    if (bottom_dy16) {
+    {
+      float* db_below = g + layout.bottom.back().bias_offset;
       StepPhaseScope timed(kBottomReluBackward);
-      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, dy16.data());
-    } else {
-      StepPhaseScope timed(kBottomReluBackward);
-      layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy);
+      if (bottom_dy16) {
+        layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, dy16.data(), db_below);
+      } else {
+        layers::relu_backward(rows, d, bottom_act.back().data(), d, dy, lddy, db_below);
+      }
     }
     for (int l = int(layout.bottom.size()) - 1; l >= 0; --l) {
       const auto& L = layout.bottom[size_t(l)];
@@ -702,14 +714,17 @@ struct ModelWorkspace::Impl {
         data_gradient(L, false, l, dy, lddy, copy_of(bottom_w16, size_t(l)), bf16_data_bottom, dx);
       }
       weight_gradient_and_update(L, false, l, x, ldx, copy_of(bottom_x16, size_t(l)), dy, lddy,
-                                 bf16_weights_bottom);
-      // After the weight gradient, which still reads dy16: the next layer's dy and its copy.
-      if (l > 0 && bottom_dy16) {
+                                 bf16_weights_bottom, true);
+      // After the weight gradient, which still reads dy16: the next layer's dy, its copy and its
+      // bias gradient.
+      if (l > 0) {
+        float* db_below = g + layout.bottom[size_t(l) - 1].bias_offset;
         StepPhaseScope timed(kBottomReluBackward);
-        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data());
-      } else if (l > 0) {
-        StepPhaseScope timed(kBottomReluBackward);
-        layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in);
+        if (bottom_dy16) {
+          layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, dy16.data(), db_below);
+        } else {
+          layers::relu_backward(rows, L.in, bottom_act[size_t(l) - 1].data(), L.in, dx, L.in, db_below);
+        }
       }
       dy = dx;
       lddy = L.in;

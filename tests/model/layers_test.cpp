@@ -2,6 +2,7 @@
 // interaction, BCE and the optimizers, against naive double code and finite differences.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -296,6 +297,35 @@ TEST(Layers, Bf16ConversionsEqualTheScalarFormulaForEveryTail) {
             ASSERT_EQ(out, expected) << "weights_to_bf16 " << rows << " x " << cols;
           }
         }
+      }
+    }
+  }
+}
+
+TEST(Layers, ReluBackwardsBiasGradientIsTheColumnSumsOfItsResultBitForBit) {
+  // The fused bias gradient of both relu_backward overloads against relu_backward then
+  // column_sums, compared as bits: the same additions in the same order. Odd widths (tails),
+  // leading dimensions wider than the row, and a db that held other values before.
+  for (int cols : {1, 16, 17, 70, 512}) {
+    for (int rows : {1, 3, 128}) {
+      const int ld = cols + 5;
+      const std::vector<float> y = random_vector(size_t(rows) * ld, 31 + uint64_t(cols));
+      const std::vector<float> dy0 = random_vector(size_t(rows) * ld, 32 + uint64_t(rows));
+      std::vector<float> expected_dy = dy0;
+      std::vector<float> expected_db(static_cast<size_t>(cols));
+      relu_backward(rows, cols, y.data(), ld, expected_dy.data(), ld);
+      column_sums(rows, cols, expected_dy.data(), ld, expected_db.data());
+      std::vector<float> dy = dy0, db(size_t(cols), 7.0f);
+      relu_backward(rows, cols, y.data(), ld, dy.data(), ld, db.data());
+      ASSERT_EQ(dy, expected_dy) << rows << "x" << cols;
+      ASSERT_EQ(0, std::memcmp(db.data(), expected_db.data(), db.size() * sizeof(float))) << rows << "x" << cols;
+      std::vector<float> dy_bf = dy0, db_bf(size_t(cols), -3.0f);
+      std::vector<uint16_t> dy16(size_t(rows) * cols);
+      relu_backward(rows, cols, y.data(), ld, dy_bf.data(), ld, dy16.data(), db_bf.data());
+      ASSERT_EQ(dy_bf, expected_dy) << rows << "x" << cols;
+      ASSERT_EQ(0, std::memcmp(db_bf.data(), expected_db.data(), db.size() * sizeof(float))) << rows << "x" << cols;
+      if (rows * cols >= 16) {  // the inputs make the sums non-trivial
+        EXPECT_TRUE(std::any_of(expected_db.begin(), expected_db.end(), [](float v) { return v != 0.0f; }));
       }
     }
   }
