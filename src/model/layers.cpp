@@ -167,6 +167,8 @@ void to_bf16(int rows, int cols, const float* in, int ld, uint16_t* out) {
   for (int r = 0; r < rows; ++r) round_to_bf16(in + size_t(r) * ld, size_t(cols), out + size_t(r) * cols);
 }
 
+// With db, each row's values are also added to db's columns, in row order as column_sums adds
+// them. (GCC takes the db test out of the inner loop: -funswitch-loops at -O3.)
 void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int lddy, uint16_t* dy16, float* db) {
   if (db != nullptr) std::fill(db, db + cols, 0.0f);
   float* __restrict sums = db;
@@ -174,19 +176,11 @@ void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int l
     const float* __restrict yr = y + size_t(r) * ldy;
     float* __restrict dyr = dy + size_t(r) * lddy;
     uint16_t* __restrict dy16r = dy16 + size_t(r) * cols;
-    if (sums != nullptr) {
-      for (int c = 0; c < cols; ++c) {
-        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
-        dyr[c] = v;
-        dy16r[c] = round_to_bf16(v);
-        sums[c] += v;
-      }
-    } else {
-      for (int c = 0; c < cols; ++c) {
-        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
-        dyr[c] = v;
-        dy16r[c] = round_to_bf16(v);
-      }
+    for (int c = 0; c < cols; ++c) {
+      const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+      dyr[c] = v;
+      dy16r[c] = round_to_bf16(v);
+      if (sums != nullptr) sums[c] += v;
     }
   }
 }
@@ -197,14 +191,10 @@ void relu_backward(int rows, int cols, const float* y, int ldy, float* dy, int l
   for (int r = 0; r < rows; ++r) {
     const float* __restrict yr = y + size_t(r) * ldy;
     float* __restrict dyr = dy + size_t(r) * lddy;
-    if (sums != nullptr) {
-      for (int c = 0; c < cols; ++c) {
-        const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
-        dyr[c] = v;
-        sums[c] += v;
-      }
-    } else {
-      for (int c = 0; c < cols; ++c) dyr[c] = yr[c] > 0.0f ? dyr[c] : 0.0f;
+    for (int c = 0; c < cols; ++c) {
+      const float v = yr[c] > 0.0f ? dyr[c] : 0.0f;
+      dyr[c] = v;
+      if (sums != nullptr) sums[c] += v;
     }
   }
 }
