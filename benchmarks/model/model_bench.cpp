@@ -12,13 +12,13 @@
 #include <immintrin.h>
 #endif
 #include <algorithm>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <random>
 #include <vector>
 
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "bench_measure.hpp"
 #include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "model/kernel_threading.hpp"
@@ -32,15 +32,6 @@ namespace shadowsync {
 namespace {
 
 constexpr int kLimitSize = 2048;
-
-// This thread's CPU time in seconds. The step benchmarks' rates are per CPU second of the
-// benchmark thread (Google Benchmark's default), so the limit is measured the same way: on a
-// shared machine, wall time would count the time other processes held the core.
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 double sgemm_seconds(int n, int repeats) {
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
@@ -218,14 +209,10 @@ void BM_KaggleAgainstLimit(benchmark::State& state) {
       ratios.push_back(double(slice_steps) * flops / seconds * 1e-9 / limit);
     }
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  state.counters["ratio_median"] = median(ratios);
+  state.counters["ratio_median"] = median_of(ratios);
   state.counters["ratio_min"] = *std::min_element(ratios.begin(), ratios.end());
   state.counters["ratio_max"] = *std::max_element(ratios.begin(), ratios.end());
-  state.counters["examples/s"] = median(rates);
+  state.counters["examples/s"] = median_of(rates);
   state.counters["limit_min_GFLOP/s"] = *std::min_element(limits.begin(), limits.end());
   state.counters["limit_max_GFLOP/s"] = *std::max_element(limits.begin(), limits.end());
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_measure.hpp"
 #include "row_probe.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
 #include "shadowsync/core/splitmix64.hpp"
@@ -122,12 +123,6 @@ BatchTimes run_pattern(const TableRef<Row>* tables, Pattern pattern, const uint3
   t.gather = mid - start;
   benchmark::DoNotOptimize(out);
   return t;
-}
-
-inline double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-  return v[v.size() / 2];
 }
 
 // "l1d=48K l2=1024K l3=32768K" from /sys (cpu0's caches), "unknown" where absent.

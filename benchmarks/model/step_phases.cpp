@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <cmath>
-#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "model/layers.hpp"
 #include "model/step_phases.hpp"
 #include "shadowsync/core/aligned_buffer.hpp"
+#include "bench_measure.hpp"
 #include "step_fixture.hpp"
 #include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/model/model.hpp"
@@ -33,12 +33,6 @@ namespace shadowsync {
 namespace {
 
 using layers::kVectors;
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 // Single-thread dnnl_sgemm GFLOP/s at n^3, best of 5 in thread CPU time (as model_bench's limit).
 double sgemm_limit_gflops(int n) {
@@ -63,12 +57,6 @@ inline float shared_load(const float& x) {
   return std::atomic_ref<float>(const_cast<float&>(x)).load(std::memory_order_relaxed);
 }
 inline void shared_store(float& x, float v) { std::atomic_ref<float>(x).store(v, std::memory_order_relaxed); }
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
 
 // One GEMM of the step: its name, FLOPs per step and its seconds in each timed step.
 struct GemmTimer {

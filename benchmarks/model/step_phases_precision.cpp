@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "shadowsync/model/machine_facts.hpp"
 #include "shadowsync/model/model_workspace.hpp"
 #include "shadowsync/model/precision.hpp"
+#include "bench_measure.hpp"
 #include "step_fixture.hpp"
 
 #ifndef SHADOWSYNC_STEP_PHASES
@@ -23,18 +23,6 @@
 
 namespace shadowsync {
 namespace {
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
 
 // Each phase's seconds per timed step (steady clock); medians over the steps.
 class Recorder final : public StepPhaseTimer {
